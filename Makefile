@@ -138,12 +138,19 @@ $(B)/tests/bench/%: tests/bench/%.c $(LIBAGENT) $(LIBCOLL) $(LIBEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBAGENT) $(LIBCOLL) $(LIBEP) $(ALL_LDFLAGS) $(DEP_LIBS)
 
-# libFuzzer targets: built with clang from the sources directly (own flags).
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DEP_VERSION='"$(VERSION)"' -Iinclude -I. -g -O1 \
-              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(DEP_CFLAGS)
-$(O)/build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(AGENT_SRC) $(COLL_SRC)
+# libFuzzer targets: every source is compiled once more with clang and the
+# fuzzer instrumentation into build/fuzzobj/, archived, and linked per target.
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DEP_VERSION='"$(VERSION)"' -DEP_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -I. -g -O1 \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(DEP_CFLAGS)
+FUZZ_OBJ := $(patsubst %.c,$(O)/build/fuzzobj/%.o,$(LIB_SRC) $(AGENT_SRC) $(COLL_SRC))
+$(O)/build/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(AGENT_SRC) $(COLL_SRC) $(DEP_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(O)/build/fuzzobj/libfuzzall.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(O)/build/fuzz/%: tests/fuzz/%.c $(O)/build/fuzzobj/libfuzzall.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(O)/build/fuzzobj/libfuzzall.a $(DEP_LIBS)
 
 tests: all $(UNIT_BIN) $(TOOL_BIN)
 tools: $(TOOL_BIN)
@@ -172,7 +179,9 @@ fuzz-smoke: $(FUZZ_BIN)
 	@O=$(O) scripts/run-tests fuzz
 fuzz: $(FUZZ_BIN)
 	@O=$(O) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} scripts/run-tests fuzz
-bench: all $(BENCH_BIN) $(TOOL_BIN)
+bench:
+	@scripts/install-deps --if-needed --bench
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(TOOL_BIN)
 	@O=$(O) scripts/run-bench
 
 demo:
