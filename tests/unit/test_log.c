@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "erpulse/log.h"
+#include "erpulse/util.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
@@ -291,15 +292,19 @@ static void test_fork(void **state)
 			ep_log(EP_LOG_INFO, "child", "child %d", i);
 			_exit(0);
 		}
-		for (int ms = 0; ms < 2000; ms++) {
+		/* 10 s of wall clock: a loaded CI machine with sanitizers can be
+		 * slow to run a child; a child stuck on an inherited lock never ends. */
+		int64_t give_up = ep_mono_ms() + 10000;
+		for (;;) {
 			struct timespec ts = {0, 1000000};
 
 			if (waitpid(pid, &status, WNOHANG) == pid)
 				break;
-			if (ms == 1999) {
+			if (ep_mono_ms() > give_up) {
 				kill(pid, SIGKILL);
 				waitpid(pid, &status, 0);
 				hung++;
+				break;
 			}
 			nanosleep(&ts, NULL);
 		}
