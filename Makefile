@@ -44,7 +44,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 HARDEN_CFLAGS  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
-HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # Lazily evaluated: a target that does not compile never runs pkg-config.
@@ -57,7 +57,7 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DEP_VERSION='"$(VERSION)"' \
                -DEP_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -I. $(WARN) -g -MMD -MP
 ifeq ($(SAN),1)
 OPT := -O1 $(SAN_FLAGS)
-SAN_LD := $(SAN_FLAGS)
+SAN_LD := $(SAN_FLAGS) -Wl,--as-needed
 else
 OPT := -O2 $(HARDEN_CFLAGS)
 SAN_LD := $(HARDEN_LDFLAGS)

@@ -1,28 +1,510 @@
-/* erpulse-collector: entry point. */
+/* erpulse-collector: entry point, admin CLI and `serve` (docs/collector.md). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <curl/curl.h>
+
+#include "collector/server.h"
+#include "collector/settings.h"
+#include "collector/store.h"
+#include "erpulse/crypto.h"
+#include "erpulse/log.h"
+#include "erpulse/util.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: erpulse-collector [--config PATH] COMMAND\n"
-		   "  run            serve HTTP(S)\n"
-		   "  once           one cycle\n"
-		   "  enroll         enroll with a collector\n"
-		   "  check-config   validate the configuration\n"
-		   "  status         show enrollment and delivery state\n"
-		   "  --version      print the version\n");
+	fprintf(f,
+		"Usage: erpulse-collector [--config PATH] [--store URL] COMMAND\n"
+		"  serve                              run the HTTP(S) server (foreground)\n"
+		"  check-config                       validate the configuration, try the store\n"
+		"  migrate                            apply store migrations and exit\n"
+		"  customer add NAME                  create a customer\n"
+		"  customer list                      list customers and their scores\n"
+		"  token create CUSTOMER [--uses N] [--expires 7d]\n"
+		"                                     create an enrollment token (printed once)\n"
+		"  agent list                         list enrolled agents\n"
+		"  agent revoke ID                    revoke an agent (its reports get 403)\n"
+		"  user add NAME --role vendor|viewer [--customer C]\n"
+		"                                     create an API user; prints its token once\n"
+		"  scores                             the fleet's risk table, worst first\n"
+		"  --version | --help\n"
+		"Config: %s (see docs/collector.md)\n",
+		COLL_DEFAULT_CONFIG);
 }
 
-int main(int argc, char **argv)
+static int open_store(const struct coll_settings *cfg, struct coll_store **ret)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("erpulse-collector %s\n", EP_VERSION);
+	char err[512] = "";
+	struct coll_db_opts o = {
+		.statement_timeout_ms = cfg->statement_timeout_ms * 10,
+		.connect_timeout_ms = cfg->connect_timeout_ms * 2,
+		.busy_timeout_ms = cfg->busy_timeout_ms,
+	};
+	int r = coll_store_open(cfg->store_url, &o, ret, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "erpulse-collector: %s\n", err);
+		return r;
+	}
+	r = coll_store_migrate(*ret);
+	if (r < 0) {
+		fprintf(stderr, "erpulse-collector: migrating the store: %s\n", (*ret)->err);
+		coll_store_close(*ret);
+		*ret = NULL;
+	}
+	return r;
+}
+
+static int fail_store(struct coll_store *s, const char *what, int r)
+{
+	if (r == -EEXIST)
+		fprintf(stderr, "erpulse-collector: %s: already exists\n", what);
+	else if (r == -ENOENT)
+		fprintf(stderr, "erpulse-collector: %s: not found\n", what);
+	else
+		fprintf(stderr, "erpulse-collector: %s: %s\n", what, s->err);
+	return 1;
+}
+
+static int64_t now_s(void)
+{
+	return ep_wall_ms() / 1000;
+}
+
+static int cmd_customer(struct coll_store *s, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[0], "add") == 0) {
+		char id[COLL_ID_SIZE];
+		if (!argv[1][0] || strlen(argv[1]) > 200 ||
+		    !ep_utf8_valid(argv[1], strlen(argv[1]))) {
+			fprintf(stderr, "erpulse-collector: customer name: 1-200 bytes of UTF-8\n");
+			return 2;
+		}
+		int r = coll_store_customer_add(s, argv[1], now_s(), id);
+		if (r < 0)
+			return fail_store(s, argv[1], r);
+		printf("%s\n", id);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		usage(stdout);
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		struct coll_scope all = {NULL};
+		json_t *list = NULL, *c;
+		size_t i;
+		int r = coll_store_customers(s, &all, &list);
+		if (r < 0)
+			return fail_store(s, "customer list", r);
+		printf("%-16s  %-30s  %5s  %5s  %s\n", "ID", "NAME", "HOSTS", "SCORE", "BAND");
+		json_array_foreach(list, i, c)
+		{
+			json_t *sc = json_object_get(c, "score");
+			char score[16] = "-";
+			if (json_is_integer(sc))
+				snprintf(score, sizeof(score), "%lld",
+					 (long long)json_integer_value(sc));
+			printf("%-16s  %-30s  %5lld  %5s  %s\n",
+			       json_string_value(json_object_get(c, "id")),
+			       json_string_value(json_object_get(c, "name")),
+			       (long long)json_integer_value(json_object_get(c, "hosts")), score,
+			       json_is_string(json_object_get(c, "band"))
+				       ? json_string_value(json_object_get(c, "band"))
+				       : "-");
+		}
+		json_decref(list);
 		return 0;
 	}
 	usage(stderr);
 	return 2;
+}
+
+static int cmd_token(struct coll_store *s, int argc, char **argv)
+{
+	int64_t uses = 1, expires = 7 * 86400;
+	if (argc < 2 || strcmp(argv[0], "create") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--uses") == 0 && i + 1 < argc) {
+			if (ep_parse_int64(argv[++i], 1, 1000000000, &uses) < 0) {
+				fprintf(stderr, "erpulse-collector: --uses: a number >= 1\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc) {
+			if (ep_parse_duration(argv[++i], 60, 3650LL * 86400, &expires) < 0) {
+				fprintf(stderr, "erpulse-collector: --expires: a duration such as "
+						"30m, 12h or 7d (at least 1m)\n");
+				return 2;
+			}
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	char customer[COLL_ID_SIZE];
+	int r = coll_store_customer_find(s, argv[1], customer);
+	if (r < 0)
+		return fail_store(s, argv[1], r);
+	char secret[41], token[48], hash[65];
+	ep_random_hex(20, secret, sizeof(secret));
+	snprintf(token, sizeof(token), "ept_%s", secret);
+	ep_hash_secret(token, hash);
+	r = coll_store_token_add(s, customer, hash, uses, now_s() + expires, now_s());
+	if (r < 0)
+		return fail_store(s, "token", r);
+	printf("%s\n", token);
+	fprintf(stderr,
+		"enrollment token for customer %s: %lld use(s), expires in %lld s; shown "
+		"only now\n",
+		customer, (long long)uses, (long long)expires);
+	return 0;
+}
+
+static const char *jstr_or(const json_t *o, const char *k, const char *def)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+static void jint_text(const json_t *o, const char *k, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(o, k);
+	if (json_is_integer(v))
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(buf, size, "-");
+}
+
+static int cmd_agent(struct coll_store *s, int argc, char **argv)
+{
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		struct coll_scope all = {NULL};
+		json_t *list = NULL, *a;
+		size_t i;
+		int r = coll_store_agents(s, &all, now_s(), &list);
+		if (r < 0)
+			return fail_store(s, "agent list", r);
+		printf("%-32s  %-20s  %-24s  %-14s  %8s  %5s\n", "ID", "CUSTOMER", "HOSTNAME",
+		       "STATE", "LAST_SEQ", "SCORE");
+		json_array_foreach(list, i, a)
+		{
+			char seq[24], score[16];
+			jint_text(a, "last_seq", seq, sizeof(seq));
+			jint_text(a, "score", score, sizeof(score));
+			printf("%-32s  %-20s  %-24s  %-14s  %8s  %5s\n", jstr_or(a, "id", "-"),
+			       jstr_or(a, "customer", "-"), jstr_or(a, "hostname", "-"),
+			       jstr_or(a, "state", "-"), seq, score);
+		}
+		json_decref(list);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
+		int r = coll_store_agent_revoke(s, argv[1], now_s());
+		if (r < 0)
+			return fail_store(s, argv[1], r);
+		printf("revoked %s\n", argv[1]);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}
+
+static int cmd_user(struct coll_store *s, int argc, char **argv)
+{
+	const char *role = NULL, *customer = NULL;
+	if (argc < 2 || strcmp(argv[0], "add") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+			role = argv[++i];
+		else if (strcmp(argv[i], "--customer") == 0 && i + 1 < argc)
+			customer = argv[++i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	enum coll_role r_role;
+	if (role && strcmp(role, "vendor") == 0)
+		r_role = COLL_ROLE_VENDOR;
+	else if (role && strcmp(role, "viewer") == 0)
+		r_role = COLL_ROLE_VIEWER;
+	else {
+		fprintf(stderr, "erpulse-collector: user add: --role vendor or --role viewer\n");
+		return 2;
+	}
+	char cid[COLL_ID_SIZE] = "";
+	if (r_role == COLL_ROLE_VIEWER) {
+		if (!customer) {
+			fprintf(stderr, "erpulse-collector: a viewer needs --customer\n");
+			return 2;
+		}
+		int r = coll_store_customer_find(s, customer, cid);
+		if (r < 0)
+			return fail_store(s, customer, r);
+	} else if (customer) {
+		fprintf(stderr, "erpulse-collector: a vendor user sees every customer: drop "
+				"--customer\n");
+		return 2;
+	}
+	char secret[41], token[48], hash[65];
+	ep_random_hex(20, secret, sizeof(secret));
+	snprintf(token, sizeof(token), "epa_%s", secret);
+	ep_hash_secret(token, hash);
+	int r = coll_store_user_add(s, argv[1], r_role, cid, hash, now_s());
+	if (r < 0)
+		return fail_store(s, argv[1], r);
+	printf("%s\n", token);
+	fprintf(stderr, "API token for %s (%s); shown only now\n", argv[1], role);
+	return 0;
+}
+
+static int cmd_scores(struct coll_store *s)
+{
+	struct coll_scope all = {NULL};
+	json_t *hosts = NULL, *h;
+	size_t i;
+	json_t *customers = NULL;
+	int r = coll_store_customers(s, &all, &customers);
+	if (r < 0)
+		return fail_store(s, "scores", r);
+	/* customers first, worst first: the customer score is its worst
+	 * production host's */
+	size_t nc = json_array_size(customers);
+	json_t **order = calloc(nc ? nc : 1, sizeof(*order));
+	if (!order) {
+		json_decref(customers);
+		return 1;
+	}
+	for (i = 0; i < nc; i++)
+		order[i] = json_array_get(customers, i);
+	for (size_t a = 1; a < nc; a++)
+		for (size_t b = a; b > 0; b--) {
+			json_t *x = json_object_get(order[b - 1], "score"),
+			       *y = json_object_get(order[b], "score");
+			json_int_t vx = json_is_integer(x) ? json_integer_value(x) : 101;
+			json_int_t vy = json_is_integer(y) ? json_integer_value(y) : 101;
+			if (vx <= vy)
+				break;
+			json_t *t = order[b - 1];
+			order[b - 1] = order[b];
+			order[b] = t;
+		}
+	printf("%5s  %-9s  %-30s  %5s\n", "SCORE", "BAND", "CUSTOMER", "HOSTS");
+	for (size_t k = 0; k < nc; k++) {
+		char score[16], n[16];
+		jint_text(order[k], "score", score, sizeof(score));
+		jint_text(order[k], "hosts", n, sizeof(n));
+		printf("%5s  %-9s  %-30s  %5s\n", score, jstr_or(order[k], "band", "-"),
+		       jstr_or(order[k], "name", "-"), n);
+	}
+	free(order);
+	json_decref(customers);
+	printf("\n");
+	r = coll_store_hosts(s, &all, now_s(), &hosts);
+	if (r < 0)
+		return fail_store(s, "scores", r);
+	printf("%5s  %-9s  %-20s  %-24s  %-14s  %6s  %s\n", "SCORE", "BAND", "CUSTOMER", "HOST",
+	       "STATE", "ALERTS", "WORST FINDING");
+	json_array_foreach(hosts, i, h)
+	{
+		char score[16], alerts[16];
+		const char *worst;
+		jint_text(h, "score", score, sizeof(score));
+		jint_text(h, "open_alerts", alerts, sizeof(alerts));
+		worst = jstr_or(h, "top_reason", "-");
+		printf("%5s  %-9s  %-20s  %-24s  %-14s  %6s  %s\n", score, jstr_or(h, "band", "-"),
+		       jstr_or(h, "customer", "-"), jstr_or(h, "hostname", "-"),
+		       jstr_or(h, "state", "-"), alerts, worst);
+	}
+	if (json_array_size(hosts) == 0)
+		printf("(no hosts yet)\n");
+	json_decref(hosts);
+	return 0;
+}
+
+/* Everything serve would refuse, said before it is started: TLS files,
+ * the webhook format, the store (opened and migrated). */
+static int cmd_check_config(const struct coll_settings *cfg)
+{
+	int bad = 0;
+	if (cfg->tls) {
+		const char *files[] = {cfg->tls_cert, cfg->tls_key};
+		const char *names[] = {"tls_cert", "tls_key"};
+		for (size_t i = 0; i < 2; i++) {
+			char *data = NULL;
+			size_t len;
+			if (!files[i]) {
+				fprintf(stderr,
+					"[server] %s: required (or tls = no, for tests and "
+					"behind a TLS proxy only)\n",
+					names[i]);
+				bad = 1;
+			} else if (ep_read_file(files[i], 1 << 20, &data, &len) < 0) {
+				fprintf(stderr, "[server] %s: cannot read '%s': %m\n", names[i],
+					files[i]);
+				bad = 1;
+			}
+			free(data);
+		}
+	}
+	const char *fmt = cfg->webhook_format ? cfg->webhook_format : "generic";
+	if (strcmp(fmt, "generic") != 0 && strcmp(fmt, "dingtalk") != 0 &&
+	    strcmp(fmt, "wecom") != 0 && strcmp(fmt, "feishu") != 0 && strcmp(fmt, "slack") != 0) {
+		fprintf(stderr,
+			"[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, "
+			"feishu or slack\n",
+			fmt);
+		bad = 1;
+	}
+	struct coll_store *s = NULL;
+	if (open_store(cfg, &s) < 0)
+		bad = 1;
+	coll_store_close(s);
+	if (bad)
+		return 1;
+	printf("configuration OK\n");
+	return 0;
+}
+
+static int cmd_serve(const struct coll_settings *cfg)
+{
+	char err[1024] = "";
+	struct coll_server *srv = NULL;
+	sigset_t set;
+	int sig = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits it */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int r = coll_server_start(cfg, &srv, err, sizeof(err));
+	if (r < 0) {
+		ep_log_err("cannot start: %s", err);
+		curl_global_cleanup();
+		return 1;
+	}
+	ep_log_notice("listening on %s:%d (%s), store %s", cfg->listen_host, coll_server_port(srv),
+		      cfg->tls ? "https" : "http, no TLS",
+		      strncmp(cfg->store_url, "sqlite:", 7) == 0 ? "SQLite" : "PostgreSQL");
+	sd_notify(0, "READY=1");
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			ep_log_notice("SIGHUP: configuration reload needs a restart");
+			continue;
+		}
+		break;
+	}
+	sd_notify(0, "STOPPING=1");
+	ep_log_notice("stopping (signal %d)", sig);
+	coll_server_stop(srv);
+	curl_global_cleanup();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL, *store = NULL;
+	int i = 1;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+			store = argv[++i];
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("erpulse-collector %s\n", EP_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else
+			break;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i++];
+	int nargs = argc - i;
+	char **args = argv + i;
+
+	struct coll_settings cfg;
+	char err[1024] = "";
+	if (coll_settings_load(config, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "erpulse-collector: %s\n", err);
+		return 1;
+	}
+	if (store) {
+		free(cfg.store_url);
+		cfg.store_url = strdup(store);
+		if (!cfg.store_url)
+			return 1;
+	}
+	enum ep_log_level level = EP_LOG_INFO;
+	if (ep_log_level_parse(cfg.log_level, &level) < 0) {
+		fprintf(stderr,
+			"erpulse-collector: [server] log_level: '%s' is not err, warning, "
+			"notice, info or debug\n",
+			cfg.log_level);
+		coll_settings_free(&cfg);
+		return 1;
+	}
+	ep_log_init("erpulse-collector", level, EP_LOG_AUTO);
+	if (ep_crypto_init() < 0) {
+		fprintf(stderr, "erpulse-collector: cannot initialise libsodium\n");
+		coll_settings_free(&cfg);
+		return 1;
+	}
+
+	int rc;
+	if (strcmp(cmd, "check-config") == 0 && nargs == 0) {
+		rc = cmd_check_config(&cfg);
+		coll_settings_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "serve") == 0 && nargs == 0) {
+		rc = cmd_serve(&cfg);
+		coll_settings_free(&cfg);
+		return rc;
+	}
+	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
+		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
+		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0;
+	if (!known) {
+		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
+		usage(stderr);
+		coll_settings_free(&cfg);
+		return 2;
+	}
+	struct coll_store *s = NULL;
+	if (open_store(&cfg, &s) < 0) {
+		coll_settings_free(&cfg);
+		return 1;
+	}
+	if (strcmp(cmd, "migrate") == 0) {
+		int v = 0;
+		coll_store_schema_version(s, &v);
+		printf("store schema version %d\n", v);
+		rc = 0;
+	} else if (strcmp(cmd, "customer") == 0)
+		rc = cmd_customer(s, nargs, args);
+	else if (strcmp(cmd, "token") == 0)
+		rc = cmd_token(s, nargs, args);
+	else if (strcmp(cmd, "agent") == 0)
+		rc = cmd_agent(s, nargs, args);
+	else if (strcmp(cmd, "user") == 0)
+		rc = cmd_user(s, nargs, args);
+	else
+		rc = nargs == 0 ? cmd_scores(s) : 2;
+	coll_store_close(s);
+	coll_settings_free(&cfg);
+	return rc;
 }

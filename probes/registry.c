@@ -9,11 +9,11 @@ extern const struct ep_probe ep_probe_odbc;
 extern const struct ep_probe ep_probe_log;
 extern const struct ep_probe ep_probe_journal;
 extern const struct ep_probe ep_probe_patches;
+extern const struct ep_probe ep_probe_testblock;
 
 const struct ep_probe *const ep_probe_registry[] = {
-	&ep_probe_disk,    &ep_probe_postgres, &ep_probe_odbc,
-	&ep_probe_log,     &ep_probe_journal,  &ep_probe_patches,
-	NULL,
+	&ep_probe_disk,    &ep_probe_postgres, &ep_probe_odbc,      &ep_probe_log,
+	&ep_probe_journal, &ep_probe_patches,  &ep_probe_testblock, NULL,
 };
 
 const struct ep_probe *ep_probe_lookup(const char *name)

@@ -1,0 +1,66 @@
+/* A thin SQL layer over the two store backends (SQLite and PostgreSQL), so
+ * that the store's queries are written once. SQL uses '?' placeholders (turned
+ * into $1..$n for PostgreSQL); every parameter and every result value is text
+ * (NULL = SQL NULL). One struct coll_db is one connection: not thread-safe.
+ * Errors: 0 or -errno; -EEXIST unique violation, -ETIMEDOUT deadline or
+ * statement timeout, -ECONNRESET the connection is gone (reconnected on the next
+ * call), -EBUSY database locked, -EIO anything else (message in db->err). */
+#ifndef COLL_DB_H
+#define COLL_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum coll_db_kind {
+	COLL_DB_SQLITE,
+	COLL_DB_PG,
+};
+
+struct coll_db_opts {
+	int64_t statement_timeout_ms; /* per statement, and the client-side deadline */
+	int64_t connect_timeout_ms;
+	int64_t busy_timeout_ms; /* SQLite */
+};
+
+struct coll_db;
+
+/* url: "sqlite:///abs/path", "sqlite://rel/path" or "postgresql://..."
+ * ("postgres://" too). 0 or -errno with err. */
+int coll_db_open(const char *url, const struct coll_db_opts *opts, struct coll_db **ret, char *err,
+		 size_t errlen);
+void coll_db_close(struct coll_db *db);
+enum coll_db_kind coll_db_kind(const struct coll_db *db);
+/* The last error's message. */
+const char *coll_db_error(const struct coll_db *db);
+
+/* Result of a query: rows x cols of text values, owned by the caller. */
+struct coll_db_res {
+	size_t rows, cols;
+	char **v;        /* rows*cols, NULL = SQL NULL */
+	int64_t changes; /* rows affected by INSERT/UPDATE/DELETE */
+};
+void coll_db_res_free(struct coll_db_res *r);
+static inline const char *coll_db_val(const struct coll_db_res *r, size_t row, size_t col)
+{
+	return (row < r->rows && col < r->cols) ? r->v[row * r->cols + col] : NULL;
+}
+
+/* Runs one statement with n text params. ret may be NULL (results dropped);
+ * *ret is set only on success. Statements are cached per connection by the
+ * address of sql, so pass string literals. */
+int coll_db_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
+		  struct coll_db_res *ret);
+/* Like coll_db_query, without parameters, several statements allowed. */
+int coll_db_exec(struct coll_db *db, const char *sql);
+
+/* BEGIN (IMMEDIATE on SQLite) / COMMIT / ROLLBACK. */
+int coll_db_begin(struct coll_db *db);
+int coll_db_commit(struct coll_db *db);
+void coll_db_rollback(struct coll_db *db);
+
+/* Every later call of this connection must end by ms on the monotonic clock
+ * (INT64_MAX = the statement timeout alone). */
+void coll_db_set_deadline(struct coll_db *db, int64_t at_ms);
+
+#endif

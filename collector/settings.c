@@ -1,0 +1,242 @@
+/* collector.conf: option tables (they document themselves; docs/collector.md
+ * lists them) and loading. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/settings.h"
+#include "erpulse/util.h"
+
+const struct ep_option coll_server_options[] = {
+	{"listen", EP_OPT_STRING, "127.0.0.1:8443", 1, 300,
+	 "address:port to listen on (IPv4 address, or [IPv6]:port)"},
+	{"tls", EP_OPT_BOOL, "yes", 0, 0,
+	 "serve HTTPS; 'no' only for tests or behind a TLS-terminating proxy on loopback"},
+	{"tls_cert", EP_OPT_STRING, NULL, 1, 4096, "PEM certificate chain file"},
+	{"tls_key", EP_OPT_STRING, NULL, 1, 4096, "PEM private key file"},
+	{"max_body_kb", EP_OPT_INT, "1024", 1, 65536, "largest request body (413 above)"},
+	{"max_connections", EP_OPT_INT, "4096", 16, 1000000,
+	 "concurrent connections (lowered to fit RLIMIT_NOFILE)"},
+	{"max_per_ip", EP_OPT_INT, "1024", 1, 1000000,
+	 "concurrent connections from one address (many agents sit behind one NAT)"},
+	{"connection_timeout", EP_OPT_DURATION, "30s", 1, 3600,
+	 "idle time after which a connection is closed"},
+	{"request_deadline", EP_OPT_DURATION, "60s", 1, 3600,
+	 "total time one request may take, however slowly its bytes trickle in"},
+	{"threads", EP_OPT_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)"},
+	{"memory_limit_kb", EP_OPT_INT, "64", 16, 4096,
+	 "per-connection memory for headers and buffers"},
+	{"enroll_per_minute", EP_OPT_INT, "30", 1, 100000,
+	 "enrollments allowed per minute from one address"},
+	{"enroll_burst", EP_OPT_INT, "10", 1, 100000, "enrollment burst per address"},
+	{"batch_max", EP_OPT_INT, "256", 1, 10000,
+	 "reports committed per store transaction at most"},
+	{"agent_interval", EP_OPT_DURATION, "300", 10, 86400,
+	 "report interval handed to agents at enrollment"},
+	{"log_level", EP_OPT_STRING, "info", 1, 16, "err | warning | notice | info | debug"},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
+const struct ep_option coll_store_options[] = {
+	{"url", EP_OPT_STRING, "sqlite:///var/lib/erpulse-collector/erpulse.db", 1, 4096,
+	 "sqlite:///path/file.db or postgresql://user@host/db"},
+	{"retention_days", EP_OPT_INT, "30", 1, 36500, "days raw reports and samples are kept"},
+	{"rollup_retention_days", EP_OPT_INT, "400", 1, 36500,
+	 "days hourly rollups (and closed alerts) are kept"},
+	{"statement_timeout_ms", EP_OPT_INT, "1500", 100, 600000,
+	 "PostgreSQL statement timeout and client-side deadline per call"},
+	{"connect_timeout_ms", EP_OPT_INT, "1500", 100, 600000, "PostgreSQL connect timeout"},
+	{"busy_timeout_ms", EP_OPT_INT, "5000", 10, 600000, "SQLite busy timeout"},
+	{"pool", EP_OPT_INT, "4", 1, 64, "store connections for request handlers"},
+	{"writers", EP_OPT_INT, "0", 0, 32,
+	 "ingest transactions in parallel (0 = 1 for SQLite, 4 for PostgreSQL)"},
+	{"sample_interval", EP_OPT_DURATION, "10m", 0, 86400,
+	 "at most one history sample per series per this (forecast input)"},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
+const struct ep_option coll_alerts_options[] = {
+	{"webhook_url", EP_OPT_STRING, NULL, 1, 4096, "http(s) URL notices are POSTed to"},
+	{"webhook_format", EP_OPT_STRING, "generic", 1, 16,
+	 "generic | dingtalk | wecom | feishu | slack"},
+	{"smtp_url", EP_OPT_STRING, NULL, 1, 4096, "smtp://host:port or smtps://host:port"},
+	{"mail_from", EP_OPT_STRING, NULL, 1, 512, "From address of notice mail"},
+	{"mail_to", EP_OPT_STRING, NULL, 1, 4096, "comma-separated recipients"},
+	{"smtp_user", EP_OPT_STRING, NULL, 1, 512, "SMTP user name"},
+	{"smtp_password", EP_OPT_STRING, NULL, 1, 512, "SMTP password"},
+	{"allow_private_targets", EP_OPT_BOOL, "no", 0, 0,
+	 "allow webhook targets in private, loopback or link-local ranges"},
+	{"dashboard_url", EP_OPT_STRING, NULL, 1, 4096, "base URL linked from notices"},
+	{"ca_file", EP_OPT_STRING, NULL, 1, 4096, "CA bundle for webhook/SMTP TLS"},
+	{"send_timeout", EP_OPT_DURATION, "10s", 1, 300, "one delivery attempt at most"},
+	{"max_attempts", EP_OPT_INT, "20", 1, 1000, "attempts before a notice is given up"},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
+static int get_str(const struct ep_config_section *sec, const struct ep_option *o, const char *k,
+		   char **ret, char *err, size_t errlen)
+{
+	const char *v = NULL;
+	int r = ep_config_get_string(sec, o, k, &v, err, errlen);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_listen(const char *v, struct coll_settings *s, char *err, size_t errlen)
+{
+	const char *colon;
+	char host[256];
+	if (v[0] == '[') {
+		const char *end = strchr(v, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - v - 1), v + 1);
+		colon = end + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon)
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
+	}
+	int64_t port;
+	if (ep_parse_int64(colon + 1, 0, 65535, &port) < 0)
+		goto bad;
+	s->listen_host = strdup(host[0] ? host : "0.0.0.0");
+	s->port = (int)port;
+	return s->listen_host ? 0 : -ENOMEM;
+bad:
+	snprintf(err, errlen, "[server] listen: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:8443)", v);
+	return -EINVAL;
+}
+
+int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen)
+{
+	struct ep_config *cfg = NULL;
+	struct coll_settings s = {0};
+	const char *file = path ? path : COLL_DEFAULT_CONFIG;
+	int r;
+
+	if (!path && access(file, F_OK) != 0) {
+		r = ep_config_load_string("", 0, "(defaults)", &cfg, err, errlen);
+	} else {
+		r = ep_config_load(file, &cfg, err, errlen);
+		if (r < 0 && err[0] == '\0')
+			snprintf(err, errlen, "%s: %s", file, strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cfg->n_sections; i++) {
+		const struct ep_config_section *sec = &cfg->sections[i];
+		const struct ep_option *o = NULL;
+		if (strcmp(sec->name, "server") == 0)
+			o = coll_server_options;
+		else if (strcmp(sec->name, "store") == 0)
+			o = coll_store_options;
+		else if (strcmp(sec->name, "alerts") == 0)
+			o = coll_alerts_options;
+		if (!o) {
+			snprintf(err, errlen,
+				 "%s:%d: [%s]: unknown section (expected server, store, alerts)",
+				 file, sec->line, sec->name);
+			r = -EINVAL;
+			goto out;
+		}
+		r = ep_config_check(sec, o, err, errlen);
+		if (r < 0)
+			goto out;
+	}
+	const struct ep_config_section *sv = ep_config_find(cfg, "server");
+	const struct ep_config_section *st = ep_config_find(cfg, "store");
+	const struct ep_config_section *al = ep_config_find(cfg, "alerts");
+	const struct ep_option *so = coll_server_options, *to = coll_store_options,
+			       *ao = coll_alerts_options;
+	const char *listen;
+	int64_t kb;
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		r = (x);                                                                           \
+		if (r < 0)                                                                         \
+			goto out;                                                                  \
+	} while (0)
+	TRY(ep_config_get_string(sv, so, "listen", &listen, err, errlen));
+	TRY(parse_listen(listen, &s, err, errlen));
+	TRY(ep_config_get_bool(sv, so, "tls", &s.tls, err, errlen));
+	TRY(get_str(sv, so, "tls_cert", &s.tls_cert, err, errlen));
+	TRY(get_str(sv, so, "tls_key", &s.tls_key, err, errlen));
+	TRY(ep_config_get_int(sv, so, "max_body_kb", &kb, err, errlen));
+	s.max_body_bytes = kb * 1024;
+	TRY(ep_config_get_int(sv, so, "max_connections", &s.max_connections, err, errlen));
+	TRY(ep_config_get_int(sv, so, "max_per_ip", &s.max_per_ip, err, errlen));
+	TRY(ep_config_get_duration(sv, so, "connection_timeout", &s.connection_timeout_s, err,
+				   errlen));
+	TRY(ep_config_get_duration(sv, so, "request_deadline", &s.request_deadline_s, err, errlen));
+	TRY(ep_config_get_int(sv, so, "threads", &s.threads, err, errlen));
+	TRY(ep_config_get_int(sv, so, "memory_limit_kb", &kb, err, errlen));
+	s.memory_limit_bytes = kb * 1024;
+	TRY(ep_config_get_int(sv, so, "enroll_per_minute", &s.enroll_per_minute, err, errlen));
+	TRY(ep_config_get_int(sv, so, "enroll_burst", &s.enroll_burst, err, errlen));
+	TRY(ep_config_get_int(sv, so, "batch_max", &s.batch_max, err, errlen));
+	TRY(ep_config_get_duration(sv, so, "agent_interval", &s.agent_interval_s, err, errlen));
+	TRY(get_str(sv, so, "log_level", &s.log_level, err, errlen));
+
+	TRY(get_str(st, to, "url", &s.store_url, err, errlen));
+	TRY(ep_config_get_int(st, to, "retention_days", &s.retention_days, err, errlen));
+	TRY(ep_config_get_int(st, to, "rollup_retention_days", &s.rollup_retention_days, err,
+			      errlen));
+	TRY(ep_config_get_int(st, to, "statement_timeout_ms", &s.statement_timeout_ms, err,
+			      errlen));
+	TRY(ep_config_get_int(st, to, "connect_timeout_ms", &s.connect_timeout_ms, err, errlen));
+	TRY(ep_config_get_int(st, to, "busy_timeout_ms", &s.busy_timeout_ms, err, errlen));
+	TRY(ep_config_get_int(st, to, "pool", &s.pool_size, err, errlen));
+	TRY(ep_config_get_duration(st, to, "sample_interval", &s.sample_interval_s, err, errlen));
+	TRY(ep_config_get_int(st, to, "writers", &s.writers, err, errlen));
+
+	TRY(get_str(al, ao, "webhook_url", &s.webhook_url, err, errlen));
+	TRY(get_str(al, ao, "webhook_format", &s.webhook_format, err, errlen));
+	TRY(get_str(al, ao, "smtp_url", &s.smtp_url, err, errlen));
+	TRY(get_str(al, ao, "mail_from", &s.mail_from, err, errlen));
+	TRY(get_str(al, ao, "mail_to", &s.mail_to, err, errlen));
+	TRY(get_str(al, ao, "smtp_user", &s.smtp_user, err, errlen));
+	TRY(get_str(al, ao, "smtp_password", &s.smtp_password, err, errlen));
+	TRY(ep_config_get_bool(al, ao, "allow_private_targets", &s.allow_private_targets, err,
+			       errlen));
+	TRY(get_str(al, ao, "dashboard_url", &s.dashboard_url, err, errlen));
+	TRY(get_str(al, ao, "ca_file", &s.ca_file, err, errlen));
+	TRY(ep_config_get_duration(al, ao, "send_timeout", &s.send_timeout_s, err, errlen));
+	TRY(ep_config_get_int(al, ao, "max_attempts", &s.max_attempts, err, errlen));
+#undef TRY
+	if (s.smtp_url && (!s.mail_from || !s.mail_to)) {
+		snprintf(err, errlen, "%s: [alerts] smtp_url needs mail_from and mail_to", file);
+		r = -EINVAL;
+		goto out;
+	}
+	*ret = s;
+	memset(&s, 0, sizeof(s));
+	r = 0;
+out:
+	coll_settings_free(&s);
+	ep_config_free(cfg);
+	return r;
+}
+
+void coll_settings_free(struct coll_settings *s)
+{
+	if (!s)
+		return;
+	char **strs[] = {&s->listen_host,   &s->tls_cert,    &s->tls_key,        &s->log_level,
+			 &s->store_url,     &s->webhook_url, &s->webhook_format, &s->smtp_url,
+			 &s->mail_from,     &s->mail_to,     &s->smtp_user,      &s->smtp_password,
+			 &s->dashboard_url, &s->ca_file};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(strs); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}

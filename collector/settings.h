@@ -1,0 +1,60 @@
+/* The collector's configuration (/etc/erpulse/collector.conf): option tables
+ * for [server], [store] and [alerts] (they also document every key, see
+ * docs/collector.md) and the parsed result. */
+#ifndef COLL_SETTINGS_H
+#define COLL_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "erpulse/config.h"
+
+#ifndef EP_SYSCONFDIR
+#define EP_SYSCONFDIR "/etc"
+#endif
+#define COLL_DEFAULT_CONFIG EP_SYSCONFDIR "/erpulse/collector.conf"
+
+extern const struct ep_option coll_server_options[];
+extern const struct ep_option coll_store_options[];
+extern const struct ep_option coll_alerts_options[];
+
+struct coll_settings {
+	/* [server] */
+	char *listen_host; /* "127.0.0.1" */
+	int port;
+	bool tls;
+	char *tls_cert, *tls_key;
+	int64_t max_body_bytes;
+	int64_t max_connections, max_per_ip;
+	int64_t connection_timeout_s, request_deadline_s;
+	int64_t threads;
+	int64_t memory_limit_bytes;
+	int64_t enroll_per_minute, enroll_burst;
+	int64_t batch_max;
+	int64_t agent_interval_s;
+	char *log_level;
+	/* [store] */
+	char *store_url;
+	int64_t retention_days, rollup_retention_days;
+	int64_t statement_timeout_ms, connect_timeout_ms, busy_timeout_ms;
+	int64_t pool_size;
+	int64_t sample_interval_s;
+	int64_t writers;
+	/* [alerts] */
+	char *webhook_url, *webhook_format;
+	char *smtp_url, *mail_from, *mail_to, *smtp_user, *smtp_password;
+	bool allow_private_targets;
+	char *dashboard_url;
+	char *ca_file;
+	int64_t send_timeout_s;
+	int64_t max_attempts;
+};
+
+/* Loads path (NULL = COLL_DEFAULT_CONFIG; a missing default file means all
+ * defaults, a missing explicit file is an error) into *ret. 0 or -errno
+ * with err as "FILE:LINE: [section] key: what is wrong". */
+int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen);
+void coll_settings_free(struct coll_settings *s);
+
+#endif

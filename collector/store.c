@@ -1,0 +1,1038 @@
+/* The store (store.h, docs/store.md): schema, migrations and every query,
+ * written once in the SQL both SQLite and PostgreSQL understand. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/analysis.h"
+#include "collector/store.h"
+#include "erpulse/crypto.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+#define PG_MIGRATE_LOCK "7238450113" /* pg_advisory_lock key: "erpulse migrate" */
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* {lite, pg} per version; index = version - 1. The two differ only in
+ * auto-increment ids. */
+#define SCHEMA_V1(AUTO_ID)                                                                         \
+	"CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                  \
+	" created_at BIGINT NOT NULL);"                                                            \
+	"CREATE TABLE enroll_tokens (hash TEXT PRIMARY KEY,"                                       \
+	" customer_id TEXT NOT NULL REFERENCES customers(id), uses_left BIGINT NOT NULL,"          \
+	" expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL);"                                \
+	"CREATE TABLE agents (id TEXT PRIMARY KEY,"                                                \
+	" customer_id TEXT NOT NULL REFERENCES customers(id), hostname TEXT NOT NULL,"             \
+	" public_key TEXT NOT NULL, agent_version TEXT, enrolled_at BIGINT NOT NULL,"              \
+	" revoked_at BIGINT, last_seq BIGINT NOT NULL DEFAULT 0, last_report_at BIGINT,"           \
+	" interval_s BIGINT NOT NULL DEFAULT 300, seq_rewinds BIGINT NOT NULL DEFAULT 0,"          \
+	" last_rewind_at BIGINT, production INTEGER NOT NULL DEFAULT 1, score INTEGER,"            \
+	" band TEXT, top_reason TEXT, score_json TEXT, forecasts_json TEXT);"                      \
+	"CREATE INDEX agents_customer ON agents(customer_id);"                                     \
+	"CREATE TABLE reports (agent_id TEXT NOT NULL REFERENCES agents(id),"                      \
+	" seq BIGINT NOT NULL, received_at BIGINT NOT NULL, generated_at BIGINT NOT NULL,"         \
+	" body TEXT NOT NULL, PRIMARY KEY (agent_id, seq));"                                       \
+	"CREATE INDEX reports_received ON reports(received_at);"                                   \
+	"CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,"  \
+	" value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));"                   \
+	"CREATE INDEX samples_ts ON samples(ts);"                                                  \
+	"CREATE TABLE rollups (agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT "     \
+	"NULL,"                                                                                    \
+	" n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL,"      \
+	" vmax DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, hour));"                  \
+	"CREATE TABLE current_findings (agent_id TEXT PRIMARY KEY REFERENCES agents(id),"          \
+	" seq BIGINT NOT NULL, findings TEXT NOT NULL);"                                           \
+	"CREATE TABLE alerts (id " AUTO_ID ", agent_id TEXT NOT NULL REFERENCES agents(id),"       \
+	" customer_id TEXT NOT NULL, rule TEXT NOT NULL, object TEXT NOT NULL,"                    \
+	" severity TEXT NOT NULL, value DOUBLE PRECISION, message TEXT, remediation TEXT,"         \
+	" opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, closed_at BIGINT);"               \
+	"CREATE UNIQUE INDEX alerts_open ON alerts(agent_id, rule, object)"                        \
+	" WHERE closed_at IS NULL;"                                                                \
+	"CREATE INDEX alerts_customer ON alerts(customer_id, opened_at);"                          \
+	"CREATE TABLE outbox (id " AUTO_ID ", channel TEXT NOT NULL, payload TEXT NOT NULL,"       \
+	" created_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"                        \
+	" next_at BIGINT NOT NULL, lease_until BIGINT, claimed_by TEXT, sent_at BIGINT,"           \
+	" dead_at BIGINT, last_error TEXT);"                                                       \
+	"CREATE INDEX outbox_due ON outbox(next_at) WHERE sent_at IS NULL AND dead_at IS NULL;"    \
+	"CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"  \
+	" customer_id TEXT REFERENCES customers(id), token_hash TEXT NOT NULL UNIQUE,"             \
+	" created_at BIGINT NOT NULL);"                                                            \
+	"CREATE TABLE events (id " AUTO_ID ", agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"         \
+	" kind TEXT NOT NULL, detail TEXT);"
+
+static const char *const lite_migrations[] = {
+	SCHEMA_V1("INTEGER PRIMARY KEY"),
+};
+static const char *const pg_migrations[] = {
+	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int q(struct coll_store *s, const char *sql, const char *const *p, size_t n,
+	     struct coll_db_res *res)
+{
+	int r = coll_db_query(s->db, sql, p, n, res);
+	if (r < 0)
+		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	return r;
+}
+
+#define Q(s, sql, res, ...)                                                                        \
+	q((s), (sql), (const char *const[]){__VA_ARGS__},                                          \
+	  sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), (res))
+
+struct num {
+	char s[32];
+};
+static struct num i2s(int64_t v)
+{
+	struct num n;
+	snprintf(n.s, sizeof(n.s), "%lld", (long long)v);
+	return n;
+}
+static int64_t s2i(const char *s)
+{
+	int64_t v = 0;
+	if (s)
+		ep_parse_int64(s, INT64_MIN, INT64_MAX, &v);
+	return v;
+}
+
+static void copy_id(char dst[COLL_ID_SIZE], const char *src)
+{
+	snprintf(dst, COLL_ID_SIZE, "%s", src ? src : "");
+}
+
+bool coll_store_unavailable(int r)
+{
+	return r == -ETIMEDOUT || r == -ECONNRESET || r == -EBUSY || r == -EIO || r == -EAGAIN ||
+	       r == -ENOSPC;
+}
+
+int coll_store_open(const char *url, const struct coll_db_opts *opts, struct coll_store **ret,
+		    char *err, size_t errlen)
+{
+	struct coll_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int r = coll_db_open(url, opts, &s->db, err, errlen);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void coll_store_close(struct coll_store *s)
+{
+	if (!s)
+		return;
+	coll_db_close(s->db);
+	free(s);
+}
+
+void coll_store_set_deadline(struct coll_store *s, int64_t at_ms)
+{
+	coll_db_set_deadline(s->db, at_ms);
+}
+
+int coll_store_ping(struct coll_store *s)
+{
+	return q(s, "SELECT 1", NULL, 0, NULL);
+}
+
+/* ---- migrations ---------------------------------------------------------- */
+
+int coll_store_schema_version(struct coll_store *s, int *ret)
+{
+	struct coll_db_res res;
+	int r = q(s, "SELECT MAX(version) FROM schema_version", NULL, 0, &res);
+	if (r < 0)
+		return r;
+	*ret = (int)s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return 0;
+}
+
+int coll_store_migrate(struct coll_store *s)
+{
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	const char *const *m = pg ? pg_migrations : lite_migrations;
+	size_t n = pg ? EP_ARRAY_SIZE(pg_migrations) : EP_ARRAY_SIZE(lite_migrations);
+	int r, version = 0;
+
+	if (pg) {
+		r = coll_db_exec(s->db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")");
+		if (r < 0)
+			goto fail;
+	}
+	r = coll_db_exec(s->db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT "
+				"NULL, applied_at BIGINT)");
+	if (r < 0)
+		goto unlock;
+	r = coll_store_schema_version(s, &version);
+	if (r < 0)
+		goto unlock;
+	if ((size_t)version > n) {
+		snprintf(s->err, sizeof(s->err),
+			 "the store has schema version %d, newer than this collector's %zu: "
+			 "upgrade erpulse-collector",
+			 version, n);
+		r = -EPROTO;
+		goto unlock;
+	}
+	for (size_t v = (size_t)version + 1; v <= n; v++) {
+		r = coll_db_begin(s->db);
+		if (r < 0)
+			goto unlock;
+		r = coll_db_exec(s->db, m[v - 1]);
+		if (r == 0)
+			r = Q(s, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+			      NULL, i2s((int64_t)v).s, i2s(ep_wall_ms() / 1000).s);
+		if (r == 0)
+			r = coll_db_commit(s->db);
+		if (r < 0) {
+			coll_db_rollback(s->db);
+			goto unlock;
+		}
+	}
+	r = 0;
+unlock:
+	if (r < 0)
+		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	if (pg)
+		coll_db_exec(s->db, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")");
+	return r;
+fail:
+	snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	return r;
+}
+
+/* ---- rows to JSON ------------------------------------------------------------ */
+
+/* types: one char per column: s string, i integer, d double, b boolean,
+ * j JSON text (embedded as is), '-' skipped. */
+static json_t *row_json(const struct coll_db_res *res, size_t row, const char *const *names,
+			const char *types)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	for (size_t c = 0; c < res->cols && types[c]; c++) {
+		const char *v = coll_db_val(res, row, c);
+		json_t *j;
+		if (types[c] == '-')
+			continue;
+		if (!v) {
+			j = json_null();
+		} else {
+			switch (types[c]) {
+			case 'i':
+				j = json_integer(s2i(v));
+				break;
+			case 'd': {
+				char *end;
+				double d = strtod(v, &end);
+				j = isfinite(d) ? json_real(d) : json_null();
+				break;
+			}
+			case 'b':
+				j = json_boolean(s2i(v) != 0);
+				break;
+			case 'j':
+				j = json_loads(v, JSON_DECODE_ANY, NULL);
+				if (!j)
+					j = json_null();
+				break;
+			default:
+				j = json_string(v);
+				if (!j)
+					j = json_null();
+				break;
+			}
+		}
+		if (json_object_set_new(o, names[c], j) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int rows_json(const struct coll_db_res *res, const char *const *names, const char *types,
+		     json_t **ret)
+{
+	json_t *a = json_array();
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < res->rows; i++) {
+		if (json_array_append_new(a, row_json(res, i, names, types)) < 0) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+	}
+	*ret = a;
+	return 0;
+}
+
+/* ---- customers, tokens, users --------------------------------------------------- */
+
+int coll_store_customer_add(struct coll_store *s, const char *name, int64_t now,
+			    char ret_id[COLL_ID_SIZE])
+{
+	char id[COLL_ID_SIZE];
+	ep_random_hex(8, id, sizeof(id));
+	int r = Q(s, "INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)", NULL, id,
+		  name, i2s(now).s);
+	if (r == 0)
+		copy_id(ret_id, id);
+	return r;
+}
+
+int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
+			     char ret_id[COLL_ID_SIZE])
+{
+	struct coll_db_res res;
+	int r = Q(s, "SELECT id FROM customers WHERE id = ? OR name = ? ORDER BY id = ? DESC", &res,
+		  name_or_id, name_or_id, name_or_id);
+	if (r < 0)
+		return r;
+	if (res.rows == 0)
+		r = -ENOENT;
+	else
+		copy_id(ret_id, coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
+{
+	static const char *const names[] = {"id", "name", "created_at", "hosts", "score"};
+	struct coll_db_res res;
+	if (!scope)
+		return -EINVAL;
+	int r = Q(s,
+		  "SELECT c.id, c.name, c.created_at,"
+		  " (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "
+		  "NULL),"
+		  " COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		  " a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
+		  " (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		  " a.revoked_at IS NULL AND a.score IS NOT NULL))"
+		  " FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
+		  &res, scope->customer_id, scope->customer_id);
+	if (r < 0)
+		return r;
+	r = rows_json(&res, names, "ssiii", ret);
+	coll_db_res_free(&res);
+	if (r < 0)
+		return r;
+	/* band of the customer score */
+	size_t i;
+	json_t *c;
+	json_array_foreach(*ret, i, c)
+	{
+		json_t *sc = json_object_get(c, "score");
+		const char *band = NULL;
+		if (json_is_integer(sc)) {
+			json_int_t v = json_integer_value(sc);
+			band = v >= 85 ? "healthy" : v >= 60 ? "at_risk" : "critical";
+		}
+		json_object_set_new(c, "band", band ? json_string(band) : json_null());
+	}
+	return 0;
+}
+
+int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
+			 int64_t uses, int64_t expires_at, int64_t now)
+{
+	return Q(s,
+		 "INSERT INTO enroll_tokens (hash, customer_id, uses_left, expires_at, created_at)"
+		 " VALUES (?, ?, ?, ?, ?)",
+		 NULL, hash, customer_id, i2s(uses).s, i2s(expires_at).s, i2s(now).s);
+}
+
+int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role role,
+			const char *customer_id, const char *token_hash, int64_t now)
+{
+	char id[COLL_ID_SIZE];
+	ep_random_hex(8, id, sizeof(id));
+	return Q(s,
+		 "INSERT INTO users (id, name, role, customer_id, token_hash, created_at)"
+		 " VALUES (?, ?, ?, ?, ?, ?)",
+		 NULL, id, name, role == COLL_ROLE_VENDOR ? "vendor" : "viewer",
+		 role == COLL_ROLE_VENDOR ? NULL : customer_id, token_hash, i2s(now).s);
+}
+
+int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret)
+{
+	struct coll_db_res res;
+	int r = Q(s, "SELECT id, name, role, customer_id FROM users WHERE token_hash = ?", &res,
+		  token_hash);
+	if (r < 0)
+		return r;
+	if (res.rows != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+	copy_id(ret->id, coll_db_val(&res, 0, 0));
+	snprintf(ret->name, sizeof(ret->name), "%s", coll_db_val(&res, 0, 1));
+	ret->role = strcmp(coll_db_val(&res, 0, 2), "vendor") == 0 ? COLL_ROLE_VENDOR
+								   : COLL_ROLE_VIEWER;
+	copy_id(ret->customer_id, coll_db_val(&res, 0, 3));
+	if (ret->role == COLL_ROLE_VIEWER && !ret->customer_id[0])
+		r = -ENOENT; /* a viewer without a customer sees nothing: refuse */
+out:
+	coll_db_res_free(&res);
+	return r;
+}
+
+/* ---- agents -------------------------------------------------------------------- */
+
+int coll_store_enroll(struct coll_store *s, const struct coll_enroll *e,
+		      char ret_agent_id[COLL_ID_SIZE], char ret_customer_id[COLL_ID_SIZE])
+{
+	struct coll_db_res res = {0};
+	char id[COLL_ID_SIZE], customer[COLL_ID_SIZE];
+	int r = coll_db_begin(s->db);
+	if (r < 0)
+		goto fail;
+	r = Q(s,
+	      "UPDATE enroll_tokens SET uses_left = uses_left - 1"
+	      " WHERE hash = ? AND uses_left > 0 AND expires_at > ? RETURNING customer_id",
+	      &res, e->token_hash, i2s(e->now).s);
+	if (r < 0)
+		goto fail;
+	if (res.rows != 1) {
+		coll_db_res_free(&res);
+		r = Q(s, "SELECT uses_left, expires_at FROM enroll_tokens WHERE hash = ?", &res,
+		      e->token_hash);
+		if (r < 0)
+			goto fail;
+		if (res.rows == 0)
+			r = -ENOENT;
+		else if (s2i(coll_db_val(&res, 0, 1)) <= e->now)
+			r = -EKEYEXPIRED;
+		else
+			r = -EUSERS;
+		goto fail;
+	}
+	copy_id(customer, coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	ep_random_hex(16, id, sizeof(id));
+	r = Q(s,
+	      "INSERT INTO agents (id, customer_id, hostname, public_key, agent_version,"
+	      " enrolled_at, interval_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	      NULL, id, customer, e->hostname, e->public_key_b64, e->agent_version, i2s(e->now).s,
+	      i2s(e->interval_s).s);
+	if (r < 0)
+		goto fail;
+	r = coll_db_commit(s->db);
+	if (r < 0)
+		goto fail;
+	copy_id(ret_agent_id, id);
+	copy_id(ret_customer_id, customer);
+	return 0;
+fail:
+	coll_db_res_free(&res);
+	coll_db_rollback(s->db);
+	return r;
+}
+
+int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent *ret)
+{
+	struct coll_db_res res;
+	int r = Q(s,
+		  "SELECT id, customer_id, public_key, revoked_at, last_seq FROM agents WHERE id = "
+		  "?",
+		  &res, id);
+	if (r < 0)
+		return r;
+	if (res.rows != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+	copy_id(ret->id, coll_db_val(&res, 0, 0));
+	copy_id(ret->customer_id, coll_db_val(&res, 0, 1));
+	const char *pk = coll_db_val(&res, 0, 2);
+	size_t len = 0;
+	if (!pk ||
+	    ep_base64_decode(pk, strlen(pk), ret->public_key, sizeof(ret->public_key), &len) < 0 ||
+	    len != EP_PUBLIC_KEY_BYTES) {
+		r = -EIO;
+		snprintf(s->err, sizeof(s->err), "agent %s: stored public key is malformed", id);
+		goto out;
+	}
+	ret->revoked = coll_db_val(&res, 0, 3) != NULL;
+	ret->last_seq = s2i(coll_db_val(&res, 0, 4));
+out:
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now)
+{
+	struct coll_db_res res;
+	int r = Q(s, "UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", &res,
+		  i2s(now).s, id);
+	if (r < 0)
+		return r;
+	if (res.changes == 0) {
+		coll_db_res_free(&res);
+		r = Q(s, "SELECT 1 FROM agents WHERE id = ?", &res, id);
+		if (r == 0 && res.rows == 0)
+			r = -ENOENT;
+	}
+	coll_db_res_free(&res);
+	return r;
+}
+
+/* An agent is silent after 3 intervals without a report (the dead-man rule). */
+#define STATE_SQL                                                                                  \
+	"CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked'"                                        \
+	" WHEN a.last_report_at IS NULL THEN 'never_reported'"                                     \
+	" WHEN a.last_report_at + 3 * a.interval_s < CAST(? AS BIGINT) THEN 'silent'"              \
+	" ELSE 'active' END"
+
+int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int64_t now,
+		      json_t **ret)
+{
+	static const char *const names[] = {
+		"id",          "customer_id", "customer",   "hostname",       "agent_version",
+		"enrolled_at", "revoked_at",  "last_seq",   "last_report_at", "state",
+		"score",       "band",        "seq_rewinds"};
+	struct coll_db_res res;
+	if (!scope)
+		return -EINVAL;
+	int r = Q(s,
+		  "SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
+		  " a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
+		  " a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
+		  " WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
+		  "a.hostname",
+		  &res, i2s(now).s, scope->customer_id, scope->customer_id);
+	if (r < 0)
+		return r;
+	r = rows_json(&res, names, "ssssssiiisisi", ret);
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4])
+{
+	static const char *const states[] = {"active", "silent", "revoked", "never_reported"};
+	struct coll_db_res res;
+	int r = Q(s, "SELECT " STATE_SQL ", COUNT(*) FROM agents a GROUP BY 1", &res, i2s(now).s);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < 4; k++)
+		counts[k] = 0;
+	for (size_t i = 0; i < res.rows; i++)
+		for (size_t k = 0; k < 4; k++)
+			if (strcmp(coll_db_val(&res, i, 0), states[k]) == 0)
+				counts[k] = s2i(coll_db_val(&res, i, 1));
+	coll_db_res_free(&res);
+	return 0;
+}
+
+/* ---- ingest ----------------------------------------------------------------------- */
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The current findings: one row per agent holding a JSON array of every
+ * finding of its latest report, each with its probe's name added. One row
+ * instead of one per finding keeps ingest at a few statements per report. */
+static int store_findings(struct coll_store *s, const struct coll_ingest *it)
+{
+	const json_t *probes = json_object_get(it->report, "probes");
+	const json_t *p, *f;
+	size_t i, k;
+	json_t *all = json_array();
+	if (!all)
+		return -ENOMEM;
+	json_array_foreach(probes, i, p)
+	{
+		json_t *probe = json_object_get(p, "name");
+		json_array_foreach(json_object_get(p, "findings"), k, f)
+		{
+			json_t *c = json_deep_copy(f);
+			if (!c || json_object_set(c, "probe", probe) < 0 ||
+			    json_array_append_new(all, c) < 0) {
+				json_decref(c);
+				json_decref(all);
+				return -ENOMEM;
+			}
+		}
+	}
+	char *text = json_dumps(all, JSON_COMPACT);
+	json_decref(all);
+	if (!text)
+		return -ENOMEM;
+	int r = Q(s,
+		  "INSERT INTO current_findings (agent_id, seq, findings) VALUES (?, ?, ?)"
+		  " ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, findings ="
+		  " excluded.findings",
+		  NULL, it->agent.id, i2s(it->seq).s, text);
+	free(text);
+	return r;
+}
+
+/* Stores one report inside the open transaction: the caller wraps it in a
+ * savepoint. */
+static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct coll_analysis *an)
+{
+	struct coll_db_res res;
+	struct num seq = i2s(it->seq), now = i2s(it->received_at);
+	int r;
+
+	/* The seq advance is the idempotency gate: the row lock makes two
+	 * collectors receiving the same report agree on one winner. */
+	const json_t *host = json_object_get(it->report, "host");
+	const json_t *iv = json_object_get(it->report, "interval_s");
+	int64_t interval = json_is_integer(iv) ? json_integer_value(iv) : 300;
+	if (interval < 1)
+		interval = 300;
+	r = Q(s,
+	      "UPDATE agents SET last_seq = ?, last_report_at = ?, hostname = COALESCE(?, "
+	      "hostname),"
+	      " agent_version = COALESCE(?, agent_version), interval_s = ? WHERE id = ? AND"
+	      " last_seq < CAST(? AS BIGINT) AND revoked_at IS NULL RETURNING (SELECT COUNT(*)"
+	      " FROM alerts x WHERE x.agent_id = agents.id AND x.closed_at IS NULL)",
+	      &res, seq.s, now.s, jstr(host, "hostname"), jstr(it->report, "agent_version"),
+	      i2s(interval).s, it->agent.id, seq.s);
+	if (r < 0)
+		return r;
+	int64_t changed = (int64_t)res.rows;
+	it->open_alerts = changed == 1 ? s2i(coll_db_val(&res, 0, 0)) : 0;
+	coll_db_res_free(&res);
+	if (changed != 1) {
+		r = Q(s, "SELECT last_seq, revoked_at FROM agents WHERE id = ?", &res,
+		      it->agent.id);
+		if (r < 0)
+			return r;
+		if (res.rows != 1 || coll_db_val(&res, 0, 1)) {
+			coll_db_res_free(&res);
+			return -EPERM; /* revoked meanwhile */
+		}
+		it->last_seq = s2i(coll_db_val(&res, 0, 0));
+		coll_db_res_free(&res);
+		it->result = COLL_INGEST_DUPLICATE;
+		if (it->seq < it->last_seq) {
+			/* older than the newest accepted: a restored or cloned agent */
+			r = Q(s,
+			      "UPDATE agents SET seq_rewinds = seq_rewinds + 1, last_rewind_at = ?"
+			      " WHERE id = ?",
+			      NULL, now.s, it->agent.id);
+			if (r == 0)
+				r = Q(s,
+				      "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, "
+				      "?,"
+				      " 'agent_seq_rewind', ?)",
+				      NULL, it->agent.id, now.s, seq.s);
+		}
+		return r;
+	}
+	time_t gen = 0;
+	const char *g = jstr(it->report, "generated_at");
+	if (g)
+		ep_time_parse(g, &gen);
+	r = Q(s,
+	      "INSERT INTO reports (agent_id, seq, received_at, generated_at, body)"
+	      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq) DO NOTHING",
+	      NULL, it->agent.id, seq.s, now.s, i2s((int64_t)gen).s, it->body);
+	if (r < 0)
+		return r;
+	r = store_findings(s, it);
+	if (r < 0)
+		return r;
+	if (an) {
+		r = coll_analysis_run(an, s, it);
+		if (r < 0)
+			return r;
+	}
+	it->result = COLL_INGEST_ACCEPTED;
+	it->last_seq = it->seq;
+	return 0;
+}
+
+int coll_store_ingest(struct coll_store *s, struct coll_ingest *const *items, size_t n,
+		      const struct coll_analysis *an)
+{
+	int r = coll_db_begin(s->db);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct coll_ingest *it = items[i];
+		it->result = COLL_INGEST_PENDING;
+		/* one round trip per item: COMMIT releases the last savepoint */
+		r = coll_db_exec(s->db, i == 0 ? "SAVEPOINT item"
+					       : "RELEASE SAVEPOINT item; SAVEPOINT item");
+		if (r < 0)
+			goto fail;
+		r = ingest_one(s, it, an);
+		if (r < 0) {
+			if (coll_store_unavailable(r))
+				goto fail; /* the connection is gone or timed out: all fail */
+			it->result = COLL_INGEST_FAILED;
+			it->error = r;
+			r = coll_db_exec(s->db, "ROLLBACK TO SAVEPOINT item");
+			if (r < 0)
+				goto fail;
+		}
+	}
+	r = coll_db_commit(s->db);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	coll_db_rollback(s->db);
+	for (size_t i = 0; i < n; i++) {
+		items[i]->result = COLL_INGEST_FAILED;
+		items[i]->error = r;
+	}
+	return r;
+}
+
+/* ---- retention --------------------------------------------------------------------- */
+
+#define RETENTION_CHUNK "5000"
+
+/* The bound below which at most RETENTION_CHUNK rows of an ordered column
+ * lie (sql: "... WHERE col < cutoff ORDER BY col LIMIT 1 OFFSET chunk"),
+ * or cutoff when fewer are left. */
+static int chunk_bound(struct coll_store *s, const char *sql, int64_t cutoff, int64_t *ret)
+{
+	struct coll_db_res res;
+	int r = Q(s, sql, &res, i2s(cutoff).s);
+	if (r < 0)
+		return r;
+	*ret = res.rows ? s2i(coll_db_val(&res, 0, 0)) : cutoff;
+	coll_db_res_free(&res);
+	return 0;
+}
+
+/* Deletes old rows chunk by chunk, each chunk its own short transaction, so
+ * that ingest (which queues for the same write lock) is never held up for
+ * long. rollup: also roll the samples of each chunk up by hour first. */
+static int retire(struct coll_store *s, const char *bound_sql, const char *rollup_sql,
+		  const char *delete_sql, int64_t cutoff)
+{
+	for (;;) {
+		int64_t b;
+		int r = chunk_bound(s, bound_sql, cutoff, &b);
+		if (r < 0)
+			return r;
+		struct num bs = i2s(b);
+		struct coll_db_res res = {0};
+		r = coll_db_begin(s->db);
+		if (r == 0 && rollup_sql)
+			r = Q(s, rollup_sql, NULL, bs.s);
+		if (r == 0)
+			r = Q(s, delete_sql, &res, bs.s);
+		int64_t deleted = res.changes;
+		coll_db_res_free(&res);
+		if (r == 0 && deleted == 0 && b < cutoff) {
+			/* more than a chunk share one value: take them all */
+			bs = i2s(b + 1);
+			if (rollup_sql)
+				r = Q(s, rollup_sql, NULL, bs.s);
+			if (r == 0)
+				r = Q(s, delete_sql, NULL, bs.s);
+		}
+		if (r == 0)
+			r = coll_db_commit(s->db);
+		if (r < 0) {
+			coll_db_rollback(s->db);
+			return r;
+		}
+		if (b >= cutoff)
+			return 0;
+	}
+}
+
+int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
+			 int64_t keep_rollup_s)
+{
+	struct num roll_cut = i2s(now - keep_rollup_s), raw_cut = i2s(now - keep_raw_s);
+	/* hourly rollups of the samples about to go, merged when an hour is
+	 * rolled up in two chunks */
+	int r = retire(s,
+		       "SELECT ts FROM samples WHERE ts < CAST(? AS BIGINT) ORDER BY ts LIMIT 1"
+		       " OFFSET " RETENTION_CHUNK,
+		       "INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)"
+		       " SELECT agent_id, series, ts - ts % 3600, COUNT(*), SUM(value), MIN(value),"
+		       " MAX(value) FROM samples WHERE ts < CAST(? AS BIGINT) GROUP BY agent_id,"
+		       " series, ts - ts % 3600 ON CONFLICT (agent_id, series, hour) DO UPDATE SET"
+		       " n = rollups.n + excluded.n, vsum = rollups.vsum + excluded.vsum,"
+		       " vmin = CASE WHEN excluded.vmin < rollups.vmin THEN excluded.vmin ELSE"
+		       " rollups.vmin END, vmax = CASE WHEN excluded.vmax > rollups.vmax THEN"
+		       " excluded.vmax ELSE rollups.vmax END",
+		       "DELETE FROM samples WHERE ts < CAST(? AS BIGINT)", now - keep_raw_s);
+	if (r == 0)
+		r = retire(s,
+			   "SELECT received_at FROM reports WHERE received_at < CAST(? AS BIGINT)"
+			   " ORDER BY received_at LIMIT 1 OFFSET " RETENTION_CHUNK,
+			   NULL, "DELETE FROM reports WHERE received_at < CAST(? AS BIGINT)",
+			   now - keep_raw_s);
+	if (r == 0)
+		r = Q(s, "DELETE FROM rollups WHERE hour < CAST(? AS BIGINT)", NULL, roll_cut.s);
+	if (r == 0)
+		r = Q(s,
+		      "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_at IS NOT NULL) AND"
+		      " created_at < CAST(? AS BIGINT)",
+		      NULL, raw_cut.s);
+	if (r == 0)
+		r = Q(s,
+		      "DELETE FROM alerts WHERE closed_at IS NOT NULL AND closed_at < CAST(? AS "
+		      "BIGINT)",
+		      NULL, roll_cut.s);
+	return r;
+}
+
+/* ---- read API ------------------------------------------------------------------------ */
+
+int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64_t now,
+		     json_t **ret)
+{
+	static const char *const names[] = {
+		"id",    "customer_id", "customer", "hostname",   "last_report_at",
+		"state", "score",       "band",     "top_reason", "open_alerts"};
+	struct coll_db_res res;
+	if (!scope)
+		return -EINVAL;
+	int r = Q(
+		s,
+		"SELECT a.id, a.customer_id, c.name, a.hostname, a.last_report_at, " STATE_SQL
+		", a.score, a.band, a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE x.agent_id ="
+		" a.id AND"
+		" x.closed_at IS NULL) FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)"
+		" ORDER BY a.revoked_at IS NOT NULL, COALESCE(a.score, 101), c.name, a.hostname",
+		&res, i2s(now).s, scope->customer_id, scope->customer_id);
+	if (r < 0)
+		return r;
+	r = rows_json(&res, names, "ssssisissi", ret);
+	coll_db_res_free(&res);
+	return r;
+}
+
+static const char *const alert_names[] = {
+	"id",    "host_id", "hostname",    "customer_id", "rule",       "object",   "severity",
+	"value", "message", "remediation", "opened_at",   "updated_at", "closed_at"};
+static const char alert_types[] = "issssssdssiii";
+
+int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const char *id,
+		    int64_t now, json_t **ret)
+{
+	static const char *const names[] = {
+		"id",          "customer_id", "customer",    "hostname",       "agent_version",
+		"enrolled_at", "revoked_at",  "last_seq",    "last_report_at", "state",
+		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts"};
+	struct coll_db_res res = {0};
+	json_t *host = NULL, *j = NULL;
+	if (!scope)
+		return -EINVAL;
+	int r = Q(s,
+		  "SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
+		  " a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
+		  " a.seq_rewinds, a.score_json, a.forecasts_json"
+		  " FROM agents a JOIN customers c ON c.id = a.customer_id"
+		  " WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
+		  &res, i2s(now).s, id, scope->customer_id, scope->customer_id);
+	if (r < 0)
+		return r;
+	if (res.rows != 1) {
+		coll_db_res_free(&res);
+		return -ENOENT; /* missing and out of scope alike */
+	}
+	host = row_json(&res, 0, names, "sssssiiiisisijj");
+	coll_db_res_free(&res);
+	if (!host)
+		return -ENOMEM;
+
+	r = Q(s,
+	      "SELECT body FROM reports WHERE agent_id = ? AND seq = (SELECT last_seq FROM agents"
+	      " WHERE id = ?)",
+	      &res, id, id);
+	if (r < 0)
+		goto fail;
+	j = res.rows ? json_loads(coll_db_val(&res, 0, 0), 0, NULL) : NULL;
+	json_object_set_new(host, "report", j ? j : json_null());
+	coll_db_res_free(&res);
+
+	r = Q(s, "SELECT findings FROM current_findings WHERE agent_id = ?", &res, id);
+	if (r < 0)
+		goto fail;
+	j = res.rows ? json_loads(coll_db_val(&res, 0, 0), 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	if (!j)
+		j = json_array();
+	json_object_set_new(host, "findings", j);
+
+	r = Q(s,
+	      "SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object, x.severity,"
+	      " x.value, x.message, x.remediation, x.opened_at, x.updated_at, x.closed_at"
+	      " FROM alerts x JOIN agents a ON a.id = x.agent_id WHERE x.agent_id = ? AND"
+	      " x.closed_at IS NULL ORDER BY x.opened_at DESC",
+	      &res, id);
+	if (r < 0)
+		goto fail;
+	r = rows_json(&res, alert_names, alert_types, &j);
+	coll_db_res_free(&res);
+	if (r < 0)
+		goto fail;
+	json_object_set_new(host, "alerts", j);
+	/* score_detail/forecasts: stored JSON, renamed for the API */
+	json_t *sd = json_incref(json_object_get(host, "score_detail"));
+	json_object_del(host, "score_detail");
+	json_object_set_new(host, "explanation", sd ? sd : json_null());
+	if (json_is_null(json_object_get(host, "forecasts")))
+		json_object_set_new(host, "forecasts", json_array());
+	*ret = host;
+	return 0;
+fail:
+	json_decref(host);
+	return r;
+}
+
+int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool open_only,
+		      json_t **ret)
+{
+	struct coll_db_res res;
+	if (!scope)
+		return -EINVAL;
+	int r = Q(s,
+		  "SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object,"
+		  " x.severity, x.value, x.message, x.remediation, x.opened_at, x.updated_at,"
+		  " x.closed_at FROM alerts x JOIN agents a ON a.id = x.agent_id"
+		  " WHERE (CAST(? AS TEXT) IS NULL OR x.customer_id = ?) AND (? = '0' OR"
+		  " x.closed_at IS NULL) ORDER BY x.closed_at IS NOT NULL, x.updated_at DESC, x.id"
+		  " DESC LIMIT 1000",
+		  &res, scope->customer_id, scope->customer_id, open_only ? "1" : "0");
+	if (r < 0)
+		return r;
+	r = rows_json(&res, alert_names, alert_types, ret);
+	coll_db_res_free(&res);
+	return r;
+}
+
+/* ---- outbox ---------------------------------------------------------------------------- */
+
+void coll_outbox_rows_free(struct coll_outbox_row *rows, size_t n)
+{
+	for (size_t i = 0; rows && i < n; i++) {
+		free(rows[i].channel);
+		free(rows[i].payload);
+	}
+	free(rows);
+}
+
+int coll_store_outbox_add(struct coll_store *s, const char *channel, const char *payload,
+			  int64_t now)
+{
+	int r = Q(s,
+		  "INSERT INTO outbox (channel, payload, created_at, next_at) VALUES (?, ?, ?, ?)",
+		  NULL, channel, payload, i2s(now).s, i2s(now).s);
+	if (r == 0)
+		s->outbox_added++;
+	return r;
+}
+
+int coll_store_outbox_claim(struct coll_store *s, const char *worker, int64_t now, int64_t lease_s,
+			    size_t max, struct coll_outbox_row **ret, size_t *ret_n)
+{
+	struct coll_db_res res;
+	struct num n = i2s(now), until = i2s(now + lease_s), lim = i2s((int64_t)max);
+	int r;
+	*ret = NULL;
+	*ret_n = 0;
+	/* A row is due when unsent, not dead, its retry time has come and no
+	 * live lease holds it. PostgreSQL's SKIP LOCKED lets several collectors
+	 * claim side by side; SQLite's single UPDATE runs under the one write
+	 * lock, which is the same guarantee for one file. */
+	if (coll_db_kind(s->db) == COLL_DB_PG)
+		r = Q(s,
+		      "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
+		      " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
+		      " NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
+		      " lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
+		      " CAST(? AS BIGINT) FOR UPDATE SKIP LOCKED)"
+		      " RETURNING id, channel, payload, attempts",
+		      &res, until.s, worker, n.s, n.s, lim.s);
+	else
+		r = Q(s,
+		      "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
+		      " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
+		      " NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
+		      " lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
+		      " CAST(? AS BIGINT)) RETURNING id, channel, payload, attempts",
+		      &res, until.s, worker, n.s, n.s, lim.s);
+	if (r < 0)
+		return r;
+	if (res.rows == 0)
+		goto out;
+	struct coll_outbox_row *rows = calloc(res.rows, sizeof(*rows));
+	if (!rows) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < res.rows; i++) {
+		rows[i].id = s2i(coll_db_val(&res, i, 0));
+		rows[i].channel = strdup(coll_db_val(&res, i, 1));
+		rows[i].payload = strdup(coll_db_val(&res, i, 2));
+		rows[i].attempts = (int)s2i(coll_db_val(&res, i, 3));
+		if (!rows[i].channel || !rows[i].payload) {
+			coll_outbox_rows_free(rows, res.rows);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	*ret = rows;
+	*ret_n = res.rows;
+out:
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_outbox_sent(struct coll_store *s, int64_t id, const char *worker, int64_t now)
+{
+	return Q(s,
+		 "UPDATE outbox SET sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"
+		 " AND claimed_by = ?",
+		 NULL, i2s(now).s, i2s(id).s, worker);
+}
+
+int coll_store_outbox_failed(struct coll_store *s, int64_t id, const char *worker, int64_t next_at,
+			     bool dead, const char *error)
+{
+	struct num at = i2s(next_at);
+	return Q(s,
+		 "UPDATE outbox SET next_at = ?, lease_until = NULL, last_error = ?, dead_at ="
+		 " CASE WHEN ? = '1' THEN CAST(? AS BIGINT) ELSE NULL END WHERE id = ? AND"
+		 " claimed_by = ?",
+		 NULL, at.s, error, dead ? "1" : "0", at.s, i2s(id).s, worker);
+}
+
+int coll_store_outbox_depth(struct coll_store *s, int64_t *ret)
+{
+	struct coll_db_res res;
+	int r = q(s, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL", NULL,
+		  0, &res);
+	if (r < 0)
+		return r;
+	*ret = s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return 0;
+}

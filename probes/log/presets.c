@@ -1,0 +1,111 @@
+/* Built-in log layouts. Each header pattern is anchored at the line start,
+ * so a line that does not look like the layout's first line (a traceback,
+ * "\tat com.foo...", "Caused by: ...") continues the record before it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "probes/log/presets.h"
+#include "probes/log/scan.h"
+
+const struct probe_log_preset probe_log_presets[] = {
+	{
+		/* Odoo: "%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s"
+		 * 2026-11-26 21:42:02,123 4242 ERROR erpdb odoo.http: Exception during ... */
+		.name = "odoo",
+		.summary = "Odoo server log (odoo-server.log / odoo.log)",
+		.header = "^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\d+ (?<level>[A-Z]+) "
+			  "\\S+ (?<message>.*)",
+		.multiline = true,
+	},
+	{
+		/* Frappe/ERPNext: frappe.log "%(asctime)s %(levelname)s %(name)s %(message)s"
+		 * and gunicorn's web.error.log "[2026-11-26 21:42:02 +0000] [42] [ERROR] ..." */
+		.name = "erpnext",
+		.summary =
+			"ERPNext / Frappe logs (logs/frappe.log, web.error.log, worker.error.log)",
+		.header =
+			"^(?|\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}\\] \\[\\d+\\] "
+			"\\[(?<level>[A-Z]+)\\]|\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} "
+			"(?<level>[A-Z]+) \\S+) (?<message>.*)",
+		.error_pattern = "Traceback|Exception",
+		.multiline = true,
+	},
+	{
+		/* PostgreSQL, Debian's log_line_prefix '%m [%p] %q%u@%d ':
+		 * 2026-11-26 21:42:02.123 UTC [4242] odoo@erpdb ERROR:  duplicate key ... */
+		.name = "postgresql",
+		.summary =
+			"PostgreSQL server log (log_line_prefix starting with %m or %t and [%p])",
+		.header =
+			"^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)? \\S+ "
+			"\\[\\d+\\][^:]*? "
+			"(?<level>DEBUG[1-5]|INFO|NOTICE|WARNING|ERROR|LOG|FATAL|PANIC|DETAIL|HINT|"
+			"QUERY|CONTEXT|LOCATION|STATEMENT):  (?<message>.*)",
+		.multiline = true,
+	},
+	{
+		/* MariaDB/MySQL error log:
+		 * 2026-11-26 21:42:02 0 [ERROR] InnoDB: ...   (MariaDB 10.x)
+		 * 2026-11-26T21:42:02.123456Z 0 [ERROR] [MY-012345] [InnoDB] ...  (MySQL 8)
+		 * 261126 21:42:02 [ERROR] ...  (old servers) */
+		.name = "mariadb",
+		.summary = "MariaDB / MySQL error log",
+		.header = "^(?:\\d{4}-\\d\\d-\\d\\d[ T]|\\d{6}\\s+)\\d{1,2}:\\d\\d:\\d\\d\\S*(?: "
+			  "\\d+)? "
+			  "\\[(?<level>[A-Za-z]+)\\] (?<message>.*)",
+		.multiline = true,
+		.levels = "Note=info,Warning=warning,System=info",
+	},
+	{
+		/* Log4j / Logback "%d %-5p [%t] %c - %m%n" and "%d [%t] %-5p %c - %m%n",
+		 * java.util.logging's SEVERE/WARNING; stack traces continue the record. */
+		.name = "java",
+		.summary = "Java / Log4j / Logback layouts (iDempiere, Tomcat, ...)",
+		.header =
+			"^\\d{4}-\\d\\d-\\d\\d[ T]\\d\\d:\\d\\d:\\d\\d[,.]\\d{3}\\S*\\s+"
+			"(?:\\[[^\\]]*\\]\\s+)?(?<level>TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|"
+			"SEVERE)\\s+(?<message>.*)",
+		.multiline = true,
+	},
+	{.name = NULL},
+};
+
+const struct probe_log_preset *probe_log_preset_find(const char *name)
+{
+	for (const struct probe_log_preset *p = probe_log_presets; p->name; p++)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	if (strcmp(name, "frappe") == 0)
+		return probe_log_preset_find("erpnext");
+	if (strcmp(name, "log4j") == 0)
+		return probe_log_preset_find("java");
+	if (strcmp(name, "mysql") == 0)
+		return probe_log_preset_find("mariadb");
+	return NULL;
+}
+
+int probe_log_rules_from_preset(struct probe_log_rules *r, const struct probe_log_preset *p,
+				const char *dflt_error, char *err, size_t errlen)
+{
+	const char *error = p->error_pattern ? p->error_pattern : dflt_error;
+
+	if ((p->header && probe_log_regex_compile(&r->header, p->header, err, errlen) < 0) ||
+	    (p->record_start &&
+	     probe_log_regex_compile(&r->record_start, p->record_start, err, errlen) < 0) ||
+	    (error && probe_log_regex_compile(&r->error, error, err, errlen) < 0))
+		return -EINVAL;
+	r->multiline = p->multiline;
+	if (p->levels) {
+		char spec[64];
+		const char *s = p->levels;
+		while (*s) {
+			size_t k = strcspn(s, ",");
+			snprintf(spec, sizeof(spec), "%.*s", (int)k, s);
+			if (probe_log_rules_add_level(r, spec, err, errlen) < 0)
+				return -EINVAL;
+			s += k + (s[k] == ',');
+		}
+	}
+	return probe_log_rules_finish(r, err, errlen);
+}

@@ -1,0 +1,127 @@
+/* The log probe's record reader: splits bytes into lines, groups
+ * continuation lines (stack traces) with the record they follow, classifies
+ * each record once by severity and counts error signatures. Pure over its
+ * input: no files, no clock (tests/fuzz/fuzz_multiline.c). */
+#ifndef PROBE_LOG_SCAN_H
+#define PROBE_LOG_SCAN_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "probes/log/signature.h"
+
+enum probe_log_level {
+	PROBE_LOG_DEBUG,
+	PROBE_LOG_INFO,
+	PROBE_LOG_WARNING,
+	PROBE_LOG_ERROR,
+	PROBE_LOG_CRITICAL,
+	PROBE_LOG_UNKNOWN, /* no level found and the error pattern did not match */
+	PROBE_LOG_N_LEVELS,
+	PROBE_LOG_CONTINUATION = 100, /* a level token meaning "part of the previous record" */
+};
+
+const char *probe_log_level_name(enum probe_log_level l);
+/* "debug", "info", "warning", "error", "critical", "continuation" -> level. 0 or -EINVAL. */
+int probe_log_level_parse(const char *s, enum probe_log_level *ret);
+
+struct probe_log_level_map {
+	char token[24]; /* compared case-insensitively with the header's "level" group */
+	enum probe_log_level level;
+};
+
+#define PROBE_LOG_MAX_LEVELS       64
+#define PROBE_LOG_DEFAULT_MAX_LINE 65536
+
+#define PROBE_LOG_MAX_LITERALS 8
+#define PROBE_LOG_MAX_PREFIX   48
+
+/* A compiled pattern plus two native fast paths, both exact:
+ *  - literals: the pattern is "lit|lit|..." of plain literals (each at
+ *    least 2 bytes); they are found by a SIMD scan for their first two bytes
+ *    instead of PCRE2;
+ *  - prefix: the fixed start of an anchored pattern ("^\d{4}-\d\d") as one
+ *    byte class per position; a line failing it cannot match, and when the
+ *    prefix is the whole pattern it decides alone. */
+struct probe_log_regex {
+	pcre2_code *code;
+	bool jit;
+	size_t n_literals;
+	char literals[PROBE_LOG_MAX_LITERALS][64];
+	size_t literal_lens[PROBE_LOG_MAX_LITERALS];
+	size_t prefix_len;
+	bool prefix_exact;
+	uint8_t prefix[PROBE_LOG_MAX_PREFIX][32]; /* bit set of allowed bytes per position */
+};
+
+/* Where the first of rx's literals starts in [p, end), or NULL; its length
+ * goes to *ret_len. Exposed for tests and the benchmark. */
+const char *probe_log_literals_find(const struct probe_log_regex *rx, const char *p,
+				    const char *end, size_t *ret_len);
+/* Whether line (len bytes, no newline) matches rx: the native prefix, then
+ * PCRE2 when needed. */
+bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
+			  pcre2_match_data *md, pcre2_match_context *mctx);
+
+/* Compiled rules of one source. */
+struct probe_log_rules {
+	struct probe_log_regex header;       /* named groups "level", "message"; optional */
+	struct probe_log_regex record_start; /* optional */
+	struct probe_log_regex error;        /* optional */
+	int level_group, message_group;      /* group numbers in header, or -1 */
+	bool multiline;                      /* lines that do not start a record continue one */
+	size_t max_line;                     /* longer lines are classified on this prefix */
+	bool signatures;
+	bool no_fast_path; /* tests: always classify line by line */
+	size_t n_levels;
+	struct probe_log_level_map levels[PROBE_LOG_MAX_LEVELS];
+	pcre2_match_context *mctx;
+};
+
+/* Compiles pattern (PCRE2, JIT when available, ^ and $ per line) into rx.
+ * 0 or -EINVAL with err. */
+int probe_log_regex_compile(struct probe_log_regex *rx, const char *pattern, char *err,
+			    size_t errlen);
+void probe_log_regex_free(struct probe_log_regex *rx);
+
+/* Sets defaults (no patterns, every line a record, built-in level words). */
+void probe_log_rules_init(struct probe_log_rules *r);
+/* Adds or overrides "TOKEN=level" mappings. 0 or -EINVAL with err. */
+int probe_log_rules_add_level(struct probe_log_rules *r, const char *spec, char *err,
+			      size_t errlen);
+/* Finishes the rules after the patterns are set (group numbers). 0 or -EINVAL. */
+int probe_log_rules_finish(struct probe_log_rules *r, char *err, size_t errlen);
+void probe_log_rules_free(struct probe_log_rules *r);
+
+struct probe_log_counts {
+	uint64_t records[PROBE_LOG_N_LEVELS];
+	uint64_t lines;        /* complete lines read */
+	uint64_t continuation; /* lines that belonged to the record before them */
+	uint64_t long_lines;   /* lines cut at max_line */
+	uint64_t bytes;        /* bytes consumed */
+};
+
+struct probe_log_scanner {
+	const struct probe_log_rules *rules;
+	struct probe_log_counts counts;
+	struct probe_log_sigtab sigs;
+	bool skipping; /* inside a line longer than max_line: drop bytes up to its '\n' */
+	pcre2_match_data *md;
+	int error; /* -ENOMEM once an allocation failed */
+};
+
+/* 0 or -ENOMEM. */
+int probe_log_scanner_init(struct probe_log_scanner *sc, const struct probe_log_rules *rules);
+void probe_log_scanner_free(struct probe_log_scanner *sc);
+
+/* Consumes whole lines of buf[0..len) and returns how many bytes it took: a
+ * trailing partial line is left for the caller to offer again with more
+ * bytes, unless it is already longer than max_line (then its prefix is counted as
+ * a record, and the rest of it is skipped up to its newline, across calls).
+ * Splitting the same bytes differently never changes the counts. */
+size_t probe_log_scan(struct probe_log_scanner *sc, const char *buf, size_t len);
+
+#endif

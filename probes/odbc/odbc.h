@@ -1,0 +1,123 @@
+/* The odbc probe's dialects. The probe (probes/odbc/odbc.c) connects through
+ * unixODBC, asks the driver which DBMS it talks to (SQLGetInfo
+ * SQL_DBMS_NAME) and hands a probe_sql runner to one dialect: PostgreSQL
+ * (the shared checks of probes/postgres/), MariaDB/MySQL (mysql.c) or SQL
+ * Server (mssql.c). The mapping functions take result rows exactly as the
+ * server returns them, so tests/unit/test_odbc_*.c exercise them without a
+ * server. docs/probes-database.md describes the rules. */
+#ifndef ERPULSE_PROBES_ODBC_ODBC_H
+#define ERPULSE_PROBES_ODBC_ODBC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "erpulse/probe.h"
+#include "probes/postgres/pg.h"
+
+enum probe_odbc_dbms {
+	PROBE_ODBC_OTHER,
+	PROBE_ODBC_POSTGRES,
+	PROBE_ODBC_MYSQL, /* MariaDB or MySQL */
+	PROBE_ODBC_MSSQL,
+};
+/* From SQL_DBMS_NAME: case-insensitive prefix "PostgreSQL", "MariaDB",
+ * "MySQL", "Microsoft SQL Server". */
+enum probe_odbc_dbms probe_odbc_dbms_from_name(const char *dbms_name);
+
+struct probe_odbc_settings {
+	struct probe_pg_settings pg; /* threshold, min_index_pages, timeouts, ... */
+	int64_t reorganize_pct;      /* SQL Server: REORGANIZE from here to the threshold */
+	int64_t min_table_mb;        /* MariaDB/MySQL: smaller tables are not judged */
+	int64_t stale_pct;           /* statistics stale when they miss > this % of the file */
+	int64_t backup_max_age_s;    /* SQL Server: newest full/differential backup */
+	int64_t log_backup_max_age_s;
+	bool page_density; /* SQL Server: SAMPLED mode for page density */
+};
+
+/* ---- MariaDB / MySQL (probes/odbc/mysql.c) ------------------------------- */
+
+/* One InnoDB table as information_schema shows it (bytes; file_size < 0 =
+ * unknown: no PROCESS privilege, or a shared tablespace). */
+struct probe_mysql_table {
+	const char *schema, *table;
+	int64_t data_length, index_length, data_free, table_rows;
+	int64_t file_size;
+};
+
+enum probe_mysql_verdict {
+	PROBE_MYSQL_SMALL,        /* below min_table_mb: not judged */
+	PROBE_MYSQL_OK,           /* statistics consistent, below threshold */
+	PROBE_MYSQL_FRAGMENTED,   /* statistics consistent, at or above threshold */
+	PROBE_MYSQL_STALE,        /* statistics miss part of the file: not judged */
+	PROBE_MYSQL_NO_FILE_SIZE, /* file size unknown: judged on statistics alone */
+};
+/* Free space % = data_free / (data_length + index_length + data_free), and
+ * whether the statistics describe the file (they are stale when
+ * data_length + index_length + data_free is more than stale_pct below the
+ * tablespace file size). */
+enum probe_mysql_verdict probe_mysql_judge(const struct probe_mysql_table *t,
+					   const struct probe_odbc_settings *s,
+					   double *ret_free_pct, double *ret_stats_cover_pct);
+/* Adds the finding for one table. quoted: `schema`.`table`. 0 or -ENOMEM. */
+int probe_mysql_table_finding(const struct probe_mysql_table *t,
+			      const struct probe_odbc_settings *s, const char *quoted,
+			      struct ep_probe_result *r);
+/* Backtick quoting for MariaDB/MySQL identifiers. 0 or -ENOSPC. */
+int probe_mysql_quote_ident(const char *ident, char *out, size_t outlen);
+
+int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s,
+			const struct ep_deadline *d, struct ep_probe_result *r, char *err,
+			size_t errlen);
+
+/* ---- SQL Server (probes/odbc/mssql.c) ------------------------------------- */
+
+/* Column order of one row of the per-index physical-stats query (see
+ * mssql.c): the DMV's own columns, joined to the names. */
+enum {
+	MSSQL_IX_DB,
+	MSSQL_IX_SCHEMA,
+	MSSQL_IX_TABLE,
+	MSSQL_IX_INDEX,
+	MSSQL_IX_INDEX_ID,
+	MSSQL_IX_PARTITION,
+	MSSQL_IX_PARTITIONS,
+	MSSQL_IX_TYPE_DESC,
+	MSSQL_IX_ALLOC_DESC,
+	MSSQL_IX_LEVEL,
+	MSSQL_IX_AVG_FRAG,
+	MSSQL_IX_FRAGMENTS,
+	MSSQL_IX_PAGES,
+	MSSQL_IX_PAGE_SPACE_USED,
+	MSSQL_IX_NCOLS
+};
+/* Maps rows of sys.dm_db_index_physical_stats (LIMITED or SAMPLED) to
+ * findings: leaf level, IN_ROW_DATA, rowstore B-tree indexes of at least
+ * min_index_pages; REORGANIZE from reorganize_pct, REBUILD (ONLINE = ON when
+ * online_rebuild) at the threshold. Returns how many findings it added. */
+int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
+			       const struct probe_odbc_settings *s, bool online_rebuild,
+			       struct ep_probe_result *r);
+
+enum {
+	MSSQL_BK_DB,
+	MSSQL_BK_RECOVERY,
+	MSSQL_BK_STATE,
+	MSSQL_BK_AGE_MIN,
+	MSSQL_BK_FULL_MIN,
+	MSSQL_BK_DIFF_MIN,
+	MSSQL_BK_LOG_MIN,
+	MSSQL_BK_NCOLS
+};
+/* Maps the per-database backup rows (minutes since the database was created
+ * and since its newest full / differential / log backup in msdb; NULL =
+ * never) to backup_age findings. Returns how many it added. */
+int probe_mssql_map_backup_rows(const struct probe_sql_rows *rows,
+				const struct probe_odbc_settings *s, struct ep_probe_result *r);
+/* [bracket] quoting. 0 or -ENOSPC. */
+int probe_mssql_quote_ident(const char *ident, char *out, size_t outlen);
+
+int probe_mssql_collect(struct probe_sql *c, const struct probe_odbc_settings *s,
+			const struct ep_deadline *d, struct ep_probe_result *r, char *err,
+			size_t errlen);
+
+#endif

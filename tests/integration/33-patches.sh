@@ -1,0 +1,82 @@
+#!/bin/bash
+# The patches probe live against apt on this machine (counts equal an
+# independent `apt-get -s dist-upgrade | grep -c ^Inst`), then with a root
+# tree holding an os-release and /var/run/reboot-required(.pkgs), then with
+# commands that hang (killed at the timeout) and are missing (clear error).
+. "$(dirname "$0")/lib.sh"
+
+PROBE_RUN=$TOOLS/probe_run
+[ -x "$PROBE_RUN" ] || bail "probe_run not built ($PROBE_RUN): run make tests"
+jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+kinds() { jget "$1" '" ".join(sorted(f["kind"] for f in j["findings"]))'; }
+
+if [ -x /usr/bin/apt-get ]; then
+	printf '[patches]\n' >"$T/live.conf"
+	"$PROBE_RUN" "$T/live.conf" patches >"$T/live.json" 2>"$T/live.err"
+	sim=$(LANG=C apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null)
+	tap_is "live apt: status ok" "$(jget "$T/live.json" 'j["status"]')" ok
+	tap_is "pending updates = apt-get -s dist-upgrade | grep -c ^Inst" \
+		"$(jget "$T/live.json" 'j["metrics"]["pending_updates"]')" "$(grep -c '^Inst' <<<"$sim")"
+	tap_is "security updates = Inst lines from a -security suite" \
+		"$(jget "$T/live.json" 'j["metrics"]["security_updates"]')" \
+		"$(grep '^Inst' <<<"$sim" | grep -cE '\(.*/[^ ,]*-security')"
+	tap_is "findings" "$(kinds "$T/live.json")" "os_eol pending_updates reboot_required security_updates"
+	want_db=$(dpkg-query -W -f='${Package}\t${db:Status-Abbrev}\n' 'postgresql-*' 'mariadb-server*' 'mysql-server*' 2>/dev/null |
+		awk -F'\t' '$2 ~ /^ii/ && $1 ~ /^(postgresql-[0-9.]+|mariadb-server(-[0-9.]+)?|mysql-server(-[0-9.]+)?)$/ {print $1}' | sort | tr '\n' ' ')
+	tap_is "database server packages = dpkg-query" \
+		"$(jget "$T/live.json" '" ".join(sorted(p["package"] for p in j["metrics"]["database_packages"])) + " "')" "$want_db"
+	tap_is "OS from /etc/os-release" "$(jget "$T/live.json" 'j["metrics"]["os"]["pretty_name"]')" \
+		"$(. /etc/os-release && echo "$PRETTY_NAME")"
+	tap_is "running kernel" "$(jget "$T/live.json" 'j["metrics"]["kernel_running"]')" "$(uname -r)"
+	tap_is "apt ran without a shell, once" "$(jget "$T/live.json" 'j["metrics"]["commands"][0]["command"].split()[0]')" /usr/bin/apt-get
+else
+	tap_ok "# SKIP no apt-get on this machine"
+fi
+
+# ---- a root tree: Ubuntu 22.04 with a pending reboot ----
+R=$T/root
+mkdir -p "$R/etc" "$R/var/run"
+cp "$SRC/tests/fixtures/patches/os-release-ubuntu2204" "$R/etc/os-release"
+: >"$R/var/run/reboot-required"
+printf 'linux-image-5.15.0-92-generic\nlibssl3\n' >"$R/var/run/reboot-required.pkgs"
+printf '[patches]\npackage_manager = none\n' >"$T/root.conf"
+"$PROBE_RUN" "$T/root.conf" patches --root "$R" >"$T/root.json" 2>"$T/root.err"
+tap_is "root tree: findings" "$(kinds "$T/root.json")" "os_eol reboot_required"
+tap_is "reboot required, with the packages that asked" \
+	"$(jget "$T/root.json" '(j["metrics"]["reboot_required"], j["metrics"]["reboot_packages"])')" \
+	"(True, ['linux-image-5.15.0-92-generic', 'libssl3'])"
+tap_is "Ubuntu 22.04 end of standard support" "$(jget "$T/root.json" 'j["metrics"]["os_eol"]')" 2027-06-01
+rm "$R/var/run/reboot-required"
+"$PROBE_RUN" "$T/root.conf" patches --root "$R" >"$T/root.json" 2>"$T/root.err"
+tap_is "no reboot-required file: no reboot finding claimed (package manager none)" "$(kinds "$T/root.json")" "os_eol"
+
+# ---- a command that hangs, one that is missing ----
+cat >"$T/hang" <<'SH'
+#!/bin/sh
+echo $$ >>"${0}.pids"
+sleep 60 &
+echo $! >>"${0}.pids"
+wait
+SH
+chmod 755 "$T/hang"
+printf '[patches]\npackage_manager = apt\ntimeout = 1s\napt_get = %s\ndpkg_query = %s\n' "$T/hang" "$T/hang" >"$T/hang.conf"
+t0=$(date +%s%N)
+"$PROBE_RUN" "$T/hang.conf" patches >"$T/hang.json" 2>"$T/hang.err"
+ms=$((($(date +%s%N) - t0) / 1000000))
+tap_is "hanging apt-get: status error" "$(jget "$T/hang.json" 'j["status"]')" error
+tap_like "... saying it was killed at the timeout" "$(jget "$T/hang.json" 'j["error"]')" "did not finish within 1 s and was killed"
+[ "$ms" -lt 5000 ] && tap_ok "... and the probe returned in ${ms} ms" || tap_fail "probe took ${ms} ms"
+sleep 0.2
+left=0
+for p in $(cat "$T/hang.pids"); do
+	st=$(ps -o stat= -p "$p" 2>/dev/null)
+	[ -n "$st" ] && [ "${st#Z}" = "$st" ] && left=$((left + 1)) # zombies are dead
+done
+tap_is "the hung command and its child were killed ($(wc -l <"$T/hang.pids") processes)" "$left" 0
+
+printf '[patches]\npackage_manager = apt\napt_get = /nonexistent/apt-get\ndpkg_query = /nonexistent/dpkg-query\n' >"$T/miss.conf"
+"$PROBE_RUN" "$T/miss.conf" patches >"$T/miss.json" 2>"$T/miss.err"
+tap_is "missing apt-get: status error" "$(jget "$T/miss.json" 'j["status"]')" error
+tap_like "... naming the missing command" "$(jget "$T/miss.json" 'j["error"]')" "/nonexistent/apt-get is not installed"
+tap_is "... and the other checks still report" "$(kinds "$T/miss.json")" "os_eol reboot_required"
+tap_done

@@ -1,0 +1,114 @@
+/* collector/settings.c: defaults, every documented option, errors that
+ * name file and line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/settings.h"
+
+static char path[256];
+
+static int write_conf(const char *text)
+{
+	snprintf(path, sizeof(path), "/tmp/test_coll_settings.%d.conf", (int)getpid());
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return 0;
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct coll_settings s;
+	char err[512] = "";
+	assert_int_equal(write_conf(""), 0);
+	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.listen_host, "127.0.0.1");
+	assert_int_equal(s.port, 8443);
+	assert_true(s.tls);
+	assert_int_equal(s.max_body_bytes, 1024 * 1024);
+	assert_int_equal(s.connection_timeout_s, 30);
+	assert_int_equal(s.request_deadline_s, 60);
+	assert_string_equal(s.store_url, "sqlite:///var/lib/erpulse-collector/erpulse.db");
+	assert_int_equal(s.retention_days, 30);
+	assert_int_equal(s.statement_timeout_ms, 1500);
+	assert_string_equal(s.webhook_format, "generic");
+	assert_null(s.webhook_url);
+	assert_false(s.allow_private_targets);
+	coll_settings_free(&s);
+	unlink(path);
+}
+
+static void test_values(void **state)
+{
+	(void)state;
+	struct coll_settings s;
+	char err[512] = "";
+	assert_int_equal(
+		write_conf("[server]\nlisten = [::1]:9000\ntls = no\nmax_body_kb = 64\n"
+			   "request_deadline = 2m\n[store]\nurl = postgresql://u@h/db\n"
+			   "retention_days = 7\n[alerts]\nwebhook_url = https://x.example/h\n"
+			   "webhook_format = dingtalk\nallow_private_targets = yes\n"),
+		0);
+	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.listen_host, "::1");
+	assert_int_equal(s.port, 9000);
+	assert_false(s.tls);
+	assert_int_equal(s.max_body_bytes, 64 * 1024);
+	assert_int_equal(s.request_deadline_s, 120);
+	assert_string_equal(s.store_url, "postgresql://u@h/db");
+	assert_int_equal(s.retention_days, 7);
+	assert_string_equal(s.webhook_format, "dingtalk");
+	assert_true(s.allow_private_targets);
+	coll_settings_free(&s);
+	unlink(path);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	struct coll_settings s;
+	char err[512];
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"[server]\nlisten = 127.0.0.1:1\nnope = 1\n", ":3:"},
+		{"[server]\nmax_body_kb = 0\n", "max_body_kb"},
+		{"[serverx]\n", "unknown section"},
+		{"[server]\nlisten = nowhere\n", "listen"},
+		{"[server]\nlisten = 1.2.3.4:99999\n", "listen"},
+		{"[alerts]\nsmtp_url = smtp://x\n", "mail_from"},
+		{"[store]\nretention_days = -1\n", "retention_days"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(write_conf(cases[i].text), 0);
+		assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, cases[i].want))
+			fail_msg("case %zu: '%s' does not mention '%s'", i, err, cases[i].want);
+	}
+	unlink(path);
+	assert_true(coll_settings_load("/nonexistent/collector.conf", &s, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/collector.conf"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests_name("coll_settings", tests, NULL, NULL);
+}

@@ -1,0 +1,556 @@
+/* The store suite (collector/store.h), run against SQLite in a temp file
+ * and, when ERPULSE_TEST_PG_URL names a PostgreSQL database (set by
+ * tests/integration/41-store-pg.sh, which starts a real server), against
+ * PostgreSQL with exactly the same cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/analysis.h"
+#include "collector/store.h"
+#include "erpulse/crypto.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+static char url[4096];
+static char tmpdir[256];
+
+static struct coll_store *open_fresh(void)
+{
+	struct coll_store *s = NULL;
+	char err[512] = "";
+	struct coll_db_opts o = {.statement_timeout_ms = 5000, .busy_timeout_ms = 5000};
+	int r = coll_store_open(url, &o, &s, err, sizeof(err));
+	if (r < 0)
+		fail_msg("open %s: %s", url, err);
+	if (coll_db_kind(s->db) == COLL_DB_PG) {
+		/* a clean schema per test */
+		assert_int_equal(coll_db_exec(s->db, "DROP SCHEMA public CASCADE; CREATE SCHEMA "
+						     "public"),
+				 0);
+	}
+	assert_int_equal(coll_store_migrate(s), 0);
+	return s;
+}
+
+static int setup(void **state)
+{
+	const char *pg = getenv("ERPULSE_TEST_PG_URL");
+	if (pg && *pg) {
+		snprintf(url, sizeof(url), "%s", pg);
+	} else {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_coll_store.XXXXXX");
+		assert_non_null(mkdtemp(tmpdir));
+		static int n;
+		snprintf(url, sizeof(url), "sqlite://%s/store%d.db", tmpdir, n++);
+	}
+	*state = open_fresh();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	coll_store_close(*state);
+	if (tmpdir[0]) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "%s/store0.db", tmpdir);
+		/* remove every file of this test's directory */
+		for (int i = 0; i < 64; i++) {
+			const char *suffix[] = {"", "-wal", "-shm"};
+			for (int k = 0; k < 3; k++) {
+				snprintf(cmd, sizeof(cmd), "%s/store%d.db%s", tmpdir, i, suffix[k]);
+				unlink(cmd);
+			}
+		}
+		rmdir(tmpdir);
+		tmpdir[0] = '\0';
+	}
+	return 0;
+}
+
+static int64_t now_s(void)
+{
+	return ep_wall_ms() / 1000;
+}
+
+/* a customer with one enrolled agent; returns the agent id */
+static void make_agent(struct coll_store *s, const char *customer, char cid[COLL_ID_SIZE],
+		       char aid[COLL_ID_SIZE], struct ep_keypair *kp)
+{
+	char hash[65], token[64], pk[EP_PUBLIC_KEY_B64_SIZE], got_cid[COLL_ID_SIZE];
+	int r = coll_store_customer_find(s, customer, cid);
+	if (r == -ENOENT)
+		assert_int_equal(coll_store_customer_add(s, customer, now_s(), cid), 0);
+	snprintf(token, sizeof(token), "ept_%s_%d", customer, rand());
+	ep_hash_secret(token, hash);
+	assert_int_equal(coll_store_token_add(s, cid, hash, 1, now_s() + 3600, now_s()), 0);
+	ep_key_generate(kp);
+	ep_base64_encode(kp->public_key, 32, pk, sizeof(pk));
+	struct coll_enroll e = {hash, "erp01", pk, "0.1.0", now_s(), 300};
+	assert_int_equal(coll_store_enroll(s, &e, aid, got_cid), 0);
+	assert_string_equal(got_cid, cid);
+}
+
+static json_t *report(const char *aid, int64_t seq, json_t *findings, const char *hostname)
+{
+	json_t *host = json_pack("{s:s,s:s,s:s,s:I}", "hostname", hostname, "os", "Debian",
+				 "kernel", "6.1", "uptime_s", (json_int_t)100);
+	json_t *r = ep_report_new(aid, seq, time(NULL), 300, host, 0);
+	assert_non_null(r);
+	assert_int_equal(
+		ep_report_add_probe(r, "postgres", "odoo", EP_STATUS_OK, NULL, 5, NULL, findings),
+		0);
+	return r;
+}
+
+static json_t *frag(const char *object, double value)
+{
+	struct ep_finding f = {"index_fragmentation",
+			       object,
+			       value,
+			       "%",
+			       30,
+			       value > 30 ? EP_SEV_WARNING : EP_SEV_INFO,
+			       "pgstatindex",
+			       "wasted leaf space",
+			       "REINDEX INDEX CONCURRENTLY x;"};
+	json_t *j = ep_finding_json(&f);
+	json_object_set_new(j, "pages", json_integer(5000));
+	return json_pack("[o]", j);
+}
+
+/* ingest one report (its own batch); returns the item's result */
+static enum coll_ingest_result ingest(struct coll_store *s, const struct coll_analysis *an,
+				      const char *aid, json_t *rep, int64_t *ret_last)
+{
+	struct coll_ingest it = {0};
+	size_t len;
+	char *body = ep_report_serialize(rep, &len);
+	assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
+	it.report = rep;
+	it.body = body;
+	it.len = len;
+	it.seq = json_integer_value(json_object_get(rep, "seq"));
+	it.received_at = now_s();
+	struct coll_ingest *items[] = {&it};
+	assert_int_equal(coll_store_ingest(s, items, 1, an), 0);
+	free(body);
+	if (ret_last)
+		*ret_last = it.last_seq;
+	return it.result;
+}
+
+static int64_t count(struct coll_store *s, const char *sql)
+{
+	struct coll_db_res res;
+	assert_int_equal(coll_db_query(s->db, sql, NULL, 0, &res), 0);
+	int64_t v = 0;
+	ep_parse_int64(coll_db_val(&res, 0, 0), 0, INT64_MAX, &v);
+	coll_db_res_free(&res);
+	return v;
+}
+
+/* ---- cases ----------------------------------------------------------------------- */
+
+static void test_migrate_idempotent(void **state)
+{
+	struct coll_store *s = *state;
+	int v = 0;
+	assert_int_equal(coll_store_schema_version(s, &v), 0);
+	assert_int_equal(v, COLL_SCHEMA_VERSION);
+	assert_int_equal(coll_store_migrate(s), 0);
+	assert_int_equal(coll_store_schema_version(s, &v), 0);
+	assert_int_equal(v, COLL_SCHEMA_VERSION);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM schema_version"), COLL_SCHEMA_VERSION);
+	assert_int_equal(coll_store_ping(s), 0);
+}
+
+static void test_customers(void **state)
+{
+	struct coll_store *s = *state;
+	char id[COLL_ID_SIZE], id2[COLL_ID_SIZE];
+	assert_int_equal(coll_store_customer_add(s, "Acme", now_s(), id), 0);
+	assert_int_equal(strlen(id), 16);
+	assert_int_equal(coll_store_customer_add(s, "Acme", now_s(), id2), -EEXIST);
+	assert_int_equal(coll_store_customer_find(s, "Acme", id2), 0);
+	assert_string_equal(id, id2);
+	assert_int_equal(coll_store_customer_find(s, id, id2), 0);
+	assert_string_equal(id, id2);
+	assert_int_equal(coll_store_customer_find(s, "nobody", id2), -ENOENT);
+	json_t *list = NULL;
+	struct coll_scope all = {NULL};
+	assert_int_equal(coll_store_customers(s, &all, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(coll_store_customers(s, NULL, &list), -EINVAL);
+}
+
+static void test_enroll_tokens(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE], got[COLL_ID_SIZE], hash[65], pk[64];
+	struct ep_keypair kp;
+	ep_key_generate(&kp);
+	ep_base64_encode(kp.public_key, 32, pk, sizeof(pk));
+	assert_int_equal(coll_store_customer_add(s, "Acme", now_s(), cid), 0);
+	ep_hash_secret("ept_two_uses", hash);
+	assert_int_equal(coll_store_token_add(s, cid, hash, 2, now_s() + 60, now_s()), 0);
+	struct coll_enroll e = {hash, "erp01", pk, "0.1.0", now_s(), 300};
+	assert_int_equal(coll_store_enroll(s, &e, aid, got), 0);
+	assert_int_equal(strlen(aid), 32);
+	assert_int_equal(coll_store_enroll(s, &e, aid, got), 0);
+	assert_int_equal(coll_store_enroll(s, &e, aid, got), -EUSERS);
+	char unknown[65];
+	ep_hash_secret("ept_unknown", unknown);
+	e.token_hash = unknown;
+	assert_int_equal(coll_store_enroll(s, &e, aid, got), -ENOENT);
+	char old[65];
+	ep_hash_secret("ept_expired", old);
+	assert_int_equal(coll_store_token_add(s, cid, old, 5, now_s() - 1, now_s() - 100), 0);
+	e.token_hash = old;
+	assert_int_equal(coll_store_enroll(s, &e, aid, got), -EKEYEXPIRED);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents"), 2);
+	/* only hashes are stored */
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM enroll_tokens WHERE hash LIKE 'ept_%'"), 0);
+}
+
+static void test_agents_revoke(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_agent a;
+	make_agent(s, "Acme", cid, aid, &kp);
+	assert_int_equal(coll_store_agent_get(s, aid, &a), 0);
+	assert_memory_equal(a.public_key, kp.public_key, 32);
+	assert_false(a.revoked);
+	assert_int_equal(a.last_seq, 0);
+	assert_int_equal(coll_store_agent_get(s, "00000000000000000000000000000000", &a), -ENOENT);
+	assert_int_equal(coll_store_agent_revoke(s, aid, now_s()), 0);
+	assert_int_equal(coll_store_agent_get(s, aid, &a), 0);
+	assert_true(a.revoked);
+	assert_int_equal(coll_store_agent_revoke(s, "ffff", now_s()), -ENOENT);
+	int64_t states[4];
+	assert_int_equal(coll_store_agent_states(s, now_s(), states), 0);
+	assert_int_equal(states[2], 1); /* revoked */
+}
+
+static void test_ingest_seq(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	int64_t last = 0;
+	make_agent(s, "Acme", cid, aid, &kp);
+	json_t *r1 = report(aid, 1, frag("odoo/public.a_idx", 10), "erp01");
+	json_t *r5 = report(aid, 5, NULL, "erp01");
+	assert_int_equal(ingest(s, NULL, aid, r1, &last), COLL_INGEST_ACCEPTED);
+	assert_int_equal(ingest(s, NULL, aid, r1, &last), COLL_INGEST_DUPLICATE);
+	assert_int_equal(last, 1);
+	assert_int_equal(ingest(s, NULL, aid, r5, &last), COLL_INGEST_ACCEPTED);
+	/* an older seq after a newer one: duplicate, flagged as a rewind */
+	assert_int_equal(ingest(s, NULL, aid, r1, &last), COLL_INGEST_DUPLICATE);
+	assert_int_equal(last, 5);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 2);
+	assert_int_equal(count(s, "SELECT seq_rewinds FROM agents"), 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'agent_seq_rewind'"),
+			 1);
+	/* the findings are the latest report's: r5 has none */
+	struct coll_db_res res;
+	assert_int_equal(
+		coll_db_query(s->db, "SELECT findings FROM current_findings", NULL, 0, &res), 0);
+	assert_int_equal(res.rows, 1);
+	assert_string_equal(coll_db_val(&res, 0, 0), "[]");
+	coll_db_res_free(&res);
+	json_decref(r1);
+	json_decref(r5);
+}
+
+static void test_ingest_metacharacters(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	static const char evil[] = "x'); DROP TABLE reports; -- \"\\ ? $1 %s \xe2\x80\x94 `;";
+	make_agent(s, "O'Brien; DROP TABLE customers;--", cid, aid, &kp);
+	json_t *r = report(aid, 1, frag(evil, 42), evil);
+	assert_int_equal(ingest(s, NULL, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	struct coll_db_res res;
+	assert_int_equal(
+		coll_db_query(s->db, "SELECT findings FROM current_findings", NULL, 0, &res), 0);
+	json_t *fj = json_loads(coll_db_val(&res, 0, 0), 0, NULL);
+	coll_db_res_free(&res);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fj, 0), "object")),
+			    evil);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(fj, 0), "probe")),
+			    "postgres");
+	json_decref(fj);
+	assert_int_equal(coll_db_query(s->db, "SELECT hostname FROM agents", NULL, 0, &res), 0);
+	assert_string_equal(coll_db_val(&res, 0, 0), evil);
+	coll_db_res_free(&res);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM customers"), 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 1);
+	char got[COLL_ID_SIZE];
+	assert_int_equal(coll_store_customer_find(s, "O'Brien; DROP TABLE customers;--", got), 0);
+	json_decref(r);
+}
+
+static void test_batch_isolation(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a1[COLL_ID_SIZE], a2[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	make_agent(s, "Acme", cid, a1, &kp);
+	make_agent(s, "Acme", cid, a2, &kp);
+	struct coll_ingest it[2] = {0};
+	json_t *r1 = report(a1, 1, NULL, "h1"), *r2 = report(a2, 1, NULL, "h2");
+	char *b1 = ep_report_serialize(r1, &it[0].len), *b2 = ep_report_serialize(r2, &it[1].len);
+	assert_int_equal(coll_store_agent_get(s, a1, &it[0].agent), 0);
+	assert_int_equal(coll_store_agent_get(s, a2, &it[1].agent), 0);
+	/* a2 is revoked after its lookup: it fails alone */
+	assert_int_equal(coll_store_agent_revoke(s, a2, now_s()), 0);
+	it[0].report = r1, it[0].body = b1, it[0].seq = 1, it[0].received_at = now_s();
+	it[1].report = r2, it[1].body = b2, it[1].seq = 1, it[1].received_at = now_s();
+	struct coll_ingest *items[] = {&it[0], &it[1]};
+	assert_int_equal(coll_store_ingest(s, items, 2, NULL), 0);
+	assert_int_equal(it[0].result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(it[1].result, COLL_INGEST_FAILED);
+	assert_int_equal(it[1].error, -EPERM);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 1);
+	free(b1);
+	free(b2);
+	json_decref(r1);
+	json_decref(r2);
+}
+
+static void test_alerts_outbox(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.webhook_url = "http://127.0.0.1:9/hook",
+		.webhook_format = COLL_WEBHOOK_GENERIC,
+		.forecast_window_s = 30 * 86400,
+		.max_forecasts = 64,
+	};
+	make_agent(s, "Acme", cid, aid, &kp);
+	json_t *r;
+	r = report(aid, 1, frag("odoo/public.a_idx", 41.2), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL AND rule ="
+				  " 'index_fragmentation' AND severity = 'warning'"),
+			 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM outbox"), 1);
+	/* the same value again: no new notice */
+	r = report(aid, 2, frag("odoo/public.a_idx", 41.5), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM outbox"), 1);
+	/* hysteresis: 27% stays open, 20% clears */
+	r = report(aid, 3, frag("odoo/public.a_idx", 27), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL"), 1);
+	r = report(aid, 4, frag("odoo/public.a_idx", 20), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL"), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM outbox"), 2);
+	/* the score and its explanation were stored */
+	json_t *host = NULL;
+	struct coll_scope all = {NULL};
+	assert_int_equal(coll_store_host(s, &all, aid, now_s(), &host), 0);
+	assert_true(json_is_integer(json_object_get(host, "score")));
+	assert_true(json_is_object(json_object_get(host, "explanation")));
+	assert_true(json_is_object(json_object_get(host, "report")));
+	json_decref(host);
+
+	/* outbox claim / lease / retry / sent */
+	struct coll_outbox_row *rows = NULL;
+	size_t n = 0;
+	int64_t now = now_s(), depth = 0;
+	assert_int_equal(coll_store_outbox_claim(s, "w1", now, 60, 10, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].channel, "webhook");
+	assert_non_null(strstr(rows[0].payload, "index_fragmentation"));
+	int64_t id0 = rows[0].id, id1 = rows[1].id;
+	coll_outbox_rows_free(rows, n);
+	assert_int_equal(coll_store_outbox_claim(s, "w2", now, 60, 10, &rows, &n), 0);
+	assert_int_equal(n, 0); /* leased */
+	assert_int_equal(coll_store_outbox_sent(s, id0, "w1", now), 0);
+	assert_int_equal(coll_store_outbox_failed(s, id1, "w1", now + 30, false, "HTTP 503"), 0);
+	assert_int_equal(coll_store_outbox_depth(s, &depth), 0);
+	assert_int_equal(depth, 1);
+	assert_int_equal(coll_store_outbox_claim(s, "w2", now + 10, 60, 10, &rows, &n), 0);
+	assert_int_equal(n, 0); /* not due yet */
+	assert_int_equal(coll_store_outbox_claim(s, "w2", now + 31, 60, 10, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].attempts, 2);
+	coll_outbox_rows_free(rows, n);
+	/* w1's late answer does not touch w2's claim */
+	assert_int_equal(coll_store_outbox_sent(s, id1, "w1", now), 0);
+	assert_int_equal(coll_store_outbox_depth(s, &depth), 0);
+	assert_int_equal(depth, 1);
+	assert_int_equal(coll_store_outbox_failed(s, id1, "w2", now + 40, true, "gone"), 0);
+	assert_int_equal(coll_store_outbox_depth(s, &depth), 0);
+	assert_int_equal(depth, 0);
+}
+
+static void test_deadman(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.webhook_url = "http://127.0.0.1:9/hook",
+				   .forecast_window_s = 86400,
+				   .max_forecasts = 8};
+	make_agent(s, "Acme", cid, aid, &kp);
+	json_t *r = report(aid, 1, NULL, "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(coll_analysis_deadman(&an, s, now_s() + 60), 0);
+	int raised = coll_analysis_deadman(&an, s, now_s() + 3600);
+	assert_int_equal(raised, 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE rule = 'agent_silent' AND"
+				  " closed_at IS NULL"),
+			 1);
+	int64_t outbox = count(s, "SELECT COUNT(*) FROM outbox");
+	assert_int_equal(outbox, 1);
+	/* the next report clears it */
+	r = report(aid, 2, NULL, "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL"), 0);
+}
+
+static void test_scope(void **state)
+{
+	struct coll_store *s = *state;
+	char ca[COLL_ID_SIZE], cb[COLL_ID_SIZE], aa[COLL_ID_SIZE], ab[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	make_agent(s, "A", ca, aa, &kp);
+	make_agent(s, "B", cb, ab, &kp);
+	json_t *r = report(aa, 1, frag("a/x", 60), "host-a");
+	assert_int_equal(ingest(s, &an, aa, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	r = report(ab, 1, frag("b/x", 60), "host-b");
+	assert_int_equal(ingest(s, &an, ab, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	struct coll_scope all = {NULL}, only_a = {ca};
+	json_t *j = NULL;
+	assert_int_equal(coll_store_hosts(s, &all, now_s(), &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	assert_int_equal(coll_store_hosts(s, &only_a, now_s(), &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "id")), aa);
+	json_decref(j);
+	assert_int_equal(coll_store_host(s, &only_a, aa, now_s(), &j), 0);
+	json_decref(j);
+	assert_int_equal(coll_store_host(s, &only_a, ab, now_s(), &j), -ENOENT);
+	assert_int_equal(coll_store_host(s, &only_a, "0123", now_s(), &j), -ENOENT);
+	assert_int_equal(coll_store_alerts(s, &all, true, &j), 0);
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	assert_int_equal(coll_store_alerts(s, &only_a, false, &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
+	assert_int_equal(coll_store_customers(s, &only_a, &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
+	assert_int_equal(coll_store_hosts(s, NULL, now_s(), &j), -EINVAL);
+
+	/* users */
+	char h1[65], h2[65];
+	struct coll_user u;
+	ep_hash_secret("epa_vendor", h1);
+	ep_hash_secret("epa_viewer", h2);
+	assert_int_equal(coll_store_user_add(s, "vera", COLL_ROLE_VENDOR, NULL, h1, now_s()), 0);
+	assert_int_equal(coll_store_user_add(s, "vic", COLL_ROLE_VIEWER, cb, h2, now_s()), 0);
+	assert_int_equal(coll_store_user_add(s, "vic", COLL_ROLE_VIEWER, cb, h1, now_s()), -EEXIST);
+	assert_int_equal(coll_store_user_by_token(s, h1, &u), 0);
+	assert_int_equal(u.role, COLL_ROLE_VENDOR);
+	assert_int_equal(coll_store_user_by_token(s, h2, &u), 0);
+	assert_int_equal(u.role, COLL_ROLE_VIEWER);
+	assert_string_equal(u.customer_id, cb);
+	ep_hash_secret("epa_nobody", h1);
+	assert_int_equal(coll_store_user_by_token(s, h1, &u), -ENOENT);
+}
+
+static void test_retention(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	make_agent(s, "Acme", cid, aid, &kp);
+	for (int i = 1; i <= 3; i++) {
+		json_t *r = report(aid, i, frag("odoo/public.a_idx", 10 + i), "erp01");
+		assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+		json_decref(r);
+	}
+	/* age the first two reports and samples by 40 days */
+	assert_int_equal(coll_db_exec(s->db, "UPDATE reports SET received_at = received_at - "
+					     "3456000 WHERE seq < 3"),
+			 0);
+	int64_t n_samples = count(s, "SELECT COUNT(*) FROM samples");
+	assert_true(n_samples >= 1);
+	assert_int_equal(coll_db_exec(s->db, "UPDATE samples SET ts = ts - 3456000"), 0);
+	int64_t keep = 30 * 86400;
+	assert_int_equal(coll_store_retention(s, now_s(), keep, 400 * 86400), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), 0);
+	assert_true(count(s, "SELECT COUNT(*) FROM rollups") >= 1);
+	assert_int_equal(count(s, "SELECT SUM(n) FROM rollups"), n_samples);
+
+	/* many chunks: 12000 old samples, 7000 of them sharing one timestamp */
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM rollups"), 0);
+	char sql[512];
+	int64_t base = now_s() - 40 * 86400;
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO samples (agent_id, series, ts, value)"
+		 " WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE"
+		 " x < 12000) SELECT 'a', 's' || CAST(x AS TEXT), CASE WHEN x <= 7000"
+		 " THEN %lld ELSE %lld + x END, 1.5 FROM c",
+		 (long long)base, (long long)base);
+	assert_int_equal(coll_db_exec(s->db, sql), 0);
+	int64_t recent = count(s, "SELECT COUNT(*) FROM samples") - 12000;
+	assert_int_equal(coll_store_retention(s, now_s(), keep, 400 * 86400), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), recent);
+	assert_int_equal(count(s, "SELECT SUM(n) FROM rollups"), 12000);
+}
+
+int main(void)
+{
+	ep_crypto_init();
+	srand((unsigned)time(NULL));
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_metacharacters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alerts_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	};
+	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
+									 : "coll_store_sqlite",
+					   tests, NULL, NULL);
+}

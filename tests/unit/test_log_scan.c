@@ -1,0 +1,402 @@
+/* The log record reader (probes/log/scan.c) over the preset fixtures in
+ * tests/fixtures/log/: counts per severity, multi-line records, partial last
+ * lines, any split of the input, over-long lines and garbage. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "erpulse/util.h"
+#include "probes/log/presets.h"
+#include "probes/log/scan.h"
+
+#define DEFAULT_ERROR "ERROR|FATAL|CRITICAL|Exception"
+
+static char *fixture(const char *name, size_t *len)
+{
+	const char *src = getenv("ERPULSE_SRCDIR");
+	char path[4096];
+	char *data = NULL;
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/log/%s", src ? src : ".", name);
+	if (ep_read_file(path, 1 << 20, &data, len) < 0)
+		fail_msg("cannot read %s", path);
+	return data;
+}
+
+static void preset_rules(struct probe_log_rules *r, const char *name)
+{
+	char err[256];
+	const struct probe_log_preset *p = probe_log_preset_find(name);
+	assert_non_null(p);
+	probe_log_rules_init(r);
+	if (probe_log_rules_from_preset(r, p, NULL, err, sizeof(err)) < 0)
+		fail_msg("preset %s: %s", name, err);
+}
+
+/* Feeds data to a scanner the way the probe does: pieces of at most chunk
+ * bytes appended to a carry buffer holding the partial line. */
+static void scan_in_chunks(struct probe_log_scanner *sc, const char *data, size_t len, size_t chunk)
+{
+	size_t cap = chunk + sc->rules->max_line + 1;
+	char *buf = malloc(cap);
+	size_t have = 0, pos = 0;
+
+	assert_non_null(buf);
+	while (pos < len) {
+		size_t n = len - pos < chunk ? len - pos : chunk;
+		memcpy(buf + have, data + pos, n);
+		pos += n;
+		size_t total = have + n;
+		size_t used = probe_log_scan(sc, buf, total);
+		have = total - used;
+		memmove(buf, buf + used, have);
+		assert_true(have <= sc->rules->max_line);
+	}
+	free(buf);
+}
+
+static void expect_counts(const struct probe_log_scanner *sc, const char *want)
+{
+	char got[256];
+	const struct probe_log_counts *k = &sc->counts;
+	snprintf(got, sizeof(got),
+		 "debug=%llu info=%llu warning=%llu error=%llu critical=%llu unknown=%llu "
+		 "continuation=%llu lines=%llu\n",
+		 (unsigned long long)k->records[PROBE_LOG_DEBUG],
+		 (unsigned long long)k->records[PROBE_LOG_INFO],
+		 (unsigned long long)k->records[PROBE_LOG_WARNING],
+		 (unsigned long long)k->records[PROBE_LOG_ERROR],
+		 (unsigned long long)k->records[PROBE_LOG_CRITICAL],
+		 (unsigned long long)k->records[PROBE_LOG_UNKNOWN],
+		 (unsigned long long)k->continuation, (unsigned long long)k->lines);
+	assert_string_equal(got, want);
+}
+
+static void check_preset(const char *name)
+{
+	char fn[64], en[64];
+	size_t len, elen;
+	struct probe_log_rules r;
+	static const size_t chunks[] = {1, 2, 3, 7, 50, 333, 1 << 20};
+
+	snprintf(fn, sizeof(fn), "%s.log", name);
+	snprintf(en, sizeof(en), "%s.expected", name);
+	char *data = fixture(fn, &len), *want = fixture(en, &elen);
+	preset_rules(&r, name);
+	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
+		struct probe_log_scanner sc;
+		assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+		scan_in_chunks(&sc, data, len, chunks[c]);
+		expect_counts(&sc, want);
+		assert_int_equal(sc.counts.bytes, len);
+		probe_log_scanner_free(&sc);
+	}
+	free(data);
+	free(want);
+	probe_log_rules_free(&r);
+}
+
+static void test_odoo(void **state)
+{
+	(void)state;
+	check_preset("odoo");
+}
+
+static void test_postgresql(void **state)
+{
+	(void)state;
+	check_preset("postgresql");
+}
+
+static void test_mariadb(void **state)
+{
+	(void)state;
+	check_preset("mariadb");
+}
+
+static void test_java(void **state)
+{
+	(void)state;
+	check_preset("java");
+}
+
+static void test_erpnext(void **state)
+{
+	(void)state;
+	check_preset("erpnext");
+}
+
+/* Odoo's two tracebacks sign alike; the sample masks the password. */
+static void test_odoo_signatures(void **state)
+{
+	size_t len;
+	struct probe_log_rules r;
+	struct probe_log_scanner sc;
+	const struct probe_log_sig *top[10];
+	char *data = fixture("odoo.log", &len);
+	(void)state;
+
+	preset_rules(&r, "odoo");
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	assert_int_equal(probe_log_scan(&sc, data, len), len);
+	size_t n = probe_log_sigtab_top(&sc.sigs, top, 10);
+	assert_int_equal(n, 3);
+	assert_string_equal(top[0]->signature, "odoo.http: Exception during request handling.");
+	assert_int_equal(top[0]->count, 2);
+	assert_string_equal(top[1]->signature,
+			    "odoo.service.server: Failed to initialize database `erpdb`.");
+	assert_string_equal(
+		top[2]->signature,
+		"odoo.sql_db: bad query: UPDATE sale_order SET state='<v>' WHERE id=<n>");
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+	free(data);
+}
+
+/* A partial last line is not consumed; completed, it counts once. */
+static void test_partial_line(void **state)
+{
+	struct probe_log_rules r;
+	struct probe_log_scanner sc;
+	char err[128];
+	const char *a = "x ERROR one\ny ERROR tw";
+	(void)state;
+
+	probe_log_rules_init(&r);
+	assert_int_equal(probe_log_regex_compile(&r.error, DEFAULT_ERROR, err, sizeof(err)), 0);
+	assert_int_equal(probe_log_rules_finish(&r, err, sizeof(err)), 0);
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	assert_int_equal(probe_log_scan(&sc, a, strlen(a)), 12);
+	assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 1);
+	assert_int_equal(probe_log_scan(&sc, "y ERROR two\n", 12), 12);
+	assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 2);
+	assert_int_equal(sc.counts.lines, 2);
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+}
+
+/* A match that runs over a newline does not make either line an error; a
+ * literal pattern goes through memmem. */
+static void test_error_pattern_edges(void **state)
+{
+	struct probe_log_rules r;
+	struct probe_log_scanner sc;
+	char err[128];
+	const char *in = "ERROR\nX\nan ERROR X here\nno\n";
+	(void)state;
+
+	probe_log_rules_init(&r);
+	assert_int_equal(probe_log_regex_compile(&r.error, "ERROR\\s+X", err, sizeof(err)), 0);
+	assert_int_equal(r.error.n_literals, 0);
+	assert_int_equal(probe_log_rules_finish(&r, err, sizeof(err)), 0);
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	probe_log_scan(&sc, in, strlen(in));
+	assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 1);
+	assert_int_equal(sc.counts.records[PROBE_LOG_UNKNOWN], 3);
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+
+	probe_log_rules_init(&r);
+	assert_int_equal(probe_log_regex_compile(&r.error, "Exception", err, sizeof(err)), 0);
+	assert_int_equal(r.error.n_literals, 1);
+	assert_int_equal(probe_log_rules_finish(&r, err, sizeof(err)), 0);
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	in = "Exception\nxException\nExcept\nion\nException";
+	assert_int_equal(probe_log_scan(&sc, in, strlen(in)), strlen(in) - 9);
+	assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 2);
+	assert_int_equal(sc.counts.records[PROBE_LOG_UNKNOWN], 2);
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+}
+
+/* A 5 MiB line is counted once, on its prefix, in bounded memory, whatever
+ * the read size; its sample is cut. */
+static void test_long_line(void **state)
+{
+	struct probe_log_rules r;
+	char err[128];
+	size_t big = 5 * 1024 * 1024;
+	size_t len = big + 64;
+	char *data = malloc(len);
+	static const size_t chunks[] = {4096, 65536, 1 << 20};
+	(void)state;
+
+	assert_non_null(data);
+	size_t n = (size_t)snprintf(data, 64, "2026-11-26 ERROR huge password=x ");
+	memset(data + n, 'y', big - n);
+	data[big] = '\n';
+	memcpy(data + big + 1, "2026-11-26 INFO fine\n", 21);
+	len = big + 22;
+	probe_log_rules_init(&r);
+	assert_int_equal(probe_log_regex_compile(&r.error, DEFAULT_ERROR, err, sizeof(err)), 0);
+	assert_int_equal(probe_log_rules_finish(&r, err, sizeof(err)), 0);
+	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
+		struct probe_log_scanner sc;
+		const struct probe_log_sig *top[1];
+		assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+		scan_in_chunks(&sc, data, len, chunks[c]);
+		assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 1);
+		assert_int_equal(sc.counts.records[PROBE_LOG_UNKNOWN], 1);
+		assert_int_equal(sc.counts.long_lines, 1);
+		assert_int_equal(sc.counts.bytes, len);
+		assert_int_equal(probe_log_sigtab_top(&sc.sigs, top, 1), 1);
+		assert_true(strlen(top[0]->sample) < PROBE_LOG_SAMPLE_MAX);
+		assert_non_null(strstr(top[0]->sample, "password=***"));
+		assert_string_equal(top[0]->sample + strlen(top[0]->sample) - 3, "...");
+		probe_log_scanner_free(&sc);
+	}
+	probe_log_rules_free(&r);
+	free(data);
+}
+
+/* Binary garbage, NUL bytes and invalid UTF-8: nothing breaks, every line is
+ * either a record or a continuation, signatures stay valid UTF-8. */
+static void test_garbage(void **state)
+{
+	struct probe_log_rules r;
+	struct probe_log_scanner sc;
+	size_t len = 1 << 20;
+	unsigned char *data = malloc(len);
+	uint32_t x = 12345;
+	const struct probe_log_sig *top[10];
+	(void)state;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (unsigned char)(x >> 16);
+		if (i % 97 == 0)
+			memcpy(data + i, "ERROR", i + 5 < len ? 5 : 0);
+	}
+	preset_rules(&r, "java");
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	scan_in_chunks(&sc, (const char *)data, len, 8192);
+	uint64_t recs = 0;
+	for (int l = 0; l < PROBE_LOG_N_LEVELS; l++)
+		recs += sc.counts.records[l];
+	assert_int_equal(recs + sc.counts.continuation, sc.counts.lines);
+	size_t n = probe_log_sigtab_top(&sc.sigs, top, 10);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(ep_utf8_valid(top[i]->signature, strlen(top[i]->signature)));
+		assert_true(ep_utf8_valid(top[i]->sample, strlen(top[i]->sample)));
+	}
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+	free(data);
+}
+
+static void test_levels(void **state)
+{
+	struct probe_log_rules r;
+	char err[256];
+	enum probe_log_level l;
+	(void)state;
+
+	probe_log_rules_init(&r);
+	assert_int_equal(probe_log_rules_add_level(&r, "E=error", err, sizeof(err)), 0);
+	assert_int_equal(probe_log_rules_add_level(&r, "INFO=warning", err, sizeof(err)), 0);
+	assert_int_equal(probe_log_rules_add_level(&r, "bogus", err, sizeof(err)), -EINVAL);
+	assert_int_equal(probe_log_rules_add_level(&r, "X=loud", err, sizeof(err)), -EINVAL);
+	assert_int_equal(probe_log_level_parse("critical", &l), 0);
+	assert_int_equal(l, PROBE_LOG_CRITICAL);
+	assert_int_equal(probe_log_regex_compile(&r.header, "^(?<level>\\w+) (?<message>.*)", err,
+						 sizeof(err)),
+			 0);
+	assert_int_equal(probe_log_rules_finish(&r, err, sizeof(err)), 0);
+	struct probe_log_scanner sc;
+	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+	const char *in = "E boom\ninfo chatty\nZZ what\n";
+	probe_log_scan(&sc, in, strlen(in));
+	assert_int_equal(sc.counts.records[PROBE_LOG_ERROR], 1);
+	assert_int_equal(sc.counts.records[PROBE_LOG_WARNING], 1);
+	assert_int_equal(sc.counts.records[PROBE_LOG_UNKNOWN], 1);
+	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+	/* a bad pattern is a clear error */
+	struct probe_log_regex rx;
+	assert_int_equal(probe_log_regex_compile(&rx, "(unclosed", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "(unclosed"));
+}
+
+/* The native fast paths agree with PCRE2: the literal-set scan finds the
+ * first occurrence; the anchored prefix decides exactly when it is the
+ * whole pattern and never rejects a line PCRE2 accepts. */
+static void test_fast_paths(void **state)
+{
+	struct probe_log_regex rx;
+	char err[256];
+	size_t ml = 0;
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	(void)state;
+
+	assert_int_equal(
+		probe_log_regex_compile(&rx, "ERROR|FATAL|CRITICAL|Exception", err, sizeof(err)),
+		0);
+	assert_int_equal(rx.n_literals, 4);
+	const char *t =
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxEREREFATALxxxxxxxxxxxxxxxxxxxxxxxxxxException";
+	const char *hit = probe_log_literals_find(&rx, t, t + strlen(t), &ml);
+	assert_non_null(hit);
+	assert_int_equal(hit - t, 39);
+	assert_int_equal(ml, 5);
+	hit = probe_log_literals_find(&rx, t, t + 43, &ml); /* FATAL cut by the end */
+	assert_null(hit);
+	probe_log_regex_free(&rx);
+
+	static const char *const pats[] = {
+		"^\\d{4}-\\d\\d-\\d\\d",
+		"^\\d+ x",
+		"^[A-Z][a-z]+:",
+		"^\\[\\d{2}\\]",
+		"^a.b$",
+		"^(x|y)",
+		"^x|^y",
+		"^[^ ]{3} ",
+		"^\\s*at ",
+		"^\\w{2,}\\.",
+		"^ab?c",
+	};
+	static const char *const lines[] = {
+		"2026-11-26 x", "2026-1-26", "12 x",    "12x",      "Error: x", "error: x",
+		"[42] ok",      "[4] no",    "axb",     "axbc",     "x",        "y",
+		"abc d",        "ab d",      "   at x", "at x",     "ab.c",     "a.c",
+		"ac",           "abc",       "",        "\xff\xfe",
+	};
+	for (size_t p = 0; p < EP_ARRAY_SIZE(pats); p++) {
+		assert_int_equal(probe_log_regex_compile(&rx, pats[p], err, sizeof(err)), 0);
+		for (size_t l = 0; l < EP_ARRAY_SIZE(lines); l++) {
+			int rc = pcre2_match(rx.code, (PCRE2_SPTR)lines[l], strlen(lines[l]), 0, 0,
+					     md, NULL);
+			bool fast = probe_log_regex_line(&rx, lines[l], strlen(lines[l]), md, NULL);
+			if (fast != (rc > 0))
+				fail_msg("pattern '%s' line '%s': native %d, pcre2 %d", pats[p],
+					 lines[l], fast, rc);
+		}
+		probe_log_regex_free(&rx);
+	}
+	assert_int_equal(probe_log_regex_compile(&rx, "^\\d{4}-\\d\\d", err, sizeof(err)), 0);
+	assert_true(rx.prefix_exact);
+	assert_int_equal(rx.prefix_len, 7);
+	probe_log_regex_free(&rx);
+	pcre2_match_data_free(md);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_odoo),         cmocka_unit_test(test_postgresql),
+		cmocka_unit_test(test_mariadb),      cmocka_unit_test(test_java),
+		cmocka_unit_test(test_erpnext),      cmocka_unit_test(test_odoo_signatures),
+		cmocka_unit_test(test_partial_line), cmocka_unit_test(test_error_pattern_edges),
+		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_levels),       cmocka_unit_test(test_fast_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
