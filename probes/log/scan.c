@@ -224,16 +224,12 @@ static bool prefix_atom(const char **pp, uint8_t *set)
 	return true;
 }
 
-/* The fixed start of "^atoms...": stops at the first thing that is not a
- * single-width atom with a fixed count. A top-level '|' anywhere disables it. */
-static void build_prefix(struct probe_log_regex *rx, const char *pattern)
+/* A '|' outside any group or class. */
+static bool has_top_level_alternation(const char *pattern)
 {
-	const char *p = pattern;
 	int depth = 0;
 	bool in_class = false;
 
-	rx->prefix_len = 0;
-	rx->prefix_exact = false;
 	for (const char *q = pattern; *q; q++) {
 		if (*q == '\\' && q[1]) {
 			q++;
@@ -251,8 +247,21 @@ static void build_prefix(struct probe_log_regex *rx, const char *pattern)
 		else if (*q == ')')
 			depth--;
 		else if (*q == '|' && depth == 0)
-			return;
+			return true;
 	}
+	return false;
+}
+
+/* The fixed start of "^atoms...": stops at the first thing that is not a
+ * single-width atom with a fixed count. A top-level '|' anywhere disables it. */
+static void build_prefix(struct probe_log_regex *rx, const char *pattern)
+{
+	const char *p = pattern;
+
+	rx->prefix_len = 0;
+	rx->prefix_exact = false;
+	if (has_top_level_alternation(pattern))
+		return;
 	if (*p != '^')
 		return;
 	p++;
@@ -446,8 +455,17 @@ int probe_log_regex_compile(struct probe_log_regex *rx, const char *pattern, cha
 	PCRE2_SIZE off;
 
 	memset(rx, 0, sizeof(*rx));
-	rx->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &ec,
-				 &off, NULL);
+	static const char tail[] = "(?<message>.*)";
+	size_t plen = strlen(pattern), tl = sizeof(tail) - 1;
+	if (plen > tl && strcmp(pattern + plen - tl, tail) == 0 && pattern[plen - tl - 1] != '\\' &&
+	    !has_top_level_alternation(pattern)) {
+		rx->code = pcre2_compile((PCRE2_SPTR)pattern, plen - tl, PCRE2_MULTILINE, &ec, &off,
+					 NULL);
+		rx->message_to_end = rx->code != NULL;
+	}
+	if (!rx->code)
+		rx->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+					 PCRE2_MULTILINE, &ec, &off, NULL);
 	if (!rx->code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(ec, msg, sizeof(msg));
@@ -676,7 +694,11 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			size_t tl;
 			if (group(sc, rc, r->level_group, &tok, &tl, line))
 				level = map_level(r, tok, tl);
-			if (!group(sc, rc, r->message_group, &msg, &msglen, line)) {
+			if (r->header.message_to_end) {
+				size_t end = pcre2_get_ovector_pointer(sc->md)[1];
+				msg = line + end;
+				msglen = n - end;
+			} else if (!group(sc, rc, r->message_group, &msg, &msglen, line)) {
 				msg = line;
 				msglen = n;
 			}
@@ -743,17 +765,17 @@ static inline void one_line(const struct probe_log_regex *start, const char *lin
 }
 
 #ifdef HAVE_X86_SIMD
-__attribute__((target("avx2,popcnt"))) static size_t
-count_lines_avx2(const char *p, const char *end, size_t max_line,
-		 const struct probe_log_regex *start, size_t *ret_cont, bool *too_long)
+__attribute__((target("avx2,popcnt"))) static size_t count_lines_avx2(
+	const char *p, const char *end, size_t max_line, const struct probe_log_regex *start,
+	size_t *ret_cont, bool *too_long)
 {
 	const __m256i nl = _mm256_set1_epi8('\n');
 	const char *line = p;
 	size_t count = 0, cont = 0;
 
 	while (end - p >= 32) {
-		unsigned mask = (unsigned)_mm256_movemask_epi8(
-			_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)p), nl));
+		unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+			_mm256_loadu_si256((const __m256i *)(const void *)p), nl));
 		if (mask && !start) {
 			if ((size_t)(p + __builtin_ctz(mask) - line) > max_line)
 				*too_long = true;
@@ -762,7 +784,8 @@ count_lines_avx2(const char *p, const char *end, size_t max_line,
 		} else {
 			while (mask) {
 				const char *q = p + __builtin_ctz(mask);
-				one_line(start, line, (size_t)(q - line), max_line, &cont, too_long);
+				one_line(start, line, (size_t)(q - line), max_line, &cont,
+					 too_long);
 				count++;
 				line = q + 1;
 				mask &= mask - 1;
@@ -831,8 +854,10 @@ static void scan_fast(struct probe_log_scanner *sc, struct err_cursor *ec, const
 		if (L > cur) {
 			bool too_long = false;
 			size_t cont = 0;
-			const struct probe_log_regex *start = r->multiline ? &r->record_start : NULL;
-			size_t n = count_lines(buf + cur, buf + L, r->max_line, start, &cont, &too_long);
+			const struct probe_log_regex *start =
+				r->multiline ? &r->record_start : NULL;
+			size_t n = count_lines(buf + cur, buf + L, r->max_line, start, &cont,
+					       &too_long);
 			if (too_long) {
 				scan_lines(sc, ec, buf, len, cur, L);
 			} else {

@@ -54,6 +54,9 @@ struct probe_log_regex {
 	size_t literal_lens[PROBE_LOG_MAX_LITERALS];
 	size_t prefix_len;
 	bool prefix_exact;
+	/* the pattern ended in "(?<message>.*)": compiled without it, the message
+	 * is the rest of the line after the match (same result, less work) */
+	bool message_to_end;
 	uint8_t prefix[PROBE_LOG_MAX_PREFIX][32]; /* bit set of allowed bytes per position */
 };
 

@@ -552,6 +552,13 @@ int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msg
 			 const char *line, size_t linelen)
 {
 	char sig[PROBE_LOG_SIGNATURE_MAX];
+	uint64_t raw = fnv1a(msg, msglen < 4096 ? msglen : 4096) ^ (uint64_t)msglen;
+	size_t r = (size_t)(raw >> 7) & (PROBE_LOG_SIGTAB_RECENT - 1);
+
+	if (t->slots && t->recent_hash[r] == raw && t->recent_slot[r]) {
+		t->slots[t->recent_slot[r] - 1].count++;
+		return 0;
+	}
 	size_t n = probe_log_signature(msg, msglen, sig, sizeof(sig));
 	uint64_t h = fnv1a(sig, n);
 
@@ -573,12 +580,14 @@ int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msg
 			memcpy(e->signature, sig, n + 1);
 			probe_log_sample(line, linelen, e->sample, sizeof(e->sample));
 			t->n++;
-			return 0;
-		}
-		if (e->hash == h && strcmp(e->signature, sig) == 0) {
+		} else if (e->hash != h || strcmp(e->signature, sig) != 0) {
+			continue;
+		} else {
 			e->count++;
-			return 0;
 		}
+		t->recent_hash[r] = raw;
+		t->recent_slot[r] = (uint32_t)i + 1;
+		return 0;
 	}
 }
 
@@ -615,7 +624,5 @@ void probe_log_sigtab_free(struct probe_log_sigtab *t)
 	if (!t)
 		return;
 	free(t->slots);
-	t->slots = NULL;
-	t->n = 0;
-	t->other = 0;
+	memset(t, 0, sizeof(*t));
 }

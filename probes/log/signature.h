@@ -38,10 +38,16 @@ struct probe_log_sig {
 
 /* Counts of error signatures; the first line seen of each is its sample.
  * Signatures past PROBE_LOG_SIGTAB_MAX distinct ones count in `other`. */
+#define PROBE_LOG_SIGTAB_RECENT 256 /* power of two */
+
 struct probe_log_sigtab {
 	size_t n;
 	uint64_t other;
 	struct probe_log_sig *slots; /* PROBE_LOG_SIGTAB_SLOTS, NULL until first add */
+	/* exact messages seen recently (64-bit hash of the raw bytes -> slot + 1):
+	 * a repeated message skips the masking */
+	uint64_t recent_hash[PROBE_LOG_SIGTAB_RECENT];
+	uint32_t recent_slot[PROBE_LOG_SIGTAB_RECENT];
 };
 
 /* Counts one error: msg is signed, line is the sample source. 0 or -ENOMEM. */

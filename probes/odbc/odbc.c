@@ -354,7 +354,7 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	c->cfg.pg.idle_xact_s = 300;
 	c->cfg.pg.dead_tuples_pct = 20;
 	c->cfg.pg.dead_tuples_min = 10000;
-	c->cfg.pg.max_index_findings = 1000;
+	c->cfg.pg.max_index_findings = 500;
 	*ret_ctx = c;
 	return 0;
 fail:

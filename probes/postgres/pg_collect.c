@@ -359,19 +359,25 @@ static void index_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 		.threshold = thr,
 		.severity = sev,
 		.method = method,
-		.message = msg,
+		.message =
+			sev == EP_SEV_INFO ? NULL : msg, /* healthy: figures only (report size) */
 		.remediation = sev == EP_SEV_INFO ? NULL : rem,
 	};
 	json_t *extra = json_pack(
-		"{s:I, s:I, s:o, s:o, s:i, s:s, s:I, s:b, s:o, s:b, s:s, s:I}", "pages",
-		(json_int_t)pages, "bytes", (json_int_t)(pages * cy->block_size),
-		"leaf_fragmentation", jnum(leaf), "avg_leaf_density", jnum(density), "fillfactor",
-		x->fillfactor, "measured_at", at, "age_s", (json_int_t)(cy->now - when), "carried",
-		!e->done, "estimate_pct", jnum(x->estimate_pct), "estimate_trusted",
-		x->estimate_trusted, "lock", probe_pg_remediation_lock(version), "extra_disk_bytes",
-		(json_int_t)(pages * cy->block_size));
-	if (add_finding(r, &f, extra))
-		cy->index_findings++;
+		"{s:I, s:I, s:o, s:o, s:i, s:s, s:I, s:b, s:o, s:b}", "pages", (json_int_t)pages,
+		"bytes", (json_int_t)(pages * cy->block_size), "leaf_fragmentation", jnum(leaf),
+		"avg_leaf_density", jnum(density), "fillfactor", x->fillfactor, "measured_at", at,
+		"age_s", (json_int_t)(cy->now - when), "carried", !e->done, "estimate_pct",
+		jnum(x->estimate_pct), "estimate_trusted", x->estimate_trusted);
+	json_t *j = add_finding(r, &f, extra);
+	if (!j)
+		return;
+	cy->index_findings++;
+	if (sev != EP_SEV_INFO) {
+		json_object_set_new(j, "lock", json_string(probe_pg_remediation_lock(version)));
+		json_object_set_new(j, "extra_disk_bytes",
+				    json_integer((json_int_t)(pages * cy->block_size)));
+	}
 }
 
 static void estimate_finding(struct ep_probe_result *r, struct probe_pg_cycle *cy, const char *db,
@@ -636,21 +642,29 @@ static int fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const c
 					      (json_int_t)cy->now));
 	}
 
-	/* Findings and the per-index metrics table. */
+	/* Findings and the per-index metrics table. Problems first, so that a
+	 * cap on findings (max_index_findings; the report has a size limit)
+	 * never drops a problem in favour of a healthy index. */
 	int64_t carried = 0, no_figure = 0;
 	json_t *list = json_array();
+	for (size_t i = 0; exact_ok && i < n; i++) {
+		double w = ex[i].done ? ex[i].wasted : idx[i].have_last ? idx[i].last_wasted : NAN;
+		if ((ex[i].done || idx[i].have_last) &&
+		    probe_pg_frag_severity(w, (double)cfg->threshold) != EP_SEV_INFO)
+			index_finding(r, c, cy, version, db, &idx[i], &ex[i]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct probe_pg_index *x = &idx[i];
 		char object[512];
 		const char *figure = "none";
 		index_object(object, sizeof(object), db, x);
-		if (ex[i].done) {
-			index_finding(r, c, cy, version, db, x, &ex[i]);
-			figure = "exact";
-		} else if (x->have_last && exact_ok) {
-			index_finding(r, c, cy, version, db, x, &ex[i]);
-			carried++;
-			figure = "carried";
+		if (ex[i].done || (x->have_last && exact_ok)) {
+			double w = ex[i].done ? ex[i].wasted : x->last_wasted;
+			if (probe_pg_frag_severity(w, (double)cfg->threshold) == EP_SEV_INFO)
+				index_finding(r, c, cy, version, db, x, &ex[i]);
+			figure = ex[i].done ? "exact" : "carried";
+			if (!ex[i].done)
+				carried++;
 		} else if (!exact_ok) {
 			estimate_finding(r, cy, db, x,
 					 pst.installed ? "pgstatindex not permitted"
@@ -675,7 +689,7 @@ static int fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const c
 			};
 			add_finding(r, &f, NULL);
 		}
-		if (list && json_array_size(list) < 500)
+		if (list && json_array_size(list) < 200)
 			json_array_append_new(
 				list,
 				json_pack("{s:s, s:I, s:o, s:b, s:s?, s:s, s:o, s:o}", "object",

@@ -47,7 +47,8 @@ static const struct ep_option postgres_options[] = {
 	{"dead_tuples_pct", EP_OPT_INT, "20", 1, 100, "dead tuples (% of a table) that warn"},
 	{"dead_tuples_min", EP_OPT_INT, "10000", 0, 1LL << 40,
 	 "... when the table has at least this many dead tuples"},
-	{"max_index_findings", EP_OPT_INT, "1000", 0, 4000, "cap on per-index findings"},
+	{"max_index_findings", EP_OPT_INT, "500", 0, 4000,
+	 "cap on per-index findings (problems first; the report has a size limit)"},
 	{.key = NULL},
 };
 

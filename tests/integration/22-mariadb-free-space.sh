@@ -115,4 +115,14 @@ tap_like "without PROCESS: the finding names the GRANT" \
 tap_is "wrong password: status error" "$(pyj "$T/bad.json" "j['status']")" error
 tap_like "wrong password: precise error" "$(pyj "$T/bad.json" "j['error']")" \
 	"authentication failed: Access denied for user 'erpulse_monitor'.*check UID/PWD"
+# a DBMS the probe does not support: skipped, naming what it found
+if [ -n "${ODBC_SQLITE_DRIVER:-}" ]; then
+	printf '[odbc.other]\nconnection = Driver=%s;Database=%s\n' "$ODBC_SQLITE_DRIVER" "$T/other.db" >>"$T/agent.conf"
+	"$PROBE_RUN" "$T/agent.conf" odbc.other >"$T/other.json" 2>/dev/null
+	tap_like "another DBMS (SQLite via ODBC): skipped, naming it" \
+		"$(pyj "$T/other.json" "j['status'] + ': ' + j['error']")" \
+		"^skipped: the DBMS 'SQLite' \(version 3\.[0-9.]+\) is not supported"
+else
+	tap_ok "# SKIP libsqliteodbc not installed: unsupported-DBMS case not run"
+fi
 tap_done

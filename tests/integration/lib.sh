@@ -117,7 +117,8 @@ wait_for() {
 #                           psqlODBC and MariaDB Connector/ODBC drivers) and ODBCINI
 #                           (file) in $T; DSNs erpulse_pg / erpulse_mariadb for the
 #                           running servers; exports ODBC_PG_CONN / ODBC_MARIADB_CONN
-#                           (connection strings with the superuser's credentials).
+#                           (connection strings with the superuser's credentials);
+#                           ODBC_SQLITE_DRIVER when libsqliteodbc is installed.
 #   port_open PORT          true when something accepts TCP connections on 127.0.0.1:PORT
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -190,7 +191,7 @@ _pg_guard=""
 PG_PID=""
 
 pg_start() {
-	local dir=$T/pg try port pid
+	local dir=$T/pg try port pid i s
 	[ -x "$PG_BIN/postgres" ] || { echo "pg_start: $PG_BIN/postgres not found" >&2; return 1; }
 	_ensure_test_user || { echo "pg_start: cannot create user $EP_TEST_USER" >&2; return 1; }
 	_mkdir_test_user "$dir" "$dir/sock"
@@ -218,7 +219,6 @@ pg_start() {
 		log_min_messages = warning
 		log_line_prefix = '%m [%p] %u@%d '
 	CONF
-	local s
 	for s in "$@"; do printf '%s\n' "$s" >>"$PG_DATA/postgresql.conf"; done
 	# host lines: scram for TCP (password tests); local: trust (the helpers).
 	for try in 1 2 3 4 5; do
@@ -277,7 +277,7 @@ _mariadb_guard=""
 MARIADB_PID=""
 
 mariadb_start() {
-	local dir=$T/mariadb try port pid=""
+	local dir=$T/mariadb try port pid="" i
 	_ensure_test_user || { echo "mariadb_start: cannot create user $EP_TEST_USER" >&2; return 1; }
 	_mkdir_test_user "$dir" "$dir/data" "$dir/run"
 	export MARIADB_DATA=$dir/data MARIADB_LOG=$dir/mariadb.log MARIADB_SOCKET=$dir/run/mysqld.sock
@@ -376,6 +376,14 @@ odbc_setup() {
 		Description = MariaDB Connector/ODBC (odbc-mariadb)
 		Driver = $madrv
 	INI
+	# optional: SQLite's driver (libsqliteodbc), a DBMS the odbc probe does not support
+	local sqdrv
+	sqdrv=$(_odbc_driver_path libsqliteodbc libsqlite3odbc.so)
+	if [ -n "$sqdrv" ]; then
+		printf '\n[erpulse SQLite]\nDescription = SQLite ODBC (libsqliteodbc)\nDriver = %s\n' \
+			"$sqdrv" >>"$dir/odbcinst.ini"
+		export ODBC_SQLITE_DRIVER="erpulse SQLite"
+	fi
 	: >"$dir/odbc.ini"
 	: >"$dir/user-odbc.ini"
 	if [ -n "${PG_PID:-}" ]; then
