@@ -86,7 +86,8 @@ struct agent_state {
 };
 
 /* Loads state_dir/state; a missing file gives a fresh state (next_seq 1).
- * -EINVAL with err for a corrupt file. */
+ * -EINVAL with err for a corrupt file (nothing left to free on failure).
+ * next_seq and dropped are kept within AGENT_SEQ_MAX. */
 int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, size_t errlen);
 int agent_state_save(const char *state_dir, const struct agent_state *st);
 void agent_state_free(struct agent_state *st);
@@ -239,6 +240,19 @@ void agent_set_problem(struct agent_ctx *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "HTTP 401 unauthorized: message" from an error answer. */
 void agent_describe_answer(const struct agent_http_result *res, char *buf, size_t size);
+/* The most a seq or a count of dropped reports read from outside (the
+ * collector's last_seq, the state file, a spooled report) may be: far beyond
+ * any real agent, far enough below INT64_MAX that adding to it never
+ * overflows. */
+#define AGENT_SEQ_MAX (INT64_MAX / 8)
+/* What a 2xx answer to a report says (docs/protocol.md, "Reports"). */
+struct agent_ack {
+	bool duplicate;   /* "status": "duplicate" */
+	bool resync;      /* a duplicate whose integer last_seq is in [next_seq, AGENT_SEQ_MAX] */
+	int64_t last_seq; /* with resync: the collector's last accepted seq */
+};
+/* Parses the answer body (len bytes, need not be NUL-terminated; NULL = empty). */
+void agent_ack_parse(const char *body, size_t len, int64_t next_seq, struct agent_ack *ret);
 /* Delivers the spool oldest first, one at a time, until empty or a failure. */
 enum agent_deliver_result agent_deliver(struct agent_ctx *a);
 
@@ -250,6 +264,16 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 /* Enrollment (agent/enroll.c). Prints a one-line message to stderr on
  * failure; returns an agent_exit code. */
 int agent_enroll(struct agent_conf *conf, const char *url, const char *token, bool force);
+/* The 200/201 answer to an enrollment (body: len bytes, need not be
+ * NUL-terminated; NULL = empty): agent_id (shorter than aid_size, no '/', no
+ * control character) and customer_id strings, copied (customer_id
+ * truncated to cid_size). 0, or -EBADMSG. */
+int agent_enroll_answer_parse(const char *body, size_t len, char *agent_id, size_t aid_size,
+			      char *customer_id, size_t cid_size);
+/* The one-line message (no control characters) for a refused enrollment
+ * from the error answer's status and body; returns AGENT_EXIT_FAILURE for a
+ * 429 / 5xx worth retrying, else AGENT_EXIT_REFUSED. */
+int agent_enroll_refusal(long status, const char *body, size_t len, char *msg, size_t size);
 
 /* When the cycle after one starting at from (monotonic ms) starts: interval
  * spread uniformly over +-jitter/2, never sooner than 1 s. */

@@ -62,6 +62,24 @@ void agent_describe_answer(const struct agent_http_result *res, char *buf, size_
 			*p = ' ';
 }
 
+void agent_ack_parse(const char *body, size_t len, int64_t next_seq, struct agent_ack *ret)
+{
+	json_t *o = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	const char *status = json_string_value(json_object_get(o, "status"));
+	json_t *ls = json_object_get(o, "last_seq");
+
+	memset(ret, 0, sizeof(*ret));
+	ret->duplicate = status && strcmp(status, "duplicate") == 0;
+	/* the spool is renumbered from last_seq + 1 upwards: a last_seq near
+	 * INT64_MAX (no agent gets there) would overflow the counter */
+	if (ret->duplicate && json_is_integer(ls) && json_integer_value(ls) >= next_seq &&
+	    json_integer_value(ls) <= AGENT_SEQ_MAX) {
+		ret->resync = true;
+		ret->last_seq = (int64_t)json_integer_value(ls);
+	}
+	json_decref(o);
+}
+
 static int save_state(struct agent_ctx *a)
 {
 	int r = agent_state_save(a->conf->state_dir, &a->st);
@@ -235,22 +253,18 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 				return AGENT_DELIVER_RETRY;
 			}
 			if (res.status >= 200 && res.status < 300) {
-				json_t *o = json_loadb(res.body.data ? res.body.data : "",
-						       res.body.len, 0, NULL);
-				const char *status =
-					json_string_value(json_object_get(o, "status"));
-				json_t *ls = json_object_get(o, "last_seq");
-				bool dup = status && strcmp(status, "duplicate") == 0;
+				struct agent_ack ack;
+				bool dup;
 
-				if (dup && json_is_integer(ls) &&
-				    json_integer_value(ls) >= a->st.next_seq) {
+				agent_ack_parse(res.body.data, res.body.len, a->st.next_seq, &ack);
+				dup = ack.duplicate;
+				if (ack.resync) {
 					resync = true;
-					r = resequence(a, (int64_t)json_integer_value(ls));
+					r = resequence(a, ack.last_seq);
 					if (r < 0) {
 						agent_set_problem(a,
 								  "cannot re-number the spool: %s",
 								  strerror(-r));
-						json_decref(o);
 						ep_buf_free(&res.body);
 						return AGENT_DELIVER_RETRY;
 					}
@@ -266,7 +280,6 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 					ep_log_debug("delivered seq %lld (%s)", (long long)seqs[i],
 						     dup ? "duplicate" : "accepted");
 				}
-				json_decref(o);
 				ep_buf_free(&res.body);
 				save_state(a);
 				if (resync)

@@ -64,33 +64,69 @@ static const char *one_line(const char *in, char *out, size_t size)
 	return out;
 }
 
-static int answer_failure(const struct agent_http_result *res)
+int agent_enroll_refusal(long status, const char *body, size_t len, char *msg, size_t size)
 {
-	json_t *o = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
+	json_t *o = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
 	json_t *e = json_object_get(o, "error");
 	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(json_object_get(e, "message"));
+	const char *m = json_string_value(json_object_get(e, "message"));
 	char cbuf[128], mbuf[512];
 	int rc = AGENT_EXIT_REFUSED;
 
 	code = one_line(code ? code : "", cbuf, sizeof(cbuf));
-	if (msg)
-		msg = one_line(msg, mbuf, sizeof(mbuf));
+	if (m)
+		m = one_line(m, mbuf, sizeof(mbuf));
 	if (strcmp(code, "token_invalid") == 0)
-		say("the collector does not know this enrollment token (mistyped? ask vendor "
-		    "support for a new one)");
+		ep_snprintf(msg, size,
+			    "the collector does not know this enrollment token (mistyped? ask "
+			    "vendor support for a new one)");
 	else if (strcmp(code, "token_expired") == 0)
-		say("the enrollment token has expired (ask vendor support for a new one)");
+		ep_snprintf(msg, size,
+			    "the enrollment token has expired (ask vendor support for a new one)");
 	else if (strcmp(code, "token_used_up") == 0)
-		say("the enrollment token has been used up (ask vendor support for a new one)");
+		ep_snprintf(msg, size,
+			    "the enrollment token has been used up (ask vendor support for a new "
+			    "one)");
 	else {
-		say("the collector refused the enrollment: HTTP %ld%s%s%s%s", res->status,
-		    code[0] ? " " : "", code, msg ? ": " : "", msg ? msg : "");
-		if (res->status == 429 || res->status >= 500)
+		ep_snprintf(msg, size, "the collector refused the enrollment: HTTP %ld%s%s%s%s",
+			    status, code[0] ? " " : "", code, m ? ": " : "", m ? m : "");
+		if (status == 429 || status >= 500)
 			rc = AGENT_EXIT_FAILURE;
 	}
 	json_decref(o);
 	return rc;
+}
+
+static int answer_failure(const struct agent_http_result *res)
+{
+	char msg[1024];
+	int rc = agent_enroll_refusal(res->status, res->body.data, res->body.len, msg, sizeof(msg));
+
+	say("%s", msg);
+	return rc;
+}
+
+int agent_enroll_answer_parse(const char *body, size_t len, char *agent_id, size_t aid_size,
+			      char *customer_id, size_t cid_size)
+{
+	json_t *ans = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	const char *aid = json_string_value(json_object_get(ans, "agent_id"));
+	const char *cid = json_string_value(json_object_get(ans, "customer_id"));
+	int r = -EBADMSG;
+
+	if (!aid || !*aid || strlen(aid) >= aid_size || strchr(aid, '/') || !cid)
+		goto out;
+	/* it goes into an HTTP header, file names and the log: no control
+	 * characters (a CR LF would add a header) */
+	for (const char *p = aid; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			goto out;
+	ep_snprintf(agent_id, aid_size, "%s", aid);
+	ep_snprintf(customer_id, cid_size, "%s", cid);
+	r = 0;
+out:
+	json_decref(ans);
+	return r;
 }
 
 static void chown_to_user(const struct agent_conf *conf, const char *path)
@@ -140,9 +176,9 @@ int agent_enroll(struct agent_conf *conf, const char *url, const char *token, bo
 	struct agent_http_result res = {0};
 	struct agent_state st;
 	struct ep_keypair kp;
-	json_t *req = NULL, *ans = NULL;
+	json_t *req = NULL;
 	char *body = NULL;
-	const char *aid, *cid;
+	char aid[sizeof(st.agent_id)], cid[sizeof(st.customer_id)];
 	int rc = AGENT_EXIT_FAILURE, r, lockfd = -1;
 
 	memset(&kp, 0, sizeof(kp));
@@ -216,10 +252,8 @@ int agent_enroll(struct agent_conf *conf, const char *url, const char *token, bo
 		rc = answer_failure(&res);
 		goto out_unlink;
 	}
-	ans = json_loadb(res.body.data ? res.body.data : "", res.body.len, 0, NULL);
-	aid = json_string_value(json_object_get(ans, "agent_id"));
-	cid = json_string_value(json_object_get(ans, "customer_id"));
-	if (!aid || !*aid || strlen(aid) >= sizeof(st.agent_id) || strchr(aid, '/') || !cid) {
+	if (agent_enroll_answer_parse(res.body.data, res.body.len, aid, sizeof(aid), cid,
+				      sizeof(cid)) < 0) {
 		say("the collector at '%s' gave an answer without a valid agent_id/customer_id "
 		    "(is this an erpulse collector?)",
 		    url);
@@ -265,7 +299,6 @@ out:
 		close(lockfd);
 	ep_key_wipe(&kp);
 	json_decref(req);
-	json_decref(ans);
 	free(body);
 	ep_buf_free(&res.body);
 	agent_state_free(&st);

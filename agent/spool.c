@@ -89,8 +89,8 @@ int agent_spool_read(const char *path, char sig_b64[EP_SIGNATURE_B64_SIZE], char
 	if (len < mlen || memcmp(data, SPOOL_MAGIC, mlen) != 0)
 		goto out;
 	nl = memchr(data, '\n', len);
-	if (!nl)
-		goto out;
+	if (!nl || memchr(data, '\0', (size_t)(nl - data)))
+		goto out; /* no header line, or a NUL would hide part of it */
 	*nl = '\0';
 	sp = strchr(data + mlen, ' ');
 	if (!sp)
@@ -221,8 +221,10 @@ static int64_t carried_drops(const char *path)
 	o = json_loadb(body, len, 0, NULL);
 	free(body);
 	json_t *v = json_object_get(o, "dropped_reports");
+	/* read back from disk unverified: capped so the sums cannot overflow */
 	if (json_is_integer(v) && json_integer_value(v) > 0)
-		n += (int64_t)json_integer_value(v);
+		n += json_integer_value(v) < AGENT_SEQ_MAX ? (int64_t)json_integer_value(v)
+							   : AGENT_SEQ_MAX;
 	json_decref(o);
 	return n;
 }
@@ -254,6 +256,8 @@ int agent_spool_enforce(const char *spool_dir, int64_t max_bytes, int64_t max_ag
 		if (!over_size && !(max_age_s > 0 && (int64_t)st.st_mtime < now - max_age_s))
 			break;
 		dropped += carried_drops(path);
+		if (dropped > AGENT_SEQ_MAX)
+			dropped = AGENT_SEQ_MAX;
 		if (unlink(path) != 0) {
 			r = -errno;
 			break;

@@ -43,13 +43,16 @@ int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, 
 	ret->probes = json_object();
 	if (!ret->probes)
 		return -ENOMEM;
-	if (ep_snprintf(path, sizeof(path), "%s/state", state_dir) < 0)
+	if (ep_snprintf(path, sizeof(path), "%s/state", state_dir) < 0) {
+		agent_state_free(ret);
 		return -ENAMETOOLONG;
+	}
 	r = ep_read_file(path, STATE_MAX_BYTES, &data, &len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
 		ep_snprintf(err, errlen, "cannot read state file '%s': %s", path, strerror(-r));
+		agent_state_free(ret);
 		return r;
 	}
 	o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -59,6 +62,7 @@ int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, 
 			    "state file '%s' is corrupt (%s); move it away and enroll again", path,
 			    o ? "not an object" : jerr.text);
 		json_decref(o);
+		agent_state_free(ret); /* nothing for the caller to free */
 		return -EINVAL;
 	}
 	copy_str(o, "agent_id", ret->agent_id, sizeof(ret->agent_id));
@@ -68,9 +72,13 @@ int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, 
 	ret->next_seq = get_int(o, "next_seq", 1);
 	if (ret->next_seq < 1)
 		ret->next_seq = 1;
+	if (ret->next_seq > AGENT_SEQ_MAX)
+		ret->next_seq = AGENT_SEQ_MAX; /* corrupt: the counter would overflow */
 	ret->dropped = get_int(o, "dropped", 0);
 	if (ret->dropped < 0)
 		ret->dropped = 0;
+	if (ret->dropped > AGENT_SEQ_MAX)
+		ret->dropped = AGENT_SEQ_MAX;
 	ret->last_push_at = get_int(o, "last_push_at", 0);
 	ret->last_ok_at = get_int(o, "last_ok_at", 0);
 	if (json_is_object(json_object_get(o, "probes")))

@@ -242,6 +242,11 @@ int ep_base64_decode(const char *in, size_t inlen, void *out, size_t outsize, si
 		return -EINVAL;
 	if (inlen % 4 != 0)
 		return -EINVAL;
+	/* libsodium 1.0.18 (Debian 12) reads every byte >= 0x80 as '/': refuse
+	 * them here so only canonical base64 text is ever accepted. */
+	for (size_t i = 0; i < inlen; i++)
+		if ((unsigned char)in[i] >= 0x80)
+			return -EINVAL;
 	errno = 0;
 	if (sodium_base642bin(out, outsize, in ? in : "", inlen, NULL, &n, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0)
