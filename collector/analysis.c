@@ -30,10 +30,23 @@ static int q(struct coll_store *s, const char *sql, const char *const *p, size_t
 struct num {
 	char s[32];
 };
+/* decimal text of v (snprintf's %lld without its cost: ingest formats a
+ * dozen numbers per report) */
 static struct num i2s(int64_t v)
 {
 	struct num n;
-	snprintf(n.s, sizeof(n.s), "%lld", (long long)v);
+	char tmp[24];
+	size_t k = 0, o = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		n.s[o++] = '-';
+	while (k)
+		n.s[o++] = tmp[--k];
+	n.s[o] = '\0';
 	return n;
 }
 static struct num d2s(double v)
@@ -415,8 +428,8 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	json_t *fj = json_array();
 	for (size_t i = 0; fj && i < set.n; i++)
 		json_array_append_new(fj, coll_object_forecast_json(&set.v[i]));
-	score_json = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
-	fc_json = fj ? json_dumps(fj, JSON_COMPACT) : NULL;
+	score_json = sj ? coll_json_compact(sj) : NULL;
+	fc_json = fj ? coll_json_compact(fj) : NULL;
 	json_decref(sj);
 	json_decref(fj);
 	if (!score_json || !fc_json) {

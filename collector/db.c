@@ -19,7 +19,8 @@
 struct stmt_slot {
 	const char *sql; /* key: the literal's address */
 	sqlite3_stmt *stmt;
-	char *pg_sql; /* '?' -> $n translation */
+	char *pg_sql;        /* '?' -> $n translation */
+	uint64_t pg_session; /* prepared as "s<index>" in this session (0 = not) */
 };
 
 struct coll_db {
@@ -30,6 +31,7 @@ struct coll_db {
 	sqlite3 *lite;
 	PGconn *pg;
 	int64_t deadline_ms;
+	uint64_t pg_session; /* bumped by every (re)connect: prepared statements go */
 	struct stmt_slot cache[STMT_CACHE];
 	size_t n_cache;
 	char err[512];
@@ -343,6 +345,7 @@ static int pg_connect(struct coll_db *db)
 	if (PQsetnonblocking(db->pg, 1) != 0)
 		goto bad;
 	PQsetNoticeProcessor(db->pg, pg_quiet, NULL);
+	db->pg_session++;
 	return 0;
 bad:
 	set_err(db, "postgresql: ", PQerrorMessage(db->pg));
@@ -476,7 +479,29 @@ static int pg_query(struct coll_db *db, const char *sql, const char *const *para
 			owned = NULL;
 		}
 	}
-	if (!PQsendQueryParams(db->pg, text, (int)n, NULL, params, NULL, NULL, 0)) {
+	/* cached statements are prepared once per session: PostgreSQL then
+	 * skips the parse (and, once it settles on a generic plan, the plan)
+	 * of every later call */
+	char name[16] = "";
+	if (slot) {
+		snprintf(name, sizeof(name), "s%zu", (size_t)(slot - db->cache));
+		if (slot->pg_session != db->pg_session) {
+			if (!PQsendPrepare(db->pg, name, text, (int)n, NULL)) {
+				set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+				pg_drop(db);
+				return -ECONNRESET;
+			}
+			PGresult *pres = NULL;
+			r = pg_collect(db, &pres);
+			PQclear(pres);
+			if (r < 0)
+				return r;
+			slot->pg_session = db->pg_session;
+		}
+	}
+	int sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, NULL, NULL, 0)
+			: PQsendQueryParams(db->pg, text, (int)n, NULL, params, NULL, NULL, 0);
+	if (!sent) {
 		free(owned);
 		set_err(db, "postgresql: ", PQerrorMessage(db->pg));
 		pg_drop(db);
@@ -528,6 +553,32 @@ static int pg_exec(struct coll_db *db, const char *sql)
 	r = pg_collect(db, &res);
 	PQclear(res);
 	return r;
+}
+
+/* ---- WAL checkpoints ---------------------------------------------------- */
+
+static int wal_hook(void *arg, sqlite3 *lite, const char *name, int pages)
+{
+	(void)arg;
+	if (pages >= COLL_DB_WAL_HARD_PAGES) /* the checkpointer fell behind */
+		sqlite3_wal_checkpoint_v2(lite, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+void coll_db_tune_writer(struct coll_db *db)
+{
+	if (db->kind != COLL_DB_SQLITE || !db->lite)
+		return;
+	sqlite3_wal_hook(db->lite, wal_hook, NULL); /* replaces wal_autocheckpoint */
+	sqlite3_exec(db->lite, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+}
+
+int coll_db_checkpoint(struct coll_db *db)
+{
+	if (db->kind != COLL_DB_SQLITE || !db->lite)
+		return 0;
+	int rc = sqlite3_wal_checkpoint_v2(db->lite, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : lite_rc(db, rc);
 }
 
 /* ---- common ----------------------------------------------------------- */

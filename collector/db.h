@@ -59,6 +59,18 @@ int coll_db_begin(struct coll_db *db);
 int coll_db_commit(struct coll_db *db);
 void coll_db_rollback(struct coll_db *db);
 
+/* SQLite, for a connection that commits all day (the ingest batcher): its
+ * commits leave the WAL checkpoint to coll_db_checkpoint (another thread's
+ * connection) unless the WAL has grown past COLL_DB_WAL_HARD_PAGES, so that
+ * it does not copy the WAL into the database on its own time; and its page
+ * cache holds the hot rows of every agent (64 MiB instead of 2) rather than
+ * re-reading them from the file. No-op for PostgreSQL. */
+#define COLL_DB_WAL_HARD_PAGES 20000
+void coll_db_tune_writer(struct coll_db *db);
+/* SQLite: a PASSIVE checkpoint (never waits for writers; durability is the
+ * WAL's, synced at every commit). 0 or -errno; no-op for PostgreSQL. */
+int coll_db_checkpoint(struct coll_db *db);
+
 /* Every later call of this connection must end by ms on the monotonic clock
  * (INT64_MAX = the statement timeout alone). */
 void coll_db_set_deadline(struct coll_db *db, int64_t at_ms);

@@ -89,7 +89,7 @@ static int cmd_customer(struct coll_store *s, int argc, char **argv)
 		return 0;
 	}
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		struct coll_scope all = {NULL};
+		struct coll_scope all = {.customer_id = NULL};
 		json_t *list = NULL, *c;
 		size_t i;
 		int r = coll_store_customers(s, &all, &list);
@@ -179,7 +179,7 @@ static void jint_text(const json_t *o, const char *k, char *buf, size_t size)
 static int cmd_agent(struct coll_store *s, int argc, char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		struct coll_scope all = {NULL};
+		struct coll_scope all = {.customer_id = NULL};
 		json_t *list = NULL, *a;
 		size_t i;
 		int r = coll_store_agents(s, &all, now_s(), &list);
@@ -264,7 +264,7 @@ static int cmd_user(struct coll_store *s, int argc, char **argv)
 
 static int cmd_scores(struct coll_store *s)
 {
-	struct coll_scope all = {NULL};
+	struct coll_scope all = {.customer_id = NULL};
 	json_t *hosts = NULL, *h;
 	size_t i;
 	json_t *customers = NULL;

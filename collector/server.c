@@ -63,6 +63,7 @@ struct req {
 	_Atomic bool done;
 	struct coll_ingest item;
 	json_t *report;
+	char *findings; /* item.findings_json, rendered before the batch */
 	struct req *next;
 };
 
@@ -370,18 +371,23 @@ static enum MHD_Result answer_ingest(struct req *rq)
 	coll_metrics_observe(COLL_HIST_INGEST, ep_mono_ms() - rq->start_ms);
 	switch (it->result) {
 	case COLL_INGEST_ACCEPTED:
-		coll_metrics_accepted();
-		return send_json(
-			c, 200,
-			json_pack("{s:s,s:I}", "status", "accepted", "seq", (json_int_t)it->seq),
-			NULL);
-	case COLL_INGEST_DUPLICATE:
-		coll_metrics_duplicate();
-		return send_json(c, 200,
-				 json_pack("{s:s,s:I,s:I}", "status", "duplicate", "seq",
-					   (json_int_t)it->seq, "last_seq",
-					   (json_int_t)it->last_seq),
-				 NULL);
+	case COLL_INGEST_DUPLICATE: {
+		/* the same text json_dumps(JSON_COMPACT) writes, without building it */
+		char *text = malloc(96);
+		if (!text)
+			return MHD_NO;
+		if (it->result == COLL_INGEST_ACCEPTED) {
+			coll_metrics_accepted();
+			snprintf(text, 96, "{\"status\":\"accepted\",\"seq\":%lld}",
+				 (long long)it->seq);
+		} else {
+			coll_metrics_duplicate();
+			snprintf(text, 96,
+				 "{\"status\":\"duplicate\",\"seq\":%lld,\"last_seq\":%lld}",
+				 (long long)it->seq, (long long)it->last_seq);
+		}
+		return send_text(c, 200, "application/json", text, NULL);
+	}
 	default:
 		if (it->error == -EPERM) {
 			coll_metrics_reject(COLL_REJECT_REVOKED);
@@ -499,6 +505,9 @@ static enum MHD_Result handle_report(struct req *rq)
 		rq->item.result = COLL_INGEST_DUPLICATE;
 		return answer_ingest(rq);
 	}
+	/* rendered here, on the request threads, rather than by the batcher
+	 * under the write lock (NULL: the store renders it) */
+	rq->findings = coll_store_findings_json(report);
 	pthread_mutex_lock(&srv->qlock);
 	if (srv->qlen >= QUEUE_MAX || srv->stop) {
 		pthread_mutex_unlock(&srv->qlock);
@@ -508,6 +517,7 @@ static enum MHD_Result handle_report(struct req *rq)
 	}
 	rq->report = report;
 	rq->item = (struct coll_ingest){
+		.findings_json = rq->findings,
 		.agent = agent,
 		.report = report,
 		.body = body,
@@ -637,6 +647,12 @@ static enum MHD_Result handle_read(struct req *rq, const char *url)
 	struct coll_scope scope = {
 		.customer_id = user.role == COLL_ROLE_VENDOR ? NULL : user.customer_id,
 	};
+	const char *lim = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *off = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "offset");
+	if ((lim && ep_parse_int64(lim, 1, 100000, &scope.limit) < 0) ||
+	    (off && ep_parse_int64(off, 0, INT64_MAX / 2, &scope.offset) < 0))
+		return send_error(rq->conn, 400, "bad_request",
+				  "limit: 1..100000, offset: a number >= 0");
 	struct coll_store *s = pool_get(&rq->srv->pool, store_deadline(rq->srv));
 	if (!s)
 		return send_unavailable(rq->conn);
@@ -759,6 +775,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		rq->start_ms = ep_mono_ms();
 		rq->too_large = too_large;
 		ep_buf_init(&rq->body, cap);
+		if (!too_large && declared > 0 && (uint64_t)declared <= cap) {
+			/* one allocation of the declared size instead of doubling */
+			rq->body.data = malloc((size_t)declared + 1);
+			if (rq->body.data) {
+				rq->body.data[0] = '\0';
+				rq->body.cap = (size_t)declared + 1;
+			}
+		}
 		*con_cls = rq;
 		return MHD_YES;
 	}
@@ -809,6 +833,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!rq)
 		return;
 	json_decref(rq->report);
+	free(rq->findings);
 	ep_buf_free(&rq->body);
 	free(rq);
 	*con_cls = NULL;
@@ -952,12 +977,17 @@ static void *maint_main(void *arg)
 		.busy_timeout_ms = srv->cfg->busy_timeout_ms,
 	};
 	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
+	int64_t next_open = 0, next_reap = 0;
+	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
+	 * rather than large bursts of writeback */
+	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
+	long tick_ms = lite ? 50 : 250;
 	for (;;) {
 		pthread_mutex_lock(&srv->mlock);
 		if (!srv->stop) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t ns = ts.tv_nsec + 250 * 1000000L;
+			int64_t ns = ts.tv_nsec + tick_ms * 1000000L;
 			ts.tv_sec += ns / 1000000000;
 			ts.tv_nsec = ns % 1000000000;
 			pthread_cond_timedwait(&srv->mcond, &srv->mlock, &ts);
@@ -966,14 +996,29 @@ static void *maint_main(void *arg)
 		pthread_mutex_unlock(&srv->mlock);
 		if (stop)
 			break;
-		reap(srv);
 		int64_t now = ep_mono_ms();
-		if (now < next_sweep && now < next_retention)
+		if (now >= next_reap) {
+			reap(srv);
+			next_reap = now + 250;
+		}
+		if (now < next_sweep && now < next_retention && !lite)
 			continue;
-		if (!s && coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
+		if (!s && now >= next_open &&
+		    coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
 			ep_log_warning("maintenance: %s", err);
-			next_sweep = now + 10000;
+			next_open = now + 10000;
+			if (next_sweep < next_open)
+				next_sweep = next_open;
+		}
+		if (!s)
 			continue;
+		if (lite) {
+			/* the batchers' WAL checkpoints, off their critical path */
+			coll_store_set_deadline(s, INT64_MAX);
+			if (coll_db_checkpoint(s->db) < 0)
+				ep_log_debug("WAL checkpoint: %s", coll_db_error(s->db));
+			if (now < next_sweep && now < next_retention)
+				continue;
 		}
 		if (now >= next_sweep) {
 			next_sweep = now + 15000;
@@ -1130,6 +1175,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		r = coll_store_open(cfg->store_url, &dbo, &srv->writers[i], err, errlen);
 		if (r < 0)
 			goto fail;
+		/* SQLite: the maintenance thread checkpoints the WAL */
+		coll_db_tune_writer(srv->writers[i]->db);
 	}
 	r = coll_outbox_start(&oc, &srv->outbox, err, errlen);
 	if (r < 0)

@@ -24,9 +24,12 @@ struct coll_store {
 	char err[512];
 };
 
-/* Who is reading: customer_id NULL = every customer (vendor roles). */
+/* Who is reading: customer_id NULL = every customer (vendor roles). limit
+ * and offset page the host and alert lists (limit 0 = the default: 100000
+ * hosts, 1000 alerts). */
 struct coll_scope {
 	const char *customer_id;
+	int64_t limit, offset;
 };
 
 int coll_store_open(const char *url, const struct coll_db_opts *opts, struct coll_store **ret,
@@ -123,6 +126,9 @@ struct coll_ingest {
 	size_t len;
 	int64_t seq;
 	int64_t received_at; /* epoch seconds */
+	/* optional: coll_store_findings_json(report), computed before the batch
+	 * (off the write lock); NULL = computed inside coll_store_ingest */
+	const char *findings_json;
 	/* out */
 	enum coll_ingest_result result;
 	int64_t last_seq;    /* for duplicates */
@@ -132,14 +138,26 @@ struct coll_ingest {
 
 struct coll_analysis; /* collector/analysis.h */
 
-/* Stores n reports in one transaction (group commit): each gets its own
- * savepoint, so one bad report fails alone. Duplicates (seq <= last) change
+/* Stores n reports in one transaction (group commit); one bad report fails
+ * alone: the batch runs without savepoints first and, should an item fail
+ * after it may have written, is rolled back and run again with a savepoint
+ * per item. A revoked agent's item fails with -EPERM. Duplicates (seq <= last) change
  * nothing but the rewind flag. For accepted reports the findings, samples,
  * score, alerts and outbox rows are written by `an` (may be NULL) in the same
  * transaction. Returns 0 when the transaction committed (see each item's
  * result) or -errno when it did not (then no item was stored). */
 int coll_store_ingest(struct coll_store *s, struct coll_ingest *const *items, size_t n,
 		      const struct coll_analysis *an);
+
+/* json_dumps(j, JSON_COMPACT) -- the same text, written by a faster dumper
+ * (ingest dumps the findings, score and forecasts of every report).
+ * malloc'd, NULL when out of memory. */
+char *coll_json_compact(const json_t *j);
+
+/* The text stored as an agent's current findings: a JSON array of every
+ * finding of report, each with its probe's name added as "probe". malloc'd,
+ * NULL when out of memory. */
+char *coll_store_findings_json(const json_t *report);
 
 /* Deletes raw reports and samples older than keep_raw_s, rollups older than
  * keep_rollup_s; rolls samples up by hour first. */

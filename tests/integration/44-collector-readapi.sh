@@ -63,5 +63,7 @@ for path in /api/v1/hosts /api/v1/customers /api/v1/alerts /api/v1/hosts/$AA; do
 	tap_like "bogus token on $path: 401" "$(get epa_0000 "$path")" '^401 .*unauthorized'
 done
 tap_like "alerts?state=all includes closed ones too" "$(get "$VENDOR" '/api/v1/alerts?state=all')" '^200 '
+tap_is "hosts?limit=1&offset=1 pages" "$(get "$VENDOR" '/api/v1/hosts?limit=1&offset=1' | ids hosts)" "host-b"
+tap_like "a bad limit is a 400" "$(get "$VENDOR" '/api/v1/hosts?limit=0')" '^400 '
 tap_like "a malformed host id is a 404" "$(get "$VENDOR" '/api/v1/hosts/..%2f..%2fetc')" '^404 '
 tap_done

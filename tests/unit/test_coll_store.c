@@ -188,7 +188,7 @@ static void test_customers(void **state)
 	assert_string_equal(id, id2);
 	assert_int_equal(coll_store_customer_find(s, "nobody", id2), -ENOENT);
 	json_t *list = NULL;
-	struct coll_scope all = {NULL};
+	struct coll_scope all = {.customer_id = NULL};
 	assert_int_equal(coll_store_customers(s, &all, &list), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
@@ -333,6 +333,55 @@ static void test_batch_isolation(void **state)
 	json_decref(r2);
 }
 
+/* A report that fails after the batch may have written (here: no body)
+ * rolls the batch back and reruns it with savepoints: the good reports,
+ * their findings, alerts and notices are stored once; the bad one and a
+ * revoked agent's report fail alone. */
+static void test_batch_rerun(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[4][COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_ingest it[4] = {0};
+	json_t *rep[4];
+	char *body[4];
+	struct coll_analysis an = {.forecast_window_s = 30 * 86400,
+				   .sample_interval_s = 300,
+				   .max_forecasts = 64,
+				   .webhook_url = "http://127.0.0.1:9/hook"};
+
+	for (int i = 0; i < 4; i++)
+		make_agent(s, "Acme", cid, aid[i], &kp);
+	for (int i = 0; i < 4; i++) {
+		rep[i] = report(aid[i], 1, frag("odoo/public.x_idx", 60.0), "h");
+		body[i] = ep_report_serialize(rep[i], &it[i].len);
+		assert_int_equal(coll_store_agent_get(s, aid[i], &it[i].agent), 0);
+		it[i].report = rep[i];
+		it[i].body = i == 1 ? NULL : body[i];
+		it[i].seq = 1;
+		it[i].received_at = now_s();
+	}
+	/* agent 3 is revoked after its lookup */
+	assert_int_equal(coll_store_agent_revoke(s, aid[3], now_s()), 0);
+	struct coll_ingest *items[] = {&it[0], &it[1], &it[2], &it[3]};
+	assert_int_equal(coll_store_ingest(s, items, 4, &an), 0);
+	assert_int_equal(it[0].result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(it[1].result, COLL_INGEST_FAILED);
+	assert_int_equal(it[1].error, -EINVAL);
+	assert_int_equal(it[2].result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(it[3].result, COLL_INGEST_FAILED);
+	assert_int_equal(it[3].error, -EPERM);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 2);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE last_seq = 1"), 2);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings"), 2);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts"), 2);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM outbox"), 2);
+	for (int i = 0; i < 4; i++) {
+		free(body[i]);
+		json_decref(rep[i]);
+	}
+}
+
 static void test_alerts_outbox(void **state)
 {
 	struct coll_store *s = *state;
@@ -370,7 +419,7 @@ static void test_alerts_outbox(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM outbox"), 2);
 	/* the score and its explanation were stored */
 	json_t *host = NULL;
-	struct coll_scope all = {NULL};
+	struct coll_scope all = {.customer_id = NULL};
 	assert_int_equal(coll_store_host(s, &all, aid, now_s(), &host), 0);
 	assert_true(json_is_integer(json_object_get(host, "score")));
 	assert_true(json_is_object(json_object_get(host, "explanation")));
@@ -449,7 +498,7 @@ static void test_scope(void **state)
 	r = report(ab, 1, frag("b/x", 60), "host-b");
 	assert_int_equal(ingest(s, &an, ab, r, NULL), COLL_INGEST_ACCEPTED);
 	json_decref(r);
-	struct coll_scope all = {NULL}, only_a = {ca};
+	struct coll_scope all = {.customer_id = NULL}, only_a = {.customer_id = ca};
 	json_t *j = NULL;
 	assert_int_equal(coll_store_hosts(s, &all, now_s(), &j), 0);
 	assert_int_equal(json_array_size(j), 2);
@@ -472,6 +521,24 @@ static void test_scope(void **state)
 	assert_int_equal(json_array_size(j), 1);
 	json_decref(j);
 	assert_int_equal(coll_store_hosts(s, NULL, now_s(), &j), -EINVAL);
+	/* paging */
+	struct coll_scope page1 = {.limit = 1}, page2 = {.limit = 1, .offset = 1},
+			  page3 = {.limit = 1, .offset = 2};
+	json_t *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	assert_int_equal(coll_store_hosts(s, &page1, now_s(), &p1), 0);
+	assert_int_equal(coll_store_hosts(s, &page2, now_s(), &p2), 0);
+	assert_int_equal(coll_store_hosts(s, &page3, now_s(), &p3), 0);
+	assert_int_equal(json_array_size(p1), 1);
+	assert_int_equal(json_array_size(p2), 1);
+	assert_int_equal(json_array_size(p3), 0);
+	assert_string_not_equal(json_string_value(json_object_get(json_array_get(p1, 0), "id")),
+				json_string_value(json_object_get(json_array_get(p2, 0), "id")));
+	json_decref(p1);
+	json_decref(p2);
+	json_decref(p3);
+	assert_int_equal(coll_store_alerts(s, &page1, true, &j), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
 
 	/* users */
 	char h1[65], h2[65];
@@ -545,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_metacharacters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_isolation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rerun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
