@@ -88,11 +88,14 @@ LIBAGENT := $(B)/libagent.a
 LIBCOLL  := $(B)/libcoll.a
 AGENT    := $(BIN)/erpulse-agent
 COLLECTOR := $(BIN)/erpulse-collector
+# the agent daemon's resident supervisor (agent/supervisor/, rule below)
+AGENTD     := $(BIN)/erpulse-agentd
+AGENTD_OBJ := $(call obj,$(sort $(wildcard agent/supervisor/*.c)))
 
 .PHONY: all deps-ok check check-run unit unit-san integration fuzz-smoke fuzz bench \
         install format format-check lint demo clean tests tools help
 
-all: deps-ok $(AGENT) $(COLLECTOR)
+all: deps-ok $(AGENT) $(AGENTD) $(COLLECTOR)
 
 help:
 	@echo "make            build bin/erpulse-agent and bin/erpulse-collector"
@@ -127,6 +130,17 @@ $(AGENT): $(B)/agent/main.o $(LIBAGENT) $(LIBEP)
 $(COLLECTOR): $(B)/collector/main.o $(LIBCOLL) $(LIBEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(DEP_LIBS)
+
+# erpulse-agentd: the agent daemon's small resident supervisor (docs/agent.md,
+# "Daemon"). Its own sources only (agent/supervisor/*.c, outside the agent/*.c
+# wildcard) and libc only: no $(DEP_LIBS), so the long-lived process maps no
+# libcurl/OpenSSL/libpq/ODBC/PCRE2. `erpulse-agent run` execs it from its own
+# directory, else from ../libexec/erpulse next to it, else from
+# $(PREFIX)/libexec/erpulse (EP_LIBEXECDIR below).
+$(AGENTD): $(AGENTD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+$(B)/agent/daemon.o: BASE_CFLAGS += -DEP_LIBEXECDIR='"$(PREFIX)/libexec"'
 
 $(B)/tests/unit/%: tests/unit/%.c $(LIBAGENT) $(LIBCOLL) $(LIBEP)
 	@mkdir -p $(dir $@)
@@ -192,6 +206,8 @@ demo:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/erpulse
 	install -m 0755 $(AGENT) $(COLLECTOR) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/libexec/erpulse
+	install -m 0755 $(AGENTD) $(DESTDIR)$(PREFIX)/libexec/erpulse/
 	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d
 	install -m 0644 packaging/systemd/*.service $(DESTDIR)/lib/systemd/system/
 	install -m 0644 packaging/systemd/erpulse.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/erpulse.conf

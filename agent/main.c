@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/supervisor/protocol.h"
 
 static void usage(FILE *f)
 {
@@ -361,6 +362,9 @@ int main(int argc, char **argv)
 		}
 		return cmd_once(config, print, only);
 	}
+	/* hidden: the daemon's cycle processes, started by erpulse-agentd */
+	if (strcmp(cmd, AGENTD_CMD_CYCLE) == 0 || strcmp(cmd, AGENTD_CMD_RELOAD) == 0)
+		return agent_daemon_child(config, cmd, argc - i, argv + i);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(config, argc - i, argv + i);
 	if (strcmp(cmd, "check-config") == 0 && i == argc)
