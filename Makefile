@@ -98,7 +98,7 @@ AGENTD_OBJ := $(call obj,$(sort $(wildcard agent/supervisor/*.c)))
 all: deps-ok $(AGENT) $(AGENTD) $(COLLECTOR)
 
 help:
-	@echo "make            build bin/erpulse-agent and bin/erpulse-collector"
+	@echo "make            build bin/erpulse-agent, bin/erpulse-agentd and bin/erpulse-collector"
 	@echo "make check      install what is missing, build with -Werror, run every test"
 	@echo "make demo       install what is missing, build, run collector + agent + PostgreSQL"
 	@echo "make install DESTDIR= PREFIX=   install binaries, units and example configs"
@@ -212,6 +212,8 @@ install: all
 	install -m 0644 packaging/systemd/*.service $(DESTDIR)/lib/systemd/system/
 	install -m 0644 packaging/systemd/erpulse.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/erpulse.conf
 	install -m 0644 packaging/systemd/erpulse.tmpfiles.conf $(DESTDIR)/usr/lib/tmpfiles.d/erpulse.conf
+	install -m 0644 packaging/systemd/erpulse-collector.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/erpulse-collector.conf
+	install -m 0644 packaging/systemd/erpulse-collector.tmpfiles.conf $(DESTDIR)/usr/lib/tmpfiles.d/erpulse-collector.conf
 	install -m 0640 packaging/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/agent.conf.example
 	install -m 0640 packaging/collector.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/collector.conf.example
 
