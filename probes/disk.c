@@ -538,8 +538,11 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 				has_inodes ? json_real(iusage) : json_null()) < 0)
 		return -ENOMEM;
 
+	/* Every filesystem gets its usage finding, info below the warning
+	 * line: the collector forecasts days-to-full from these series, and a
+	 * disk filling fast at 40% is exactly what it must see early. */
 	enum ep_severity sev = level(usage, ctx->usage_warning, ctx->usage_critical, &thr);
-	if (sev != EP_SEV_INFO) {
+	{
 		human_bytes(st.bytes_avail, a, sizeof(a));
 		human_bytes(st.bytes_total, b, sizeof(b));
 		snprintf(msg, sizeof(msg), "%s is %.1f%% full: %s available of %s", m->mount_point,
@@ -561,7 +564,7 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 			.severity = sev,
 			.method = "statvfs",
 			.message = msg,
-			.remediation = fix,
+			.remediation = sev != EP_SEV_INFO ? fix : NULL,
 		};
 		if ((rc = add_finding(r, &f,
 				      json_pack("{s:I, s:I}", "bytes_avail",
@@ -571,7 +574,7 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 	}
 	sev = has_inodes ? level(iusage, ctx->inode_warning, ctx->inode_critical, &thr)
 			 : EP_SEV_INFO;
-	if (sev != EP_SEV_INFO) {
+	if (has_inodes) {
 		snprintf(msg, sizeof(msg), "%s has used %.1f%% of its inodes: %llu of %llu left",
 			 m->mount_point, iusage, (unsigned long long)st.inodes_avail,
 			 (unsigned long long)(iused + st.inodes_avail));
@@ -591,7 +594,7 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 			.severity = sev,
 			.method = "statvfs",
 			.message = msg,
-			.remediation = fix,
+			.remediation = sev != EP_SEV_INFO ? fix : NULL,
 		};
 		if ((rc = add_finding(r, &f,
 				      json_pack("{s:I, s:I}", "inodes_avail",
