@@ -10,67 +10,11 @@
 #include "collector/analysis.h"
 #include "collector/forecast.h"
 #include "collector/score.h"
+#include "collector/sql.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
 
 #define HISTORY_MAX 5000 /* samples used per series */
-
-static int q(struct coll_store *s, const char *sql, const char *const *p, size_t n,
-	     struct coll_db_res *res)
-{
-	int r = coll_db_query(s->db, sql, p, n, res);
-	if (r < 0)
-		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
-	return r;
-}
-#define Q(s, sql, res, ...)                                                                        \
-	q((s), (sql), (const char *const[]){__VA_ARGS__},                                          \
-	  sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), (res))
-
-struct num {
-	char s[32];
-};
-/* decimal text of v (snprintf's %lld without its cost: ingest formats a
- * dozen numbers per report) */
-static struct num i2s(int64_t v)
-{
-	struct num n;
-	char tmp[24];
-	size_t k = 0, o = 0;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do {
-		tmp[k++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		n.s[o++] = '-';
-	while (k)
-		n.s[o++] = tmp[--k];
-	n.s[o] = '\0';
-	return n;
-}
-static struct num d2s(double v)
-{
-	struct num n;
-	if (isfinite(v))
-		snprintf(n.s, sizeof(n.s), "%.17g", v);
-	else
-		n.s[0] = '\0';
-	return n;
-}
-static int64_t s2i(const char *s)
-{
-	int64_t v = 0;
-	if (s)
-		ep_parse_int64(s, INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
 
 /* ---- forecasts ------------------------------------------------------------ */
 
@@ -97,17 +41,18 @@ struct history {
 
 static int load_history(struct coll_store *s, const char *agent, int64_t from, struct history *h)
 {
-	int r = Q(s,
-		  "SELECT series, ts, value FROM samples WHERE agent_id = ? AND ts >= CAST(? AS"
-		  " BIGINT) ORDER BY series, ts DESC",
-		  &h->res, agent, i2s(from).s);
+	int r = COLL_Q(
+		s,
+		"SELECT series, ts, value FROM samples WHERE agent_id = ? AND ts >= CAST(? AS"
+		" BIGINT) ORDER BY series, ts DESC",
+		&h->res, agent, coll_i2s(from).s);
 	if (r < 0)
 		return r;
 	h->v = calloc(h->res.rows ? h->res.rows : 1, sizeof(*h->v));
 	if (!h->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < h->res.rows; i++) {
-		h->v[i].t = s2i(coll_db_val(&h->res, i, 1));
+		h->v[i].t = coll_s2i(coll_db_val(&h->res, i, 1));
 		h->v[i].v = strtod(coll_db_val(&h->res, i, 2), NULL);
 	}
 	return 0;
@@ -137,7 +82,7 @@ static int forecast_finding(const struct coll_analysis *an, struct coll_store *s
 			    const struct coll_ingest *it, const json_t *f,
 			    const struct history *hist, struct fc_set *set)
 {
-	const char *kind = jstr(f, "kind"), *object = jstr(f, "object");
+	const char *kind = coll_jstr(f, "kind"), *object = coll_jstr(f, "object");
 	const json_t *val = json_object_get(f, "value"), *thr = json_object_get(f, "threshold");
 	enum coll_forecast_kind fk;
 	double limit = 100;
@@ -166,10 +111,11 @@ static int forecast_finding(const struct coll_analysis *an, struct coll_store *s
 	/* history keeps one sample per sample interval per series: enough for
 	 * forecasts over days, and a bounded number of rows per report */
 	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
-		r = Q(s,
-		      "INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
-		      " ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
-		      NULL, it->agent.id, series, i2s(it->received_at).s, d2s(value).s);
+		r = COLL_Q(
+			s,
+			"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
+			" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
+			NULL, it->agent.id, series, coll_i2s(it->received_at).s, coll_d2s(value).s);
 		if (r < 0)
 			return r;
 	}
@@ -251,10 +197,11 @@ struct open_set {
 static int load_open(struct coll_store *s, const char *agent, struct open_set *o)
 {
 	memset(o, 0, sizeof(*o));
-	int r = Q(s,
-		  "SELECT rule, object, severity FROM alerts WHERE agent_id = ? AND closed_at IS "
-		  "NULL",
-		  &o->res, agent);
+	int r = COLL_Q(
+		s,
+		"SELECT rule, object, severity FROM alerts WHERE agent_id = ? AND closed_at IS "
+		"NULL",
+		&o->res, agent);
 	if (r < 0)
 		return r;
 	o->v = calloc(o->res.rows ? o->res.rows : 1, sizeof(*o->v));
@@ -290,7 +237,7 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 		return 0;
 	if (!t->customer_loaded) {
 		struct coll_db_res res;
-		int r = Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
+		int r = COLL_Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
 		if (r < 0)
 			return r;
 		snprintf(t->customer, sizeof(t->customer), "%s",
@@ -358,37 +305,39 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 {
 	const char *rule = coll_rule_name(a->rule);
 	const char *level = coll_alert_level_name(a->level);
-	struct num v = d2s(a->value), ts = i2s(now);
+	struct coll_num v = coll_d2s(a->value), ts = coll_i2s(now);
 	const char *value = v.s[0] ? v.s : NULL;
 	int r = 0;
 	switch (a->action) {
 	case COLL_ACTION_RAISE:
-		r = Q(s,
-		      "INSERT INTO alerts (agent_id, customer_id, rule, object, severity, value,"
-		      " message, remediation, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?,"
-		      " ?, ?, ?)",
-		      NULL, t->agent_id, t->customer_id, rule, a->object, level, value, a->message,
-		      a->remediation, ts.s, ts.s);
+		r = COLL_Q(
+			s,
+			"INSERT INTO alerts (agent_id, customer_id, rule, object, severity, value,"
+			" message, remediation, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?,"
+			" ?, ?, ?)",
+			NULL, t->agent_id, t->customer_id, rule, a->object, level, value,
+			a->message, a->remediation, ts.s, ts.s);
 		break;
 	case COLL_ACTION_ESCALATE:
 	case COLL_ACTION_DEESCALATE:
-		r = Q(s,
-		      "UPDATE alerts SET severity = ?, value = ?, message = ?, updated_at = ?"
-		      " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
-		      NULL, level, value, a->message, ts.s, t->agent_id, rule, a->object);
+		r = COLL_Q(s,
+			   "UPDATE alerts SET severity = ?, value = ?, message = ?, updated_at = ?"
+			   " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
+			   NULL, level, value, a->message, ts.s, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_CLEAR:
-		r = Q(s,
-		      "UPDATE alerts SET closed_at = ?, updated_at = ?, value = ?, message = ?"
-		      " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
-		      NULL, ts.s, ts.s, value, a->message, t->agent_id, rule, a->object);
+		r = COLL_Q(s,
+			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = ?, message = ?"
+			   " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
+			   NULL, ts.s, ts.s, value, a->message, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_NONE:
 		if (a->open != COLL_LEVEL_NONE && value)
-			r = Q(s,
-			      "UPDATE alerts SET value = ? WHERE agent_id = ? AND rule = ? AND"
-			      " object = ? AND closed_at IS NULL AND (value IS NULL OR value <> ?)",
-			      NULL, value, t->agent_id, rule, a->object, value);
+			r = COLL_Q(s,
+				   "UPDATE alerts SET value = ? WHERE agent_id = ? AND rule = ? AND"
+				   " object = ? AND closed_at IS NULL AND (value IS NULL OR value "
+				   "<> ?)",
+				   NULL, value, t->agent_id, rule, a->object, value);
 		return r;
 	}
 	if (r < 0)
@@ -436,12 +385,13 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = Q(s,
-	      "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?, "
-	      "forecasts_json"
-	      " = ? WHERE id = ?",
-	      NULL, i2s(sc.score).s, coll_band_name(sc.band),
-	      sc.n_deductions ? sc.deductions[0].reason : NULL, score_json, fc_json, it->agent.id);
+	r = COLL_Q(s,
+		   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?, "
+		   "forecasts_json"
+		   " = ? WHERE id = ?",
+		   NULL, coll_i2s(sc.score).s, coll_band_name(sc.band),
+		   sc.n_deductions ? sc.deductions[0].reason : NULL, score_json, fc_json,
+		   it->agent.id);
 	if (r < 0)
 		goto out;
 
@@ -465,7 +415,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	struct target t = {
 		.agent_id = it->agent.id,
 		.customer_id = it->agent.customer_id,
-		.hostname = jstr(json_object_get(it->report, "host"), "hostname"),
+		.hostname = coll_jstr(json_object_get(it->report, "host"), "hostname"),
 	};
 	if (!t.hostname)
 		t.hostname = it->agent.id;
@@ -492,7 +442,7 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 	int raised = 0;
 	/* the scan runs outside any transaction (a reader does not hold up
 	 * ingest); only agents found silent are handled in one, re-checked */
-	int r = Q(
+	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, a.hostname, a.last_report_at, a.interval_s FROM "
 		"agents a"
@@ -500,7 +450,7 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 		" a.last_report_at + 3 * a.interval_s < CAST(? AS BIGINT) AND NOT EXISTS (SELECT 1"
 		" FROM alerts x WHERE x.agent_id = a.id AND x.rule = 'agent_silent' AND"
 		" x.closed_at IS NULL AND x.severity = 'critical') LIMIT 1000",
-		&res, i2s(now).s);
+		&res, coll_i2s(now).s);
 	if (r < 0)
 		return r;
 	if (res.rows == 0) {
@@ -521,10 +471,11 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 			.hostname = coll_db_val(&res, i, 2),
 		};
 		struct coll_db_res again;
-		r = Q(s,
-		      "SELECT 1 FROM agents WHERE id = ? AND last_report_at = CAST(? AS BIGINT) AND"
-		      " revoked_at IS NULL",
-		      &again, t.agent_id, coll_db_val(&res, i, 3));
+		r = COLL_Q(s,
+			   "SELECT 1 FROM agents WHERE id = ? AND last_report_at = CAST(? AS "
+			   "BIGINT) AND"
+			   " revoked_at IS NULL",
+			   &again, t.agent_id, coll_db_val(&res, i, 3));
 		if (r < 0)
 			goto fail_res;
 		size_t still = again.rows;
@@ -538,8 +489,8 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 			.open = open.v,
 			.n_open = open.n,
 			.now = now,
-			.last_seen = s2i(coll_db_val(&res, i, 3)),
-			.interval_s = s2i(coll_db_val(&res, i, 4)),
+			.last_seen = coll_s2i(coll_db_val(&res, i, 3)),
+			.interval_s = coll_s2i(coll_db_val(&res, i, 4)),
 		};
 		r = coll_alerts_evaluate(&ai, &ar);
 		for (size_t k = 0; r == 0 && k < ar.n; k++) {

@@ -37,9 +37,24 @@ struct coll_db {
 	char err[512];
 };
 
+/* Copies url's password over every quote of it in msg (libpq quotes a
+ * malformed URL whole), so that no error text or log carries it. */
+static void redact_url(char *msg, size_t size, const char *url)
+{
+	char pw[256];
+
+	if (!url)
+		return;
+	ep_conninfo_password(url, pw, sizeof(pw));
+	ep_redact(msg, size, pw);
+	explicit_bzero(pw, sizeof(pw));
+}
+
 static void set_err(struct coll_db *db, const char *prefix, const char *msg)
 {
 	snprintf(db->err, sizeof(db->err), "%s%s", prefix, msg ? msg : "");
+	if (db->kind == COLL_DB_PG)
+		redact_url(db->err, sizeof(db->err), db->url);
 	size_t n = strlen(db->err);
 	while (n > 0 && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
 		db->err[--n] = '\0';
@@ -629,6 +644,7 @@ int coll_db_open(const char *url, const struct coll_db_opts *opts, struct coll_d
 		snprintf(err, errlen,
 			 "store url '%s': expected sqlite:///path or postgresql://user@host/db",
 			 url);
+		redact_url(err, errlen, url);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -653,6 +669,8 @@ void coll_db_close(struct coll_db *db)
 	if (db->lite)
 		sqlite3_close(db->lite);
 	pg_drop(db);
+	if (db->url) /* a PostgreSQL URL may carry the password */
+		explicit_bzero(db->url, strlen(db->url));
 	free(db->url);
 	free(db);
 }

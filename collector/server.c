@@ -23,6 +23,7 @@
 #include "collector/metrics.h"
 #include "collector/outbox.h"
 #include "collector/server.h"
+#include "collector/sql.h"
 #include "collector/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
@@ -274,12 +275,6 @@ static bool rate_allow(struct coll_server *srv, const char *ip)
 
 /* ---- handlers ----------------------------------------------------------------------- */
 
-static const char *jstr(const json_t *o, const char *k)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static enum MHD_Result handle_enroll(struct req *rq)
 {
 	struct coll_server *srv = rq->srv;
@@ -297,8 +292,8 @@ static enum MHD_Result handle_enroll(struct req *rq)
 		coll_metrics_enroll(0);
 		return send_error(c, 400, "bad_request", err);
 	}
-	const char *token = jstr(body, "token"), *hostname = jstr(body, "hostname");
-	const char *pk = jstr(body, "public_key"), *version = jstr(body, "agent_version");
+	const char *token = coll_jstr(body, "token"), *hostname = coll_jstr(body, "hostname");
+	const char *pk = coll_jstr(body, "public_key"), *version = coll_jstr(body, "agent_version");
 	unsigned char key[EP_PUBLIC_KEY_BYTES + 4];
 	size_t key_len = 0;
 	if (!json_is_object(body) || !token || !hostname || !pk || !version || !token[0] ||

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "collector/analysis.h"
+#include "collector/sql.h"
 #include "collector/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
@@ -72,49 +73,6 @@ static const char *const pg_migrations[] = {
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int q(struct coll_store *s, const char *sql, const char *const *p, size_t n,
-	     struct coll_db_res *res)
-{
-	int r = coll_db_query(s->db, sql, p, n, res);
-	if (r < 0)
-		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
-	return r;
-}
-
-#define Q(s, sql, res, ...)                                                                        \
-	q((s), (sql), (const char *const[]){__VA_ARGS__},                                          \
-	  sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), (res))
-
-struct num {
-	char s[32];
-};
-/* decimal text of v (snprintf's %lld without its cost: ingest formats a
- * dozen numbers per report) */
-static struct num i2s(int64_t v)
-{
-	struct num n;
-	char tmp[24];
-	size_t k = 0, o = 0;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do {
-		tmp[k++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		n.s[o++] = '-';
-	while (k)
-		n.s[o++] = tmp[--k];
-	n.s[o] = '\0';
-	return n;
-}
-static int64_t s2i(const char *s)
-{
-	int64_t v = 0;
-	if (s)
-		ep_parse_int64(s, INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
 static void copy_id(char dst[COLL_ID_SIZE], const char *src)
 {
 	snprintf(dst, COLL_ID_SIZE, "%s", src ? src : "");
@@ -156,7 +114,7 @@ void coll_store_set_deadline(struct coll_store *s, int64_t at_ms)
 
 int coll_store_ping(struct coll_store *s)
 {
-	return q(s, "SELECT 1", NULL, 0, NULL);
+	return coll_sql_query(s, "SELECT 1", NULL, 0, NULL);
 }
 
 /* ---- migrations ---------------------------------------------------------- */
@@ -164,10 +122,10 @@ int coll_store_ping(struct coll_store *s)
 int coll_store_schema_version(struct coll_store *s, int *ret)
 {
 	struct coll_db_res res;
-	int r = q(s, "SELECT MAX(version) FROM schema_version", NULL, 0, &res);
+	int r = coll_sql_query(s, "SELECT MAX(version) FROM schema_version", NULL, 0, &res);
 	if (r < 0)
 		return r;
-	*ret = (int)s2i(coll_db_val(&res, 0, 0));
+	*ret = (int)coll_s2i(coll_db_val(&res, 0, 0));
 	coll_db_res_free(&res);
 	return 0;
 }
@@ -205,8 +163,9 @@ int coll_store_migrate(struct coll_store *s)
 			goto unlock;
 		r = coll_db_exec(s->db, m[v - 1]);
 		if (r == 0)
-			r = Q(s, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-			      NULL, i2s((int64_t)v).s, i2s(ep_wall_ms() / 1000).s);
+			r = COLL_Q(s,
+				   "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+				   NULL, coll_i2s((int64_t)v).s, coll_i2s(ep_wall_ms() / 1000).s);
 		if (r == 0)
 			r = coll_db_commit(s->db);
 		if (r < 0) {
@@ -246,7 +205,7 @@ static json_t *row_json(const struct coll_db_res *res, size_t row, const char *c
 		} else {
 			switch (types[c]) {
 			case 'i':
-				j = json_integer(s2i(v));
+				j = json_integer(coll_s2i(v));
 				break;
 			case 'd': {
 				char *end;
@@ -255,7 +214,7 @@ static json_t *row_json(const struct coll_db_res *res, size_t row, const char *c
 				break;
 			}
 			case 'b':
-				j = json_boolean(s2i(v) != 0);
+				j = json_boolean(coll_s2i(v) != 0);
 				break;
 			case 'j':
 				j = json_loads(v, JSON_DECODE_ANY, NULL);
@@ -300,8 +259,8 @@ int coll_store_customer_add(struct coll_store *s, const char *name, int64_t now,
 {
 	char id[COLL_ID_SIZE];
 	ep_random_hex(8, id, sizeof(id));
-	int r = Q(s, "INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)", NULL, id,
-		  name, i2s(now).s);
+	int r = COLL_Q(s, "INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)", NULL, id,
+		       name, coll_i2s(now).s);
 	if (r == 0)
 		copy_id(ret_id, id);
 	return r;
@@ -311,8 +270,8 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 			     char ret_id[COLL_ID_SIZE])
 {
 	struct coll_db_res res;
-	int r = Q(s, "SELECT id FROM customers WHERE id = ? OR name = ? ORDER BY id = ? DESC", &res,
-		  name_or_id, name_or_id, name_or_id);
+	int r = COLL_Q(s, "SELECT id FROM customers WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+		       &res, name_or_id, name_or_id, name_or_id);
 	if (r < 0)
 		return r;
 	if (res.rows == 0)
@@ -329,16 +288,17 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = Q(s,
-		  "SELECT c.id, c.name, c.created_at,"
-		  " (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "
-		  "NULL),"
-		  " COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		  " a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
-		  " (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		  " a.revoked_at IS NULL AND a.score IS NOT NULL))"
-		  " FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
-		  &res, scope->customer_id, scope->customer_id);
+	int r = COLL_Q(
+		s,
+		"SELECT c.id, c.name, c.created_at,"
+		" (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "
+		"NULL),"
+		" COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
+		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		" a.revoked_at IS NULL AND a.score IS NOT NULL))"
+		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
+		&res, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
 	r = rows_json(&res, names, "ssiii", ret);
@@ -364,10 +324,11 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
 			 int64_t uses, int64_t expires_at, int64_t now)
 {
-	return Q(s,
-		 "INSERT INTO enroll_tokens (hash, customer_id, uses_left, expires_at, created_at)"
-		 " VALUES (?, ?, ?, ?, ?)",
-		 NULL, hash, customer_id, i2s(uses).s, i2s(expires_at).s, i2s(now).s);
+	return COLL_Q(
+		s,
+		"INSERT INTO enroll_tokens (hash, customer_id, uses_left, expires_at, created_at)"
+		" VALUES (?, ?, ?, ?, ?)",
+		NULL, hash, customer_id, coll_i2s(uses).s, coll_i2s(expires_at).s, coll_i2s(now).s);
 }
 
 int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role role,
@@ -375,18 +336,18 @@ int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role r
 {
 	char id[COLL_ID_SIZE];
 	ep_random_hex(8, id, sizeof(id));
-	return Q(s,
-		 "INSERT INTO users (id, name, role, customer_id, token_hash, created_at)"
-		 " VALUES (?, ?, ?, ?, ?, ?)",
-		 NULL, id, name, role == COLL_ROLE_VENDOR ? "vendor" : "viewer",
-		 role == COLL_ROLE_VENDOR ? NULL : customer_id, token_hash, i2s(now).s);
+	return COLL_Q(s,
+		      "INSERT INTO users (id, name, role, customer_id, token_hash, created_at)"
+		      " VALUES (?, ?, ?, ?, ?, ?)",
+		      NULL, id, name, role == COLL_ROLE_VENDOR ? "vendor" : "viewer",
+		      role == COLL_ROLE_VENDOR ? NULL : customer_id, token_hash, coll_i2s(now).s);
 }
 
 int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret)
 {
 	struct coll_db_res res;
-	int r = Q(s, "SELECT id, name, role, customer_id FROM users WHERE token_hash = ?", &res,
-		  token_hash);
+	int r = COLL_Q(s, "SELECT id, name, role, customer_id FROM users WHERE token_hash = ?",
+		       &res, token_hash);
 	if (r < 0)
 		return r;
 	if (res.rows != 1) {
@@ -416,21 +377,21 @@ int coll_store_enroll(struct coll_store *s, const struct coll_enroll *e,
 	int r = coll_db_begin(s->db);
 	if (r < 0)
 		goto fail;
-	r = Q(s,
-	      "UPDATE enroll_tokens SET uses_left = uses_left - 1"
-	      " WHERE hash = ? AND uses_left > 0 AND expires_at > ? RETURNING customer_id",
-	      &res, e->token_hash, i2s(e->now).s);
+	r = COLL_Q(s,
+		   "UPDATE enroll_tokens SET uses_left = uses_left - 1"
+		   " WHERE hash = ? AND uses_left > 0 AND expires_at > ? RETURNING customer_id",
+		   &res, e->token_hash, coll_i2s(e->now).s);
 	if (r < 0)
 		goto fail;
 	if (res.rows != 1) {
 		coll_db_res_free(&res);
-		r = Q(s, "SELECT uses_left, expires_at FROM enroll_tokens WHERE hash = ?", &res,
-		      e->token_hash);
+		r = COLL_Q(s, "SELECT uses_left, expires_at FROM enroll_tokens WHERE hash = ?",
+			   &res, e->token_hash);
 		if (r < 0)
 			goto fail;
 		if (res.rows == 0)
 			r = -ENOENT;
-		else if (s2i(coll_db_val(&res, 0, 1)) <= e->now)
+		else if (coll_s2i(coll_db_val(&res, 0, 1)) <= e->now)
 			r = -EKEYEXPIRED;
 		else
 			r = -EUSERS;
@@ -439,11 +400,11 @@ int coll_store_enroll(struct coll_store *s, const struct coll_enroll *e,
 	copy_id(customer, coll_db_val(&res, 0, 0));
 	coll_db_res_free(&res);
 	ep_random_hex(16, id, sizeof(id));
-	r = Q(s,
-	      "INSERT INTO agents (id, customer_id, hostname, public_key, agent_version,"
-	      " enrolled_at, interval_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
-	      NULL, id, customer, e->hostname, e->public_key_b64, e->agent_version, i2s(e->now).s,
-	      i2s(e->interval_s).s);
+	r = COLL_Q(s,
+		   "INSERT INTO agents (id, customer_id, hostname, public_key, agent_version,"
+		   " enrolled_at, interval_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		   NULL, id, customer, e->hostname, e->public_key_b64, e->agent_version,
+		   coll_i2s(e->now).s, coll_i2s(e->interval_s).s);
 	if (r < 0)
 		goto fail;
 	r = coll_db_commit(s->db);
@@ -461,10 +422,11 @@ fail:
 int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent *ret)
 {
 	struct coll_db_res res;
-	int r = Q(s,
-		  "SELECT id, customer_id, public_key, revoked_at, last_seq FROM agents WHERE id = "
-		  "?",
-		  &res, id);
+	int r = COLL_Q(
+		s,
+		"SELECT id, customer_id, public_key, revoked_at, last_seq FROM agents WHERE id = "
+		"?",
+		&res, id);
 	if (r < 0)
 		return r;
 	if (res.rows != 1) {
@@ -484,7 +446,7 @@ int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent
 		goto out;
 	}
 	ret->revoked = coll_db_val(&res, 0, 3) != NULL;
-	ret->last_seq = s2i(coll_db_val(&res, 0, 4));
+	ret->last_seq = coll_s2i(coll_db_val(&res, 0, 4));
 out:
 	coll_db_res_free(&res);
 	return r;
@@ -493,13 +455,13 @@ out:
 int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now)
 {
 	struct coll_db_res res;
-	int r = Q(s, "UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", &res,
-		  i2s(now).s, id);
+	int r = COLL_Q(s, "UPDATE agents SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+		       &res, coll_i2s(now).s, id);
 	if (r < 0)
 		return r;
 	if (res.changes == 0) {
 		coll_db_res_free(&res);
-		r = Q(s, "SELECT 1 FROM agents WHERE id = ?", &res, id);
+		r = COLL_Q(s, "SELECT 1 FROM agents WHERE id = ?", &res, id);
 		if (r == 0 && res.rows == 0)
 			r = -ENOENT;
 	}
@@ -524,13 +486,14 @@ int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int6
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = Q(s,
-		  "SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		  " a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
-		  " a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
-		  " WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
-		  "a.hostname",
-		  &res, i2s(now).s, scope->customer_id, scope->customer_id);
+	int r = COLL_Q(
+		s,
+		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
+		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
+		" a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
+		"a.hostname",
+		&res, coll_i2s(now).s, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
 	r = rows_json(&res, names, "ssssssiiisisi", ret);
@@ -542,7 +505,8 @@ int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]
 {
 	static const char *const states[] = {"active", "silent", "revoked", "never_reported"};
 	struct coll_db_res res;
-	int r = Q(s, "SELECT " STATE_SQL ", COUNT(*) FROM agents a GROUP BY 1", &res, i2s(now).s);
+	int r = COLL_Q(s, "SELECT " STATE_SQL ", COUNT(*) FROM agents a GROUP BY 1", &res,
+		       coll_i2s(now).s);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; k < 4; k++)
@@ -550,17 +514,9 @@ int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]
 	for (size_t i = 0; i < res.rows; i++)
 		for (size_t k = 0; k < 4; k++)
 			if (strcmp(coll_db_val(&res, i, 0), states[k]) == 0)
-				counts[k] = s2i(coll_db_val(&res, i, 1));
+				counts[k] = coll_s2i(coll_db_val(&res, i, 1));
 	coll_db_res_free(&res);
 	return 0;
-}
-
-/* ---- ingest ----------------------------------------------------------------------- */
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 /* ---- compact JSON text ------------------------------------------------------ */
@@ -821,7 +777,7 @@ static int jd_real(struct ep_buf *b, double v)
 	if (fabs(v) < 1e12 && x == (double)(int64_t)x) {
 		int64_t q = (int64_t)x;
 		uint64_t u = q < 0 ? (uint64_t)0 - (uint64_t)q : (uint64_t)q;
-		struct num ip = i2s((int64_t)(u / 16));
+		struct coll_num ip = coll_i2s((int64_t)(u / 16));
 		unsigned frac = (unsigned)(u % 16) * 625; /* ten-thousandths */
 		size_t len = 0;
 		if (signbit(v))
@@ -909,7 +865,7 @@ static int jd(struct ep_buf *b, const json_t *j, int depth)
 	case JSON_STRING:
 		return jd_string(b, json_string_value(j), json_string_length(j));
 	case JSON_INTEGER: {
-		struct num n = i2s((int64_t)json_integer_value(j));
+		struct coll_num n = coll_i2s((int64_t)json_integer_value(j));
 		return ep_buf_append(b, n.s, strlen(n.s));
 	}
 	case JSON_REAL:
@@ -1023,11 +979,11 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 		if (!text)
 			return -ENOMEM;
 	}
-	int r = Q(s,
-		  "INSERT INTO current_findings (agent_id, seq, findings) VALUES (?, ?, ?)"
-		  " ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, findings ="
-		  " excluded.findings",
-		  NULL, it->agent.id, i2s(it->seq).s, text);
+	int r = COLL_Q(s,
+		       "INSERT INTO current_findings (agent_id, seq, findings) VALUES (?, ?, ?)"
+		       " ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, findings ="
+		       " excluded.findings",
+		       NULL, it->agent.id, coll_i2s(it->seq).s, text);
 	free(owned);
 	return r;
 }
@@ -1037,7 +993,7 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct coll_analysis *an)
 {
 	struct coll_db_res res;
-	struct num seq = i2s(it->seq), now = i2s(it->received_at);
+	struct coll_num seq = coll_i2s(it->seq), now = coll_i2s(it->received_at);
 	int r;
 
 	/* The seq advance is the idempotency gate: the row lock makes two
@@ -1047,54 +1003,57 @@ static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct
 	int64_t interval = json_is_integer(iv) ? json_integer_value(iv) : 300;
 	if (interval < 1)
 		interval = 300;
-	r = Q(s,
-	      "UPDATE agents SET last_seq = ?, last_report_at = ?, hostname = COALESCE(?, "
-	      "hostname),"
-	      " agent_version = COALESCE(?, agent_version), interval_s = ? WHERE id = ? AND"
-	      " last_seq < CAST(? AS BIGINT) AND revoked_at IS NULL RETURNING (SELECT COUNT(*)"
-	      " FROM alerts x WHERE x.agent_id = agents.id AND x.closed_at IS NULL)",
-	      &res, seq.s, now.s, jstr(host, "hostname"), jstr(it->report, "agent_version"),
-	      i2s(interval).s, it->agent.id, seq.s);
+	r = COLL_Q(s,
+		   "UPDATE agents SET last_seq = ?, last_report_at = ?, hostname = COALESCE(?, "
+		   "hostname),"
+		   " agent_version = COALESCE(?, agent_version), interval_s = ? WHERE id = ? AND"
+		   " last_seq < CAST(? AS BIGINT) AND revoked_at IS NULL RETURNING (SELECT COUNT(*)"
+		   " FROM alerts x WHERE x.agent_id = agents.id AND x.closed_at IS NULL)",
+		   &res, seq.s, now.s, coll_jstr(host, "hostname"),
+		   coll_jstr(it->report, "agent_version"), coll_i2s(interval).s, it->agent.id,
+		   seq.s);
 	if (r < 0)
 		return r;
 	int64_t changed = (int64_t)res.rows;
-	it->open_alerts = changed == 1 ? s2i(coll_db_val(&res, 0, 0)) : 0;
+	it->open_alerts = changed == 1 ? coll_s2i(coll_db_val(&res, 0, 0)) : 0;
 	coll_db_res_free(&res);
 	if (changed != 1) {
-		r = Q(s, "SELECT last_seq, revoked_at FROM agents WHERE id = ?", &res,
-		      it->agent.id);
+		r = COLL_Q(s, "SELECT last_seq, revoked_at FROM agents WHERE id = ?", &res,
+			   it->agent.id);
 		if (r < 0)
 			return r;
 		if (res.rows != 1 || coll_db_val(&res, 0, 1)) {
 			coll_db_res_free(&res);
 			return -EPERM; /* revoked meanwhile */
 		}
-		it->last_seq = s2i(coll_db_val(&res, 0, 0));
+		it->last_seq = coll_s2i(coll_db_val(&res, 0, 0));
 		coll_db_res_free(&res);
 		it->result = COLL_INGEST_DUPLICATE;
 		if (it->seq < it->last_seq) {
 			/* older than the newest accepted: a restored or cloned agent */
-			r = Q(s,
-			      "UPDATE agents SET seq_rewinds = seq_rewinds + 1, last_rewind_at = ?"
-			      " WHERE id = ?",
-			      NULL, now.s, it->agent.id);
+			r = COLL_Q(s,
+				   "UPDATE agents SET seq_rewinds = seq_rewinds + 1, "
+				   "last_rewind_at = ?"
+				   " WHERE id = ?",
+				   NULL, now.s, it->agent.id);
 			if (r == 0)
-				r = Q(s,
-				      "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, "
-				      "?,"
-				      " 'agent_seq_rewind', ?)",
-				      NULL, it->agent.id, now.s, seq.s);
+				r = COLL_Q(s,
+					   "INSERT INTO events (agent_id, ts, kind, detail) VALUES "
+					   "(?, "
+					   "?,"
+					   " 'agent_seq_rewind', ?)",
+					   NULL, it->agent.id, now.s, seq.s);
 		}
 		return r;
 	}
 	time_t gen = 0;
-	const char *g = jstr(it->report, "generated_at");
+	const char *g = coll_jstr(it->report, "generated_at");
 	if (g)
 		ep_time_parse(g, &gen);
-	r = Q(s,
-	      "INSERT INTO reports (agent_id, seq, received_at, generated_at, body)"
-	      " VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq) DO NOTHING",
-	      NULL, it->agent.id, seq.s, now.s, i2s((int64_t)gen).s, it->body);
+	r = COLL_Q(s,
+		   "INSERT INTO reports (agent_id, seq, received_at, generated_at, body)"
+		   " VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq) DO NOTHING",
+		   NULL, it->agent.id, seq.s, now.s, coll_i2s((int64_t)gen).s, it->body);
 	if (r < 0)
 		return r;
 	r = store_findings(s, it);
@@ -1133,9 +1092,11 @@ static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, 
 						 i == 0 ? "SAVEPOINT item"
 							: "RELEASE SAVEPOINT item; SAVEPOINT item");
 			else {
-				r = i == 0 ? 0 : q(s, "RELEASE SAVEPOINT item", NULL, 0, NULL);
+				r = i == 0 ? 0
+					   : coll_sql_query(s, "RELEASE SAVEPOINT item", NULL, 0,
+							    NULL);
 				if (r == 0)
-					r = q(s, "SAVEPOINT item", NULL, 0, NULL);
+					r = coll_sql_query(s, "SAVEPOINT item", NULL, 0, NULL);
 			}
 			if (r < 0)
 				return r;
@@ -1192,10 +1153,10 @@ fail:
 static int chunk_bound(struct coll_store *s, const char *sql, int64_t cutoff, int64_t *ret)
 {
 	struct coll_db_res res;
-	int r = Q(s, sql, &res, i2s(cutoff).s);
+	int r = COLL_Q(s, sql, &res, coll_i2s(cutoff).s);
 	if (r < 0)
 		return r;
-	*ret = res.rows ? s2i(coll_db_val(&res, 0, 0)) : cutoff;
+	*ret = res.rows ? coll_s2i(coll_db_val(&res, 0, 0)) : cutoff;
 	coll_db_res_free(&res);
 	return 0;
 }
@@ -1211,22 +1172,22 @@ static int retire(struct coll_store *s, const char *bound_sql, const char *rollu
 		int r = chunk_bound(s, bound_sql, cutoff, &b);
 		if (r < 0)
 			return r;
-		struct num bs = i2s(b);
+		struct coll_num bs = coll_i2s(b);
 		struct coll_db_res res = {0};
 		r = coll_db_begin(s->db);
 		if (r == 0 && rollup_sql)
-			r = Q(s, rollup_sql, NULL, bs.s);
+			r = COLL_Q(s, rollup_sql, NULL, bs.s);
 		if (r == 0)
-			r = Q(s, delete_sql, &res, bs.s);
+			r = COLL_Q(s, delete_sql, &res, bs.s);
 		int64_t deleted = res.changes;
 		coll_db_res_free(&res);
 		if (r == 0 && deleted == 0 && b < cutoff) {
 			/* more than a chunk share one value: take them all */
-			bs = i2s(b + 1);
+			bs = coll_i2s(b + 1);
 			if (rollup_sql)
-				r = Q(s, rollup_sql, NULL, bs.s);
+				r = COLL_Q(s, rollup_sql, NULL, bs.s);
 			if (r == 0)
-				r = Q(s, delete_sql, NULL, bs.s);
+				r = COLL_Q(s, delete_sql, NULL, bs.s);
 		}
 		if (r == 0)
 			r = coll_db_commit(s->db);
@@ -1242,7 +1203,8 @@ static int retire(struct coll_store *s, const char *bound_sql, const char *rollu
 int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			 int64_t keep_rollup_s)
 {
-	struct num roll_cut = i2s(now - keep_rollup_s), raw_cut = i2s(now - keep_raw_s);
+	struct coll_num roll_cut = coll_i2s(now - keep_rollup_s),
+			raw_cut = coll_i2s(now - keep_raw_s);
 	/* hourly rollups of the samples about to go, merged when an hour is
 	 * rolled up in two chunks */
 	int r = retire(s,
@@ -1264,17 +1226,20 @@ int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			   NULL, "DELETE FROM reports WHERE received_at < CAST(? AS BIGINT)",
 			   now - keep_raw_s);
 	if (r == 0)
-		r = Q(s, "DELETE FROM rollups WHERE hour < CAST(? AS BIGINT)", NULL, roll_cut.s);
+		r = COLL_Q(s, "DELETE FROM rollups WHERE hour < CAST(? AS BIGINT)", NULL,
+			   roll_cut.s);
 	if (r == 0)
-		r = Q(s,
-		      "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_at IS NOT NULL) AND"
-		      " created_at < CAST(? AS BIGINT)",
-		      NULL, raw_cut.s);
+		r = COLL_Q(
+			s,
+			"DELETE FROM outbox WHERE (sent_at IS NOT NULL OR dead_at IS NOT NULL) AND"
+			" created_at < CAST(? AS BIGINT)",
+			NULL, raw_cut.s);
 	if (r == 0)
-		r = Q(s,
-		      "DELETE FROM alerts WHERE closed_at IS NOT NULL AND closed_at < CAST(? AS "
-		      "BIGINT)",
-		      NULL, roll_cut.s);
+		r = COLL_Q(
+			s,
+			"DELETE FROM alerts WHERE closed_at IS NOT NULL AND closed_at < CAST(? AS "
+			"BIGINT)",
+			NULL, roll_cut.s);
 	return r;
 }
 
@@ -1289,7 +1254,7 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = Q(
+	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.last_report_at, " STATE_SQL
 		", a.score, a.band, a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE x.agent_id ="
@@ -1298,8 +1263,8 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)"
 		" ORDER BY a.revoked_at IS NOT NULL, COALESCE(a.score, 101), c.name, a.hostname,"
 		" a.id LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",
-		&res, i2s(now).s, scope->customer_id, scope->customer_id,
-		i2s(scope->limit > 0 ? scope->limit : 100000).s, i2s(scope->offset).s);
+		&res, coll_i2s(now).s, scope->customer_id, scope->customer_id,
+		coll_i2s(scope->limit > 0 ? scope->limit : 100000).s, coll_i2s(scope->offset).s);
 	if (r < 0)
 		return r;
 	r = rows_json(&res, names, "ssssisissi", ret);
@@ -1323,13 +1288,14 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	json_t *host = NULL, *j = NULL;
 	if (!scope)
 		return -EINVAL;
-	int r = Q(s,
-		  "SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		  " a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
-		  " a.seq_rewinds, a.score_json, a.forecasts_json"
-		  " FROM agents a JOIN customers c ON c.id = a.customer_id"
-		  " WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
-		  &res, i2s(now).s, id, scope->customer_id, scope->customer_id);
+	int r = COLL_Q(
+		s,
+		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
+		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
+		" a.seq_rewinds, a.score_json, a.forecasts_json"
+		" FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
+		&res, coll_i2s(now).s, id, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
 	if (res.rows != 1) {
@@ -1341,17 +1307,18 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	if (!host)
 		return -ENOMEM;
 
-	r = Q(s,
-	      "SELECT body FROM reports WHERE agent_id = ? AND seq = (SELECT last_seq FROM agents"
-	      " WHERE id = ?)",
-	      &res, id, id);
+	r = COLL_Q(
+		s,
+		"SELECT body FROM reports WHERE agent_id = ? AND seq = (SELECT last_seq FROM agents"
+		" WHERE id = ?)",
+		&res, id, id);
 	if (r < 0)
 		goto fail;
 	j = res.rows ? json_loads(coll_db_val(&res, 0, 0), 0, NULL) : NULL;
 	json_object_set_new(host, "report", j ? j : json_null());
 	coll_db_res_free(&res);
 
-	r = Q(s, "SELECT findings FROM current_findings WHERE agent_id = ?", &res, id);
+	r = COLL_Q(s, "SELECT findings FROM current_findings WHERE agent_id = ?", &res, id);
 	if (r < 0)
 		goto fail;
 	j = res.rows ? json_loads(coll_db_val(&res, 0, 0), 0, NULL) : NULL;
@@ -1360,12 +1327,13 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		j = json_array();
 	json_object_set_new(host, "findings", j);
 
-	r = Q(s,
-	      "SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object, x.severity,"
-	      " x.value, x.message, x.remediation, x.opened_at, x.updated_at, x.closed_at"
-	      " FROM alerts x JOIN agents a ON a.id = x.agent_id WHERE x.agent_id = ? AND"
-	      " x.closed_at IS NULL ORDER BY x.opened_at DESC",
-	      &res, id);
+	r = COLL_Q(
+		s,
+		"SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object, x.severity,"
+		" x.value, x.message, x.remediation, x.opened_at, x.updated_at, x.closed_at"
+		" FROM alerts x JOIN agents a ON a.id = x.agent_id WHERE x.agent_id = ? AND"
+		" x.closed_at IS NULL ORDER BY x.opened_at DESC",
+		&res, id);
 	if (r < 0)
 		goto fail;
 	r = rows_json(&res, alert_names, alert_types, &j);
@@ -1392,15 +1360,16 @@ int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = Q(s,
-		  "SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object,"
-		  " x.severity, x.value, x.message, x.remediation, x.opened_at, x.updated_at,"
-		  " x.closed_at FROM alerts x JOIN agents a ON a.id = x.agent_id"
-		  " WHERE (CAST(? AS TEXT) IS NULL OR x.customer_id = ?) AND (? = '0' OR"
-		  " x.closed_at IS NULL) ORDER BY x.closed_at IS NOT NULL, x.updated_at DESC, x.id"
-		  " DESC LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",
-		  &res, scope->customer_id, scope->customer_id, open_only ? "1" : "0",
-		  i2s(scope->limit > 0 ? scope->limit : 1000).s, i2s(scope->offset).s);
+	int r = COLL_Q(
+		s,
+		"SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object,"
+		" x.severity, x.value, x.message, x.remediation, x.opened_at, x.updated_at,"
+		" x.closed_at FROM alerts x JOIN agents a ON a.id = x.agent_id"
+		" WHERE (CAST(? AS TEXT) IS NULL OR x.customer_id = ?) AND (? = '0' OR"
+		" x.closed_at IS NULL) ORDER BY x.closed_at IS NOT NULL, x.updated_at DESC, x.id"
+		" DESC LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",
+		&res, scope->customer_id, scope->customer_id, open_only ? "1" : "0",
+		coll_i2s(scope->limit > 0 ? scope->limit : 1000).s, coll_i2s(scope->offset).s);
 	if (r < 0)
 		return r;
 	r = rows_json(&res, alert_names, alert_types, ret);
@@ -1422,9 +1391,9 @@ void coll_outbox_rows_free(struct coll_outbox_row *rows, size_t n)
 int coll_store_outbox_add(struct coll_store *s, const char *channel, const char *payload,
 			  int64_t now)
 {
-	int r = Q(s,
-		  "INSERT INTO outbox (channel, payload, created_at, next_at) VALUES (?, ?, ?, ?)",
-		  NULL, channel, payload, i2s(now).s, i2s(now).s);
+	int r = COLL_Q(
+		s, "INSERT INTO outbox (channel, payload, created_at, next_at) VALUES (?, ?, ?, ?)",
+		NULL, channel, payload, coll_i2s(now).s, coll_i2s(now).s);
 	if (r == 0)
 		s->outbox_added++;
 	return r;
@@ -1434,7 +1403,8 @@ int coll_store_outbox_claim(struct coll_store *s, const char *worker, int64_t no
 			    size_t max, struct coll_outbox_row **ret, size_t *ret_n)
 {
 	struct coll_db_res res;
-	struct num n = i2s(now), until = i2s(now + lease_s), lim = i2s((int64_t)max);
+	struct coll_num n = coll_i2s(now), until = coll_i2s(now + lease_s),
+			lim = coll_i2s((int64_t)max);
 	int r;
 	*ret = NULL;
 	*ret_n = 0;
@@ -1443,22 +1413,24 @@ int coll_store_outbox_claim(struct coll_store *s, const char *worker, int64_t no
 	 * claim side by side; SQLite's single UPDATE runs under the one write
 	 * lock, which is the same guarantee for one file. */
 	if (coll_db_kind(s->db) == COLL_DB_PG)
-		r = Q(s,
-		      "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
-		      " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
-		      " NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
-		      " lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
-		      " CAST(? AS BIGINT) FOR UPDATE SKIP LOCKED)"
-		      " RETURNING id, channel, payload, attempts",
-		      &res, until.s, worker, n.s, n.s, lim.s);
+		r = COLL_Q(
+			s,
+			"UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
+			" WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
+			" NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
+			" lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
+			" CAST(? AS BIGINT) FOR UPDATE SKIP LOCKED)"
+			" RETURNING id, channel, payload, attempts",
+			&res, until.s, worker, n.s, n.s, lim.s);
 	else
-		r = Q(s,
-		      "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
-		      " WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
-		      " NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
-		      " lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
-		      " CAST(? AS BIGINT)) RETURNING id, channel, payload, attempts",
-		      &res, until.s, worker, n.s, n.s, lim.s);
+		r = COLL_Q(
+			s,
+			"UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1"
+			" WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND dead_at IS"
+			" NULL AND next_at <= CAST(? AS BIGINT) AND (lease_until IS NULL OR"
+			" lease_until < CAST(? AS BIGINT)) ORDER BY next_at, id LIMIT"
+			" CAST(? AS BIGINT)) RETURNING id, channel, payload, attempts",
+			&res, until.s, worker, n.s, n.s, lim.s);
 	if (r < 0)
 		return r;
 	if (res.rows == 0)
@@ -1469,10 +1441,10 @@ int coll_store_outbox_claim(struct coll_store *s, const char *worker, int64_t no
 		goto out;
 	}
 	for (size_t i = 0; i < res.rows; i++) {
-		rows[i].id = s2i(coll_db_val(&res, i, 0));
+		rows[i].id = coll_s2i(coll_db_val(&res, i, 0));
 		rows[i].channel = strdup(coll_db_val(&res, i, 1));
 		rows[i].payload = strdup(coll_db_val(&res, i, 2));
-		rows[i].attempts = (int)s2i(coll_db_val(&res, i, 3));
+		rows[i].attempts = (int)coll_s2i(coll_db_val(&res, i, 3));
 		if (!rows[i].channel || !rows[i].payload) {
 			coll_outbox_rows_free(rows, res.rows);
 			r = -ENOMEM;
@@ -1488,31 +1460,33 @@ out:
 
 int coll_store_outbox_sent(struct coll_store *s, int64_t id, const char *worker, int64_t now)
 {
-	return Q(s,
-		 "UPDATE outbox SET sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"
-		 " AND claimed_by = ?",
-		 NULL, i2s(now).s, i2s(id).s, worker);
+	return COLL_Q(
+		s,
+		"UPDATE outbox SET sent_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?"
+		" AND claimed_by = ?",
+		NULL, coll_i2s(now).s, coll_i2s(id).s, worker);
 }
 
 int coll_store_outbox_failed(struct coll_store *s, int64_t id, const char *worker, int64_t next_at,
 			     bool dead, const char *error)
 {
-	struct num at = i2s(next_at);
-	return Q(s,
-		 "UPDATE outbox SET next_at = ?, lease_until = NULL, last_error = ?, dead_at ="
-		 " CASE WHEN ? = '1' THEN CAST(? AS BIGINT) ELSE NULL END WHERE id = ? AND"
-		 " claimed_by = ?",
-		 NULL, at.s, error, dead ? "1" : "0", at.s, i2s(id).s, worker);
+	struct coll_num at = coll_i2s(next_at);
+	return COLL_Q(s,
+		      "UPDATE outbox SET next_at = ?, lease_until = NULL, last_error = ?, dead_at ="
+		      " CASE WHEN ? = '1' THEN CAST(? AS BIGINT) ELSE NULL END WHERE id = ? AND"
+		      " claimed_by = ?",
+		      NULL, at.s, error, dead ? "1" : "0", at.s, coll_i2s(id).s, worker);
 }
 
 int coll_store_outbox_depth(struct coll_store *s, int64_t *ret)
 {
 	struct coll_db_res res;
-	int r = q(s, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL", NULL,
-		  0, &res);
+	int r = coll_sql_query(
+		s, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL", NULL, 0,
+		&res);
 	if (r < 0)
 		return r;
-	*ret = s2i(coll_db_val(&res, 0, 0));
+	*ret = coll_s2i(coll_db_val(&res, 0, 0));
 	coll_db_res_free(&res);
 	return 0;
 }

@@ -101,6 +101,17 @@ json_t *ep_finding_json(const struct ep_finding *f)
 	return o;
 }
 
+int ep_findings_append(json_t *findings, json_t *finding)
+{
+	if (!finding)
+		return -ENOMEM;
+	if (json_array_size(findings) >= EP_REPORT_MAX_FINDINGS) {
+		json_decref(finding);
+		return -E2BIG;
+	}
+	return json_array_append_new(findings, finding) < 0 ? -ENOMEM : 0;
+}
+
 /* The value of KEY in an os-release file (shell-like quoting: "...", '...'
  * or bare, backslash escapes in double quotes). malloc'd or NULL. */
 static char *os_release_value(const char *text, const char *key)
@@ -363,8 +374,37 @@ static void path_push_index(char *buf, size_t size, size_t at, size_t i)
 	(void)ep_snprintf(buf + at, size - at, "[%zu]", i);
 }
 
-/* Walks a parsed value (depth already bounded, so recursion is shallow) and
- * checks every key and string against the length cap. */
+/* True when every key and string in v is within the length cap. The common
+ * case builds no path: a report has thousands of nodes and all of them pass
+ * (depth is already bounded, so recursion is shallow). */
+static bool strings_ok(const json_t *v)
+{
+	if (json_is_string(v))
+		return json_string_length(v) <= EP_REPORT_MAX_STRING;
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(v, i, e)
+		{
+			if (!strings_ok(e))
+				return false;
+		}
+	} else if (json_is_object(v)) {
+		const char *k;
+		json_t *e;
+
+		json_object_foreach((json_t *)(uintptr_t)v, k, e)
+		{
+			if (strlen(k) > EP_REPORT_MAX_STRING || !strings_ok(e))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* The error path of strings_ok: walks v again in the same order, building the
+ * JSON path in path, and says where the first string or key over the cap is. */
 static int check_strings(const json_t *v, char *path, size_t psize, char *err, size_t errlen)
 {
 	size_t at = strlen(path);
@@ -449,7 +489,7 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 			    jerr.column, jerr.position, jerr.text);
 		return -EINVAL;
 	}
-	r = check_strings(j, path, sizeof(path), err, errlen);
+	r = strings_ok(j) ? 0 : check_strings(j, path, sizeof(path), err, errlen);
 	if (r < 0) {
 		json_decref(j);
 		return r;

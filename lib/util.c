@@ -637,6 +637,84 @@ int ep_snprintf(char *buf, size_t size, const char *fmt, ...)
 /* ---- UTF-8 --------------------------------------------------------------------- */
 
 /* RFC 3629 table 4: shortest form only, no surrogates, at most U+10FFFF. */
+void ep_redact(char *buf, size_t size, const char *secret)
+{
+	static const char mask[] = "***";
+	size_t slen = secret ? strlen(secret) : 0, mlen = sizeof(mask) - 1;
+	char *p;
+
+	if (!buf || size == 0 || slen == 0)
+		return;
+	buf[size - 1] = '\0';
+	p = buf;
+	while ((p = strstr(p, secret)) != NULL) {
+		size_t at = (size_t)(p - buf), tail = strlen(p + slen);
+
+		/* room for the mask and as much of the tail as fits */
+		if (at + mlen >= size) {
+			buf[at] = '\0';
+			return;
+		}
+		if (at + mlen + tail >= size)
+			tail = size - 1 - at - mlen;
+		memmove(p + mlen, p + slen, tail);
+		memcpy(p, mask, mlen);
+		p[mlen + tail] = '\0';
+		p += mlen;
+	}
+}
+
+/* libpq quotes pieces of a conninfo it cannot parse (a whole malformed URI,
+ * an undecodable %-token) in its messages. A URL is any scheme://...: the
+ * scheme may be misspelt. */
+void ep_conninfo_password(const char *ci, char *out, size_t outlen)
+{
+	const char *v = NULL, *end = NULL;
+
+	out[0] = '\0';
+	size_t slen =
+		strspn(ci, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	if (slen > 0 && strncmp(ci + slen, "://", 3) == 0) {
+		const char *auth = ci + slen + 3;
+		size_t alen = strcspn(auth, "@/");
+		const char *colon = memchr(auth, ':', alen);
+
+		if (auth[alen] == '@' && colon) {
+			v = colon + 1;
+			end = auth + alen;
+		} else {
+			const char *q = strchr(auth, '?');
+			for (const char *p = q; p && !v; p = strchr(p + 1, '&'))
+				if (strncmp(p + 1, "password=", 9) == 0)
+					v = p + 10;
+			end = v ? v + strcspn(v, "&") : NULL;
+		}
+	} else {
+		for (const char *p = strstr(ci, "password"); p && !v;
+		     p = strstr(p + 1, "password")) {
+			const char *e = p + 8;
+			if (p != ci && p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n')
+				continue;
+			e += strspn(e, " \t\n");
+			if (*e != '=')
+				continue;
+			v = e + 1 + strspn(e + 1, " \t\n");
+		}
+		if (v && *v == '\'') {
+			v++;
+			for (end = v; *end && *end != '\''; end++)
+				if (*end == '\\' && end[1])
+					end++;
+		} else if (v) {
+			end = v + strcspn(v, " \t\n");
+		}
+	}
+	if (v && end > v && (size_t)(end - v) < outlen) {
+		memcpy(out, v, (size_t)(end - v));
+		out[end - v] = '\0';
+	}
+}
+
 bool ep_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -48,6 +48,9 @@ struct ep_finding {
 /* New JSON object for f, or NULL on ENOMEM. Extra fields may be added by the
  * caller to the returned object (e.g. "pages", "measured_at"). */
 json_t *ep_finding_json(const struct ep_finding *f);
+/* Appends finding (consumed, even on failure) to the findings array unless
+ * it already holds EP_REPORT_MAX_FINDINGS. 0, -E2BIG (full) or -ENOMEM. */
+int ep_findings_append(json_t *findings, json_t *finding);
 
 /* The host block of a report, filled from uname(2), /proc/uptime and
  * /etc/os-release below root ("/" in production). */

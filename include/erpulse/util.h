@@ -70,6 +70,15 @@ void ep_buf_free(struct ep_buf *b);
 /* snprintf that reports truncation: 0 or -ENOSPC (buf still NUL-terminated). */
 int ep_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Replaces every occurrence of secret (when not empty) in the NUL-terminated
+ * text buf of size bytes with "***", so that a message quoting a connection
+ * string cannot carry its password. The result is truncated to fit. */
+void ep_redact(char *buf, size_t size, const char *secret);
+/* The password in a PostgreSQL conninfo (password=... or password='...') or
+ * in a URL (scheme://user:password@host, ?password=...), raw as written, into
+ * out; "" when there is none or it does not fit. For ep_redact. */
+void ep_conninfo_password(const char *conninfo, char *out, size_t outlen);
+
 /* True when s (len bytes) is valid UTF-8 without NUL bytes. */
 bool ep_utf8_valid(const char *s, size_t len);
 

@@ -34,31 +34,6 @@ int probe_mssql_quote_ident(const char *ident, char *out, size_t outlen)
 	return 0;
 }
 
-static double dnum(const struct probe_sql_rows *r, size_t i, size_t j)
-{
-	const char *s = probe_sql_cell(r, i, j);
-	char *end;
-	if (!s || !*s)
-		return NAN;
-	double v = strtod(s, &end);
-	return *end ? NAN : v;
-}
-
-static int64_t inum(const struct probe_sql_rows *r, size_t i, size_t j, int64_t def)
-{
-	const char *s = probe_sql_cell(r, i, j);
-	int64_t v;
-	if (!s || ep_parse_int64(s, INT64_MIN, INT64_MAX, &v) < 0)
-		return def;
-	return v;
-}
-
-static const char *cell(const struct probe_sql_rows *r, size_t i, size_t j)
-{
-	const char *s = probe_sql_cell(r, i, j);
-	return s ? s : "";
-}
-
 int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 			       const struct probe_odbc_settings *s, bool online_rebuild,
 			       struct ep_probe_result *r)
@@ -69,15 +44,15 @@ int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 	if (rows->ncols < MSSQL_IX_NCOLS)
 		return 0;
 	for (size_t i = 0; i < rows->nrows; i++) {
-		int64_t index_id = inum(rows, i, MSSQL_IX_INDEX_ID, 0);
-		int64_t level = inum(rows, i, MSSQL_IX_LEVEL, -1);
-		int64_t pages = inum(rows, i, MSSQL_IX_PAGES, 0);
-		int64_t part = inum(rows, i, MSSQL_IX_PARTITION, 1);
-		int64_t parts = inum(rows, i, MSSQL_IX_PARTITIONS, 1);
-		double frag = dnum(rows, i, MSSQL_IX_AVG_FRAG);
-		double density = dnum(rows, i, MSSQL_IX_PAGE_SPACE_USED);
-		const char *type = cell(rows, i, MSSQL_IX_TYPE_DESC);
-		const char *alloc = cell(rows, i, MSSQL_IX_ALLOC_DESC);
+		int64_t index_id = probe_sql_int(rows, i, MSSQL_IX_INDEX_ID, 0);
+		int64_t level = probe_sql_int(rows, i, MSSQL_IX_LEVEL, -1);
+		int64_t pages = probe_sql_int(rows, i, MSSQL_IX_PAGES, 0);
+		int64_t part = probe_sql_int(rows, i, MSSQL_IX_PARTITION, 1);
+		int64_t parts = probe_sql_int(rows, i, MSSQL_IX_PARTITIONS, 1);
+		double frag = probe_sql_num(rows, i, MSSQL_IX_AVG_FRAG);
+		double density = probe_sql_num(rows, i, MSSQL_IX_PAGE_SPACE_USED);
+		const char *type = probe_sql_str(rows, i, MSSQL_IX_TYPE_DESC);
+		const char *alloc = probe_sql_str(rows, i, MSSQL_IX_ALLOC_DESC);
 
 		/* heaps (index_id 0), LOB and row-overflow units, non-leaf levels,
 		 * columnstore/XML/spatial indexes and small indexes are not judged */
@@ -88,20 +63,27 @@ int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 			continue;
 		char qdb[300], qs[300], qt[300], qi[300], object[700], target[1000], rem[1200],
 			msg[600], partclause[48] = "";
-		if (probe_mssql_quote_ident(cell(rows, i, MSSQL_IX_DB), qdb, sizeof(qdb)) < 0 ||
-		    probe_mssql_quote_ident(cell(rows, i, MSSQL_IX_SCHEMA), qs, sizeof(qs)) < 0 ||
-		    probe_mssql_quote_ident(cell(rows, i, MSSQL_IX_TABLE), qt, sizeof(qt)) < 0 ||
-		    probe_mssql_quote_ident(cell(rows, i, MSSQL_IX_INDEX), qi, sizeof(qi)) < 0)
+		if (probe_mssql_quote_ident(probe_sql_str(rows, i, MSSQL_IX_DB), qdb, sizeof(qdb)) <
+			    0 ||
+		    probe_mssql_quote_ident(probe_sql_str(rows, i, MSSQL_IX_SCHEMA), qs,
+					    sizeof(qs)) < 0 ||
+		    probe_mssql_quote_ident(probe_sql_str(rows, i, MSSQL_IX_TABLE), qt,
+					    sizeof(qt)) < 0 ||
+		    probe_mssql_quote_ident(probe_sql_str(rows, i, MSSQL_IX_INDEX), qi,
+					    sizeof(qi)) < 0)
 			continue;
 		if (parts > 1) {
 			ep_snprintf(object, sizeof(object), "%s/%s.%s (partition %lld)",
-				    cell(rows, i, MSSQL_IX_DB), cell(rows, i, MSSQL_IX_SCHEMA),
-				    cell(rows, i, MSSQL_IX_INDEX), (long long)part);
+				    probe_sql_str(rows, i, MSSQL_IX_DB),
+				    probe_sql_str(rows, i, MSSQL_IX_SCHEMA),
+				    probe_sql_str(rows, i, MSSQL_IX_INDEX), (long long)part);
 			ep_snprintf(partclause, sizeof(partclause), " PARTITION = %lld",
 				    (long long)part);
 		} else {
-			ep_snprintf(object, sizeof(object), "%s/%s.%s", cell(rows, i, MSSQL_IX_DB),
-				    cell(rows, i, MSSQL_IX_SCHEMA), cell(rows, i, MSSQL_IX_INDEX));
+			ep_snprintf(object, sizeof(object), "%s/%s.%s",
+				    probe_sql_str(rows, i, MSSQL_IX_DB),
+				    probe_sql_str(rows, i, MSSQL_IX_SCHEMA),
+				    probe_sql_str(rows, i, MSSQL_IX_INDEX));
 		}
 		ep_snprintf(target, sizeof(target), "%s ON %s.%s.%s", qi, qdb, qs, qt);
 		enum ep_severity sev = EP_SEV_INFO;
@@ -161,7 +143,7 @@ int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 		json_object_set_new(j, "pages", json_integer(pages));
 		json_object_set_new(j, "bytes", json_integer(pages * 8192));
 		json_object_set_new(j, "fragment_count",
-				    json_integer(inum(rows, i, MSSQL_IX_FRAGMENTS, 0)));
+				    json_integer(probe_sql_int(rows, i, MSSQL_IX_FRAGMENTS, 0)));
 		json_object_set_new(j, "page_density",
 				    isfinite(density) ? json_real(density) : json_null());
 		if (lock) {
@@ -169,8 +151,7 @@ int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 			json_object_set_new(j, "extra_disk_bytes",
 					    json_integer(frag >= thr ? pages * 8192 : 0));
 		}
-		if (json_array_size(r->findings) >= EP_REPORT_MAX_FINDINGS ||
-		    json_array_append_new(r->findings, j) < 0)
+		if (ep_findings_append(r->findings, j) < 0)
 			return added;
 		added++;
 	}
@@ -185,15 +166,15 @@ int probe_mssql_map_backup_rows(const struct probe_sql_rows *rows,
 	if (rows->ncols < MSSQL_BK_NCOLS)
 		return 0;
 	for (size_t i = 0; i < rows->nrows; i++) {
-		const char *db = cell(rows, i, MSSQL_BK_DB);
-		const char *model = cell(rows, i, MSSQL_BK_RECOVERY);
-		int64_t created = inum(rows, i, MSSQL_BK_AGE_MIN, 0);
-		int64_t full = inum(rows, i, MSSQL_BK_FULL_MIN, -1);
-		int64_t diff = inum(rows, i, MSSQL_BK_DIFF_MIN, -1);
-		int64_t logb = inum(rows, i, MSSQL_BK_LOG_MIN, -1);
+		const char *db = probe_sql_str(rows, i, MSSQL_BK_DB);
+		const char *model = probe_sql_str(rows, i, MSSQL_BK_RECOVERY);
+		int64_t created = probe_sql_int(rows, i, MSSQL_BK_AGE_MIN, 0);
+		int64_t full = probe_sql_int(rows, i, MSSQL_BK_FULL_MIN, -1);
+		int64_t diff = probe_sql_int(rows, i, MSSQL_BK_DIFF_MIN, -1);
+		int64_t logb = probe_sql_int(rows, i, MSSQL_BK_LOG_MIN, -1);
 		char msg[400], object[300];
 
-		if (strcmp(cell(rows, i, MSSQL_BK_STATE), "ONLINE") != 0)
+		if (strcmp(probe_sql_str(rows, i, MSSQL_BK_STATE), "ONLINE") != 0)
 			continue;
 		/* newest restorable data backup: a differential needs its full */
 		int64_t data = full;
@@ -284,10 +265,10 @@ int probe_mssql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 		     &rows, st, err, errlen);
 	if (rc < 0)
 		return rc;
-	int64_t engine = inum(&rows, 0, 2, 0);
+	int64_t engine = probe_sql_int(&rows, 0, 2, 0);
 	bool online = engine == 3 || engine == 5 || engine == 8; /* Enterprise/Developer, Azure */
-	json_object_set_new(r->metrics, "server_version", json_string(cell(&rows, 0, 0)));
-	json_object_set_new(r->metrics, "edition", json_string(cell(&rows, 0, 1)));
+	json_object_set_new(r->metrics, "server_version", json_string(probe_sql_str(&rows, 0, 0)));
+	json_object_set_new(r->metrics, "edition", json_string(probe_sql_str(&rows, 0, 1)));
 	json_object_set_new(r->metrics, "online_rebuild", json_boolean(online));
 	probe_sql_rows_free(&rows);
 
@@ -322,19 +303,21 @@ int probe_mssql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 			"ps.index_id"
 			" JOIN sys.objects o ON o.object_id = ps.object_id"
 			" JOIN sys.schemas s ON s.schema_id = o.schema_id",
-			(long long)inum(&cand, i, 2, 1), (long long)inum(&cand, i, 0, 0),
-			(long long)inum(&cand, i, 1, 0), s->page_density ? "SAMPLED" : "LIMITED");
+			(long long)probe_sql_int(&cand, i, 2, 1),
+			(long long)probe_sql_int(&cand, i, 0, 0),
+			(long long)probe_sql_int(&cand, i, 1, 0),
+			s->page_density ? "SAMPLED" : "LIMITED");
 		if (c->exec(c->impl, d, sql, &rows, st, e2, sizeof(e2)) < 0) {
 			failed++;
 			char object[64], msg[600];
 			ep_snprintf(object, sizeof(object), "object_id %lld index_id %lld",
-				    (long long)inum(&cand, i, 0, 0),
-				    (long long)inum(&cand, i, 1, 0));
+				    (long long)probe_sql_int(&cand, i, 0, 0),
+				    (long long)probe_sql_int(&cand, i, 1, 0));
 			ep_snprintf(msg, sizeof(msg), "not measured this cycle: %s", e2);
 			struct ep_finding f = {
 				.kind = "index_not_measured",
 				.object = object,
-				.value = (double)inum(&cand, i, 3, 0),
+				.value = (double)probe_sql_int(&cand, i, 3, 0),
 				.unit = "pages",
 				.threshold = NAN,
 				.severity = EP_SEV_INFO,
@@ -379,8 +362,9 @@ int probe_mssql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 		    &rows, st, e2, sizeof(e2)) == 0 &&
 	    rows.nrows == 1) {
 		json_object_set_new(r->metrics, "log_size_bytes",
-				    json_integer(inum(&rows, 0, 0, 0)));
-		json_object_set_new(r->metrics, "log_used_pct", json_real(dnum(&rows, 0, 1)));
+				    json_integer(probe_sql_int(&rows, 0, 0, 0)));
+		json_object_set_new(r->metrics, "log_used_pct",
+				    json_real(probe_sql_num(&rows, 0, 1)));
 	}
 	probe_sql_rows_free(&rows);
 	return 0;

@@ -128,19 +128,9 @@ int probe_mysql_table_finding(const struct probe_mysql_table *t,
 		json_object_set_new(j, "extra_disk_bytes",
 				    json_integer(t->data_length + t->index_length));
 	}
-	if (json_array_size(r->findings) >= EP_REPORT_MAX_FINDINGS ||
-	    json_array_append_new(r->findings, j) < 0)
+	if (ep_findings_append(r->findings, j) < 0)
 		return -ENOMEM;
 	return 0;
-}
-
-static int64_t cell_int(const struct probe_sql_rows *rows, size_t i, size_t j, int64_t def)
-{
-	const char *s = probe_sql_cell(rows, i, j);
-	int64_t v;
-	if (!s || ep_parse_int64(s, INT64_MIN, INT64_MAX, &v) < 0)
-		return def;
-	return v;
 }
 
 static const char tables_sql_fmt[] =
@@ -236,11 +226,11 @@ int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 		struct probe_mysql_table t = {
 			.schema = probe_sql_cell(&rows, i, 0) ? probe_sql_cell(&rows, i, 0) : "",
 			.table = probe_sql_cell(&rows, i, 1) ? probe_sql_cell(&rows, i, 1) : "",
-			.data_length = cell_int(&rows, i, 2, 0),
-			.index_length = cell_int(&rows, i, 3, 0),
-			.data_free = cell_int(&rows, i, 4, 0),
-			.table_rows = cell_int(&rows, i, 5, 0),
-			.file_size = cell_int(&rows, i, 6, -1),
+			.data_length = probe_sql_int(&rows, i, 2, 0),
+			.index_length = probe_sql_int(&rows, i, 3, 0),
+			.data_free = probe_sql_int(&rows, i, 4, 0),
+			.table_rows = probe_sql_int(&rows, i, 5, 0),
+			.file_size = probe_sql_int(&rows, i, 6, -1),
 		};
 		if (probe_mysql_quote_ident(t.schema, qs, sizeof(qs)) < 0 ||
 		    probe_mysql_quote_ident(t.table, qt, sizeof(qt)) < 0)

@@ -205,6 +205,45 @@ static void odbc_close(struct odbc_conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The PWD (or Password) value of an ODBC connection string, raw as written
+ * ("" when none), to redact from driver messages that quote the string. */
+static void connection_password(const char *cs, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (const char *p = cs; *p;) {
+		size_t klen = strcspn(p, "=;");
+		const char *v = p + klen, *end;
+
+		if (*v != '=') {
+			p = *v ? v + 1 : v;
+			continue;
+		}
+		v++;
+		if (*v == '{') { /* {value}, "}}" a literal brace: the value is the inside */
+			for (end = ++v; *end && !(end[0] == '}' && end[1] != '}'); end++)
+				if (end[0] == '}')
+					end++;
+		} else {
+			end = v + strcspn(v, ";");
+		}
+		while (klen && (*p == ' ' || *p == '\t'))
+			p++, klen--;
+		while (klen && (p[klen - 1] == ' ' || p[klen - 1] == '\t'))
+			klen--;
+		if (((klen == 3 && strncasecmp(p, "PWD", 3) == 0) ||
+		     (klen == 8 && strncasecmp(p, "Password", 8) == 0)) &&
+		    end > v && (size_t)(end - v) < outlen) {
+			memcpy(out, v, (size_t)(end - v));
+			out[end - v] = '\0';
+			return;
+		}
+		if (*end == '}')
+			end++;
+		end += strcspn(end, ";");
+		p = *end ? end + 1 : end;
+	}
+}
+
 /* A precise text for a failed login (the ODBC message, plus what to check). */
 static void connect_error(char *err, size_t errlen, const char *msg)
 {
@@ -252,6 +291,7 @@ static int odbc_open(const struct odbc_ctx *ctx, struct odbc_conn *c, const stru
 		    SQLSetEnvAttr(c->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3, 0)) ||
 	    !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_DBC, c->env, &c->dbc))) {
 		ep_snprintf(err, errlen, "cannot initialise unixODBC");
+		explicit_bzero(conn, sizeof(conn));
 		odbc_close(c);
 		return -ENOMEM;
 	}
@@ -259,7 +299,13 @@ static int odbc_open(const struct odbc_ctx *ctx, struct odbc_conn *c, const stru
 	SQLSetConnectAttr(c->dbc, SQL_ATTR_CONNECTION_TIMEOUT, (SQLPOINTER)(SQLULEN)login, 0);
 	if (!SQL_SUCCEEDED(SQLDriverConnect(c->dbc, NULL, (SQLCHAR *)conn, SQL_NTS, NULL, 0, NULL,
 					    SQL_DRIVER_NOPROMPT))) {
+		char pw[256];
+
 		diag(SQL_HANDLE_DBC, c->dbc, NULL, msg, sizeof(msg));
+		connection_password(conn, pw, sizeof(pw));
+		ep_redact(msg, sizeof(msg), pw);
+		explicit_bzero(pw, sizeof(pw));
+		explicit_bzero(conn, sizeof(conn));
 		connect_error(err, errlen, msg);
 		odbc_close(c);
 		return -ECONNREFUSED;

@@ -20,6 +20,12 @@ struct probe_sql_rows {
 };
 /* Cell (row, col) or NULL (SQL NULL or out of range). */
 const char *probe_sql_cell(const struct probe_sql_rows *r, size_t row, size_t col);
+/* Cell as text: "" for SQL NULL. */
+const char *probe_sql_str(const struct probe_sql_rows *r, size_t row, size_t col);
+/* Cell as a number: NAN for SQL NULL, "" or anything strtod does not take whole. */
+double probe_sql_num(const struct probe_sql_rows *r, size_t row, size_t col);
+/* Cell as an integer: def for SQL NULL or anything not an integer. */
+int64_t probe_sql_int(const struct probe_sql_rows *r, size_t row, size_t col, int64_t def);
 void probe_sql_rows_free(struct probe_sql_rows *r);
 /* Appends one row of ncols cells (copied; NULL stays NULL). 0 or -ENOMEM. */
 int probe_sql_rows_add(struct probe_sql_rows *r, size_t ncols, const char *const *cells);

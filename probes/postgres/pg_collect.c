@@ -14,39 +14,10 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static double num(const struct probe_sql_rows *r, size_t row, size_t col)
-{
-	const char *s = probe_sql_cell(r, row, col);
-	char *end;
-
-	if (!s || !*s)
-		return NAN;
-	if (strcmp(s, "NaN") == 0)
-		return NAN;
-	double v = strtod(s, &end);
-	return *end ? NAN : v;
-}
-
-static int64_t inum(const struct probe_sql_rows *r, size_t row, size_t col, int64_t def)
-{
-	const char *s = probe_sql_cell(r, row, col);
-	int64_t v;
-
-	if (!s || ep_parse_int64(s, INT64_MIN, INT64_MAX, &v) < 0)
-		return def;
-	return v;
-}
-
 static bool boolean(const struct probe_sql_rows *r, size_t row, size_t col)
 {
 	const char *s = probe_sql_cell(r, row, col);
 	return s && (strcmp(s, "t") == 0 || strcmp(s, "1") == 0 || strcmp(s, "true") == 0);
-}
-
-static const char *str(const struct probe_sql_rows *r, size_t row, size_t col)
-{
-	const char *s = probe_sql_cell(r, row, col);
-	return s ? s : "";
 }
 
 /* Runs sql keeping statement_timeout inside the deadline. */
@@ -81,18 +52,10 @@ static json_t *add_finding(struct ep_probe_result *r, const struct ep_finding *f
 {
 	json_t *j = ep_finding_json(f);
 
-	if (!j || json_array_size(r->findings) >= EP_REPORT_MAX_FINDINGS) {
-		json_decref(j);
-		json_decref(extras);
-		return NULL;
-	}
-	if (extras) {
+	if (j && extras)
 		json_object_update(j, extras);
-		json_decref(extras);
-	}
-	if (json_array_append_new(r->findings, j) < 0)
-		return NULL;
-	return j;
+	json_decref(extras);
+	return ep_findings_append(r->findings, j) == 0 ? j : NULL;
 }
 
 static json_t *db_metrics(struct ep_probe_result *r, const char *db)
@@ -172,7 +135,7 @@ int probe_pg_list_databases(struct probe_sql *c, const struct ep_deadline *d, ch
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < rows.nrows; i++) {
-		if (!(v[i] = strdup(str(&rows, i, 0)))) {
+		if (!(v[i] = strdup(probe_sql_str(&rows, i, 0)))) {
 			for (size_t j = 0; j < i; j++)
 				free(v[j]);
 			free(v);
@@ -274,11 +237,11 @@ static void index_free(struct probe_pg_index *x)
 /* Why the catalog estimate cannot be trusted for this index, or NULL. */
 static const char *untrusted(const struct probe_sql_rows *rows, size_t i, int version)
 {
-	double reltuples = num(rows, i, CAT_RELTUPLES);
-	double tbltuples = num(rows, i, CAT_TBLTUPLES);
-	double nd = num(rows, i, CAT_LEAD_NDISTINCT);
+	double reltuples = probe_sql_num(rows, i, CAT_RELTUPLES);
+	double tbltuples = probe_sql_num(rows, i, CAT_TBLTUPLES);
+	double nd = probe_sql_num(rows, i, CAT_LEAD_NDISTINCT);
 
-	if (inum(rows, i, CAT_STATS_COLS, 0) < inum(rows, i, CAT_NATTS, 1))
+	if (probe_sql_int(rows, i, CAT_STATS_COLS, 0) < probe_sql_int(rows, i, CAT_NATTS, 1))
 		return "no statistics for its key columns (not analyzed, or pg_stats not "
 		       "readable by the monitoring role)";
 	if (!isfinite(reltuples) || reltuples < 0)
@@ -493,9 +456,11 @@ static int fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const c
 	if (ext.nrows > 0) {
 		pst.installed = true;
 		pst.can_execute = boolean(&ext, 0, 2);
-		if (c->quote_ident(c->impl, str(&ext, 0, 0), pst.schema, sizeof(pst.schema)) < 0)
+		if (c->quote_ident(c->impl, probe_sql_str(&ext, 0, 0), pst.schema,
+				   sizeof(pst.schema)) < 0)
 			pst.can_execute = false;
-		json_object_set_new(m, "pgstattuple_version", json_string(str(&ext, 0, 1)));
+		json_object_set_new(m, "pgstattuple_version",
+				    json_string(probe_sql_str(&ext, 0, 1)));
 	}
 	probe_sql_rows_free(&ext);
 	json_object_set_new(m, "pgstattuple",
@@ -526,21 +491,21 @@ static int fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const c
 	for (size_t i = 0; i < rows.nrows; i++) {
 		struct probe_pg_index *x = &idx[n];
 		char object[512];
-		int64_t oid = inum(&rows, i, CAT_OID, 0);
+		int64_t oid = probe_sql_int(&rows, i, CAT_OID, 0);
 		total++;
 		memset(x, 0, sizeof(*x));
 		x->oid = (uint32_t)oid;
-		x->relpages = inum(&rows, i, CAT_RELPAGES, 0);
-		x->reltuples = num(&rows, i, CAT_RELTUPLES);
-		x->fillfactor = (int)inum(&rows, i, CAT_FILLFACTOR, 90);
-		x->estimate_pct = num(&rows, i, CAT_EST_PCT);
+		x->relpages = probe_sql_int(&rows, i, CAT_RELPAGES, 0);
+		x->reltuples = probe_sql_num(&rows, i, CAT_RELTUPLES);
+		x->fillfactor = (int)probe_sql_int(&rows, i, CAT_FILLFACTOR, 90);
+		x->estimate_pct = probe_sql_num(&rows, i, CAT_EST_PCT);
 		x->untrusted_reason = untrusted(&rows, i, version);
 		x->estimate_trusted = x->untrusted_reason == NULL && isfinite(x->estimate_pct);
 		if (!x->estimate_trusted && !x->untrusted_reason)
 			x->untrusted_reason = "no estimate";
-		x->schema = strdup(str(&rows, i, CAT_SCHEMA));
-		x->table = strdup(str(&rows, i, CAT_TABLE));
-		x->name = strdup(str(&rows, i, CAT_NAME));
+		x->schema = strdup(probe_sql_str(&rows, i, CAT_SCHEMA));
+		x->table = strdup(probe_sql_str(&rows, i, CAT_TABLE));
+		x->name = strdup(probe_sql_str(&rows, i, CAT_NAME));
 		if (!x->schema || !x->table || !x->name) {
 			index_free(x);
 			json_decref(seen);
@@ -616,10 +581,10 @@ static int fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const c
 				break;
 			continue;
 		}
-		ex[i].density = num(&e, 0, 0);
-		ex[i].leaf_frag = num(&e, 0, 1);
-		ex[i].leaf_pages = inum(&e, 0, 2, 0);
-		ex[i].index_size = inum(&e, 0, 3, bytes);
+		ex[i].density = probe_sql_num(&e, 0, 0);
+		ex[i].leaf_frag = probe_sql_num(&e, 0, 1);
+		ex[i].leaf_pages = probe_sql_int(&e, 0, 2, 0);
+		ex[i].index_size = probe_sql_int(&e, 0, 3, bytes);
 		probe_sql_rows_free(&e);
 		cy->budget_left_bytes -= ex[i].index_size;
 		bytes_read += ex[i].index_size;
@@ -756,14 +721,15 @@ static void tables(struct probe_sql *c, struct probe_pg_cycle *cy, const char *d
 	json_t *top = json_array();
 	for (size_t i = 0; i < rows.nrows; i++) {
 		char object[400], qs[200], qt[200], rem[500], msg[400];
-		int64_t live = inum(&rows, i, 2, 0), dead = inum(&rows, i, 3, 0);
-		int64_t vac_age = inum(&rows, i, 4, -1), since = inum(&rows, i, 6, 0);
+		int64_t live = probe_sql_int(&rows, i, 2, 0), dead = probe_sql_int(&rows, i, 3, 0);
+		int64_t vac_age = probe_sql_int(&rows, i, 4, -1),
+			since = probe_sql_int(&rows, i, 6, 0);
 		double pct = live + dead > 0 ? 100.0 * (double)dead / (double)(live + dead) : 0;
 		bool due = boolean(&rows, i, 7);
-		ep_snprintf(object, sizeof(object), "%s/%s.%s", db, str(&rows, i, 0),
-			    str(&rows, i, 1));
-		if (c->quote_ident(c->impl, str(&rows, i, 0), qs, sizeof(qs)) < 0 ||
-		    c->quote_ident(c->impl, str(&rows, i, 1), qt, sizeof(qt)) < 0)
+		ep_snprintf(object, sizeof(object), "%s/%s.%s", db, probe_sql_str(&rows, i, 0),
+			    probe_sql_str(&rows, i, 1));
+		if (c->quote_ident(c->impl, probe_sql_str(&rows, i, 0), qs, sizeof(qs)) < 0 ||
+		    c->quote_ident(c->impl, probe_sql_str(&rows, i, 1), qt, sizeof(qt)) < 0)
 			continue;
 		ep_snprintf(rem, sizeof(rem), "VACUUM (ANALYZE) %s.%s;", qs, qt);
 		if (top && i < 5)
@@ -835,14 +801,15 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		&rows, st, err, sizeof(err)) == 0) {
 		json_t *w = json_object();
 		for (size_t i = 0; i < rows.nrows; i++) {
-			int64_t age = inum(&rows, i, 1, 0), mxid = inum(&rows, i, 2, 0);
-			int64_t fmax = inum(&rows, i, 3, 200000000),
-				mmax = inum(&rows, i, 4, 400000000);
+			int64_t age = probe_sql_int(&rows, i, 1, 0),
+				mxid = probe_sql_int(&rows, i, 2, 0);
+			int64_t fmax = probe_sql_int(&rows, i, 3, 200000000),
+				mmax = probe_sql_int(&rows, i, 4, 400000000);
 			double pct = 100.0 * (double)age / WRAPAROUND;
 			double mpct = 100.0 * (double)mxid / WRAPAROUND;
 			double worst = pct > mpct ? pct : mpct;
 			json_object_set_new(
-				w, str(&rows, i, 0),
+				w, probe_sql_str(&rows, i, 0),
 				json_pack("{s:I, s:f, s:f, s:I, s:f}", "xid_age", (json_int_t)age,
 					  "pct_of_wraparound", pct, "pct_of_freeze_max_age",
 					  100.0 * (double)age / (double)(fmax ? fmax : 1),
@@ -860,8 +827,8 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 				    "VACUUM (FREEZE, VERBOSE) in database %s, oldest tables first; "
 				    "check for long transactions, prepared transactions and "
 				    "replication slots holding back xmin",
-				    str(&rows, i, 0));
-			ep_snprintf(object, sizeof(object), "%s", str(&rows, i, 0));
+				    probe_sql_str(&rows, i, 0));
+			ep_snprintf(object, sizeof(object), "%s", probe_sql_str(&rows, i, 0));
 			struct ep_finding f = {
 				.kind = "xid_wraparound",
 				.object = object,
@@ -893,12 +860,15 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		&rows, st, err, sizeof(err)) == 0) {
 		int64_t oldest = 0, n_long = 0, n_idle = 0;
 		for (size_t i = 0; i < rows.nrows; i++) {
-			int64_t xage = inum(&rows, i, 4, 0), sage = inum(&rows, i, 5, 0);
-			bool idle = strncmp(str(&rows, i, 3), "idle in transaction", 19) == 0;
+			int64_t xage = probe_sql_int(&rows, i, 4, 0),
+				sage = probe_sql_int(&rows, i, 5, 0);
+			bool idle =
+				strncmp(probe_sql_str(&rows, i, 3), "idle in transaction", 19) == 0;
 			if (xage > oldest)
 				oldest = xage;
-			ep_snprintf(object, sizeof(object), "pid %s (%s@%s)", str(&rows, i, 0),
-				    str(&rows, i, 1), str(&rows, i, 2));
+			ep_snprintf(object, sizeof(object), "pid %s (%s@%s)",
+				    probe_sql_str(&rows, i, 0), probe_sql_str(&rows, i, 1),
+				    probe_sql_str(&rows, i, 2));
 			if (idle && sage >= cfg->idle_xact_s) {
 				n_idle++;
 				ep_snprintf(msg, sizeof(msg),
@@ -952,11 +922,11 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		json_object_set_new(m, "prepared_transactions",
 				    json_integer((json_int_t)rows.nrows));
 		for (size_t i = 0; i < rows.nrows; i++) {
-			int64_t age = inum(&rows, i, 1, 0);
+			int64_t age = probe_sql_int(&rows, i, 1, 0);
 			if (age < cfg->long_xact_s)
 				continue;
-			ep_snprintf(object, sizeof(object), "prepared %s (%s)", str(&rows, i, 0),
-				    str(&rows, i, 2));
+			ep_snprintf(object, sizeof(object), "prepared %s (%s)",
+				    probe_sql_str(&rows, i, 0), probe_sql_str(&rows, i, 2));
 			ep_snprintf(msg, sizeof(msg),
 				    "prepared transaction open for %lld s holds back xmin (vacuum "
 				    "and wraparound protection)",
@@ -990,14 +960,15 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		&rows, st, err, sizeof(err)) == 0) {
 		json_object_set_new(m, "replication_slots", json_integer((json_int_t)rows.nrows));
 		for (size_t i = 0; i < rows.nrows; i++) {
-			int64_t xa = inum(&rows, i, 3, -1), cxa = inum(&rows, i, 4, -1);
-			int64_t wal = inum(&rows, i, 5, 0);
+			int64_t xa = probe_sql_int(&rows, i, 3, -1),
+				cxa = probe_sql_int(&rows, i, 4, -1);
+			int64_t wal = probe_sql_int(&rows, i, 5, 0);
 			bool active = boolean(&rows, i, 2);
 			if (active && wal < (1LL << 30))
 				continue;
 			if (!active && xa < 0 && cxa < 0 && wal < (1LL << 30))
 				continue;
-			ep_snprintf(object, sizeof(object), "slot %s", str(&rows, i, 0));
+			ep_snprintf(object, sizeof(object), "slot %s", probe_sql_str(&rows, i, 0));
 			ep_snprintf(msg, sizeof(msg),
 				    "%s replication slot retains %lld bytes of WAL%s",
 				    active ? "active" : "inactive", (long long)wal,
@@ -1006,7 +977,7 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 			ep_snprintf(rem, sizeof(rem),
 				    "if the slot's consumer is gone: SELECT "
 				    "pg_drop_replication_slot('%s');",
-				    str(&rows, i, 0));
+				    probe_sql_str(&rows, i, 0));
 			struct ep_finding f = {
 				.kind = "replication_lag",
 				.object = object,
@@ -1030,8 +1001,8 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		" current_setting('superuser_reserved_connections')::int",
 		&rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
-		int64_t used = inum(&rows, 0, 0, 0), max = inum(&rows, 0, 1, 100),
-			res = inum(&rows, 0, 2, 3);
+		int64_t used = probe_sql_int(&rows, 0, 0, 0), max = probe_sql_int(&rows, 0, 1, 100),
+			res = probe_sql_int(&rows, 0, 2, 3);
 		double avail = (double)(max - res > 0 ? max - res : 1);
 		double pct = 100.0 * (double)used / avail;
 		json_object_set_new(m, "connections",
@@ -1065,7 +1036,7 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		"pg_catalog.pg_stat_database",
 		&rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
-		int64_t hit = inum(&rows, 0, 0, 0), rd = inum(&rows, 0, 1, 0);
+		int64_t hit = probe_sql_int(&rows, 0, 0, 0), rd = probe_sql_int(&rows, 0, 1, 0);
 		if (hit + rd > 0) {
 			double ratio = 100.0 * (double)hit / (double)(hit + rd);
 			json_object_set_new(m, "cache_hit_ratio", json_real(ratio));
@@ -1100,16 +1071,18 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 		" FROM pg_catalog.pg_stat_archiver",
 		&rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
-		const char *mode = str(&rows, 0, 0);
+		const char *mode = probe_sql_str(&rows, 0, 0);
 		json_object_set_new(m, "archive_mode", json_string(mode));
 		if (strcmp(mode, "off") != 0) {
-			int64_t failed = inum(&rows, 0, 2, 0), age = inum(&rows, 0, 3, -1);
+			int64_t failed = probe_sql_int(&rows, 0, 2, 0),
+				age = probe_sql_int(&rows, 0, 3, -1);
 			bool failing = boolean(&rows, 0, 4);
 			json_object_set_new(m, "archiver",
 					    json_pack("{s:I, s:I, s:I, s:b}", "archived",
-						      (json_int_t)inum(&rows, 0, 1, 0), "failed",
-						      (json_int_t)failed, "last_archived_age_s",
-						      (json_int_t)age, "failing", failing));
+						      (json_int_t)probe_sql_int(&rows, 0, 1, 0),
+						      "failed", (json_int_t)failed,
+						      "last_archived_age_s", (json_int_t)age,
+						      "failing", failing));
 			ep_snprintf(msg, sizeof(msg),
 				    "%s; last WAL segment archived %s%lld s ago; %lld failures",
 				    failing ? "archiving is FAILING" : "archiving works",
@@ -1145,11 +1118,12 @@ static void cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_reco
 			      " replay_lsn)::bigint FROM pg_catalog.pg_stat_replication",
 		&rows, st, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < rows.nrows; i++) {
-			double lag = num(&rows, i, 1);
+			double lag = probe_sql_num(&rows, i, 1);
 			if (!isfinite(lag))
 				lag = 0;
 			ep_snprintf(object, sizeof(object), "%s %s",
-				    in_recovery ? "this replica" : "replica", str(&rows, i, 0));
+				    in_recovery ? "this replica" : "replica",
+				    probe_sql_str(&rows, i, 0));
 			ep_snprintf(msg, sizeof(msg), "replay lag %.1f s", lag);
 			struct ep_finding f = {
 				.kind = "replication_lag",
@@ -1188,16 +1162,17 @@ int probe_pg_collect(struct probe_sql *c, struct probe_pg_cycle *cy, const char 
 		 &rows, st, err, errlen);
 	if (rc < 0)
 		return rc;
-	int version = (int)inum(&rows, 0, 0, 0);
+	int version = (int)probe_sql_int(&rows, 0, 0, 0);
 	bool in_recovery = boolean(&rows, 0, 3);
-	cy->block_size = inum(&rows, 0, 5, 8192);
+	cy->block_size = probe_sql_int(&rows, 0, 5, 8192);
 	if (cy->block_size <= 0)
 		cy->block_size = 8192;
 	char user[200];
-	ep_snprintf(user, sizeof(user), "%s", str(&rows, 0, 2));
-	json_object_set_new(m, "size_bytes", json_integer(inum(&rows, 0, 4, 0)));
+	ep_snprintf(user, sizeof(user), "%s", probe_sql_str(&rows, 0, 2));
+	json_object_set_new(m, "size_bytes", json_integer(probe_sql_int(&rows, 0, 4, 0)));
 	if (!cy->cluster_done) {
-		json_object_set_new(r->metrics, "server_version", json_string(str(&rows, 0, 1)));
+		json_object_set_new(r->metrics, "server_version",
+				    json_string(probe_sql_str(&rows, 0, 1)));
 		json_object_set_new(r->metrics, "server_version_num", json_integer(version));
 		json_object_set_new(r->metrics, "in_recovery", json_boolean(in_recovery));
 		json_object_set_new(r->metrics, "role", json_string(user));

@@ -16,6 +16,33 @@ const char *probe_sql_cell(const struct probe_sql_rows *r, size_t row, size_t co
 	return r->cells[row * r->ncols + col];
 }
 
+const char *probe_sql_str(const struct probe_sql_rows *r, size_t row, size_t col)
+{
+	const char *s = probe_sql_cell(r, row, col);
+	return s ? s : "";
+}
+
+double probe_sql_num(const struct probe_sql_rows *r, size_t row, size_t col)
+{
+	const char *s = probe_sql_cell(r, row, col);
+	char *end;
+
+	if (!s || !*s)
+		return NAN;
+	double v = strtod(s, &end); /* "NaN" (PostgreSQL's numeric NaN) gives NAN */
+	return *end ? NAN : v;
+}
+
+int64_t probe_sql_int(const struct probe_sql_rows *r, size_t row, size_t col, int64_t def)
+{
+	const char *s = probe_sql_cell(r, row, col);
+	int64_t v;
+
+	if (!s || ep_parse_int64(s, INT64_MIN, INT64_MAX, &v) < 0)
+		return def;
+	return v;
+}
+
 void probe_sql_rows_free(struct probe_sql_rows *r)
 {
 	if (!r)

@@ -189,12 +189,24 @@ static int pq_quote(void *impl, const char *ident, char *out, size_t outlen)
 	return rc;
 }
 
+/* first_line of a libpq message, without the conninfo's password. */
+static void message_line(char *line, size_t size, const char *m, const char *conninfo)
+{
+	char pw[256];
+
+	first_line(line, size, m);
+	ep_conninfo_password(conninfo, pw, sizeof(pw));
+	ep_redact(line, size, pw);
+	explicit_bzero(pw, sizeof(pw));
+}
+
 /* A precise, actionable text for a failed connection. */
-static void connect_error(char *err, size_t errlen, PGconn *conn, const char *db)
+static void connect_error(char *err, size_t errlen, PGconn *conn, const char *db,
+			  const char *conninfo)
 {
 	char line[600];
 	const char *m = PQerrorMessage(conn);
-	first_line(line, sizeof(line), m);
+	message_line(line, sizeof(line), m, conninfo);
 	/* libpq prefixes "connection to server at ... failed: " -- keep it, it names the host */
 	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied"))
 		ep_snprintf(err, errlen,
@@ -235,7 +247,7 @@ static PGconn *pq_connect(const struct postgres_ctx *ctx, const char *db,
 		return NULL;
 	}
 	if (PQstatus(conn) == CONNECTION_BAD) {
-		connect_error(err, errlen, conn, db);
+		connect_error(err, errlen, conn, db, ctx->conninfo);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -253,7 +265,7 @@ static PGconn *pq_connect(const struct postgres_ctx *ctx, const char *db,
 		st = PQconnectPoll(conn);
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		connect_error(err, errlen, conn, db);
+		connect_error(err, errlen, conn, db, ctx->conninfo);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -267,7 +279,10 @@ static void ctx_free(struct postgres_ctx *c)
 {
 	if (!c)
 		return;
-	free(c->conninfo);
+	if (c->conninfo) {
+		explicit_bzero(c->conninfo, strlen(c->conninfo));
+		free(c->conninfo);
+	}
 	free(c->databases);
 	free(c);
 }
@@ -344,7 +359,7 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	PQconninfoOption *opts = c->conninfo[0] ? PQconninfoParse(c->conninfo, &perr) : NULL;
 	if (c->conninfo[0] && !opts) {
 		char line[300];
-		first_line(line, sizeof(line), perr ? perr : "out of memory");
+		message_line(line, sizeof(line), perr ? perr : "out of memory", c->conninfo);
 		ep_snprintf(err, errlen, "%s:%d: [%s] conninfo: %s",
 			    s && s->file ? s->file : "config", s ? s->line : 0,
 			    s ? s->name : "postgres", line);
@@ -390,11 +405,15 @@ static int postgres_check(void *vctx, const struct ep_deadline *d, char *err, si
 			    "estimated only until then)",
 			    PQdb(conn));
 		rc = -ENOENT;
-	} else if (rc == 0 && strcmp(probe_sql_cell(&rows, 0, 0), "t") != 0) {
+	} else if (rc == 0 && strcmp(probe_sql_str(&rows, 0, 0), "t") != 0) {
+		const char *role = probe_sql_str(&rows, 0, 1);
+		char qrole[300];
+		if (pq_quote(&q, role, qrole, sizeof(qrole)) < 0)
+			ep_snprintf(qrole, sizeof(qrole), "<the monitoring role>");
 		ep_snprintf(err, errlen,
 			    "connected, but role %s may not run pgstatindex(): as a superuser run "
 			    "GRANT pg_stat_scan_tables TO %s",
-			    probe_sql_cell(&rows, 0, 1), probe_sql_cell(&rows, 0, 1));
+			    role, qrole);
 		rc = -EACCES;
 	}
 	probe_sql_rows_free(&rows);

@@ -640,6 +640,40 @@ static void test_utf8(void **state)
 	assert_false(ep_utf8_valid("\xe2\x82\xac", 2));
 }
 
+static void check_password(const char *conninfo, const char *want)
+{
+	char out[256];
+
+	ep_conninfo_password(conninfo, out, sizeof(out));
+	if (strcmp(out, want) != 0)
+		fail_msg("'%s' -> '%s', want '%s'", conninfo, out, want);
+}
+
+/* Secrets never reach a message: the password is found however the
+ * conninfo or URL spells it, and every occurrence is masked. */
+static void test_redact(void **state)
+{
+	(void)state;
+	check_password("host=x password=s3cret user=u", "s3cret");
+	check_password("host=x password = 'se cr\\'et' user=u", "se cr\\'et");
+	check_password("mypassword=x host=y", "");
+	check_password("postgresql://u:p%zzw@h:5432/db", "p%zzw");
+	check_password("postgres://u@h/db?sslmode=require&password=qq", "qq");
+	check_password("postgresql://h/db", "");
+	check_password("", "");
+
+	char b[32] = "xx secret yy secret";
+	ep_redact(b, sizeof(b), "secret");
+	assert_string_equal(b, "xx *** yy ***");
+	char c[8] = "aaaaaaa";
+	ep_redact(c, sizeof(c), "a");
+	assert_true(strlen(c) < 8);
+	assert_null(strchr(c, 'a'));
+	char d[16] = "no match";
+	ep_redact(d, sizeof(d), "");
+	assert_string_equal(d, "no match");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -651,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_read_file),      cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_fsync_dir),      cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_snprintf),       cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_redact),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, setup, teardown);
