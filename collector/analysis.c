@@ -22,6 +22,7 @@ struct fc_set {
 	struct coll_object_forecast *v;
 	char **objects;
 	size_t n, cap;
+	int64_t security_since; /* security updates pending since (epoch s), 0 = none */
 };
 
 static void fc_set_free(struct fc_set *f)
@@ -78,6 +79,61 @@ static const struct coll_sample *history_of(const struct history *h, const char 
 	return &h->v[i];
 }
 
+/* Stores this report's value of series when a sample interval has passed
+ * since the last stored one (history keeps one sample per interval per
+ * series: enough for forecasts over days, and a bounded number of rows per
+ * report), and returns the series as the analysis sees it: the n past
+ * samples plus this value as the last (*ret_v, n + 1 entries, caller frees). */
+static int sample_series(const struct coll_analysis *an, struct coll_store *s,
+			 const struct coll_ingest *it, const char *series, double value,
+			 const struct coll_sample *past, size_t n, struct coll_sample **ret_v)
+{
+	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
+		int r = COLL_Q(
+			s,
+			"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
+			" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
+			NULL, it->agent.id, series, coll_i2s(it->received_at).s, coll_d2s(value).s);
+		if (r < 0)
+			return r;
+	}
+	struct coll_sample *v = malloc((n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (n)
+		memcpy(v, past, n * sizeof(*v));
+	v[n].t = it->received_at;
+	v[n].v = value;
+	*ret_v = v;
+	return 0;
+}
+
+/* Security updates have no age of their own in a report: the host's history
+ * of the count says since when they have been pending (alerts.h,
+ * security_pending_since). */
+static int security_pending(const struct coll_analysis *an, struct coll_store *s,
+			    const struct coll_ingest *it, const json_t *f,
+			    const struct history *hist, int64_t *since)
+{
+	const char *object = coll_jstr(f, "object");
+	const json_t *val = json_object_get(f, "value");
+	if (!object || !json_is_number(val))
+		return 0;
+	char series[EP_REPORT_MAX_STRING + 32];
+	snprintf(series, sizeof(series), "security_updates:%s", object);
+	size_t n = 0;
+	const struct coll_sample *past = history_of(hist, series, &n);
+	struct coll_sample *v;
+	int r = sample_series(an, s, it, series, json_number_value(val), past, n, &v);
+	if (r < 0)
+		return r;
+	int64_t t = coll_pending_since(v, n + 1);
+	free(v);
+	if (t > 0 && (*since == 0 || t < *since))
+		*since = t;
+	return 0;
+}
+
 static int forecast_finding(const struct coll_analysis *an, struct coll_store *s,
 			    const struct coll_ingest *it, const json_t *f,
 			    const struct history *hist, struct fc_set *set)
@@ -108,23 +164,10 @@ static int forecast_finding(const struct coll_analysis *an, struct coll_store *s
 	double value = json_number_value(val);
 	int r;
 
-	/* history keeps one sample per sample interval per series: enough for
-	 * forecasts over days, and a bounded number of rows per report */
-	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
-		r = COLL_Q(
-			s,
-			"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
-			" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
-			NULL, it->agent.id, series, coll_i2s(it->received_at).s, coll_d2s(value).s);
-		if (r < 0)
-			return r;
-	}
-	/* the series as the forecast sees it: the history plus this value */
-	struct coll_sample *v = malloc((n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	if (n)
-		memcpy(v, past, n * sizeof(*v));
+	struct coll_sample *v;
+	r = sample_series(an, s, it, series, value, past, n, &v);
+	if (r < 0)
+		return r;
 	if (set->n == set->cap) {
 		size_t ncap = set->cap ? set->cap * 2 : 8;
 		struct coll_object_forecast *nv = realloc(set->v, ncap * sizeof(*nv));
@@ -150,8 +193,6 @@ static int forecast_finding(const struct coll_analysis *an, struct coll_store *s
 	if (fk == COLL_FK_ERROR_SPIKE) {
 		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
 	} else {
-		v[n].t = it->received_at;
-		v[n].v = value;
 		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
 	}
 	free(v);
@@ -176,7 +217,11 @@ static int forecasts(const struct coll_analysis *an, struct coll_store *s,
 	{
 		json_array_foreach(json_object_get(p, "findings"), k, f)
 		{
-			r = forecast_finding(an, s, it, f, &hist, set);
+			const char *kind = coll_jstr(f, "kind");
+			if (kind && strcmp(kind, "security_updates") == 0)
+				r = security_pending(an, s, it, f, &hist, &set->security_since);
+			else
+				r = forecast_finding(an, s, it, f, &hist, set);
 			if (r < 0)
 				goto out;
 		}
@@ -408,6 +453,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		.n_open = open.n,
 		.received_at = it->received_at,
 		.now = it->received_at,
+		.security_pending_since = set.security_since,
 	};
 	r = coll_alerts_evaluate(&ai, &ar);
 	if (r < 0)

@@ -34,7 +34,7 @@
 #include "probes/log/scan.h"
 
 #define LOG_HEAD_BYTES     1024      /* bytes of a file's start that identify its content */
-#define LOG_READ_CHUNK     (4 << 20) /* read(2) size */
+#define LOG_READ_CHUNK     (1 << 20) /* read(2) size */
 #define LOG_MAX_FILES      256       /* files per instance */
 #define LOG_MAX_SIBLINGS   4096      /* directory entries looked at for a rotated file */
 #define LOG_TOP_SIGNATURES 10

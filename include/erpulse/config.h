@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_CONFIG_MAX_BYTES (1024 * 1024)
+#define EP_CONFIG_MAX_BYTES    (1024 * 1024)
 #define EP_CONFIG_MAX_SECTIONS 256
-#define EP_CONFIG_MAX_KEYS 128 /* per section */
-#define EP_CONFIG_MAX_VALUE 4096
+#define EP_CONFIG_MAX_KEYS     128 /* per section */
+#define EP_CONFIG_MAX_VALUE    4096
 
 enum ep_option_type {
 	EP_OPT_STRING,

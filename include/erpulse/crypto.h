@@ -9,10 +9,10 @@
 
 #define EP_PUBLIC_KEY_BYTES 32
 #define EP_SECRET_KEY_BYTES 64
-#define EP_SIGNATURE_BYTES 64
+#define EP_SIGNATURE_BYTES  64
 /* base64 (standard alphabet, padded) lengths including the NUL */
 #define EP_PUBLIC_KEY_B64_SIZE 45
-#define EP_SIGNATURE_B64_SIZE 89
+#define EP_SIGNATURE_B64_SIZE  89
 
 struct ep_keypair {
 	unsigned char public_key[EP_PUBLIC_KEY_BYTES];

@@ -32,10 +32,10 @@ int ep_log_level_parse(const char *s, enum ep_log_level *ret);
 void ep_log(enum ep_log_level level, const char *probe, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define ep_log_err(...) ep_log(EP_LOG_ERR, NULL, __VA_ARGS__)
+#define ep_log_err(...)     ep_log(EP_LOG_ERR, NULL, __VA_ARGS__)
 #define ep_log_warning(...) ep_log(EP_LOG_WARNING, NULL, __VA_ARGS__)
-#define ep_log_notice(...) ep_log(EP_LOG_NOTICE, NULL, __VA_ARGS__)
-#define ep_log_info(...) ep_log(EP_LOG_INFO, NULL, __VA_ARGS__)
-#define ep_log_debug(...) ep_log(EP_LOG_DEBUG, NULL, __VA_ARGS__)
+#define ep_log_notice(...)  ep_log(EP_LOG_NOTICE, NULL, __VA_ARGS__)
+#define ep_log_info(...)    ep_log(EP_LOG_INFO, NULL, __VA_ARGS__)
+#define ep_log_debug(...)   ep_log(EP_LOG_DEBUG, NULL, __VA_ARGS__)
 
 #endif

@@ -32,8 +32,8 @@ struct ep_probe_result {
 };
 
 struct ep_probe {
-	const char *name;    /* the config section type: "postgres" */
-	const char *summary; /* one line for --help and docs */
+	const char *name;                /* the config section type: "postgres" */
+	const char *summary;             /* one line for --help and docs */
 	const struct ep_option *options; /* documents and validates the section */
 	int enabled_by_default;          /* 1: runs even without a section (disk) */
 	/* Parses the section (NULL when enabled by default without one).

@@ -10,12 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_REPORT_SCHEMA "erpulse.report.v1"
-#define EP_REPORT_MAX_BYTES (1024 * 1024) /* default body cap */
-#define EP_REPORT_MAX_DEPTH 16            /* nesting of arrays/objects */
-#define EP_REPORT_MAX_STRING 8192         /* bytes in any one string */
-#define EP_REPORT_MAX_PROBES 256
-#define EP_REPORT_MAX_FINDINGS 4096       /* per probe */
+#define EP_REPORT_SCHEMA       "erpulse.report.v1"
+#define EP_REPORT_MAX_BYTES    (1024 * 1024) /* default body cap */
+#define EP_REPORT_MAX_DEPTH    16            /* nesting of arrays/objects */
+#define EP_REPORT_MAX_STRING   8192          /* bytes in any one string */
+#define EP_REPORT_MAX_PROBES   256
+#define EP_REPORT_MAX_FINDINGS 4096 /* per probe */
 
 enum ep_probe_status {
 	EP_STATUS_OK,
@@ -35,10 +35,10 @@ int ep_severity_parse(const char *s, enum ep_severity *ret);
 /* One finding (DESIGN.md): what was measured, against what, how, and the fix.
  * Strings are borrowed; ep_finding_json copies them. threshold NAN = none. */
 struct ep_finding {
-	const char *kind;        /* "index_fragmentation", "disk_usage", ... */
-	const char *object;      /* "odoo/public.sale_order_pkey", "/var" */
+	const char *kind;   /* "index_fragmentation", "disk_usage", ... */
+	const char *object; /* "odoo/public.sale_order_pkey", "/var" */
 	double value;
-	const char *unit;        /* "%", "bytes", "days", "count" */
+	const char *unit; /* "%", "bytes", "days", "count" */
 	double threshold;
 	enum ep_severity severity;
 	const char *method;      /* "pgstatindex", "statvfs", ... */

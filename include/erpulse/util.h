@@ -61,7 +61,8 @@ void ep_buf_init(struct ep_buf *b, size_t max);
 /* 0, -E2BIG when the cap would be exceeded (buffer unchanged), -ENOMEM. */
 int ep_buf_append(struct ep_buf *b, const void *data, size_t len);
 int ep_buf_printf(struct ep_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int ep_buf_vprintf(struct ep_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int ep_buf_vprintf(struct ep_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 void ep_buf_reset(struct ep_buf *b);
 /* Hands the data to the caller (who frees it) and resets b. */
 char *ep_buf_steal(struct ep_buf *b);

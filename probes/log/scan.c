@@ -7,6 +7,11 @@
 
 #include "probes/log/scan.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86_SIMD 1
+#endif
+
 static const char *const level_names[] = {
 	[PROBE_LOG_DEBUG] = "debug",       [PROBE_LOG_INFO] = "info",
 	[PROBE_LOG_WARNING] = "warning",   [PROBE_LOG_ERROR] = "error",
@@ -304,10 +309,142 @@ static void build_prefix(struct probe_log_regex *rx, const char *pattern)
 	}
 }
 
+/* Parses pattern[0..plen) as "^" and native items (see scan.h). */
+static void build_native(struct probe_log_regex *rx, const char *pattern, size_t plen)
+{
+	char pat[512];
+	const char *p = pat;
+	size_t n = 0;
+	int gfirst = -1, glast = -1;
+	bool in_group = false;
+
+	rx->native = false;
+	if (plen >= sizeof(pat) || plen < 2 || pattern[0] != '^')
+		return;
+	memcpy(pat, pattern, plen);
+	pat[plen] = '\0';
+	p++;
+	while (*p) {
+		if (strncmp(p, "(?<level>", 9) == 0 && gfirst < 0 && !in_group) {
+			in_group = true;
+			gfirst = (int)n;
+			p += 9;
+			continue;
+		}
+		if (*p == ')' && in_group) {
+			in_group = false;
+			glast = (int)n;
+			if (glast == gfirst)
+				return; /* an empty group */
+			p++;
+			continue;
+		}
+		if (n >= PROBE_LOG_MAX_PREFIX)
+			return;
+		if (!prefix_atom(&p, rx->native_set[n]))
+			return;
+		size_t min = 1;
+		bool plus = false;
+		if (*p == '{') {
+			char *end;
+			long v = strtol(p + 1, &end, 10);
+			if (end == p + 1 || *end != '}' || v < 1 || v > 255 || p[1] == '+' ||
+			    p[1] == '-')
+				return;
+			min = (size_t)v;
+			p = end + 1;
+		} else if (*p == '+') {
+			plus = true;
+			p++;
+		}
+		if (*p == '?' || *p == '+' || *p == '*' || *p == '{')
+			return; /* lazy, possessive, optional or repeated quantifiers */
+		rx->native_min[n] = (uint8_t)min;
+		rx->native_plus[n] = plus;
+		n++;
+	}
+	if (in_group || n == 0)
+		return;
+	/* greedy "+" must never give back: the next item takes none of its bytes */
+	for (size_t k = 0; k + 1 < n; k++) {
+		if (!rx->native_plus[k])
+			continue;
+		for (int b = 0; b < 32; b++)
+			if (rx->native_set[k][b] & rx->native_set[k + 1][b])
+				return;
+	}
+	rx->native_n = (uint8_t)n;
+	rx->native_gfirst = (int8_t)gfirst;
+	rx->native_glast = (int8_t)glast;
+	memset(rx->native_bytes, 0, sizeof(rx->native_bytes));
+	for (size_t k = 0; k < n; k++)
+		for (unsigned c = 0; c < 256; c++)
+			if (rx->native_set[k][c >> 3] & (1u << (c & 7)))
+				rx->native_bytes[c] |= 1ull << k;
+	/* leading fixed items are the prefix's first positions (build_prefix
+	 * takes the same atoms): prefix_ok decides them */
+	size_t skip = 0, bytes = 0;
+	while (skip < n && !rx->native_plus[skip] && (gfirst < 0 || (int)skip < gfirst) &&
+	       bytes + rx->native_min[skip] <= rx->prefix_len) {
+		for (size_t c = 0; c < rx->native_min[skip]; c++)
+			if (memcmp(rx->prefix[bytes + c], rx->native_set[skip], 32) != 0)
+				goto done;
+		bytes += rx->native_min[skip];
+		skip++;
+	}
+done:
+	rx->native_skip = (uint8_t)skip;
+	rx->native_skip_bytes = (uint8_t)bytes;
+	rx->native = true;
+}
+
+/* The byte ranges of the prefix positions (prefix_ranges), if each is one. */
+static void build_prefix_ranges(struct probe_log_regex *rx)
+{
+	rx->prefix_ranges = false;
+	if (rx->prefix_len == 0 || rx->prefix_len > 32)
+		return;
+	memset(rx->prefix_lo, 0, sizeof(rx->prefix_lo));
+	memset(rx->prefix_span, 0xff, sizeof(rx->prefix_span));
+	for (size_t i = 0; i < rx->prefix_len; i++) {
+		int lo = -1, hi = -1;
+		for (unsigned c = 0; c < 256; c++) {
+			if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
+				continue;
+			if (lo < 0)
+				lo = (int)c;
+			hi = (int)c;
+		}
+		if (lo < 0)
+			return; /* an empty set: the scalar check rejects every line */
+		for (int c = lo; c <= hi; c++)
+			if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
+				return; /* not one range */
+		rx->prefix_lo[i] = (uint8_t)lo;
+		rx->prefix_span[i] = (uint8_t)(hi - lo);
+	}
+	rx->prefix_ranges = true;
+}
+
 static inline bool prefix_ok(const struct probe_log_regex *rx, const char *line, size_t len)
 {
 	if (len < rx->prefix_len)
 		return false;
+#ifdef HAVE_X86_SIMD
+	if (rx->prefix_ranges && len >= 32) {
+		/* byte - lo (wrapping) <= span, 32 positions at once (SSE2) */
+		const __m128i *lo = (const __m128i *)(const void *)rx->prefix_lo;
+		const __m128i *span = (const __m128i *)(const void *)rx->prefix_span;
+		__m128i a = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)line),
+					 _mm_loadu_si128(lo));
+		__m128i b =
+			_mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(line + 16)),
+				     _mm_loadu_si128(lo + 1));
+		__m128i oka = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_loadu_si128(span)), a);
+		__m128i okb = _mm_cmpeq_epi8(_mm_min_epu8(b, _mm_loadu_si128(span + 1)), b);
+		return _mm_movemask_epi8(_mm_and_si128(oka, okb)) == 0xffff;
+	}
+#endif
 	for (size_t i = 0; i < rx->prefix_len; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
@@ -316,8 +453,37 @@ static inline bool prefix_ok(const struct probe_log_regex *rx, const char *line,
 	return true;
 }
 
-bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
-			  pcre2_match_data *md, pcre2_match_context *mctx)
+bool probe_log_native_match(const struct probe_log_regex *rx, const char *line, size_t len,
+			    size_t *ret_end, size_t *ret_gs, size_t *ret_ge)
+{
+	const unsigned char *m = (const unsigned char *)line;
+	size_t i = rx->native_skip_bytes, gs = 0, ge = 0;
+
+	if (rx->native_skip && !prefix_ok(rx, line, len))
+		return false;
+	for (int k = rx->native_skip; k < rx->native_n; k++) {
+		uint64_t bit = 1ull << k;
+		if (k == rx->native_gfirst)
+			gs = i;
+		if (len - i < rx->native_min[k])
+			return false;
+		for (size_t c = 0; c < rx->native_min[k]; c++, i++)
+			if (!(rx->native_bytes[m[i]] & bit))
+				return false;
+		if (rx->native_plus[k])
+			while (i < len && (rx->native_bytes[m[i]] & bit))
+				i++;
+		if (k + 1 == rx->native_glast)
+			ge = i;
+	}
+	*ret_end = i;
+	*ret_gs = gs;
+	*ret_ge = ge;
+	return true;
+}
+
+static bool regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
+		       pcre2_match_data *md, pcre2_match_context *mctx, bool native)
 {
 	int rc;
 
@@ -325,6 +491,10 @@ bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, si
 		return false;
 	if (rx->prefix_exact)
 		return true;
+	if (rx->native && native) {
+		size_t e, gs, ge;
+		return probe_log_native_match(rx, line, len, &e, &gs, &ge);
+	}
 	if (rx->jit)
 		rc = pcre2_jit_match(rx->code, (PCRE2_SPTR)line, len, 0, 0, md, mctx);
 	else
@@ -332,10 +502,11 @@ bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, si
 	return rc > 0;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_X86_SIMD 1
-#endif
+bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
+			  pcre2_match_data *md, pcre2_match_context *mctx)
+{
+	return regex_line(rx, line, len, md, mctx, true);
+}
 
 static const char *literal_at(const struct probe_log_regex *rx, const char *p, const char *end,
 			      size_t *ret_len)
@@ -477,6 +648,8 @@ int probe_log_regex_compile(struct probe_log_regex *rx, const char *pattern, cha
 	if (!split_literals(rx, pattern))
 		rx->n_literals = 0;
 	build_prefix(rx, pattern);
+	build_prefix_ranges(rx);
+	build_native(rx, pattern, rx->message_to_end ? plen - tl : plen);
 	return 0;
 }
 
@@ -615,11 +788,53 @@ static bool group(const struct probe_log_scanner *sc, int rc, int g, const char 
 	return true;
 }
 
-static enum probe_log_level map_level(const struct probe_log_rules *r, const char *tok, size_t n)
+/* Called for every header line: the first byte (ASCII case folded) and the
+ * token's end are compared before the full case-insensitive compare. */
+static enum probe_log_level map_level(struct probe_log_scanner *sc, const char *tok, size_t n)
 {
-	for (size_t i = 0; i < r->n_levels; i++)
-		if (strncasecmp(r->levels[i].token, tok, n) == 0 && r->levels[i].token[n] == '\0')
+	const struct probe_log_rules *r = sc->rules;
+
+	if (n == 0 || n >= sizeof(r->levels[0].token))
+		return PROBE_LOG_UNKNOWN;
+	/* most lines carry the level word of the line before: exact bytes first
+	 * (the first match in the table for them, as found below) */
+	if (sc->last_level && sc->last_level <= r->n_levels) {
+		const char *t = r->levels[sc->last_level - 1].token;
+		if (t[n] == '\0' && memcmp(t, tok, n) == 0)
+			return r->levels[sc->last_level - 1].level;
+	}
+	unsigned char c0 = (unsigned char)tok[0];
+	if (c0 >= 'a' && c0 <= 'z')
+		c0 = (unsigned char)(c0 - 'a' + 'A');
+	for (size_t i = 0; i < r->n_levels; i++) {
+		const char *t = r->levels[i].token;
+		unsigned char t0 = (unsigned char)t[0];
+		if (t0 >= 'a' && t0 <= 'z')
+			t0 = (unsigned char)(t0 - 'a' + 'A');
+		if (t0 != c0 || t[n] != '\0')
+			continue;
+		/* strncasecmp(t, tok, n) == 0 for ASCII, inline */
+		size_t k = 1;
+		for (; k < n; k++) {
+			unsigned char a = (unsigned char)t[k], b = (unsigned char)tok[k];
+			if (a == '\0' || b == '\0') {
+				if (a == b)
+					k = n;
+				break;
+			}
+			if (a >= 'a' && a <= 'z')
+				a = (unsigned char)(a - 'a' + 'A');
+			if (b >= 'a' && b <= 'z')
+				b = (unsigned char)(b - 'a' + 'A');
+			if (a != b)
+				break;
+		}
+		if (k == n) {
+			if (memcmp(t, tok, n) == 0 && !memchr(tok, '\0', n))
+				sc->last_level = i + 1;
 			return r->levels[i].level;
+		}
+	}
 	return PROBE_LOG_UNKNOWN;
 }
 
@@ -685,7 +900,21 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	if (n > 0 && line[n - 1] == '\r')
 		n--, msglen--;
 	sc->counts.lines++;
-	if (r->header.code) {
+	if (r->header.code && r->header.native && !r->no_native) {
+		size_t mend, gs, ge;
+		if ((r->header.native_skip || !r->header.prefix_len ||
+		     prefix_ok(&r->header, line, n)) &&
+		    probe_log_native_match(&r->header, line, n, &mend, &gs, &ge)) {
+			if (r->level_group >= 0 && r->header.native_gfirst >= 0)
+				level = map_level(sc, line + gs, ge - gs);
+			if (r->header.message_to_end) {
+				msg = line + mend;
+				msglen = n - mend;
+			}
+		} else if (r->multiline && !r->record_start.code) {
+			start = false;
+		}
+	} else if (r->header.code) {
 		int rc = (r->header.prefix_len && !prefix_ok(&r->header, line, n))
 				 ? 0
 				 : rx_match(sc, &r->header, line, n, 0);
@@ -693,7 +922,7 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			const char *tok;
 			size_t tl;
 			if (group(sc, rc, r->level_group, &tok, &tl, line))
-				level = map_level(r, tok, tl);
+				level = map_level(sc, tok, tl);
 			if (r->header.message_to_end) {
 				size_t end = pcre2_get_ovector_pointer(sc->md)[1];
 				msg = line + end;
@@ -707,9 +936,9 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 		}
 	}
 	if (start && r->record_start.code && r->multiline)
-		start = r->record_start.prefix_exact
-				? prefix_ok(&r->record_start, line, n)
-				: probe_log_regex_line(&r->record_start, line, n, sc->md, r->mctx);
+		start = r->record_start.prefix_exact ? prefix_ok(&r->record_start, line, n)
+						     : regex_line(&r->record_start, line, n, sc->md,
+								  r->mctx, !r->no_native);
 	if (!start || level == PROBE_LOG_CONTINUATION) {
 		sc->counts.continuation++;
 		return;
@@ -828,6 +1057,205 @@ static size_t count_lines(const char *p, const char *end, size_t max_line,
 	return count;
 }
 
+#ifdef HAVE_X86_SIMD
+/* The newlines of one 32-byte block at p (bit i: p[i] == '\n') as
+ * count_lines_avx2 takes them. */
+static inline void nl_block(const char *p, unsigned mask, const char **line, size_t *count,
+			    size_t *cont, size_t max_line, const struct probe_log_regex *start,
+			    bool *too_long)
+{
+	if (!mask)
+		return;
+	if (!start) {
+		if ((size_t)(p + __builtin_ctz(mask) - *line) > max_line)
+			*too_long = true;
+		*count += (size_t)__builtin_popcount(mask);
+		*line = p + 32 - __builtin_clz(mask);
+		return;
+	}
+	while (mask) {
+		const char *q = p + __builtin_ctz(mask);
+		one_line(start, *line, (size_t)(q - *line), max_line, cont, too_long);
+		(*count)++;
+		*line = q + 1;
+		mask &= mask - 1;
+	}
+}
+
+/* One pass for both jobs of scan_fast: the first of rx's literals in
+ * [p, end) (as probe_log_literals_find; *ret_len its length), and the lines
+ * that end before it (all of [p, end) without a match) counted as
+ * count_lines does into *ret_count / *ret_cont / *too_long. p is at a line
+ * start; literals hold no '\n', so the lines before the match are exactly
+ * those before the match's line. */
+__attribute__((target("avx2,popcnt"), always_inline)) static inline const char *find_count_n(
+	const struct probe_log_regex *rx, const size_t n, const char *p, const char *end,
+	size_t max_line, const struct probe_log_regex *start, size_t *ret_len, size_t *ret_count,
+	size_t *ret_cont, bool *too_long)
+{
+	__m256i f[PROBE_LOG_MAX_LITERALS], s[PROBE_LOG_MAX_LITERALS];
+	const __m256i nl = _mm256_set1_epi8('\n');
+	size_t count = 0, cont = 0;
+	const char *line = p, *hit = NULL;
+
+	for (size_t k = 0; k < n; k++) {
+		f[k] = _mm256_set1_epi8(rx->literals[k][0]);
+		s[k] = _mm256_set1_epi8(rx->literals[k][1]);
+	}
+	for (;;) {
+		/* 64 bytes per step while no literal's first two bytes show up */
+		while (end - p >= 65) {
+			__m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+			__m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+			__m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+			__m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 33));
+			__m256i m = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a0, f[0]),
+								     _mm256_cmpeq_epi8(b0, s[0])),
+						    _mm256_and_si256(_mm256_cmpeq_epi8(a1, f[0]),
+								     _mm256_cmpeq_epi8(b1, s[0])));
+			for (size_t k = 1; k < n; k++)
+				m = _mm256_or_si256(
+					m, _mm256_or_si256(
+						   _mm256_and_si256(_mm256_cmpeq_epi8(a0, f[k]),
+								    _mm256_cmpeq_epi8(b0, s[k])),
+						   _mm256_and_si256(_mm256_cmpeq_epi8(a1, f[k]),
+								    _mm256_cmpeq_epi8(b1, s[k]))));
+			if (!_mm256_testz_si256(m, m))
+				break; /* a candidate: the 32-byte step below takes it */
+			unsigned n0 = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a0, nl));
+			unsigned n1 = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a1, nl));
+			if (!start) {
+				uint64_t mask = n0 | (uint64_t)n1 << 32;
+				if (mask) {
+					if ((size_t)(p + __builtin_ctzll(mask) - line) > max_line)
+						*too_long = true;
+					count += (size_t)__builtin_popcountll(mask);
+					line = p + 64 - __builtin_clzll(mask);
+				}
+			} else {
+				nl_block(p, n0, &line, &count, &cont, max_line, start, too_long);
+				nl_block(p + 32, n1, &line, &count, &cont, max_line, start,
+					 too_long);
+			}
+			p += 64;
+		}
+		if (end - p < 33)
+			break;
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+		__m256i m =
+			_mm256_and_si256(_mm256_cmpeq_epi8(a, f[0]), _mm256_cmpeq_epi8(b, s[0]));
+		for (size_t k = 1; k < n; k++)
+			m = _mm256_or_si256(m, _mm256_and_si256(_mm256_cmpeq_epi8(a, f[k]),
+								_mm256_cmpeq_epi8(b, s[k])));
+		unsigned cand = (unsigned)_mm256_movemask_epi8(m);
+		unsigned nlm = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl));
+		while (cand) {
+			unsigned o = (unsigned)__builtin_ctz(cand);
+			hit = literal_at(rx, p + o, end, ret_len);
+			if (hit) {
+				nl_block(p, nlm & ((1u << o) - 1), &line, &count, &cont, max_line,
+					 start, too_long);
+				goto out;
+			}
+			cand &= cand - 1;
+		}
+		nl_block(p, nlm, &line, &count, &cont, max_line, start, too_long);
+		p += 32;
+	}
+	for (; p < end; p++) {
+		hit = literal_at(rx, p, end, ret_len);
+		if (hit)
+			break;
+		if (*p == '\n') {
+			one_line(start, line, (size_t)(p - line), max_line, &cont, too_long);
+			count++;
+			line = p + 1;
+		}
+	}
+out:
+	*ret_count = count;
+	*ret_cont = cont;
+	return hit;
+}
+
+/* find_count_n with the number of literals a constant: the loop over them
+ * unrolled, their vectors kept in registers */
+__attribute__((target("avx2,popcnt"))) static const char *find_count_avx2(
+	const struct probe_log_regex *rx, const char *p, const char *end, size_t max_line,
+	const struct probe_log_regex *start, size_t *ret_len, size_t *ret_count, size_t *ret_cont,
+	bool *too_long)
+{
+	switch (rx->n_literals) {
+	case 2:
+		return find_count_n(rx, 2, p, end, max_line, start, ret_len, ret_count, ret_cont,
+				    too_long);
+	case 3:
+		return find_count_n(rx, 3, p, end, max_line, start, ret_len, ret_count, ret_cont,
+				    too_long);
+	case 4:
+		return find_count_n(rx, 4, p, end, max_line, start, ret_len, ret_count, ret_cont,
+				    too_long);
+	default:
+		return find_count_n(rx, rx->n_literals, p, end, max_line, start, ret_len, ret_count,
+				    ret_cont, too_long);
+	}
+}
+
+static bool have_avx2(void)
+{
+	static int avx2 = -1;
+	if (avx2 < 0)
+		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
+	return avx2 > 0;
+}
+#endif
+
+/* scan_fast for an error pattern of literals, in one pass per match. */
+static bool scan_fused(struct probe_log_scanner *sc, struct err_cursor *ec, const char *buf,
+		       size_t len, size_t from, size_t to)
+{
+#ifdef HAVE_X86_SIMD
+	const struct probe_log_rules *r = sc->rules;
+	const struct probe_log_regex *start = r->multiline ? &r->record_start : NULL;
+	size_t cur = from;
+
+	if (r->error.n_literals < 2 || !have_avx2())
+		return false;
+	while (cur < to) {
+		size_t ml = 0, n = 0, cont = 0;
+		bool too_long = false;
+		const char *hit = find_count_avx2(&r->error, buf + cur, buf + to, r->max_line,
+						  start, &ml, &n, &cont, &too_long);
+		size_t ms = hit ? (size_t)(hit - buf) : to;
+		size_t L = ms;
+		while (L > cur && buf[L - 1] != '\n')
+			L--;
+		if (L > cur) {
+			if (too_long) {
+				ec->valid = false;
+				scan_lines(sc, ec, buf, len, cur, L);
+			} else {
+				sc->counts.lines += n;
+				sc->counts.continuation += cont;
+				sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+			}
+		}
+		if (!hit)
+			break;
+		const char *nl = memchr(buf + L, '\n', to - L);
+		size_t E = nl ? (size_t)(nl - buf) + 1 : to;
+		ec->valid = false;
+		scan_lines(sc, ec, buf, len, L, E);
+		cur = E;
+	}
+	return true;
+#else
+	(void)sc, (void)ec, (void)buf, (void)len, (void)from, (void)to;
+	return false;
+#endif
+}
+
 /* No header, and every line a record or a multi-line rule the native
  * prefix decides alone: only the lines holding a match of the error pattern
  * need a closer look; the others are counted 32 bytes at a time (and their
@@ -840,6 +1268,8 @@ static void scan_fast(struct probe_log_scanner *sc, struct err_cursor *ec, const
 	const struct probe_log_rules *r = sc->rules;
 	size_t cur = from;
 
+	if (scan_fused(sc, ec, buf, len, from, to))
+		return;
 	while (cur < to) {
 		size_t ms = to;
 		if (r->error.code) {

@@ -58,6 +58,25 @@ struct probe_log_regex {
 	 * is the rest of the line after the match (same result, less work) */
 	bool message_to_end;
 	uint8_t prefix[PROBE_LOG_MAX_PREFIX][32]; /* bit set of allowed bytes per position */
+	/* when every prefix position is one byte range [lo, lo + span] and the
+	 * prefix is at most 32 bytes: the ranges, for a 32-byte SIMD check of
+	 * lines at least that long (positions past the prefix allow any byte) */
+	bool prefix_ranges;
+	uint8_t prefix_lo[32], prefix_span[32];
+	/* native: the whole pattern is "^" and a sequence of single-byte atoms,
+	 * each once, {n} times or "+" (then followed by an atom of disjoint
+	 * bytes, so greedy never has to give back), with at most a group
+	 * (?<level>...) around some of them: matched without PCRE2, with the
+	 * same result (start at 0, match end, the level group) */
+	bool native;
+	uint8_t native_n;
+	int8_t native_gfirst, native_glast; /* level group: items [gfirst, glast), or -1 */
+	uint8_t native_skip;                /* leading items the prefix check decides alone */
+	uint8_t native_skip_bytes;          /* ... and the bytes they take */
+	uint8_t native_min[PROBE_LOG_MAX_PREFIX];
+	bool native_plus[PROBE_LOG_MAX_PREFIX];
+	uint8_t native_set[PROBE_LOG_MAX_PREFIX][32];
+	uint64_t native_bytes[256]; /* bit k: the byte is in item k's set */
 };
 
 /* Where the first of rx's literals starts in [p, end), or NULL; its length
@@ -69,6 +88,12 @@ const char *probe_log_literals_find(const struct probe_log_regex *rx, const char
 bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
 			  pcre2_match_data *md, pcre2_match_context *mctx);
 
+/* The native matcher (rx->native): whether line matches; the match end
+ * goes to *ret_end and the level group to *ret_gs and *ret_ge (both 0 without
+ * one). Exposed for tests, which compare it with PCRE2. */
+bool probe_log_native_match(const struct probe_log_regex *rx, const char *line, size_t len,
+			    size_t *ret_end, size_t *ret_gs, size_t *ret_ge);
+
 /* Compiled rules of one source. */
 struct probe_log_rules {
 	struct probe_log_regex header;       /* named groups "level", "message"; optional */
@@ -79,6 +104,7 @@ struct probe_log_rules {
 	size_t max_line;                     /* longer lines are classified on this prefix */
 	bool signatures;
 	bool no_fast_path; /* tests: always classify line by line */
+	bool no_native;    /* tests: PCRE2 for every pattern the native matcher could take */
 	size_t n_levels;
 	struct probe_log_level_map levels[PROBE_LOG_MAX_LEVELS];
 	pcre2_match_context *mctx;
@@ -113,7 +139,8 @@ struct probe_log_scanner {
 	struct probe_log_sigtab sigs;
 	bool skipping; /* inside a line longer than max_line: drop bytes up to its '\n' */
 	pcre2_match_data *md;
-	int error; /* -ENOMEM once an allocation failed */
+	size_t last_level; /* 1 + index in rules->levels of the last level word found */
+	int error;         /* -ENOMEM once an allocation failed */
 };
 
 /* 0 or -ENOMEM. */

@@ -33,24 +33,52 @@ static void sink_str(struct sink *s, const char *str)
 	sink_put(s, str, strlen(str));
 }
 
-static bool is_alnum(unsigned char c)
+/* Byte classes, one table lookup each (the masker looks at every byte of
+ * every error message several times). */
+#define C_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define C_ALNUM(c) (C_DIGIT(c) || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define C_HEX(c)   (C_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
+#define C_SPACE(c)                                                                                 \
+	((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n' || (c) == '\v' || (c) == '\f')
+#define C_KEY(c) (C_ALNUM(c) || (c) == '_' || (c) == '-' || (c) == '.')
+#define C_TOKEN(c)                                                                                 \
+	(C_ALNUM(c) || (c) == '+' || (c) == '/' || (c) == '=' || (c) == '_' || (c) == '-' ||       \
+	 (c) == '.' || (c) == '~')
+#define C_PATH(c)                                                                                  \
+	(!C_SPACE(c) && (c) != '"' && (c) != '\'' && (c) != ',' && (c) != ';' && (c) != ')' &&     \
+	 (c) != ']' && (c) != '>' && (c) != '}' && (c) != ':' && (c) != '(' && (c) != '[')
+enum { K_DIGIT = 1, K_ALNUM = 2, K_HEX = 4, K_SPACE = 8, K_KEY = 16, K_TOKEN = 32, K_PATH = 64 };
+#define C(c)                                                                                       \
+	(uint8_t)((C_DIGIT(c) ? K_DIGIT : 0) | (C_ALNUM(c) ? K_ALNUM : 0) |                        \
+		  (C_HEX(c) ? K_HEX : 0) | (C_SPACE(c) ? K_SPACE : 0) | (C_KEY(c) ? K_KEY : 0) |   \
+		  (C_TOKEN(c) ? K_TOKEN : 0) | (C_PATH(c) ? K_PATH : 0))
+#define R4(b)  C(b), C((b) + 1), C((b) + 2), C((b) + 3)
+#define R16(b) R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)
+#define R64(b) R16(b), R16((b) + 16), R16((b) + 32), R16((b) + 48)
+static const uint8_t byte_class[256] = {R64(0), R64(64), R64(128), R64(192)};
+#undef R64
+#undef R16
+#undef R4
+#undef C
+
+static inline bool is_alnum(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return byte_class[c] & K_ALNUM;
 }
 
-static bool is_digit(unsigned char c)
+static inline bool is_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return byte_class[c] & K_DIGIT;
 }
 
-static bool is_hex(unsigned char c)
+static inline bool is_hex(unsigned char c)
 {
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return byte_class[c] & K_HEX;
 }
 
-static bool is_space(unsigned char c)
+static inline bool is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+	return byte_class[c] & K_SPACE;
 }
 
 static unsigned char lower(unsigned char c)
@@ -187,10 +215,9 @@ static bool path_start_ok(unsigned char prev)
 	return !is_alnum(prev) && prev != '/' && prev != '<' && prev != '.' && prev != '_';
 }
 
-static bool path_char(unsigned char c)
+static inline bool path_char(unsigned char c)
 {
-	return !is_space(c) && c != '"' && c != '\'' && c != ',' && c != ';' && c != ')' &&
-	       c != ']' && c != '>' && c != '}' && c != ':' && c != '(' && c != '[';
+	return byte_class[c] & K_PATH;
 }
 
 static size_t signature_masked(const char *msg, size_t len, char *out, size_t outsize);
@@ -341,9 +368,9 @@ static bool icontains(const unsigned char *m, size_t n, const char *word)
 	return memmem(low, n, word, w) != NULL;
 }
 
-static bool key_char(unsigned char c)
+static inline bool key_char(unsigned char c)
 {
-	return is_alnum(c) || c == '_' || c == '-' || c == '.';
+	return byte_class[c] & K_KEY;
 }
 
 static bool value_end(unsigned char c)
@@ -422,10 +449,9 @@ static size_t secret_value(const unsigned char *m, size_t n, size_t klen, size_t
 	return i;
 }
 
-static bool token_char(unsigned char c)
+static inline bool token_char(unsigned char c)
 {
-	return is_alnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-' ||
-	       c == '.' || c == '~';
+	return byte_class[c] & K_TOKEN;
 }
 
 size_t probe_log_sample(const char *line, size_t len, char *out, size_t outsize)
@@ -538,13 +564,22 @@ size_t probe_log_sample(const char *line, size_t len, char *out, size_t outsize)
 
 /* ---- top signatures --------------------------------------------------- */
 
+/* 8 bytes per step (the hash only picks slots; equal keys are compared). */
 static uint64_t fnv1a(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
+	uint64_t h = 1469598103934665603ULL ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++) {
 		h ^= (unsigned char)s[i];
 		h *= 1099511628211ULL;
 	}
+	h ^= h >> 32;
 	return h | 1; /* 0 marks an empty slot */
 }
 

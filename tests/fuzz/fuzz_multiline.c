@@ -2,8 +2,11 @@
  * bytes choose a preset and read sizes; the input is scanned whole and in
  * pieces the way the probe reads files, and the counts must be identical
  * (splitting never changes what is counted), the fast path for one-line
- * records equals the line-by-line path, every line a record or a
- * continuation, and every signature and sample valid UTF-8. */
+ * records equals the line-by-line path (with PCRE2 for every pattern, no
+ * native matcher), every line a record or a continuation, and every
+ * signature and sample valid UTF-8. Each line of the input is also matched
+ * by every native-matched pattern and by PCRE2: same answer, match end and
+ * level group. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +36,13 @@ static void setup(void)
 	/* no header, a literal error pattern (memmem) */
 	probe_log_rules_init(&rules[5]);
 	rules[5].max_line = 256;
+	/* (record_start is not used without multiline: there for the native
+	 * matcher check, greedy runs, a level group, a fixed prefix) */
 	if (probe_log_regex_compile(&rules[5].error, "Exception", err, sizeof(err)) < 0 ||
+	    probe_log_regex_compile(&rules[5].record_start,
+				    "^\\d\\d[-:](?<level>[A-Z]+) \\w+[.:]\\S+", err,
+				    sizeof(err)) < 0 ||
+	    !rules[5].record_start.native ||
 	    probe_log_rules_finish(&rules[5], err, sizeof(err)) < 0)
 		abort();
 	/* record_start + multiline, a regex that can span lines */
@@ -54,8 +63,41 @@ static void setup(void)
 	for (int i = 0; i < 8; i++) {
 		slow[i] = rules[i];
 		slow[i].no_fast_path = true;
+		slow[i].no_native = true;
 	}
 	ready = true;
+}
+
+/* The native matcher against PCRE2 on each line of in. */
+static void native_vs_pcre2(const char *in, size_t len, pcre2_match_data *md)
+{
+	for (int i = 0; i < 8; i++) {
+		const struct probe_log_regex *rxs[] = {&rules[i].header, &rules[i].record_start};
+		for (size_t x = 0; x < 2; x++) {
+			const struct probe_log_regex *rx = rxs[x];
+			if (!rx->native)
+				continue;
+			int lg = pcre2_substring_number_from_name(rx->code, (PCRE2_SPTR) "level");
+			for (size_t pos = 0; pos <= len;) {
+				const char *nl = memchr(in + pos, '\n', len - pos);
+				size_t n = nl ? (size_t)(nl - in) - pos : len - pos;
+				size_t e, gs, ge;
+				bool a = probe_log_native_match(rx, in + pos, n, &e, &gs, &ge);
+				int rc = pcre2_match(rx->code, (PCRE2_SPTR)(in + pos), n, 0, 0, md,
+						     NULL);
+				if (a != (rc > 0))
+					abort();
+				if (a) {
+					PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+					if (ov[0] != 0 || ov[1] != e)
+						abort();
+					if (lg > 0 && (ov[2 * lg] != gs || ov[2 * lg + 1] != ge))
+						abort();
+				}
+				pos += n + 1;
+			}
+		}
+	}
 }
 
 static void scan_pieces(struct probe_log_scanner *sc, const char *in, size_t len, size_t chunk)
@@ -117,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (whole.sigs.n != parts.sigs.n)
 		abort();
+	native_vs_pcre2(in, len, whole.md);
 	probe_log_scanner_free(&whole);
 	probe_log_scanner_free(&parts);
 	probe_log_scanner_free(&lines);

@@ -382,6 +382,69 @@ static void test_batch_rerun(void **state)
 	}
 }
 
+static json_t *security(double count)
+{
+	struct ep_finding f = {"security_updates",
+			       "erp01",
+			       count,
+			       "count",
+			       1,
+			       count > 0 ? EP_SEV_WARNING : EP_SEV_INFO,
+			       "apt-get -s dist-upgrade",
+			       "security updates pending",
+			       NULL};
+	return json_pack("[o]", ep_finding_json(&f));
+}
+
+static enum coll_ingest_result ingest_at(struct coll_store *s, const struct coll_analysis *an,
+					 const char *aid, int64_t seq, json_t *findings, int64_t at)
+{
+	struct coll_ingest it = {0};
+	json_t *rep = report(aid, seq, findings, "erp01");
+	char *body = ep_report_serialize(rep, &it.len);
+	assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
+	it.report = rep;
+	it.body = body;
+	it.seq = seq;
+	it.received_at = at;
+	struct coll_ingest *items[] = {&it};
+	assert_int_equal(coll_store_ingest(s, items, 1, an), 0);
+	free(body);
+	json_decref(rep);
+	return it.result;
+}
+
+/* "Security updates pending for more than 7 days": a report carries only
+ * today's count; the age comes from the host's own history of it. */
+static void test_security_pending(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.webhook_url = "http://127.0.0.1:9/hook",
+				   .forecast_window_s = 30 * 86400,
+				   .sample_interval_s = 300,
+				   .max_forecasts = 64};
+	const char *open_sql = "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL AND rule ="
+			       " 'security_updates'";
+	int64_t now = now_s();
+	make_agent(s, "Acme", cid, aid, &kp);
+
+	assert_int_equal(ingest_at(s, &an, aid, 1, security(3), now - 8 * 86400),
+			 COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, open_sql), 0); /* pending for 0 days */
+	assert_int_equal(ingest_at(s, &an, aid, 2, security(3), now - 4 * 86400),
+			 COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, open_sql), 0); /* 4 days */
+	assert_int_equal(ingest_at(s, &an, aid, 3, security(5), now), COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, open_sql), 1); /* 8 days: raised */
+	/* installed: cleared, and a new batch of updates starts a new age */
+	assert_int_equal(ingest_at(s, &an, aid, 4, security(0), now + 600), COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, open_sql), 0);
+	assert_int_equal(ingest_at(s, &an, aid, 5, security(2), now + 1200), COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, open_sql), 0);
+}
+
 static void test_alerts_outbox(void **state)
 {
 	struct coll_store *s = *state;
@@ -613,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_metacharacters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rerun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_security_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),

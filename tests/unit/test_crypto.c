@@ -414,7 +414,8 @@ static void test_base64_bad(void **state)
 		"Zm\t9v",
 		"-_-_",     /* URL-safe alphabet */
 		"Zm9v*A==", /* not base64 */
-		"Zm9v\xc3\xa9" "A=",
+		"Zm9v\xc3\xa9"
+		"A=",
 		"\x80\x80\x80\x80", /* high bytes: libsodium 1.0.18 reads them as '/' */
 		"=",
 		"====",

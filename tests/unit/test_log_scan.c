@@ -365,10 +365,36 @@ static void test_fast_paths(void **state)
 		"^ab?c",
 	};
 	static const char *const lines[] = {
-		"2026-11-26 x", "2026-1-26", "12 x",    "12x",      "Error: x", "error: x",
-		"[42] ok",      "[4] no",    "axb",     "axbc",     "x",        "y",
-		"abc d",        "ab d",      "   at x", "at x",     "ab.c",     "a.c",
-		"ac",           "abc",       "",        "\xff\xfe",
+		"2026-11-26 x",
+		"2026-1-26",
+		"12 x",
+		"12x",
+		"Error: x",
+		"error: x",
+		"[42] ok",
+		"[4] no",
+		"axb",
+		"axbc",
+		"x",
+		"y",
+		"abc d",
+		"ab d",
+		"   at x",
+		"at x",
+		"ab.c",
+		"a.c",
+		"ac",
+		"abc",
+		"",
+		"\xff\xfe",
+		/* 32 bytes or more: the SIMD range check of the prefix */
+		"2026-11-26 x, with enough text after it for 32 bytes",
+		"2026-11-2a x, with enough text after it for 32 bytes",
+		"2026/11-26 x, with enough text after it for 32 bytes",
+		"Error: x, with enough text after it for 32 bytes",
+		"error: x, with enough text after it for 32 bytes",
+		"[42] ok, with enough text after it for 32 bytes",
+		"\xb2\xb0\xb2\xb6-11-26 x, bytes above 0x80 for 32 bytes",
 	};
 	for (size_t p = 0; p < EP_ARRAY_SIZE(pats); p++) {
 		assert_int_equal(probe_log_regex_compile(&rx, pats[p], err, sizeof(err)), 0);
@@ -385,8 +411,195 @@ static void test_fast_paths(void **state)
 	assert_int_equal(probe_log_regex_compile(&rx, "^\\d{4}-\\d\\d", err, sizeof(err)), 0);
 	assert_true(rx.prefix_exact);
 	assert_int_equal(rx.prefix_len, 7);
+	assert_true(rx.prefix_ranges); /* each position one byte range */
 	probe_log_regex_free(&rx);
 	pcre2_match_data_free(md);
+}
+
+/* The native matcher (a "^" and single-byte atoms, "+" runs, a level
+ * group) gives PCRE2's answer, match end and level group on every line, and
+ * takes the patterns it can decide exactly, only those. */
+static void test_native(void **state)
+{
+	struct probe_log_regex rx;
+	char err[256];
+	pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+	(void)state;
+
+	static const struct {
+		const char *pat;
+		bool native;
+	} pats[] = {
+		{"^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\d+ (?<level>[A-Z]+) \\S+ ",
+		 true},
+		{"^\\d\\d[-:](?<level>[A-Z]+) \\w+[.:]\\S+", true},
+		{"^(?<level>[a-zA-Z]+):", true},
+		{"^\\[\\d+\\] \\S+", true},
+		{"^\\d+\\d", false}, /* "+" followed by bytes it takes */
+		{"^\\w+\\d", false},
+		{"^\\S+ \\S+$", false},      /* '$' */
+		{"^a*b", false},             /* '*' */
+		{"^\\d+? x", false},         /* lazy */
+		{"^(?<lvl>[A-Z]+) ", false}, /* another group */
+		{"^x|^y", false},
+		{"\\d+ x", false}, /* not anchored */
+	};
+	static const char *const lines[] = {
+		"2026-11-26 21:42:02,123 4242 ERROR erpdb odoo.http: Exception during request",
+		"2026-11-26 21:42:02,123 4242 ERROR erpdb",
+		"2026-11-26 21:42:02,123 4242 ERROR erpdb ",
+		"2026-11-26 21:42:02,123  4242 INFO erpdb x: y",
+		"2026-11-26 21:42:02,123 4242 info erpdb x: y",
+		"2026-11-26 21:42:02,12 4242 INFO erpdb x: yyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+		"12-ERROR abc.def:xyz and more text after it, long enough for SIMD",
+		"12:WARN a:b",
+		"12-ERRORx abc.def:xyz",
+		"12-ERROR abc.def:",
+		"12-ERROR abc def:xyz",
+		"Warning: disk",
+		"[42] ok",
+		"[42]ok",
+		"[] x",
+		"123 x",
+		"",
+		"\xff\xfe\x80 garbage \x01",
+		"   at x",
+	};
+	for (size_t p = 0; p < EP_ARRAY_SIZE(pats); p++) {
+		assert_int_equal(probe_log_regex_compile(&rx, pats[p].pat, err, sizeof(err)), 0);
+		if (rx.native != pats[p].native)
+			fail_msg("pattern '%s': native %d, want %d", pats[p].pat, rx.native,
+				 pats[p].native);
+		int lg = pcre2_substring_number_from_name(rx.code, (PCRE2_SPTR) "level");
+		for (size_t l = 0; l < EP_ARRAY_SIZE(lines) && rx.native; l++) {
+			size_t n = strlen(lines[l]), e = 0, gs = 0, ge = 0;
+			int rc = pcre2_match(rx.code, (PCRE2_SPTR)lines[l], n, 0, 0, md, NULL);
+			bool a = probe_log_native_match(&rx, lines[l], n, &e, &gs, &ge);
+			if (a != (rc > 0))
+				fail_msg("pattern '%s' line '%s': native %d, pcre2 %d", pats[p].pat,
+					 lines[l], a, rc);
+			if (!a)
+				continue;
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			assert_int_equal(ov[1], e);
+			if (lg > 0) {
+				assert_int_equal(ov[2 * lg], gs);
+				assert_int_equal(ov[2 * lg + 1], ge);
+			}
+		}
+		probe_log_regex_free(&rx);
+	}
+	/* the odoo preset's header takes the native matcher */
+	struct probe_log_rules r;
+	preset_rules(&r, "odoo");
+	assert_true(r.header.native);
+	assert_true(r.header.message_to_end);
+	probe_log_rules_free(&r);
+	pcre2_match_data_free(md);
+}
+
+/* Pseudo-random logs (error words, tracebacks, CRs, over-long lines, no
+ * final newline) in random pieces: the fast paths (one pass for literals and
+ * line counts, native header) give exactly the counts and signatures of the
+ * line-by-line path with PCRE2 for everything. */
+static void test_fast_equals_lines(void **state)
+{
+	static const char *const parts[] = {
+		"2026-11-26 21:42:02,123 4242 INFO erpdb werkzeug: 10.0.0.1 GET /web 200\n",
+		"2026-11-26 21:42:02,123 4242 ERROR erpdb odoo.http: Exception during request\n",
+		"2026-11-26 21:42:03,001 17 CRITICAL erpdb odoo.sql_db: bad query id=42\n",
+		"2026-11-26 21:42:03,001 17 WARNING erpdb odoo.models: slow 300 ms\r\n",
+		"Traceback (most recent call last):\n",
+		"  File \"/usr/lib/python3/odoo/http.py\", line 1589, in _serve_db\n",
+		"psycopg2.errors.SerializationFailure: could not serialize access\n",
+		"plain line with FATAL inside\n",
+		"ERRO R split, Exceptio n split, FATA\n",
+		"\n",
+		"x",
+		"EXCEPTION Exception ExceptionException\n",
+	};
+	char err[256];
+	struct probe_log_rules fast[3], slow[3];
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		probe_log_rules_init(&fast[i]);
+	assert_int_equal(probe_log_regex_compile(&fast[0].error, DEFAULT_ERROR, err, sizeof(err)),
+			 0);
+	fast[0].max_line = 300;
+	assert_int_equal(probe_log_rules_finish(&fast[0], err, sizeof(err)), 0);
+	assert_int_equal(probe_log_regex_compile(&fast[1].error, DEFAULT_ERROR, err, sizeof(err)),
+			 0);
+	assert_int_equal(probe_log_regex_compile(&fast[1].record_start, "^\\d{4}-\\d\\d-\\d\\d",
+						 err, sizeof(err)),
+			 0);
+	fast[1].multiline = true;
+	fast[1].max_line = 256;
+	assert_int_equal(probe_log_rules_finish(&fast[1], err, sizeof(err)), 0);
+	preset_rules(&fast[2], "odoo");
+	fast[2].max_line = 400;
+	assert_int_equal(probe_log_rules_finish(&fast[2], err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		slow[i] = fast[i];
+		slow[i].no_fast_path = true;
+		slow[i].no_native = true;
+	}
+
+	size_t cap = 1 << 20, len = 0;
+	char *data = malloc(cap);
+	assert_non_null(data);
+	uint32_t seed = 12345;
+	for (int round = 0; round < 40; round++) {
+		len = 0;
+		while (len < cap - 4096) {
+			seed = seed * 1103515245u + 12345u;
+			uint32_t k = (seed >> 8) % 100;
+			const char *piece;
+			if (k < 55)
+				piece = parts[0];
+			else if (k < 95)
+				piece = parts[1 + k % (EP_ARRAY_SIZE(parts) - 1)];
+			else {
+				/* an over-long line, sometimes holding an error word */
+				size_t n = 200 + (seed >> 4) % 600;
+				memset(data + len, 'a' + (int)(k % 3), n);
+				if (k % 2)
+					memcpy(data + len + n - 10, "ERROR", 5);
+				len += n;
+				data[len++] = '\n';
+				continue;
+			}
+			size_t n = strlen(piece);
+			memcpy(data + len, piece, n);
+			len += n;
+		}
+		size_t chunk = 1 + (seed >> 3) % 70000;
+		for (int i = 0; i < 3; i++) {
+			struct probe_log_scanner a, b;
+			assert_int_equal(probe_log_scanner_init(&a, &fast[i]), 0);
+			assert_int_equal(probe_log_scanner_init(&b, &slow[i]), 0);
+			scan_in_chunks(&a, data, len, chunk);
+			scan_in_chunks(&b, data, len, len);
+			if (memcmp(&a.counts, &b.counts, sizeof(a.counts)) != 0)
+				fail_msg("rules %d round %d: fast and line-by-line counts differ",
+					 i, round);
+			assert_true(a.counts.records[PROBE_LOG_ERROR] > 0);
+			assert_int_equal(a.sigs.n, b.sigs.n);
+			const struct probe_log_sig *ta[10], *tb[10];
+			size_t na = probe_log_sigtab_top(&a.sigs, ta, 10);
+			assert_int_equal(probe_log_sigtab_top(&b.sigs, tb, 10), na);
+			for (size_t s = 0; s < na; s++) {
+				assert_string_equal(ta[s]->signature, tb[s]->signature);
+				assert_int_equal(ta[s]->count, tb[s]->count);
+				assert_string_equal(ta[s]->sample, tb[s]->sample);
+			}
+			probe_log_scanner_free(&a);
+			probe_log_scanner_free(&b);
+		}
+	}
+	free(data);
+	for (int i = 0; i < 3; i++)
+		probe_log_rules_free(&fast[i]);
 }
 
 int main(void)
@@ -398,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_partial_line), cmocka_unit_test(test_error_pattern_edges),
 		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_levels),       cmocka_unit_test(test_fast_paths),
+		cmocka_unit_test(test_native),       cmocka_unit_test(test_fast_equals_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
