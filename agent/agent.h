@@ -282,8 +282,9 @@ int64_t agent_next_cycle_ms(const struct agent_conf *c, int64_t from);
 /* The daemon (agent/daemon.c). Returns an agent_exit code. */
 int agent_daemon(const char *config_path);
 
-/* Takes the exclusive lock state_dir/lock (one agent per state directory).
- * The descriptor (held until exit) or -EBUSY / -errno with err. */
+/* Creates state_dir (0750) when missing and takes the exclusive lock
+ * state_dir/lock (one agent per state directory). The descriptor (held until
+ * exit) or -EBUSY / -errno with err. */
 int agent_lock_state(const char *state_dir, char *err, size_t errlen);
 
 /* Drops root to conf->user unless allow_root. 0 or -errno with err. */

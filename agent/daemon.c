@@ -56,6 +56,12 @@ int agent_lock_state(const char *state_dir, char *err, size_t errlen)
 	char path[4096];
 	int fd;
 
+	int rc = ep_mkdir_p(state_dir, 0750);
+	if (rc < 0) {
+		ep_snprintf(err, errlen, "cannot create the state directory '%s': %s", state_dir,
+			    strerror(-rc));
+		return rc;
+	}
 	ep_snprintf(path, sizeof(path), "%s/lock", state_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -274,12 +280,6 @@ int agent_daemon(const char *config_path)
 	}
 	if (geteuid() == 0)
 		ep_log_warning("running as root (allow_root = yes)");
-	r = ep_mkdir_p(a.conf->state_dir, 0750);
-	if (r < 0) {
-		ep_log_err("cannot create the state directory '%s': %s", a.conf->state_dir,
-			   strerror(-r));
-		goto out;
-	}
 	lockfd = agent_lock_state(a.conf->state_dir, err, sizeof(err));
 	if (lockfd < 0) {
 		ep_log_err("%s", err);

@@ -68,12 +68,6 @@ static int cmd_once(const char *config, bool print, const char *only)
 	}
 	agent_spool_dir(a.conf->state_dir, a.spool_dir, sizeof(a.spool_dir));
 	if (!print) {
-		r = ep_mkdir_p(a.conf->state_dir, 0750);
-		if (r < 0) {
-			ep_log_err("cannot create the state directory '%s': %s", a.conf->state_dir,
-				   strerror(-r));
-			goto out;
-		}
 		lockfd = agent_lock_state(a.conf->state_dir, err, sizeof(err));
 		if (lockfd < 0) {
 			ep_log_err("%s", err);
