@@ -116,17 +116,17 @@ static int resequence(struct agent_ctx *a, int64_t last_seq)
 		a->st.next_seq = last_seq + 1;
 	first_new = a->st.next_seq;
 	for (;;) {
-		size_t todo = 0;
+		size_t n_due = 0;
 
 		r = agent_spool_oldest(a->spool_dir, seqs, BATCH, &n);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < n; i++)
 			if (seqs[i] < first_new)
-				todo++;
-		if (todo == 0)
+				n_due++;
+		if (n_due == 0)
 			break;
-		for (size_t i = 0; i < todo; i++) {
+		for (size_t i = 0; i < n_due; i++) {
 			char path[4096], sig[EP_SIGNATURE_B64_SIZE];
 			unsigned char raw[EP_SIGNATURE_BYTES];
 			char *body = NULL, *nbody = NULL;

@@ -413,6 +413,31 @@ static int ext_errors(struct probe_disk_ctx *ctx, const struct probe_disk_mount 
 	return add_finding(r, &f, json_pack("{s:s}", "device", dev));
 }
 
+/* One disk_usage / inode_usage finding with its <what>_avail and
+ * <what>_total figures; the remediation only above the info level. */
+static int usage_finding(struct ep_probe_result *r, const char *kind, const char *mount,
+			 double value, enum ep_severity sev, double thr, const char *msg,
+			 const char *fix, const char *what, uint64_t avail, uint64_t total)
+{
+	char k_avail[32], k_total[32];
+	snprintf(k_avail, sizeof(k_avail), "%s_avail", what);
+	snprintf(k_total, sizeof(k_total), "%s_total", what);
+	struct ep_finding f = {
+		.kind = kind,
+		.object = mount,
+		.value = value,
+		.unit = "%",
+		.threshold = thr,
+		.severity = sev,
+		.method = "statvfs",
+		.message = msg,
+		.remediation = sev != EP_SEV_INFO ? fix : NULL,
+	};
+	return add_finding(
+		r, &f,
+		json_pack("{s:I, s:I}", k_avail, (json_int_t)avail, k_total, (json_int_t)total));
+}
+
 static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *deadline,
 		      const struct probe_disk_mount *m, const struct probe_disk_fstab *fstab,
 		      json_t *fs_obj, struct ep_probe_result *r, bool *ret_ok)
@@ -538,71 +563,34 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 				has_inodes ? json_real(iusage) : json_null()) < 0)
 		return -ENOMEM;
 
-	/* Every filesystem gets its usage finding, info below the warning
+	/* Every filesystem gets its usage findings, info below the warning
 	 * line: the collector forecasts days-to-full from these series, and a
 	 * disk filling fast at 40% is exactly what it must see early. */
+	char fix[512];
 	enum ep_severity sev = level(usage, ctx->usage_warning, ctx->usage_critical, &thr);
-	{
-		human_bytes(st.bytes_avail, a, sizeof(a));
-		human_bytes(st.bytes_total, b, sizeof(b));
-		snprintf(msg, sizeof(msg), "%s is %.1f%% full: %s available of %s", m->mount_point,
-			 usage, a, b);
-		char fix[512];
-		snprintf(
-			fix, sizeof(fix),
-			"Free space on %s (old logs, dumps, backups: du -xh --max-depth=2 %s | "
-			"sort "
-			"-h | tail) or grow the filesystem; the collector's forecast shows when it "
-			"fills.",
-			m->mount_point, m->mount_point);
-		struct ep_finding f = {
-			.kind = "disk_usage",
-			.object = m->mount_point,
-			.value = usage,
-			.unit = "%",
-			.threshold = thr,
-			.severity = sev,
-			.method = "statvfs",
-			.message = msg,
-			.remediation = sev != EP_SEV_INFO ? fix : NULL,
-		};
-		if ((rc = add_finding(r, &f,
-				      json_pack("{s:I, s:I}", "bytes_avail",
-						(json_int_t)st.bytes_avail, "bytes_total",
-						(json_int_t)st.bytes_total))) < 0)
-			return rc;
-	}
-	sev = has_inodes ? level(iusage, ctx->inode_warning, ctx->inode_critical, &thr)
-			 : EP_SEV_INFO;
-	if (has_inodes) {
-		snprintf(msg, sizeof(msg), "%s has used %.1f%% of its inodes: %llu of %llu left",
-			 m->mount_point, iusage, (unsigned long long)st.inodes_avail,
-			 (unsigned long long)(iused + st.inodes_avail));
-		char fix[512];
-		snprintf(
-			fix, sizeof(fix),
-			"Find the directories full of small files (session files, mail queues, "
-			"cache: find %s -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | "
-			"tail) and clean them up; new files cannot be created when inodes run out.",
-			m->mount_point);
-		struct ep_finding f = {
-			.kind = "inode_usage",
-			.object = m->mount_point,
-			.value = iusage,
-			.unit = "%",
-			.threshold = thr,
-			.severity = sev,
-			.method = "statvfs",
-			.message = msg,
-			.remediation = sev != EP_SEV_INFO ? fix : NULL,
-		};
-		if ((rc = add_finding(r, &f,
-				      json_pack("{s:I, s:I}", "inodes_avail",
-						(json_int_t)st.inodes_avail, "inodes_total",
-						(json_int_t)st.inodes_total))) < 0)
-			return rc;
-	}
-	return 0;
+	human_bytes(st.bytes_avail, a, sizeof(a));
+	human_bytes(st.bytes_total, b, sizeof(b));
+	snprintf(msg, sizeof(msg), "%s is %.1f%% full: %s available of %s", m->mount_point, usage,
+		 a, b);
+	snprintf(fix, sizeof(fix),
+		 "Free space on %s (old logs, dumps, backups: du -xh --max-depth=2 %s | sort -h | "
+		 "tail) or grow the filesystem; the collector's forecast shows when it fills.",
+		 m->mount_point, m->mount_point);
+	rc = usage_finding(r, "disk_usage", m->mount_point, usage, sev, thr, msg, fix, "bytes",
+			   st.bytes_avail, st.bytes_total);
+	if (rc < 0 || !has_inodes)
+		return rc;
+	sev = level(iusage, ctx->inode_warning, ctx->inode_critical, &thr);
+	snprintf(msg, sizeof(msg), "%s has used %.1f%% of its inodes: %llu of %llu left",
+		 m->mount_point, iusage, (unsigned long long)st.inodes_avail,
+		 (unsigned long long)(iused + st.inodes_avail));
+	snprintf(fix, sizeof(fix),
+		 "Find the directories full of small files (session files, mail queues, cache: "
+		 "find %s -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail) and "
+		 "clean them up; new files cannot be created when inodes run out.",
+		 m->mount_point);
+	return usage_finding(r, "inode_usage", m->mount_point, iusage, sev, thr, msg, fix, "inodes",
+			     st.inodes_avail, st.inodes_total);
 }
 
 /* Picks the mounts to measure: real filesystems, not excluded, each
