@@ -94,6 +94,16 @@ json_t *ep_finding_json(const struct ep_finding *f)
 	r |= json_object_set_new(o, "method", json_string(f->method));
 	r |= json_object_set_new(o, "message", str_or_null(f->message));
 	r |= json_object_set_new(o, "remediation", str_or_null(f->remediation));
+	if (f->critical_threshold != 0 && isfinite(f->critical_threshold))
+		r |= json_object_set_new(o, "critical_threshold", json_real(f->critical_threshold));
+	if (f->min_size != 0 && isfinite(f->min_size))
+		r |= json_object_set_new(o, "min_size", json_real(f->min_size));
+	if (f->size != 0 && isfinite(f->size))
+		r |= json_object_set_new(o, "size", json_real(f->size));
+	if (f->size_unit && (f->min_size != 0 || f->size != 0))
+		r |= json_object_set_new(o, "size_unit", json_string(f->size_unit));
+	if (f->below)
+		r |= json_object_set_new(o, "direction", json_string("below"));
 	if (r != 0) {
 		json_decref(o);
 		return NULL;

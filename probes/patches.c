@@ -234,8 +234,15 @@ static void add(struct ep_probe_result *r, const char *kind, const char *object,
 		const char *unit, double threshold, enum ep_severity sev, const char *method,
 		const char *message, const char *remediation)
 {
-	struct ep_finding f = {kind, object, value,   unit,       threshold,
-			       sev,  method, message, remediation};
+	struct ep_finding f = {.kind = kind,
+			       .object = object,
+			       .value = value,
+			       .unit = unit,
+			       .threshold = threshold,
+			       .severity = sev,
+			       .method = method,
+			       .message = message,
+			       .remediation = remediation};
 	if (ep_probe_add_finding(r, &f) < 0)
 		ep_probe_fail(r, EP_STATUS_ERROR, "out of memory");
 }

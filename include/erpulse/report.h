@@ -33,17 +33,25 @@ const char *ep_severity_name(enum ep_severity s);
 int ep_severity_parse(const char *s, enum ep_severity *ret);
 
 /* One finding (DESIGN.md): what was measured, against what, how, and the fix.
- * Strings are borrowed; ep_finding_json copies them. threshold NAN = none. */
+ * Strings are borrowed; ep_finding_json copies them. threshold NAN = none.
+ * The rule that judged the finding travels with it (docs/protocol.md,
+ * "Findings"): the agent decides the severity once and every consumer uses it.
+ * critical_threshold, min_size and size: 0 = not part of the rule (omitted). */
 struct ep_finding {
 	const char *kind;   /* "index_fragmentation", "disk_usage", ... */
 	const char *object; /* "odoo/public.sale_order_pkey", "/var" */
 	double value;
 	const char *unit; /* "%", "bytes", "days", "count" */
-	double threshold;
+	double threshold; /* the warning line */
 	enum ep_severity severity;
-	const char *method;      /* "pgstatindex", "statvfs", ... */
-	const char *message;     /* one human sentence, may be NULL */
-	const char *remediation; /* exact statement or action, may be NULL */
+	const char *method;        /* "pgstatindex", "statvfs", ... */
+	const char *message;       /* one human sentence, may be NULL */
+	const char *remediation;   /* exact statement or action, may be NULL */
+	double critical_threshold; /* the critical line */
+	double min_size;           /* smallest object judged, in size_unit */
+	double size;               /* this object's size, in size_unit */
+	const char *size_unit;     /* "pages", "bytes"; NULL with min_size/size 0 */
+	bool below;                /* true: lower values are worse ("direction": "below") */
 };
 /* New JSON object for f, or NULL on ENOMEM. Extra fields may be added by the
  * caller to the returned object (e.g. "pages", "measured_at"). */

@@ -115,15 +115,15 @@ static json_t *report(const char *aid, int64_t seq, json_t *findings, const char
 
 static json_t *frag(const char *object, double value)
 {
-	struct ep_finding f = {"index_fragmentation",
-			       object,
-			       value,
-			       "%",
-			       30,
-			       value > 30 ? EP_SEV_WARNING : EP_SEV_INFO,
-			       "pgstatindex",
-			       "wasted leaf space",
-			       "REINDEX INDEX CONCURRENTLY x;"};
+	struct ep_finding f = {.kind = "index_fragmentation",
+			       .object = object,
+			       .value = value,
+			       .unit = "%",
+			       .threshold = 30,
+			       .severity = value > 30 ? EP_SEV_WARNING : EP_SEV_INFO,
+			       .method = "pgstatindex",
+			       .message = "wasted leaf space",
+			       .remediation = "REINDEX INDEX CONCURRENTLY x;"};
 	json_t *j = ep_finding_json(&f);
 	json_object_set_new(j, "pages", json_integer(5000));
 	return json_pack("[o]", j);
@@ -384,15 +384,14 @@ static void test_batch_rerun(void **state)
 
 static json_t *security(double count)
 {
-	struct ep_finding f = {"security_updates",
-			       "erp01",
-			       count,
-			       "count",
-			       1,
-			       count > 0 ? EP_SEV_WARNING : EP_SEV_INFO,
-			       "apt-get -s dist-upgrade",
-			       "security updates pending",
-			       NULL};
+	struct ep_finding f = {.kind = "security_updates",
+			       .object = "erp01",
+			       .value = count,
+			       .unit = "count",
+			       .threshold = 1,
+			       .severity = count > 0 ? EP_SEV_WARNING : EP_SEV_INFO,
+			       .method = "apt-get -s dist-upgrade",
+			       .message = "security updates pending"};
 	return json_pack("[o]", ep_finding_json(&f));
 }
 

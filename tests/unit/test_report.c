@@ -98,6 +98,29 @@ static void test_finding_json(void **state)
 	assert_true(json_real_value(json_object_get(j, "threshold")) == 30.0);
 	/* the caller may add fields */
 	assert_int_equal(json_object_set_new(j, "pages", json_integer(12000)), 0);
+	/* the rule's optional parts are absent unless set */
+	assert_null(json_object_get(j, "critical_threshold"));
+	assert_null(json_object_get(j, "min_size"));
+	assert_null(json_object_get(j, "direction"));
+	json_decref(j);
+
+	/* the whole rule travels in the finding */
+	f = sample_finding();
+	f.critical_threshold = 60;
+	f.min_size = 1000;
+	f.size = 2959;
+	f.size_unit = "pages";
+	j = ep_finding_json(&f);
+	assert_non_null(j);
+	assert_true(json_real_value(json_object_get(j, "critical_threshold")) == 60.0);
+	assert_true(json_real_value(json_object_get(j, "min_size")) == 1000.0);
+	assert_true(json_real_value(json_object_get(j, "size")) == 2959.0);
+	assert_string_equal(json_string_value(json_object_get(j, "size_unit")), "pages");
+	assert_null(json_object_get(j, "direction"));
+	json_decref(j);
+	f.below = true;
+	j = ep_finding_json(&f);
+	assert_string_equal(json_string_value(json_object_get(j, "direction")), "below");
 	json_decref(j);
 
 	/* no threshold, no message, no remediation -> null */
