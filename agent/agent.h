@@ -228,6 +228,18 @@ struct agent_ctx {
 	int refused;           /* reports quarantined after a 400/413 by agent_deliver */
 	int64_t budget_ms;     /* agent_deliver returns MORE after this long (0 = no limit) */
 	char problem[1024];    /* the last delivery problem, for STATUS= and logs */
+	/* What became of one report (once says it): agent_deliver sets watch
+	 * when it delivers watch_seq, follows it through a resynchronisation,
+	 * and leaves AGENT_WATCH_NOT_SENT when it stopped before reaching it. */
+	int64_t watch_seq; /* 0 = none */
+	enum agent_watch {
+		AGENT_WATCH_NOT_SENT,
+		AGENT_WATCH_ACCEPTED,
+		AGENT_WATCH_DUPLICATE,
+		AGENT_WATCH_REFUSED, /* 400/413: quarantined */
+	} watch;
+	char watch_reason[1024]; /* with AGENT_WATCH_REFUSED: the collector's answer */
+	int delivered;           /* reports taken by the collector (accepted or duplicate) */
 };
 
 /* The URL reports and enrollment go to: the config's collector, else the
@@ -286,6 +298,23 @@ int agent_daemon(const char *config_path);
  * state_dir/lock (one agent per state directory). The descriptor (held until
  * exit) or -EBUSY / -errno with err. */
 int agent_lock_state(const char *state_dir, char *err, size_t errlen);
+
+/* ---- status and once's verdict (agent/status.c) --------------------------- */
+
+/* What the state's last_push says about the last delivery attempt. */
+enum agent_push_class {
+	AGENT_PUSH_NONE,    /* never tried */
+	AGENT_PUSH_OK,      /* accepted or duplicate */
+	AGENT_PUSH_FAILED,  /* transport failure, 429/5xx: reports wait in the spool */
+	AGENT_PUSH_REFUSED, /* 401/403 (agent refused) or 400/413 (report quarantined) */
+};
+enum agent_push_class agent_last_push_class(const struct agent_state *st);
+/* Prints `status` (text or --json) to stdout; returns the exit code: 0, 4 not
+ * enrolled, 5 the last delivery failed, 6 it was refused, 1 state unreadable. */
+int agent_status(const struct agent_conf *c, bool json);
+/* One line on stdout: what became of a->watch_seq after agent_deliver
+ * (accepted / duplicate / refused and why / not sent and why). */
+void agent_once_say(const struct agent_ctx *a, const char *url);
 
 /* Drops root to conf->user unless allow_root. 0 or -errno with err. */
 int agent_drop_privileges(const struct agent_conf *conf, char *err, size_t errlen);

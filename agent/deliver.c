@@ -151,6 +151,8 @@ static int resequence(struct agent_ctx *a, int64_t last_seq)
 			}
 			json_decref(o);
 			a->st.next_seq = seq + 1;
+			if (seqs[i] == a->watch_seq)
+				a->watch_seq = seq;
 			r = save_state(a); /* seq persisted before it is used */
 			if (r < 0) {
 				free(nbody);
@@ -277,6 +279,10 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 						    (long long)seqs[i]);
 					a->st.last_push_at = a->st.last_ok_at = time(NULL);
 					a->problem[0] = '\0';
+					a->delivered++;
+					if (seqs[i] == a->watch_seq)
+						a->watch = dup ? AGENT_WATCH_DUPLICATE
+							       : AGENT_WATCH_ACCEPTED;
 					ep_log_debug("delivered seq %lld (%s)", (long long)seqs[i],
 						     dup ? "duplicate" : "accepted");
 				}
@@ -296,6 +302,11 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 						  (long long)seqs[i], base, desc);
 				quarantine(a, path, why);
 				a->refused++;
+				if (seqs[i] == a->watch_seq) {
+					a->watch = AGENT_WATCH_REFUSED;
+					ep_snprintf(a->watch_reason, sizeof(a->watch_reason), "%s",
+						    desc);
+				}
 				continue;
 			}
 			if (res.status == 401 || res.status == 403) {

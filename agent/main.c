@@ -23,7 +23,9 @@ static void usage(FILE *f)
 		"  enroll --collector URL --token TOKEN [--force]\n"
 		"                          register this host with a collector\n"
 		"  check-config            validate the configuration and try every probe\n"
-		"  status                  enrollment, last delivery, spool, probe errors\n"
+		"  status [--json]         enrollment, last delivery, spool, probe errors; exits "
+		"5\n"
+		"                          (6) when the last delivery failed (was refused)\n"
 		"  --version, --help\n"
 		"\n"
 		"Options:\n"
@@ -105,7 +107,10 @@ static int cmd_once(const char *config, bool print, const char *only)
 	r = agent_cycle(&a, false, only, NULL);
 	if (r < 0)
 		goto out;
-	switch (agent_deliver(&a)) {
+	a.watch_seq = a.st.next_seq - 1; /* the report this cycle spooled */
+	r = agent_deliver(&a);
+	agent_once_say(&a, agent_collector_url(&a));
+	switch (r) {
 	case AGENT_DELIVER_EMPTY:
 		rc = AGENT_EXIT_OK;
 		if (a.refused) {
@@ -198,68 +203,24 @@ static int cmd_check(const char *config)
 	return AGENT_EXIT_OK;
 }
 
-static void print_time(const char *label, int64_t t)
-{
-	char buf[32];
-
-	if (t > 0 && ep_time_format((time_t)t, buf, sizeof(buf)) == 0)
-		printf("%-14s%s\n", label, buf);
-	else
-		printf("%-14snever\n", label);
-}
-
-static int cmd_status(const char *config)
+static int cmd_status(const char *config, int argc, char **argv)
 {
 	struct agent_conf *c = NULL;
-	struct agent_state st;
-	struct agent_spool_stats s;
-	char err[1024], spool[4096], qdir[4096];
-	struct agent_spool_stats q;
-	const char *key;
-	json_t *v;
+	bool json = false;
 	int rc;
 
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else {
+			fprintf(stderr, "erpulse-agent: status: unexpected argument '%s'\n",
+				argv[i]);
+			return AGENT_EXIT_USAGE;
+		}
+	}
 	if (load_conf(config, &c) < 0)
 		return AGENT_EXIT_CONFIG;
-	if (agent_state_load(c->state_dir, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "erpulse-agent: %s\n", err);
-		agent_conf_free(c);
-		return AGENT_EXIT_FAILURE;
-	}
-	agent_spool_dir(c->state_dir, spool, sizeof(spool));
-	agent_spool_stats(spool, &s);
-	ep_snprintf(qdir, sizeof(qdir), "%s/quarantine", spool);
-	agent_spool_stats(qdir, &q);
-	printf("%-14s%s\n", "config:", c->path);
-	if (agent_state_enrolled(&st)) {
-		printf("%-14syes: agent %s, customer %s\n", "enrolled:", st.agent_id,
-		       st.customer_id);
-		printf("%-14s%s\n", "collector:", c->collector ? c->collector : st.collector);
-	} else {
-		printf("%-14sno (run: erpulse-agent enroll --collector URL --token TOKEN)\n",
-		       "enrolled:");
-	}
-	printf("%-14s%lld\n", "next seq:", (long long)st.next_seq);
-	printf("%-14s%s\n", "last push:", st.last_push[0] ? st.last_push : "none");
-	print_time("  at:", st.last_push_at);
-	print_time("last success:", st.last_ok_at);
-	printf("%-14s%lld report(s), %lld bytes", "spool:", (long long)s.count, (long long)s.bytes);
-	if (s.count)
-		printf(", oldest seq %lld", (long long)s.oldest_seq);
-	printf("\n");
-	if (q.count)
-		printf("%-14s%lld report(s) in %s\n", "quarantine:", (long long)q.count, qdir);
-	printf("%-14s%lld (announced in the next report)\n", "dropped:", (long long)st.dropped);
-	printf("probes:\n");
-	json_object_foreach(st.probes, key, v)
-	{
-		const char *status = json_string_value(json_object_get(v, "status"));
-		const char *error = json_string_value(json_object_get(v, "error"));
-		printf("  %-20s %s%s%s\n", key, status ? status : "?", error && *error ? ": " : "",
-		       error && *error ? error : "");
-	}
-	rc = agent_state_enrolled(&st) ? AGENT_EXIT_OK : AGENT_EXIT_NOT_ENROLLED;
-	agent_state_free(&st);
+	rc = agent_status(c, json);
 	agent_conf_free(c);
 	return rc;
 }
@@ -363,8 +324,8 @@ int main(int argc, char **argv)
 		return cmd_enroll(config, argc - i, argv + i);
 	if (strcmp(cmd, "check-config") == 0 && i == argc)
 		return cmd_check(config);
-	if (strcmp(cmd, "status") == 0 && i == argc)
-		return cmd_status(config);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(config, argc - i, argv + i);
 	fprintf(stderr, "erpulse-agent: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return AGENT_EXIT_USAGE;

@@ -51,12 +51,32 @@ for ((i = 0; i < N; i++)); do
 	[ $? -eq 5 ] || fails=$((fails + 1))
 done
 tap_is "server down: each of $N cycles exits 5 (kept)" "$fails" 0
+out=$("$AGENT" --config "$T/a.conf" once 2>/dev/null)
+tap_like "  ... once says not sent, and why" "$out" "^report seq $((N + 1)): not sent: cannot deliver to $URL: connection refused.*kept in the spool \($((N + 1)) report"
+"$AGENT" --config "$T/a.conf" status >"$T/status" 2>&1
+tap_is "  ... status exits 5 (last push failed)" "$?" 5
+tap_like "  ... and says FAILED" "$(cat "$T/status")" "last push: .*connection refused.*\(FAILED\)"
+"$AGENT" --config "$T/a.conf" status --json >"$T/status.json" 2>&1
+tap_is "  ... status --json exits 5 too" "$?" 5
+tap_check "  ... status --json: result failed, spool count, agent id" python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+assert d["last_push"]["result"]=="failed", d
+assert d["spool"]["reports"]==int(sys.argv[2]), d
+assert d["enrolled"] is True and d["agent_id"]==sys.argv[3], d
+assert d["exit_code"]==5, d
+' "$T/status.json" $((N + 1)) "$aid"
+N=$((N + 1))
 tap_is "  ... $N reports in the spool" "$(spooled)" "$N"
 tap_like "  ... the log says connection refused" "$(tail -1 "$T/agent.log")" "connection refused"
 sink_start "$K" "$P" "$T/pki/server.pem" "$T/pki/server.key" || bail "sink did not restart"
-once
+out=$("$AGENT" --config "$T/a.conf" once 2>>"$T/agent.log")
 tap_is "server back: exit 0" "$?" 0
-tap_is "all $((N + 1)) delivered in order" "$(sink_seqs "$K" | tr '\n' ' ')" "1 2 3 4 5 6 "
+tap_like "  ... once says accepted" "$out" "^report seq $((N + 1)): accepted by $URL$"
+"$AGENT" --config "$T/a.conf" status >/dev/null 2>&1
+tap_is "  ... status exits 0 again" "$?" 0
+tap_is "  ... status --json: result ok" "$("$AGENT" --config "$T/a.conf" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["last_push"]["result"])')" ok
+tap_is "all $((N + 1)) delivered in order" "$(sink_seqs "$K" | tr '\n' ' ')" "1 2 3 4 5 6 7 "
 tap_is "  ... exactly once (no duplicates sent)" "$(count duplicate)" 0
 tap_is "  ... spool empty" "$(spooled)" 0
 
@@ -69,6 +89,8 @@ tap_is "  ... the report is kept" "$(spooled)" 1
 tap_like "  ... the state records the problem" "$(cat "$S/state")" "refuses this agent: HTTP 401 unauthorized"
 out=$("$AGENT" --config "$T/a.conf" status)
 tap_like "  ... status shows it" "$out" "last push: .*HTTP 401"
+"$AGENT" --config "$T/a.conf" status >/dev/null 2>&1
+tap_is "  ... status exits 6 (refused)" "$?" 6
 "$AGENT" --config "$T/a.conf" run 2>>"$T/agent.log" &
 apid=$!
 sleep 3
@@ -98,8 +120,9 @@ wait $apid
 # ---- 400: quarantined, counted, the rest continues ----
 once # delivers the kept report(s) first
 echo 400 >"$K/control"
-once
+out=$("$AGENT" --config "$T/a.conf" once 2>>"$T/agent.log")
 tap_is "400: exit 6" "$?" 6
+tap_like "  ... once says refused, with the collector's reason" "$out" "^report seq [0-9]+: refused by $URL: HTTP 400 .*quarantine" 
 tap_is "  ... quarantined, not retried" "$(ls "$SP/quarantine" | wc -l)" 1
 tap_is "  ... spool empty" "$(spooled)" 0
 echo normal >"$K/control"
@@ -116,7 +139,7 @@ sink_start "$K" "$P" "$T/pki/server.pem" "$T/pki/server.key" || bail "sink did n
 once
 cp -p "$T/saved.report" "$SP/$(basename "$saved")"
 before=$(sink_seqs "$K" | wc -l)
-once
+out=$("$AGENT" --config "$T/a.conf" once 2>>"$T/agent.log")
 tap_is "replayed report: exit 0" "$?" 0
 tap_is "  ... answered duplicate" "$(count duplicate)" 1
 tap_is "  ... not stored twice" "$(($(sink_seqs "$K" | wc -l) - before))" 1
