@@ -189,6 +189,7 @@ struct agent_http_result {
 	enum agent_http_class cls;
 	long status;           /* HTTP status when cls == AGENT_HTTP_OK */
 	int64_t retry_after_s; /* -1 when absent */
+	int64_t date;          /* the answer's Date header (epoch seconds), -1 when absent */
 	char error[512];       /* transport failure, with curl's reason */
 	struct ep_buf body;    /* the answer (capped); ep_buf_free it */
 };
@@ -198,6 +199,9 @@ struct agent_http_result {
  * -ENOMEM. Transport failures are 0 with res->cls != AGENT_HTTP_OK. */
 int agent_http_post(const char *url, const char *const *headers, const char *body, size_t len,
 		    const struct agent_http_opts *opts, struct agent_http_result *res);
+/* GETs url (check-config asks the collector's /healthz), same rules. */
+int agent_http_get(const char *url, const struct agent_http_opts *opts,
+		   struct agent_http_result *res);
 const char *agent_http_class_name(enum agent_http_class c);
 int agent_http_global_init(void);
 
@@ -315,6 +319,11 @@ int agent_status(const struct agent_conf *c, bool json);
 /* One line on stdout: what became of a->watch_seq after agent_deliver
  * (accepted / duplicate / refused and why / not sent and why). */
 void agent_once_say(const struct agent_ctx *a, const char *url);
+
+/* check-config (agent/check.c): prints every problem and warning, returns
+ * 0 (warnings allowed), 3 (a problem), or 5 when the only problems are that
+ * the collector cannot be reached. offline: the collector is not contacted. */
+int agent_check_config(const struct agent_conf *c, bool offline);
 
 /* Drops root to conf->user unless allow_root. 0 or -errno with err. */
 int agent_drop_privileges(const struct agent_conf *conf, char *err, size_t errlen);

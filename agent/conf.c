@@ -52,11 +52,25 @@ static void problem(struct ep_buf *problems, const char *fmt, ...)
 	(void)ep_buf_append(problems, "\n", 1);
 }
 
-static void known_probes(char *buf, size_t size)
+/* The names of the probes, and in hint " (did you mean 'x'?)" when one is
+ * close to word. */
+static void known_probes(const char *word, char *buf, size_t size, char *hint, size_t hsize)
 {
-	size_t off = 0;
+	size_t off = 0, best_d = SIZE_MAX;
+	const char *best = NULL;
 
 	buf[0] = '\0';
+	hint[0] = '\0';
+	for (size_t i = 0; ep_probe_registry[i]; i++) {
+		size_t d = ep_edit_distance(word, ep_probe_registry[i]->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = ep_probe_registry[i]->name;
+		}
+	}
+	if (best && best_d <= 2 && best_d < strlen(word))
+		ep_snprintf(hint, hsize, "did you mean '%s'? ", best);
 	for (size_t i = 0; ep_probe_registry[i]; i++) {
 		int n = snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
 				 ep_probe_registry[i]->name);
@@ -206,12 +220,12 @@ int agent_conf_load(const char *path, struct agent_conf **ret, struct ep_buf *pr
 			continue;
 		p = ep_probe_lookup(s->type);
 		if (!p) {
-			char names[512];
+			char names[512], hint[128];
 
-			known_probes(names, sizeof(names));
+			known_probes(s->type, names, sizeof(names), hint, sizeof(hint));
 			problem(problems,
-				"%s:%d: [%s]: unknown section type '%s' (known probes: %s)",
-				s->file ? s->file : path, s->line, s->name, s->type, names);
+				"%s:%d: [%s]: unknown section type '%s' (%sknown probes: %s)",
+				s->file ? s->file : path, s->line, s->name, s->type, hint, names);
 			nprob++;
 			continue;
 		}

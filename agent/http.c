@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "agent/agent.h"
 
@@ -66,6 +68,25 @@ static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl
 	return 0;
 }
 
+/* Keeps the Date header of the answer (the collector's clock). */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct agent_http_result *res = userdata;
+	size_t n = size * nitems;
+
+	if (n > 5 && n < 128 && strncasecmp(buf, "Date:", 5) == 0) {
+		char v[128];
+		time_t t;
+
+		memcpy(v, buf + 5, n - 5);
+		v[n - 5] = '\0';
+		t = curl_getdate(v, NULL);
+		if (t > 0)
+			res->date = (int64_t)t;
+	}
+	return n;
+}
+
 static enum agent_http_class classify(CURLcode c)
 {
 	switch (c) {
@@ -96,8 +117,9 @@ static enum agent_http_class classify(CURLcode c)
 	}
 }
 
-int agent_http_post(const char *url, const char *const *headers, const char *body, size_t len,
-		    const struct agent_http_opts *opts, struct agent_http_result *res)
+/* body NULL: a GET. */
+static int perform(const char *url, const char *const *headers, const char *body, size_t len,
+		   const struct agent_http_opts *opts, struct agent_http_result *res)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct agent_http_opts local = *opts;
@@ -108,6 +130,7 @@ int agent_http_post(const char *url, const char *const *headers, const char *bod
 
 	memset(res, 0, sizeof(*res));
 	res->retry_after_s = -1;
+	res->date = -1;
 	ep_buf_init(&res->body, ANSWER_MAX);
 	if (!url || strncmp(url, "https://", 8) != 0) {
 		res->cls = AGENT_HTTP_BAD_URL;
@@ -162,9 +185,15 @@ int agent_http_post(const char *url, const char *const *headers, const char *bod
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "erpulse-agent/" EP_VERSION);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, res);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &res->body);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -191,6 +220,18 @@ out:
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(h);
 	return r;
+}
+
+int agent_http_post(const char *url, const char *const *headers, const char *body, size_t len,
+		    const struct agent_http_opts *opts, struct agent_http_result *res)
+{
+	return perform(url, headers, body ? body : "", len, opts, res);
+}
+
+int agent_http_get(const char *url, const struct agent_http_opts *opts,
+		   struct agent_http_result *res)
+{
+	return perform(url, NULL, NULL, 0, opts, res);
 }
 
 int64_t agent_backoff_s(unsigned attempt, int64_t base_s, int64_t cap_s, int64_t retry_after_s)

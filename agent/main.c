@@ -22,7 +22,11 @@ static void usage(FILE *f)
 		"                          nothing; --probe runs one instance or probe type only\n"
 		"  enroll --collector URL --token TOKEN [--force]\n"
 		"                          register this host with a collector\n"
-		"  check-config            validate the configuration and try every probe\n"
+		"  check-config [--offline]\n"
+		"                          validate the configuration, the state directory and\n"
+		"                          the key, reach the collector (TLS, clock) and try "
+		"every\n"
+		"                          probe; --offline skips the collector (a warning)\n"
 		"  status [--json]         enrollment, last delivery, spool, probe errors; exits "
 		"5\n"
 		"                          (6) when the last delivery failed (was refused)\n"
@@ -140,87 +144,30 @@ out:
 	return rc;
 }
 
-static int cmd_check(const char *config)
+/* A command that takes the configuration and one optional flag: status
+ * [--json], check-config [--offline]. */
+static int cmd_with_flag(const char *config, const char *name, const char *flag,
+			 int (*fn)(const struct agent_conf *, bool), int argc, char **argv)
 {
 	struct agent_conf *c = NULL;
-	struct agent_probe_outcome *out = NULL;
-	struct agent_state st;
-	char err[1024];
-	int problems = 0, r;
-
-	if (load_conf(config, &c) < 0) {
-		fprintf(stderr, "configuration invalid\n");
-		return AGENT_EXIT_CONFIG;
-	}
-	if (agent_drop_privileges(c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		problems++;
-	}
-	if (c->ca_file && access(c->ca_file, R_OK) != 0) {
-		fprintf(stderr, "%s: [agent] ca_file: cannot read '%s': %s\n", c->path, c->ca_file,
-			strerror(errno));
-		problems++;
-	}
-	if (agent_state_load(c->state_dir, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		problems++;
-	} else {
-		if (agent_state_enrolled(&st)) {
-			struct ep_keypair kp;
-			char keypath[4096];
-
-			ep_snprintf(keypath, sizeof(keypath), "%s/agent.key", c->state_dir);
-			if (ep_key_load(keypath, &kp, err, sizeof(err)) < 0) {
-				fprintf(stderr, "%s\n", err);
-				problems++;
-			}
-			ep_key_wipe(&kp);
-		}
-		agent_state_free(&st);
-	}
-	r = agent_run_probes(c->instances, c->n_instances, c->root, c->state_dir,
-			     c->probe_timeout_s * 1000, AGENT_RUN_CHECK, NULL, NULL, &out);
-	if (r < 0) {
-		fprintf(stderr, "cannot run the probe checks: %s\n", strerror(-r));
-		problems++;
-	} else {
-		for (size_t i = 0; i < c->n_instances; i++) {
-			if (out[i].status == EP_STATUS_ERROR) {
-				fprintf(stderr, "[%s]: %s\n", out[i].name, out[i].error);
-				problems++;
-			} else {
-				printf("[%s]: ok\n", out[i].name);
-			}
-		}
-		agent_outcomes_free(out, c->n_instances);
-	}
-	agent_conf_free(c);
-	if (problems) {
-		fprintf(stderr, "%d problem(s) found\n", problems);
-		return AGENT_EXIT_CONFIG;
-	}
-	printf("configuration OK\n");
-	return AGENT_EXIT_OK;
-}
-
-static int cmd_status(const char *config, int argc, char **argv)
-{
-	struct agent_conf *c = NULL;
-	bool json = false;
+	bool set = false;
 	int rc;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
+		if (strcmp(argv[i], flag) == 0) {
+			set = true;
 		} else {
-			fprintf(stderr, "erpulse-agent: status: unexpected argument '%s'\n",
+			fprintf(stderr, "erpulse-agent: %s: unexpected argument '%s'\n", name,
 				argv[i]);
 			return AGENT_EXIT_USAGE;
 		}
 	}
-	if (load_conf(config, &c) < 0)
+	if (load_conf(config, &c) < 0) {
+		if (fn == agent_check_config)
+			fprintf(stderr, "configuration invalid\n");
 		return AGENT_EXIT_CONFIG;
-	rc = agent_status(c, json);
+	}
+	rc = fn(c, set);
 	agent_conf_free(c);
 	return rc;
 }
@@ -322,10 +269,11 @@ int main(int argc, char **argv)
 		return agent_daemon_child(config, cmd, argc - i, argv + i);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(config, argc - i, argv + i);
-	if (strcmp(cmd, "check-config") == 0 && i == argc)
-		return cmd_check(config);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_with_flag(config, cmd, "--offline", agent_check_config, argc - i,
+				     argv + i);
 	if (strcmp(cmd, "status") == 0)
-		return cmd_status(config, argc - i, argv + i);
+		return cmd_with_flag(config, cmd, "--json", agent_status, argc - i, argv + i);
 	fprintf(stderr, "erpulse-agent: unknown command '%s'\n", cmd);
 	usage(stderr);
 	return AGENT_EXIT_USAGE;

@@ -13,7 +13,7 @@ static const char *const txt_not_enrolled =
 	"no (run: erpulse-agent enroll --collector URL --token TOKEN)";
 /* printf formats must be literals (-Wformat-nonliteral): macros, not a table */
 #define TXT_NOT_SENT                                                                               \
-	"report seq %lld: not sent: %s; kept in the spool (%lld report(s) waiting; the daemon "   \
+	"report seq %lld: not sent: %s; kept in the spool (%lld report(s) waiting; the daemon "    \
 	"or the next once retries)\n"
 #define TXT_ACCEPTED  "report seq %lld: accepted by %s\n"
 #define TXT_DUPLICATE "report seq %lld: duplicate: %s had it already (removed from the spool)\n"
@@ -62,7 +62,8 @@ void agent_once_say(const struct agent_ctx *a, const char *url)
 	case AGENT_WATCH_NOT_SENT:
 		agent_spool_stats(a->spool_dir, &s);
 		printf(TXT_NOT_SENT, (long long)a->watch_seq,
-		       a->problem[0] ? a->problem : "delivery stopped before it", (long long)s.count);
+		       a->problem[0] ? a->problem : "delivery stopped before it",
+		       (long long)s.count);
 		break;
 	}
 	fflush(stdout);

@@ -970,8 +970,7 @@ int ep_config_get_list(const struct ep_config_section *s, const struct ep_option
 
 /* ---- checking a section ------------------------------------------------------------ */
 
-/* Levenshtein distance, capped: keys are short (KEY_NAME_MAX). */
-static size_t edit_distance(const char *a, const char *b)
+size_t ep_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	size_t row[KEY_NAME_MAX + 2];
@@ -1008,7 +1007,7 @@ static void unknown_key(const struct ep_config_section *s, const struct ep_confi
 
 	ep_buf_init(&known, 2048);
 	for (const struct ep_option *o = opts; o && o->key; o++) {
-		size_t d = edit_distance(e->key, o->key);
+		size_t d = ep_edit_distance(e->key, o->key);
 
 		if (d < best_d) {
 			best_d = d;

@@ -87,4 +87,8 @@ int ep_config_get_duration(const struct ep_config_section *s, const struct ep_op
 int ep_config_get_list(const struct ep_config_section *s, const struct ep_option *opts,
 		       const char *key, char ***ret, char *err, size_t errlen);
 
+/* Levenshtein distance between two short words (at most 64 bytes each, else
+ * SIZE_MAX), for "did you mean" hints. */
+size_t ep_edit_distance(const char *a, const char *b);
+
 #endif

@@ -105,7 +105,9 @@ static void test_every_problem_listed(void **state)
 	assert_non_null(strstr(p, "log_level: 'loud'"));
 	assert_non_null(strstr(p, "must start with https://"));
 	assert_non_null(strstr(p, "state_dir: 'relative' must be an absolute path"));
-	assert_non_null(strstr(p, "unknown section type 'postgress' (known probes: "));
+	assert_non_null(strstr(p,
+			       "unknown section type 'postgress' (did you mean 'postgres'? known "
+			       "probes: "));
 	assert_non_null(strstr(p, "speed"));
 	assert_non_null(strstr(p, "size"));
 	/* one line per problem, each with the file */
