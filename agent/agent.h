@@ -153,6 +153,10 @@ int agent_spool_read(const char *path, char sig_b64[EP_SIGNATURE_B64_SIZE], char
  * over the directory. Temp files left by a crash (older than a minute) are
  * removed on the way. 0 or -errno; a missing directory is an empty spool. */
 int agent_spool_oldest(const char *spool_dir, int64_t *seqs, size_t max, size_t *ret_n);
+/* The same for the seqs above after, changing nothing (export reads a spool
+ * the daemon may be delivering from). */
+int agent_spool_after(const char *spool_dir, int64_t after, int64_t *seqs, size_t max,
+		      size_t *ret_n);
 /* Count and bytes, streaming. */
 int agent_spool_stats(const char *spool_dir, struct agent_spool_stats *ret);
 /* Moves a file to spool/quarantine (kept for a human, never sent again). */
@@ -324,6 +328,12 @@ void agent_once_say(const struct agent_ctx *a, const char *url);
  * 0 (warnings allowed), 3 (a problem), or 5 when the only problems are that
  * the collector cannot be reached. offline: the collector is not contacted. */
 int agent_check_config(const struct agent_conf *c, bool offline);
+
+/* export -o FILE (agent/export.c): writes the spooled signed reports,
+ * oldest first, into one bundle (docs/protocol.md, "Bundles"), at most
+ * max_bytes of it (0 = no limit); remove: delete from the spool the reports
+ * written, once the bundle is durable. Returns an agent_exit code. */
+int agent_export(const struct agent_conf *c, const char *out_path, bool remove, int64_t max_bytes);
 
 /* Drops root to conf->user unless allow_root. 0 or -errno with err. */
 int agent_drop_privileges(const struct agent_conf *conf, char *err, size_t errlen);

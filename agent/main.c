@@ -30,6 +30,10 @@ static void usage(FILE *f)
 		"  status [--json]         enrollment, last delivery, spool, probe errors; exits "
 		"5\n"
 		"                          (6) when the last delivery failed (was refused)\n"
+		"  export -o FILE [--remove] [--max-mb N]\n"
+		"                          write the spooled signed reports into one bundle for\n"
+		"                          erpulse-collector import (- = standard output); they\n"
+		"                          stay in the spool unless --remove\n"
 		"  --version, --help\n"
 		"\n"
 		"Options:\n"
@@ -172,6 +176,42 @@ static int cmd_with_flag(const char *config, const char *name, const char *flag,
 	return rc;
 }
 
+static int cmd_export(const char *config, int argc, char **argv)
+{
+	const char *out = NULL;
+	bool remove = false;
+	int64_t max_mb = 0;
+	struct agent_conf *c = NULL;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) &&
+		    i + 1 < argc) {
+			out = argv[++i];
+		} else if (strcmp(argv[i], "--remove") == 0) {
+			remove = true;
+		} else if (strcmp(argv[i], "--max-mb") == 0 && i + 1 < argc &&
+			   ep_parse_int64(argv[i + 1], 1, 1024 * 1024, &max_mb) == 0) {
+			i++;
+		} else {
+			fprintf(stderr, "erpulse-agent: export: unexpected argument '%s'\n",
+				argv[i]);
+			return AGENT_EXIT_USAGE;
+		}
+	}
+	if (!out) {
+		fprintf(stderr, "erpulse-agent: export: -o FILE is required (- for standard "
+				"output)\n");
+		return AGENT_EXIT_USAGE;
+	}
+	if (load_conf(config, &c) < 0)
+		return AGENT_EXIT_CONFIG;
+	ep_log_set_level(c->log_level);
+	rc = agent_export(c, out, remove, max_mb * 1024 * 1024);
+	agent_conf_free(c);
+	return rc;
+}
+
 static int cmd_enroll(const char *config, int argc, char **argv)
 {
 	const char *url = NULL, *token = NULL;
@@ -269,6 +309,8 @@ int main(int argc, char **argv)
 		return agent_daemon_child(config, cmd, argc - i, argv + i);
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(config, argc - i, argv + i);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(config, argc - i, argv + i);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_with_flag(config, cmd, "--offline", agent_check_config, argc - i,
 				     argv + i);

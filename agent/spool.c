@@ -127,7 +127,10 @@ static bool is_stale_temp(int dfd, const char *name, int64_t now)
 	return (int64_t)st.st_mtime < now - TEMP_MAX_AGE_S;
 }
 
-int agent_spool_oldest(const char *spool_dir, int64_t *seqs, size_t max, size_t *ret_n)
+/* The (at most max) lowest seqs above after; clean: remove stale temp files
+ * on the way. */
+static int scan(const char *spool_dir, int64_t after, bool clean, int64_t *seqs, size_t max,
+		size_t *ret_n)
 {
 	DIR *d;
 	struct dirent *de;
@@ -143,11 +146,11 @@ int agent_spool_oldest(const char *spool_dir, int64_t *seqs, size_t max, size_t 
 		size_t pos;
 
 		if (seq < 0) {
-			if (is_stale_temp(dirfd(d), de->d_name, now))
+			if (clean && is_stale_temp(dirfd(d), de->d_name, now))
 				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
-		if (n == max && seq >= seqs[n - 1])
+		if (seq <= after || (n == max && seq >= seqs[n - 1]))
 			continue;
 		/* insertion into the sorted window of the max lowest seqs */
 		pos = n < max ? n : max - 1;
@@ -162,6 +165,17 @@ int agent_spool_oldest(const char *spool_dir, int64_t *seqs, size_t max, size_t 
 	closedir(d);
 	*ret_n = n;
 	return 0;
+}
+
+int agent_spool_oldest(const char *spool_dir, int64_t *seqs, size_t max, size_t *ret_n)
+{
+	return scan(spool_dir, 0, true, seqs, max, ret_n);
+}
+
+int agent_spool_after(const char *spool_dir, int64_t after, int64_t *seqs, size_t max,
+		      size_t *ret_n)
+{
+	return scan(spool_dir, after, false, seqs, max, ret_n);
 }
 
 int agent_spool_stats(const char *spool_dir, struct agent_spool_stats *ret)
