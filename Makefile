@@ -198,9 +198,14 @@ bench:
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(TOOL_BIN)
 	@O=$(O) scripts/run-bench
 
+# The build's compiler lines go to a log (the demo shows the product, not
+# the compiler); on failure the end of the log is shown.
 demo:
 	@scripts/install-deps --if-needed
-	@$(MAKE) --no-print-directory all tools
+	@mkdir -p $(O)/build
+	@echo "building (log: $(O)/build/demo-build.log)"
+	@$(MAKE) --no-print-directory all tools >$(O)/build/demo-build.log 2>&1 || \
+	  { tail -n 40 $(O)/build/demo-build.log >&2; echo "demo: build failed" >&2; exit 1; }
 	@O=$(O) scripts/demo
 
 install: all

@@ -17,7 +17,8 @@
 
 #define BATCH 64
 
-struct export {
+struct export
+{
 	const struct agent_conf *c;
 	char spool[4096];
 	FILE *f;
@@ -174,8 +175,9 @@ int agent_export(const struct agent_conf *c, const char *out_path, bool remove, 
 		goto out_lock;
 	}
 	if (!agent_state_enrolled(&st)) {
-		fprintf(stderr, "erpulse-agent: export: not enrolled, so there is nothing signed to "
-				"export (run erpulse-agent enroll --collector URL --token TOKEN)\n");
+		fprintf(stderr,
+			"erpulse-agent: export: not enrolled, so there is nothing signed to "
+			"export (run erpulse-agent enroll --collector URL --token TOKEN)\n");
 		rc = AGENT_EXIT_NOT_ENROLLED;
 		goto out_state;
 	}
@@ -220,8 +222,9 @@ int agent_export(const struct agent_conf *c, const char *out_path, bool remove, 
 	fprintf(stderr, ", %lld bytes, to %s\n", (long long)x.bytes,
 		to_stdout ? "standard output" : out_path);
 	if (x.limited)
-		fprintf(stderr, "erpulse-agent: stopped at --max-mb: newer reports are still in the "
-				"spool; export them into another bundle (with --remove, run again)\n");
+		fprintf(stderr,
+			"erpulse-agent: stopped at --max-mb: newer reports are still in the "
+			"spool; export them into another bundle (with --remove, run again)\n");
 	if (remove) {
 		size_t gone = 0;
 

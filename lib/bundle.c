@@ -32,9 +32,9 @@ int ep_bundle_header(struct ep_buf *out, const char *agent_id, time_t created_at
 	char when[32] = "";
 
 	ep_time_format(created_at, when, sizeof(when));
-	return append_json(out, json_pack("{s:s, s:s, s:s, s:s}", "format", EP_BUNDLE_FORMAT,
-					  "agent_id", agent_id, "created_at", when,
-					  "agent_version", EP_VERSION));
+	return append_json(out,
+			   json_pack("{s:s, s:s, s:s, s:s}", "format", EP_BUNDLE_FORMAT, "agent_id",
+				     agent_id, "created_at", when, "agent_version", EP_VERSION));
 }
 
 int ep_bundle_report(struct ep_buf *out, const char *agent_id, int64_t seq, const char *sig_b64,
