@@ -93,7 +93,7 @@ AGENTD     := $(BIN)/erpulse-agentd
 AGENTD_OBJ := $(call obj,$(sort $(wildcard agent/supervisor/*.c)))
 
 .PHONY: all deps-ok check check-run unit unit-san integration fuzz-smoke fuzz bench \
-        install format format-check lint demo clean tests tools help
+        install format format-check lint demo clean tests tools help man docs
 
 all: deps-ok $(AGENT) $(AGENTD) $(COLLECTOR)
 
@@ -102,6 +102,7 @@ help:
 	@echo "make check      install what is missing, build with -Werror, run every test"
 	@echo "make demo       install what is missing, build, run collector + agent + PostgreSQL"
 	@echo "make install DESTDIR= PREFIX=   install binaries, units and example configs"
+	@echo "make man        the manuals into build/man; make docs: docs/configuration.md's option tables"
 	@echo "make format | format-check | lint | fuzz | bench | clean"
 
 # One line naming the missing package instead of a wall of compiler errors.
@@ -208,7 +209,15 @@ demo:
 	  { tail -n 40 $(O)/build/demo-build.log >&2; echo "demo: build failed" >&2; exit 1; }
 	@O=$(O) scripts/demo
 
-install: all
+# Manuals, generated from the option tables (scripts/gen-docs, tests/tools/optdoc.c).
+MAN_DIR := $(O)/build/man
+man: all $(B)/tests/tools/optdoc
+	@O=$(O) BIN=$(BIN) OPTDOC=$(B)/tests/tools/optdoc scripts/gen-docs man $(MAN_DIR)
+# docs/configuration.md's option sections, from the same tables.
+docs: all $(B)/tests/tools/optdoc
+	@O=$(O) OPTDOC=$(B)/tests/tools/optdoc scripts/gen-docs config
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/erpulse
 	install -m 0755 $(AGENT) $(COLLECTOR) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/libexec/erpulse
@@ -221,6 +230,12 @@ install: all
 	install -m 0644 packaging/systemd/erpulse-collector.tmpfiles.conf $(DESTDIR)/usr/lib/tmpfiles.d/erpulse-collector.conf
 	install -m 0640 packaging/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/agent.conf.example
 	install -m 0640 packaging/collector.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/collector.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(MAN_DIR)/erpulse-agent.8 $(MAN_DIR)/erpulse-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(MAN_DIR)/erpulse-agent.conf.5 $(MAN_DIR)/erpulse-collector.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 packaging/completion/erpulse-agent packaging/completion/erpulse-collector \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find agent collector lib include probes tests -name '*.[ch]')
 format:
