@@ -20,6 +20,10 @@ WERROR   ?= 0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 SYSCONFDIR ?= /etc
+# systemd directories (the RPM spec passes %{_unitdir}, %{_sysusersdir}, %{_tmpfilesdir})
+UNITDIR     ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SAN),1)
@@ -222,12 +226,12 @@ install: all man
 	install -m 0755 $(AGENT) $(COLLECTOR) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/libexec/erpulse
 	install -m 0755 $(AGENTD) $(DESTDIR)$(PREFIX)/libexec/erpulse/
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d
-	install -m 0644 packaging/systemd/*.service $(DESTDIR)/lib/systemd/system/
-	install -m 0644 packaging/systemd/erpulse.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/erpulse.conf
-	install -m 0644 packaging/systemd/erpulse.tmpfiles.conf $(DESTDIR)/usr/lib/tmpfiles.d/erpulse.conf
-	install -m 0644 packaging/systemd/erpulse-collector.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/erpulse-collector.conf
-	install -m 0644 packaging/systemd/erpulse-collector.tmpfiles.conf $(DESTDIR)/usr/lib/tmpfiles.d/erpulse-collector.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 packaging/systemd/*.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 packaging/systemd/erpulse.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/erpulse.conf
+	install -m 0644 packaging/systemd/erpulse.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/erpulse.conf
+	install -m 0644 packaging/systemd/erpulse-collector.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/erpulse-collector.conf
+	install -m 0644 packaging/systemd/erpulse-collector.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/erpulse-collector.conf
 	install -m 0640 packaging/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/agent.conf.example
 	install -m 0640 packaging/collector.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/collector.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8

@@ -141,7 +141,8 @@ static void markdown(const char *prog)
 		printf("\n### `%s`\n\n", secs[i].name);
 		if (secs[i].summary)
 			printf("%s.%s\n\n", secs[i].summary,
-			       secs[i].on_by_default ? " On by default, even without a section." : "");
+			       secs[i].on_by_default ? " On by default, even without a section."
+						     : "");
 		if (!secs[i].options || !secs[i].options[0].key) {
 			printf("No keys: the section alone switches it on.\n");
 			continue;
@@ -202,7 +203,8 @@ static void man5(const char *prog)
 
 	man_head(agent ? "ERPULSE-AGENT.CONF" : "ERPULSE-COLLECTOR.CONF", 5,
 		 agent ? "erpulse-agent.conf" : "erpulse-collector.conf",
-		 agent ? "erpulse-agent configuration file" : "erpulse-collector configuration file");
+		 agent ? "erpulse-agent configuration file"
+		       : "erpulse-collector configuration file");
 	printf(".SH SYNOPSIS\n%s/erpulse/%s.conf\n", EP_SYSCONFDIR, prog);
 	printf(".SH DESCRIPTION\n"
 	       "An INI file: one \\fB[section]\\fR per part%s, then one \\fIkey\\fR = "
@@ -226,8 +228,9 @@ static void man5(const char *prog)
 		printf("\"\n");
 		if (secs[i].summary) {
 			roff_text(secs[i].summary, false);
-			printf(".%s\n", secs[i].on_by_default ? " On by default, even without a section."
-							       : "");
+			printf(".%s\n", secs[i].on_by_default
+						? " On by default, even without a section."
+						: "");
 		}
 		if (!secs[i].options || !secs[i].options[0].key) {
 			printf(".PP\nNo keys: the section alone switches it on.\n");
@@ -249,8 +252,8 @@ static void man5(const char *prog)
 			printf("\n");
 		}
 	}
-	printf(".SH FILES\n%s/erpulse/%s.conf, %s/erpulse/%s.conf.example\n", EP_SYSCONFDIR,
-	       prog, EP_SYSCONFDIR, prog);
+	printf(".SH FILES\n%s/erpulse/%s.conf, %s/erpulse/%s.conf.example\n", EP_SYSCONFDIR, prog,
+	       EP_SYSCONFDIR, prog);
 	printf(".SH \"SEE ALSO\"\n.BR erpulse-%s (8)\n", prog);
 }
 
@@ -292,7 +295,8 @@ static void man8(const char *prog, const char *help_file)
 	if (len && help[len - 1] != '\n')
 		printf("\n");
 	printf(".fi\n");
-	printf(".SH FILES\n.TP\n%s/erpulse/%s.conf\nconfiguration, see \\fBerpulse-%s.conf\\fR(5)\n",
+	printf(".SH FILES\n.TP\n%s/erpulse/%s.conf\nconfiguration, see "
+	       "\\fBerpulse-%s.conf\\fR(5)\n",
 	       EP_SYSCONFDIR, prog, prog);
 	if (agent)
 		printf(".TP\n/var/lib/erpulse\nkey (agent.key), state, lock and spool/ (reports "
