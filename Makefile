@@ -232,8 +232,8 @@ install: all man
 	install -m 0644 packaging/systemd/erpulse.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/erpulse.conf
 	install -m 0644 packaging/systemd/erpulse-collector.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/erpulse-collector.conf
 	install -m 0644 packaging/systemd/erpulse-collector.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/erpulse-collector.conf
-	install -m 0640 packaging/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/agent.conf.example
-	install -m 0640 packaging/collector.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/collector.conf.example
+	install -m 0644 packaging/agent.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/agent.conf.example
+	install -m 0644 packaging/collector.conf.example $(DESTDIR)$(SYSCONFDIR)/erpulse/collector.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(MAN_DIR)/erpulse-agent.8 $(MAN_DIR)/erpulse-collector.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 $(MAN_DIR)/erpulse-agent.conf.5 $(MAN_DIR)/erpulse-collector.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
