@@ -627,7 +627,10 @@ static void merge_into(struct ep_probe_result *to, json_t *metrics, json_t *find
 	json_t *v;
 	size_t i;
 
-	json_object_foreach(metrics, k, v) json_object_set_new(to->metrics, k, json_deep_copy(v));
+	json_object_foreach(metrics, k, v)
+	{
+		json_object_set_new(to->metrics, k, json_deep_copy(v));
+	}
 	json_array_foreach(findings, i, v)
 	{
 		if (ep_findings_append(to->findings, json_deep_copy(v)) < 0) {
