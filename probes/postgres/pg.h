@@ -108,6 +108,21 @@ int probe_pg_remediation(int server_version_num, const char *qschema, const char
 /* The lock the remediation takes, one sentence. */
 const char *probe_pg_remediation_lock(int server_version_num);
 
+/* ---- shared by the check files (pg_collect.c, pg_frag.c, pg_cluster.c) --- */
+
+/* True for a boolean cell ("t", "1", "true"). */
+bool probe_pg_bool(const struct probe_sql_rows *r, size_t row, size_t col);
+/* Runs sql keeping statement_timeout inside the deadline. */
+int probe_pg_run(struct probe_sql *c, const struct ep_deadline *d, const char *sql,
+		 struct probe_sql_rows *rows, char *sqlstate, char *err, size_t errlen);
+/* Appends a finding with optional extra fields; returns the JSON object
+ * (borrowed) so the caller may add more, or NULL. extras is consumed. */
+json_t *probe_pg_add_finding(struct ep_probe_result *r, const struct ep_finding *f, json_t *extras);
+/* A number, or JSON null when not finite. */
+json_t *probe_pg_jnum(double v);
+/* RFC 3339 text of t, "?" when it cannot be formatted. */
+void probe_pg_time_text(time_t t, char *buf, size_t len);
+
 /* ---- running it ------------------------------------------------------------ */
 
 struct probe_pg_cycle {
@@ -130,6 +145,15 @@ int probe_pg_session(struct probe_sql *c, const struct probe_pg_settings *cfg,
 int probe_pg_collect(struct probe_sql *c, struct probe_pg_cycle *cycle, const char *db,
 		     const struct ep_deadline *d, struct ep_probe_result *r, char *err,
 		     size_t errlen);
+
+/* Index fragmentation of database db (pg_frag.c): metrics into m, findings
+ * into r, carried figures in r->state. 0, or <0 when it could not run. */
+int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const char *db,
+			   int version, const char *user, const struct ep_deadline *d,
+			   struct ep_probe_result *r, json_t *m);
+/* The cluster-wide checks (pg_cluster.c): metrics and findings into r. */
+void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_recovery,
+		      const struct ep_deadline *d, struct ep_probe_result *r);
 
 /* The list of databases to examine: all connectable non-template ones the
  * role may connect to. 0 with *ret (NULL-terminated, caller frees each and
