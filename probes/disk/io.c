@@ -66,7 +66,7 @@ static json_t *mounts_on(const struct probe_disk_mounts *m, const size_t *idx, s
 }
 
 int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mounts *mounts,
-		      const size_t *idx, size_t n_idx, struct ep_probe_result *r)
+			  const size_t *idx, size_t n_idx, struct ep_probe_result *r)
 {
 	char *text = NULL, *boot = NULL, msg[512];
 	struct probe_disk_iocounters *dev = NULL;
@@ -156,20 +156,24 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 		json_t *mp = mounts_on(mounts, idx, n_idx, dev, n_dev, c);
 		if (!mp || json_object_set_new(o, "mounts", mp) < 0 ||
 		    json_object_set_new(o, "status", json_string("ok")) < 0 ||
-		    json_object_set_new(o, "iops", json_real(probe_disk_round1((double)ios / elapsed_s))) <
-			    0 ||
+		    json_object_set_new(
+			    o, "iops", json_real(probe_disk_round1((double)ios / elapsed_s))) < 0 ||
 		    json_object_set_new(o, "reads_per_s",
-					json_real(probe_disk_round1((double)d[0] / elapsed_s))) < 0 ||
+					json_real(probe_disk_round1((double)d[0] / elapsed_s))) <
+			    0 ||
 		    json_object_set_new(o, "writes_per_s",
-					json_real(probe_disk_round1((double)d[3] / elapsed_s))) < 0 ||
+					json_real(probe_disk_round1((double)d[3] / elapsed_s))) <
+			    0 ||
 		    json_object_set_new(o, "read_bytes_per_s",
 					json_integer((json_int_t)llround((double)d[1] * 512.0 /
 									 elapsed_s))) < 0 ||
 		    json_object_set_new(o, "write_bytes_per_s",
 					json_integer((json_int_t)llround((double)d[4] * 512.0 /
 									 elapsed_s))) < 0 ||
-		    json_object_set_new(o, "read_latency_ms", json_real(probe_disk_round1(rlat))) < 0 ||
-		    json_object_set_new(o, "write_latency_ms", json_real(probe_disk_round1(wlat))) < 0 ||
+		    json_object_set_new(o, "read_latency_ms", json_real(probe_disk_round1(rlat))) <
+			    0 ||
+		    json_object_set_new(o, "write_latency_ms", json_real(probe_disk_round1(wlat))) <
+			    0 ||
 		    json_object_set_new(o, "latency_ms", json_real(probe_disk_round1(lat))) < 0 ||
 		    json_object_set_new(o, "util_pct", json_real(probe_disk_round1(util))) < 0 ||
 		    json_object_set_new(o, "ios", json_integer((json_int_t)ios)) < 0 ||
@@ -182,15 +186,17 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 			goto nomem_next;
 		double thr;
 		enum ep_severity sev =
-			probe_disk_level(probe_disk_round1(lat), ctx->latency_warning_ms, ctx->latency_critical_ms, &thr);
+			probe_disk_level(probe_disk_round1(lat), ctx->latency_warning_ms,
+					 ctx->latency_critical_ms, &thr);
 		if (sev == EP_SEV_INFO || ios < (uint64_t)ctx->latency_min_ios)
 			continue;
 		snprintf(msg, sizeof(msg),
 			 "%s answered I/O in %.1f ms on average over the last %.0f s (reads %.1f "
 			 "ms, "
 			 "writes %.1f ms; %.1f IOPS, %.1f%% busy)",
-			 c->name, probe_disk_round1(lat), elapsed_s, probe_disk_round1(rlat), probe_disk_round1(wlat),
-			 probe_disk_round1((double)ios / elapsed_s), probe_disk_round1(util));
+			 c->name, probe_disk_round1(lat), elapsed_s, probe_disk_round1(rlat),
+			 probe_disk_round1(wlat), probe_disk_round1((double)ios / elapsed_s),
+			 probe_disk_round1(util));
 		struct ep_finding f = {
 			.kind = "disk_latency",
 			.object = c->name,
@@ -207,7 +213,8 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 		};
 		json_t *extra =
 			json_pack("{s:f, s:f, s:f}", "read_latency_ms", probe_disk_round1(rlat),
-				  "write_latency_ms", probe_disk_round1(wlat), "util_pct", probe_disk_round1(util));
+				  "write_latency_ms", probe_disk_round1(wlat), "util_pct",
+				  probe_disk_round1(util));
 		if (probe_disk_add_finding(r, &f, extra) < 0)
 			goto nomem_next;
 	}
@@ -220,7 +227,8 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 	}
 	if (json_object_set_new(r->metrics, "io_status", json_string(status)) < 0 ||
 	    json_object_set_new(r->metrics, "io_interval_s",
-				elapsed_s > 0 ? json_real(probe_disk_round1(elapsed_s)) : json_null()) < 0)
+				elapsed_s > 0 ? json_real(probe_disk_round1(elapsed_s))
+					      : json_null()) < 0)
 		rc = -ENOMEM;
 	if (rc == 0 && strcmp(status, "ok") != 0) {
 		const char *note =

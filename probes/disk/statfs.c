@@ -116,7 +116,7 @@ static int statfs_with_timeout(const char *path, int64_t timeout_ms, struct prob
 /* Production statfs: local filesystems answer from memory, directly;
  * network ones go through a helper thread that may be abandoned. */
 int probe_disk_real_statfs(void *arg, const char *path, const char *fstype, int64_t timeout_ms,
-		       struct probe_disk_fsstat *ret)
+			   struct probe_disk_fsstat *ret)
 {
 	struct statvfs sv;
 

@@ -15,7 +15,7 @@
 /* ---- cluster-wide ---------------------------------------------------------- */
 
 void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_recovery,
-		    const struct ep_deadline *d, struct ep_probe_result *r)
+		      const struct ep_deadline *d, struct ep_probe_result *r)
 {
 	const struct probe_pg_settings *cfg = cy->cfg;
 	struct probe_sql_rows rows;
@@ -24,11 +24,11 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 
 	/* wraparound */
 	if (probe_pg_run(c, d,
-		"SELECT datname, age(datfrozenxid), mxid_age(datminmxid),"
-		" current_setting('autovacuum_freeze_max_age')::bigint,"
-		" current_setting('autovacuum_multixact_freeze_max_age')::bigint"
-		" FROM pg_catalog.pg_database ORDER BY 2 DESC",
-		&rows, st, err, sizeof(err)) == 0) {
+			 "SELECT datname, age(datfrozenxid), mxid_age(datminmxid),"
+			 " current_setting('autovacuum_freeze_max_age')::bigint,"
+			 " current_setting('autovacuum_multixact_freeze_max_age')::bigint"
+			 " FROM pg_catalog.pg_database ORDER BY 2 DESC",
+			 &rows, st, err, sizeof(err)) == 0) {
 		json_t *w = json_object();
 		for (size_t i = 0; i < rows.nrows; i++) {
 			int64_t age = probe_sql_int(&rows, i, 1, 0),
@@ -80,14 +80,15 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 
 	/* sessions: long transactions, idle in transaction (no query text: it may
 	 * hold customer data) */
-	if (probe_pg_run(c, d,
-		"SELECT pid, usename, datname, state,"
-		" extract(epoch FROM now() - xact_start)::bigint,"
-		" extract(epoch FROM now() - state_change)::bigint, backend_xmin IS NOT NULL"
-		" FROM pg_catalog.pg_stat_activity WHERE xact_start IS NOT NULL"
-		" AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'"
-		" ORDER BY xact_start LIMIT 50",
-		&rows, st, err, sizeof(err)) == 0) {
+	if (probe_pg_run(
+		    c, d,
+		    "SELECT pid, usename, datname, state,"
+		    " extract(epoch FROM now() - xact_start)::bigint,"
+		    " extract(epoch FROM now() - state_change)::bigint, backend_xmin IS NOT NULL"
+		    " FROM pg_catalog.pg_stat_activity WHERE xact_start IS NOT NULL"
+		    " AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend'"
+		    " ORDER BY xact_start LIMIT 50",
+		    &rows, st, err, sizeof(err)) == 0) {
 		int64_t oldest = 0, n_long = 0, n_idle = 0;
 		for (size_t i = 0; i < rows.nrows; i++) {
 			int64_t xage = probe_sql_int(&rows, i, 4, 0),
@@ -105,7 +106,8 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 					    "session idle in transaction for %lld s (transaction "
 					    "open %lld s)%s",
 					    (long long)sage, (long long)xage,
-					    probe_pg_bool(&rows, i, 6) ? ", holding back vacuum" : "");
+					    probe_pg_bool(&rows, i, 6) ? ", holding back vacuum"
+								       : "");
 				struct ep_finding f = {
 					.kind = "idle_in_transaction",
 					.object = object,
@@ -146,9 +148,9 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 
 	/* prepared transactions */
 	if (probe_pg_run(c, d,
-		"SELECT gid, extract(epoch FROM now() - prepared)::bigint, database"
-		" FROM pg_catalog.pg_prepared_xacts ORDER BY prepared LIMIT 20",
-		&rows, st, err, sizeof(err)) == 0) {
+			 "SELECT gid, extract(epoch FROM now() - prepared)::bigint, database"
+			 " FROM pg_catalog.pg_prepared_xacts ORDER BY prepared LIMIT 20",
+			 &rows, st, err, sizeof(err)) == 0) {
 		json_object_set_new(m, "prepared_transactions",
 				    json_integer((json_int_t)rows.nrows));
 		for (size_t i = 0; i < rows.nrows; i++) {
@@ -179,15 +181,17 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 	}
 
 	/* replication slots holding back xmin or WAL */
-	if (probe_pg_run(c, d,
-		in_recovery
-			? "SELECT slot_name, slot_type, active, age(xmin), age(catalog_xmin), NULL"
-			  " FROM pg_catalog.pg_replication_slots"
-			: "SELECT slot_name, slot_type, active, age(xmin), age(catalog_xmin),"
-			  " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), "
-			  "restart_lsn)::bigint"
-			  " FROM pg_catalog.pg_replication_slots",
-		&rows, st, err, sizeof(err)) == 0) {
+	if (probe_pg_run(
+		    c, d,
+		    in_recovery
+			    ? "SELECT slot_name, slot_type, active, age(xmin), age(catalog_xmin), "
+			      "NULL"
+			      " FROM pg_catalog.pg_replication_slots"
+			    : "SELECT slot_name, slot_type, active, age(xmin), age(catalog_xmin),"
+			      " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), "
+			      "restart_lsn)::bigint"
+			      " FROM pg_catalog.pg_replication_slots",
+		    &rows, st, err, sizeof(err)) == 0) {
 		json_object_set_new(m, "replication_slots", json_integer((json_int_t)rows.nrows));
 		for (size_t i = 0; i < rows.nrows; i++) {
 			int64_t xa = probe_sql_int(&rows, i, 3, -1),
@@ -225,11 +229,12 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 	}
 
 	/* connections */
-	if (probe_pg_run(c, d,
-		"SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type ="
-		" 'client backend'), current_setting('max_connections')::int,"
-		" current_setting('superuser_reserved_connections')::int",
-		&rows, st, err, sizeof(err)) == 0 &&
+	if (probe_pg_run(
+		    c, d,
+		    "SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type ="
+		    " 'client backend'), current_setting('max_connections')::int,"
+		    " current_setting('superuser_reserved_connections')::int",
+		    &rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
 		int64_t used = probe_sql_int(&rows, 0, 0, 0), max = probe_sql_int(&rows, 0, 1, 100),
 			res = probe_sql_int(&rows, 0, 2, 3);
@@ -262,9 +267,9 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 
 	/* cache hit ratio */
 	if (probe_pg_run(c, d,
-		"SELECT sum(blks_hit)::bigint, sum(blks_read)::bigint FROM "
-		"pg_catalog.pg_stat_database",
-		&rows, st, err, sizeof(err)) == 0 &&
+			 "SELECT sum(blks_hit)::bigint, sum(blks_read)::bigint FROM "
+			 "pg_catalog.pg_stat_database",
+			 &rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
 		int64_t hit = probe_sql_int(&rows, 0, 0, 0), rd = probe_sql_int(&rows, 0, 1, 0);
 		if (hit + rd > 0) {
@@ -294,12 +299,13 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 	probe_sql_rows_free(&rows);
 
 	/* WAL archiver */
-	if (probe_pg_run(c, d,
-		"SELECT current_setting('archive_mode'), archived_count, failed_count,"
-		" extract(epoch FROM now() - last_archived_time)::bigint,"
-		" coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)"
-		" FROM pg_catalog.pg_stat_archiver",
-		&rows, st, err, sizeof(err)) == 0 &&
+	if (probe_pg_run(
+		    c, d,
+		    "SELECT current_setting('archive_mode'), archived_count, failed_count,"
+		    " extract(epoch FROM now() - last_archived_time)::bigint,"
+		    " coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)"
+		    " FROM pg_catalog.pg_stat_archiver",
+		    &rows, st, err, sizeof(err)) == 0 &&
 	    rows.nrows == 1) {
 		const char *mode = probe_sql_str(&rows, 0, 0);
 		json_object_set_new(m, "archive_mode", json_string(mode));
@@ -340,13 +346,14 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 	probe_sql_rows_free(&rows);
 
 	/* replication lag */
-	if (probe_pg_run(c, d,
-		in_recovery ? "SELECT 'replay', extract(epoch FROM now() -"
-			      " pg_catalog.pg_last_xact_replay_timestamp())::float8, NULL"
-			    : "SELECT application_name, extract(epoch FROM replay_lag)::float8,"
-			      " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
-			      " replay_lsn)::bigint FROM pg_catalog.pg_stat_replication",
-		&rows, st, err, sizeof(err)) == 0) {
+	if (probe_pg_run(
+		    c, d,
+		    in_recovery ? "SELECT 'replay', extract(epoch FROM now() -"
+				  " pg_catalog.pg_last_xact_replay_timestamp())::float8, NULL"
+				: "SELECT application_name, extract(epoch FROM replay_lag)::float8,"
+				  " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+				  " replay_lsn)::bigint FROM pg_catalog.pg_stat_replication",
+		    &rows, st, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < rows.nrows; i++) {
 			double lag = probe_sql_num(&rows, i, 1);
 			if (!isfinite(lag))

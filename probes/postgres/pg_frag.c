@@ -190,10 +190,11 @@ static void index_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 	};
 	json_t *extra = json_pack(
 		"{s:I, s:I, s:o, s:o, s:i, s:s, s:I, s:b, s:o, s:b}", "pages", (json_int_t)pages,
-		"bytes", (json_int_t)(pages * cy->block_size), "leaf_fragmentation", probe_pg_jnum(leaf),
-		"avg_leaf_density", probe_pg_jnum(density), "fillfactor", x->fillfactor, "measured_at", at,
-		"age_s", (json_int_t)(cy->now - when), "carried", !e->done, "estimate_pct",
-		probe_pg_jnum(x->estimate_pct), "estimate_trusted", x->estimate_trusted);
+		"bytes", (json_int_t)(pages * cy->block_size), "leaf_fragmentation",
+		probe_pg_jnum(leaf), "avg_leaf_density", probe_pg_jnum(density), "fillfactor",
+		x->fillfactor, "measured_at", at, "age_s", (json_int_t)(cy->now - when), "carried",
+		!e->done, "estimate_pct", probe_pg_jnum(x->estimate_pct), "estimate_trusted",
+		x->estimate_trusted);
 	json_t *j = probe_pg_add_finding(r, &f, extra);
 	if (!j)
 		return;
@@ -292,8 +293,8 @@ static void setup_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 }
 
 int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const char *db,
-			 int version, const char *user, const struct ep_deadline *d,
-			 struct ep_probe_result *r, json_t *m)
+			   int version, const char *user, const struct ep_deadline *d,
+			   struct ep_probe_result *r, json_t *m)
 {
 	const struct probe_pg_settings *cfg = cy->cfg;
 	struct probe_sql_rows rows, ext;
@@ -305,12 +306,13 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 	int rc;
 
 	/* pgstattuple: installed? may we run it? */
-	rc = probe_pg_run(c, d,
-		 "SELECT n.nspname, e.extversion, pg_catalog.has_function_privilege("
-		 "pg_catalog.format('%I.pgstatindex(regclass)', n.nspname), 'EXECUTE') "
-		 "FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = "
-		 "e.extnamespace WHERE e.extname = 'pgstattuple'",
-		 &ext, st, err, sizeof(err));
+	rc = probe_pg_run(
+		c, d,
+		"SELECT n.nspname, e.extversion, pg_catalog.has_function_privilege("
+		"pg_catalog.format('%I.pgstatindex(regclass)', n.nspname), 'EXECUTE') "
+		"FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = "
+		"e.extnamespace WHERE e.extname = 'pgstattuple'",
+		&ext, st, err, sizeof(err));
 	if (rc < 0) {
 		json_object_set_new(m, "fragmentation_error", json_string(err));
 		return rc;
@@ -526,12 +528,12 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 					  x->estimate_trusted ? NULL : x->untrusted_reason,
 					  "figure", figure, "wasted_pct",
 					  probe_pg_jnum(ex[i].done     ? ex[i].wasted
-					       : x->have_last ? x->last_wasted
-							      : NAN),
+							: x->have_last ? x->last_wasted
+								       : NAN),
 					  "leaf_fragmentation",
 					  probe_pg_jnum(ex[i].done     ? ex[i].leaf_frag
-					       : x->have_last ? x->last_leaf_frag
-							      : NAN)));
+							: x->have_last ? x->last_leaf_frag
+								       : NAN)));
 	}
 	json_object_set_new(m, "btree_indexes", json_integer((json_int_t)total));
 	json_object_set_new(m, "indexes_considered", json_integer((json_int_t)n));
