@@ -156,8 +156,9 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 		      const struct ep_deadline *d, struct ep_probe_result *r);
 
 /* The list of databases to examine: all connectable non-template ones the
- * role may connect to. 0 with *ret (NULL-terminated, caller frees each and
- * the array) or <0 with err. */
+ * role may connect to, but the maintenance database "postgres" unless it is
+ * the only one (named in `databases`, it is examined). 0 with *ret (NULL-terminated, caller frees
+ * each and the array) or <0 with err. */
 int probe_pg_list_databases(struct probe_sql *c, const struct ep_deadline *d, char ***ret,
 			    char *err, size_t errlen);
 

@@ -122,11 +122,15 @@ int probe_pg_list_databases(struct probe_sql *c, const struct ep_deadline *d, ch
 			    char *err, size_t errlen)
 {
 	struct probe_sql_rows rows;
+	/* The maintenance database "postgres" is left out (nobody asked to watch
+	 * it; its wraparound age is still among the cluster-wide checks), unless
+	 * it is the only one: the cluster-wide checks need a database to run in. */
 	int rc = probe_pg_run(
 		c, d,
-		"SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT "
-		"datistemplate AND pg_catalog.has_database_privilege(datname, 'CONNECT') "
-		"ORDER BY datname",
+		"WITH dbs AS (SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND "
+		"NOT datistemplate AND pg_catalog.has_database_privilege(datname, 'CONNECT'))"
+		" SELECT datname FROM dbs WHERE datname <> 'postgres'"
+		" OR NOT EXISTS (SELECT 1 FROM dbs WHERE datname <> 'postgres') ORDER BY datname",
 		&rows, NULL, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -22,7 +22,8 @@ static const struct ep_option postgres_options[] = {
 	 "libpq connection string or URI (host=/run/postgresql dbname=odoo user=erpulse_monitor); "
 	 "empty = libpq defaults, service files and ~/.pgpass work as usual"},
 	{"databases", EP_OPT_LIST, NULL, 0, 0,
-	 "databases to examine (default: every connectable non-template database)"},
+	 "databases to examine (default: every connectable non-template database but the "
+	 "maintenance database postgres, which is examined when named here)"},
 	{"fragmentation_threshold", EP_OPT_INT, "30", 1, 100,
 	 "wasted leaf space (%) at which an index is reported as fragmented"},
 	{"min_index_pages", EP_OPT_INT, "1000", 1, 1LL << 31,
