@@ -132,6 +132,7 @@ typedef bool (*agent_tick_fn)(void *userdata);
 
 enum agent_run_mode {
 	AGENT_RUN_MEASURE, /* init, run, fini */
+	AGENT_RUN_FRESH,   /* the same, carrying no earlier figure (once --fresh) */
 	AGENT_RUN_CHECK,   /* init, check, fini (check-config) */
 };
 
@@ -243,6 +244,7 @@ struct agent_ctx {
 	int64_t retry_after_s; /* from the last answer, -1 if none */
 	int refused;           /* reports quarantined after a 400/413 by agent_deliver */
 	int64_t budget_ms;     /* agent_deliver returns MORE after this long (0 = no limit) */
+	bool fresh;            /* once --fresh: probes measure again what they would carry */
 	char problem[1024];    /* the last delivery problem, for STATUS= and logs */
 };
 

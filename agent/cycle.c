@@ -133,7 +133,8 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 		goto out;
 	}
 	r = agent_run_probes(sel, nsel, c->root, c->state_dir, c->probe_timeout_s * 1000,
-			     AGENT_RUN_MEASURE, a->tick, a->userdata, &out);
+			     a->fresh ? AGENT_RUN_FRESH : AGENT_RUN_MEASURE, a->tick, a->userdata,
+			     &out);
 	if (r < 0) {
 		if (r != -ECANCELED)
 			ep_log_err("cannot run the probes: %s", strerror(-r));

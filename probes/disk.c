@@ -195,13 +195,10 @@ int probe_disk_add_finding(struct ep_probe_result *r, const struct ep_finding *f
 	return json_array_append_new(r->findings, j) < 0 ? -ENOMEM : 0;
 }
 
-enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit, double *ret_threshold)
+enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit)
 {
-	if (v >= (double)crit) {
-		*ret_threshold = (double)crit;
+	if (v >= (double)crit)
 		return EP_SEV_CRITICAL;
-	}
-	*ret_threshold = (double)warn;
 	return v >= (double)warn ? EP_SEV_WARNING : EP_SEV_INFO;
 }
 
@@ -291,8 +288,8 @@ static int ext_errors(struct probe_disk_ctx *ctx, const struct probe_disk_mount 
 /* One disk_usage / inode_usage finding with its <what>_avail and
  * <what>_total figures; the remediation only above the info level. */
 static int usage_finding(struct ep_probe_result *r, const char *kind, const char *mount,
-			 double value, enum ep_severity sev, double thr, const char *msg,
-			 const char *fix, const char *what, uint64_t avail, uint64_t total)
+			 double value, int64_t warn, int64_t crit, const char *msg, const char *fix,
+			 const char *what, uint64_t avail, uint64_t total)
 {
 	char k_avail[32], k_total[32];
 	snprintf(k_avail, sizeof(k_avail), "%s_avail", what);
@@ -302,11 +299,12 @@ static int usage_finding(struct ep_probe_result *r, const char *kind, const char
 		.object = mount,
 		.value = value,
 		.unit = "%",
-		.threshold = thr,
-		.severity = sev,
+		.threshold = (double)warn,
+		.critical_threshold = (double)crit,
+		.severity = probe_disk_level(value, warn, crit),
 		.method = "statvfs",
 		.message = msg,
-		.remediation = sev != EP_SEV_INFO ? fix : NULL,
+		.remediation = value >= (double)warn ? fix : NULL,
 	};
 	return probe_disk_add_finding(
 		r, &f,
@@ -319,7 +317,6 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 {
 	char path[4096], dev[32], msg[512], a[32], b[32];
 	struct probe_disk_fsstat st = {0};
-	double thr;
 	int rc;
 
 	*ret_ok = false;
@@ -443,8 +440,6 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 	 * line: the collector forecasts days-to-full from these series, and a
 	 * disk filling fast at 40% is exactly what it must see early. */
 	char fix[512];
-	enum ep_severity sev =
-		probe_disk_level(usage, ctx->usage_warning, ctx->usage_critical, &thr);
 	human_bytes(st.bytes_avail, a, sizeof(a));
 	human_bytes(st.bytes_total, b, sizeof(b));
 	snprintf(msg, sizeof(msg), "%s is %.1f%% full: %s available of %s", m->mount_point, usage,
@@ -453,11 +448,10 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 		 "Free space on %s (old logs, dumps, backups: du -xh --max-depth=2 %s | sort -h | "
 		 "tail) or grow the filesystem; the collector's forecast shows when it fills.",
 		 m->mount_point, m->mount_point);
-	rc = usage_finding(r, "disk_usage", m->mount_point, usage, sev, thr, msg, fix, "bytes",
-			   st.bytes_avail, st.bytes_total);
+	rc = usage_finding(r, "disk_usage", m->mount_point, usage, ctx->usage_warning,
+			   ctx->usage_critical, msg, fix, "bytes", st.bytes_avail, st.bytes_total);
 	if (rc < 0 || !has_inodes)
 		return rc;
-	sev = probe_disk_level(iusage, ctx->inode_warning, ctx->inode_critical, &thr);
 	snprintf(msg, sizeof(msg), "%s has used %.1f%% of its inodes: %llu of %llu left",
 		 m->mount_point, iusage, (unsigned long long)st.inodes_avail,
 		 (unsigned long long)(iused + st.inodes_avail));
@@ -466,8 +460,9 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 		 "find %s -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail) and "
 		 "clean them up; new files cannot be created when inodes run out.",
 		 m->mount_point);
-	return usage_finding(r, "inode_usage", m->mount_point, iusage, sev, thr, msg, fix, "inodes",
-			     st.inodes_avail, st.inodes_total);
+	return usage_finding(r, "inode_usage", m->mount_point, iusage, ctx->inode_warning,
+			     ctx->inode_critical, msg, fix, "inodes", st.inodes_avail,
+			     st.inodes_total);
 }
 
 /* Picks the mounts to measure: real filesystems, not excluded, each

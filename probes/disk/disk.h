@@ -136,9 +136,9 @@ int probe_disk_read_under_root(const char *root, const char *rel, char **ret);
 bool probe_disk_matches(char **patterns, const char *s);
 /* x rounded to one decimal. */
 double probe_disk_round1(double x);
-/* Severity of v against warn and crit (at or above); *ret_threshold is the
- * line crossed (crit when critical, else warn). */
-enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit, double *ret_threshold);
+/* Severity of v against warn and crit (each at or above). The finding
+ * carries both lines: threshold = warn, critical_threshold = crit. */
+enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit);
 /* Appends finding f with extra fields (consumed) to r. 0 or -ENOMEM. */
 int probe_disk_add_finding(struct ep_probe_result *r, const struct ep_finding *f, json_t *extra);
 

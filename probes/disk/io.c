@@ -184,10 +184,8 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 		    json_object_set_new(o, "write_bytes", json_integer((json_int_t)(d[4] * 512))) <
 			    0)
 			goto nomem_next;
-		double thr;
-		enum ep_severity sev =
-			probe_disk_level(probe_disk_round1(lat), ctx->latency_warning_ms,
-					 ctx->latency_critical_ms, &thr);
+		enum ep_severity sev = probe_disk_level(
+			probe_disk_round1(lat), ctx->latency_warning_ms, ctx->latency_critical_ms);
 		if (sev == EP_SEV_INFO || ios < (uint64_t)ctx->latency_min_ios)
 			continue;
 		snprintf(msg, sizeof(msg),
@@ -202,7 +200,11 @@ int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mo
 			.object = c->name,
 			.value = probe_disk_round1(lat),
 			.unit = "ms",
-			.threshold = thr,
+			.threshold = (double)ctx->latency_warning_ms,
+			.critical_threshold = (double)ctx->latency_critical_ms,
+			.min_size = (double)ctx->latency_min_ios,
+			.size = (double)ios,
+			.size_unit = "I/Os",
 			.severity = sev,
 			.method = "diskstats",
 			.message = msg,

@@ -65,6 +65,7 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 				.value = worst,
 				.unit = "%",
 				.threshold = 50,
+				.critical_threshold = 75,
 				.severity = worst >= 75   ? EP_SEV_CRITICAL
 					    : worst >= 50 ? EP_SEV_WARNING
 							  : EP_SEV_INFO,
@@ -252,6 +253,7 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 			.value = pct,
 			.unit = "%",
 			.threshold = 80,
+			.critical_threshold = 95,
 			.severity = pct >= 95   ? EP_SEV_CRITICAL
 				    : pct >= 80 ? EP_SEV_WARNING
 						: EP_SEV_INFO,
@@ -284,6 +286,10 @@ void probe_pg_cluster(struct probe_sql *c, struct probe_pg_cycle *cy, bool in_re
 					.value = ratio,
 					.unit = "%",
 					.threshold = 90,
+					.below = true,
+					.min_size = 100000,
+					.size = (double)(hit + rd),
+					.size_unit = "block reads",
 					.severity = ratio < 90 ? EP_SEV_WARNING : EP_SEV_INFO,
 					.method = "pg_stat_database",
 					.message = msg,

@@ -26,7 +26,8 @@ static const char catalog_sql[] =
 	"   90) AS fillfactor,"
 	"  coalesce(array_to_string(ci.reloptions, ' ') ~* 'deduplicate_items=(off|false|no|0)',"
 	"   false) AS dedup_off,"
-	"  i.indisunique, i.indnatts::int AS indnatts, i.indkey, i.indrelid"
+	"  i.indisunique, i.indnatts::int AS indnatts, i.indkey, i.indrelid,"
+	"  ci.relfilenode::bigint AS filenode"
 	" FROM pg_catalog.pg_index i"
 	" JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
 	" JOIN pg_catalog.pg_class ct ON ct.oid = i.indrelid"
@@ -64,7 +65,7 @@ static const char catalog_sql[] =
 	" FROM idx JOIN agg USING (idxoid)"
 	")"
 	" SELECT idxoid, nspname, tblname, idxname, relpages, reltuples, fillfactor, dedup_off,"
-	"  indisunique, indnatts, stats_cols, is_na, lead_ndistinct, tbltuples,"
+	"  indisunique, indnatts, stats_cols, is_na, lead_ndistinct, tbltuples, filenode,"
 	"  CASE WHEN relpages > 0 AND reltuples >= 0 THEN greatest(0::float8, 100 * (relpages"
 	"   - (1 + ceil(reltuples / greatest(1::float8, floor((bs - 40) * fillfactor"
 	"   / (100 * (4 + width)))))))::float8 / relpages) END AS est_pct"
@@ -85,6 +86,7 @@ enum {
 	CAT_IS_NA,
 	CAT_LEAD_NDISTINCT,
 	CAT_TBLTUPLES,
+	CAT_FILENODE,
 	CAT_EST_PCT,
 	CAT_NCOLS
 };
@@ -120,12 +122,24 @@ static const char *untrusted(const struct probe_sql_rows *rows, size_t i, int ve
 	return NULL;
 }
 
+static int64_t int_or(json_t *o, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+/* The figure carried from an earlier cycle, when it is still this index's
+ * (probe_pg_carry_mismatch); otherwise x->changed says why it is not. */
 static void load_last(struct probe_pg_index *x, json_t *exact, const char *object)
 {
 	json_t *e = json_object_get(exact, object);
 	json_t *at = json_object_get(e, "at");
 	if (!json_is_object(e) || !json_is_integer(at))
 		return;
+	x->changed = probe_pg_carry_mismatch(x->oid, x->filenode, x->relpages, int_or(e, "oid", -1),
+					     int_or(e, "filenode", -1), int_or(e, "relpages", -1));
+	if (x->changed)
+		return; /* a figure of another index: never shown as this one's */
 	x->have_last = true;
 	x->last_wasted = json_number_value(json_object_get(e, "wasted"));
 	x->last_leaf_frag = json_number_value(json_object_get(e, "leaf_fragmentation"));
@@ -182,6 +196,10 @@ static void index_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 		.value = wasted,
 		.unit = "%",
 		.threshold = thr,
+		.critical_threshold = probe_pg_frag_critical(thr),
+		.min_size = (double)cy->cfg->min_index_pages,
+		.size = (double)pages,
+		.size_unit = "pages",
 		.severity = sev,
 		.method = method,
 		.message =
@@ -225,6 +243,9 @@ static void estimate_finding(struct ep_probe_result *r, struct probe_pg_cycle *c
 		.value = x->estimate_pct,
 		.unit = "%",
 		.threshold = NAN,
+		.min_size = (double)cy->cfg->min_index_pages,
+		.size = (double)x->relpages,
+		.size_unit = "pages",
 		.severity = EP_SEV_INFO,
 		.method = "estimate (btree bloat query)",
 		.message = msg,
@@ -359,6 +380,7 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 		total++;
 		memset(x, 0, sizeof(*x));
 		x->oid = (uint32_t)oid;
+		x->filenode = (uint32_t)probe_sql_int(&rows, i, CAT_FILENODE, 0);
 		x->relpages = probe_sql_int(&rows, i, CAT_RELPAGES, 0);
 		x->reltuples = probe_sql_num(&rows, i, CAT_RELTUPLES);
 		x->fillfactor = (int)probe_sql_int(&rows, i, CAT_FILLFACTOR, 90);
@@ -406,23 +428,36 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 	probe_pg_order(idx, n, (double)cfg->threshold, cy->now, cfg->remeasure_after_s);
 
 	/* Exact measurements: one index per statement, within budget and deadline. */
-	int64_t measured = 0, failed = 0, over_budget = 0, not_due = 0, out_of_time = 0;
+	int64_t measured = 0, failed = 0, over_budget = 0, not_due = 0, out_of_time = 0,
+		changed = 0;
 	int64_t bytes_read = 0, ms_exact = 0;
 	bool exact_ok = pst.installed && pst.can_execute;
 	for (size_t i = 0; exact_ok && i < n; i++) {
 		struct probe_pg_index *x = &idx[i];
 		int64_t bytes = x->relpages * cy->block_size;
-		if (x->order_class == 2) {
+		if (x->order_class == PROBE_PG_CARRY) {
 			not_due++;
 			continue;
 		}
+		if (x->changed)
+			changed++;
 		if (bytes > cy->budget_left_bytes) {
 			over_budget++;
+			if (x->changed)
+				ep_snprintf(ex[i].error, sizeof(ex[i].error),
+					    "%s since its last exact figure, and larger than what "
+					    "is left of this cycle's I/O budget (exact_budget_mb)",
+					    x->changed);
 			continue;
 		}
 		/* about 2 ms per MB read cold; leave the rest of the deadline alone */
 		if (ep_deadline_left_ms(d) < 500 + bytes / (512 * 1024)) {
 			out_of_time++;
+			if (x->changed)
+				ep_snprintf(ex[i].error, sizeof(ex[i].error),
+					    "%s since its last exact figure; the probe's deadline "
+					    "came first",
+					    x->changed);
 			continue;
 		}
 		char sql[400];
@@ -463,12 +498,14 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 		measured++;
 		char object[512];
 		index_object(object, sizeof(object), db, x);
-		json_object_set_new(state_exact, object,
-				    json_pack("{s:f, s:o, s:f, s:I, s:I}", "wasted", ex[i].wasted,
-					      "leaf_fragmentation", probe_pg_jnum(ex[i].leaf_frag),
-					      "avg_leaf_density", ex[i].density, "pages",
-					      (json_int_t)(ex[i].index_size / cy->block_size), "at",
-					      (json_int_t)cy->now));
+		json_object_set_new(
+			state_exact, object,
+			json_pack("{s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}", "wasted",
+				  ex[i].wasted, "leaf_fragmentation",
+				  probe_pg_jnum(ex[i].leaf_frag), "avg_leaf_density", ex[i].density,
+				  "pages", (json_int_t)(ex[i].index_size / cy->block_size), "at",
+				  (json_int_t)cy->now, "oid", (json_int_t)x->oid, "filenode",
+				  (json_int_t)x->filenode, "relpages", (json_int_t)x->relpages));
 	}
 
 	/* Findings and the per-index metrics table. Problems first, so that a
@@ -541,6 +578,7 @@ int probe_pg_fragmentation(struct probe_sql *c, struct probe_pg_cycle *cy, const
 	json_object_set_new(m, "exact_failed", json_integer(failed));
 	json_object_set_new(m, "exact_carried", json_integer(carried));
 	json_object_set_new(m, "exact_not_due", json_integer(not_due));
+	json_object_set_new(m, "exact_changed", json_integer(changed));
 	json_object_set_new(m, "exact_over_budget", json_integer(over_budget));
 	json_object_set_new(m, "exact_out_of_time", json_integer(out_of_time));
 	json_object_set_new(m, "no_figure_yet", json_integer(no_figure));

@@ -296,7 +296,6 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	int64_t v;
 	int rc;
 
-	(void)env;
 	if (!c)
 		return -ENOMEM;
 	if ((rc = ep_config_get_string(s, postgres_options, "conninfo", &conninfo, err, errlen)) <
@@ -330,6 +329,8 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	GETI("exact_budget_mb", c->budget_mb);
 	GETI("maintenance_budget_mb", c->window_budget_mb);
 	GETD("remeasure_after", c->cfg.remeasure_after_s);
+	if (env && env->fresh)
+		c->cfg.remeasure_after_s = 0; /* once --fresh: nothing carried */
 	GETD("statement_timeout", c->cfg.statement_timeout_ms);
 	c->cfg.statement_timeout_ms *= 1000;
 	GETI("lock_timeout_ms", c->cfg.lock_timeout_ms);
