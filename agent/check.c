@@ -23,6 +23,8 @@
 
 struct check {
 	const struct agent_conf *c;
+	struct ep_keypair key; /* when enrolled and the key loads */
+	bool have_key;
 	int problems; /* anything that breaks the agent */
 	int offline;  /* problems that are only "the collector cannot be reached" */
 	int warnings;
@@ -167,6 +169,8 @@ static void check_key(struct check *k, const struct agent_state *st)
 		say(k, PROBLEM, "state_dir", "%s", err);
 		return;
 	}
+	k->key = kp;
+	k->have_key = true;
 	ep_key_wipe(&kp);
 	say(k, OK, NULL, "enrolled: agent %s, customer %s, key %s", st->agent_id, st->customer_id,
 	    keypath);
@@ -191,6 +195,48 @@ static void check_clock(struct check *k, int64_t server)
 		    (long long)abs_skew, skew > 0 ? "ahead of" : "behind");
 	else
 		say(k, OK, "collector", "clocks agree within %lld s", (long long)abs_skew);
+}
+
+/* Does the collector know this agent and its key? An empty body signed with
+ * the agent's key, posted as a report: the collector checks the agent and
+ * the signature before it parses anything (docs/protocol.md, "Reports"), so
+ * 400 = known and genuine, 401 = unknown agent or another key, 403 =
+ * revoked. Nothing is stored; the collector counts one refused report. */
+static void check_enrollment(struct check *k, const struct agent_state *st, const char *base,
+			     const struct agent_http_opts *opts)
+{
+	char url[2048], hdr_agent[160], hdr_sig[160], sig[EP_SIGNATURE_B64_SIZE];
+	const char *headers[] = {hdr_agent, hdr_sig, NULL};
+	unsigned char raw[EP_SIGNATURE_BYTES];
+	struct agent_http_result res;
+
+	ep_sign(&k->key, "", 0, raw);
+	ep_base64_encode(raw, sizeof(raw), sig, sizeof(sig));
+	ep_snprintf(hdr_agent, sizeof(hdr_agent), "X-Erpulse-Agent: %s", st->agent_id);
+	ep_snprintf(hdr_sig, sizeof(hdr_sig), "X-Erpulse-Signature: %s", sig);
+	if (agent_endpoint(base, "/api/v1/reports", url, sizeof(url)) < 0 ||
+	    agent_http_post(url, headers, "", 0, opts, &res) < 0)
+		return;
+	if (res.cls != AGENT_HTTP_OK)
+		say(k, WARNING, "collector", "could not ask %s about this agent: %s", base,
+		    res.error);
+	else if (res.status == 400)
+		say(k, OK, "collector", "%s knows agent %s and its key", base, st->agent_id);
+	else if (res.status == 401)
+		say(k, PROBLEM, "collector",
+		    "%s does not know agent %s or its key (its store was reset, or this host "
+		    "enrolled elsewhere): enroll again: erpulse-agent enroll --force --collector "
+		    "%s --token TOKEN",
+		    base, st->agent_id, base);
+	else if (res.status == 403)
+		say(k, PROBLEM, "collector",
+		    "%s has revoked agent %s: its reports are refused (ask the vendor for a new "
+		    "token, then erpulse-agent enroll --force)",
+		    base, st->agent_id);
+	else
+		say(k, WARNING, "collector", "could not ask %s about this agent (HTTP %ld)", base,
+		    res.status);
+	ep_buf_free(&res.body);
 }
 
 static void check_collector(struct check *k, const struct agent_state *st, bool offline)
@@ -239,6 +285,8 @@ static void check_collector(struct check *k, const struct agent_state *st, bool 
 		else
 			say(k, WARNING, "collector",
 			    "the answer had no Date header: clocks not compared");
+		if (k->have_key)
+			check_enrollment(k, st, base, &opts);
 		break;
 	case AGENT_HTTP_BAD_URL:
 		say(k, PROBLEM, "collector", "%s", res.error);
@@ -329,6 +377,7 @@ int agent_check_config(const struct agent_conf *c, bool offline)
 	check_collector(&k, &st, offline);
 	if (have_state)
 		agent_state_free(&st);
+	ep_key_wipe(&k.key);
 	check_probes(&k);
 	if (k.problems) {
 		fprintf(stderr, "%d problem(s) found%s\n", k.problems,

@@ -69,7 +69,18 @@ for f in files:
     (body,),=c.execute("SELECT body FROM reports WHERE agent_id=? AND seq=?", (sys.argv[2],seq))
     assert body==spooled, seq' "$DB" "$aid" "$T/copies"
 
+# check-config asks the real collector whether it knows this agent
+nrep=$(sqlite3 "$DB" "SELECT count(*) FROM reports")
+out=$("$AGENT" --config "$T/a.conf" check-config 2>&1)
+tap_is "check-config against the real collector: exit 0" "$?" 0
+tap_like "  ... it knows the agent and its key" "$out" "collector: ok: $COLL_URL knows agent $aid and its key"
+tap_like "  ... and its clock agrees" "$out" "collector: ok: clocks agree within [0-9]+ s"
+tap_is "  ... nothing stored by the question" "$(sqlite3 "$DB" "SELECT count(*) FROM reports")" "$nrep"
+
 # revoked: 403, kept, one request per cycle
+# (check-config's "revoked" is tested against tests/tools/https_sink in
+# 19-agent-check-config.sh: the collector's agent cache shows a revocation
+# to an unstored request only after up to 30 s)
 coll_cli agent revoke "$aid" >/dev/null 2>&1
 once
 tap_is "revoked: exit 6" "$?" 6

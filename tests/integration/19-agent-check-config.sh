@@ -2,8 +2,9 @@
 # check-config catches what breaks the agent before it runs: no collector,
 # an unresolvable or unreachable collector (exit 5; --offline makes it a
 # warning), TLS that does not verify (wrong CA, wrong host name), a skewed
-# clock (a warning), a state_dir that cannot be written, enrollment, and
-# "did you mean" for a misspelled section type.
+# clock (a warning), a state_dir that cannot be written, enrollment (known,
+# revoked or unknown at the collector), and "did you mean" for a misspelled
+# section type.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pki.sh"
 
@@ -73,6 +74,19 @@ check "$T/refused.conf"
 tap_is "enrolled: exit 0" "$?" 0
 tap_like "  ... says enrolled, with the agent id" "$(cat "$T/out")" "enrolled: agent [0-9a-f]+, customer"
 tap_like "  ... no warning left" "$(tail -1 "$T/out")" "^configuration OK$"
+aid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$S/state")
+tap_like "  ... the collector knows the agent and its key" "$(cat "$T/out")" "collector: ok: $URL knows agent $aid and its key"
+tap_is "  ... (asked with an empty signed body: nothing stored)" "$(ls "$K/reports" 2>/dev/null | wc -l)" 0
+echo 403 >"$K/control"
+check "$T/refused.conf"
+tap_is "agent revoked at the collector: exit 3" "$?" 3
+tap_like "  ... says so, and what to do" "$(cat "$T/out")" "collector: $URL has revoked agent $aid.*enroll --force"
+echo normal >"$K/control"
+mv "$K/agents/$aid.pub" "$T/saved.pub"
+check "$T/refused.conf"
+tap_is "collector does not know the agent (store reset): exit 3" "$?" 3
+tap_like "  ... says to enroll again" "$(cat "$T/out")" "collector: $URL does not know agent $aid or its key.*enroll --force --collector $URL"
+mv "$T/saved.pub" "$K/agents/$aid.pub"
 
 conf "$T/noca.conf" "collector = $URL"
 check "$T/noca.conf"
