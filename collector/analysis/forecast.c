@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/forecast.h"
+#include "collector/analysis/forecast.h"
 
 #define SECONDS_PER_DAY  86400.0
 #define SECONDS_PER_WEEK 604800

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "collector/db.h"
-#include "collector/store.h"
+#include "collector/store/db.h"
+#include "collector/store/store.h"
 #include "erpulse/util.h"
 
 /* coll_db_query on s's connection; on failure the message is copied into

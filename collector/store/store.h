@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector/db.h"
+#include "collector/store/db.h"
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/analysis.h"
-#include "collector/sql.h"
-#include "collector/store.h"
+#include "collector/analysis/analysis.h"
+#include "collector/store/sql.h"
+#include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"

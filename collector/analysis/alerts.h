@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector/forecast.h"
+#include "collector/analysis/forecast.h"
 
 enum coll_rule {
 	COLL_RULE_INDEX_FRAGMENTATION, /* "index_fragmentation" */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/db.h"
+#include "collector/store/db.h"
 #include "erpulse/util.h"
 
 #define STMT_CACHE 64

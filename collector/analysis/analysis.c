@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/alerts.h"
-#include "collector/analysis.h"
-#include "collector/forecast.h"
-#include "collector/score.h"
-#include "collector/sql.h"
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/analysis.h"
+#include "collector/analysis/forecast.h"
+#include "collector/analysis/score.h"
+#include "collector/store/sql.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
 

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "collector/metrics.h"
-#include "collector/outbox.h"
-#include "collector/store.h"
+#include "collector/notify/outbox.h"
+#include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"

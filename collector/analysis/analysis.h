@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collector/notify.h"
-#include "collector/store.h"
+#include "collector/notify/notify.h"
+#include "collector/store/store.h"
 
 struct coll_analysis {
 	const char *webhook_url; /* NULL = no webhook channel */

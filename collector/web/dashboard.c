@@ -1,13 +1,13 @@
 /* The dashboard page (dashboard.h). The HTML lives in
- * collector/dashboard/index.html; page.inc is its generated C form. */
+ * collector/web/index.html; page.inc is its generated C form. */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "collector/dashboard.h"
+#include "collector/web/dashboard.h"
 #include "collector/ingest.h"
 
-#include "collector/dashboard/page.inc"
+#include "collector/web/page.inc"
 
 _Static_assert(sizeof(dashboard_page) - 1 == DASHBOARD_PAGE_LEN,
 	       "page.inc: the page holds a NUL byte or its length is stale (run embed.py)");

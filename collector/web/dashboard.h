@@ -1,8 +1,8 @@
 /* The dashboard (docs/dashboard.md): one self-contained HTML page (inline CSS
  * and vanilla JS, no external assets) that reads the collector's read API
  * with a bearer token the user pastes in. Its source of truth is
- * collector/dashboard/index.html, embedded byte for byte by
- * collector/dashboard/embed.py into collector/dashboard/page.inc. */
+ * collector/web/index.html, embedded byte for byte by
+ * collector/web/embed.py into collector/web/page.inc. */
 #ifndef COLL_DASHBOARD_H
 #define COLL_DASHBOARD_H
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "collector/forecast.h"
+#include "collector/analysis/forecast.h"
 
 enum coll_category {
 	COLL_CAT_DATABASE,

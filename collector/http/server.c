@@ -17,14 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/analysis.h"
-#include "collector/dashboard.h"
+#include "collector/analysis/analysis.h"
+#include "collector/web/dashboard.h"
 #include "collector/ingest.h"
 #include "collector/metrics.h"
-#include "collector/outbox.h"
-#include "collector/server.h"
-#include "collector/sql.h"
-#include "collector/store.h"
+#include "collector/notify/outbox.h"
+#include "collector/http/server.h"
+#include "collector/store/sql.h"
+#include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/report.h"

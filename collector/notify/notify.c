@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "collector/notify.h"
+#include "collector/notify/notify.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
 

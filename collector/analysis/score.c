@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/alerts.h"
-#include "collector/score.h"
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/score.h"
 #include "erpulse/util.h"
 
 static const int category_weight[COLL_CAT_COUNT] = {

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collector/db.h"
-#include "collector/notify.h"
+#include "collector/store/db.h"
+#include "collector/notify/notify.h"
 
 struct coll_outbox_cfg {
 	const char *store_url;

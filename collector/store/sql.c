@@ -1,7 +1,7 @@
 /* Query helper shared by the store and the analysis (sql.h). */
 #include <stdio.h>
 
-#include "collector/sql.h"
+#include "collector/store/sql.h"
 
 int coll_sql_query(struct coll_store *s, const char *sql, const char *const *params, size_t n,
 		   struct coll_db_res *res)

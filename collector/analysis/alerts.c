@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/alerts.h"
+#include "collector/analysis/alerts.h"
 #include "erpulse/util.h"
 
 #define MIN_INDEX_PAGES 1000 /* smaller indexes never alert (DESIGN.md) */
