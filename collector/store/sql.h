@@ -1,5 +1,5 @@
-/* Helpers the store (store.c) and the ingest-time analysis (analysis.c)
- * share: one query call that leaves the message in the store, and the text
+/* Helpers the store's files (collector/store/) and the ingest-time analysis
+ * (analysis.c) share: one query call that leaves the message in the store, and the text
  * forms of numbers that every parameter and result value has (db.h). */
 #ifndef COLL_SQL_H
 #define COLL_SQL_H
@@ -19,10 +19,29 @@
 int coll_sql_query(struct coll_store *s, const char *sql, const char *const *params, size_t n,
 		   struct coll_db_res *res);
 
+/* One result row as a JSON object. types: one char per column: s string,
+ * i integer, d double, b boolean, j JSON text (embedded as is), '-' skipped.
+ * NULL when out of memory. */
+json_t *coll_row_json(const struct coll_db_res *res, size_t row, const char *const *names,
+		      const char *types);
+/* Every row of res as a JSON array of coll_row_json objects. 0 or -ENOMEM. */
+int coll_rows_json(const struct coll_db_res *res, const char *const *names, const char *types,
+		   json_t **ret);
+/* Copies an id (NULL -> "") into dst. */
+void coll_copy_id(char dst[COLL_ID_SIZE], const char *src);
+
 /* coll_sql_query with the parameters listed inline (at least one). */
 #define COLL_Q(s, sql, res, ...)                                                                   \
 	coll_sql_query((s), (sql), (const char *const[]){__VA_ARGS__},                             \
 		       sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *), (res))
+
+/* An agent's state (column text) from agents a; one parameter: now.
+ * An agent is silent after 3 intervals without a report (the dead-man rule). */
+#define COLL_STATE_SQL                                                                             \
+	"CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked'"                                        \
+	" WHEN a.last_report_at IS NULL THEN 'never_reported'"                                     \
+	" WHEN a.last_report_at + 3 * a.interval_s < CAST(? AS BIGINT) THEN 'silent'"              \
+	" ELSE 'active' END"
 
 struct coll_num {
 	char s[32];
