@@ -1,8 +1,10 @@
-/* HTTP(S) server (server.h). Request handlers run on libmicrohttpd's thread
- * pool; a report that passed its checks is queued for the batcher thread and
- * its connection suspended; the batcher commits up to batch_max reports per
- * transaction (group commit) and resumes the connections with their answers,
- * so nothing is acknowledged before it is committed. */
+/* HTTP(S) server core (server.h, http.h): transport, TLS, limits (body caps,
+ * the enrollment rate limit, the total request deadline's bookkeeping),
+ * the libmicrohttpd callbacks, and starting and stopping the threads.
+ * Request handlers run on libmicrohttpd's thread pool; which handler answers
+ * a URL is the route table's business (routes.c), what it does is its
+ * api_<resource>.c's. Reports are queued for the batcher threads
+ * (api_reports.c), nothing is acknowledged before it is committed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -17,215 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/analysis/analysis.h"
-#include "collector/web/dashboard.h"
-#include "collector/ingest.h"
+#include "collector/http/http.h"
 #include "collector/metrics.h"
 #include "collector/notify/outbox.h"
-#include "collector/http/server.h"
-#include "collector/store/sql.h"
-#include "collector/store/store.h"
-#include "erpulse/crypto.h"
 #include "erpulse/log.h"
-#include "erpulse/report.h"
 #include "erpulse/util.h"
-
-#define ENROLL_MAX_BODY (64 * 1024)
-#define QUEUE_MAX       20000 /* reports waiting for the batcher; beyond: 503 */
-#define RATE_SLOTS      4096
-#define AGENT_SLOTS     8192
-#define AGENT_TTL_MS    30000
-#define DRAIN_MAX       (16u << 20) /* oversized bodies read and dropped up to this */
-#define RETRY_AFTER     "2"
-
-enum route {
-	R_NONE,
-	R_REPORTS,
-	R_ENROLL,
-	R_HEALTHZ,
-	R_METRICS,
-	R_CUSTOMERS,
-	R_HOSTS,
-	R_HOST,
-	R_ALERTS,
-	R_DASHBOARD,
-};
-
-struct req {
-	struct coll_server *srv;
-	struct MHD_Connection *conn;
-	enum route route;
-	int64_t start_ms;
-	struct ep_buf body;
-	bool too_large;
-	uint64_t seen; /* body bytes received */
-	/* ingest */
-	bool queued;
-	_Atomic bool done;
-	struct coll_ingest item;
-	json_t *report;
-	char *findings; /* item.findings_json, rendered before the batch */
-	struct req *next;
-};
-
-/* one per TCP connection, for the total request deadline */
-struct track {
-	int fd;
-	_Atomic int64_t start_ms;
-	bool cut;
-	struct track *prev, *next;
-};
-
-struct pool {
-	struct coll_store **v;
-	bool *busy;
-	size_t n;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-};
-
-struct rate_slot {
-	char ip[INET6_ADDRSTRLEN];
-	double tokens;
-	int64_t at_ms;
-};
-
-/* Agent lookups cached briefly: public keys never change for an id, and a
- * revocation the cache has not seen yet is still refused by the seq gate in
- * the store transaction (it requires revoked_at IS NULL). */
-struct agent_slot {
-	struct coll_agent a;
-	int64_t at_ms;
-};
-
-struct coll_server {
-	const struct coll_settings *cfg;
-	struct agent_slot *agents;
-	pthread_mutex_t alock;
-	struct MHD_Daemon *mhd;
-	int port;
-	char *tls_cert, *tls_key;
-	struct pool pool;
-	struct coll_analysis an;
-	struct coll_outbox *outbox;
-	/* batchers: one per writer connection */
-	struct coll_store *writer; /* migrations */
-	struct coll_store **writers;
-	pthread_t *batchers;
-	size_t n_writers, n_batchers;
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	struct req *qhead, *qtail;
-	size_t qlen;
-	_Atomic bool stop;
-	/* maintenance + reaper */
-	pthread_t maint;
-	pthread_mutex_t mlock;
-	pthread_cond_t mcond;
-	struct track *tracks;
-	pthread_mutex_t tlock;
-	/* enroll rate limit */
-	struct rate_slot *rate;
-	pthread_mutex_t rlock;
-};
-
-/* ---- responses -------------------------------------------------------------- */
-
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-				 char *text, const char *retry_after)
-{
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (retry_after)
-		MHD_add_response_header(resp, "Retry-After", retry_after);
-	enum MHD_Result r = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return r;
-}
-
-/* Consumes j. */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j,
-				 const char *retry_after)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!text)
-		return MHD_NO;
-	return send_text(c, status, "application/json", text, retry_after);
-}
-
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
-				  const char *message)
-{
-	const char *retry = (status == 503 || status == 429) ? RETRY_AFTER : NULL;
-	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-	if (!j) /* message not UTF-8: say less */
-		j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", code);
-	return send_json(c, status, j, retry);
-}
-
-static enum MHD_Result send_unavailable(struct MHD_Connection *c)
-{
-	return send_error(c, 503, "unavailable", "the store is unavailable; retry later");
-}
-
-/* ---- store pool ----------------------------------------------------------------- */
-
-static struct coll_store *pool_get(struct pool *p, int64_t deadline_ms)
-{
-	struct coll_store *s = NULL;
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		for (size_t i = 0; i < p->n; i++)
-			if (!p->busy[i]) {
-				p->busy[i] = true;
-				s = p->v[i];
-				break;
-			}
-		if (s)
-			break;
-		int64_t left = deadline_ms - ep_mono_ms();
-		if (left <= 0)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = ts.tv_nsec + (left > 200 ? 200 : left) * 1000000;
-		ts.tv_sec += ns / 1000000000;
-		ts.tv_nsec = ns % 1000000000;
-		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (s)
-		coll_store_set_deadline(s, deadline_ms);
-	return s;
-}
-
-static void pool_put(struct pool *p, struct coll_store *s)
-{
-	if (!s)
-		return;
-	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i] == s)
-			p->busy[i] = false;
-	pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* a store call from a request must end within this: 503 before 2 s */
-static int64_t store_deadline(const struct coll_server *srv)
-{
-	int64_t ms = srv->cfg->statement_timeout_ms;
-	if (ms > 1500)
-		ms = 1500;
-	return ep_mono_ms() + ms;
-}
 
 /* ---- client address and rate limit ------------------------------------------------ */
 
@@ -273,456 +71,7 @@ static bool rate_allow(struct coll_server *srv, const char *ip)
 	return ok;
 }
 
-/* ---- handlers ----------------------------------------------------------------------- */
-
-static enum MHD_Result handle_enroll(struct req *rq)
-{
-	struct coll_server *srv = rq->srv;
-	struct MHD_Connection *c = rq->conn;
-	json_t *body = NULL;
-	char err[256];
-	enum MHD_Result ret;
-
-	if (rq->too_large) {
-		coll_metrics_enroll(0);
-		return send_error(c, 413, "too_large", "enrollment body too large");
-	}
-	if (ep_json_parse_strict(rq->body.data ? rq->body.data : "", rq->body.len, ENROLL_MAX_BODY,
-				 &body, err, sizeof(err)) < 0) {
-		coll_metrics_enroll(0);
-		return send_error(c, 400, "bad_request", err);
-	}
-	const char *token = coll_jstr(body, "token"), *hostname = coll_jstr(body, "hostname");
-	const char *pk = coll_jstr(body, "public_key"), *version = coll_jstr(body, "agent_version");
-	unsigned char key[EP_PUBLIC_KEY_BYTES + 4];
-	size_t key_len = 0;
-	if (!json_is_object(body) || !token || !hostname || !pk || !version || !token[0] ||
-	    !hostname[0] || strlen(hostname) > 255 || strlen(version) > 64 || strlen(token) > 256) {
-		ret = send_error(c, 400, "bad_request",
-				 "expected {token, hostname, public_key, agent_version} strings");
-		goto out_fail;
-	}
-	if (ep_base64_decode(pk, strlen(pk), key, sizeof(key), &key_len) < 0 ||
-	    key_len != EP_PUBLIC_KEY_BYTES) {
-		ret = send_error(c, 400, "bad_request", "public_key: expected base64 of 32 bytes");
-		goto out_fail;
-	}
-	char hash[65];
-	ep_hash_secret(token, hash);
-	struct coll_enroll e = {
-		.token_hash = hash,
-		.hostname = hostname,
-		.public_key_b64 = pk,
-		.agent_version = version,
-		.now = ep_wall_ms() / 1000,
-		.interval_s = srv->cfg->agent_interval_s,
-	};
-	char agent_id[COLL_ID_SIZE], customer_id[COLL_ID_SIZE];
-	struct coll_store *s = pool_get(&srv->pool, store_deadline(srv));
-	if (!s) {
-		ret = send_unavailable(c);
-		goto out_fail;
-	}
-	int r = coll_store_enroll(s, &e, agent_id, customer_id);
-	if (r < 0 && coll_store_unavailable(r))
-		ep_log_warning("enroll: store: %s", s->err);
-	pool_put(&srv->pool, s);
-	switch (r) {
-	case 0:
-		break;
-	case -ENOENT:
-		ret = send_error(c, 401, "token_invalid", "unknown enrollment token");
-		goto out_fail;
-	case -EKEYEXPIRED:
-		ret = send_error(c, 401, "token_expired", "the enrollment token has expired");
-		goto out_fail;
-	case -EUSERS:
-		ret = send_error(c, 401, "token_used_up", "the enrollment token has no uses left");
-		goto out_fail;
-	default:
-		ret = coll_store_unavailable(r)
-			      ? send_unavailable(c)
-			      : send_error(c, 500, "internal", "enrollment failed");
-		goto out_fail;
-	}
-	ep_log_notice("enrolled agent %s (%s) for customer %s", agent_id, hostname, customer_id);
-	coll_metrics_enroll(1);
-	json_decref(body);
-	return send_json(c, 201,
-			 json_pack("{s:s,s:s,s:I}", "agent_id", agent_id, "customer_id",
-				   customer_id, "interval_s",
-				   (json_int_t)srv->cfg->agent_interval_s),
-			 NULL);
-out_fail:
-	coll_metrics_enroll(0);
-	json_decref(body);
-	return ret;
-}
-
-static enum MHD_Result answer_ingest(struct req *rq)
-{
-	struct MHD_Connection *c = rq->conn;
-	struct coll_ingest *it = &rq->item;
-	coll_metrics_observe(COLL_HIST_INGEST, ep_mono_ms() - rq->start_ms);
-	switch (it->result) {
-	case COLL_INGEST_ACCEPTED:
-	case COLL_INGEST_DUPLICATE: {
-		/* the same text json_dumps(JSON_COMPACT) writes, without building it */
-		char *text = malloc(96);
-		if (!text)
-			return MHD_NO;
-		if (it->result == COLL_INGEST_ACCEPTED) {
-			coll_metrics_accepted();
-			snprintf(text, 96, "{\"status\":\"accepted\",\"seq\":%lld}",
-				 (long long)it->seq);
-		} else {
-			coll_metrics_duplicate();
-			snprintf(text, 96,
-				 "{\"status\":\"duplicate\",\"seq\":%lld,\"last_seq\":%lld}",
-				 (long long)it->seq, (long long)it->last_seq);
-		}
-		return send_text(c, 200, "application/json", text, NULL);
-	}
-	default:
-		if (it->error == -EPERM) {
-			coll_metrics_reject(COLL_REJECT_REVOKED);
-			return send_error(c, 403, "revoked", "this agent has been revoked");
-		}
-		if (coll_store_unavailable(it->error) || it->error == 0) {
-			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-			return send_unavailable(c);
-		}
-		coll_metrics_reject(COLL_REJECT_INTERNAL);
-		return send_error(c, 500, "internal", "the report could not be stored");
-	}
-}
-
-static struct agent_slot *agent_slot_of(struct coll_server *srv, const char *id)
-{
-	uint32_t h = 2166136261u;
-	for (const char *p = id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return &srv->agents[h % AGENT_SLOTS];
-}
-
-static bool agent_cached(struct coll_server *srv, const char *id, struct coll_agent *ret)
-{
-	bool hit = false;
-	pthread_mutex_lock(&srv->alock);
-	struct agent_slot *sl = agent_slot_of(srv, id);
-	if (sl->at_ms && strcmp(sl->a.id, id) == 0 && ep_mono_ms() - sl->at_ms < AGENT_TTL_MS) {
-		*ret = sl->a;
-		hit = true;
-	}
-	pthread_mutex_unlock(&srv->alock);
-	return hit;
-}
-
-static void agent_remember(struct coll_server *srv, const struct coll_agent *a)
-{
-	pthread_mutex_lock(&srv->alock);
-	struct agent_slot *sl = agent_slot_of(srv, a->id);
-	sl->a = *a;
-	sl->at_ms = ep_mono_ms();
-	pthread_mutex_unlock(&srv->alock);
-}
-
-static enum MHD_Result handle_report(struct req *rq)
-{
-	struct coll_server *srv = rq->srv;
-	struct MHD_Connection *c = rq->conn;
-	char err[512];
-
-	if (rq->queued) /* resumed by the batcher */
-		return answer_ingest(rq);
-	if (rq->too_large) {
-		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-		return send_error(c, 413, "too_large", "report body too large");
-	}
-	const char *agent_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Agent");
-	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Signature");
-	struct coll_agent agent;
-	if (!agent_id || !sig || !coll_agent_id_valid(agent_id)) {
-		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-		return send_error(c, 401, "unauthorized", "unknown agent or bad signature");
-	}
-	bool cached = agent_cached(srv, agent_id, &agent);
-	if (!cached) {
-		struct coll_store *s = pool_get(&srv->pool, store_deadline(srv));
-		if (!s) {
-			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-			return send_unavailable(c);
-		}
-		int r = coll_store_agent_get(s, agent_id, &agent);
-		if (r < 0 && r != -ENOENT)
-			ep_log_warning("ingest: store: %s", s->err);
-		pool_put(&srv->pool, s);
-		if (r == -ENOENT) {
-			coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-			return send_error(c, 401, "unauthorized", "unknown agent or bad signature");
-		}
-		if (r < 0) {
-			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-			return send_unavailable(c);
-		}
-	}
-	int64_t seq = 0;
-	json_t *report = NULL;
-	const char *body = rq->body.data ? rq->body.data : "";
-	enum coll_check chk = coll_ingest_check(agent.public_key, agent_id, sig, body, rq->body.len,
-						(size_t)srv->cfg->max_body_bytes, &report, &seq,
-						err, sizeof(err));
-	if (chk == COLL_CHECK_UNAUTHORIZED) {
-		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-		return send_error(c, 401, "unauthorized", "unknown agent or bad signature");
-	}
-	/* the signature is genuine: only now does revocation speak */
-	if (agent.revoked) {
-		json_decref(report);
-		coll_metrics_reject(COLL_REJECT_REVOKED);
-		return send_error(c, 403, "revoked", "this agent has been revoked");
-	}
-	if (chk == COLL_CHECK_TOO_LARGE) {
-		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-		return send_error(c, 413, "too_large", err);
-	}
-	if (chk != COLL_CHECK_OK) {
-		coll_metrics_reject(COLL_REJECT_BAD_REQUEST);
-		return send_error(c, 400, "bad_request", err);
-	}
-	if (!cached)
-		agent_remember(srv, &agent);
-	if (!cached && seq == agent.last_seq) {
-		/* the plain resend of the last accepted report: nothing to store */
-		json_decref(report);
-		rq->item.seq = seq;
-		rq->item.last_seq = agent.last_seq;
-		rq->item.result = COLL_INGEST_DUPLICATE;
-		return answer_ingest(rq);
-	}
-	/* rendered here, on the request threads, rather than by the batcher
-	 * under the write lock (NULL: the store renders it) */
-	rq->findings = coll_store_findings_json(report);
-	pthread_mutex_lock(&srv->qlock);
-	if (srv->qlen >= QUEUE_MAX || srv->stop) {
-		pthread_mutex_unlock(&srv->qlock);
-		json_decref(report);
-		coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-		return send_unavailable(c);
-	}
-	rq->report = report;
-	rq->item = (struct coll_ingest){
-		.findings_json = rq->findings,
-		.agent = agent,
-		.report = report,
-		.body = body,
-		.len = rq->body.len,
-		.seq = seq,
-		.received_at = ep_wall_ms() / 1000,
-	};
-	rq->queued = true;
-	/* suspended before it is queued, so the batcher's resume always
-	 * finds it suspended */
-	MHD_suspend_connection(c);
-	rq->next = NULL;
-	if (srv->qtail)
-		srv->qtail->next = rq;
-	else
-		srv->qhead = rq;
-	srv->qtail = rq;
-	srv->qlen++;
-	pthread_cond_signal(&srv->qcond);
-	pthread_mutex_unlock(&srv->qlock);
-	return MHD_YES;
-}
-
-/* The dashboard page (docs/dashboard.md): static, holds no data, served
- * with its Content-Security-Policy and the other headers it needs. */
-static enum MHD_Result handle_dashboard(struct MHD_Connection *c, const char *url)
-{
-	const char *body = NULL, *type = NULL;
-	size_t len = 0;
-	if (coll_dashboard_asset(url, &body, &len, &type) < 0)
-		return send_error(c, 404, "not_found", "no such endpoint");
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-								    MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	for (const struct coll_dashboard_header *h = coll_dashboard_headers; h->name; h++)
-		MHD_add_response_header(resp, h->name, h->value);
-	enum MHD_Result r = MHD_queue_response(c, 200, resp);
-	MHD_destroy_response(resp);
-	return r;
-}
-
-static enum MHD_Result handle_healthz(struct req *rq)
-{
-	struct coll_store *s = pool_get(&rq->srv->pool, store_deadline(rq->srv));
-	int r = s ? coll_store_ping(s) : -ETIMEDOUT;
-	pool_put(&rq->srv->pool, s);
-	if (r < 0)
-		return send_json(
-			rq->conn, 503,
-			json_pack("{s:s,s:s}", "status", "unavailable", "store", "unreachable"),
-			RETRY_AFTER);
-	return send_json(rq->conn, 200, json_pack("{s:s,s:s}", "status", "ok", "store", "ok"),
-			 NULL);
-}
-
-static enum MHD_Result handle_metrics(struct req *rq)
-{
-	struct ep_buf b;
-	ep_buf_init(&b, 1 << 20);
-	coll_metrics_render(&b);
-	struct coll_store *s = pool_get(&rq->srv->pool, store_deadline(rq->srv));
-	int64_t depth = 0, states[4] = {0};
-	int r = s ? coll_store_outbox_depth(s, &depth) : -ETIMEDOUT;
-	if (r == 0)
-		r = coll_store_agent_states(s, ep_wall_ms() / 1000, states);
-	pool_put(&rq->srv->pool, s);
-	pthread_mutex_lock(&rq->srv->qlock);
-	size_t qlen = rq->srv->qlen;
-	pthread_mutex_unlock(&rq->srv->qlock);
-	ep_buf_printf(&b,
-		      "# HELP erpulse_store_up Whether the store answered this scrape\n"
-		      "# TYPE erpulse_store_up gauge\nerpulse_store_up %d\n"
-		      "# HELP erpulse_ingest_queue Reports waiting for the group commit\n"
-		      "# TYPE erpulse_ingest_queue gauge\nerpulse_ingest_queue %zu\n",
-		      r == 0, qlen);
-	if (r == 0) {
-		static const char *const names[] = {"active", "silent", "revoked",
-						    "never_reported"};
-		ep_buf_printf(&b,
-			      "# HELP erpulse_outbox_depth Notices not yet delivered\n"
-			      "# TYPE erpulse_outbox_depth gauge\nerpulse_outbox_depth %lld\n"
-			      "# HELP erpulse_agents Agents by state\n"
-			      "# TYPE erpulse_agents gauge\n",
-			      (long long)depth);
-		for (size_t i = 0; i < 4; i++)
-			ep_buf_printf(&b, "erpulse_agents{state=\"%s\"} %lld\n", names[i],
-				      (long long)states[i]);
-	}
-	char *text = ep_buf_steal(&b);
-	if (!text)
-		return MHD_NO;
-	return send_text(rq->conn, 200, "text/plain; version=0.0.4", text, NULL);
-}
-
-/* Bearer token -> scope. 0, or an answer was queued (ret set). */
-static int authorize(struct req *rq, struct coll_user *user, enum MHD_Result *ret)
-{
-	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
-	if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h) > 512) {
-		*ret = send_error(rq->conn, 401, "unauthorized", "a bearer token is required");
-		return -EPERM;
-	}
-	char hash[65];
-	ep_hash_secret(h + 7, hash);
-	struct coll_store *s = pool_get(&rq->srv->pool, store_deadline(rq->srv));
-	int r = s ? coll_store_user_by_token(s, hash, user) : -ETIMEDOUT;
-	pool_put(&rq->srv->pool, s);
-	if (r == -ENOENT) {
-		*ret = send_error(rq->conn, 401, "unauthorized", "unknown API token");
-		return r;
-	}
-	if (r < 0) {
-		*ret = send_unavailable(rq->conn);
-		return r;
-	}
-	return 0;
-}
-
-static enum MHD_Result handle_read(struct req *rq, const char *url)
-{
-	struct coll_user user;
-	enum MHD_Result ret;
-	if (authorize(rq, &user, &ret) < 0)
-		return ret;
-	struct coll_scope scope = {
-		.customer_id = user.role == COLL_ROLE_VENDOR ? NULL : user.customer_id,
-	};
-	const char *lim = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
-	const char *off = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "offset");
-	if ((lim && ep_parse_int64(lim, 1, 100000, &scope.limit) < 0) ||
-	    (off && ep_parse_int64(off, 0, INT64_MAX / 2, &scope.offset) < 0))
-		return send_error(rq->conn, 400, "bad_request",
-				  "limit: 1..100000, offset: a number >= 0");
-	struct coll_store *s = pool_get(&rq->srv->pool, store_deadline(rq->srv));
-	if (!s)
-		return send_unavailable(rq->conn);
-	json_t *j = NULL;
-	int64_t now = ep_wall_ms() / 1000;
-	int r;
-	switch (rq->route) {
-	case R_CUSTOMERS:
-		r = coll_store_customers(s, &scope, &j);
-		break;
-	case R_HOSTS:
-		r = coll_store_hosts(s, &scope, now, &j);
-		break;
-	case R_HOST: {
-		const char *id = url + strlen("/api/v1/hosts/");
-		r = coll_agent_id_valid(id) ? coll_store_host(s, &scope, id, now, &j) : -ENOENT;
-		break;
-	}
-	case R_ALERTS: {
-		const char *state =
-			MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "state");
-		bool open_only = !state || strcmp(state, "all") != 0;
-		r = coll_store_alerts(s, &scope, open_only, &j);
-		break;
-	}
-	default:
-		r = -ENOENT;
-		break;
-	}
-	if (r < 0 && r != -ENOENT)
-		ep_log_warning("read API %s: %s", url, s->err);
-	pool_put(&rq->srv->pool, s);
-	if (r == -ENOENT)
-		return send_error(rq->conn, 404, "not_found", "no such object");
-	if (r < 0)
-		return coll_store_unavailable(r) ? send_unavailable(rq->conn)
-						 : send_error(rq->conn, 500, "internal", "failed");
-	const char *key = rq->route == R_CUSTOMERS ? "customers"
-			  : rq->route == R_HOSTS   ? "hosts"
-			  : rq->route == R_ALERTS  ? "alerts"
-						   : NULL;
-	if (key)
-		j = json_pack("{s:o}", key, j);
-	return send_json(rq->conn, 200, j, NULL);
-}
-
 /* ---- libmicrohttpd callbacks -------------------------------------------------------- */
-
-static enum route route_of(const char *method, const char *url, bool *ret_method_ok)
-{
-	bool post = strcmp(method, "POST") == 0,
-	     get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	enum route r = R_NONE;
-	bool want_post = false;
-	if (strcmp(url, "/api/v1/reports") == 0)
-		r = R_REPORTS, want_post = true;
-	else if (strcmp(url, "/api/v1/enroll") == 0)
-		r = R_ENROLL, want_post = true;
-	else if (strcmp(url, "/healthz") == 0)
-		r = R_HEALTHZ;
-	else if (strcmp(url, "/metrics") == 0)
-		r = R_METRICS;
-	else if (strcmp(url, "/api/v1/customers") == 0)
-		r = R_CUSTOMERS;
-	else if (strcmp(url, "/api/v1/hosts") == 0)
-		r = R_HOSTS;
-	else if (strncmp(url, "/api/v1/hosts/", 14) == 0 && url[14])
-		r = R_HOST;
-	else if (strcmp(url, "/api/v1/alerts") == 0)
-		r = R_ALERTS;
-	else if (coll_dashboard_asset(url, NULL, NULL, NULL) == 0)
-		r = R_DASHBOARD;
-	*ret_method_ok = want_post ? post : get;
-	return r;
-}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
@@ -733,32 +82,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 
 	if (!rq) {
-		bool method_ok;
-		enum route route = route_of(method, url, &method_ok);
-		if (route == R_NONE)
-			return send_error(c, 404, "not_found", "no such endpoint");
+		const struct coll_route *route = coll_route_find(url);
+		if (!route)
+			return coll_http_error(c, 404, "not_found", "no such endpoint");
+		bool method_ok =
+			route->post ? strcmp(method, "POST") == 0
+				    : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 		if (!method_ok)
-			return send_error(c, 405, "method_not_allowed", "method not allowed here");
-		size_t cap = route == R_REPORTS  ? (size_t)srv->cfg->max_body_bytes
-			     : route == R_ENROLL ? ENROLL_MAX_BODY
-						 : 0;
+			return coll_http_error(c, 405, "method_not_allowed",
+					       "method not allowed here");
+		size_t cap = route->body == COLL_BODY_REPORT   ? (size_t)srv->cfg->max_body_bytes
+			     : route->body == COLL_BODY_ENROLL ? ENROLL_MAX_BODY
+							       : 0;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		int64_t declared = 0;
 		bool too_large = cl && ep_parse_int64(cl, 0, INT64_MAX, &declared) == 0 &&
-				 (uint64_t)declared > cap &&
-				 (route == R_REPORTS || route == R_ENROLL);
+				 (uint64_t)declared > cap && route->body != COLL_BODY_NONE;
 		if (too_large && (uint64_t)declared > DRAIN_MAX) {
 			/* refused before a byte of the body is read */
 			coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-			return send_error(c, 413, "too_large", "request body too large");
+			return coll_http_error(c, 413, "too_large", "request body too large");
 		}
-		if (route == R_ENROLL) {
+		if (route->rate_limited) {
 			char ip[INET6_ADDRSTRLEN];
 			client_ip(c, ip, sizeof(ip));
 			if (!rate_allow(srv, ip)) {
 				coll_metrics_reject(COLL_REJECT_RATE_LIMITED);
-				return send_error(c, 429, "rate_limited",
-						  "too many enrollments from this address");
+				return coll_http_error(c, 429, "rate_limited",
+						       "too many enrollments from this address");
 			}
 		}
 		rq = calloc(1, sizeof(*rq));
@@ -793,24 +144,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		if (rq->too_large && rq->seen > DRAIN_MAX) {
 			coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-			return send_error(c, 413, "too_large", "request body too large");
+			return coll_http_error(c, 413, "too_large", "request body too large");
 		}
 		return MHD_YES;
 	}
-	switch (rq->route) {
-	case R_REPORTS:
-		return handle_report(rq);
-	case R_ENROLL:
-		return handle_enroll(rq);
-	case R_HEALTHZ:
-		return handle_healthz(rq);
-	case R_METRICS:
-		return handle_metrics(rq);
-	case R_DASHBOARD:
-		return handle_dashboard(c, url);
-	default:
-		return handle_read(rq, url);
-	}
+	return rq->route->handle(rq, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -870,174 +208,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		free(t);
 		*socket_context = NULL;
 	}
-}
-
-/* ---- threads ---------------------------------------------------------------------------- */
-
-struct batcher_arg {
-	struct coll_server *srv;
-	struct coll_store *w;
-};
-
-static void *batcher_main(void *arg)
-{
-	struct batcher_arg *ba = arg;
-	struct coll_server *srv = ba->srv;
-	struct coll_store *w = ba->w;
-	free(ba);
-	size_t max = (size_t)srv->cfg->batch_max;
-	struct req **batch = calloc(max, sizeof(*batch));
-	struct coll_ingest **items = calloc(max, sizeof(*items));
-	if (!batch || !items) {
-		ep_log_err("batcher: out of memory");
-		abort();
-	}
-	for (;;) {
-		size_t n = 0;
-		pthread_mutex_lock(&srv->qlock);
-		while (!srv->qhead && !srv->stop)
-			pthread_cond_wait(&srv->qcond, &srv->qlock);
-		while (srv->qhead && n < max) {
-			batch[n] = srv->qhead;
-			srv->qhead = srv->qhead->next;
-			srv->qlen--;
-			items[n] = &batch[n]->item;
-			n++;
-		}
-		if (!srv->qhead)
-			srv->qtail = NULL;
-		bool stop = srv->stop;
-		pthread_mutex_unlock(&srv->qlock);
-		if (n == 0 && stop)
-			break;
-		int64_t t0 = ep_mono_ms();
-		uint64_t added = w->outbox_added;
-		/* PostgreSQL: 503 before agents time out; SQLite: a big batch on a
-		 * busy disk may take longer and nothing else can serve it anyway */
-		int64_t budget = coll_db_kind(w->db) == COLL_DB_SQLITE
-					 ? srv->cfg->busy_timeout_ms
-					 : srv->cfg->statement_timeout_ms;
-		coll_store_set_deadline(w, t0 + budget);
-		int r = coll_store_ingest(w, items, n, &srv->an);
-		if (r == -EBUSY || r == -ECONNRESET || r == -EAGAIN) {
-			/* one more try: a reconnect or a deadlock/serialization retry */
-			coll_store_set_deadline(w, ep_mono_ms() + budget);
-			r = coll_store_ingest(w, items, n, &srv->an);
-		}
-		coll_metrics_observe(COLL_HIST_STORE, ep_mono_ms() - t0);
-		coll_metrics_batch(n);
-		if (r < 0)
-			ep_log_warning("ingest: a batch of %zu reports was not stored: %s", n,
-				       w->err);
-		for (size_t i = 0; i < n; i++) {
-			if (items[i]->result == COLL_INGEST_FAILED && r == 0 &&
-			    items[i]->error != -EPERM)
-				ep_log_warning("ingest: report %s/%lld not stored: %s",
-					       items[i]->agent.id, (long long)items[i]->seq,
-					       strerror(-items[i]->error));
-			atomic_store(&batch[i]->done, true);
-			MHD_resume_connection(batch[i]->conn);
-		}
-		if (r == 0 && w->outbox_added != added)
-			coll_outbox_kick(srv->outbox);
-	}
-	free(batch);
-	free(items);
-	return NULL;
-}
-
-static void reap(struct coll_server *srv)
-{
-	int64_t now = ep_mono_ms(), limit = srv->cfg->request_deadline_s * 1000;
-	pthread_mutex_lock(&srv->tlock);
-	for (struct track *t = srv->tracks; t; t = t->next) {
-		if (!t->cut && now - atomic_load(&t->start_ms) > limit) {
-			/* libmicrohttpd sees EOF and closes it; the fd stays its own */
-			shutdown(t->fd, SHUT_RDWR);
-			t->cut = true;
-			coll_metrics_reject(COLL_REJECT_TIMEOUT);
-		}
-	}
-	pthread_mutex_unlock(&srv->tlock);
-}
-
-static void *maint_main(void *arg)
-{
-	struct coll_server *srv = arg;
-	char err[512];
-	struct coll_store *s = NULL;
-	struct coll_db_opts o = {
-		.statement_timeout_ms = srv->cfg->statement_timeout_ms * 20,
-		.connect_timeout_ms = srv->cfg->connect_timeout_ms,
-		.busy_timeout_ms = srv->cfg->busy_timeout_ms,
-	};
-	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
-	int64_t next_open = 0, next_reap = 0;
-	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
-	 * rather than large bursts of writeback */
-	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
-	long tick_ms = lite ? 50 : 250;
-	for (;;) {
-		pthread_mutex_lock(&srv->mlock);
-		if (!srv->stop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t ns = ts.tv_nsec + tick_ms * 1000000L;
-			ts.tv_sec += ns / 1000000000;
-			ts.tv_nsec = ns % 1000000000;
-			pthread_cond_timedwait(&srv->mcond, &srv->mlock, &ts);
-		}
-		bool stop = srv->stop;
-		pthread_mutex_unlock(&srv->mlock);
-		if (stop)
-			break;
-		int64_t now = ep_mono_ms();
-		if (now >= next_reap) {
-			reap(srv);
-			next_reap = now + 250;
-		}
-		if (now < next_sweep && now < next_retention && !lite)
-			continue;
-		if (!s && now >= next_open &&
-		    coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
-			ep_log_warning("maintenance: %s", err);
-			next_open = now + 10000;
-			if (next_sweep < next_open)
-				next_sweep = next_open;
-		}
-		if (!s)
-			continue;
-		if (lite) {
-			/* the batchers' WAL checkpoints, off their critical path */
-			coll_store_set_deadline(s, INT64_MAX);
-			if (coll_db_checkpoint(s->db) < 0)
-				ep_log_debug("WAL checkpoint: %s", coll_db_error(s->db));
-			if (now < next_sweep && now < next_retention)
-				continue;
-		}
-		if (now >= next_sweep) {
-			next_sweep = now + 15000;
-			coll_store_set_deadline(s, now + o.statement_timeout_ms);
-			int r = coll_analysis_deadman(&srv->an, s, ep_wall_ms() / 1000);
-			if (r < 0)
-				ep_log_warning("dead-man sweep: %s", s->err);
-			else if (r > 0) {
-				ep_log_notice("dead-man sweep: %d silent agents alerted", r);
-				coll_outbox_kick(srv->outbox);
-			}
-		}
-		if (now >= next_retention) {
-			next_retention = now + 3600 * 1000;
-			coll_store_set_deadline(s, INT64_MAX);
-			int r = coll_store_retention(s, ep_wall_ms() / 1000,
-						     srv->cfg->retention_days * 86400,
-						     srv->cfg->rollup_retention_days * 86400);
-			if (r < 0)
-				ep_log_warning("retention: %s", s->err);
-		}
-	}
-	coll_store_close(s);
-	return NULL;
 }
 
 /* ---- start / stop ------------------------------------------------------------------------- */
@@ -1182,7 +352,7 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		if (ba) {
 			ba->srv = srv;
 			ba->w = srv->writers[i];
-			r = -pthread_create(&srv->batchers[i], NULL, batcher_main, ba);
+			r = -pthread_create(&srv->batchers[i], NULL, coll_http_batcher, ba);
 			if (r < 0)
 				free(ba);
 		}
@@ -1192,7 +362,7 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		}
 		srv->n_batchers++;
 	}
-	r = -pthread_create(&srv->maint, NULL, maint_main, srv);
+	r = -pthread_create(&srv->maint, NULL, coll_http_maint, srv);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the maintenance thread: %s", strerror(-r));
 		goto fail_batcher;
