@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collector/analysis/pipeline.h"
 #include "collector/notify/notify.h"
 #include "collector/store/store.h"
 

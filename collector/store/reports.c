@@ -6,13 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/analysis/analysis.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
-
 
 static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 {
@@ -34,7 +32,8 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 
 /* Stores one report inside the open transaction: the caller wraps it in a
  * savepoint. */
-static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct coll_analysis *an)
+static int ingest_one(struct coll_store *s, struct coll_ingest *it, coll_ingest_hook hook,
+		      void *ctx)
 {
 	struct coll_db_res res;
 	struct coll_num seq = coll_i2s(it->seq), now = coll_i2s(it->received_at);
@@ -103,8 +102,8 @@ static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct
 	r = store_findings(s, it);
 	if (r < 0)
 		return r;
-	if (an) {
-		r = coll_analysis_run(an, s, it);
+	if (hook) {
+		r = hook(ctx, s, it);
 		if (r < 0)
 			return r;
 	}
@@ -118,7 +117,7 @@ static int ingest_one(struct coll_store *s, struct coll_ingest *it, const struct
  * runs the batch again with savepoints); -EPERM (revoked) fails before any
  * write, so it needs none. */
 static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, size_t n,
-			const struct coll_analysis *an, bool savepoints, bool *ret_redo)
+			coll_ingest_hook hook, void *ctx, bool savepoints, bool *ret_redo)
 {
 	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
 	int r = coll_db_begin(s->db);
@@ -145,7 +144,7 @@ static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, 
 			if (r < 0)
 				return r;
 		}
-		r = ingest_one(s, it, an);
+		r = ingest_one(s, it, hook, ctx);
 		if (r < 0) {
 			if (coll_store_unavailable(r))
 				return r; /* the connection is gone or timed out: all fail */
@@ -165,14 +164,14 @@ static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, 
 	return coll_db_commit(s->db);
 }
 
-int coll_store_ingest(struct coll_store *s, struct coll_ingest *const *items, size_t n,
-		      const struct coll_analysis *an)
+int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *items, size_t n,
+			    coll_ingest_hook hook, void *ctx)
 {
 	bool redo = false;
-	int r = ingest_batch(s, items, n, an, false, &redo);
+	int r = ingest_batch(s, items, n, hook, ctx, false, &redo);
 	if (r < 0 && redo) {
 		coll_db_rollback(s->db);
-		r = ingest_batch(s, items, n, an, true, &redo);
+		r = ingest_batch(s, items, n, hook, ctx, true, &redo);
 	}
 	if (r < 0)
 		goto fail;
@@ -286,4 +285,3 @@ int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			NULL, roll_cut.s);
 	return r;
 }
-

@@ -136,18 +136,24 @@ struct coll_ingest {
 	int error;           /* -errno when FAILED */
 };
 
-struct coll_analysis; /* collector/analysis.h */
+/* What the caller does with each accepted report inside the ingest
+ * transaction, after the report and its findings are stored (the analysis
+ * registers coll_analysis_run here: samples, score, alerts, outbox rows).
+ * 0, or -errno: the item fails. The store never calls into the analysis
+ * itself; it only calls the hook it is given. */
+typedef int (*coll_ingest_hook)(void *ctx, struct coll_store *s, const struct coll_ingest *it);
 
 /* Stores n reports in one transaction (group commit); one bad report fails
  * alone: the batch runs without savepoints first and, should an item fail
  * after it may have written, is rolled back and run again with a savepoint
  * per item. A revoked agent's item fails with -EPERM. Duplicates (seq <= last) change
- * nothing but the rewind flag. For accepted reports the findings, samples,
- * score, alerts and outbox rows are written by `an` (may be NULL) in the same
- * transaction. Returns 0 when the transaction committed (see each item's
- * result) or -errno when it did not (then no item was stored). */
-int coll_store_ingest(struct coll_store *s, struct coll_ingest *const *items, size_t n,
-		      const struct coll_analysis *an);
+ * nothing but the rewind flag. For accepted reports hook (may be NULL) runs
+ * with ctx in the same transaction. Returns 0 when the transaction committed
+ * (see each item's result) or -errno when it did not (then no item was
+ * stored). The ingest path calls coll_store_ingest (analysis/pipeline.h),
+ * which passes the analysis as the hook. */
+int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *items, size_t n,
+			    coll_ingest_hook hook, void *ctx);
 
 /* json_dumps(j, JSON_COMPACT) -- the same text, written by a faster dumper
  * (ingest dumps the findings, score and forecasts of every report).
