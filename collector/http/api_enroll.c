@@ -43,13 +43,15 @@ enum MHD_Result coll_api_enroll(struct req *rq, const char *url)
 	size_t key_len = 0;
 	if (!json_is_object(body) || !token || !hostname || !pk || !version || !token[0] ||
 	    !hostname[0] || strlen(hostname) > 255 || strlen(version) > 64 || strlen(token) > 256) {
-		ret = coll_http_error(c, 400, "bad_request",
-				 "expected {token, hostname, public_key, agent_version} strings");
+		ret = coll_http_error(
+			c, 400, "bad_request",
+			"expected {token, hostname, public_key, agent_version} strings");
 		goto out_fail;
 	}
 	if (ep_base64_decode(pk, strlen(pk), key, sizeof(key), &key_len) < 0 ||
 	    key_len != EP_PUBLIC_KEY_BYTES) {
-		ret = coll_http_error(c, 400, "bad_request", "public_key: expected base64 of 32 bytes");
+		ret = coll_http_error(c, 400, "bad_request",
+				      "public_key: expected base64 of 32 bytes");
 		goto out_fail;
 	}
 	char hash[65];
@@ -82,7 +84,8 @@ enum MHD_Result coll_api_enroll(struct req *rq, const char *url)
 		ret = coll_http_error(c, 401, "token_expired", "the enrollment token has expired");
 		goto out_fail;
 	case -EUSERS:
-		ret = coll_http_error(c, 401, "token_used_up", "the enrollment token has no uses left");
+		ret = coll_http_error(c, 401, "token_used_up",
+				      "the enrollment token has no uses left");
 		goto out_fail;
 	default:
 		ret = coll_store_unavailable(r)
@@ -94,10 +97,10 @@ enum MHD_Result coll_api_enroll(struct req *rq, const char *url)
 	coll_metrics_enroll(1);
 	json_decref(body);
 	return coll_http_json(c, 201,
-			 json_pack("{s:s,s:s,s:I}", "agent_id", agent_id, "customer_id",
-				   customer_id, "interval_s",
-				   (json_int_t)srv->cfg->agent_interval_s),
-			 NULL);
+			      json_pack("{s:s,s:s,s:I}", "agent_id", agent_id, "customer_id",
+					customer_id, "interval_s",
+					(json_int_t)srv->cfg->agent_interval_s),
+			      NULL);
 out_fail:
 	coll_metrics_enroll(0);
 	json_decref(body);

@@ -26,7 +26,7 @@ enum MHD_Result coll_api_healthz(struct req *rq, const char *url)
 			json_pack("{s:s,s:s}", "status", "unavailable", "store", "unreachable"),
 			RETRY_AFTER);
 	return coll_http_json(rq->conn, 200, json_pack("{s:s,s:s}", "status", "ok", "store", "ok"),
-			 NULL);
+			      NULL);
 }
 
 enum MHD_Result coll_api_metrics(struct req *rq, const char *url)

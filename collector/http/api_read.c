@@ -54,7 +54,7 @@ enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn,
 	if ((lim && ep_parse_int64(lim, 1, 100000, &scope.limit) < 0) ||
 	    (off && ep_parse_int64(off, 0, INT64_MAX / 2, &scope.offset) < 0))
 		return coll_http_error(rq->conn, 400, "bad_request",
-				  "limit: 1..100000, offset: a number >= 0");
+				       "limit: 1..100000, offset: a number >= 0");
 	struct coll_store *s = coll_pool_get(&rq->srv->pool, coll_http_deadline(rq->srv));
 	if (!s)
 		return coll_http_unavailable(rq->conn);
@@ -67,8 +67,9 @@ enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn,
 	if (r == -ENOENT)
 		return coll_http_error(rq->conn, 404, "not_found", "no such object");
 	if (r < 0)
-		return coll_store_unavailable(r) ? coll_http_unavailable(rq->conn)
-						 : coll_http_error(rq->conn, 500, "internal", "failed");
+		return coll_store_unavailable(r)
+			       ? coll_http_unavailable(rq->conn)
+			       : coll_http_error(rq->conn, 500, "internal", "failed");
 	if (key)
 		j = json_pack("{s:o}", key, j);
 	return coll_http_json(rq->conn, 200, j, NULL);

@@ -123,7 +123,8 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		coll_pool_put(&srv->pool, s);
 		if (r == -ENOENT) {
 			coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-			return coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
+			return coll_http_error(c, 401, "unauthorized",
+					       "unknown agent or bad signature");
 		}
 		if (r < 0) {
 			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);

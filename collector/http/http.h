@@ -48,7 +48,7 @@ struct coll_route {
 	const char *path;
 	bool prefix;
 	bool (*match)(const char *url);
-	bool post;         /* POST, else GET and HEAD */
+	bool post; /* POST, else GET and HEAD */
 	enum coll_body body;
 	bool rate_limited; /* the per-address token bucket ([limits] enroll_*) */
 	coll_handler handle;
@@ -56,7 +56,6 @@ struct coll_route {
 
 /* The route of url, NULL when none. */
 const struct coll_route *coll_route_find(const char *url);
-
 
 struct req {
 	struct coll_server *srv;
@@ -161,8 +160,8 @@ int64_t coll_http_deadline(const struct coll_server *srv);
 int coll_http_authorize(struct req *rq, struct coll_user *user, enum MHD_Result *ret);
 
 /* One read query: fills *ret (-ENOENT: 404). */
-typedef int (*coll_read_fn)(struct coll_store *s, const struct coll_scope *scope,
-			    struct req *rq, const char *url, int64_t now, json_t **ret);
+typedef int (*coll_read_fn)(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+			    const char *url, int64_t now, json_t **ret);
 /* Authorizes, parses limit/offset, runs fn on a pooled connection and
  * answers; the result is wrapped as {key: result} unless key is NULL. */
 enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn, const char *key);

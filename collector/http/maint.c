@@ -19,7 +19,6 @@
 #include "erpulse/log.h"
 #include "erpulse/util.h"
 
-
 static void reap(struct coll_server *srv)
 {
 	int64_t now = ep_mono_ms(), limit = srv->cfg->request_deadline_s * 1000;

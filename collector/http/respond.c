@@ -16,7 +16,7 @@
 /* ---- responses -------------------------------------------------------------- */
 
 enum MHD_Result coll_http_text(struct MHD_Connection *c, unsigned status, const char *type,
-				 char *text, const char *retry_after)
+			       char *text, const char *retry_after)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
@@ -35,7 +35,7 @@ enum MHD_Result coll_http_text(struct MHD_Connection *c, unsigned status, const 
 
 /* Consumes j. */
 enum MHD_Result coll_http_json(struct MHD_Connection *c, unsigned status, json_t *j,
-				 const char *retry_after)
+			       const char *retry_after)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -45,7 +45,7 @@ enum MHD_Result coll_http_json(struct MHD_Connection *c, unsigned status, json_t
 }
 
 enum MHD_Result coll_http_error(struct MHD_Connection *c, unsigned status, const char *code,
-				  const char *message)
+				const char *message)
 {
 	const char *retry = (status == 503 || status == 429) ? RETRY_AFTER : NULL;
 	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);

@@ -30,8 +30,9 @@ const struct coll_route *coll_route_find(const char *url)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct coll_route *r = &routes[i];
 		if (r->match ? r->match(url)
-		    : r->prefix ? strncmp(url, r->path, strlen(r->path)) == 0 && url[strlen(r->path)]
-				: strcmp(url, r->path) == 0)
+		    : r->prefix
+			    ? strncmp(url, r->path, strlen(r->path)) == 0 && url[strlen(r->path)]
+			    : strcmp(url, r->path) == 0)
 			return r;
 	}
 	return NULL;

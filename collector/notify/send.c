@@ -22,7 +22,8 @@
 
 /* ---- sending ------------------------------------------------------------------ */
 
-void coll_send_result_set(struct coll_send_result *r, enum coll_send_outcome o, const char *fmt, ...)
+void coll_send_result_set(struct coll_send_result *r, enum coll_send_outcome o, const char *fmt,
+			  ...)
 {
 	va_list ap;
 

@@ -260,11 +260,12 @@ int coll_mail_send(const char *smtp_url, const char *from, const char *to, const
 		return -EINVAL;
 	if (strncmp(smtp_url, "smtp://", 7) != 0 && strncmp(smtp_url, "smtps://", 8) != 0) {
 		coll_send_result_set(&res, COLL_SEND_PERMANENT,
-			   "SMTP URL must start with smtp:// or smtps://");
+				     "SMTP URL must start with smtp:// or smtps://");
 		goto out;
 	}
 	if (has_crlf(from) || has_crlf(to) || build_rcpts(to, &rcpts) < 0) {
-		coll_send_result_set(&res, COLL_SEND_PERMANENT, "no valid recipient in \"%.100s\"", to);
+		coll_send_result_set(&res, COLL_SEND_PERMANENT, "no valid recipient in \"%.100s\"",
+				     to);
 		goto out;
 	}
 	lt = strchr(from, '<');
@@ -305,13 +306,14 @@ int coll_mail_send(const char *smtp_url, const char *from, const char *to, const
 		coll_send_result_set(&res, COLL_SEND_OK, "%s", "");
 	else if (code >= 500 && code < 600)
 		coll_send_result_set(&res, COLL_SEND_PERMANENT, "SMTP %ld: %s", code,
-			   errbuf[0] ? errbuf : curl_easy_strerror(cc));
+				     errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	else if (code >= 400 && code < 500)
 		coll_send_result_set(&res, COLL_SEND_RETRY, "SMTP %ld: %s", code,
-			   errbuf[0] ? errbuf : curl_easy_strerror(cc));
+				     errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	else
-		coll_send_result_set(&res, coll_curl_error_permanent(cc) ? COLL_SEND_PERMANENT : COLL_SEND_RETRY,
-			   "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		coll_send_result_set(
+			&res, coll_curl_error_permanent(cc) ? COLL_SEND_PERMANENT : COLL_SEND_RETRY,
+			"%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 out:
 	curl_slist_free_all(rcpts);
 	curl_easy_cleanup(h);

@@ -113,9 +113,9 @@ static void chat_api_verdict(struct coll_send_result *res, const char *body)
 		for (size_t i = 0; i < EP_ARRAY_SIZE(rate_limited); i++)
 			if (c == rate_limited[i])
 				o = COLL_SEND_RETRY;
-		coll_send_result_set(res, o,
-			   "HTTP %ld but the receiver refused the message: code %ld: %.150s",
-			   res->status, c, json_is_string(text) ? json_string_value(text) : "");
+		coll_send_result_set(
+			res, o, "HTTP %ld but the receiver refused the message: code %ld: %.150s",
+			res->status, c, json_is_string(text) ? json_string_value(text) : "");
 	}
 	json_decref(j);
 }
@@ -152,8 +152,8 @@ int coll_webhook_send(const char *url, const char *body, size_t len,
 		goto out;
 	}
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-		coll_send_result_set(&res, COLL_SEND_PERMANENT, "webhook URL scheme %s: only http and https",
-			   scheme);
+		coll_send_result_set(&res, COLL_SEND_PERMANENT,
+				     "webhook URL scheme %s: only http and https", scheme);
 		goto out;
 	}
 
@@ -170,7 +170,7 @@ int coll_webhook_send(const char *url, const char *body, size_t len,
 		if (gai != 0) {
 			/* a DNS outage looks like a missing name: always retry */
 			coll_send_result_set(&res, COLL_SEND_RETRY, "cannot resolve %s: %s", bare,
-				   gai_strerror(gai));
+					     gai_strerror(gai));
 			goto out;
 		}
 		for (struct addrinfo *p = ai; p; p = p->ai_next) {
@@ -179,17 +179,19 @@ int coll_webhook_send(const char *url, const char *body, size_t len,
 				continue;
 			sockaddr_text(p->ai_addr, t, sizeof(t));
 			if (!guard.allow_private && coll_addr_is_private(p->ai_addr)) {
-				coll_send_result_set(&res, COLL_SEND_PERMANENT,
-					   "refused: %s resolves to %s, a private, loopback or "
-					   "link-local address (set allow_private to permit)",
-					   bare, t);
+				coll_send_result_set(
+					&res, COLL_SEND_PERMANENT,
+					"refused: %s resolves to %s, a private, loopback or "
+					"link-local address (set allow_private to permit)",
+					bare, t);
 				goto out;
 			}
 			if (!addrtext[0])
 				snprintf(addrtext, sizeof(addrtext), "%s", t);
 		}
 		if (!addrtext[0]) {
-			coll_send_result_set(&res, COLL_SEND_RETRY, "no usable address for %s", bare);
+			coll_send_result_set(&res, COLL_SEND_RETRY, "no usable address for %s",
+					     bare);
 			goto out;
 		}
 		if (host[0] != '[' && strchr(addrtext, ':'))
@@ -233,31 +235,36 @@ int coll_webhook_send(const char *url, const char *body, size_t len,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	res.status = status;
 	if (guard.refused) {
-		coll_send_result_set(&res, COLL_SEND_PERMANENT,
-			   "refused: connection to %s, a private, loopback or link-local address",
-			   guard.refused_ip);
+		coll_send_result_set(
+			&res, COLL_SEND_PERMANENT,
+			"refused: connection to %s, a private, loopback or link-local address",
+			guard.refused_ip);
 		goto out;
 	}
 	if (cc != CURLE_OK) {
-		coll_send_result_set(&res, coll_curl_error_permanent(cc) ? COLL_SEND_PERMANENT : COLL_SEND_RETRY,
-			   "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		coll_send_result_set(
+			&res, coll_curl_error_permanent(cc) ? COLL_SEND_PERMANENT : COLL_SEND_RETRY,
+			"%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	}
 	if (!guard.allow_private && res.primary_ip[0] &&
 	    coll_ip_text_is_private(res.primary_ip) != 0) {
 		/* cannot happen past guard_open; kept as the documented second check */
-		coll_send_result_set(&res, COLL_SEND_PERMANENT, "refused: connected to %s", res.primary_ip);
+		coll_send_result_set(&res, COLL_SEND_PERMANENT, "refused: connected to %s",
+				     res.primary_ip);
 		goto out;
 	}
 	if (status >= 200 && status < 300)
 		chat_api_verdict(&res, sink.data);
 	else if (status >= 300 && status < 400)
-		coll_send_result_set(&res, COLL_SEND_PERMANENT,
-			   "HTTP %ld: redirects are not followed; configure the final URL", status);
+		coll_send_result_set(
+			&res, COLL_SEND_PERMANENT,
+			"HTTP %ld: redirects are not followed; configure the final URL", status);
 	else if (status == 408 || status == 425 || status == 429 || status >= 500)
 		coll_send_result_set(&res, COLL_SEND_RETRY, "HTTP %ld: %.200s", status, sink.data);
 	else
-		coll_send_result_set(&res, COLL_SEND_PERMANENT, "HTTP %ld: %.200s", status, sink.data);
+		coll_send_result_set(&res, COLL_SEND_PERMANENT, "HTTP %ld: %.200s", status,
+				     sink.data);
 out:
 	if (ai)
 		freeaddrinfo(ai);

@@ -155,4 +155,3 @@ int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]
 	coll_db_res_free(&res);
 	return 0;
 }
-

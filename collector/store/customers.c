@@ -125,4 +125,3 @@ out:
 	coll_db_res_free(&res);
 	return r;
 }
-

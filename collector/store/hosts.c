@@ -145,4 +145,3 @@ int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool
 	coll_db_res_free(&res);
 	return r;
 }
-

@@ -137,4 +137,3 @@ fail:
 	snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
 	return r;
 }
-
