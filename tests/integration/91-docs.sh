@@ -1,5 +1,5 @@
 #!/bin/bash
-# The documentation that is generated or checked: no broken link in README.md,
+# The documentation that is generated or checked: no broken link in the READMEs,
 # docs/*.md and the example configurations (scripts/check-links);
 # docs/configuration.md's option sections equal what the option tables say
 # (scripts/gen-docs config --check); the four manuals render without a groff
@@ -12,7 +12,7 @@ OPTDOC=$TOOLS/optdoc
 cd "$SRC" || bail "no source tree"
 
 out=$(scripts/check-links 2>&1)
-tap_is "no broken link in README.md, docs/*.md, packaging/*.example" "$?" 0
+tap_is "no broken link in the READMEs, docs/*.md, packaging/*.example" "$?" 0
 tap_like "  ... (it read them)" "$out" "^[0-9]+ file\(s\) checked, 0 broken link"
 printf 'see docs/no-such-page.md and [x](nowhere.md) and [y](configuration.md#no-such-heading)\n' >"$T/bad.md"
 out=$(scripts/check-links "$T/bad.md" 2>&1)
