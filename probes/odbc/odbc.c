@@ -32,7 +32,11 @@ static const struct ep_option odbc_options[] = {
 	{"stale_statistics_pct", EP_OPT_INT, "25", 1, 100,
 	 "MariaDB/MySQL: statistics that miss more than this % of the tablespace file are stale"},
 	{"exact_budget_mb", EP_OPT_INT, "512", 0, 1LL << 30,
-	 "PostgreSQL: index bytes read by exact measurements per cycle"},
+	 "PostgreSQL: index bytes read by exact measurements per cycle; MariaDB: tablespace "
+	 "bytes whose page headers are read per cycle"},
+	{"innodb_page_scan", EP_OPT_BOOL, "yes", 0, 0,
+	 "MariaDB: exact reclaimable space from the page headers of the tablespace files "
+	 "(needs read access to the datadir; the estimate is used otherwise)"},
 	{"remeasure_after", EP_OPT_DURATION, "6h", 0, 365LL * 86400,
 	 "PostgreSQL: an exact figure younger than this is carried"},
 	{"statement_timeout", EP_OPT_DURATION, "60s", 1, 3600,
@@ -51,6 +55,7 @@ static const struct ep_option odbc_options[] = {
 
 struct odbc_ctx {
 	char *connection;
+	char *root;
 	struct probe_odbc_settings cfg;
 	int64_t login_timeout_s;
 };
@@ -334,6 +339,7 @@ static void ctx_free(struct odbc_ctx *c)
 		explicit_bzero(c->connection, strlen(c->connection));
 		free(c->connection);
 	}
+	free(c->root);
 	free(c);
 }
 
@@ -346,9 +352,13 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	bool b;
 	int rc;
 
-	(void)env;
 	if (!c)
 		return -ENOMEM;
+	if (!(c->root = strdup(env && env->root ? env->root : "/"))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->cfg.root = c->root;
 	rc = ep_config_get_string(s, odbc_options, "connection", &conn, err, errlen);
 	if (rc == -ENOENT || (rc == 0 && (!conn || !*conn))) {
 		ep_snprintf(err, errlen,
@@ -395,6 +405,9 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	if ((rc = ep_config_get_bool(s, odbc_options, "page_density", &b, err, errlen)) < 0)
 		goto fail;
 	c->cfg.page_density = b;
+	if ((rc = ep_config_get_bool(s, odbc_options, "innodb_page_scan", &b, err, errlen)) < 0)
+		goto fail;
+	c->cfg.innodb_page_scan = b;
 	/* the PostgreSQL dialect's other settings: the postgres probe's defaults */
 	c->cfg.pg.long_xact_s = 3600;
 	c->cfg.pg.idle_xact_s = 300;

@@ -17,6 +17,22 @@
 
 #define MiB (1024LL * 1024)
 
+/* A table judged on DATA_FREE (no index figures). */
+static struct probe_mysql_table tbl(const char *schema, const char *table, int64_t data_length,
+				    int64_t index_length, int64_t data_free, int64_t rows,
+				    int64_t file_size)
+{
+	struct probe_mysql_table t = {.schema = schema,
+				      .table = table,
+				      .data_length = data_length,
+				      .index_length = index_length,
+				      .data_free = data_free,
+				      .table_rows = rows,
+				      .file_size = file_size,
+				      .page_size = 16384};
+	return t;
+}
+
 static struct probe_odbc_settings settings(void)
 {
 	struct probe_odbc_settings s = {
@@ -31,28 +47,30 @@ static void test_judge(void **state)
 	(void)state;
 
 	/* bulk-loaded after the last ANALYZE: one page of statistics, 21 MB file */
-	struct probe_mysql_table bulk = {"erp", "stock_move", 16384, 0, 4 * MiB, 40000, 21 * MiB};
+	struct probe_mysql_table bulk =
+		tbl("erp", "stock_move", 16384, 0, 4 * MiB, 40000, 21 * MiB);
 	assert_int_equal(probe_mysql_judge(&bulk, &s, &fp, &cov), PROBE_MYSQL_STALE);
 	assert_true(fp > 99); /* what a naive monitor would alarm on */
 	assert_true(cov < 20);
 
 	/* purged after ANALYZE: statistics still count the deleted rows */
-	struct probe_mysql_table purged = {"erp",    "gl_entry", 21544960, 3686400,
-					   18 * MiB, 20000,      32 * MiB};
+	struct probe_mysql_table purged =
+		tbl("erp", "gl_entry", 21544960, 3686400, 18 * MiB, 20000, 32 * MiB);
 	assert_int_equal(probe_mysql_judge(&purged, &s, &fp, &cov), PROBE_MYSQL_STALE);
 	assert_true(cov > 125);
 
 	/* after ANALYZE: consistent, 64% free */
-	struct probe_mysql_table fresh = {"erp",    "gl_entry", 7 * MiB, 1 * MiB,
-					  18 * MiB, 20000,      27 * MiB};
+	struct probe_mysql_table fresh =
+		tbl("erp", "gl_entry", 7 * MiB, 1 * MiB, 18 * MiB, 20000, 27 * MiB);
 	assert_int_equal(probe_mysql_judge(&fresh, &s, &fp, &cov), PROBE_MYSQL_FRAGMENTED);
 	assert_float_equal(fp, 100.0 * 18 / 26, 1e-9);
 
-	struct probe_mysql_table ok = {"erp", "customer", 28 * MiB, 0, 4 * MiB, 100000, 33 * MiB};
+	struct probe_mysql_table ok =
+		tbl("erp", "customer", 28 * MiB, 0, 4 * MiB, 100000, 33 * MiB);
 	assert_int_equal(probe_mysql_judge(&ok, &s, &fp, &cov), PROBE_MYSQL_OK);
 	assert_float_equal(fp, 12.5, 1e-9);
 
-	struct probe_mysql_table small = {"erp", "tiny", 16384, 0, 0, 3, 96 * 1024};
+	struct probe_mysql_table small = tbl("erp", "tiny", 16384, 0, 0, 3, 96 * 1024);
 	assert_int_equal(probe_mysql_judge(&small, &s, &fp, &cov), PROBE_MYSQL_SMALL);
 
 	struct probe_mysql_table nofile = fresh;
@@ -83,7 +101,8 @@ static void test_findings(void **state)
 	struct probe_odbc_settings s = settings();
 	(void)state;
 
-	struct probe_mysql_table bulk = {"erp", "stock`move", 16384, 0, 4 * MiB, 40000, 21 * MiB};
+	struct probe_mysql_table bulk =
+		tbl("erp", "stock`move", 16384, 0, 4 * MiB, 40000, 21 * MiB);
 	json_t *f = one_finding(&bulk, &s);
 	assert_string_equal(json_string_value(json_object_get(f, "kind")),
 			    "table_statistics_stale");
@@ -94,8 +113,8 @@ static void test_findings(void **state)
 	assert_string_equal(json_string_value(json_object_get(f, "object")), "erp/stock`move");
 	json_decref(f);
 
-	struct probe_mysql_table fresh = {"erp",    "gl_entry", 7 * MiB, 1 * MiB,
-					  18 * MiB, 20000,      27 * MiB};
+	struct probe_mysql_table fresh =
+		tbl("erp", "gl_entry", 7 * MiB, 1 * MiB, 18 * MiB, 20000, 27 * MiB);
 	f = one_finding(&fresh, &s);
 	assert_string_equal(json_string_value(json_object_get(f, "kind")), "table_free_space");
 	assert_string_equal(json_string_value(json_object_get(f, "severity")),
@@ -105,13 +124,14 @@ static void test_findings(void **state)
 	assert_int_equal(json_integer_value(json_object_get(f, "extra_disk_bytes")), 8 * MiB);
 	json_decref(f);
 
-	struct probe_mysql_table ok = {"erp", "customer", 28 * MiB, 0, 4 * MiB, 100000, 33 * MiB};
+	struct probe_mysql_table ok =
+		tbl("erp", "customer", 28 * MiB, 0, 4 * MiB, 100000, 33 * MiB);
 	f = one_finding(&ok, &s);
 	assert_string_equal(json_string_value(json_object_get(f, "severity")), "info");
 	assert_true(json_is_null(json_object_get(f, "remediation")));
 	json_decref(f);
 
-	struct probe_mysql_table nofile = {"erp", "x", 10 * MiB, 0, 10 * MiB, 1, -1};
+	struct probe_mysql_table nofile = tbl("erp", "x", 10 * MiB, 0, 10 * MiB, 1, -1);
 	f = one_finding(&nofile, &s);
 	assert_string_equal(json_string_value(json_object_get(f, "severity")), "warning");
 	assert_non_null(strstr(json_string_value(json_object_get(f, "message")), "PROCESS"));
@@ -119,7 +139,7 @@ static void test_findings(void **state)
 
 	/* small tables add nothing */
 	struct ep_probe_result r = {.findings = json_array()};
-	struct probe_mysql_table small = {"erp", "tiny", 16384, 0, 0, 3, 96 * 1024};
+	struct probe_mysql_table small = tbl("erp", "tiny", 16384, 0, 0, 3, 96 * 1024);
 	assert_int_equal(probe_mysql_table_finding(&small, &s, "`erp`.`tiny`", &r), 0);
 	assert_int_equal(json_array_size(r.findings), 0);
 	json_decref(r.findings);
