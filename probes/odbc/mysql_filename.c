@@ -87,10 +87,11 @@ int probe_mysql_filename_encode(const char *ident, size_t len, char *out, size_t
 			blen = 1;
 		} else {
 			const uint32_t *code =
-				cp >= 0xc0 ? bsearch(&cp, probe_mysql_filename_codes,
-						     probe_mysql_filename_ncodes,
-						     sizeof(probe_mysql_filename_codes[0]), code_cmp)
-					   : NULL;
+				cp >= 0xc0
+					? bsearch(&cp, probe_mysql_filename_codes,
+						  probe_mysql_filename_ncodes,
+						  sizeof(probe_mysql_filename_codes[0]), code_cmp)
+					: NULL;
 			buf[0] = '@';
 			if (code) {
 				buf[1] = (char)((*code >> 8) & 0xff);

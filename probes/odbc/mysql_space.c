@@ -112,13 +112,14 @@ int64_t probe_mysql_rebuilt_pages(struct probe_mysql_index_space *ix, size_t n,
 					      ? x->nonleaf_bytes / children
 					      : (avg > 0 ? avg : 16);
 			for (int64_t level = leaf; level > 1;) {
-				level = div_up(level * ptr, cap - reserve > ptr ? cap - reserve : ptr);
+				level = div_up(level * ptr,
+					       cap - reserve > ptr ? cap - reserve : ptr);
 				nonleaf += level;
 			}
 		} else {
 			leaf = x->leaf_pages > 0 ? x->leaf_pages : 1;
 			nonleaf = x->nonleaf_pages >= 0 ? x->nonleaf_pages
-				  : leaf > 1	       ? div_up(leaf, 100)
+				  : leaf > 1            ? div_up(leaf, 100)
 							: 0;
 		}
 		x->pages_after = segment_reserved(leaf + x->blob_pages, ext) +
@@ -237,7 +238,8 @@ int probe_mysql_scan_tablespace(probe_mysql_read_fn rd, void *rctx, int64_t file
 					continue;
 				}
 				ret->used_pages++;
-				if ((rc = rd(rctx, (uint64_t)(p * page_size), ph, sizeof(ph))) < 0) {
+				if ((rc = rd(rctx, (uint64_t)(p * page_size), ph, sizeof(ph))) <
+				    0) {
 					ep_snprintf(err, errlen, "cannot read page %lld",
 						    (long long)p);
 					goto out;
@@ -255,13 +257,16 @@ int probe_mysql_scan_tablespace(probe_mysql_read_fn rd, void *rctx, int64_t file
 					continue;
 				}
 				const unsigned char *h = ph + PAGE_HEADER;
-				int64_t slots = be16(h), heap_top = be16(h + 2), n_heap = be16(h + 4);
+				int64_t slots = be16(h), heap_top = be16(h + 2),
+					n_heap = be16(h + 4);
 				int64_t garbage = be16(h + 8), recs = be16(h + 16);
 				int64_t level = be16(h + 26);
 				int64_t sup = (n_heap & 0x8000) ? PAGE_NEW_SUPREMUM_END
 								: PAGE_OLD_SUPREMUM_END;
-				if (heap_top < sup || heap_top > page_size - FIL_TRAILER - 2 * slots ||
-				    garbage > heap_top - sup || level > 64 || recs > page_size / 5) {
+				if (heap_top < sup ||
+				    heap_top > page_size - FIL_TRAILER - 2 * slots ||
+				    garbage > heap_top - sup || level > 64 ||
+				    recs > page_size / 5) {
 					bad++;
 					ret->other_pages++;
 					continue;
