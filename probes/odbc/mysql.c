@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@
 	"and look again"
 static const struct {
 	const char *method_exact, *method_pages, *method_data_free, *method_stale, *msg_no_file,
-		*lock_online, *lock_offline;
+		*msg_no_own_file, *lock_online, *lock_offline;
 } txt = {
 	.method_exact = "InnoDB page headers of the tablespace file (exact)",
 	.method_pages = "mysql.innodb_index_stats used pages (at least: free space inside "
@@ -51,6 +52,8 @@ static const struct {
 	.method_stale = "information_schema.TABLES vs INNODB tablespace file size",
 	.msg_no_file = "; the tablespace file size is not readable (PROCESS privilege), so "
 		       "stale statistics cannot be ruled out",
+	.msg_no_own_file = "; the table has no tablespace file of its own (partitioned, or in "
+			   "a shared tablespace), so stale statistics cannot be ruled out",
 	.lock_online = "online rebuild (ALGORITHM=INPLACE, LOCK=NONE): reads and writes go "
 		       "on, with a short exclusive metadata lock at start and end that waits "
 		       "for open transactions on the table; fails instead of blocking where "
@@ -210,7 +213,8 @@ int probe_mysql_table_finding(const struct probe_mysql_table *t,
 				    (double)t->data_free / MB, stats_total(t) / MB);
 			if (v == PROBE_MYSQL_NO_FILE_SIZE)
 				ep_snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s",
-					    txt.msg_no_file);
+					    t->files_listed ? txt.msg_no_own_file
+							    : txt.msg_no_file);
 			f.method = txt.method_data_free;
 		}
 		if (t->online_rebuild)
@@ -472,14 +476,14 @@ int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 
 	/* Tablespace files (PROCESS), matched by their on-disk names */
 	rc = c->exec(c->impl, d,
-		     mariadb ? "SELECT NAME, FILE_SIZE, FILENAME, SPACE FROM "
+		     mariadb ? "SELECT NAME, FILE_SIZE, FILENAME, SPACE, ROW_FORMAT FROM "
 			       "information_schema.INNODB_SYS_TABLESPACES WHERE NAME LIKE '%/%'"
-			     : "SELECT NAME, FILE_SIZE, NULL, SPACE FROM "
+			     : "SELECT NAME, FILE_SIZE, NULL, SPACE, ROW_FORMAT FROM "
 			       "information_schema.INNODB_TABLESPACES WHERE NAME LIKE '%/%'",
 		     &tsrows, st, e2, sizeof(e2));
 	if (rc < 0 && mariadb) /* MariaDB before 10.6: no FILENAME column */
 		rc = c->exec(c->impl, d,
-			     "SELECT NAME, FILE_SIZE, NULL, SPACE FROM "
+			     "SELECT NAME, FILE_SIZE, NULL, SPACE, ROW_FORMAT FROM "
 			     "information_schema.INNODB_SYS_TABLESPACES WHERE NAME LIKE '%/%'",
 			     &tsrows, st, e2, sizeof(e2));
 	bool have_files = rc == 0;
@@ -499,7 +503,10 @@ int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 		for (size_t i = 0; i < tsrows.nrows; i++) {
 			ts[nts].name = probe_sql_str(&tsrows, i, 0);
 			ts[nts].file_size = probe_sql_int(&tsrows, i, 1, -1);
-			ts[nts].filename = probe_sql_cell(&tsrows, i, 2);
+			/* compressed pages are not what the scan reads */
+			ts[nts].filename = strcmp(probe_sql_str(&tsrows, i, 4), "Compressed")
+						   ? probe_sql_cell(&tsrows, i, 2)
+						   : NULL;
 			ts[nts].space = probe_sql_int(&tsrows, i, 3, -1);
 			nts++;
 		}
@@ -545,6 +552,7 @@ int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 			.file_size = -1,
 			.page_size = layout.page_size,
 			.online_rebuild = online,
+			.files_listed = have_files,
 		};
 		w->ts = find_tablespace(ts, nts, w->t.schema, w->t.table);
 		if (w->ts)
@@ -623,8 +631,23 @@ int probe_mysql_collect(struct probe_sql *c, const struct probe_odbc_settings *s
 		if ((rc = probe_mysql_table_finding(&w->t, s, quoted, r)) < 0)
 			goto out;
 	}
-	if (scan_failed)
+	if (scan_failed) {
+		/* say once what the exact figures need; the tables keep their
+		 * statistics-based figures */
+		struct passwd *pw = getpwuid(geteuid());
 		json_object_set_new(r->metrics, "innodb_page_scan_error", json_string(scan_err));
+		ep_snprintf(msg, sizeof(msg),
+			    "%lld table(s) could not be measured exactly from their tablespace "
+			    "files (%s); their figures come from the statistics and miss free "
+			    "space inside half-empty pages",
+			    (long long)scan_failed, scan_err);
+		ep_snprintf(rem, sizeof(rem),
+			    "run the agent on the database host and let it read the datadir, e.g. "
+			    "setfacl -R -m u:%s:rX,d:u:%s:rX %s (or set innodb_page_scan = no)",
+			    pw ? pw->pw_name : "erpulse", pw ? pw->pw_name : "erpulse",
+			    *datadir ? datadir : "/var/lib/mysql");
+		server_finding(r, "monitoring_setup", 1, EP_SEV_INFO, "innodb page scan", msg, rem);
+	}
 	json_object_set_new(r->metrics, "innodb_tables", json_integer((json_int_t)nwork));
 	json_object_set_new(r->metrics, "tables_judged", json_integer(judged));
 	json_object_set_new(r->metrics, "tables_fragmented", json_integer(fragmented));

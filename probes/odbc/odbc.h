@@ -59,6 +59,7 @@ struct probe_mysql_table {
 	const struct probe_mysql_index_space *ix;
 	size_t nix;
 	bool online_rebuild; /* ALTER TABLE ... LOCK=NONE available (MariaDB 10+, MySQL 5.6+) */
+	bool files_listed;   /* the tablespace list was readable (file_size < 0: not found) */
 };
 
 enum probe_mysql_verdict {

@@ -141,6 +141,26 @@ tap_like "remediation says the lock and the disk space" "$(f "$T/exact.json" 'ta
 tap_check "extra disk: the rebuilt size" test "$(f "$T/exact.json" 'tabGL Entry' extra_disk_bytes)" -gt 0
 tap_like "per-index figures" "$(pyj "$T/exact.json" "[ [i['index'] for i in f['indexes']] for f in j['findings'] if f['object']=='erp/tabGL Entry'][0]")" "PRIMARY.*voucher_no"
 tap_is "control (freshly rebuilt): no alarm" "$(f "$T/exact.json" 'tab-Customer' severity)" info
+# an agent that cannot read the datadir: statistics-based figures and one
+# finding saying what the exact ones need
+if id nobody >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	# the driver by path: unixODBC reads no user DSN for another user
+	printf '[odbc.noread]\nconnection = Driver=%s;Server=127.0.0.1;Port=%s;UID=erpulse_monitor;PWD=%s\nmin_table_mb = 4\n' \
+		"$(_odbc_driver_path odbc-mariadb libmaodbc.so)" "$MARIADB_PORT" "$MONPW" >"$T/noread.conf"
+	chmod 644 "$T/noread.conf"
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		"$PROBE_RUN" "$T/noread.conf" odbc.noread >"$T/noread.json" 2>"$T/noread.err" || true
+	sed 's/^/# /' "$T/noread.err"
+	tap_is "no access to the datadir: status ok, no exact figure" \
+		"$(pyj "$T/noread.json" "(j['status'], j['metrics']['tables_exact'])")" "('ok', 0)"
+	tap_like "no access to the datadir: one finding says what to grant" \
+		"$(pyj "$T/noread.json" "[f['message'] + ' -> ' + f['remediation'] for f in j['findings'] if f['kind']=='monitoring_setup'][0]")" \
+		'could not be measured exactly.*Permission denied.*setfacl -R -m u:nobody:rX'
+	tap_like "no access to the datadir: the figure says it is a lower bound" \
+		"$(f "$T/noread.json" 'tabGL Entry' method)" 'at least'
+else
+	tap_ok "# SKIP not root: the no-access case needs another user"
+fi
 
 # Ground truth: OPTIMIZE TABLE each table, the file before and after.
 echo "# table | probe exact | statistics-only | DATA_FREE ratio | truth (file before -> after)"
