@@ -323,6 +323,13 @@ static int scan_table(struct probe_sql *c, const struct ep_deadline *d,
 	struct probe_sql_rows rows = {0};
 	int rc;
 
+	/* the name comes from the server: only tablespace files, no way up */
+	size_t fl = strlen(fn);
+	if (fl < 5 || strcmp(fn + fl - 4, ".ibd") != 0 || strstr(fn, "/../") ||
+	    strncmp(fn, "../", 3) == 0) {
+		ep_snprintf(err, errlen, "'%s' is not a tablespace file name", fn);
+		return -EINVAL;
+	}
 	if (fn[0] == '.' && fn[1] == '/')
 		fn += 2;
 	if (ep_snprintf(path, sizeof(path), "%s/%s%s%s", strcmp(s->root, "/") ? s->root : "",

@@ -105,10 +105,17 @@ innodb_page_scan = no
 connection = DSN=erpulse_mariadb;UID=erpulse_monitor;PWD=$MONPW
 min_table_mb = 4
 exact_budget_mb = 20
+
+[odbc.window]
+connection = DSN=erpulse_mariadb;UID=erpulse_monitor;PWD=$MONPW
+min_table_mb = 4
+exact_budget_mb = 0
+maintenance_window = $(date -d '-1 hour' +%H:%M)-$(date -d '+1 hour' +%H:%M)
 EOF2
 "$PROBE_RUN" "$T/agent.conf" odbc.exact >"$T/exact.json" 2>"$T/exact.err" || true
 "$PROBE_RUN" "$T/agent.conf" odbc.pages >"$T/pages.json" 2>/dev/null || true
 "$PROBE_RUN" "$T/agent.conf" odbc.budget >"$T/budget.json" 2>/dev/null || true
+"$PROBE_RUN" "$T/agent.conf" odbc.window >"$T/window.json" 2>/dev/null || true
 sed 's/^/# /' "$T/exact.err"
 tap_is "status ok" "$(pyj "$T/exact.json" "j['status']")" ok
 # field of the table_free_space finding of erp/TABLE in FILE
@@ -132,6 +139,8 @@ tap_like "method stated" "$(f "$T/exact.json" 'tabGL Entry' method)" 'page heade
 tap_like "statistics-only figure says what it is" "$(f "$T/pages.json" 'tabGL Entry' method)" 'innodb_index_stats.*at least'
 tap_is "budget: 20 MB lets the largest candidates wait" \
 	"$(pyj "$T/budget.json" "j['metrics']['tables_over_budget'] > 0 and j['metrics']['tablespace_bytes_scanned'] <= 20*1024*1024")" True
+tap_is "no budget outside the window, maintenance_budget_mb inside it: all exact" \
+	"$(pyj "$T/window.json" "(j['metrics']['in_maintenance_window'], j['metrics']['tables_exact'])")" "(True, 5)"
 tap_is "the rule travels with the finding" \
 	"$(f "$T/exact.json" 'tabGL Entry' threshold) $(f "$T/exact.json" 'tabGL Entry' critical_threshold) $(f "$T/exact.json" 'tabGL Entry' min_size) $(f "$T/exact.json" 'tabGL Entry' size_unit)" \
 	"30.0 60.0 4194304.0 bytes"

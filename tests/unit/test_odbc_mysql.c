@@ -280,6 +280,16 @@ static void test_rebuilt_model(void **state)
 	};
 	assert_int_equal(probe_mysql_rebuilt_pages(sii, 3, &l), 1856);
 	assert_int_equal(sii[0].pages_after, 1507);
+	/* the same table with 200 000 rows: a segment past 40 extents */
+	struct probe_mysql_index_space sii2[] = {
+		ix_pages("PRIMARY", true, 5198, 9),
+		ix_pages("parent", false, 462, 3),
+		ix_pages("item_code", false, 351, 1),
+	};
+	assert_int_equal(probe_mysql_rebuilt_pages(sii2, 3, &l), 6656);
+	assert_int_equal(sii2[0].pages_after, 5481);
+	assert_int_equal(sii2[1].pages_after, 547);
+	assert_int_equal(sii2[2].pages_after, 417);
 
 	/* from record bytes: the clustered index packs 15/16, less half a record */
 	struct probe_mysql_index_space b = {.clustered = true,
