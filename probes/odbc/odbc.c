@@ -32,7 +32,15 @@ static const struct ep_option odbc_options[] = {
 	{"stale_statistics_pct", EP_OPT_INT, "25", 1, 100,
 	 "MariaDB/MySQL: statistics that miss more than this % of the tablespace file are stale"},
 	{"exact_budget_mb", EP_OPT_INT, "512", 0, 1LL << 30,
-	 "PostgreSQL: index bytes read by exact measurements per cycle"},
+	 "PostgreSQL: index bytes read by exact measurements per cycle; MariaDB: tablespace "
+	 "bytes whose page headers are read per cycle"},
+	{"maintenance_window", EP_OPT_STRING, NULL, 0, 0,
+	 "HH:MM-HH:MM local time in which maintenance_budget_mb replaces exact_budget_mb"},
+	{"maintenance_budget_mb", EP_OPT_INT, "4096", 0, 1LL << 30,
+	 "exact measurement budget inside the maintenance window"},
+	{"innodb_page_scan", EP_OPT_BOOL, "yes", 0, 0,
+	 "MariaDB: exact reclaimable space from the page headers of the tablespace files "
+	 "(needs read access to the datadir; the estimate is used otherwise)"},
 	{"remeasure_after", EP_OPT_DURATION, "6h", 0, 365LL * 86400,
 	 "PostgreSQL: an exact figure younger than this is carried"},
 	{"statement_timeout", EP_OPT_DURATION, "60s", 1, 3600,
@@ -51,6 +59,10 @@ static const struct ep_option odbc_options[] = {
 
 struct odbc_ctx {
 	char *connection;
+	char *root;
+	int64_t window_budget_mb;
+	bool have_window;
+	int window_from, window_to;
 	struct probe_odbc_settings cfg;
 	int64_t login_timeout_s;
 };
@@ -334,6 +346,7 @@ static void ctx_free(struct odbc_ctx *c)
 		explicit_bzero(c->connection, strlen(c->connection));
 		free(c->connection);
 	}
+	free(c->root);
 	free(c);
 }
 
@@ -346,9 +359,13 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	bool b;
 	int rc;
 
-	(void)env;
 	if (!c)
 		return -ENOMEM;
+	if (!(c->root = strdup(env && env->root ? env->root : "/"))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->cfg.root = c->root;
 	rc = ep_config_get_string(s, odbc_options, "connection", &conn, err, errlen);
 	if (rc == -ENOENT || (rc == 0 && (!conn || !*conn))) {
 		ep_snprintf(err, errlen,
@@ -383,6 +400,7 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	GETI("min_table_mb", c->cfg.min_table_mb);
 	GETI("stale_statistics_pct", c->cfg.stale_pct);
 	GETI("exact_budget_mb", c->cfg.pg.exact_budget_mb);
+	GETI("maintenance_budget_mb", c->window_budget_mb);
 	GETD("remeasure_after", c->cfg.pg.remeasure_after_s);
 	GETD("statement_timeout", c->cfg.pg.statement_timeout_ms);
 	c->cfg.pg.statement_timeout_ms *= 1000;
@@ -395,6 +413,24 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	if ((rc = ep_config_get_bool(s, odbc_options, "page_density", &b, err, errlen)) < 0)
 		goto fail;
 	c->cfg.page_density = b;
+	const char *window = NULL;
+	rc = ep_config_get_string(s, odbc_options, "maintenance_window", &window, err, errlen);
+	if (rc < 0 && rc != -ENOENT)
+		goto fail;
+	if (rc == 0 && window && *window) {
+		if (probe_pg_window_parse(window, &c->window_from, &c->window_to) < 0) {
+			ep_snprintf(err, errlen,
+				    "%s:%d: [%s] maintenance_window: '%s' is not HH:MM-HH:MM",
+				    s && s->file ? s->file : "config", s ? s->line : 0,
+				    s ? s->name : "odbc", window);
+			rc = -EINVAL;
+			goto fail;
+		}
+		c->have_window = true;
+	}
+	if ((rc = ep_config_get_bool(s, odbc_options, "innodb_page_scan", &b, err, errlen)) < 0)
+		goto fail;
+	c->cfg.innodb_page_scan = b;
 	/* the PostgreSQL dialect's other settings: the postgres probe's defaults */
 	c->cfg.pg.long_xact_s = 3600;
 	c->cfg.pg.idle_xact_s = 300;
@@ -449,10 +485,21 @@ static void odbc_run(void *vctx, const struct ep_deadline *d, struct ep_probe_re
 	struct probe_sql sql = {.impl = &c,
 				.exec = odbc_exec,
 				.statement_timeout_ms = ctx->cfg.pg.statement_timeout_ms};
+	struct probe_odbc_settings cfg = ctx->cfg;
+	if (ctx->have_window) {
+		time_t now = time(NULL);
+		struct tm lt;
+		localtime_r(&now, &lt);
+		bool in = probe_pg_window_contains(ctx->window_from, ctx->window_to,
+						   lt.tm_hour * 60 + lt.tm_min);
+		if (in)
+			cfg.pg.exact_budget_mb = ctx->window_budget_mb;
+		json_object_set_new(r->metrics, "in_maintenance_window", json_boolean(in));
+	}
 	int rc = 0;
 	switch (probe_odbc_dbms_from_name(name)) {
 	case PROBE_ODBC_POSTGRES: {
-		struct probe_pg_settings pg = ctx->cfg.pg;
+		struct probe_pg_settings pg = cfg.pg;
 		struct probe_pg_cycle cy = {.cfg = &pg,
 					    .budget_left_bytes = pg.exact_budget_mb * 1024 * 1024,
 					    .now = time(NULL)};
@@ -466,11 +513,11 @@ static void odbc_run(void *vctx, const struct ep_deadline *d, struct ep_probe_re
 	}
 	case PROBE_ODBC_MYSQL:
 		json_object_set_new(r->metrics, "dialect", json_string("mysql"));
-		rc = probe_mysql_collect(&sql, &ctx->cfg, d, r, err, sizeof(err));
+		rc = probe_mysql_collect(&sql, &cfg, d, r, err, sizeof(err));
 		break;
 	case PROBE_ODBC_MSSQL:
 		json_object_set_new(r->metrics, "dialect", json_string("sqlserver"));
-		rc = probe_mssql_collect(&sql, &ctx->cfg, d, r, err, sizeof(err));
+		rc = probe_mssql_collect(&sql, &cfg, d, r, err, sizeof(err));
 		break;
 	default:
 		ep_probe_fail(r, EP_STATUS_SKIPPED,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "erpulse/probe.h"
+#include "probes/odbc/mysql_space.h"
 #include "probes/postgres/pg.h"
 
 enum probe_odbc_dbms {
@@ -31,30 +32,49 @@ struct probe_odbc_settings {
 	int64_t stale_pct;           /* statistics stale when they miss > this % of the file */
 	int64_t backup_max_age_s;    /* SQL Server: newest full/differential backup */
 	int64_t log_backup_max_age_s;
-	bool page_density; /* SQL Server: SAMPLED mode for page density */
+	bool page_density;     /* SQL Server: SAMPLED mode for page density */
+	bool innodb_page_scan; /* MariaDB: exact figures from the tablespace files */
+	const char *root;      /* filesystem root for the tablespace files ("/") */
 };
 
 /* ---- MariaDB / MySQL (probes/odbc/mysql.c) ------------------------------- */
 
+/* Where a table's figure comes from (docs/fragmentation.md), best first. */
+enum probe_mysql_source {
+	PROBE_MYSQL_SRC_DATA_FREE, /* information_schema.TABLES: wholly free extents only */
+	PROBE_MYSQL_SRC_PAGES,     /* mysql.innodb_index_stats used pages: at least */
+	PROBE_MYSQL_SRC_EXACT,     /* page headers of the tablespace file */
+};
+
 /* One InnoDB table as information_schema shows it (bytes; file_size < 0 =
- * unknown: no PROCESS privilege, or a shared tablespace). */
+ * unknown: no PROCESS privilege, or a shared tablespace), and, for the
+ * PAGES and EXACT sources, its indexes and the modelled rebuilt size. */
 struct probe_mysql_table {
 	const char *schema, *table;
 	int64_t data_length, index_length, data_free, table_rows;
 	int64_t file_size;
+	enum probe_mysql_source source;
+	int64_t page_size;   /* PAGES / EXACT */
+	int64_t pages_after; /* PAGES / EXACT: file pages after a rebuild */
+	const struct probe_mysql_index_space *ix;
+	size_t nix;
+	bool online_rebuild; /* ALTER TABLE ... LOCK=NONE available (MariaDB 10+, MySQL 5.6+) */
+	bool files_listed;   /* the tablespace list was readable (file_size < 0: not found) */
 };
 
 enum probe_mysql_verdict {
 	PROBE_MYSQL_SMALL,        /* below min_table_mb: not judged */
-	PROBE_MYSQL_OK,           /* statistics consistent, below threshold */
-	PROBE_MYSQL_FRAGMENTED,   /* statistics consistent, at or above threshold */
+	PROBE_MYSQL_OK,           /* below threshold */
+	PROBE_MYSQL_FRAGMENTED,   /* at or above threshold */
 	PROBE_MYSQL_STALE,        /* statistics miss part of the file: not judged */
 	PROBE_MYSQL_NO_FILE_SIZE, /* file size unknown: judged on statistics alone */
 };
-/* Free space % = data_free / (data_length + index_length + data_free), and
- * whether the statistics describe the file (they are stale when
- * data_length + index_length + data_free is more than stale_pct below the
- * tablespace file size). */
+/* The table's reclaimable space in % and its verdict. EXACT: 100 * (file -
+ * rebuilt) / file, whatever the statistics say. PAGES: the same from the
+ * used pages of innodb_index_stats, DATA_FREE: data_free / (data_length +
+ * index_length + data_free); both only when the statistics describe the
+ * file (they are stale when data_length + index_length + data_free is more
+ * than stale_pct away from the tablespace file size). */
 enum probe_mysql_verdict probe_mysql_judge(const struct probe_mysql_table *t,
 					   const struct probe_odbc_settings *s,
 					   double *ret_free_pct, double *ret_stats_cover_pct);

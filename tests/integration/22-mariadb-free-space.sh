@@ -1,9 +1,10 @@
 #!/bin/bash
 # odbc probe on MariaDB (MariaDB Connector/ODBC) as the least-privilege
-# monitoring user: InnoDB free space per table; stale statistics (before
-# ANALYZE TABLE) are detected and reported as such, never alarmed on; the
-# remediation runs as printed; missing PROCESS privilege and a wrong password
-# give precise findings.
+# monitoring user, statistics only (innodb_page_scan = no; the exact page scan
+# is 24-mariadb-reclaimable.sh): InnoDB free space per table; stale statistics
+# (before ANALYZE TABLE) are detected and reported as such, never alarmed on;
+# the remediation runs as printed; missing PROCESS privilege and a wrong
+# password give precise findings.
 . "$(dirname "$0")/lib.sh"
 
 PROBE_RUN=${PROBE_RUN:-$TOOLS/probe_run} # PROBE_RUN=.../asan/... for a sanitizer run
@@ -52,6 +53,7 @@ cat >"$T/agent.conf" <<EOF2
 [odbc.erpnext]
 connection = DSN=erpulse_mariadb;UID=erpulse_monitor;PWD=$MONPW
 min_table_mb = 4
+innodb_page_scan = no
 
 [odbc.noprocess]
 connection = DSN=erpulse_mariadb;UID=noprocess;PWD=$MONPW
@@ -97,7 +99,8 @@ tap_is "after ANALYZE: bulk-loaded table is healthy" "$(f "$T/r2.json" table_fre
 want=$(mariadb_sql -e "SELECT 100 * DATA_FREE / (DATA_LENGTH + INDEX_LENGTH + DATA_FREE) FROM information_schema.TABLES WHERE TABLE_SCHEMA='erp' AND TABLE_NAME='gl_entry'")
 tap_check "figure equals information_schema's own ($want%)" python3 -c "import sys; sys.exit(0 if abs($gl - $want) < 0.01 else 1)"
 rem=$(f "$T/r2.json" table_free_space gl_entry remediation)
-tap_is "remediation: OPTIMIZE TABLE with quoted identifiers" "$rem" 'OPTIMIZE TABLE `erp`.`gl_entry`;'
+tap_is "remediation: online rebuild with quoted identifiers" "$rem" \
+	'ALTER TABLE `erp`.`gl_entry` ENGINE=InnoDB, ALGORITHM=INPLACE, LOCK=NONE;'
 tap_like "remediation says the lock and the disk space" "$(f "$T/r2.json" table_free_space gl_entry lock)" 'online.*free disk'
 mariadb_sql erp -e "$rem" >/dev/null
 "$PROBE_RUN" "$T/agent.conf" odbc.erpnext >"$T/r3.json" 2>/dev/null
