@@ -402,6 +402,8 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	GETI("exact_budget_mb", c->cfg.pg.exact_budget_mb);
 	GETI("maintenance_budget_mb", c->window_budget_mb);
 	GETD("remeasure_after", c->cfg.pg.remeasure_after_s);
+	if (env && env->fresh)
+		c->cfg.pg.remeasure_after_s = 0; /* once --fresh: nothing carried */
 	GETD("statement_timeout", c->cfg.pg.statement_timeout_ms);
 	c->cfg.pg.statement_timeout_ms *= 1000;
 	GETI("lock_timeout_ms", c->cfg.pg.lock_timeout_ms);
