@@ -229,7 +229,7 @@ pg_start() {
 		# Ctrl-C reaches it only through the cleanup (which stops it cleanly).
 		_as_test_user setsid "$PG_BIN/postgres" -D "$PG_DATA" -p "$port" \
 			</dev/null >>"$PG_LOG" 2>&1 &
-		for ((i = 0; i < 300; i++)); do
+		for ((i = 0; i < 600; i++)); do
 			[ -S "$dir/sock/.s.PGSQL.$port" ] && "$PG_BIN/pg_isready" -q -h "$dir/sock" -p "$port" -U "$PG_SUPERUSER" -d postgres && break
 			kill -0 $! 2>/dev/null || break
 			sleep 0.1
@@ -238,6 +238,7 @@ pg_start() {
 			pid=$(head -n1 "$PG_DATA/postmaster.pid")
 			break
 		fi
+		kill -INT $! 2>/dev/null # never wait for a server that is still running
 		wait $! 2>/dev/null
 		pid=""
 		grep -q 'could not bind\|Address already in use' "$PG_LOG" || break
@@ -300,15 +301,18 @@ mariadb_start() {
 			--innodb-log-file-size=8M --innodb-flush-log-at-trx-commit=0 \
 			--innodb-doublewrite=0 --skip-log-bin --innodb-file-per-table=1 \
 			--performance-schema=0 </dev/null >>"$MARIADB_LOG" 2>&1 &
-		for ((i = 0; i < 300; i++)); do
-			[ -S "$MARIADB_SOCKET" ] && port_open "$port" && break
+		# ready = socket, pid file and TCP port all there (mariadbd writes the
+		# pid file after it opens the socket: on a busy machine that gap is real)
+		for ((i = 0; i < 600; i++)); do
+			[ -S "$MARIADB_SOCKET" ] && [ -s "$dir/run/mariadbd.pid" ] && port_open "$port" && break
 			kill -0 $! 2>/dev/null || break
 			sleep 0.1
 		done
-		if [ -S "$MARIADB_SOCKET" ] && port_open "$port" && [ -s "$dir/run/mariadbd.pid" ]; then
+		if [ -S "$MARIADB_SOCKET" ] && [ -s "$dir/run/mariadbd.pid" ] && port_open "$port"; then
 			pid=$(head -n1 "$dir/run/mariadbd.pid")
 			break
 		fi
+		kill -TERM $! 2>/dev/null # never wait for a server that is still running
 		wait $! 2>/dev/null
 		grep -q 'Address already in use\|Do you already have another' "$MARIADB_LOG" || break
 	done
