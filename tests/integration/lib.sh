@@ -238,7 +238,9 @@ pg_start() {
 			pid=$(head -n1 "$PG_DATA/postmaster.pid")
 			break
 		fi
-		kill -INT $! 2>/dev/null # never wait for a server that is still running
+		# never wait for a server that is still running: stop it first
+		[ -s "$PG_DATA/postmaster.pid" ] && kill -INT "$(head -n1 "$PG_DATA/postmaster.pid")" 2>/dev/null
+		kill -INT $! 2>/dev/null
 		wait $! 2>/dev/null
 		pid=""
 		grep -q 'could not bind\|Address already in use' "$PG_LOG" || break
@@ -312,7 +314,10 @@ mariadb_start() {
 			pid=$(head -n1 "$dir/run/mariadbd.pid")
 			break
 		fi
-		kill -TERM $! 2>/dev/null # never wait for a server that is still running
+		# never wait for a server that is still running: stop it (by its pid
+		# file when it wrote one, and the wrapper shell) before waiting
+		[ -s "$dir/run/mariadbd.pid" ] && kill -TERM "$(head -n1 "$dir/run/mariadbd.pid")" 2>/dev/null
+		kill -TERM $! 2>/dev/null
 		wait $! 2>/dev/null
 		grep -q 'Address already in use\|Do you already have another' "$MARIADB_LOG" || break
 	done
