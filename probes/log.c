@@ -14,8 +14,10 @@
 
 #include "erpulse/probe.h"
 #include "probes/log/files.h"
+#include "probes/log/fit.h"
 #include "probes/log/presets.h"
 #include "probes/log/scan.h"
+#include "probes/log/texts.h"
 
 #define LOG_TOP_SIGNATURES 10
 
@@ -24,7 +26,8 @@ static const struct ep_option log_options[] = {
 	 "Files to read: absolute paths or globs (several allowed, separated by spaces or commas). "
 	 "Compressed files (.gz, .xz, .bz2, .zst) are skipped."},
 	{"preset", EP_OPT_STRING, NULL, 0, 0,
-	 "A built-in layout: odoo, erpnext (frappe), postgresql, mariadb (mysql), java (log4j). "
+	 "A built-in layout: odoo, erpnext (frappe), postgresql, mariadb (mysql), java (log4j), "
+	 "tryton. "
 	 "Its patterns are defaults that the options below override."},
 	{"header", EP_OPT_STRING, NULL, 0, 0,
 	 "PCRE2 matching a record's first line, with named groups (?<level>...) and optionally "
@@ -50,8 +53,10 @@ static const struct ep_option log_options[] = {
 	 "Longer lines are classified on this prefix and skipped to their end."},
 	{"signatures", EP_OPT_BOOL, "yes", 0, 0, "Collect the top 10 error signatures."},
 	{"error_rate_warning", EP_OPT_INT, "1", 0, 1000000,
-	 "log_errors finding is a warning from this many error records per minute."},
-	{"error_rate_critical", EP_OPT_INT, "10", 0, 1000000, "... and critical from this many."},
+	 "The log_errors finding is a warning from this many error records per minute (0: never). "
+	 "The rule travels in the finding, so the collector alerts on it from the first day."},
+	{"error_rate_critical", EP_OPT_INT, "10", 0, 1000000,
+	 "... and critical from this many (0: never; at least error_rate_warning)."},
 	{.key = NULL},
 };
 
@@ -121,7 +126,7 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 	if (v && !(preset = probe_log_preset_find(v))) {
 		snprintf(err, errlen,
 			 "[%s] preset: unknown preset '%s' (odoo, erpnext, postgresql, mariadb, "
-			 "java)",
+			 "java, tryton)",
 			 section->name, v);
 		r = -EINVAL;
 		goto fail;
@@ -135,6 +140,12 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 				&error_pattern, err, errlen)) < 0 ||
 	    (r = get_opt_string(section, "start_at", "end", &start_at, err, errlen)) < 0)
 		goto fail;
+	if (header && (!preset || header != preset->header))
+		snprintf(c->layout, sizeof(c->layout), "the header pattern");
+	else if (preset)
+		snprintf(c->layout, sizeof(c->layout), "preset %s", preset->name);
+	else
+		snprintf(c->layout, sizeof(c->layout), "the record_start pattern");
 	if (strcmp(start_at, "end") == 0)
 		c->start_at_end = true;
 	else if (strcmp(start_at, "beginning") != 0) {
@@ -196,6 +207,14 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 	    (r = ep_config_get_int(section, log_options, "error_rate_critical", &c->rate_critical,
 				   err, errlen)) < 0)
 		goto fail;
+	if (c->rate_critical > 0 && c->rate_warning > c->rate_critical) {
+		snprintf(err, errlen,
+			 "[%s] error_rate_critical (%" PRId64
+			 ") is below error_rate_warning (%" PRId64 ")",
+			 section->name, c->rate_critical, c->rate_warning);
+		r = -EINVAL;
+		goto fail;
+	}
 	if ((r = probe_log_rules_finish(&c->rules, err, errlen)) < 0)
 		goto fail;
 	*ret_ctx = c;
@@ -221,6 +240,81 @@ static const char *sev_of(double rate, const struct probe_log_ctx *c, enum ep_se
 	return ep_severity_name(*ret);
 }
 
+/* log_format_mismatch: enough lines read this cycle and almost none fit the
+ * layout; the preset that fits the tail of the file read most, if one does. */
+static int add_mismatch(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+			struct ep_probe_result *result)
+{
+	const struct probe_log_counts *k = &cy->sc.counts;
+	const struct probe_log_file *big = NULL;
+	const struct probe_log_preset *fits = NULL;
+	double pct = 0;
+	char msg[768], fix[512];
+	size_t len = 0;
+
+	if (!probe_log_has_layout(&c->rules) ||
+	    !probe_log_mismatch(k->lines, k->format_lines, PROBE_LOG_MISMATCH_MIN_LINES))
+		return 0;
+	for (size_t i = 0; i < cy->n; i++)
+		if (cy->files[i].read && (!big || cy->files[i].read > big->read))
+			big = &cy->files[i];
+	if (big && cy->bufsize >= PROBE_LOG_TAIL_BYTES &&
+	    probe_log_tail(big->path, cy->buf, cy->bufsize, &len) == 0)
+		fits = probe_log_best_preset(cy->buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+	snprintf(msg, sizeof(msg), LOG_TXT_MISMATCH, c->layout, k->format_lines, k->lines,
+		 100.0 * (double)k->format_lines / (double)k->lines, cy->sc.unmatched);
+	if (fits)
+		snprintf(fix, sizeof(fix), LOG_TXT_MISMATCH_FIX, fits->name, c->name, pct);
+	else
+		snprintf(fix, sizeof(fix), LOG_TXT_MISMATCH_HELP, c->name);
+	struct ep_finding f = {
+		.kind = "log_format_mismatch",
+		.object = c->name,
+		.value = round(1000.0 * (double)k->format_lines / (double)k->lines) / 10,
+		.unit = "%",
+		.threshold = PROBE_LOG_MISMATCH_PCT,
+		.below = true,
+		.severity = EP_SEV_WARNING,
+		.method = "log scan (pcre2)",
+		.message = msg,
+		.remediation = fix,
+	};
+	json_t *j = ep_finding_json(&f);
+	if (!j || json_object_set_new(j, "layout", json_string(c->layout)) < 0 ||
+	    (fits && json_object_set_new(j, "preset_fits", json_string(fits->name)) < 0)) {
+		json_decref(j);
+		return -ENOMEM;
+	}
+	return ep_findings_append(result->findings, j) == -ENOMEM ? -ENOMEM : 0;
+}
+
+/* log_source_unreadable: one per path that could not be read (missing, no
+ * permission, not a regular file). */
+static int add_unreadable(const struct probe_log_ctx *c, const struct probe_log_cycle *cy,
+			  struct ep_probe_result *result)
+{
+	for (size_t i = 0; i < cy->n_unreadable; i++) {
+		char msg[PATH_MAX + 256], object[PATH_MAX + 160];
+		const struct probe_log_unreadable *u = &cy->unreadable[i];
+		ep_snprintf(msg, sizeof(msg), LOG_TXT_UNREADABLE, u->path, u->why);
+		ep_snprintf(object, sizeof(object), "%s:%s", c->name, u->path);
+		struct ep_finding f = {
+			.kind = "log_source_unreadable",
+			.object = object,
+			.value = 1,
+			.unit = "count",
+			.threshold = NAN,
+			.severity = EP_SEV_WARNING,
+			.method = "open(2)",
+			.message = msg,
+			.remediation = LOG_TXT_UNREADABLE_FIX,
+		};
+		if (ep_probe_add_finding(result, &f) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_probe_result *result)
 {
 	struct probe_log_ctx *c = ctx;
@@ -232,13 +326,19 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	int64_t now = ep_wall_ms();
 	int64_t last = json_integer_value(json_object_get(result->state, "last_run_ms"));
 
+	/* a first run from the beginning: the rate is over the span of the
+	 * records' own times, which the line-by-line path reads */
+	bool timed = first_run && !c->start_at_end;
 	ep_snprintf(result->target, sizeof(result->target), "%s", c->name);
+	if (timed)
+		c->rules.no_fast_path = true;
 	cy.bufsize = LOG_READ_CHUNK + c->rules.max_line + 1;
 	cy.buf = malloc(cy.bufsize);
 	if (!cy.buf || !patterns || !files || probe_log_scanner_init(&cy.sc, &c->rules) < 0) {
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 		goto out;
 	}
+	cy.sc.want_times = timed;
 	probe_log_state_load(&cy, result->state);
 	size_t n_old = cy.n;
 	/* cycle_add may move cy.files: reserve room first so the pointers in
@@ -276,7 +376,17 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	const struct probe_log_counts *k = &cy.sc.counts;
 	uint64_t errors = k->records[PROBE_LOG_ERROR] + k->records[PROBE_LOG_CRITICAL];
 	double minutes = (last > 0 && now > last) ? (double)(now - last) / 60000.0 : 0.0;
-	double rate = minutes > 0 ? (double)errors / minutes : (double)errors / 5.0;
+	const char *basis = "interval";
+	if (timed && cy.sc.timed_records > 0) {
+		/* at least a minute: a burst within one second is not 60x worse */
+		double span = (double)(cy.sc.last_ms - cy.sc.first_ms) / 60000.0;
+		minutes = span > 1.0 ? span : 1.0;
+		basis = "record_times";
+	} else if (minutes <= 0) {
+		minutes = 5.0;
+		basis = "assumed_5min";
+	}
+	double rate = (double)errors / minutes;
 	json_t *rec = json_object();
 	for (int l = 0; l < PROBE_LOG_N_LEVELS; l++)
 		json_object_set_new(rec, probe_log_level_name((enum probe_log_level)l),
@@ -305,6 +415,8 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	json_object_set_new(m, "error_records", json_integer((json_int_t)errors));
 	json_object_set_new(m, "error_rate_per_min", json_real(round(rate * 100) / 100));
 	json_object_set_new(m, "interval_s", json_integer((json_int_t)(minutes * 60)));
+	json_object_set_new(m, "rate_basis", json_string(basis));
+	json_object_set_new(m, "format_lines", json_integer((json_int_t)k->format_lines));
 	json_object_set_new(m, "lines", json_integer((json_int_t)k->lines));
 	json_object_set_new(m, "continuation_lines", json_integer((json_int_t)k->continuation));
 	json_object_set_new(m, "long_lines", json_integer((json_int_t)k->long_lines));
@@ -321,9 +433,9 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	char msg[512], remedy[512];
 	enum ep_severity sev;
 	sev_of(rate, c, &sev);
-	snprintf(msg, sizeof(msg), "%" PRIu64 " error records in %.1f min%s%s%s", errors,
-		 minutes > 0 ? minutes : 5.0, ntop ? "; most frequent: " : "",
-		 ntop ? sigs[0]->signature : "", cy.cut ? " (cut short by the deadline)" : "");
+	snprintf(msg, sizeof(msg), "%" PRIu64 " error records in %.1f min%s%s%s", errors, minutes,
+		 ntop ? "; most frequent: " : "", ntop ? sigs[0]->signature : "",
+		 cy.cut ? " (cut short by the deadline)" : "");
 	snprintf(remedy, sizeof(remedy),
 		 "Read the top signatures' sample lines in %s and fix their cause", c->paths[0]);
 	struct ep_finding fnd = {
@@ -332,12 +444,14 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 		.value = round(rate * 100) / 100,
 		.unit = "records/min",
 		.threshold = c->rate_warning > 0 ? (double)c->rate_warning : NAN,
+		.critical_threshold = c->rate_critical > 0 ? (double)c->rate_critical : 0,
 		.severity = sev,
 		.method = "log scan (pcre2)",
 		.message = msg,
 		.remediation = errors ? remedy : NULL,
 	};
-	if (ep_probe_add_finding(result, &fnd) < 0)
+	if (ep_probe_add_finding(result, &fnd) < 0 || add_mismatch(c, &cy, result) < 0 ||
+	    add_unreadable(c, &cy, result) < 0)
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 	if (cy.sc.error)
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory while counting signatures");
@@ -356,33 +470,76 @@ out:
 	free(cy.buf);
 }
 
+/* check-config on one readable file: a sample of its tail must fit the
+ * layout; if it does not, name the preset that fits, if one does. */
+static int check_fit(const struct probe_log_ctx *c, const char *path, char *buf, size_t cap,
+		     char *err, size_t errlen)
+{
+	struct probe_log_fit fit;
+	size_t len = 0;
+	double pct = 0;
+
+	if (!probe_log_has_layout(&c->rules) || probe_log_tail(path, buf, cap, &len) < 0 ||
+	    probe_log_fit(&c->rules, buf, len, &fit) < 0 ||
+	    !probe_log_mismatch(fit.lines, fit.format_lines, PROBE_LOG_CHECK_MIN_LINES))
+		return 0;
+	const struct probe_log_preset *p =
+		probe_log_best_preset(buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+	size_t n = (size_t)snprintf(err, errlen, LOG_TXT_CHECK_MISMATCH, c->layout, path,
+				    fit.format_lines, fit.lines);
+	if (n < errlen) {
+		if (p)
+			snprintf(err + n, errlen - n, LOG_TXT_CHECK_FITS, p->name, pct);
+		else
+			snprintf(err + n, errlen - n, LOG_TXT_CHECK_NO_FITS);
+	}
+	return -EINVAL;
+}
+
 static int log_check(void *ctx, const struct ep_deadline *deadline, char *err, size_t errlen)
 {
 	struct probe_log_ctx *c = ctx;
+	char *buf = malloc(PROBE_LOG_TAIL_BYTES);
+	int r = 0;
+
 	(void)deadline;
-	for (size_t p = 0; c->paths[p]; p++) {
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t p = 0; c->paths[p] && r == 0; p++) {
 		char pat[PATH_MAX];
 		glob_t g;
 		if (ep_snprintf(pat, sizeof(pat), "%s%s", c->root, c->paths[p]) < 0)
 			continue;
 		if (glob(pat, 0, probe_log_glob_errfunc, &g) != 0) {
-			snprintf(err, errlen, "[log.%s] no file matches %s", c->name, pat);
-			return -ENOENT;
+			snprintf(err, errlen, "no file matches %s", pat);
+			r = -ENOENT;
+			break;
 		}
-		for (size_t i = 0; i < g.gl_pathc; i++) {
-			if (access(g.gl_pathv[i], R_OK) < 0) {
-				int e = errno;
+		for (size_t i = 0; i < g.gl_pathc && r == 0; i++) {
+			const char *path = g.gl_pathv[i];
+			struct stat st;
+			if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+				if (S_ISDIR(st.st_mode) && strpbrk(c->paths[p], "*?["))
+					continue; /* a glob may match directories */
+				snprintf(err, errlen, LOG_TXT_CHECK_NOT_REGULAR, path);
+				r = -EINVAL;
+			} else if (access(path, R_OK) < 0) {
+				r = -errno;
 				snprintf(err, errlen,
-					 "[log.%s] cannot read %s: %s (give the erpulse user read "
-					 "access, e.g. add it to the group adm)",
-					 c->name, g.gl_pathv[i], strerror(e));
-				globfree(&g);
-				return -e;
+					 "cannot read %s: %s (give the erpulse user read access, "
+					 "e.g. "
+					 "add it to the group adm)",
+					 path, strerror(-r));
+			} else {
+				r = check_fit(c, path, buf, PROBE_LOG_TAIL_BYTES, err, errlen);
 			}
 		}
 		globfree(&g);
 	}
-	return 0;
+	free(buf);
+	return r;
 }
 
 const struct ep_probe ep_probe_log = {

@@ -90,13 +90,21 @@ static struct probe_log_file *cycle_add(struct probe_log_cycle *cy)
 
 static void note_error(struct probe_log_cycle *cy, const char *verb, const char *path, int errnum)
 {
+	/* -EMEDIUMTYPE: open_file's "not a regular file" */
+	const char *why = errnum == EMEDIUMTYPE ? "not a regular file" : strerror(errnum);
+	const char *hint = errnum == EACCES ? " (give the erpulse user read access, e.g. add it "
+					      "to the group adm)"
+					    : "";
+
 	cy->n_errors++;
 	if (!cy->first_error[0])
 		ep_snprintf(cy->first_error, sizeof(cy->first_error), "cannot %s %s: %s%s", verb,
-			    path, strerror(errnum),
-			    errnum == EACCES ? " (give the erpulse user read access, e.g. add it "
-					       "to the group adm)"
-					     : "");
+			    path, why, hint);
+	if (cy->n_unreadable < PROBE_LOG_MAX_UNREADABLE) {
+		struct probe_log_unreadable *u = &cy->unreadable[cy->n_unreadable++];
+		ep_snprintf(u->path, sizeof(u->path), "%s", path);
+		ep_snprintf(u->why, sizeof(u->why), "%s%s", why, hint);
+	}
 }
 
 int probe_log_glob_errfunc(const char *epath, int eerrno)
@@ -107,7 +115,8 @@ int probe_log_glob_errfunc(const char *epath, int eerrno)
 }
 
 /* Reads from f->off to EOF (or budget/deadline) through the scanner. */
-static void read_file(const struct probe_log_ctx *c, struct probe_log_cycle *cy, struct probe_log_file *f, int fd)
+static void read_file(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+		      struct probe_log_file *f, int fd)
 {
 	size_t have = 0; /* bytes of a partial line carried at the start of buf */
 	uint64_t pos = f->off;
@@ -162,7 +171,7 @@ static int open_file(const char *path, struct stat *st)
 	}
 	if (!S_ISREG(st->st_mode)) {
 		close(fd);
-		return -EISDIR;
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EMEDIUMTYPE;
 	}
 	return fd;
 }
@@ -223,8 +232,8 @@ static bool find_sibling(const struct probe_log_file *f, bool by_head, char *out
 }
 
 /* Finishes the unread tail [f->off, EOF) of the file at path. */
-static void drain_tail(const struct probe_log_ctx *c, struct probe_log_cycle *cy, struct probe_log_file *f,
-		       const char *path)
+static void drain_tail(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+		       struct probe_log_file *f, const char *path)
 {
 	struct stat st;
 	int fd = open_file(path, &st);
@@ -246,7 +255,8 @@ static void update_head(struct probe_log_file *f, int fd)
 		f->head_len = want;
 }
 
-static struct probe_log_file *find_tracked(struct probe_log_cycle *cy, size_t n_old, dev_t dev, ino_t ino)
+static struct probe_log_file *find_tracked(struct probe_log_cycle *cy, size_t n_old, dev_t dev,
+					   ino_t ino)
 {
 	for (size_t i = 0; i < n_old; i++)
 		if (cy->files[i].dev == dev && cy->files[i].ino == ino)
@@ -327,8 +337,9 @@ json_t *probe_log_json_path(const char *p)
 }
 
 /* One tracked or new file that the globs matched this cycle. */
-void probe_log_process_current(const struct probe_log_ctx *c, struct probe_log_cycle *cy, struct probe_log_file *f,
-			    int fd, const struct stat *st, bool is_new, bool first_run)
+void probe_log_process_current(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+			       struct probe_log_file *f, int fd, const struct stat *st, bool is_new,
+			       bool first_run)
 {
 	f->keep = true;
 	f->rotated = false;
@@ -378,8 +389,9 @@ void probe_log_process_current(const struct probe_log_ctx *c, struct probe_log_c
 
 /* Expands the globs: every readable regular file is opened and tied to its
  * tracked entry (by inode) or to a new one. Errors go into cy. */
-size_t probe_log_expand_globs(const struct probe_log_ctx *c, struct probe_log_cycle *cy, size_t n_old,
-			   struct probe_log_match *ms, size_t max, json_t *patterns_out)
+size_t probe_log_expand_globs(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+			      size_t n_old, struct probe_log_match *ms, size_t max,
+			      json_t *patterns_out)
 {
 	size_t nm = 0;
 
@@ -398,14 +410,15 @@ size_t probe_log_expand_globs(const struct probe_log_ctx *c, struct probe_log_cy
 				continue;
 			matched++;
 			int fd = open_file(path, &st);
-			if (fd == -EISDIR)
-				continue;
+			if (fd == -EISDIR && strpbrk(c->paths[p], "*?["))
+				continue; /* a glob may match directories: not sources */
 			if (fd < 0) {
 				struct probe_log_file *f = cy->n < cy->cap ? cycle_add(cy) : NULL;
 				if (f) {
 					ep_snprintf(f->path, sizeof(f->path), "%s", path);
 					ep_snprintf(f->error, sizeof(f->error), "%s",
-						    strerror(-fd));
+						    fd == -EMEDIUMTYPE ? "not a regular file"
+								       : strerror(-fd));
 				}
 				note_error(cy, "open", path, -fd);
 				continue;
@@ -431,7 +444,8 @@ size_t probe_log_expand_globs(const struct probe_log_ctx *c, struct probe_log_cy
 			}
 			ep_snprintf(f->path, sizeof(f->path), "%s", path);
 			f->keep = true; /* matched: not a rotated file */
-			ms[nm++] = (struct probe_log_match){.fd = fd, .st = st, .f = f, .is_new = is_new};
+			ms[nm++] = (struct probe_log_match){
+				.fd = fd, .st = st, .f = f, .is_new = is_new};
 		}
 		if (gr == 0)
 			globfree(&g);
@@ -453,7 +467,8 @@ size_t probe_log_expand_globs(const struct probe_log_ctx *c, struct probe_log_cy
 
 /* Tracked files that the globs no longer match: rotated (finish the tail)
  * or gone. */
-void probe_log_finish_rotated(const struct probe_log_ctx *c, struct probe_log_cycle *cy, size_t n_old)
+void probe_log_finish_rotated(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+			      size_t n_old)
 {
 	for (size_t i = 0; i < n_old; i++) {
 		struct probe_log_file *f = &cy->files[i];

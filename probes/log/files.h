@@ -14,12 +14,13 @@
 #include "erpulse/util.h"
 #include "probes/log/scan.h"
 
-#define LOG_HEAD_BYTES     1024      /* bytes of a file's start that identify its content */
-#define LOG_READ_CHUNK     (1 << 20) /* read(2) size */
-#define LOG_MAX_FILES      256       /* files per instance */
-#define LOG_MAX_SIBLINGS   4096      /* directory entries looked at for a rotated file */
+#define LOG_HEAD_BYTES   1024      /* bytes of a file's start that identify its content */
+#define LOG_READ_CHUNK   (1 << 20) /* read(2) size */
+#define LOG_MAX_FILES    256       /* files per instance */
+#define LOG_MAX_SIBLINGS 4096      /* directory entries looked at for a rotated file */
 
 struct probe_log_ctx {
+	char layout[64]; /* "preset odoo", "the header pattern": what lines must fit */
 	char name[128];
 	char root[PATH_MAX];
 	char **paths;
@@ -46,6 +47,14 @@ struct probe_log_file {
 	char error[256]; /* why it could not be read */
 };
 
+#define PROBE_LOG_MAX_UNREADABLE 16 /* sources named one by one in findings */
+
+/* A source that could not be read this cycle. */
+struct probe_log_unreadable {
+	char path[PATH_MAX];
+	char why[160];
+};
+
 struct probe_log_cycle {
 	struct probe_log_file *files;
 	size_t n, cap;
@@ -56,6 +65,8 @@ struct probe_log_cycle {
 	uint64_t lost;
 	size_t n_errors;
 	char first_error[512];
+	struct probe_log_unreadable unreadable[PROBE_LOG_MAX_UNREADABLE];
+	size_t n_unreadable;
 	struct probe_log_scanner sc;
 	const struct ep_deadline *deadline;
 	bool cut; /* stopped by the deadline */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "probes/log/fit.h"
 #include "probes/log/scan.h"
 #include "probes/log/scan_simd.h"
 
@@ -316,7 +317,7 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	enum probe_log_level level = PROBE_LOG_UNKNOWN;
 	const char *msg = line;
 	size_t msglen = n;
-	bool start = true;
+	bool start = true, fmt = false;
 
 	if (n > 0 && line[n - 1] == '\r')
 		n--, msglen--;
@@ -326,6 +327,7 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 		if ((r->header.native_skip || !r->header.prefix_len ||
 		     probe_log_prefix_ok(&r->header, line, n)) &&
 		    probe_log_native_match(&r->header, line, n, &mend, &gs, &ge)) {
+			fmt = true;
 			if (r->level_group >= 0 && r->header.native_gfirst >= 0)
 				level = map_level(sc, line + gs, ge - gs);
 			if (r->header.message_to_end) {
@@ -342,6 +344,7 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 		if (rc > 0) {
 			const char *tok;
 			size_t tl;
+			fmt = true;
 			if (group(sc, rc, r->level_group, &tok, &tl, line))
 				level = map_level(sc, tok, tl);
 			if (r->header.message_to_end) {
@@ -356,11 +359,18 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			start = false;
 		}
 	}
-	if (start && r->record_start.code && r->multiline)
+	if (start && r->record_start.code && r->multiline) {
 		start = r->record_start.prefix_exact
 				? probe_log_prefix_ok(&r->record_start, line, n)
 				: probe_log_regex_line_native(&r->record_start, line, n, sc->md,
 							      r->mctx, !r->no_native);
+		fmt = fmt || start;
+	}
+	if (fmt)
+		sc->counts.format_lines++;
+	else if (!sc->unmatched[0] && n > 0 && line[0] != ' ' && line[0] != '\t' &&
+		 (r->header.code || (r->record_start.code && r->multiline)))
+		probe_log_sample(line, n, sc->unmatched, sizeof(sc->unmatched));
 	if (!start || level == PROBE_LOG_CONTINUATION) {
 		sc->counts.continuation++;
 		return;
@@ -369,9 +379,29 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	    line_has_error(sc, ec, buf, buflen, ls, ls + n))
 		level = PROBE_LOG_ERROR;
 	sc->counts.records[level]++;
+	int64_t t;
+	if (sc->want_times && probe_log_line_time(line, n, &t)) {
+		if (!sc->timed_records || t < sc->first_ms)
+			sc->first_ms = t;
+		if (!sc->timed_records || t > sc->last_ms)
+			sc->last_ms = t;
+		sc->timed_records++;
+	}
 	if ((level == PROBE_LOG_ERROR || level == PROBE_LOG_CRITICAL) && r->signatures &&
 	    probe_log_sigtab_add(&sc->sigs, msg, msglen, line, n) < 0)
 		sc->error = -ENOMEM;
+}
+
+/* n lines counted in bulk by the fast paths, cont of them continuation
+ * lines (with a record-start rule start, else none): as record() counts them. */
+static void count_bulk(struct probe_log_scanner *sc, size_t n, size_t cont,
+		       const struct probe_log_regex *start)
+{
+	sc->counts.lines += n;
+	sc->counts.continuation += cont;
+	sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+	if (start)
+		sc->counts.format_lines += n - cont;
 }
 
 /* Complete lines of [from, to) one by one; to is just after a '\n'. */
@@ -424,9 +454,7 @@ static bool scan_fused(struct probe_log_scanner *sc, struct err_cursor *ec, cons
 				ec->valid = false;
 				scan_lines(sc, ec, buf, len, cur, L);
 			} else {
-				sc->counts.lines += n;
-				sc->counts.continuation += cont;
-				sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+				count_bulk(sc, n, cont, start);
 			}
 		}
 		if (!hit)
@@ -479,9 +507,7 @@ static void scan_fast(struct probe_log_scanner *sc, struct err_cursor *ec, const
 			if (too_long) {
 				scan_lines(sc, ec, buf, len, cur, L);
 			} else {
-				sc->counts.lines += n;
-				sc->counts.continuation += cont;
-				sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+				count_bulk(sc, n, cont, start);
 			}
 		}
 		if (ms >= to)

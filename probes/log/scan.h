@@ -131,6 +131,9 @@ struct probe_log_counts {
 	uint64_t continuation; /* lines that belonged to the record before them */
 	uint64_t long_lines;   /* lines cut at max_line */
 	uint64_t bytes;        /* bytes consumed */
+	/* lines that look like the layout: the header matched, or the
+	 * record-start rule (multiline) did; no layout, no count */
+	uint64_t format_lines;
 };
 
 struct probe_log_scanner {
@@ -141,6 +144,15 @@ struct probe_log_scanner {
 	pcre2_match_data *md;
 	size_t last_level; /* 1 + index in rules->levels of the last level word found */
 	int error;         /* -ENOMEM once an allocation failed */
+	/* the first line (not indented) that did not look like the layout, as a
+	 * safe sample (probe_log_sample); "" when every line did */
+	char unmatched[200];
+	/* want_times (set by the caller; the rules then need no_fast_path):
+	 * the earliest and latest time found at the start of a record line
+	 * (probe_log_line_time), timed_records of them carried one */
+	bool want_times;
+	uint64_t timed_records;
+	int64_t first_ms, last_ms;
 };
 
 /* 0 or -ENOMEM. */
