@@ -155,6 +155,7 @@ static void read_file(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
 	}
 	f->off = pos;
 	f->skip = cy->sc.skipping;
+	probe_log_scanner_flush(&cy->sc); /* records do not run on into another file */
 	(void)c;
 }
 

@@ -308,6 +308,42 @@ static bool line_has_error(struct probe_log_scanner *sc, struct err_cursor *ec, 
 	return rx_match(sc, rx, buf + ls, le - ls, 0) > 0;
 }
 
+/* A continuation line of a pending error record: the first line at column 0
+ * after "Traceback (most recent call last):" names the exception (the last
+ * traceback of a chain wins). */
+static void pending_line(struct probe_log_pending *p, const char *line, size_t n)
+{
+	static const char tb[] = "Traceback (most recent call last):";
+
+	if (n >= sizeof(tb) - 1 && memcmp(line, tb, sizeof(tb) - 1) == 0) {
+		p->in_traceback = true;
+		return;
+	}
+	if (!p->in_traceback || n == 0 || line[0] == ' ' || line[0] == '\t')
+		return;
+	p->in_traceback = false;
+	size_t k = probe_log_exception_type(line, n);
+	if (k) {
+		memcpy(p->type, line, k);
+		p->type[k] = '\0';
+		p->type_len = k;
+	}
+}
+
+void probe_log_scanner_flush(struct probe_log_scanner *sc)
+{
+	struct probe_log_pending *p = &sc->pending;
+	char sig[PROBE_LOG_SIGNATURE_MAX];
+
+	if (!p->active)
+		return;
+	p->active = false;
+	size_t n = probe_log_signature_typed(p->type, p->type_len, p->sig, strlen(p->sig), sig,
+					     sizeof(sig));
+	if (probe_log_sigtab_add_signed(&sc->sigs, sig, n, p->sample) < 0)
+		sc->error = -ENOMEM;
+}
+
 static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const char *buf,
 		   size_t buflen, size_t ls, size_t le)
 {
@@ -373,8 +409,11 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 		probe_log_sample(line, n, sc->unmatched, sizeof(sc->unmatched));
 	if (!start || level == PROBE_LOG_CONTINUATION) {
 		sc->counts.continuation++;
+		if (sc->pending.active)
+			pending_line(&sc->pending, line, n);
 		return;
 	}
+	probe_log_scanner_flush(sc);
 	if (level == PROBE_LOG_UNKNOWN && r->error.code &&
 	    line_has_error(sc, ec, buf, buflen, ls, ls + n))
 		level = PROBE_LOG_ERROR;
@@ -387,9 +426,18 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			sc->last_ms = t;
 		sc->timed_records++;
 	}
-	if ((level == PROBE_LOG_ERROR || level == PROBE_LOG_CRITICAL) && r->signatures &&
-	    probe_log_sigtab_add(&sc->sigs, msg, msglen, line, n) < 0)
+	if ((level != PROBE_LOG_ERROR && level != PROBE_LOG_CRITICAL) || !r->signatures)
+		return;
+	if (r->header.code && r->multiline) { /* its traceback may follow */
+		struct probe_log_pending *p = &sc->pending;
+		p->active = true;
+		p->in_traceback = false;
+		p->type_len = 0;
+		probe_log_signature(msg, msglen, p->sig, sizeof(p->sig));
+		probe_log_sample(line, n, p->sample, sizeof(p->sample));
+	} else if (probe_log_sigtab_add(&sc->sigs, msg, msglen, line, n) < 0) {
 		sc->error = -ENOMEM;
+	}
 }
 
 /* n lines counted in bulk by the fast paths, cont of them continuation

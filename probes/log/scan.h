@@ -136,6 +136,18 @@ struct probe_log_counts {
 	uint64_t format_lines;
 };
 
+/* An error record whose signature waits for its last line: with a header
+ * and multiline, a Python traceback's exception type ("KeyError") comes at
+ * the record's end and goes into its signature ("[KeyError] ..."). */
+struct probe_log_pending {
+	bool active;
+	bool in_traceback; /* after "Traceback (most recent call last):" */
+	size_t type_len;
+	char type[PROBE_LOG_EXCEPTION_MAX];
+	char sig[PROBE_LOG_SIGNATURE_MAX];
+	char sample[PROBE_LOG_SAMPLE_MAX];
+};
+
 struct probe_log_scanner {
 	const struct probe_log_rules *rules;
 	struct probe_log_counts counts;
@@ -153,6 +165,7 @@ struct probe_log_scanner {
 	bool want_times;
 	uint64_t timed_records;
 	int64_t first_ms, last_ms;
+	struct probe_log_pending pending;
 };
 
 /* 0 or -ENOMEM. */
@@ -165,5 +178,10 @@ void probe_log_scanner_free(struct probe_log_scanner *sc);
  * a record, and the rest of it is skipped up to its newline, across calls).
  * Splitting the same bytes differently never changes the counts. */
 size_t probe_log_scan(struct probe_log_scanner *sc, const char *buf, size_t len);
+
+/* Ends the record being read (at the end of a file or of the input): an
+ * error record whose signature waited for its traceback is counted. Call
+ * before reading sc->sigs. */
+void probe_log_scanner_flush(struct probe_log_scanner *sc);
 
 #endif

@@ -62,6 +62,7 @@ static void scan_in_chunks(struct probe_log_scanner *sc, const char *data, size_
 		memmove(buf, buf + used, have);
 		assert_true(have <= sc->rules->max_line);
 	}
+	probe_log_scanner_flush(sc); /* the end of the file */
 	free(buf);
 }
 
@@ -151,7 +152,8 @@ static void test_erpnext(void **state)
 	check_preset("erpnext");
 }
 
-/* Odoo's two tracebacks sign alike; the sample masks the password. */
+/* Odoo's two tracebacks sign alike but for their exception types, taken
+ * from each traceback's last line; the sample masks the password. */
 static void test_odoo_signatures(void **state)
 {
 	size_t len;
@@ -165,16 +167,52 @@ static void test_odoo_signatures(void **state)
 	assert_true(r.header.message_to_end); /* "(?<message>.*)" compiled away */
 	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
 	assert_int_equal(probe_log_scan(&sc, data, len), len);
+	probe_log_scanner_flush(&sc); /* (the last records flushed them already) */
 	size_t n = probe_log_sigtab_top(&sc.sigs, top, 10);
-	assert_int_equal(n, 3);
-	assert_string_equal(top[0]->signature, "odoo.http: Exception during request handling.");
-	assert_int_equal(top[0]->count, 2);
-	assert_string_equal(top[1]->signature,
+	assert_int_equal(n, 4);
+	assert_string_equal(top[0]->signature, "[psycopg2.OperationalError] odoo.http: Exception "
+					       "during request handling.");
+	assert_int_equal(top[0]->count, 1);
+	assert_non_null(strstr(top[0]->sample, "Exception during request handling."));
+	assert_string_equal(top[1]->signature, "[psycopg2.errors.SerializationFailure] odoo.http: "
+					       "Exception during request handling.");
+	assert_string_equal(top[2]->signature,
 			    "odoo.service.server: Failed to initialize database `erpdb`.");
 	assert_string_equal(
-		top[2]->signature,
+		top[3]->signature,
 		"odoo.sql_db: bad query: UPDATE sale_order SET state='<v>' WHERE id=<n>");
 	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+	free(data);
+}
+
+/* Real trytond output: two failing reads sign apart by their exception
+ * types (ValueError, KeyError), however the input is split. */
+static void test_tryton_signatures(void **state)
+{
+	size_t len;
+	struct probe_log_rules r;
+	char *data = fixture("tryton.log", &len);
+	static const size_t chunks[] = {1, 7, 333, 1 << 20};
+	(void)state;
+
+	preset_rules(&r, "tryton");
+	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
+		struct probe_log_scanner sc;
+		const struct probe_log_sig *top[10];
+		assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+		scan_in_chunks(&sc, data, len, chunks[c]);
+		assert_int_equal(probe_log_sigtab_top(&sc.sigs, top, 10), 2);
+		assert_string_equal(
+			top[0]->signature,
+			"[KeyError] <class '<v>'>.read(*([<n>], ['<v>'], {}), **{}) from "
+			"admin@<ip>/test/");
+		assert_string_equal(
+			top[1]->signature,
+			"[ValueError] <class '<v>'>.read(*([<n>], ['<v>'], {}, <n>, <n>), "
+			"**{}) from admin@<ip>/test/");
+		probe_log_scanner_free(&sc);
+	}
 	probe_log_rules_free(&r);
 	free(data);
 }
@@ -738,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_erpnext),
 		cmocka_unit_test(test_tryton),
 		cmocka_unit_test(test_odoo_signatures),
+		cmocka_unit_test(test_tryton_signatures),
 		cmocka_unit_test(test_partial_line),
 		cmocka_unit_test(test_error_pattern_edges),
 		cmocka_unit_test(test_long_line),
