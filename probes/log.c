@@ -240,6 +240,27 @@ static const char *sev_of(double rate, const struct probe_log_ctx *c, enum ep_se
 	return ep_severity_name(*ret);
 }
 
+/* The earliest and latest record times over the parts of the files read
+ * this cycle (their first and last lines carrying a time). */
+static bool record_span(const struct probe_log_cycle *cy, int64_t *ret_first, int64_t *ret_last)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < cy->n; i++) {
+		const struct probe_log_file *f = &cy->files[i];
+		int64_t a, b;
+		if (!f->read || f->read > f->off ||
+		    !probe_log_time_span(f->path, f->off - f->read, f->off, &a, &b))
+			continue;
+		if (!any || a < *ret_first)
+			*ret_first = a;
+		if (!any || b > *ret_last)
+			*ret_last = b;
+		any = true;
+	}
+	return any;
+}
+
 /* log_format_mismatch: enough lines read this cycle and almost none fit the
  * layout; the preset that fits the tail of the file read most, if one does. */
 static int add_mismatch(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
@@ -327,18 +348,15 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	int64_t last = json_integer_value(json_object_get(result->state, "last_run_ms"));
 
 	/* a first run from the beginning: the rate is over the span of the
-	 * records' own times, which the line-by-line path reads */
+	 * records' own times (record_span) */
 	bool timed = first_run && !c->start_at_end;
 	ep_snprintf(result->target, sizeof(result->target), "%s", c->name);
-	if (timed)
-		c->rules.no_fast_path = true;
 	cy.bufsize = LOG_READ_CHUNK + c->rules.max_line + 1;
 	cy.buf = malloc(cy.bufsize);
 	if (!cy.buf || !patterns || !files || probe_log_scanner_init(&cy.sc, &c->rules) < 0) {
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 		goto out;
 	}
-	cy.sc.want_times = timed;
 	probe_log_state_load(&cy, result->state);
 	size_t n_old = cy.n;
 	/* cycle_add may move cy.files: reserve room first so the pointers in
@@ -377,9 +395,10 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	uint64_t errors = k->records[PROBE_LOG_ERROR] + k->records[PROBE_LOG_CRITICAL];
 	double minutes = (last > 0 && now > last) ? (double)(now - last) / 60000.0 : 0.0;
 	const char *basis = "interval";
-	if (timed && cy.sc.timed_records > 0) {
+	int64_t first_ms, last_ms;
+	if (timed && record_span(&cy, &first_ms, &last_ms)) {
 		/* at least a minute: a burst within one second is not 60x worse */
-		double span = (double)(cy.sc.last_ms - cy.sc.first_ms) / 60000.0;
+		double span = (double)(last_ms - first_ms) / 60000.0;
 		minutes = span > 1.0 ? span : 1.0;
 		basis = "record_times";
 	} else if (minutes <= 0) {

@@ -183,3 +183,56 @@ bool probe_log_line_time(const char *line, size_t len, int64_t *ret_ms)
 	}
 	return false;
 }
+
+#define SPAN_BYTES 4096
+
+/* The time of the first (last: backwards) line of buf[0..n) carrying one;
+ * buf starts and ends at line boundaries unless cut. */
+static bool edge_time(const char *buf, size_t n, bool last, int64_t *ret)
+{
+	if (!last) {
+		for (size_t ls = 0; ls < n;) {
+			const char *nl = memchr(buf + ls, '\n', n - ls);
+			size_t le = nl ? (size_t)(nl - buf) : n;
+			if (probe_log_line_time(buf + ls, le - ls, ret))
+				return true;
+			ls = le + 1;
+		}
+		return false;
+	}
+	for (size_t le = n; le > 0;) {
+		size_t ls = le;
+		while (ls > 0 && buf[ls - 1] != '\n')
+			ls--;
+		if (probe_log_line_time(buf + ls, le - ls, ret))
+			return true;
+		le = ls > 0 ? ls - 1 : 0;
+	}
+	return false;
+}
+
+bool probe_log_time_span(const char *path, uint64_t from, uint64_t to, int64_t *ret_first,
+			 int64_t *ret_last)
+{
+	char buf[SPAN_BYTES];
+	bool ok = false;
+	int fd;
+
+	if (to <= from || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return false;
+	size_t want = to - from < SPAN_BYTES ? (size_t)(to - from) : SPAN_BYTES;
+	ssize_t got = pread(fd, buf, want, (off_t)from);
+	if (got > 0 && edge_time(buf, (size_t)got, false, ret_first)) {
+		uint64_t tail = to - from < SPAN_BYTES ? from : to - SPAN_BYTES;
+		got = pread(fd, buf, (size_t)(to - tail), (off_t)tail);
+		/* a cut first line of the tail is not a line start: skip it */
+		size_t skip = 0;
+		if (got > 0 && tail > from) {
+			const char *nl = memchr(buf, '\n', (size_t)got);
+			skip = nl ? (size_t)(nl - buf) + 1 : (size_t)got;
+		}
+		ok = got > 0 && edge_time(buf + skip, (size_t)got - skip, true, ret_last);
+	}
+	close(fd);
+	return ok;
+}

@@ -53,4 +53,10 @@ int probe_log_tail(const char *path, char *buf, size_t cap, size_t *ret_len);
  * "Sun Dec 06 13:46:40 2026". false when there is none. */
 bool probe_log_line_time(const char *line, size_t len, int64_t *ret_ms);
 
+/* The times of the first and the last line carrying one in [from, to) of
+ * the file at path, from its first and last 4 KiB: a first run's records
+ * span, read without slowing the scan. false when neither end has one. */
+bool probe_log_time_span(const char *path, uint64_t from, uint64_t to, int64_t *ret_first,
+			 int64_t *ret_last);
+
 #endif

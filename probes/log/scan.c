@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "probes/log/fit.h"
 #include "probes/log/scan.h"
 #include "probes/log/scan_simd.h"
 
@@ -418,14 +417,6 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	    line_has_error(sc, ec, buf, buflen, ls, ls + n))
 		level = PROBE_LOG_ERROR;
 	sc->counts.records[level]++;
-	int64_t t;
-	if (sc->want_times && probe_log_line_time(line, n, &t)) {
-		if (!sc->timed_records || t < sc->first_ms)
-			sc->first_ms = t;
-		if (!sc->timed_records || t > sc->last_ms)
-			sc->last_ms = t;
-		sc->timed_records++;
-	}
 	if ((level != PROBE_LOG_ERROR && level != PROBE_LOG_CRITICAL) || !r->signatures)
 		return;
 	if (r->header.code && r->multiline) { /* its traceback may follow */

@@ -159,12 +159,6 @@ struct probe_log_scanner {
 	/* the first line (not indented) that did not look like the layout, as a
 	 * safe sample (probe_log_sample); "" when every line did */
 	char unmatched[200];
-	/* want_times (set by the caller; the rules then need no_fast_path):
-	 * the earliest and latest time found at the start of a record line
-	 * (probe_log_line_time), timed_records of them carried one */
-	bool want_times;
-	uint64_t timed_records;
-	int64_t first_ms, last_ms;
 	struct probe_log_pending pending;
 };
 

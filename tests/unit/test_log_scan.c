@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -766,6 +767,32 @@ static void test_line_time(void **state)
 #undef T
 }
 
+/* A first run's span: the first and last lines carrying a time, read from
+ * the two ends of the region (a 5000-line file: longer than both ends). */
+static void test_time_span(void **state)
+{
+	char path[] = "/tmp/erpulse-test-span.XXXXXX";
+	int fd = mkstemp(path);
+	int64_t a = 0, b = 0;
+	(void)state;
+
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f, "no time here\n");
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "2026-12-06 %02d:%02d:%02d,000 42 INFO db x: line %d\n", 10 + i / 3600,
+			i / 60 % 60, i % 60, i);
+	fprintf(f, "  File \"x.py\", line 1\n");
+	long size = ftell(f);
+	fclose(f);
+	assert_true(probe_log_time_span(path, 0, (uint64_t)size, &a, &b));
+	assert_int_equal(b - a, 4999 * 1000);
+	assert_false(probe_log_time_span(path, 0, 13, &a, &b)); /* "no time here" */
+	assert_false(probe_log_time_span(path, 5, 5, &a, &b));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_presets_fit_their_logs),
 		cmocka_unit_test(test_unmatched_sample),
 		cmocka_unit_test(test_line_time),
+		cmocka_unit_test(test_time_span),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
