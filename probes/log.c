@@ -279,11 +279,17 @@ static int add_mismatch(const struct probe_log_ctx *c, struct probe_log_cycle *c
 	for (size_t i = 0; i < cy->n; i++)
 		if (cy->files[i].read && (!big || cy->files[i].read > big->read))
 			big = &cy->files[i];
+	const char *sample = cy->sc.unmatched;
+	struct probe_log_fit fit = {0};
 	if (big && cy->bufsize >= PROBE_LOG_TAIL_BYTES &&
-	    probe_log_tail(big->path, cy->buf, cy->bufsize, &len) == 0)
+	    probe_log_tail(big->path, cy->buf, cy->bufsize, &len) == 0) {
 		fits = probe_log_best_preset(cy->buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+		/* the fast paths count without keeping a sample: take one from the tail */
+		if (!sample[0] && probe_log_fit(&c->rules, cy->buf, len, &fit) == 0)
+			sample = fit.unmatched;
+	}
 	snprintf(msg, sizeof(msg), LOG_TXT_MISMATCH, c->layout, k->format_lines, k->lines,
-		 100.0 * (double)k->format_lines / (double)k->lines, cy->sc.unmatched);
+		 100.0 * (double)k->format_lines / (double)k->lines, sample);
 	if (fits)
 		snprintf(fix, sizeof(fix), LOG_TXT_MISMATCH_FIX, fits->name, c->name, pct);
 	else
