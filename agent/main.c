@@ -203,7 +203,10 @@ static int cmd_check(const char *config)
 				fprintf(stderr, "[%s]: %s\n", out[i].name, out[i].error);
 				problems++;
 			} else {
-				printf("[%s]: ok\n", out[i].name);
+				const char *note =
+					json_string_value(json_object_get(out[i].metrics, "note"));
+				printf("[%s]: ok%s%s\n", out[i].name, note ? "; " : "",
+				       note ? note : "");
 			}
 		}
 		agent_outcomes_free(out, c->n_instances);

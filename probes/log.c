@@ -496,7 +496,8 @@ out:
 }
 
 /* check-config on one readable file: a sample of its tail must fit the
- * layout; if it does not, name the preset that fits, if one does. */
+ * layout; if it does not, name the preset that fits, if one does. Without
+ * a layout, a preset that fits is a hint left in err (returns 0). */
 static int check_fit(const struct probe_log_ctx *c, const char *path, char *buf, size_t cap,
 		     char *err, size_t errlen)
 {
@@ -504,8 +505,18 @@ static int check_fit(const struct probe_log_ctx *c, const char *path, char *buf,
 	size_t len = 0;
 	double pct = 0;
 
-	if (!probe_log_has_layout(&c->rules) || probe_log_tail(path, buf, cap, &len) < 0 ||
-	    probe_log_fit(&c->rules, buf, len, &fit) < 0 ||
+	if (probe_log_tail(path, buf, cap, &len) < 0)
+		return 0;
+	if (!probe_log_has_layout(&c->rules)) {
+		/* nothing to mismatch; name a preset that fits, once */
+		const struct probe_log_preset *p =
+			err[0] ? NULL
+			       : probe_log_best_preset(buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+		if (p)
+			snprintf(err, errlen, LOG_TXT_CHECK_HINT, path, p->name, pct, p->name);
+		return 0;
+	}
+	if (probe_log_fit(&c->rules, buf, len, &fit) < 0 ||
 	    !probe_log_mismatch(fit.lines, fit.format_lines, PROBE_LOG_CHECK_MIN_LINES))
 		return 0;
 	const struct probe_log_preset *p =

@@ -24,6 +24,10 @@
 /* preset, percentage */
 #define LOG_TXT_CHECK_FITS    "; preset %s fits %.0f%% of lines"
 #define LOG_TXT_CHECK_NO_FITS "; no built-in preset fits: write a header pattern"
+/* path, preset, percentage, preset (no layout set: a hint after "ok") */
+#define LOG_TXT_CHECK_HINT                                                                         \
+	"no preset or header set, every line of %s counts as a record; preset %s fits %.0f%% of "  \
+	"lines (preset = %s counts records by their level)"
 /* path */
 #define LOG_TXT_CHECK_NOT_REGULAR "%s is not a regular file"
 

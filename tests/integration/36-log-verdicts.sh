@@ -6,6 +6,7 @@
 #    line a continuation line; now a log_format_mismatch warning naming the
 #    preset and a sample line, and check-config names preset tryton;
 #  - /dev/zero as a source: a log_source_unreadable warning, not ok;
+#  - a section without a preset: check-config names the preset that fits;
 #  - preset tryton: the error records, their exception types in the
 #    signatures, a first run from the beginning rated over the records' own
 #    times, the rule (warning and critical lines) in the finding;
@@ -49,6 +50,8 @@ preset = $1
 start_at = beginning
 [log.zero]
 paths = /dev/zero
+[log.plain]
+paths = $T/tryton/trytond.log
 EOF
 }
 aprint() { "$AGENT" --config "$T/a.conf" once --print 2>>"$T/agent.log"; }
@@ -86,6 +89,8 @@ tap_like "  ... /dev/zero is not a regular file" "$out" '\[log.zero\]: /dev/zero
 conf tryton
 out=$("$AGENT" --config "$T/a.conf" check-config 2>&1)
 tap_like "preset tryton: check-config has only /dev/zero to complain about" "$out" '\[log.tryton\]: ok'
+tap_like "  ... and names the preset that fits a section without one" "$out" \
+	"\[log.plain\]: ok; no preset or header set, every line of $T/tryton/trytond.log counts as a record; preset tryton fits 6[0-9]% of lines"
 aprint >"$T/tryton.json"
 tap_is "  ... error records = grep count of ERROR record lines" \
 	"$(jget "$T/tryton.json" 'p("log.tryton")["metrics"]["error_records"]')" "$errors_in_log"
