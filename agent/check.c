@@ -346,7 +346,10 @@ static void check_probes(struct check *k)
 				fprintf(stderr, "[%s]: %s\n", out[i].name, out[i].error);
 			k->problems++;
 		} else {
-			printf("[%s]: ok\n", out[i].name);
+			/* a probe's hint, e.g. the log preset that fits a section without one */
+			const char *note =
+				json_string_value(json_object_get(out[i].metrics, "note"));
+			printf("[%s]: ok%s%s\n", out[i].name, note ? "; " : "", note ? note : "");
 		}
 	}
 	agent_outcomes_free(out, c->n_instances);

@@ -63,6 +63,21 @@ static int load_conf(const char *path, struct agent_conf **ret)
 	return r;
 }
 
+/* once --print reads the saved probe state (log offsets, cursors) and saves
+ * nothing, so it shows what the next cycle would see. Say so when that
+ * state cannot be read: the report then reads as a first run. */
+static void warn_unreadable_state(const char *state_dir)
+{
+	char dir[4096];
+
+	if (ep_snprintf(dir, sizeof(dir), "%s/probes", state_dir) == 0 && access(dir, F_OK) == 0 &&
+	    access(dir, R_OK | X_OK) < 0)
+		ep_log_warning("cannot read the saved probe state in %s (%s): this report reads as "
+			       "a first run (log sources from their end); run it as root or as "
+			       "the agent's user",
+			       dir, strerror(errno));
+}
+
 static int cmd_once(const char *config, bool print, const char *only, bool fresh)
 {
 	struct agent_ctx a;
@@ -93,6 +108,7 @@ static int cmd_once(const char *config, bool print, const char *only, bool fresh
 		goto out;
 	}
 	if (print) {
+		warn_unreadable_state(a.conf->state_dir);
 		r = agent_cycle(&a, true, only, &body);
 		if (r < 0)
 			goto out;

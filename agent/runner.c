@@ -107,9 +107,12 @@ static void worker_main(const struct agent_instance *in, const char *root, const
 		ep_probe_fail(&r, EP_STATUS_ERROR, "%s", err[0] ? err : "initialisation failed");
 	} else {
 		if (mode == AGENT_RUN_CHECK) {
+			err[0] = '\0';
 			if (in->probe->check && in->probe->check(ctx, &d, err, sizeof(err)) < 0)
 				ep_probe_fail(&r, EP_STATUS_ERROR, "%s",
 					      err[0] ? err : "check failed");
+			else if (err[0]) /* a hint beside "ok" (check-config prints it) */
+				json_object_set_new(r.metrics, "note", json_string(err));
 		} else {
 			in->probe->run(ctx, &d, &r);
 		}

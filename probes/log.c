@@ -1,24 +1,7 @@
 /* The log probe: error records in log files found by glob, read
- * incrementally and rotation-safely (docs/probes-host.md).
- *
- * Per file the state keeps (dev, inode, offset) plus a hash of the file's
- * first bytes. Each cycle:
- *  - a tracked inode still matched by the globs is read on from its offset;
- *    if it shrank or its first bytes changed (copytruncate, or a file
- *    replaced in place) it is read from the start, after the tail of the
- *    copy (a sibling "NAME.1"-style file with the old first bytes) is read;
- *  - a tracked inode no longer matched (rename rotation) is looked up among
- *    the siblings of its old path ("NAME.1", "NAME-20261126", ...) and its
- *    unread tail is finished; it stays tracked one more cycle for writers
- *    that have not reopened yet;
- *  - a file not seen before is read from its start, except on the very first
- *    run (no state yet), where pre-existing files start at their end unless
- *    start_at = beginning;
- *  - only complete lines are consumed, so a line being written is counted
- *    once, when its newline arrives. */
-#include <dirent.h>
+ * incrementally and rotation-safely; how files are tracked across cycles
+ * and rotations is in probes/log/files.c (docs/probes-host.md). */
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -30,13 +13,12 @@
 #include <unistd.h>
 
 #include "erpulse/probe.h"
+#include "probes/log/files.h"
+#include "probes/log/fit.h"
 #include "probes/log/presets.h"
 #include "probes/log/scan.h"
+#include "probes/log/texts.h"
 
-#define LOG_HEAD_BYTES     1024      /* bytes of a file's start that identify its content */
-#define LOG_READ_CHUNK     (1 << 20) /* read(2) size */
-#define LOG_MAX_FILES      256       /* files per instance */
-#define LOG_MAX_SIBLINGS   4096      /* directory entries looked at for a rotated file */
 #define LOG_TOP_SIGNATURES 10
 
 static const struct ep_option log_options[] = {
@@ -44,7 +26,8 @@ static const struct ep_option log_options[] = {
 	 "Files to read: absolute paths or globs (several allowed, separated by spaces or commas). "
 	 "Compressed files (.gz, .xz, .bz2, .zst) are skipped."},
 	{"preset", EP_OPT_STRING, NULL, 0, 0,
-	 "A built-in layout: odoo, erpnext (frappe), postgresql, mariadb (mysql), java (log4j). "
+	 "A built-in layout: odoo, erpnext (frappe), postgresql, mariadb (mysql), java (log4j), "
+	 "tryton. "
 	 "Its patterns are defaults that the options below override."},
 	{"header", EP_OPT_STRING, NULL, 0, 0,
 	 "PCRE2 matching a record's first line, with named groups (?<level>...) and optionally "
@@ -70,54 +53,14 @@ static const struct ep_option log_options[] = {
 	 "Longer lines are classified on this prefix and skipped to their end."},
 	{"signatures", EP_OPT_BOOL, "yes", 0, 0, "Collect the top 10 error signatures."},
 	{"error_rate_warning", EP_OPT_INT, "1", 0, 1000000,
-	 "log_errors finding is a warning from this many error records per minute."},
-	{"error_rate_critical", EP_OPT_INT, "10", 0, 1000000, "... and critical from this many."},
+	 "The log_errors finding is a warning from this many error records per minute (0: never). "
+	 "The rule travels in the finding, so the collector alerts on it from the first day."},
+	{"error_rate_critical", EP_OPT_INT, "10", 0, 1000000,
+	 "... and critical from this many (0: never; at least error_rate_warning)."},
 	{.key = NULL},
 };
 
-struct log_ctx {
-	char name[128];
-	char root[PATH_MAX];
-	char **paths;
-	struct probe_log_rules rules;
-	bool start_at_end;
-	int64_t budget;
-	int64_t rate_warning, rate_critical;
-};
-
-/* One file of this cycle. */
-struct log_file {
-	char path[PATH_MAX];
-	dev_t dev;
-	ino_t ino;
-	uint64_t off;  /* next byte to read */
-	uint64_t size; /* at the last fstat */
-	uint64_t head_hash;
-	uint64_t head_len;
-	bool skip;    /* inside an over-long line */
-	bool rotated; /* no longer matched by the globs: finishing its tail */
-	bool was_rotated;
-	bool keep;       /* goes back into the state */
-	uint64_t read;   /* bytes consumed this cycle */
-	char error[256]; /* why it could not be read */
-};
-
-struct log_cycle {
-	struct log_file *files;
-	size_t n, cap;
-	char *buf;
-	size_t bufsize;
-	int64_t budget_left;
-	uint64_t backlog;
-	uint64_t lost;
-	size_t n_errors;
-	char first_error[512];
-	struct probe_log_scanner sc;
-	const struct ep_deadline *deadline;
-	bool cut; /* stopped by the deadline */
-};
-
-static void log_free_ctx(struct log_ctx *c)
+static void log_free_ctx(struct probe_log_ctx *c)
 {
 	if (!c)
 		return;
@@ -140,7 +83,7 @@ static int get_opt_string(const struct ep_config_section *s, const char *key, co
 static int log_init(const struct ep_config_section *section, const struct ep_probe_env *env,
 		    void **ret_ctx, char *err, size_t errlen)
 {
-	struct log_ctx *c = calloc(1, sizeof(*c));
+	struct probe_log_ctx *c = calloc(1, sizeof(*c));
 	const struct probe_log_preset *preset = NULL;
 	const char *v, *header, *record_start, *error_pattern, *start_at;
 	char **levels = NULL;
@@ -183,7 +126,7 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 	if (v && !(preset = probe_log_preset_find(v))) {
 		snprintf(err, errlen,
 			 "[%s] preset: unknown preset '%s' (odoo, erpnext, postgresql, mariadb, "
-			 "java)",
+			 "java, tryton)",
 			 section->name, v);
 		r = -EINVAL;
 		goto fail;
@@ -197,6 +140,12 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 				&error_pattern, err, errlen)) < 0 ||
 	    (r = get_opt_string(section, "start_at", "end", &start_at, err, errlen)) < 0)
 		goto fail;
+	if (header && (!preset || header != preset->header))
+		snprintf(c->layout, sizeof(c->layout), "the header pattern");
+	else if (preset)
+		snprintf(c->layout, sizeof(c->layout), "preset %s", preset->name);
+	else
+		snprintf(c->layout, sizeof(c->layout), "the record_start pattern");
 	if (strcmp(start_at, "end") == 0)
 		c->start_at_end = true;
 	else if (strcmp(start_at, "beginning") != 0) {
@@ -258,6 +207,14 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 	    (r = ep_config_get_int(section, log_options, "error_rate_critical", &c->rate_critical,
 				   err, errlen)) < 0)
 		goto fail;
+	if (c->rate_critical > 0 && c->rate_warning > c->rate_critical) {
+		snprintf(err, errlen,
+			 "[%s] error_rate_critical (%" PRId64
+			 ") is below error_rate_warning (%" PRId64 ")",
+			 section->name, c->rate_critical, c->rate_warning);
+		r = -EINVAL;
+		goto fail;
+	}
 	if ((r = probe_log_rules_finish(&c->rules, err, errlen)) < 0)
 		goto fail;
 	*ret_ctx = c;
@@ -272,466 +229,7 @@ static void log_fini(void *ctx)
 	log_free_ctx(ctx);
 }
 
-/* ---- files ---------------------------------------------------------------- */
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Hash of the first len bytes of fd; false if the file is shorter. */
-static bool head_hash(int fd, uint64_t len, uint64_t *ret)
-{
-	char head[LOG_HEAD_BYTES];
-	ssize_t got;
-
-	if (len > sizeof(head))
-		len = sizeof(head);
-	if (len == 0) {
-		*ret = hash_bytes("", 0);
-		return true;
-	}
-	got = pread(fd, head, len, 0);
-	if (got != (ssize_t)len)
-		return false;
-	*ret = hash_bytes(head, len);
-	return true;
-}
-
-static bool is_compressed(const char *path)
-{
-	static const char *const ext[] = {".gz", ".xz", ".bz2", ".zst", ".lz4", ".zip", ".Z"};
-	size_t n = strlen(path);
-
-	for (size_t i = 0; i < EP_ARRAY_SIZE(ext); i++) {
-		size_t e = strlen(ext[i]);
-		if (n > e && strcmp(path + n - e, ext[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-static struct log_file *cycle_add(struct log_cycle *cy)
-{
-	if (cy->n == cy->cap) {
-		size_t cap = cy->cap ? cy->cap * 2 : 16;
-		struct log_file *f = realloc(cy->files, cap * sizeof(*f));
-		if (!f)
-			return NULL;
-		cy->files = f;
-		cy->cap = cap;
-	}
-	memset(&cy->files[cy->n], 0, sizeof(cy->files[0]));
-	return &cy->files[cy->n++];
-}
-
-static void note_error(struct log_cycle *cy, const char *verb, const char *path, int errnum)
-{
-	cy->n_errors++;
-	if (!cy->first_error[0])
-		ep_snprintf(cy->first_error, sizeof(cy->first_error), "cannot %s %s: %s%s", verb,
-			    path, strerror(errnum),
-			    errnum == EACCES ? " (give the erpulse user read access, e.g. add it "
-					       "to the group adm)"
-					     : "");
-}
-
-static int glob_errfunc(const char *epath, int eerrno)
-{
-	(void)epath;
-	(void)eerrno;
-	return 0; /* go on; a pattern with no readable match is reported below */
-}
-
-/* Reads from f->off to EOF (or budget/deadline) through the scanner. */
-static void read_file(const struct log_ctx *c, struct log_cycle *cy, struct log_file *f, int fd)
-{
-	size_t have = 0; /* bytes of a partial line carried at the start of buf */
-	uint64_t pos = f->off;
-
-	cy->sc.skipping = f->skip;
-	for (;;) {
-		if (cy->budget_left <= 0)
-			break;
-		if (ep_deadline_left_ms(cy->deadline) < 100) {
-			cy->cut = true;
-			break;
-		}
-		size_t want = cy->bufsize - have;
-		if ((int64_t)want > cy->budget_left)
-			want = (size_t)cy->budget_left;
-		ssize_t got = pread(fd, cy->buf + have, want, (off_t)(pos + have));
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			snprintf(f->error, sizeof(f->error), "read: %s", strerror(errno));
-			note_error(cy, "read", f->path, errno);
-			break;
-		}
-		if (got == 0)
-			break;
-		cy->budget_left -= got;
-		size_t len = have + (size_t)got;
-		size_t used = probe_log_scan(&cy->sc, cy->buf, len);
-		pos += used;
-		f->read += used;
-		have = len - used;
-		if (have > 0 && used > 0)
-			memmove(cy->buf, cy->buf + used, have);
-		if (have >= cy->bufsize) /* cannot happen: bufsize > max_line */
-			break;
-	}
-	f->off = pos;
-	f->skip = cy->sc.skipping;
-	(void)c;
-}
-
-/* Opens path, checks it is a regular file; fills dev/ino/size. */
-static int open_file(const char *path, struct stat *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	return fd;
-}
-
-/* Looks for a rotated copy of f among the siblings of f->path whose name
- * starts with its base name: by inode (rename rotation) or, with by_head, by
- * the hash of its first bytes and a size of at least f->off (copytruncate).
- * Writes the found path into out. */
-static bool find_sibling(const struct log_file *f, bool by_head, char *out, size_t outsize)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(f->path, '/');
-	const char *base;
-	size_t blen;
-	DIR *d;
-	struct dirent *de;
-	size_t seen = 0;
-	bool found = false;
-
-	if (!slash)
-		return false;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path) ? (int)(slash - f->path) : 1,
-		 f->path);
-	base = slash + 1;
-	blen = strlen(base);
-	d = opendir(dir);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d)) && seen++ < LOG_MAX_SIBLINGS) {
-		char p[PATH_MAX];
-		struct stat st;
-
-		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0' ||
-		    is_compressed(de->d_name))
-			continue;
-		if (ep_snprintf(p, sizeof(p), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name) < 0)
-			continue;
-		if (!by_head) {
-			if (stat(p, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
-				snprintf(out, outsize, "%s", p);
-				found = true;
-			}
-			continue;
-		}
-		int fd = open_file(p, &st);
-		uint64_t h;
-		if (fd < 0)
-			continue;
-		if ((uint64_t)st.st_size >= f->off && head_hash(fd, f->head_len, &h) &&
-		    h == f->head_hash && !(st.st_dev == f->dev && st.st_ino == f->ino)) {
-			snprintf(out, outsize, "%s", p);
-			found = true;
-		}
-		close(fd);
-	}
-	closedir(d);
-	return found;
-}
-
-/* Finishes the unread tail [f->off, EOF) of the file at path. */
-static void drain_tail(const struct log_ctx *c, struct log_cycle *cy, struct log_file *f,
-		       const char *path)
-{
-	struct stat st;
-	int fd = open_file(path, &st);
-
-	if (fd < 0) {
-		cy->lost++;
-		return;
-	}
-	if ((uint64_t)st.st_size > f->off)
-		read_file(c, cy, f, fd);
-	f->size = (uint64_t)st.st_size;
-	close(fd);
-}
-
-static void update_head(struct log_file *f, int fd)
-{
-	uint64_t want = f->off < LOG_HEAD_BYTES ? f->off : LOG_HEAD_BYTES;
-	if (f->head_len < want && head_hash(fd, want, &f->head_hash))
-		f->head_len = want;
-}
-
-static struct log_file *find_tracked(struct log_cycle *cy, size_t n_old, dev_t dev, ino_t ino)
-{
-	for (size_t i = 0; i < n_old; i++)
-		if (cy->files[i].dev == dev && cy->files[i].ino == ino)
-			return &cy->files[i];
-	return NULL;
-}
-
-static json_int_t jint(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
-static void load_state(struct log_cycle *cy, const json_t *state)
-{
-	const json_t *files = json_object_get(state, "files");
-	size_t i;
-	const json_t *e;
-
-	json_array_foreach(files, i, e)
-	{
-		const char *p = json_string_value(json_object_get(e, "path"));
-		if (!p || cy->n >= LOG_MAX_FILES)
-			continue;
-		struct log_file *f = cycle_add(cy);
-		if (!f)
-			return;
-		ep_snprintf(f->path, sizeof(f->path), "%s", p);
-		f->dev = (dev_t)jint(e, "dev");
-		f->ino = (ino_t)jint(e, "ino");
-		f->off = (uint64_t)jint(e, "off");
-		f->head_len = (uint64_t)jint(e, "hl");
-		const char *hh = json_string_value(json_object_get(e, "hh"));
-		f->head_hash = hh ? strtoull(hh, NULL, 16) : 0;
-		f->skip = json_is_true(json_object_get(e, "skip"));
-		f->was_rotated = json_is_true(json_object_get(e, "rot"));
-	}
-}
-
-static int save_state(const struct log_cycle *cy, json_t *state)
-{
-	json_t *files = json_array();
-	char hh[32];
-
-	if (!files)
-		return -ENOMEM;
-	for (size_t i = 0; i < cy->n; i++) {
-		const struct log_file *f = &cy->files[i];
-		if (!f->keep)
-			continue;
-		snprintf(hh, sizeof(hh), "%016" PRIx64, f->head_hash);
-		json_t *e = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:b}", "path", f->path,
-				      "dev", (json_int_t)f->dev, "ino", (json_int_t)f->ino, "off",
-				      (json_int_t)f->off, "hl", (json_int_t)f->head_len, "hh", hh,
-				      "skip", f->skip, "rot", f->rotated);
-		if (!e || json_array_append_new(files, e) < 0) {
-			json_decref(files);
-			return -ENOMEM;
-		}
-	}
-	if (json_object_set_new(state, "files", files) < 0 ||
-	    json_object_set_new(state, "v", json_integer(1)) < 0 ||
-	    json_object_set_new(state, "last_run_ms", json_integer(ep_wall_ms())) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-/* Path as a JSON string (invalid UTF-8 bytes become '?'). */
-static json_t *json_path(const char *p)
-{
-	if (ep_utf8_valid(p, strlen(p)))
-		return json_string(p);
-	char tmp[PATH_MAX];
-	size_t i;
-	for (i = 0; p[i] && i + 1 < sizeof(tmp); i++)
-		tmp[i] = (unsigned char)p[i] >= 0x80 ? '?' : p[i];
-	tmp[i] = '\0';
-	return json_string(tmp);
-}
-
-/* One tracked or new file that the globs matched this cycle. */
-static void process_current(const struct log_ctx *c, struct log_cycle *cy, struct log_file *f,
-			    int fd, const struct stat *st, bool is_new, bool first_run)
-{
-	f->keep = true;
-	f->rotated = false;
-	f->size = (uint64_t)st->st_size;
-	if (is_new) {
-		f->off = (first_run && c->start_at_end) ? (uint64_t)st->st_size : 0;
-		f->skip = false;
-		f->head_len = 0;
-		if (first_run && c->start_at_end && st->st_size > 0) {
-			/* start after the last complete line: a partial one is counted when done */
-			char tail[4096];
-			uint64_t from = f->off > sizeof(tail) ? f->off - sizeof(tail) : 0;
-			ssize_t got = pread(fd, tail, (size_t)(f->off - from), (off_t)from);
-			if (got > 0) {
-				ssize_t k = got;
-				while (k > 0 && tail[k - 1] != '\n')
-					k--;
-				if (k > 0)
-					f->off = from + (uint64_t)k;
-				else if (got == (ssize_t)(f->off - from) && from == 0)
-					f->off = 0;
-				/* else: the last line is longer than 4 KiB; start at the end */
-			}
-		}
-	} else {
-		uint64_t h;
-		bool same_head = head_hash(fd, f->head_len, &h) && h == f->head_hash;
-		if ((uint64_t)st->st_size < f->off || !same_head) {
-			/* truncated or replaced in place: finish the copy's tail, then restart */
-			char copy[PATH_MAX];
-			if (f->off > 0 && find_sibling(f, true, copy, sizeof(copy))) {
-				struct log_file tmp = *f;
-				drain_tail(c, cy, &tmp, copy);
-				f->read += tmp.read;
-			}
-			f->off = 0;
-			f->skip = false;
-			f->head_len = 0;
-		}
-	}
-	if ((uint64_t)st->st_size > f->off)
-		read_file(c, cy, f, fd);
-	update_head(f, fd);
-	if (f->size > f->off)
-		cy->backlog += f->size - f->off;
-}
-
-/* A file the globs matched this cycle, opened. */
-struct log_match {
-	int fd;
-	struct stat st;
-	struct log_file *f; /* tracked entry or a new one */
-	bool is_new;
-};
-
-/* Expands the globs: every readable regular file is opened and tied to its
- * tracked entry (by inode) or to a new one. Errors go into cy. */
-static size_t expand_globs(const struct log_ctx *c, struct log_cycle *cy, size_t n_old,
-			   struct log_match *ms, size_t max, json_t *patterns_out)
-{
-	size_t nm = 0;
-
-	for (size_t p = 0; c->paths[p]; p++) {
-		char pat[PATH_MAX];
-		glob_t g;
-		size_t matched = 0;
-
-		if (ep_snprintf(pat, sizeof(pat), "%s%s", c->root, c->paths[p]) < 0)
-			continue;
-		int gr = glob(pat, 0, glob_errfunc, &g);
-		for (size_t i = 0; gr == 0 && i < g.gl_pathc; i++) {
-			const char *path = g.gl_pathv[i];
-			struct stat st;
-			if (is_compressed(path))
-				continue;
-			matched++;
-			int fd = open_file(path, &st);
-			if (fd == -EISDIR)
-				continue;
-			if (fd < 0) {
-				struct log_file *f = cy->n < cy->cap ? cycle_add(cy) : NULL;
-				if (f) {
-					ep_snprintf(f->path, sizeof(f->path), "%s", path);
-					ep_snprintf(f->error, sizeof(f->error), "%s",
-						    strerror(-fd));
-				}
-				note_error(cy, "open", path, -fd);
-				continue;
-			}
-			struct log_file *f = find_tracked(cy, n_old, st.st_dev, st.st_ino);
-			bool is_new = false, dup = false;
-			for (size_t k = 0; k < nm; k++)
-				if (ms[k].st.st_dev == st.st_dev && ms[k].st.st_ino == st.st_ino)
-					dup = true; /* matched by two patterns, or a hard link */
-			if (dup || nm >= max) {
-				close(fd);
-				continue;
-			}
-			if (!f) {
-				f = cy->n < cy->cap ? cycle_add(cy) : NULL;
-				if (!f) {
-					close(fd);
-					continue;
-				}
-				f->dev = st.st_dev;
-				f->ino = st.st_ino;
-				is_new = true;
-			}
-			ep_snprintf(f->path, sizeof(f->path), "%s", path);
-			f->keep = true; /* matched: not a rotated file */
-			ms[nm++] = (struct log_match){.fd = fd, .st = st, .f = f, .is_new = is_new};
-		}
-		if (gr == 0)
-			globfree(&g);
-		json_t *pe = json_object();
-		if (pe) {
-			json_object_set_new(pe, "pattern", json_path(c->paths[p]));
-			json_object_set_new(pe, "matched", json_integer((json_int_t)matched));
-			json_array_append_new(patterns_out, pe);
-		}
-		if (matched == 0) {
-			struct stat st;
-			int e = (stat(pat, &st) < 0) ? errno : ENOENT;
-			if (!strpbrk(c->paths[p], "*?[") || e == EACCES)
-				note_error(cy, "read", pat, e);
-		}
-	}
-	return nm;
-}
-
-/* Tracked files that the globs no longer match: rotated (finish the tail)
- * or gone. */
-static void finish_rotated(const struct log_ctx *c, struct log_cycle *cy, size_t n_old)
-{
-	for (size_t i = 0; i < n_old; i++) {
-		struct log_file *f = &cy->files[i];
-		char where[PATH_MAX];
-		struct stat st;
-
-		if (f->keep)
-			continue;
-		if (stat(f->path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino)
-			ep_snprintf(where, sizeof(where), "%s", f->path);
-		else if (!find_sibling(f, false, where, sizeof(where))) {
-			if (!f->was_rotated)
-				cy->lost++; /* rotated and already compressed or deleted */
-			continue;
-		}
-		uint64_t before = f->read;
-		ep_snprintf(f->path, sizeof(f->path), "%s", where);
-		drain_tail(c, cy, f, where);
-		/* keep it one more cycle unless it was already drained last cycle
-		 * and nothing arrived since */
-		f->keep = !(f->was_rotated && f->read == before && f->size <= f->off);
-		f->rotated = true;
-		if (f->size > f->off)
-			cy->backlog += f->size - f->off;
-	}
-}
-
-static const char *sev_of(double rate, const struct log_ctx *c, enum ep_severity *ret)
+static const char *sev_of(double rate, const struct probe_log_ctx *c, enum ep_severity *ret)
 {
 	if (c->rate_critical > 0 && rate >= (double)c->rate_critical)
 		*ret = EP_SEV_CRITICAL;
@@ -742,17 +240,122 @@ static const char *sev_of(double rate, const struct log_ctx *c, enum ep_severity
 	return ep_severity_name(*ret);
 }
 
+/* The earliest and latest record times over the parts of the files read
+ * this cycle (their first and last lines carrying a time). */
+static bool record_span(const struct probe_log_cycle *cy, int64_t *ret_first, int64_t *ret_last)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < cy->n; i++) {
+		const struct probe_log_file *f = &cy->files[i];
+		int64_t a, b;
+		if (!f->read || f->read > f->off ||
+		    !probe_log_time_span(f->path, f->off - f->read, f->off, &a, &b))
+			continue;
+		if (!any || a < *ret_first)
+			*ret_first = a;
+		if (!any || b > *ret_last)
+			*ret_last = b;
+		any = true;
+	}
+	return any;
+}
+
+/* log_format_mismatch: enough lines read this cycle and almost none fit the
+ * layout; the preset that fits the tail of the file read most, if one does. */
+static int add_mismatch(const struct probe_log_ctx *c, struct probe_log_cycle *cy,
+			struct ep_probe_result *result)
+{
+	const struct probe_log_counts *k = &cy->sc.counts;
+	const struct probe_log_file *big = NULL;
+	const struct probe_log_preset *fits = NULL;
+	double pct = 0;
+	char msg[768], fix[512];
+	size_t len = 0;
+
+	if (!probe_log_has_layout(&c->rules) ||
+	    !probe_log_mismatch(k->lines, k->format_lines, PROBE_LOG_MISMATCH_MIN_LINES))
+		return 0;
+	for (size_t i = 0; i < cy->n; i++)
+		if (cy->files[i].read && (!big || cy->files[i].read > big->read))
+			big = &cy->files[i];
+	const char *sample = cy->sc.unmatched;
+	struct probe_log_fit fit = {0};
+	if (big && cy->bufsize >= PROBE_LOG_TAIL_BYTES &&
+	    probe_log_tail(big->path, cy->buf, cy->bufsize, &len) == 0) {
+		fits = probe_log_best_preset(cy->buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+		/* the fast paths count without keeping a sample: take one from the tail */
+		if (!sample[0] && probe_log_fit(&c->rules, cy->buf, len, &fit) == 0)
+			sample = fit.unmatched;
+	}
+	snprintf(msg, sizeof(msg), LOG_TXT_MISMATCH, c->layout, k->format_lines, k->lines,
+		 100.0 * (double)k->format_lines / (double)k->lines, sample);
+	if (fits)
+		snprintf(fix, sizeof(fix), LOG_TXT_MISMATCH_FIX, fits->name, c->name, pct);
+	else
+		snprintf(fix, sizeof(fix), LOG_TXT_MISMATCH_HELP, c->name);
+	struct ep_finding f = {
+		.kind = "log_format_mismatch",
+		.object = c->name,
+		.value = round(1000.0 * (double)k->format_lines / (double)k->lines) / 10,
+		.unit = "%",
+		.threshold = PROBE_LOG_MISMATCH_PCT,
+		.below = true,
+		.severity = EP_SEV_WARNING,
+		.method = "log scan (pcre2)",
+		.message = msg,
+		.remediation = fix,
+	};
+	json_t *j = ep_finding_json(&f);
+	if (!j || json_object_set_new(j, "layout", json_string(c->layout)) < 0 ||
+	    (fits && json_object_set_new(j, "preset_fits", json_string(fits->name)) < 0)) {
+		json_decref(j);
+		return -ENOMEM;
+	}
+	return ep_findings_append(result->findings, j) == -ENOMEM ? -ENOMEM : 0;
+}
+
+/* log_source_unreadable: one per path that could not be read (missing, no
+ * permission, not a regular file). */
+static int add_unreadable(const struct probe_log_ctx *c, const struct probe_log_cycle *cy,
+			  struct ep_probe_result *result)
+{
+	for (size_t i = 0; i < cy->n_unreadable; i++) {
+		char msg[PATH_MAX + 256], object[PATH_MAX + 160];
+		const struct probe_log_unreadable *u = &cy->unreadable[i];
+		ep_snprintf(msg, sizeof(msg), LOG_TXT_UNREADABLE, u->path, u->why);
+		ep_snprintf(object, sizeof(object), "%s:%s", c->name, u->path);
+		struct ep_finding f = {
+			.kind = "log_source_unreadable",
+			.object = object,
+			.value = 1,
+			.unit = "count",
+			.threshold = NAN,
+			.severity = EP_SEV_WARNING,
+			.method = "open(2)",
+			.message = msg,
+			.remediation = LOG_TXT_UNREADABLE_FIX,
+		};
+		if (ep_probe_add_finding(result, &f) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_probe_result *result)
 {
-	struct log_ctx *c = ctx;
-	struct log_cycle cy = {.deadline = deadline, .budget_left = c->budget};
-	struct log_match *ms = NULL;
+	struct probe_log_ctx *c = ctx;
+	struct probe_log_cycle cy = {.deadline = deadline, .budget_left = c->budget};
+	struct probe_log_match *ms = NULL;
 	size_t nm = 0;
 	json_t *patterns = json_array(), *files = json_array(), *m = result->metrics;
 	bool first_run = !json_object_get(result->state, "v");
 	int64_t now = ep_wall_ms();
 	int64_t last = json_integer_value(json_object_get(result->state, "last_run_ms"));
 
+	/* a first run from the beginning: the rate is over the span of the
+	 * records' own times (record_span) */
+	bool timed = first_run && !c->start_at_end;
 	ep_snprintf(result->target, sizeof(result->target), "%s", c->name);
 	cy.bufsize = LOG_READ_CHUNK + c->rules.max_line + 1;
 	cy.buf = malloc(cy.bufsize);
@@ -760,12 +363,12 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 		goto out;
 	}
-	load_state(&cy, result->state);
+	probe_log_state_load(&cy, result->state);
 	size_t n_old = cy.n;
 	/* cycle_add may move cy.files: reserve room first so the pointers in
 	 * ms stay valid */
 	if (cy.n + LOG_MAX_FILES > cy.cap) {
-		struct log_file *nf = realloc(cy.files, (cy.n + LOG_MAX_FILES) * sizeof(*nf));
+		struct probe_log_file *nf = realloc(cy.files, (cy.n + LOG_MAX_FILES) * sizeof(*nf));
 		if (!nf) {
 			ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 			goto out;
@@ -778,16 +381,17 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 		goto out;
 	}
-	nm = expand_globs(c, &cy, n_old, ms, LOG_MAX_FILES, patterns);
+	nm = probe_log_expand_globs(c, &cy, n_old, ms, LOG_MAX_FILES, patterns);
 	/* rotated files first: their lines are older than the current files' */
-	finish_rotated(c, &cy, n_old);
+	probe_log_finish_rotated(c, &cy, n_old);
 	for (size_t i = 0; i < nm; i++) {
-		process_current(c, &cy, ms[i].f, ms[i].fd, &ms[i].st, ms[i].is_new, first_run);
+		probe_log_process_current(c, &cy, ms[i].f, ms[i].fd, &ms[i].st, ms[i].is_new,
+					  first_run);
 		close(ms[i].fd);
 		ms[i].fd = -1;
 	}
 
-	if (save_state(&cy, result->state) < 0) {
+	if (probe_log_state_save(&cy, result->state) < 0) {
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 		goto out;
 	}
@@ -796,18 +400,30 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	const struct probe_log_counts *k = &cy.sc.counts;
 	uint64_t errors = k->records[PROBE_LOG_ERROR] + k->records[PROBE_LOG_CRITICAL];
 	double minutes = (last > 0 && now > last) ? (double)(now - last) / 60000.0 : 0.0;
-	double rate = minutes > 0 ? (double)errors / minutes : (double)errors / 5.0;
+	const char *basis = "interval";
+	int64_t first_ms, last_ms;
+	if (timed && record_span(&cy, &first_ms, &last_ms)) {
+		/* at least a minute: a burst within one second is not 60x worse */
+		double span = (double)(last_ms - first_ms) / 60000.0;
+		minutes = span > 1.0 ? span : 1.0;
+		basis = "record_times";
+	} else if (minutes <= 0) {
+		minutes = 5.0;
+		basis = "assumed_5min";
+	}
+	double rate = (double)errors / minutes;
 	json_t *rec = json_object();
 	for (int l = 0; l < PROBE_LOG_N_LEVELS; l++)
 		json_object_set_new(rec, probe_log_level_name((enum probe_log_level)l),
 				    json_integer((json_int_t)k->records[l]));
 	for (size_t i = 0; i < cy.n; i++) {
-		const struct log_file *f = &cy.files[i];
+		const struct probe_log_file *f = &cy.files[i];
 		if (!f->keep && !f->error[0])
 			continue;
-		json_t *fe = json_pack("{s:o, s:I, s:I, s:I, s:b}", "path", json_path(f->path),
-				       "offset", (json_int_t)f->off, "size", (json_int_t)f->size,
-				       "read_bytes", (json_int_t)f->read, "rotated", f->rotated);
+		json_t *fe =
+			json_pack("{s:o, s:I, s:I, s:I, s:b}", "path", probe_log_json_path(f->path),
+				  "offset", (json_int_t)f->off, "size", (json_int_t)f->size,
+				  "read_bytes", (json_int_t)f->read, "rotated", f->rotated);
 		if (fe && f->error[0])
 			json_object_set_new(fe, "error", json_string(f->error));
 		json_array_append_new(files, fe);
@@ -824,6 +440,8 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	json_object_set_new(m, "error_records", json_integer((json_int_t)errors));
 	json_object_set_new(m, "error_rate_per_min", json_real(round(rate * 100) / 100));
 	json_object_set_new(m, "interval_s", json_integer((json_int_t)(minutes * 60)));
+	json_object_set_new(m, "rate_basis", json_string(basis));
+	json_object_set_new(m, "format_lines", json_integer((json_int_t)k->format_lines));
 	json_object_set_new(m, "lines", json_integer((json_int_t)k->lines));
 	json_object_set_new(m, "continuation_lines", json_integer((json_int_t)k->continuation));
 	json_object_set_new(m, "long_lines", json_integer((json_int_t)k->long_lines));
@@ -840,9 +458,9 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 	char msg[512], remedy[512];
 	enum ep_severity sev;
 	sev_of(rate, c, &sev);
-	snprintf(msg, sizeof(msg), "%" PRIu64 " error records in %.1f min%s%s%s", errors,
-		 minutes > 0 ? minutes : 5.0, ntop ? "; most frequent: " : "",
-		 ntop ? sigs[0]->signature : "", cy.cut ? " (cut short by the deadline)" : "");
+	snprintf(msg, sizeof(msg), "%" PRIu64 " error records in %.1f min%s%s%s", errors, minutes,
+		 ntop ? "; most frequent: " : "", ntop ? sigs[0]->signature : "",
+		 cy.cut ? " (cut short by the deadline)" : "");
 	snprintf(remedy, sizeof(remedy),
 		 "Read the top signatures' sample lines in %s and fix their cause", c->paths[0]);
 	struct ep_finding fnd = {
@@ -851,12 +469,14 @@ static void log_run(void *ctx, const struct ep_deadline *deadline, struct ep_pro
 		.value = round(rate * 100) / 100,
 		.unit = "records/min",
 		.threshold = c->rate_warning > 0 ? (double)c->rate_warning : NAN,
+		.critical_threshold = c->rate_critical > 0 ? (double)c->rate_critical : 0,
 		.severity = sev,
 		.method = "log scan (pcre2)",
 		.message = msg,
 		.remediation = errors ? remedy : NULL,
 	};
-	if (ep_probe_add_finding(result, &fnd) < 0)
+	if (ep_probe_add_finding(result, &fnd) < 0 || add_mismatch(c, &cy, result) < 0 ||
+	    add_unreadable(c, &cy, result) < 0)
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
 	if (cy.sc.error)
 		ep_probe_fail(result, EP_STATUS_ERROR, "out of memory while counting signatures");
@@ -875,33 +495,87 @@ out:
 	free(cy.buf);
 }
 
+/* check-config on one readable file: a sample of its tail must fit the
+ * layout; if it does not, name the preset that fits, if one does. Without
+ * a layout, a preset that fits is a hint left in err (returns 0). */
+static int check_fit(const struct probe_log_ctx *c, const char *path, char *buf, size_t cap,
+		     char *err, size_t errlen)
+{
+	struct probe_log_fit fit;
+	size_t len = 0;
+	double pct = 0;
+
+	if (probe_log_tail(path, buf, cap, &len) < 0)
+		return 0;
+	if (!probe_log_has_layout(&c->rules)) {
+		/* nothing to mismatch; name a preset that fits, once */
+		const struct probe_log_preset *p =
+			err[0] ? NULL
+			       : probe_log_best_preset(buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+		if (p)
+			snprintf(err, errlen, LOG_TXT_CHECK_HINT, path, p->name, pct, p->name);
+		return 0;
+	}
+	if (probe_log_fit(&c->rules, buf, len, &fit) < 0 ||
+	    !probe_log_mismatch(fit.lines, fit.format_lines, PROBE_LOG_CHECK_MIN_LINES))
+		return 0;
+	const struct probe_log_preset *p =
+		probe_log_best_preset(buf, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+	size_t n = (size_t)snprintf(err, errlen, LOG_TXT_CHECK_MISMATCH, c->layout, path,
+				    fit.format_lines, fit.lines);
+	if (n < errlen) {
+		if (p)
+			snprintf(err + n, errlen - n, LOG_TXT_CHECK_FITS, p->name, pct);
+		else
+			snprintf(err + n, errlen - n, LOG_TXT_CHECK_NO_FITS);
+	}
+	return -EINVAL;
+}
+
 static int log_check(void *ctx, const struct ep_deadline *deadline, char *err, size_t errlen)
 {
-	struct log_ctx *c = ctx;
+	struct probe_log_ctx *c = ctx;
+	char *buf = malloc(PROBE_LOG_TAIL_BYTES);
+	int r = 0;
+
 	(void)deadline;
-	for (size_t p = 0; c->paths[p]; p++) {
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t p = 0; c->paths[p] && r == 0; p++) {
 		char pat[PATH_MAX];
 		glob_t g;
 		if (ep_snprintf(pat, sizeof(pat), "%s%s", c->root, c->paths[p]) < 0)
 			continue;
-		if (glob(pat, 0, glob_errfunc, &g) != 0) {
-			snprintf(err, errlen, "[log.%s] no file matches %s", c->name, pat);
-			return -ENOENT;
+		if (glob(pat, 0, probe_log_glob_errfunc, &g) != 0) {
+			snprintf(err, errlen, "no file matches %s", pat);
+			r = -ENOENT;
+			break;
 		}
-		for (size_t i = 0; i < g.gl_pathc; i++) {
-			if (access(g.gl_pathv[i], R_OK) < 0) {
-				int e = errno;
+		for (size_t i = 0; i < g.gl_pathc && r == 0; i++) {
+			const char *path = g.gl_pathv[i];
+			struct stat st;
+			if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+				if (S_ISDIR(st.st_mode) && strpbrk(c->paths[p], "*?["))
+					continue; /* a glob may match directories */
+				snprintf(err, errlen, LOG_TXT_CHECK_NOT_REGULAR, path);
+				r = -EINVAL;
+			} else if (access(path, R_OK) < 0) {
+				r = -errno;
 				snprintf(err, errlen,
-					 "[log.%s] cannot read %s: %s (give the erpulse user read "
-					 "access, e.g. add it to the group adm)",
-					 c->name, g.gl_pathv[i], strerror(e));
-				globfree(&g);
-				return -e;
+					 "cannot read %s: %s (give the erpulse user read access, "
+					 "e.g. "
+					 "add it to the group adm)",
+					 path, strerror(-r));
+			} else {
+				r = check_fit(c, path, buf, PROBE_LOG_TAIL_BYTES, err, errlen);
 			}
 		}
 		globfree(&g);
 	}
-	return 0;
+	free(buf);
+	return r;
 }
 
 const struct ep_probe ep_probe_log = {

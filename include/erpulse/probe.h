@@ -42,7 +42,8 @@ struct ep_probe {
 	int (*init)(const struct ep_config_section *section, const struct ep_probe_env *env,
 		    void **ret_ctx, char *err, size_t errlen);
 	/* check-config: tries the probe's connection/sources. NULL = nothing to
-	 * try. 0 or -errno with err saying what failed and what to do. */
+	 * try. 0 or -errno with err saying what failed and what to do; on 0, a
+	 * hint left in err is printed after "ok". */
 	int (*check)(void *ctx, const struct ep_deadline *deadline, char *err, size_t errlen);
 	/* One measurement. Sets result->status/error on failure. */
 	void (*run)(void *ctx, const struct ep_deadline *deadline, struct ep_probe_result *result);

@@ -68,6 +68,22 @@ const struct probe_log_preset probe_log_presets[] = {
 			"SEVERE)\\s+(?<message>.*)",
 		.multiline = true,
 	},
+	{
+		/* Tryton (trytond), Debian's /etc/tryton/trytond_log.conf:
+		 * "%(asctime)s] %(levelname)s:%(name)s:%(message)s", datefmt
+		 * "%a %b %d %H:%M:%S %Y":
+		 * Sun Dec 06 14:00:28 2026] ERROR:trytond.protocols.dispatcher:<class ...
+		 * and upstream's default (no --logconf, trytond/commandline.py):
+		 * "%(process)s %(thread)s [%(asctime)s] %(levelname)s %(name)s %(message)s"
+		 * 24525 140694912718528 [2026-12-06 14:00:41,037] ERROR trytond.protocols...
+		 * Python tracebacks continue the record. */
+		.name = "tryton",
+		.summary = "Tryton server log (trytond.log: Debian's layout or upstream's default)",
+		.header = "^(?|[A-Z][a-z]{2} [A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] "
+			  "(?<level>[A-Z]+):[^:\\s]*:|\\d+ \\d+ \\[\\d{4}-\\d\\d-\\d\\d "
+			  "\\d\\d:\\d\\d:\\d\\d,\\d{3}\\] (?<level>[A-Z]+) \\S+ )(?<message>.*)",
+		.multiline = true,
+	},
 	{.name = NULL},
 };
 

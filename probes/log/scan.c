@@ -6,11 +6,7 @@
 #include <strings.h>
 
 #include "probes/log/scan.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_X86_SIMD 1
-#endif
+#include "probes/log/scan_simd.h"
 
 static const char *const level_names[] = {
 	[PROBE_LOG_DEBUG] = "debug",       [PROBE_LOG_INFO] = "info",
@@ -85,581 +81,6 @@ static const struct {
 	{"QUERY", PROBE_LOG_CONTINUATION},
 	{"LOCATION", PROBE_LOG_CONTINUATION},
 };
-
-/* ---- native fast paths ---------------------------------------------------- */
-
-static bool is_meta(char c)
-{
-	return strchr("\\^$.[]|()?*+{}", c) != NULL;
-}
-
-/* "ERROR|FATAL|Exception" -> literals; false if anything else is in it. */
-static bool split_literals(struct probe_log_regex *rx, const char *pattern)
-{
-	const char *p = pattern;
-	size_t n = 0;
-
-	for (;;) {
-		size_t k = strcspn(p, "|");
-		if (k < 2 || k >= sizeof(rx->literals[0]) || n >= PROBE_LOG_MAX_LITERALS)
-			return false;
-		for (size_t i = 0; i < k; i++)
-			if (is_meta(p[i]) || p[i] == '#' || (unsigned char)p[i] < 0x20)
-				return false;
-		memcpy(rx->literals[n], p, k);
-		rx->literals[n][k] = '\0';
-		rx->literal_lens[n] = k;
-		n++;
-		if (!p[k])
-			break;
-		p += k + 1;
-	}
-	rx->n_literals = n;
-	return true;
-}
-
-static void set_bit(uint8_t *set, unsigned c)
-{
-	set[c >> 3] |= (uint8_t)(1u << (c & 7));
-}
-
-static void set_class(uint8_t *set, char cls)
-{
-	for (unsigned c = 0; c < 256; c++) {
-		bool in;
-		switch (cls) {
-		case 'd':
-		case 'D':
-			in = c >= '0' && c <= '9';
-			break;
-		case 'w':
-		case 'W':
-			in = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			     (c >= 'A' && c <= 'Z') || c == '_';
-			break;
-		default: /* s, S: PCRE2's \s in non-UTF mode */
-			in = c == ' ' || (c >= 9 && c <= 13);
-			break;
-		}
-		if (cls >= 'A' && cls <= 'Z')
-			in = !in;
-		if (in)
-			set_bit(set, c);
-	}
-}
-
-/* Parses one atom at *pp into set; advances *pp. false: not a simple atom. */
-static bool prefix_atom(const char **pp, uint8_t *set)
-{
-	const char *p = *pp;
-
-	memset(set, 0, 32);
-	if (*p == '\\') {
-		char e = p[1];
-		if (strchr("dDwWsS", e) && e) {
-			set_class(set, e);
-		} else if (e && !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') ||
-				  (e >= '0' && e <= '9'))) {
-			set_bit(set, (unsigned char)e); /* escaped punctuation */
-		} else {
-			return false;
-		}
-		*pp = p + 2;
-		return true;
-	}
-	if (*p == '.') {
-		memset(set, 0xff, 32);
-		set[1] &= (uint8_t) ~(1u << 2); /* '.' does not match '\n' */
-		*pp = p + 1;
-		return true;
-	}
-	if (*p == '[') {
-		bool neg = false;
-		uint8_t tmp[32] = {0};
-		p++;
-		if (*p == '^') {
-			neg = true;
-			p++;
-		}
-		bool first = true;
-		while (*p && (*p != ']' || first)) {
-			unsigned char lo;
-			first = false;
-			if (*p == '\\') {
-				if (p[1] && strchr("dDwWsS", p[1])) {
-					uint8_t cl[32] = {0};
-					set_class(cl, p[1]);
-					for (int i = 0; i < 32; i++)
-						tmp[i] |= cl[i];
-					p += 2;
-					continue;
-				}
-				if (!p[1] || (p[1] >= 'a' && p[1] <= 'z') ||
-				    (p[1] >= 'A' && p[1] <= 'Z') || (p[1] >= '0' && p[1] <= '9'))
-					return false;
-				lo = (unsigned char)p[1];
-				p += 2;
-			} else if (*p == '[') {
-				return false; /* POSIX classes: not handled */
-			} else {
-				lo = (unsigned char)*p++;
-			}
-			if (*p == '-' && p[1] && p[1] != ']') {
-				unsigned char hi = (unsigned char)p[1];
-				if (hi == '\\' || hi < lo)
-					return false;
-				for (unsigned c = lo; c <= hi; c++)
-					set_bit(tmp, c);
-				p += 2;
-			} else {
-				set_bit(tmp, lo);
-			}
-		}
-		if (*p != ']')
-			return false;
-		for (int i = 0; i < 32; i++)
-			set[i] = neg ? (uint8_t)~tmp[i] : tmp[i];
-		*pp = p + 1;
-		return true;
-	}
-	if (is_meta(*p) || !*p)
-		return false;
-	set_bit(set, (unsigned char)*p);
-	*pp = p + 1;
-	return true;
-}
-
-/* A '|' outside any group or class. */
-static bool has_top_level_alternation(const char *pattern)
-{
-	int depth = 0;
-	bool in_class = false;
-
-	for (const char *q = pattern; *q; q++) {
-		if (*q == '\\' && q[1]) {
-			q++;
-			continue;
-		}
-		if (in_class) {
-			if (*q == ']')
-				in_class = false;
-			continue;
-		}
-		if (*q == '[')
-			in_class = true;
-		else if (*q == '(')
-			depth++;
-		else if (*q == ')')
-			depth--;
-		else if (*q == '|' && depth == 0)
-			return true;
-	}
-	return false;
-}
-
-/* The fixed start of "^atoms...": stops at the first thing that is not a
- * single-width atom with a fixed count. A top-level '|' anywhere disables it. */
-static void build_prefix(struct probe_log_regex *rx, const char *pattern)
-{
-	const char *p = pattern;
-
-	rx->prefix_len = 0;
-	rx->prefix_exact = false;
-	if (has_top_level_alternation(pattern))
-		return;
-	if (*p != '^')
-		return;
-	p++;
-	for (;;) {
-		uint8_t set[32];
-		const char *save = p;
-		if (!*p) {
-			rx->prefix_exact = true;
-			return;
-		}
-		if (!prefix_atom(&p, set))
-			return;
-		size_t count = 1;
-		bool stop = false;
-		if (*p == '{') {
-			char *end;
-			long n = strtol(p + 1, &end, 10);
-			if (end == p + 1 || n < 0 || n > PROBE_LOG_MAX_PREFIX)
-				return;
-			count = (size_t)n;
-			if (*end == '}') {
-				p = end + 1;
-			} else {
-				stop = true; /* {n,m} / {n,}: n copies are required */
-			}
-			if (*p == '?' || *p == '+')
-				stop = true; /* lazy/possessive forms: keep it simple */
-		} else if (*p == '+') {
-			stop = true;
-		} else if (*p == '*' || *p == '?') {
-			(void)save;
-			return;
-		}
-		if (rx->prefix_len + count > PROBE_LOG_MAX_PREFIX)
-			return;
-		for (size_t i = 0; i < count; i++)
-			memcpy(rx->prefix[rx->prefix_len++], set, 32);
-		if (stop)
-			return;
-	}
-}
-
-/* Parses pattern[0..plen) as "^" and native items (see scan.h). */
-static void build_native(struct probe_log_regex *rx, const char *pattern, size_t plen)
-{
-	char pat[512];
-	const char *p = pat;
-	size_t n = 0;
-	int gfirst = -1, glast = -1;
-	bool in_group = false;
-
-	rx->native = false;
-	if (plen >= sizeof(pat) || plen < 2 || pattern[0] != '^')
-		return;
-	memcpy(pat, pattern, plen);
-	pat[plen] = '\0';
-	p++;
-	while (*p) {
-		if (strncmp(p, "(?<level>", 9) == 0 && gfirst < 0 && !in_group) {
-			in_group = true;
-			gfirst = (int)n;
-			p += 9;
-			continue;
-		}
-		if (*p == ')' && in_group) {
-			in_group = false;
-			glast = (int)n;
-			if (glast == gfirst)
-				return; /* an empty group */
-			p++;
-			continue;
-		}
-		if (n >= PROBE_LOG_MAX_PREFIX)
-			return;
-		if (!prefix_atom(&p, rx->native_set[n]))
-			return;
-		size_t min = 1;
-		bool plus = false;
-		if (*p == '{') {
-			char *end;
-			long v = strtol(p + 1, &end, 10);
-			if (end == p + 1 || *end != '}' || v < 1 || v > 255 || p[1] == '+' ||
-			    p[1] == '-')
-				return;
-			min = (size_t)v;
-			p = end + 1;
-		} else if (*p == '+') {
-			plus = true;
-			p++;
-		}
-		if (*p == '?' || *p == '+' || *p == '*' || *p == '{')
-			return; /* lazy, possessive, optional or repeated quantifiers */
-		rx->native_min[n] = (uint8_t)min;
-		rx->native_plus[n] = plus;
-		n++;
-	}
-	if (in_group || n == 0)
-		return;
-	/* greedy "+" must never give back: the next item takes none of its bytes */
-	for (size_t k = 0; k + 1 < n; k++) {
-		if (!rx->native_plus[k])
-			continue;
-		for (int b = 0; b < 32; b++)
-			if (rx->native_set[k][b] & rx->native_set[k + 1][b])
-				return;
-	}
-	rx->native_n = (uint8_t)n;
-	rx->native_gfirst = (int8_t)gfirst;
-	rx->native_glast = (int8_t)glast;
-	memset(rx->native_bytes, 0, sizeof(rx->native_bytes));
-	for (size_t k = 0; k < n; k++)
-		for (unsigned c = 0; c < 256; c++)
-			if (rx->native_set[k][c >> 3] & (1u << (c & 7)))
-				rx->native_bytes[c] |= 1ull << k;
-	/* leading fixed items are the prefix's first positions (build_prefix
-	 * takes the same atoms): prefix_ok decides them */
-	size_t skip = 0, bytes = 0;
-	while (skip < n && !rx->native_plus[skip] && (gfirst < 0 || (int)skip < gfirst) &&
-	       bytes + rx->native_min[skip] <= rx->prefix_len) {
-		for (size_t c = 0; c < rx->native_min[skip]; c++)
-			if (memcmp(rx->prefix[bytes + c], rx->native_set[skip], 32) != 0)
-				goto done;
-		bytes += rx->native_min[skip];
-		skip++;
-	}
-done:
-	rx->native_skip = (uint8_t)skip;
-	rx->native_skip_bytes = (uint8_t)bytes;
-	rx->native = true;
-}
-
-/* The byte ranges of the prefix positions (prefix_ranges), if each is one. */
-static void build_prefix_ranges(struct probe_log_regex *rx)
-{
-	rx->prefix_ranges = false;
-	if (rx->prefix_len == 0 || rx->prefix_len > 32)
-		return;
-	memset(rx->prefix_lo, 0, sizeof(rx->prefix_lo));
-	memset(rx->prefix_span, 0xff, sizeof(rx->prefix_span));
-	for (size_t i = 0; i < rx->prefix_len; i++) {
-		int lo = -1, hi = -1;
-		for (unsigned c = 0; c < 256; c++) {
-			if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
-				continue;
-			if (lo < 0)
-				lo = (int)c;
-			hi = (int)c;
-		}
-		if (lo < 0)
-			return; /* an empty set: the scalar check rejects every line */
-		for (int c = lo; c <= hi; c++)
-			if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
-				return; /* not one range */
-		rx->prefix_lo[i] = (uint8_t)lo;
-		rx->prefix_span[i] = (uint8_t)(hi - lo);
-	}
-	rx->prefix_ranges = true;
-}
-
-static inline bool prefix_ok(const struct probe_log_regex *rx, const char *line, size_t len)
-{
-	if (len < rx->prefix_len)
-		return false;
-#ifdef HAVE_X86_SIMD
-	if (rx->prefix_ranges && len >= 32) {
-		/* byte - lo (wrapping) <= span, 32 positions at once (SSE2) */
-		const __m128i *lo = (const __m128i *)(const void *)rx->prefix_lo;
-		const __m128i *span = (const __m128i *)(const void *)rx->prefix_span;
-		__m128i a = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)line),
-					 _mm_loadu_si128(lo));
-		__m128i b =
-			_mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(line + 16)),
-				     _mm_loadu_si128(lo + 1));
-		__m128i oka = _mm_cmpeq_epi8(_mm_min_epu8(a, _mm_loadu_si128(span)), a);
-		__m128i okb = _mm_cmpeq_epi8(_mm_min_epu8(b, _mm_loadu_si128(span + 1)), b);
-		return _mm_movemask_epi8(_mm_and_si128(oka, okb)) == 0xffff;
-	}
-#endif
-	for (size_t i = 0; i < rx->prefix_len; i++) {
-		unsigned char c = (unsigned char)line[i];
-		if (!(rx->prefix[i][c >> 3] & (1u << (c & 7))))
-			return false;
-	}
-	return true;
-}
-
-bool probe_log_native_match(const struct probe_log_regex *rx, const char *line, size_t len,
-			    size_t *ret_end, size_t *ret_gs, size_t *ret_ge)
-{
-	const unsigned char *m = (const unsigned char *)line;
-	size_t i = rx->native_skip_bytes, gs = 0, ge = 0;
-
-	if (rx->native_skip && !prefix_ok(rx, line, len))
-		return false;
-	for (int k = rx->native_skip; k < rx->native_n; k++) {
-		uint64_t bit = 1ull << k;
-		if (k == rx->native_gfirst)
-			gs = i;
-		if (len - i < rx->native_min[k])
-			return false;
-		for (size_t c = 0; c < rx->native_min[k]; c++, i++)
-			if (!(rx->native_bytes[m[i]] & bit))
-				return false;
-		if (rx->native_plus[k])
-			while (i < len && (rx->native_bytes[m[i]] & bit))
-				i++;
-		if (k + 1 == rx->native_glast)
-			ge = i;
-	}
-	*ret_end = i;
-	*ret_gs = gs;
-	*ret_ge = ge;
-	return true;
-}
-
-static bool regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
-		       pcre2_match_data *md, pcre2_match_context *mctx, bool native)
-{
-	int rc;
-
-	if (rx->prefix_len && !prefix_ok(rx, line, len))
-		return false;
-	if (rx->prefix_exact)
-		return true;
-	if (rx->native && native) {
-		size_t e, gs, ge;
-		return probe_log_native_match(rx, line, len, &e, &gs, &ge);
-	}
-	if (rx->jit)
-		rc = pcre2_jit_match(rx->code, (PCRE2_SPTR)line, len, 0, 0, md, mctx);
-	else
-		rc = pcre2_match(rx->code, (PCRE2_SPTR)line, len, 0, 0, md, mctx);
-	return rc > 0;
-}
-
-bool probe_log_regex_line(const struct probe_log_regex *rx, const char *line, size_t len,
-			  pcre2_match_data *md, pcre2_match_context *mctx)
-{
-	return regex_line(rx, line, len, md, mctx, true);
-}
-
-static const char *literal_at(const struct probe_log_regex *rx, const char *p, const char *end,
-			      size_t *ret_len)
-{
-	for (size_t k = 0; k < rx->n_literals; k++) {
-		size_t n = rx->literal_lens[k];
-		if ((size_t)(end - p) >= n && memcmp(p, rx->literals[k], n) == 0) {
-			*ret_len = n;
-			return p;
-		}
-	}
-	return NULL;
-}
-
-#ifdef HAVE_X86_SIMD
-/* Candidates are positions where some literal's first two bytes occur;
- * each is verified with memcmp. 32 positions per step with AVX2. */
-__attribute__((target("avx2"))) static const char *literals_avx2(const struct probe_log_regex *rx,
-								 const char *p, const char *end,
-								 size_t *ret_len)
-{
-	__m256i f[PROBE_LOG_MAX_LITERALS], s[PROBE_LOG_MAX_LITERALS];
-	size_t n = rx->n_literals;
-
-	for (size_t k = 0; k < n; k++) {
-		f[k] = _mm256_set1_epi8(rx->literals[k][0]);
-		s[k] = _mm256_set1_epi8(rx->literals[k][1]);
-	}
-	while (end - p >= 33) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
-		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
-		__m256i m =
-			_mm256_and_si256(_mm256_cmpeq_epi8(a, f[0]), _mm256_cmpeq_epi8(b, s[0]));
-		for (size_t k = 1; k < n; k++)
-			m = _mm256_or_si256(m, _mm256_and_si256(_mm256_cmpeq_epi8(a, f[k]),
-								_mm256_cmpeq_epi8(b, s[k])));
-		unsigned mask = (unsigned)_mm256_movemask_epi8(m);
-		while (mask) {
-			const char *hit = literal_at(rx, p + __builtin_ctz(mask), end, ret_len);
-			if (hit)
-				return hit;
-			mask &= mask - 1;
-		}
-		p += 32;
-	}
-	for (; p < end; p++) {
-		const char *hit = literal_at(rx, p, end, ret_len);
-		if (hit)
-			return hit;
-	}
-	return NULL;
-}
-
-static const char *literals_sse2(const struct probe_log_regex *rx, const char *p, const char *end,
-				 size_t *ret_len)
-{
-	__m128i f[PROBE_LOG_MAX_LITERALS], s[PROBE_LOG_MAX_LITERALS];
-	size_t n = rx->n_literals;
-
-	for (size_t k = 0; k < n; k++) {
-		f[k] = _mm_set1_epi8(rx->literals[k][0]);
-		s[k] = _mm_set1_epi8(rx->literals[k][1]);
-	}
-	while (end - p >= 17) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-		__m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, f[0]), _mm_cmpeq_epi8(b, s[0]));
-		for (size_t k = 1; k < n; k++)
-			m = _mm_or_si128(
-				m, _mm_and_si128(_mm_cmpeq_epi8(a, f[k]), _mm_cmpeq_epi8(b, s[k])));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
-		while (mask) {
-			const char *hit = literal_at(rx, p + __builtin_ctz(mask), end, ret_len);
-			if (hit)
-				return hit;
-			mask &= mask - 1;
-		}
-		p += 16;
-	}
-	for (; p < end; p++) {
-		const char *hit = literal_at(rx, p, end, ret_len);
-		if (hit)
-			return hit;
-	}
-	return NULL;
-}
-#endif
-
-const char *probe_log_literals_find(const struct probe_log_regex *rx, const char *p,
-				    const char *end, size_t *ret_len)
-{
-	if (rx->n_literals == 1) {
-		const char *m = memmem(p, (size_t)(end - p), rx->literals[0], rx->literal_lens[0]);
-		if (m)
-			*ret_len = rx->literal_lens[0];
-		return m;
-	}
-#ifdef HAVE_X86_SIMD
-	static int avx2 = -1;
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-	return avx2 ? literals_avx2(rx, p, end, ret_len) : literals_sse2(rx, p, end, ret_len);
-#else
-	for (; p < end; p++) {
-		const char *hit = literal_at(rx, p, end, ret_len);
-		if (hit)
-			return hit;
-	}
-	return NULL;
-#endif
-}
-
-int probe_log_regex_compile(struct probe_log_regex *rx, const char *pattern, char *err,
-			    size_t errlen)
-{
-	int ec;
-	PCRE2_SIZE off;
-
-	memset(rx, 0, sizeof(*rx));
-	static const char tail[] = "(?<message>.*)";
-	size_t plen = strlen(pattern), tl = sizeof(tail) - 1;
-	if (plen > tl && strcmp(pattern + plen - tl, tail) == 0 && pattern[plen - tl - 1] != '\\' &&
-	    !has_top_level_alternation(pattern)) {
-		rx->code = pcre2_compile((PCRE2_SPTR)pattern, plen - tl, PCRE2_MULTILINE, &ec, &off,
-					 NULL);
-		rx->message_to_end = rx->code != NULL;
-	}
-	if (!rx->code)
-		rx->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-					 PCRE2_MULTILINE, &ec, &off, NULL);
-	if (!rx->code) {
-		PCRE2_UCHAR msg[256];
-		pcre2_get_error_message(ec, msg, sizeof(msg));
-		snprintf(err, errlen, "pattern '%s' at offset %zu: %s", pattern, (size_t)off,
-			 (const char *)msg);
-		return -EINVAL;
-	}
-	rx->jit = pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE) == 0;
-	if (!split_literals(rx, pattern))
-		rx->n_literals = 0;
-	build_prefix(rx, pattern);
-	build_prefix_ranges(rx);
-	build_native(rx, pattern, rx->message_to_end ? plen - tl : plen);
-	return 0;
-}
-
-void probe_log_regex_free(struct probe_log_regex *rx)
-{
-	if (!rx)
-		return;
-	pcre2_code_free(rx->code);
-	memset(rx, 0, sizeof(*rx));
-}
 
 void probe_log_rules_init(struct probe_log_rules *r)
 {
@@ -886,6 +307,42 @@ static bool line_has_error(struct probe_log_scanner *sc, struct err_cursor *ec, 
 	return rx_match(sc, rx, buf + ls, le - ls, 0) > 0;
 }
 
+/* A continuation line of a pending error record: the first line at column 0
+ * after "Traceback (most recent call last):" names the exception (the last
+ * traceback of a chain wins). */
+static void pending_line(struct probe_log_pending *p, const char *line, size_t n)
+{
+	static const char tb[] = "Traceback (most recent call last):";
+
+	if (n >= sizeof(tb) - 1 && memcmp(line, tb, sizeof(tb) - 1) == 0) {
+		p->in_traceback = true;
+		return;
+	}
+	if (!p->in_traceback || n == 0 || line[0] == ' ' || line[0] == '\t')
+		return;
+	p->in_traceback = false;
+	size_t k = probe_log_exception_type(line, n);
+	if (k) {
+		memcpy(p->type, line, k);
+		p->type[k] = '\0';
+		p->type_len = k;
+	}
+}
+
+void probe_log_scanner_flush(struct probe_log_scanner *sc)
+{
+	struct probe_log_pending *p = &sc->pending;
+	char sig[PROBE_LOG_SIGNATURE_MAX];
+
+	if (!p->active)
+		return;
+	p->active = false;
+	size_t n = probe_log_signature_typed(p->type, p->type_len, p->sig, strlen(p->sig), sig,
+					     sizeof(sig));
+	if (probe_log_sigtab_add_signed(&sc->sigs, sig, n, p->sample) < 0)
+		sc->error = -ENOMEM;
+}
+
 static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const char *buf,
 		   size_t buflen, size_t ls, size_t le)
 {
@@ -895,7 +352,7 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	enum probe_log_level level = PROBE_LOG_UNKNOWN;
 	const char *msg = line;
 	size_t msglen = n;
-	bool start = true;
+	bool start = true, fmt = false;
 
 	if (n > 0 && line[n - 1] == '\r')
 		n--, msglen--;
@@ -903,8 +360,9 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 	if (r->header.code && r->header.native && !r->no_native) {
 		size_t mend, gs, ge;
 		if ((r->header.native_skip || !r->header.prefix_len ||
-		     prefix_ok(&r->header, line, n)) &&
+		     probe_log_prefix_ok(&r->header, line, n)) &&
 		    probe_log_native_match(&r->header, line, n, &mend, &gs, &ge)) {
+			fmt = true;
 			if (r->level_group >= 0 && r->header.native_gfirst >= 0)
 				level = map_level(sc, line + gs, ge - gs);
 			if (r->header.message_to_end) {
@@ -915,12 +373,13 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			start = false;
 		}
 	} else if (r->header.code) {
-		int rc = (r->header.prefix_len && !prefix_ok(&r->header, line, n))
+		int rc = (r->header.prefix_len && !probe_log_prefix_ok(&r->header, line, n))
 				 ? 0
 				 : rx_match(sc, &r->header, line, n, 0);
 		if (rc > 0) {
 			const char *tok;
 			size_t tl;
+			fmt = true;
 			if (group(sc, rc, r->level_group, &tok, &tl, line))
 				level = map_level(sc, tok, tl);
 			if (r->header.message_to_end) {
@@ -935,21 +394,53 @@ static void record(struct probe_log_scanner *sc, struct err_cursor *ec, const ch
 			start = false;
 		}
 	}
-	if (start && r->record_start.code && r->multiline)
-		start = r->record_start.prefix_exact ? prefix_ok(&r->record_start, line, n)
-						     : regex_line(&r->record_start, line, n, sc->md,
-								  r->mctx, !r->no_native);
+	if (start && r->record_start.code && r->multiline) {
+		start = r->record_start.prefix_exact
+				? probe_log_prefix_ok(&r->record_start, line, n)
+				: probe_log_regex_line_native(&r->record_start, line, n, sc->md,
+							      r->mctx, !r->no_native);
+		fmt = fmt || start;
+	}
+	if (fmt)
+		sc->counts.format_lines++;
+	else if (!sc->unmatched[0] && n > 0 && line[0] != ' ' && line[0] != '\t' &&
+		 (r->header.code || (r->record_start.code && r->multiline)))
+		probe_log_sample(line, n, sc->unmatched, sizeof(sc->unmatched));
 	if (!start || level == PROBE_LOG_CONTINUATION) {
 		sc->counts.continuation++;
+		if (sc->pending.active)
+			pending_line(&sc->pending, line, n);
 		return;
 	}
+	probe_log_scanner_flush(sc);
 	if (level == PROBE_LOG_UNKNOWN && r->error.code &&
 	    line_has_error(sc, ec, buf, buflen, ls, ls + n))
 		level = PROBE_LOG_ERROR;
 	sc->counts.records[level]++;
-	if ((level == PROBE_LOG_ERROR || level == PROBE_LOG_CRITICAL) && r->signatures &&
-	    probe_log_sigtab_add(&sc->sigs, msg, msglen, line, n) < 0)
+	if ((level != PROBE_LOG_ERROR && level != PROBE_LOG_CRITICAL) || !r->signatures)
+		return;
+	if (r->header.code && r->multiline) { /* its traceback may follow */
+		struct probe_log_pending *p = &sc->pending;
+		p->active = true;
+		p->in_traceback = false;
+		p->type_len = 0;
+		probe_log_signature(msg, msglen, p->sig, sizeof(p->sig));
+		probe_log_sample(line, n, p->sample, sizeof(p->sample));
+	} else if (probe_log_sigtab_add(&sc->sigs, msg, msglen, line, n) < 0) {
 		sc->error = -ENOMEM;
+	}
+}
+
+/* n lines counted in bulk by the fast paths, cont of them continuation
+ * lines (with a record-start rule start, else none): as record() counts them. */
+static void count_bulk(struct probe_log_scanner *sc, size_t n, size_t cont,
+		       const struct probe_log_regex *start)
+{
+	sc->counts.lines += n;
+	sc->counts.continuation += cont;
+	sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+	if (start)
+		sc->counts.format_lines += n - cont;
 }
 
 /* Complete lines of [from, to) one by one; to is just after a '\n'. */
@@ -976,241 +467,6 @@ static void scan_lines(struct probe_log_scanner *sc, struct err_cursor *ec, cons
 	}
 }
 
-/* Lines of [p, end) (p at a line start, end just after a '\n'): returns
- * how many; with a start prefix (multi-line rule), *ret_cont gets how many
- * fail it (continuation lines, judged as record() does: without a trailing
- * '\r'). Sets *too_long when a line is longer than max_line. */
-static inline void one_line(const struct probe_log_regex *start, const char *line, size_t n,
-			    size_t max_line, size_t *cont, bool *too_long)
-{
-	if (n > max_line)
-		*too_long = true;
-	if (start) {
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (!prefix_ok(start, line, n))
-			(*cont)++;
-	}
-}
-
-#ifdef HAVE_X86_SIMD
-__attribute__((target("avx2,popcnt"))) static size_t count_lines_avx2(
-	const char *p, const char *end, size_t max_line, const struct probe_log_regex *start,
-	size_t *ret_cont, bool *too_long)
-{
-	const __m256i nl = _mm256_set1_epi8('\n');
-	const char *line = p;
-	size_t count = 0, cont = 0;
-
-	while (end - p >= 32) {
-		unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-			_mm256_loadu_si256((const __m256i *)(const void *)p), nl));
-		if (mask && !start) {
-			if ((size_t)(p + __builtin_ctz(mask) - line) > max_line)
-				*too_long = true;
-			count += (size_t)__builtin_popcount(mask);
-			line = p + 32 - __builtin_clz(mask);
-		} else {
-			while (mask) {
-				const char *q = p + __builtin_ctz(mask);
-				one_line(start, line, (size_t)(q - line), max_line, &cont,
-					 too_long);
-				count++;
-				line = q + 1;
-				mask &= mask - 1;
-			}
-		}
-		p += 32;
-	}
-	for (; p < end; p++) {
-		if (*p == '\n') {
-			one_line(start, line, (size_t)(p - line), max_line, &cont, too_long);
-			count++;
-			line = p + 1;
-		}
-	}
-	*ret_cont = cont;
-	return count;
-}
-#endif
-
-static size_t count_lines(const char *p, const char *end, size_t max_line,
-			  const struct probe_log_regex *start, size_t *ret_cont, bool *too_long)
-{
-#ifdef HAVE_X86_SIMD
-	static int avx2 = -1;
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
-	if (avx2)
-		return count_lines_avx2(p, end, max_line, start, ret_cont, too_long);
-#endif
-	size_t count = 0, cont = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			break;
-		one_line(start, p, (size_t)(nl - p), max_line, &cont, too_long);
-		count++;
-		p = nl + 1;
-	}
-	*ret_cont = cont;
-	return count;
-}
-
-#ifdef HAVE_X86_SIMD
-/* The newlines of one 32-byte block at p (bit i: p[i] == '\n') as
- * count_lines_avx2 takes them. */
-static inline void nl_block(const char *p, unsigned mask, const char **line, size_t *count,
-			    size_t *cont, size_t max_line, const struct probe_log_regex *start,
-			    bool *too_long)
-{
-	if (!mask)
-		return;
-	if (!start) {
-		if ((size_t)(p + __builtin_ctz(mask) - *line) > max_line)
-			*too_long = true;
-		*count += (size_t)__builtin_popcount(mask);
-		*line = p + 32 - __builtin_clz(mask);
-		return;
-	}
-	while (mask) {
-		const char *q = p + __builtin_ctz(mask);
-		one_line(start, *line, (size_t)(q - *line), max_line, cont, too_long);
-		(*count)++;
-		*line = q + 1;
-		mask &= mask - 1;
-	}
-}
-
-/* One pass for both jobs of scan_fast: the first of rx's literals in
- * [p, end) (as probe_log_literals_find; *ret_len its length), and the lines
- * that end before it (all of [p, end) without a match) counted as
- * count_lines does into *ret_count / *ret_cont / *too_long. p is at a line
- * start; literals hold no '\n', so the lines before the match are exactly
- * those before the match's line. */
-__attribute__((target("avx2,popcnt"), always_inline)) static inline const char *find_count_n(
-	const struct probe_log_regex *rx, const size_t n, const char *p, const char *end,
-	size_t max_line, const struct probe_log_regex *start, size_t *ret_len, size_t *ret_count,
-	size_t *ret_cont, bool *too_long)
-{
-	__m256i f[PROBE_LOG_MAX_LITERALS], s[PROBE_LOG_MAX_LITERALS];
-	const __m256i nl = _mm256_set1_epi8('\n');
-	size_t count = 0, cont = 0;
-	const char *line = p, *hit = NULL;
-
-	for (size_t k = 0; k < n; k++) {
-		f[k] = _mm256_set1_epi8(rx->literals[k][0]);
-		s[k] = _mm256_set1_epi8(rx->literals[k][1]);
-	}
-	for (;;) {
-		/* 64 bytes per step while no literal's first two bytes show up */
-		while (end - p >= 65) {
-			__m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
-			__m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
-			__m256i a1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-			__m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 33));
-			__m256i m = _mm256_or_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a0, f[0]),
-								     _mm256_cmpeq_epi8(b0, s[0])),
-						    _mm256_and_si256(_mm256_cmpeq_epi8(a1, f[0]),
-								     _mm256_cmpeq_epi8(b1, s[0])));
-			for (size_t k = 1; k < n; k++)
-				m = _mm256_or_si256(
-					m, _mm256_or_si256(
-						   _mm256_and_si256(_mm256_cmpeq_epi8(a0, f[k]),
-								    _mm256_cmpeq_epi8(b0, s[k])),
-						   _mm256_and_si256(_mm256_cmpeq_epi8(a1, f[k]),
-								    _mm256_cmpeq_epi8(b1, s[k]))));
-			if (!_mm256_testz_si256(m, m))
-				break; /* a candidate: the 32-byte step below takes it */
-			unsigned n0 = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a0, nl));
-			unsigned n1 = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a1, nl));
-			if (!start) {
-				uint64_t mask = n0 | (uint64_t)n1 << 32;
-				if (mask) {
-					if ((size_t)(p + __builtin_ctzll(mask) - line) > max_line)
-						*too_long = true;
-					count += (size_t)__builtin_popcountll(mask);
-					line = p + 64 - __builtin_clzll(mask);
-				}
-			} else {
-				nl_block(p, n0, &line, &count, &cont, max_line, start, too_long);
-				nl_block(p + 32, n1, &line, &count, &cont, max_line, start,
-					 too_long);
-			}
-			p += 64;
-		}
-		if (end - p < 33)
-			break;
-		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
-		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
-		__m256i m =
-			_mm256_and_si256(_mm256_cmpeq_epi8(a, f[0]), _mm256_cmpeq_epi8(b, s[0]));
-		for (size_t k = 1; k < n; k++)
-			m = _mm256_or_si256(m, _mm256_and_si256(_mm256_cmpeq_epi8(a, f[k]),
-								_mm256_cmpeq_epi8(b, s[k])));
-		unsigned cand = (unsigned)_mm256_movemask_epi8(m);
-		unsigned nlm = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl));
-		while (cand) {
-			unsigned o = (unsigned)__builtin_ctz(cand);
-			hit = literal_at(rx, p + o, end, ret_len);
-			if (hit) {
-				nl_block(p, nlm & ((1u << o) - 1), &line, &count, &cont, max_line,
-					 start, too_long);
-				goto out;
-			}
-			cand &= cand - 1;
-		}
-		nl_block(p, nlm, &line, &count, &cont, max_line, start, too_long);
-		p += 32;
-	}
-	for (; p < end; p++) {
-		hit = literal_at(rx, p, end, ret_len);
-		if (hit)
-			break;
-		if (*p == '\n') {
-			one_line(start, line, (size_t)(p - line), max_line, &cont, too_long);
-			count++;
-			line = p + 1;
-		}
-	}
-out:
-	*ret_count = count;
-	*ret_cont = cont;
-	return hit;
-}
-
-/* find_count_n with the number of literals a constant: the loop over them
- * unrolled, their vectors kept in registers */
-__attribute__((target("avx2,popcnt"))) static const char *find_count_avx2(
-	const struct probe_log_regex *rx, const char *p, const char *end, size_t max_line,
-	const struct probe_log_regex *start, size_t *ret_len, size_t *ret_count, size_t *ret_cont,
-	bool *too_long)
-{
-	switch (rx->n_literals) {
-	case 2:
-		return find_count_n(rx, 2, p, end, max_line, start, ret_len, ret_count, ret_cont,
-				    too_long);
-	case 3:
-		return find_count_n(rx, 3, p, end, max_line, start, ret_len, ret_count, ret_cont,
-				    too_long);
-	case 4:
-		return find_count_n(rx, 4, p, end, max_line, start, ret_len, ret_count, ret_cont,
-				    too_long);
-	default:
-		return find_count_n(rx, rx->n_literals, p, end, max_line, start, ret_len, ret_count,
-				    ret_cont, too_long);
-	}
-}
-
-static bool have_avx2(void)
-{
-	static int avx2 = -1;
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? 1 : 0;
-	return avx2 > 0;
-}
-#endif
-
 /* scan_fast for an error pattern of literals, in one pass per match. */
 static bool scan_fused(struct probe_log_scanner *sc, struct err_cursor *ec, const char *buf,
 		       size_t len, size_t from, size_t to)
@@ -1220,12 +476,13 @@ static bool scan_fused(struct probe_log_scanner *sc, struct err_cursor *ec, cons
 	const struct probe_log_regex *start = r->multiline ? &r->record_start : NULL;
 	size_t cur = from;
 
-	if (r->error.n_literals < 2 || !have_avx2())
+	if (r->error.n_literals < 2 || !probe_log_have_avx2())
 		return false;
 	while (cur < to) {
 		size_t ml = 0, n = 0, cont = 0;
 		bool too_long = false;
-		const char *hit = find_count_avx2(&r->error, buf + cur, buf + to, r->max_line,
+		const char *hit =
+			probe_log_find_count_avx2(&r->error, buf + cur, buf + to, r->max_line,
 						  start, &ml, &n, &cont, &too_long);
 		size_t ms = hit ? (size_t)(hit - buf) : to;
 		size_t L = ms;
@@ -1236,9 +493,7 @@ static bool scan_fused(struct probe_log_scanner *sc, struct err_cursor *ec, cons
 				ec->valid = false;
 				scan_lines(sc, ec, buf, len, cur, L);
 			} else {
-				sc->counts.lines += n;
-				sc->counts.continuation += cont;
-				sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+				count_bulk(sc, n, cont, start);
 			}
 		}
 		if (!hit)
@@ -1286,14 +541,12 @@ static void scan_fast(struct probe_log_scanner *sc, struct err_cursor *ec, const
 			size_t cont = 0;
 			const struct probe_log_regex *start =
 				r->multiline ? &r->record_start : NULL;
-			size_t n = count_lines(buf + cur, buf + L, r->max_line, start, &cont,
-					       &too_long);
+			size_t n = probe_log_count_lines(buf + cur, buf + L, r->max_line, start,
+							 &cont, &too_long);
 			if (too_long) {
 				scan_lines(sc, ec, buf, len, cur, L);
 			} else {
-				sc->counts.lines += n;
-				sc->counts.continuation += cont;
-				sc->counts.records[PROBE_LOG_UNKNOWN] += n - cont;
+				count_bulk(sc, n, cont, start);
 			}
 		}
 		if (ms >= to)

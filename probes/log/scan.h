@@ -131,6 +131,21 @@ struct probe_log_counts {
 	uint64_t continuation; /* lines that belonged to the record before them */
 	uint64_t long_lines;   /* lines cut at max_line */
 	uint64_t bytes;        /* bytes consumed */
+	/* lines that look like the layout: the header matched, or the
+	 * record-start rule (multiline) did; no layout, no count */
+	uint64_t format_lines;
+};
+
+/* An error record whose signature waits for its last line: with a header
+ * and multiline, a Python traceback's exception type ("KeyError") comes at
+ * the record's end and goes into its signature ("[KeyError] ..."). */
+struct probe_log_pending {
+	bool active;
+	bool in_traceback; /* after "Traceback (most recent call last):" */
+	size_t type_len;
+	char type[PROBE_LOG_EXCEPTION_MAX];
+	char sig[PROBE_LOG_SIGNATURE_MAX];
+	char sample[PROBE_LOG_SAMPLE_MAX];
 };
 
 struct probe_log_scanner {
@@ -141,6 +156,10 @@ struct probe_log_scanner {
 	pcre2_match_data *md;
 	size_t last_level; /* 1 + index in rules->levels of the last level word found */
 	int error;         /* -ENOMEM once an allocation failed */
+	/* the first line (not indented) that did not look like the layout, as a
+	 * safe sample (probe_log_sample); "" when every line did */
+	char unmatched[200];
+	struct probe_log_pending pending;
 };
 
 /* 0 or -ENOMEM. */
@@ -153,5 +172,10 @@ void probe_log_scanner_free(struct probe_log_scanner *sc);
  * a record, and the rest of it is skipped up to its newline, across calls).
  * Splitting the same bytes differently never changes the counts. */
 size_t probe_log_scan(struct probe_log_scanner *sc, const char *buf, size_t len);
+
+/* Ends the record being read (at the end of a file or of the input): an
+ * error record whose signature waited for its traceback is counted. Call
+ * before reading sc->sigs. */
+void probe_log_scanner_flush(struct probe_log_scanner *sc);
 
 #endif

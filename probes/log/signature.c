@@ -4,6 +4,7 @@
  * on garbage. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -562,6 +563,58 @@ size_t probe_log_sample(const char *line, size_t len, char *out, size_t outsize)
 	return s.len;
 }
 
+/* ---- exception types --------------------------------------------------- */
+
+static inline bool ident_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+size_t probe_log_exception_type(const char *line, size_t len)
+{
+	const unsigned char *m = (const unsigned char *)line;
+	size_t i = 0;
+
+	for (;;) {
+		if (i >= len || !ident_start(m[i]))
+			return 0;
+		while (i < len && (ident_start(m[i]) || is_digit(m[i])))
+			i++;
+		if (i < len && m[i] == '.') {
+			i++;
+			continue;
+		}
+		break;
+	}
+	if (i >= PROBE_LOG_EXCEPTION_MAX || (i < len && m[i] != ':' && m[i] != '\r'))
+		return 0;
+	return i;
+}
+
+size_t probe_log_signature_typed(const char *type, size_t tlen, const char *sig, size_t siglen,
+				 char *out, size_t outsize)
+{
+	size_t n = 0;
+
+	if (tlen >= PROBE_LOG_EXCEPTION_MAX)
+		tlen = 0;
+	if (tlen && tlen + 3 < outsize) {
+		out[n++] = '[';
+		memcpy(out + n, type, tlen);
+		n += tlen;
+		out[n++] = ']';
+		out[n++] = ' ';
+	}
+	size_t k = siglen < outsize - 1 - n ? siglen : outsize - 1 - n;
+	if (k < siglen) /* cut at a UTF-8 boundary */
+		while (k > 0 && ((unsigned char)sig[k] & 0xC0) == 0x80)
+			k--;
+	memcpy(out + n, sig, k);
+	n += k;
+	out[n] = '\0';
+	return n;
+}
+
 /* ---- top signatures --------------------------------------------------- */
 
 /* 8 bytes per step (the hash only picks slots; equal keys are compared). */
@@ -583,24 +636,21 @@ static uint64_t fnv1a(const char *s, size_t n)
 	return h | 1; /* 0 marks an empty slot */
 }
 
-int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msglen,
-			 const char *line, size_t linelen)
+/* The slot of sig in t (a new one counted from 0, its sample from line or
+ * sample), or NULL when t is full (counted in other) or out of memory. */
+static struct probe_log_sig *sig_slot(struct probe_log_sigtab *t, const char *sig, size_t n,
+				      const char *line, size_t linelen, const char *sample,
+				      int *ret_err)
 {
-	char sig[PROBE_LOG_SIGNATURE_MAX];
-	uint64_t raw = fnv1a(msg, msglen < 4096 ? msglen : 4096) ^ (uint64_t)msglen;
-	size_t r = (size_t)(raw >> 7) & (PROBE_LOG_SIGTAB_RECENT - 1);
-
-	if (t->slots && t->recent_hash[r] == raw && t->recent_slot[r]) {
-		t->slots[t->recent_slot[r] - 1].count++;
-		return 0;
-	}
-	size_t n = probe_log_signature(msg, msglen, sig, sizeof(sig));
 	uint64_t h = fnv1a(sig, n);
 
+	*ret_err = 0;
 	if (!t->slots) {
 		t->slots = calloc(PROBE_LOG_SIGTAB_SLOTS, sizeof(*t->slots));
-		if (!t->slots)
-			return -ENOMEM;
+		if (!t->slots) {
+			*ret_err = -ENOMEM;
+			return NULL;
+		}
 	}
 	for (size_t i = h & (PROBE_LOG_SIGTAB_SLOTS - 1);;
 	     i = (i + 1) & (PROBE_LOG_SIGTAB_SLOTS - 1)) {
@@ -608,22 +658,53 @@ int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msg
 		if (e->hash == 0) {
 			if (t->n >= PROBE_LOG_SIGTAB_MAX) {
 				t->other++;
-				return 0;
+				return NULL;
 			}
 			e->hash = h;
-			e->count = 1;
 			memcpy(e->signature, sig, n + 1);
-			probe_log_sample(line, linelen, e->sample, sizeof(e->sample));
+			if (sample)
+				snprintf(e->sample, sizeof(e->sample), "%s", sample);
+			else
+				probe_log_sample(line, linelen, e->sample, sizeof(e->sample));
 			t->n++;
-		} else if (e->hash != h || strcmp(e->signature, sig) != 0) {
-			continue;
-		} else {
-			e->count++;
+			return e;
 		}
-		t->recent_hash[r] = raw;
-		t->recent_slot[r] = (uint32_t)i + 1;
+		if (e->hash == h && strcmp(e->signature, sig) == 0)
+			return e;
+	}
+}
+
+int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msglen,
+			 const char *line, size_t linelen)
+{
+	char sig[PROBE_LOG_SIGNATURE_MAX];
+	uint64_t raw = fnv1a(msg, msglen < 4096 ? msglen : 4096) ^ (uint64_t)msglen;
+	size_t r = (size_t)(raw >> 7) & (PROBE_LOG_SIGTAB_RECENT - 1);
+	int err;
+
+	if (t->slots && t->recent_hash[r] == raw && t->recent_slot[r]) {
+		t->slots[t->recent_slot[r] - 1].count++;
 		return 0;
 	}
+	size_t n = probe_log_signature(msg, msglen, sig, sizeof(sig));
+	struct probe_log_sig *e = sig_slot(t, sig, n, line, linelen, NULL, &err);
+	if (!e)
+		return err;
+	e->count++;
+	t->recent_hash[r] = raw;
+	t->recent_slot[r] = (uint32_t)(e - t->slots) + 1;
+	return 0;
+}
+
+int probe_log_sigtab_add_signed(struct probe_log_sigtab *t, const char *sig, size_t n,
+				const char *sample)
+{
+	int err;
+	struct probe_log_sig *e = sig_slot(t, sig, n, NULL, 0, sample, &err);
+
+	if (e)
+		e->count++;
+	return err;
 }
 
 static int sig_cmp(const void *a, const void *b)

@@ -23,6 +23,22 @@ size_t probe_log_signature(const char *msg, size_t len, char *out, size_t outsiz
  * boundary with "..." when longer than outsize. Returns the length written. */
 size_t probe_log_sample(const char *line, size_t len, char *out, size_t outsize);
 
+#define PROBE_LOG_EXCEPTION_MAX 96 /* bytes of an exception type, NUL included */
+
+/* The exception type a Python traceback's last line starts with:
+ * "psycopg2.errors.UniqueViolation: duplicate key ..." ->
+ * "psycopg2.errors.UniqueViolation", "KeyError: 'x'" -> "KeyError",
+ * "StopIteration" -> itself. A dotted name of ASCII identifiers at the
+ * line's start, then ':' or the line's end; its length (less than
+ * PROBE_LOG_EXCEPTION_MAX), or 0 when the line is not one. */
+size_t probe_log_exception_type(const char *line, size_t len);
+
+/* Writes "[TYPE] " and then sig (a signature, valid UTF-8, siglen bytes)
+ * into out (outsize >= 16), cut at a UTF-8 boundary when longer; without a
+ * type, sig alone. Returns the length written. */
+size_t probe_log_signature_typed(const char *type, size_t tlen, const char *sig, size_t siglen,
+				 char *out, size_t outsize);
+
 /* ---- top signatures --------------------------------------------------- */
 #include <stdint.h>
 
@@ -53,6 +69,10 @@ struct probe_log_sigtab {
 /* Counts one error: msg is signed, line is the sample source. 0 or -ENOMEM. */
 int probe_log_sigtab_add(struct probe_log_sigtab *t, const char *msg, size_t msglen,
 			 const char *line, size_t linelen);
+/* Counts one error whose signature (sig, n bytes, NUL-terminated) and
+ * sample are already made. 0 or -ENOMEM. */
+int probe_log_sigtab_add_signed(struct probe_log_sigtab *t, const char *sig, size_t n,
+				const char *sample);
 /* Up to max entries with the highest counts (ties by signature), as pointers
  * into t; returns how many. */
 size_t probe_log_sigtab_top(const struct probe_log_sigtab *t, const struct probe_log_sig **ret,

@@ -1,7 +1,9 @@
 /* libFuzzer target: the signature masker and the secret-masking sampler
  * (probes/log/signature.c) on arbitrary bytes. Checks: bounded, NUL-
  * terminated, valid UTF-8 output; masking is stable (a signature signs to
- * itself); a secret value after password= never survives into a sample. */
+ * itself); a secret value after password= never survives into a sample;
+ * an exception type is an ASCII dotted name, and "[TYPE] signature" stays
+ * bounded valid UTF-8. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +36,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	n = probe_log_signature(in, size, small, sizeof(small));
 	if (n >= sizeof(small) || !ep_utf8_valid(small, n))
+		abort();
+
+	size_t tl = probe_log_exception_type(in, size);
+	if (tl >= PROBE_LOG_EXCEPTION_MAX ||
+	    (tl && (!memchr("abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+			    in[0], 52) ||
+		    (tl < size && in[tl] != ':' && in[tl] != '\r'))))
+		abort();
+	for (size_t i = 0; i < tl; i++)
+		if ((unsigned char)in[i] >= 0x80 || in[i] == ' ')
+			abort();
+	char typed[PROBE_LOG_SIGNATURE_MAX];
+	n = probe_log_signature(in, size, sig, sizeof(sig));
+	m = probe_log_signature_typed(in, tl, sig, n, typed, sizeof(typed));
+	if (m >= sizeof(typed) || typed[m] != '\0' || !ep_utf8_valid(typed, m))
+		abort();
+	m = probe_log_signature_typed(in, tl, sig, n, small, sizeof(small));
+	if (m >= sizeof(small) || !ep_utf8_valid(small, m))
 		abort();
 
 	/* "password=" + a token we put there: it must be masked */

@@ -4,7 +4,8 @@
  * (splitting never changes what is counted), the fast path for one-line
  * records equals the line-by-line path (with PCRE2 for every pattern, no
  * native matcher), every line a record or a continuation, and every
- * signature and sample valid UTF-8. Each line of the input is also matched
+ * signature and sample valid UTF-8, the same signatures (exception types
+ * from tracebacks included) however the input is split. Each line of the input is also matched
  * by every native-matched pattern and by PCRE2: same answer, match end and
  * level group. */
 #include <stddef.h>
@@ -18,15 +19,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct probe_log_rules rules[8];
-static struct probe_log_rules slow[8]; /* the same rules without the fast path */
+#define N_RULES 9
+static struct probe_log_rules rules[N_RULES];
+static struct probe_log_rules slow[N_RULES]; /* the same rules without the fast path */
 static bool ready;
 
 static void setup(void)
 {
 	char err[256];
 	size_t i = 0;
-	for (const struct probe_log_preset *p = probe_log_presets; p->name && i < 5; p++, i++) {
+	for (const struct probe_log_preset *p = probe_log_presets; p->name && i < 6; p++, i++) {
 		probe_log_rules_init(&rules[i]);
 		rules[i].max_line = 300;
 		if (probe_log_rules_from_preset(&rules[i], p, "ERROR|FATAL|CRITICAL|Exception", err,
@@ -34,33 +36,33 @@ static void setup(void)
 			abort();
 	}
 	/* no header, a literal error pattern (memmem) */
-	probe_log_rules_init(&rules[5]);
-	rules[5].max_line = 256;
+	probe_log_rules_init(&rules[6]);
+	rules[6].max_line = 256;
 	/* (record_start is not used without multiline: there for the native
 	 * matcher check, greedy runs, a level group, a fixed prefix) */
-	if (probe_log_regex_compile(&rules[5].error, "Exception", err, sizeof(err)) < 0 ||
-	    probe_log_regex_compile(&rules[5].record_start,
+	if (probe_log_regex_compile(&rules[6].error, "Exception", err, sizeof(err)) < 0 ||
+	    probe_log_regex_compile(&rules[6].record_start,
 				    "^\\d\\d[-:](?<level>[A-Z]+) \\w+[.:]\\S+", err,
 				    sizeof(err)) < 0 ||
-	    !rules[5].record_start.native ||
-	    probe_log_rules_finish(&rules[5], err, sizeof(err)) < 0)
-		abort();
-	/* record_start + multiline, a regex that can span lines */
-	probe_log_rules_init(&rules[6]);
-	rules[6].max_line = 512;
-	rules[6].multiline = true;
-	if (probe_log_regex_compile(&rules[6].record_start, "^\\d", err, sizeof(err)) < 0 ||
-	    probe_log_regex_compile(&rules[6].error, "ERR\\s*OR|x+y", err, sizeof(err)) < 0 ||
+	    !rules[6].record_start.native ||
 	    probe_log_rules_finish(&rules[6], err, sizeof(err)) < 0)
 		abort();
-	/* every line a record, a PCRE2 error pattern that may span lines */
+	/* record_start + multiline, a regex that can span lines */
 	probe_log_rules_init(&rules[7]);
-	rules[7].max_line = 300;
-	if (probe_log_regex_compile(&rules[7].error, "ERR\\s*OR|(?<=x)y|^F", err, sizeof(err)) <
-		    0 ||
+	rules[7].max_line = 512;
+	rules[7].multiline = true;
+	if (probe_log_regex_compile(&rules[7].record_start, "^\\d", err, sizeof(err)) < 0 ||
+	    probe_log_regex_compile(&rules[7].error, "ERR\\s*OR|x+y", err, sizeof(err)) < 0 ||
 	    probe_log_rules_finish(&rules[7], err, sizeof(err)) < 0)
 		abort();
-	for (int i = 0; i < 8; i++) {
+	/* every line a record, a PCRE2 error pattern that may span lines */
+	probe_log_rules_init(&rules[8]);
+	rules[8].max_line = 300;
+	if (probe_log_regex_compile(&rules[8].error, "ERR\\s*OR|(?<=x)y|^F", err, sizeof(err)) <
+		    0 ||
+	    probe_log_rules_finish(&rules[8], err, sizeof(err)) < 0)
+		abort();
+	for (int i = 0; i < N_RULES; i++) {
 		slow[i] = rules[i];
 		slow[i].no_fast_path = true;
 		slow[i].no_native = true;
@@ -71,7 +73,7 @@ static void setup(void)
 /* The native matcher against PCRE2 on each line of in. */
 static void native_vs_pcre2(const char *in, size_t len, pcre2_match_data *md)
 {
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < N_RULES; i++) {
 		const struct probe_log_regex *rxs[] = {&rules[i].header, &rules[i].record_start};
 		for (size_t x = 0; x < 2; x++) {
 			const struct probe_log_regex *rx = rxs[x];
@@ -129,19 +131,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size < 2)
 		return 0;
-	const struct probe_log_rules *r = &rules[data[0] % 8];
+	const struct probe_log_rules *r = &rules[data[0] % N_RULES];
 	size_t chunk = 1 + data[1] % 97;
 	const char *in = (const char *)data + 2;
 	size_t len = size - 2;
 	struct probe_log_scanner whole, parts, lines;
 
 	if (probe_log_scanner_init(&whole, r) < 0 || probe_log_scanner_init(&parts, r) < 0 ||
-	    probe_log_scanner_init(&lines, &slow[data[0] % 8]) < 0)
+	    probe_log_scanner_init(&lines, &slow[data[0] % N_RULES]) < 0)
 		abort();
 	/* the line-by-line path gives the same counts as the fast one */
 	scan_pieces(&lines, in, len, chunk);
 	scan_pieces(&whole, in, len, len ? len : 1);
 	scan_pieces(&parts, in, len, chunk);
+	probe_log_scanner_flush(&lines);
+	probe_log_scanner_flush(&whole);
+	probe_log_scanner_flush(&parts);
 	if (memcmp(&whole.counts, &parts.counts, sizeof(whole.counts)) != 0 ||
 	    memcmp(&lines.counts, &parts.counts, sizeof(lines.counts)) != 0 ||
 	    lines.sigs.n != parts.sigs.n)
@@ -159,6 +164,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (whole.sigs.n != parts.sigs.n)
 		abort();
+	/* the same signatures with the same counts, whole and in pieces */
+	const struct probe_log_sig *wt[10];
+	if (probe_log_sigtab_top(&whole.sigs, wt, 10) != n)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (wt[i]->count != top[i]->count || strcmp(wt[i]->signature, top[i]->signature))
+			abort();
 	native_vs_pcre2(in, len, whole.md);
 	probe_log_scanner_free(&whole);
 	probe_log_scanner_free(&parts);

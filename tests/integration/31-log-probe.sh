@@ -3,8 +3,9 @@
 # first run starts at the end, new files are read from their start, partial
 # lines wait for their newline, a truncated-and-regrown file is read again,
 # nothing is counted twice, a 5 MiB line counts once, garbage is survived,
-# and a missing file or one the agent may not read is a clear error while
-# the other sources go on (run as nobody: root reads everything).
+# and a missing file or one the agent may not read is a clear error and a
+# log_source_unreadable finding while the other sources go on (run as
+# nobody: root reads everything).
 . "$(dirname "$0")/lib.sh"
 
 PROBE_RUN=$TOOLS/probe_run
@@ -102,6 +103,9 @@ tap_is "permission denied / missing: status error" "$(jget "$T/p/out.json" 'j["s
 tap_like "the error names the unreadable file and what to do" "$(jget "$T/p/out.json" 'j["error"]')" "denied.log: Permission denied.*group adm"
 tap_is "the missing file is named" "$(jget "$T/p/out.json" '[f.get("error") for f in j["metrics"]["files"] if f["path"].endswith("denied.log")]')" "['Permission denied']"
 tap_is "the readable file is still counted" "$(jget "$T/p/out.json" 'j["metrics"]["error_records"]')" 3
+tap_is "each unreadable source is a log_source_unreadable warning" \
+	"$(jget "$T/p/out.json" 'sorted((f["severity"], f["object"].rsplit("/", 1)[1]) for f in j["findings"] if f["kind"] == "log_source_unreadable")')" \
+	"[('warning', 'denied.log'), ('warning', 'missing.log')]"
 rm -f "$T/p/denied.log"
 echo '{}' >"$T/p/state.json"
 setpriv --reuid=nobody --regid=nogroup --clear-groups "$PROBE_RUN" "$T/p.conf" log.mixed --state "$T/p/state.json" >"$T/p/out.json" 2>"$T/p/err.txt"

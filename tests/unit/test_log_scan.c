@@ -1,6 +1,8 @@
 /* The log record reader (probes/log/scan.c) over the preset fixtures in
  * tests/fixtures/log/: counts per severity, multi-line records, partial last
- * lines, any split of the input, over-long lines and garbage. */
+ * lines, any split of the input, over-long lines and garbage; and how a log
+ * looks (probes/log/fit.c): a preset that does not fit a log is a mismatch
+ * with a safe sample line, the preset that fits is named, record times. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "erpulse/util.h"
+#include "probes/log/fit.h"
 #include "probes/log/presets.h"
 #include "probes/log/scan.h"
 
@@ -59,6 +63,7 @@ static void scan_in_chunks(struct probe_log_scanner *sc, const char *data, size_
 		memmove(buf, buf + used, have);
 		assert_true(have <= sc->rules->max_line);
 	}
+	probe_log_scanner_flush(sc); /* the end of the file */
 	free(buf);
 }
 
@@ -79,15 +84,16 @@ static void expect_counts(const struct probe_log_scanner *sc, const char *want)
 	assert_string_equal(got, want);
 }
 
-static void check_preset(const char *name)
+/* The fixture BASE.log read with preset name gives the counts of BASE.expected. */
+static void check_preset_file(const char *name, const char *base)
 {
 	char fn[64], en[64];
 	size_t len, elen;
 	struct probe_log_rules r;
 	static const size_t chunks[] = {1, 2, 3, 7, 50, 333, 1 << 20};
 
-	snprintf(fn, sizeof(fn), "%s.log", name);
-	snprintf(en, sizeof(en), "%s.expected", name);
+	snprintf(fn, sizeof(fn), "%s.log", base);
+	snprintf(en, sizeof(en), "%s.expected", base);
 	char *data = fixture(fn, &len), *want = fixture(en, &elen);
 	preset_rules(&r, name);
 	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
@@ -101,6 +107,20 @@ static void check_preset(const char *name)
 	free(data);
 	free(want);
 	probe_log_rules_free(&r);
+}
+
+static void check_preset(const char *name)
+{
+	check_preset_file(name, name);
+}
+
+/* Real trytond 6.0 output (Debian's package, a failing RPC each): Debian's
+ * logging layout and upstream's default one. */
+static void test_tryton(void **state)
+{
+	(void)state;
+	check_preset_file("tryton", "tryton");
+	check_preset_file("tryton", "tryton-upstream");
 }
 
 static void test_odoo(void **state)
@@ -133,7 +153,8 @@ static void test_erpnext(void **state)
 	check_preset("erpnext");
 }
 
-/* Odoo's two tracebacks sign alike; the sample masks the password. */
+/* Odoo's two tracebacks sign alike but for their exception types, taken
+ * from each traceback's last line; the sample masks the password. */
 static void test_odoo_signatures(void **state)
 {
 	size_t len;
@@ -147,16 +168,52 @@ static void test_odoo_signatures(void **state)
 	assert_true(r.header.message_to_end); /* "(?<message>.*)" compiled away */
 	assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
 	assert_int_equal(probe_log_scan(&sc, data, len), len);
+	probe_log_scanner_flush(&sc); /* (the last records flushed them already) */
 	size_t n = probe_log_sigtab_top(&sc.sigs, top, 10);
-	assert_int_equal(n, 3);
-	assert_string_equal(top[0]->signature, "odoo.http: Exception during request handling.");
-	assert_int_equal(top[0]->count, 2);
-	assert_string_equal(top[1]->signature,
+	assert_int_equal(n, 4);
+	assert_string_equal(top[0]->signature, "[psycopg2.OperationalError] odoo.http: Exception "
+					       "during request handling.");
+	assert_int_equal(top[0]->count, 1);
+	assert_non_null(strstr(top[0]->sample, "Exception during request handling."));
+	assert_string_equal(top[1]->signature, "[psycopg2.errors.SerializationFailure] odoo.http: "
+					       "Exception during request handling.");
+	assert_string_equal(top[2]->signature,
 			    "odoo.service.server: Failed to initialize database `erpdb`.");
 	assert_string_equal(
-		top[2]->signature,
+		top[3]->signature,
 		"odoo.sql_db: bad query: UPDATE sale_order SET state='<v>' WHERE id=<n>");
 	probe_log_scanner_free(&sc);
+	probe_log_rules_free(&r);
+	free(data);
+}
+
+/* Real trytond output: two failing reads sign apart by their exception
+ * types (ValueError, KeyError), however the input is split. */
+static void test_tryton_signatures(void **state)
+{
+	size_t len;
+	struct probe_log_rules r;
+	char *data = fixture("tryton.log", &len);
+	static const size_t chunks[] = {1, 7, 333, 1 << 20};
+	(void)state;
+
+	preset_rules(&r, "tryton");
+	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
+		struct probe_log_scanner sc;
+		const struct probe_log_sig *top[10];
+		assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
+		scan_in_chunks(&sc, data, len, chunks[c]);
+		assert_int_equal(probe_log_sigtab_top(&sc.sigs, top, 10), 2);
+		assert_string_equal(
+			top[0]->signature,
+			"[KeyError] <class '<v>'>.read(*([<n>], ['<v>'], {}), **{}) from "
+			"admin@<ip>/test/");
+		assert_string_equal(
+			top[1]->signature,
+			"[ValueError] <class '<v>'>.read(*([<n>], ['<v>'], {}, <n>, <n>), "
+			"**{}) from admin@<ip>/test/");
+		probe_log_scanner_free(&sc);
+	}
 	probe_log_rules_free(&r);
 	free(data);
 }
@@ -602,16 +659,164 @@ static void test_fast_equals_lines(void **state)
 		probe_log_rules_free(&fast[i]);
 }
 
+/* Real trytond output read with preset odoo: no line fits (all were counted
+ * as continuation lines before), the sample is the first line; with preset
+ * tryton the record lines fit. */
+static void test_tryton_with_odoo(void **state)
+{
+	size_t len;
+	char *data = fixture("tryton.log", &len);
+	struct probe_log_rules odoo, tryton;
+	struct probe_log_fit fit;
+
+	(void)state;
+	preset_rules(&odoo, "odoo");
+	preset_rules(&tryton, "tryton");
+	assert_true(probe_log_has_layout(&odoo));
+	assert_int_equal(probe_log_fit(&odoo, data, len, &fit), 0);
+	assert_int_equal(fit.lines, 63);
+	assert_int_equal(fit.format_lines, 0);
+	assert_true(probe_log_mismatch(fit.lines, fit.format_lines, PROBE_LOG_CHECK_MIN_LINES));
+	assert_false(probe_log_mismatch(fit.lines, fit.format_lines, 100)); /* too few lines */
+	assert_string_equal(fit.unmatched, "Sun Dec 06 14:00:20 2026] INFO:server:using log.conf "
+					   "as logging configuration file");
+	assert_int_equal(probe_log_fit(&tryton, data, len, &fit), 0);
+	assert_int_equal(fit.format_lines, 40);
+	assert_string_equal(fit.unmatched, "Traceback (most recent call last):");
+	assert_false(probe_log_mismatch(fit.lines, fit.format_lines, 10));
+
+	double pct = 0;
+	const struct probe_log_preset *p =
+		probe_log_best_preset(data, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+	assert_non_null(p);
+	assert_string_equal(p->name, "tryton");
+	assert_true(pct > 63.0 && pct < 64.0); /* 40 of 63 */
+	free(data);
+	data = fixture("tryton-upstream.log", &len);
+	p = probe_log_best_preset(data, len, PROBE_LOG_CHECK_MIN_LINES, &pct);
+	assert_non_null(p);
+	assert_string_equal(p->name, "tryton");
+	free(data);
+	probe_log_rules_free(&odoo);
+	probe_log_rules_free(&tryton);
+}
+
+/* Each preset fits its own fixture and is the best fit for it. */
+static void test_presets_fit_their_logs(void **state)
+{
+	static const char *const names[] = {"odoo", "erpnext", "postgresql", "mariadb", "java"};
+	(void)state;
+	for (size_t i = 0; i < EP_ARRAY_SIZE(names); i++) {
+		char fn[64];
+		size_t len;
+		double pct;
+		snprintf(fn, sizeof(fn), "%s.log", names[i]);
+		char *data = fixture(fn, &len);
+		/* (the mariadb fixture has 9 lines) */
+		const struct probe_log_preset *p = probe_log_best_preset(data, len, 5, &pct);
+		assert_non_null(p);
+		assert_string_equal(p->name, names[i]);
+		free(data);
+	}
+}
+
+/* The sample of a line that does not fit masks secrets as signatures do,
+ * and is bounded. */
+static void test_unmatched_sample(void **state)
+{
+	struct probe_log_rules odoo;
+	struct probe_log_fit fit;
+	char in[2048];
+	(void)state;
+	preset_rules(&odoo, "odoo");
+	int n = snprintf(in, sizeof(in), "  indented first\nconnect password=hunter2 %0900d\n", 7);
+	assert_int_equal(probe_log_fit(&odoo, in, (size_t)n, &fit), 0);
+	assert_int_equal(fit.lines, 2);
+	assert_null(strstr(fit.unmatched, "hunter2"));
+	assert_non_null(strstr(fit.unmatched, "connect password="));
+	assert_true(strlen(fit.unmatched) < sizeof(fit.unmatched));
+	/* no layout: nothing to mismatch */
+	struct probe_log_rules plain;
+	char err[128];
+	probe_log_rules_init(&plain);
+	assert_int_equal(probe_log_rules_finish(&plain, err, sizeof(err)), 0);
+	assert_false(probe_log_has_layout(&plain));
+	probe_log_rules_free(&plain);
+	probe_log_rules_free(&odoo);
+}
+
+static void test_line_time(void **state)
+{
+	int64_t t0, t1;
+	(void)state;
+#define T(s, ok, out) assert_int_equal(probe_log_line_time(s, strlen(s), out), ok)
+	T("2026-12-06 13:46:40,123 4242 ERROR db x: y", true, &t0);
+	T("Sun Dec 06 13:46:41 2026] ERROR:trytond:x", true, &t1);
+	assert_int_equal(t1 - t0, 877);
+	T("24525 140694912718528 [2026-12-06 14:00:41,037] ERROR x", true, &t1);
+	assert_int_equal(t1 - t0, 14 * 60 * 1000 + 914);
+	T("[2026-12-06 13:46:40 +0000] [42] [ERROR] x", true, &t1);
+	assert_int_equal(t1 - t0, -123);
+	T("2026-12-06T13:46:40.5Z 0 [ERROR]", true, &t1);
+	T("Mon Jan  5 01:02:03 2026 x", true, &t1);
+	T("Traceback (most recent call last):", false, &t1);
+	T("2026-13-06 13:46:40 bad month", false, &t1);
+	T("2026-12-06 25:46:40 bad hour", false, &t1);
+	T("12345", false, &t1);
+	T("", false, &t1);
+#undef T
+}
+
+/* A first run's span: the first and last lines carrying a time, read from
+ * the two ends of the region (a 5000-line file: longer than both ends). */
+static void test_time_span(void **state)
+{
+	char path[] = "/tmp/erpulse-test-span.XXXXXX";
+	int fd = mkstemp(path);
+	int64_t a = 0, b = 0;
+	(void)state;
+
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f, "no time here\n");
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "2026-12-06 %02d:%02d:%02d,000 42 INFO db x: line %d\n", 10 + i / 3600,
+			i / 60 % 60, i % 60, i);
+	fprintf(f, "  File \"x.py\", line 1\n");
+	long size = ftell(f);
+	fclose(f);
+	assert_true(probe_log_time_span(path, 0, (uint64_t)size, &a, &b));
+	assert_int_equal(b - a, 4999 * 1000);
+	assert_false(probe_log_time_span(path, 0, 13, &a, &b)); /* "no time here" */
+	assert_false(probe_log_time_span(path, 5, 5, &a, &b));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_odoo),         cmocka_unit_test(test_postgresql),
-		cmocka_unit_test(test_mariadb),      cmocka_unit_test(test_java),
-		cmocka_unit_test(test_erpnext),      cmocka_unit_test(test_odoo_signatures),
-		cmocka_unit_test(test_partial_line), cmocka_unit_test(test_error_pattern_edges),
-		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_levels),       cmocka_unit_test(test_fast_paths),
-		cmocka_unit_test(test_native),       cmocka_unit_test(test_fast_equals_lines),
+		cmocka_unit_test(test_odoo),
+		cmocka_unit_test(test_postgresql),
+		cmocka_unit_test(test_mariadb),
+		cmocka_unit_test(test_java),
+		cmocka_unit_test(test_erpnext),
+		cmocka_unit_test(test_tryton),
+		cmocka_unit_test(test_odoo_signatures),
+		cmocka_unit_test(test_tryton_signatures),
+		cmocka_unit_test(test_partial_line),
+		cmocka_unit_test(test_error_pattern_edges),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_fast_paths),
+		cmocka_unit_test(test_native),
+		cmocka_unit_test(test_fast_equals_lines),
+		cmocka_unit_test(test_tryton_with_odoo),
+		cmocka_unit_test(test_presets_fit_their_logs),
+		cmocka_unit_test(test_unmatched_sample),
+		cmocka_unit_test(test_line_time),
+		cmocka_unit_test(test_time_span),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

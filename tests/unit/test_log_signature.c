@@ -134,12 +134,46 @@ static void test_sigtab(void **state)
 	probe_log_sigtab_free(&t);
 }
 
+/* The exception type of a traceback's last line, and "[TYPE] " before a
+ * signature, cut at a UTF-8 boundary. */
+static void test_exception_type(void **state)
+{
+	char out[32];
+	(void)state;
+#define X(s) probe_log_exception_type(s, strlen(s))
+	assert_int_equal(X("psycopg2.errors.UniqueViolation: duplicate key value"), 31);
+	assert_int_equal(X("trytond.exceptions.UserError: ('x', '')"), 28);
+	assert_int_equal(X("KeyError: 'nosuchfield'"), 8);
+	assert_int_equal(X("StopIteration"), 13);
+	assert_int_equal(X("StopIteration\r"), 13);
+	assert_int_equal(X("Traceback (most recent call last):"), 0);
+	assert_int_equal(X("  File \"x.py\", line 1"), 0);
+	assert_int_equal(X("During handling of the above exception, another occurred:"), 0);
+	assert_int_equal(X("2fast: no"), 0);
+	assert_int_equal(X("a..b: no"), 0);
+	assert_int_equal(X("trailing.: no"), 0);
+	assert_int_equal(X(""), 0);
+	char longname[200];
+	memset(longname, 'a', sizeof(longname));
+	assert_int_equal(probe_log_exception_type(longname, sizeof(longname)), 0);
+#undef X
+	assert_int_equal(probe_log_signature_typed("KeyError", 8, "x <n>", 5, out, sizeof(out)),
+			 16);
+	assert_string_equal(out, "[KeyError] x <n>");
+	assert_int_equal(probe_log_signature_typed(NULL, 0, "x <n>", 5, out, sizeof(out)), 5);
+	/* "é" (2 bytes) across the cut: not split */
+	size_t n = probe_log_signature_typed("E", 1, "01234567890123456789012345\xc3\xa9", 28, out,
+					     sizeof(out));
+	assert_int_equal(n, 30);
+	assert_string_equal(out, "[E] 01234567890123456789012345");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_masks),   cmocka_unit_test(test_same_signature),
-		cmocka_unit_test(test_secrets), cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_sigtab),
+		cmocka_unit_test(test_exception_type), cmocka_unit_test(test_masks),
+		cmocka_unit_test(test_same_signature), cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_bounds),         cmocka_unit_test(test_sigtab),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
