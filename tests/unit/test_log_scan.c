@@ -79,17 +79,18 @@ static void expect_counts(const struct probe_log_scanner *sc, const char *want)
 	assert_string_equal(got, want);
 }
 
-static void check_preset(const char *name)
+/* The fixture FILE.log read with preset's rules counts as FILE.expected says. */
+static void check_fixture(const char *preset, const char *file)
 {
 	char fn[64], en[64];
 	size_t len, elen;
 	struct probe_log_rules r;
 	static const size_t chunks[] = {1, 2, 3, 7, 50, 333, 1 << 20};
 
-	snprintf(fn, sizeof(fn), "%s.log", name);
-	snprintf(en, sizeof(en), "%s.expected", name);
+	snprintf(fn, sizeof(fn), "%s.log", file);
+	snprintf(en, sizeof(en), "%s.expected", file);
 	char *data = fixture(fn, &len), *want = fixture(en, &elen);
-	preset_rules(&r, name);
+	preset_rules(&r, preset);
 	for (size_t c = 0; c < EP_ARRAY_SIZE(chunks); c++) {
 		struct probe_log_scanner sc;
 		assert_int_equal(probe_log_scanner_init(&sc, &r), 0);
@@ -101,6 +102,11 @@ static void check_preset(const char *name)
 	free(data);
 	free(want);
 	probe_log_rules_free(&r);
+}
+
+static void check_preset(const char *name)
+{
+	check_fixture(name, name);
 }
 
 static void test_odoo(void **state)
@@ -131,6 +137,16 @@ static void test_erpnext(void **state)
 {
 	(void)state;
 	check_preset("erpnext");
+}
+
+/* ERP presets of the erp issue: RQ worker and scheduler logs of Frappe,
+ * iDempiere's CLogFormatter, Dolibarr's file log (formats from their sources). */
+static void test_erp_presets(void **state)
+{
+	(void)state;
+	check_fixture("erpnext", "erpnext-worker");
+	check_preset("idempiere");
+	check_preset("dolibarr");
 }
 
 /* Odoo's two tracebacks sign alike; the sample masks the password. */
@@ -605,13 +621,21 @@ static void test_fast_equals_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_odoo),         cmocka_unit_test(test_postgresql),
-		cmocka_unit_test(test_mariadb),      cmocka_unit_test(test_java),
-		cmocka_unit_test(test_erpnext),      cmocka_unit_test(test_odoo_signatures),
-		cmocka_unit_test(test_partial_line), cmocka_unit_test(test_error_pattern_edges),
-		cmocka_unit_test(test_long_line),    cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_levels),       cmocka_unit_test(test_fast_paths),
-		cmocka_unit_test(test_native),       cmocka_unit_test(test_fast_equals_lines),
+		cmocka_unit_test(test_odoo),
+		cmocka_unit_test(test_postgresql),
+		cmocka_unit_test(test_mariadb),
+		cmocka_unit_test(test_java),
+		cmocka_unit_test(test_erpnext),
+		cmocka_unit_test(test_erp_presets),
+		cmocka_unit_test(test_odoo_signatures),
+		cmocka_unit_test(test_partial_line),
+		cmocka_unit_test(test_error_pattern_edges),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_fast_paths),
+		cmocka_unit_test(test_native),
+		cmocka_unit_test(test_fast_equals_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
