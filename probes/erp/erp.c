@@ -54,8 +54,8 @@ struct erp_ctx {
 	char **databases; /* NULL = all */
 	const char *root;
 	bool usage;
-	int64_t month_end_days, failed_logins_warning, queue_backlog_warning,
-		session_rows_warning, dead_pct, dead_min, connect_timeout_s;
+	int64_t month_end_days, failed_logins_warning, queue_backlog_warning, session_rows_warning,
+		dead_pct, dead_min, connect_timeout_s;
 	struct probe_pg_settings cfg; /* statement and lock timeouts for probe_pg_session */
 };
 
@@ -161,9 +161,9 @@ static void version_and_lag(struct erp_db *x, const struct probe_erp_spec *spec)
 	}
 	json_object_set_new(x->m, "majors_behind", json_integer(lag.behind));
 	json_object_set_new(x->m, "out_of_support", json_boolean(lag.out_of_support));
-	json_object_set_new(x->m, "support_ends", lag.installed->support_ends
-							  ? json_string(lag.installed->support_ends)
-							  : json_null());
+	json_object_set_new(x->m, "support_ends",
+			    lag.installed->support_ends ? json_string(lag.installed->support_ends)
+							: json_null());
 	if (!lag.out_of_support && lag.behind <= 1)
 		return;
 	char obj[300], msg[600], fix[400];
@@ -254,9 +254,9 @@ static void usage(struct erp_db *x, const struct probe_erp_spec *spec, json_t *u
 	for (const struct probe_erp_query *q = spec->usage; q->metrics; q++) {
 		char err[512] = "", st[6] = "";
 		struct probe_sql_rows rows = {0};
-		int rc = ep_deadline_left_ms(x->d) < 200
-				 ? -ETIME
-				 : x->c->exec(x->c->impl, x->d, q->sql, &rows, st, err, sizeof(err));
+		int rc = ep_deadline_left_ms(x->d) < 200 ? -ETIME
+							 : x->c->exec(x->c->impl, x->d, q->sql,
+								      &rows, st, err, sizeof(err));
 		char names[256];
 		ep_snprintf(names, sizeof(names), "%s", q->metrics);
 		size_t col = 0;
@@ -299,8 +299,7 @@ static const struct {
 	 "log."},
 	{"cron_failing", "erp_jobs_failing", "cron", LINE_ONE, "scheduled job(s) failing",
 	 "Open the failing jobs' logs in the ERP and fix or disable them."},
-	{"queue_backlog", "erp_queue_backlog", "", LINE_QUEUE,
-	 "jobs waiting in the job queue",
+	{"queue_backlog", "erp_queue_backlog", "", LINE_QUEUE, "jobs waiting in the job queue",
 	 "Check that the queue workers run and keep up; add workers or find the job that blocks "
 	 "them."},
 };
@@ -311,9 +310,10 @@ static void usage_findings(struct erp_db *x, const struct probe_erp_spec *spec, 
 	const char *cron = x->app == PROBE_ERP_TRYTON ? "ir_cron" : "cron";
 
 	for (size_t i = 0; i < EP_ARRAY_SIZE(usage_rules); i++) {
-		int64_t line = usage_rules[i].line == LINE_FAILED_LOGINS ? x->ctx->failed_logins_warning
-			       : usage_rules[i].line == LINE_QUEUE	  ? x->ctx->queue_backlog_warning
-									  : 1;
+		int64_t line = usage_rules[i].line == LINE_FAILED_LOGINS
+				       ? x->ctx->failed_logins_warning
+			       : usage_rules[i].line == LINE_QUEUE ? x->ctx->queue_backlog_warning
+								   : 1;
 		int64_t v = metric(u, usage_rules[i].metric);
 		if (v < line)
 			continue;
@@ -347,8 +347,8 @@ static void sessions(struct erp_db *x, const struct probe_erp_spec *spec, json_t
 	struct probe_sql_rows rows = {0};
 	const char *method = "count(*)";
 
-	if (!spec->session_table || x->c->quote_ident(x->c->impl, spec->session_table, qt,
-						      sizeof(qt)) < 0)
+	if (!spec->session_table ||
+	    x->c->quote_ident(x->c->impl, spec->session_table, qt, sizeof(qt)) < 0)
 		return;
 	ep_snprintf(q, sizeof(q), "SELECT count(*) FROM %s", qt);
 	int rc = x->c->exec(x->c->impl, x->d, q, &rows, st, err, sizeof(err));
@@ -377,13 +377,14 @@ static void sessions(struct erp_db *x, const struct probe_erp_spec *spec, json_t
 	}
 	json_t *prev = json_object_get(all, x->db);
 	int64_t prev_n = metric(prev, "rows"), prev_at = metric(prev, "at");
-	if (prev_n >= 0 && prev_at > 0 && x->now - prev_at >= 60)
+	if (prev_n >= 0 && prev_at > 0 && x->now > prev_at)
 		json_object_set_new(u, "sessions_growth_per_day",
 				    json_real(round((double)(n - prev_n) * 86400.0 /
 						    (double)(x->now - prev_at) * 10) /
 					      10));
-	json_object_set_new(all, x->db,
-			    json_pack("{s:I, s:I}", "rows", (json_int_t)n, "at", (json_int_t)x->now));
+	json_object_set_new(
+		all, x->db,
+		json_pack("{s:I, s:I}", "rows", (json_int_t)n, "at", (json_int_t)x->now));
 
 	if (n < x->ctx->session_rows_warning)
 		return;
@@ -400,8 +401,9 @@ static void sessions(struct erp_db *x, const struct probe_erp_spec *spec, json_t
 			       .severity = EP_SEV_WARNING,
 			       .method = method,
 			       .message = msg,
-			       .remediation = "Delete expired sessions (older than the ERP's session "
-					      "timeout) in a quiet hour, then VACUUM the table."};
+			       .remediation =
+				       "Delete expired sessions (older than the ERP's session "
+				       "timeout) in a quiet hour, then VACUUM the table."};
 	erp_finding(x, &f, spec->session_table);
 }
 
@@ -491,8 +493,9 @@ static int examine(struct erp_db *x, char *err, size_t errlen)
 		usage_findings(x, spec, u);
 	}
 	table_health(x);
-	json_object_set_new(x->m, "month_end", json_boolean(probe_erp_in_month_end(
-						       x->now, (int)x->ctx->month_end_days)));
+	json_object_set_new(
+		x->m, "month_end",
+		json_boolean(probe_erp_in_month_end(x->now, (int)x->ctx->month_end_days)));
 	return 0;
 }
 
@@ -623,8 +626,9 @@ static void erp_run(void *vctx, const struct ep_deadline *d, struct ep_probe_res
 			conn = first;
 			first = NULL;
 		} else {
-			conn = ep_deadline_left_ms(d) < 300 ? NULL
-							    : connect_db(ctx, dbs[i], d, err, sizeof(err));
+			conn = ep_deadline_left_ms(d) < 300
+				       ? NULL
+				       : connect_db(ctx, dbs[i], d, err, sizeof(err));
 			if (!conn && ep_deadline_left_ms(d) < 300)
 				ep_snprintf(err, sizeof(err), "not examined: deadline");
 		}
