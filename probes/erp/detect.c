@@ -75,8 +75,8 @@ enum probe_erp_app probe_erp_detect(const struct probe_erp_seen *seen, size_t n,
 			if (strcmp(seen[i].table, rules[r].markers[0]) != 0)
 				continue;
 			bool all = true;
-			for (size_t m = 1; m < EP_ARRAY_SIZE(rules[r].markers) && rules[r].markers[m];
-			     m++)
+			for (size_t m = 1;
+			     m < EP_ARRAY_SIZE(rules[r].markers) && rules[r].markers[m]; m++)
 				all = all && seen_in(seen, n, seen[i].schema, rules[r].markers[m]);
 			if (all) {
 				if (ret_schema)
@@ -109,8 +109,8 @@ int probe_erp_python_version(const char *text, size_t len, char *out, size_t out
 					char quote = *q++;
 					const char *v = q;
 					while (q < eol && *q != quote &&
-					       (isalnum((unsigned char)*q) || *q == '.' || *q == '-' ||
-						*q == '+'))
+					       (isalnum((unsigned char)*q) || *q == '.' ||
+						*q == '-' || *q == '+'))
 						q++;
 					if (q < eol && *q == quote && q > v &&
 					    (size_t)(q - v) < outlen) {

@@ -8,9 +8,12 @@
 
 static const struct probe_erp_query dolibarr_usage[] = {
 	{"users_enabled,active_users_1d,active_users_7d,active_users_30d",
-	 "SELECT count(*), count(*) FILTER (WHERE datelastlogin >= " SINCE("1") "), count(*) FILTER "
-	 "(WHERE datelastlogin >= " SINCE("7") "), count(*) FILTER (WHERE datelastlogin >= " SINCE(
-		 "30") ") FROM llx_user WHERE statut = 1",
+	 "SELECT count(*), count(*) FILTER (WHERE datelastlogin >= " SINCE(
+		 "1") "), count(*) FILTER "
+		      "(WHERE datelastlogin >= " SINCE("7") "), count(*) FILTER (WHERE "
+							    "datelastlogin >= " SINCE(
+								    "30") ") FROM llx_user WHERE "
+									  "statut = 1",
 	 "llx_user(statut, datelastlogin)"},
 	{"logins_7d,failed_logins_7d",
 	 "SELECT count(*) FILTER (WHERE type = 'USER_LOGIN'), count(*) FILTER (WHERE type = "
@@ -31,8 +34,10 @@ static const struct probe_erp_query dolibarr_usage[] = {
 	 "SELECT count(*) FROM llx_accounting_bookkeeping WHERE date_creation >= " SINCE("7"),
 	 "llx_accounting_bookkeeping(date_creation)"},
 	{"cron_active,cron_late,cron_failing",
-	 "SELECT count(*), count(*) FILTER (WHERE datenextrun < LOCALTIMESTAMP - interval '1 hour'), "
-	 "count(*) FILTER (WHERE lastresult IS NOT NULL AND lastresult <> '' AND lastresult <> '0') "
+	 "SELECT count(*), count(*) FILTER (WHERE datenextrun < LOCALTIMESTAMP - interval '1 "
+	 "hour'), "
+	 "count(*) FILTER (WHERE lastresult IS NOT NULL AND lastresult <> '' AND lastresult <> "
+	 "'0') "
 	 "FROM llx_cronjob WHERE status = 1",
 	 "llx_cronjob(status, datenextrun, lastresult)"},
 	{.metrics = NULL},
@@ -42,8 +47,9 @@ const struct probe_erp_spec probe_erp_dolibarr = {
 	.app = PROBE_ERP_DOLIBARR,
 	.label = "Dolibarr",
 	/* MAIN_VERSION_LAST_UPGRADE after an upgrade, else ..._LAST_INSTALL */
-	.version_sql = "SELECT value FROM llx_const WHERE name IN ('MAIN_VERSION_LAST_UPGRADE', "
-		       "'MAIN_VERSION_LAST_INSTALL') AND entity IN (0, 1) ORDER BY name DESC LIMIT 1",
+	.version_sql =
+		"SELECT value FROM llx_const WHERE name IN ('MAIN_VERSION_LAST_UPGRADE', "
+		"'MAIN_VERSION_LAST_INSTALL') AND entity IN (0, 1) ORDER BY name DESC LIMIT 1",
 	.reads_version = "llx_const(name, value, entity): rows MAIN_VERSION_LAST_UPGRADE and "
 			 "MAIN_VERSION_LAST_INSTALL only",
 	.modules_sql = "SELECT lower(substr(name, 13)) FROM llx_const WHERE name ~ "

@@ -87,7 +87,7 @@ extern const char probe_erp_releases_checked[];
 struct probe_erp_lag {
 	const struct probe_erp_release *installed; /* NULL: series not in the table */
 	const struct probe_erp_release *newest;    /* newest released by now */
-	int behind;        /* releases (series) of the table newer than installed, out by now */
+	int behind; /* releases (series) of the table newer than installed, out by now */
 	bool out_of_support;
 	char series[32]; /* the series parsed from the version text */
 };

@@ -11,20 +11,29 @@
 
 static const struct probe_erp_query erpnext_usage[] = {
 	{"users_enabled,active_users_1d,active_users_7d,active_users_30d",
-	 "SELECT count(*), count(*) FILTER (WHERE last_active >= " SINCE("1") "), count(*) FILTER "
-	 "(WHERE last_active >= " SINCE("7") "), count(*) FILTER (WHERE last_active >= " SINCE(
-		 "30") ") FROM \"tabUser\" WHERE enabled = 1 AND user_type = 'System User'",
+	 "SELECT count(*), count(*) FILTER (WHERE last_active >= " SINCE(
+		 "1") "), count(*) FILTER "
+		      "(WHERE last_active >= " SINCE("7") "), count(*) FILTER (WHERE "
+							  "last_active >= " SINCE(
+								  "30") ") FROM "
+									"\"tabUser\" WHERE "
+									"enabled = 1 AND "
+									"user_type = "
+									"'System User'",
 	 "tabUser(enabled, user_type, last_active)"},
 	{"logins_7d,failed_logins_7d",
-	 "SELECT count(*) FILTER (WHERE status = 'Success'), count(*) FILTER (WHERE status = "
-	 "'Failed') FROM \"tabActivity Log\" WHERE operation = 'Login' AND creation >= " SINCE("7"),
+	 "SELECT count(*) FILTER (WHERE status = 'Success'), count(*) FILTER (WHERE status "
+	 "= "
+	 "'Failed') FROM \"tabActivity Log\" WHERE operation = 'Login' AND creation "
+	 ">= " SINCE("7"),
 	 "tabActivity Log(operation, status, creation)"},
 	{"documents_7d.sales_orders",
 	 "SELECT count(*) FROM \"tabSales Order\" WHERE creation >= " SINCE("7"),
 	 "tabSales Order(creation)"},
 	{"documents_7d.invoices",
 	 "SELECT (SELECT count(*) FROM \"tabSales Invoice\" WHERE creation >= " SINCE(
-		 "7") ") + (SELECT count(*) FROM \"tabPurchase Invoice\" WHERE creation >= " SINCE("7") ")",
+		 "7") ") + (SELECT count(*) FROM \"tabPurchase Invoice\" WHERE creation "
+		      ">= " SINCE("7") ")",
 	 "tabSales Invoice(creation), tabPurchase Invoice(creation)"},
 	{"documents_7d.stock_moves",
 	 "SELECT count(*) FROM \"tabStock Ledger Entry\" WHERE creation >= " SINCE("7"),
@@ -38,12 +47,16 @@ static const struct probe_erp_query erpnext_usage[] = {
 	/* "All" runs every few minutes, hourly jobs hourly: late after 2 hours;
 	 * daily jobs after 2 days. Weekly and monthly jobs are not judged. */
 	{"cron_active,cron_late",
-	 "SELECT count(*), count(*) FILTER (WHERE (frequency IN ('All', 'Hourly', 'Hourly Long') "
-	 "AND last_execution < " HOURS("2") ") OR (frequency IN ('Daily', 'Daily Long') AND "
-	 "last_execution < " SINCE("2") ")) FROM \"tabScheduled Job Type\" WHERE stopped = 0",
+	 "SELECT count(*), count(*) FILTER (WHERE (frequency IN ('All', 'Hourly', 'Hourly "
+	 "Long') "
+	 "AND last_execution < " HOURS(
+		 "2") ") OR (frequency IN ('Daily', 'Daily Long') AND "
+		      "last_execution < " SINCE(
+			      "2") ")) FROM \"tabScheduled Job Type\" WHERE stopped = 0",
 	 "tabScheduled Job Type(stopped, frequency, last_execution)"},
 	{"cron_failing",
-	 "SELECT count(DISTINCT scheduled_job_type) FROM \"tabScheduled Job Log\" WHERE status = "
+	 "SELECT count(DISTINCT scheduled_job_type) FROM \"tabScheduled Job Log\" WHERE "
+	 "status = "
 	 "'Failed' AND creation >= " SINCE("1"),
 	 "tabScheduled Job Log(scheduled_job_type, status, creation)"},
 	{.metrics = NULL},

@@ -13,9 +13,12 @@ static const struct probe_erp_query idempiere_usage[] = {
 	 "AND islocked = 'N'",
 	 "ad_user(isactive, islocked, failedlogincount)"},
 	{"active_users_1d,active_users_7d,active_users_30d,logins_7d",
-	 "SELECT count(DISTINCT createdby) FILTER (WHERE created >= " SINCE("1") "), count(DISTINCT "
-	 "createdby) FILTER (WHERE created >= " SINCE("7") "), count(DISTINCT createdby), count(*) "
-	 "FILTER (WHERE created >= " SINCE("7") ") FROM ad_session WHERE created >= " SINCE("30"),
+	 "SELECT count(DISTINCT createdby) FILTER (WHERE created >= " SINCE(
+		 "1") "), count(DISTINCT "
+		      "createdby) FILTER (WHERE created >= " SINCE(
+			      "7") "), count(DISTINCT createdby), count(*) "
+				   "FILTER (WHERE created >= " SINCE(
+					   "7") ") FROM ad_session WHERE created >= " SINCE("30"),
 	 "ad_session(createdby, created)"},
 	{"documents_7d.sales_orders,documents_7d.purchase_orders",
 	 "SELECT count(*) FILTER (WHERE issotrx = 'Y'), count(*) FILTER (WHERE issotrx = 'N') FROM "
@@ -23,10 +26,11 @@ static const struct probe_erp_query idempiere_usage[] = {
 	 "c_order(issotrx, created)"},
 	{"documents_7d.invoices", "SELECT count(*) FROM c_invoice WHERE created >= " SINCE("7"),
 	 "c_invoice(created)"},
-	{"documents_7d.stock_moves", "SELECT count(*) FROM m_transaction WHERE created >= " SINCE("7"),
+	{"documents_7d.stock_moves",
+	 "SELECT count(*) FROM m_transaction WHERE created >= " SINCE("7"),
 	 "m_transaction(created)"},
-	{"documents_7d.journal_entries", "SELECT count(*) FROM gl_journal WHERE created >= " SINCE("7"),
-	 "gl_journal(created)"},
+	{"documents_7d.journal_entries",
+	 "SELECT count(*) FROM gl_journal WHERE created >= " SINCE("7"), "gl_journal(created)"},
 	{"cron_active,cron_late",
 	 "SELECT count(*), count(*) FILTER (WHERE datenextrun < LOCALTIMESTAMP - interval '1 "
 	 "hour') FROM ad_scheduler WHERE isactive = 'Y'",

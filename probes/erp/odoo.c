@@ -10,10 +10,15 @@ static const struct probe_erp_query odoo_usage[] = {
 	{"users_enabled", "SELECT count(*) FROM res_users WHERE active AND NOT share",
 	 "res_users(active, share)"},
 	{"active_users_1d,active_users_7d,active_users_30d,logins_7d",
-	 "SELECT count(DISTINCT create_uid) FILTER (WHERE create_date >= " SINCE("1") "), "
-	 "count(DISTINCT create_uid) FILTER (WHERE create_date >= " SINCE("7") "), "
-	 "count(DISTINCT create_uid), count(*) FILTER (WHERE create_date >= " SINCE("7") ") "
-	 "FROM res_users_log WHERE create_date >= " SINCE("30"),
+	 "SELECT count(DISTINCT create_uid) FILTER (WHERE create_date >= " SINCE(
+		 "1") "), "
+		      "count(DISTINCT create_uid) FILTER (WHERE create_date >= " SINCE(
+			      "7") "), "
+				   "count(DISTINCT create_uid), count(*) FILTER (WHERE create_date "
+				   ">= " SINCE(
+					   "7") ") "
+						"FROM res_users_log WHERE create_date >= " SINCE(
+							"30"),
 	 "res_users_log(create_uid, create_date)"},
 	{"documents_7d.sales_orders",
 	 "SELECT count(*) FROM sale_order WHERE create_date >= " SINCE("7"),

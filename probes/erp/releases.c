@@ -138,6 +138,7 @@ int probe_erp_version_lag(enum probe_erp_app app, const char *version, time_t no
 	}
 	if (!ret->installed)
 		return -ENOENT;
-	ret->out_of_support = ret->installed->support_ends && day_of(ret->installed->support_ends) <= now;
+	ret->out_of_support =
+		ret->installed->support_ends && day_of(ret->installed->support_ends) <= now;
 	return 0;
 }

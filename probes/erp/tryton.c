@@ -15,21 +15,27 @@ static const struct probe_erp_query tryton_usage[] = {
 	{"users_enabled", "SELECT count(*) FROM res_user WHERE active AND id > 0",
 	 "res_user(id, active)"},
 	{"active_users_1d,active_users_7d,active_users_30d,logins_7d",
-	 "SELECT count(DISTINCT create_uid) FILTER (WHERE " LAST_USE " >= " SINCE("1") "), "
-	 "count(DISTINCT create_uid) FILTER (WHERE " LAST_USE " >= " SINCE("7") "), "
-	 "count(DISTINCT create_uid), count(*) FILTER (WHERE create_date >= " SINCE("7") ") "
-	 "FROM ir_session WHERE " LAST_USE " >= " SINCE("30"),
+	 "SELECT count(DISTINCT create_uid) FILTER (WHERE " LAST_USE " >= " SINCE(
+		 "1") "), "
+		      "count(DISTINCT create_uid) FILTER (WHERE " LAST_USE " >= " SINCE(
+			      "7") "), "
+				   "count(DISTINCT create_uid), count(*) FILTER (WHERE create_date "
+				   ">= " SINCE("7") ") "
+						    "FROM ir_session WHERE " LAST_USE
+						    " >= " SINCE("30"),
 	 "ir_session(create_uid, create_date, write_date)"},
 	{"failed_logins_7d",
 	 "SELECT count(*) FROM res_user_login_attempt WHERE create_date >= " SINCE("7"),
 	 "res_user_login_attempt(create_date)"},
 	{"documents_7d.sales_orders",
-	 "SELECT count(*) FROM sale_sale WHERE create_date >= " SINCE("7"), "sale_sale(create_date)"},
+	 "SELECT count(*) FROM sale_sale WHERE create_date >= " SINCE("7"),
+	 "sale_sale(create_date)"},
 	{"documents_7d.invoices",
 	 "SELECT count(*) FROM account_invoice WHERE create_date >= " SINCE("7"),
 	 "account_invoice(create_date)"},
 	{"documents_7d.stock_moves",
-	 "SELECT count(*) FROM stock_move WHERE create_date >= " SINCE("7"), "stock_move(create_date)"},
+	 "SELECT count(*) FROM stock_move WHERE create_date >= " SINCE("7"),
+	 "stock_move(create_date)"},
 	{"documents_7d.purchase_orders",
 	 "SELECT count(*) FROM purchase_purchase WHERE create_date >= " SINCE("7"),
 	 "purchase_purchase(create_date)"},

@@ -37,7 +37,7 @@ static int wait_socket(PGconn *conn, short events, const struct ep_deadline *d)
 }
 
 int probe_pq_exec(void *impl, const struct ep_deadline *d, const char *sql,
-		   struct probe_sql_rows *ret, char *sqlstate, char *err, size_t errlen)
+		  struct probe_sql_rows *ret, char *sqlstate, char *err, size_t errlen)
 {
 	struct probe_pq *q = impl;
 	PGresult *res, *last = NULL;

@@ -83,7 +83,8 @@ static void test_lag(void **state)
 	assert_int_equal(probe_erp_version_lag(PROBE_ERP_TRYTON, "6.0.29", day(2026, 5, 2), &l), 0);
 	assert_false(l.out_of_support);
 	assert_int_equal(l.behind, 1);
-	assert_int_equal(probe_erp_version_lag(PROBE_ERP_TRYTON, "6.0.29", day(2026, 12, 6), &l), 0);
+	assert_int_equal(probe_erp_version_lag(PROBE_ERP_TRYTON, "6.0.29", day(2026, 12, 6), &l),
+			 0);
 	assert_true(l.out_of_support);
 	assert_string_equal(l.newest->series, "7.8");
 	/* Odoo 15 at 2025-01-01: 16, 17, 18 out -> 3 majors behind, out of support */
@@ -104,9 +105,11 @@ static void test_lag(void **state)
 	assert_int_equal(l.behind, 3);
 	assert_false(l.out_of_support); /* no published date: lag rule only */
 	/* unknown series */
-	assert_int_equal(probe_erp_version_lag(PROBE_ERP_ODOO, "8.0", day(2025, 1, 1), &l), -ENOENT);
+	assert_int_equal(probe_erp_version_lag(PROBE_ERP_ODOO, "8.0", day(2025, 1, 1), &l),
+			 -ENOENT);
 	assert_string_equal(l.series, "8.0");
-	assert_int_equal(probe_erp_version_lag(PROBE_ERP_ODOO, "junk", day(2025, 1, 1), &l), -ENOENT);
+	assert_int_equal(probe_erp_version_lag(PROBE_ERP_ODOO, "junk", day(2025, 1, 1), &l),
+			 -ENOENT);
 }
 
 static void test_python_version(void **state)
@@ -214,9 +217,9 @@ int main(void)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detect),	       cmocka_unit_test(test_series),
-		cmocka_unit_test(test_lag),	       cmocka_unit_test(test_python_version),
-		cmocka_unit_test(test_tables),	       cmocka_unit_test(test_month_end),
+		cmocka_unit_test(test_detect),   cmocka_unit_test(test_series),
+		cmocka_unit_test(test_lag),      cmocka_unit_test(test_python_version),
+		cmocka_unit_test(test_tables),   cmocka_unit_test(test_month_end),
 		cmocka_unit_test(test_annotate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
