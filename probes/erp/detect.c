@@ -58,6 +58,12 @@ const char probe_erp_detect_sql[] =
 	"'tabDefaultValue', 'tabInstalled Application', 'ir_module', 'res_user', 'ad_system', "
 	"'ad_client', 'llx_const', 'llx_user') ORDER BY n.nspname = 'public' DESC, 1, 2";
 
+const char probe_erp_detect_sql_mysql[] =
+	"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = "
+	"DATABASE() AND table_name IN ('ir_module_module', 'res_users', 'tabDefaultValue', "
+	"'tabInstalled Application', 'ir_module', 'res_user', 'ad_system', 'ad_client', "
+	"'llx_const', 'llx_user')";
+
 static bool seen_in(const struct probe_erp_seen *seen, size_t n, const char *schema,
 		    const char *table)
 {

@@ -6,10 +6,13 @@
  * so the deadline, statement_timeout and lock_timeout hold exactly as there.
  * Every statement reads counts only: docs/probes-erp.md lists each table and
  * column, and a role granted only those columns runs the probe in the tests.
- * MariaDB/MySQL (ERPNext, Dolibarr) through ODBC is not wired yet. */
+ * MariaDB/MySQL (ERPNext, Dolibarr) is read through ODBC (`connection`), with
+ * the odbc probe's runner (probes/odbc/conn.c) and each spec's MySQL SQL. */
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
+#include <sql.h>
+#include <sqlext.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "erpulse/probe.h"
 #include "probes/erp/erp.h"
+#include "probes/odbc/odbc.h"
 #include "probes/postgres/pg.h"
 #include "probes/postgres/pq.h"
 
@@ -25,6 +29,9 @@ static const struct ep_option erp_options[] = {
 	{"conninfo", EP_OPT_STRING, "", 0, 0,
 	 "libpq connection string of the ERP's PostgreSQL (host=/run/postgresql dbname=odoo "
 	 "user=erpulse_monitor); empty = libpq defaults"},
+	{"connection", EP_OPT_STRING, NULL, 0, 0,
+	 "instead of conninfo, for an ERP on MariaDB/MySQL: ODBC connection string naming the "
+	 "database (DSN=mariadb;UID=erpulse_monitor;PWD=...;DATABASE=erpnext)"},
 	{"databases", EP_OPT_LIST, NULL, 0, 0,
 	 "databases to examine (default: every connectable non-template database)"},
 	{"usage", EP_OPT_BOOL, "yes", 0, 0,
@@ -51,6 +58,7 @@ static const struct ep_option erp_options[] = {
 
 struct erp_ctx {
 	char *conninfo;
+	char *connection; /* ODBC (MariaDB/MySQL), or NULL */
 	char **databases; /* NULL = all */
 	const char *root;
 	bool usage;
@@ -66,6 +74,7 @@ struct erp_db {
 	struct ep_probe_result *r;
 	const char *db;
 	enum probe_erp_app app;
+	bool mysql;          /* MariaDB/MySQL through ODBC: the specs' sql_mysql */
 	json_t *m;           /* metrics.databases.<db> */
 	json_t *unavailable; /* metric -> why it is null */
 	time_t now;
@@ -128,9 +137,9 @@ static void version_and_lag(struct erp_db *x, const struct probe_erp_spec *spec)
 	char version[128] = "", from[512] = "", err[512], st[6];
 	struct probe_sql_rows rows = {0};
 
-	if (spec->version_sql) {
-		if (x->c->exec(x->c->impl, x->d, spec->version_sql, &rows, st, err, sizeof(err)) ==
-			    0 &&
+	const char *version_sql = x->mysql ? spec->version_sql_mysql : spec->version_sql;
+	if (version_sql) {
+		if (x->c->exec(x->c->impl, x->d, version_sql, &rows, st, err, sizeof(err)) == 0 &&
 		    probe_sql_cell(&rows, 0, 0)) {
 			ep_snprintf(version, sizeof(version), "%s", probe_sql_cell(&rows, 0, 0));
 			ep_snprintf(from, sizeof(from), "%s", spec->reads_version);
@@ -202,7 +211,10 @@ static void modules(struct erp_db *x, const struct probe_erp_spec *spec)
 	char err[512], st[6];
 	struct probe_sql_rows rows = {0};
 
-	if (x->c->exec(x->c->impl, x->d, spec->modules_sql, &rows, st, err, sizeof(err)) < 0) {
+	const char *sql = x->mysql ? spec->modules_sql_mysql : spec->modules_sql;
+	if (!sql || x->c->exec(x->c->impl, x->d, sql, &rows, st, err, sizeof(err)) < 0) {
+		if (!sql)
+			ep_snprintf(err, sizeof(err), "%s", "not read on MariaDB/MySQL");
 		json_object_set_new(x->unavailable, "modules", json_string(err));
 		return;
 	}
@@ -238,8 +250,15 @@ static void set_path(json_t *obj, const char *path, json_t *v)
 /* Why a statement gave no figure, for the metrics: short and stable. */
 static const char *why(const char *sqlstate, int rc)
 {
-	if (rc == -ETIME || strcmp(sqlstate, "57014") == 0)
+	if (rc == -ETIME || strcmp(sqlstate, "57014") == 0 || strcmp(sqlstate, "HYT00") == 0 ||
+	    strcmp(sqlstate, "70100") == 0)
 		return "timed out";
+	if (rc == -ENOTSUP)
+		return "not read on MariaDB/MySQL";
+	if (strcmp(sqlstate, "42S02") == 0)
+		return "table not present (module not installed)";
+	if (strcmp(sqlstate, "42S22") == 0)
+		return "column not present (other release)";
 	if (strcmp(sqlstate, "42P01") == 0)
 		return "table not present (module not installed)";
 	if (strcmp(sqlstate, "42703") == 0)
@@ -254,9 +273,11 @@ static void usage(struct erp_db *x, const struct probe_erp_spec *spec, json_t *u
 	for (const struct probe_erp_query *q = spec->usage; q->metrics; q++) {
 		char err[512] = "", st[6] = "";
 		struct probe_sql_rows rows = {0};
-		int rc = ep_deadline_left_ms(x->d) < 200 ? -ETIME
-							 : x->c->exec(x->c->impl, x->d, q->sql,
-								      &rows, st, err, sizeof(err));
+		const char *sql = x->mysql ? q->sql_mysql : q->sql;
+		int rc = !sql ? -ENOTSUP
+			 : ep_deadline_left_ms(x->d) < 200
+				 ? -ETIME
+				 : x->c->exec(x->c->impl, x->d, sql, &rows, st, err, sizeof(err));
 		char names[256];
 		ep_snprintf(names, sizeof(names), "%s", q->metrics);
 		size_t col = 0;
@@ -353,11 +374,19 @@ static void sessions(struct erp_db *x, const struct probe_erp_spec *spec, json_t
 	ep_snprintf(q, sizeof(q), "SELECT count(*) FROM %s", qt);
 	int rc = x->c->exec(x->c->impl, x->d, q, &rows, st, err, sizeof(err));
 	if (rc < 0 && ep_deadline_left_ms(x->d) > 200) {
-		/* too big or not granted: the planner's figure needs no privilege */
-		ep_snprintf(q, sizeof(q),
-			    "SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c "
-			    "WHERE c.oid = pg_catalog.to_regclass('%s')",
-			    qt);
+		/* too big or not granted: the planner's figure needs no privilege
+		 * (session_table is a constant of the specs: no quoting needed) */
+		if (x->mysql)
+			ep_snprintf(q, sizeof(q),
+				    "SELECT table_rows FROM information_schema.tables WHERE "
+				    "table_schema = DATABASE() AND table_name = '%s'",
+				    spec->session_table);
+		else
+			ep_snprintf(
+				q, sizeof(q),
+				"SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class "
+				"c WHERE c.oid = pg_catalog.to_regclass('%s')",
+				qt);
 		method = "pg_class.reltuples (estimate)";
 		rc = x->c->exec(x->c->impl, x->d, q, &rows, st, err, sizeof(err));
 	}
@@ -454,7 +483,9 @@ static int examine(struct erp_db *x, char *err, size_t errlen)
 {
 	struct probe_sql_rows rows = {0};
 	char st[6];
-	int rc = x->c->exec(x->c->impl, x->d, probe_erp_detect_sql, &rows, st, err, errlen);
+	int rc = x->c->exec(x->c->impl, x->d,
+			    x->mysql ? probe_erp_detect_sql_mysql : probe_erp_detect_sql, &rows, st,
+			    err, errlen);
 	if (rc < 0)
 		return rc;
 	struct probe_erp_seen seen[32];
@@ -480,7 +511,7 @@ static int examine(struct erp_db *x, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	ep_snprintf(sql, sizeof(sql), "SET search_path = %s, pg_catalog", qs);
-	if ((rc = x->c->exec(x->c->impl, x->d, sql, NULL, st, err, errlen)) < 0)
+	if (!x->mysql && (rc = x->c->exec(x->c->impl, x->d, sql, NULL, st, err, errlen)) < 0)
 		return rc;
 
 	version_and_lag(x, spec);
@@ -492,7 +523,8 @@ static int examine(struct erp_db *x, char *err, size_t errlen)
 		sessions(x, spec, u);
 		usage_findings(x, spec, u);
 	}
-	table_health(x);
+	if (!x->mysql)
+		table_health(x);
 	json_object_set_new(
 		x->m, "month_end",
 		json_boolean(probe_erp_in_month_end(x->now, (int)x->ctx->month_end_days)));
@@ -508,6 +540,10 @@ static void ctx_free(struct erp_ctx *c)
 	if (c->conninfo) {
 		explicit_bzero(c->conninfo, strlen(c->conninfo));
 		free(c->conninfo);
+	}
+	if (c->connection) {
+		explicit_bzero(c->connection, strlen(c->connection));
+		free(c->connection);
 	}
 	free(c->databases);
 	free(c);
@@ -527,6 +563,14 @@ static int erp_init(const struct ep_config_section *s, const struct ep_probe_env
 	if ((rc = ep_config_get_string(s, erp_options, "conninfo", &conninfo, err, errlen)) < 0)
 		goto fail;
 	if (!(c->conninfo = strdup(conninfo))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	const char *connection = NULL;
+	rc = ep_config_get_string(s, erp_options, "connection", &connection, err, errlen);
+	if (rc < 0 && rc != -ENOENT)
+		goto fail;
+	if (rc == 0 && connection && *connection && !(c->connection = strdup(connection))) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -579,6 +623,14 @@ static PGconn *connect_db(const struct erp_ctx *ctx, const char *db, const struc
 static int erp_check(void *vctx, const struct ep_deadline *d, char *err, size_t errlen)
 {
 	struct erp_ctx *ctx = vctx;
+	if (ctx->connection) {
+		struct probe_odbc_conn oc;
+		int rc = probe_odbc_open(ctx->connection, ctx->connect_timeout_s, 1, &oc, d, err,
+					 errlen);
+		if (rc == 0)
+			probe_odbc_close(&oc);
+		return rc;
+	}
 	PGconn *conn = connect_db(ctx, ctx->databases ? ctx->databases[0] : NULL, d, err, errlen);
 	if (!conn)
 		return -ECONNREFUSED;
@@ -586,9 +638,90 @@ static int erp_check(void *vctx, const struct ep_deadline *d, char *err, size_t 
 	return 0;
 }
 
+/* MariaDB/MySQL through ODBC: the one database the connection names. */
+static int mysql_quote(void *impl, const char *ident, char *out, size_t outlen)
+{
+	(void)impl;
+	return probe_mysql_quote_ident(ident, out, outlen);
+}
+
+static void erp_run_odbc(struct erp_ctx *ctx, const struct ep_deadline *d,
+			 struct ep_probe_result *r)
+{
+	struct probe_odbc_conn conn;
+	char err[1024] = "", dbms[128], db[256], server[256], st[6];
+	json_t *per_db = json_object(), *apps = json_object();
+
+	json_object_set_new(r->metrics, "databases", per_db);
+	json_object_set_new(r->metrics, "applications", apps);
+	if (probe_odbc_open(ctx->connection, ctx->connect_timeout_s,
+			    ctx->cfg.statement_timeout_ms / 1000, &conn, d, err, sizeof(err)) < 0) {
+		ep_probe_fail(r, EP_STATUS_ERROR, "%s", err);
+		return;
+	}
+	probe_odbc_getinfo(&conn, SQL_DBMS_NAME, dbms, sizeof(dbms));
+	probe_odbc_getinfo(&conn, SQL_SERVER_NAME, server, sizeof(server));
+	ep_snprintf(r->target, sizeof(r->target), "erp@%s", server[0] ? server : "odbc");
+	/* the driver's SQL_DATABASE_NAME says "null" without one: ask the server */
+	struct probe_sql_rows rows = {0};
+	db[0] = '\0';
+	if (probe_odbc_exec(&conn, d, "SELECT DATABASE()", &rows, st, err, sizeof(err)) == 0 &&
+	    probe_sql_cell(&rows, 0, 0))
+		ep_snprintf(db, sizeof(db), "%s", probe_sql_cell(&rows, 0, 0));
+	probe_sql_rows_free(&rows);
+	if (probe_odbc_dbms_from_name(dbms) != PROBE_ODBC_MYSQL || !db[0]) {
+		if (!db[0] && probe_odbc_dbms_from_name(dbms) == PROBE_ODBC_MYSQL)
+			ep_probe_fail(
+				r, EP_STATUS_ERROR,
+				"no database selected: add DATABASE=<the ERP's database> to the "
+				"connection string");
+		else
+			ep_probe_fail(
+				r, EP_STATUS_ERROR,
+				"the erp probe reads MariaDB/MySQL through ODBC, found '%s': use "
+				"conninfo for PostgreSQL",
+				dbms);
+		probe_odbc_close(&conn);
+		return;
+	}
+	struct probe_sql c = {
+		.impl = &conn, .exec = probe_odbc_exec, .quote_ident = mysql_quote, .via = "ODBC"};
+	/* the probe only reads: make any accidental write fail (best effort) */
+	c.exec(c.impl, d, "SET SESSION TRANSACTION READ ONLY", NULL, st, err, sizeof(err));
+	json_t *m = json_object(), *unavailable = json_object();
+	json_object_set_new(per_db, db, m);
+	json_object_set_new(m, "dbms", json_string(dbms));
+	struct erp_db x = {.c = &c,
+			   .ctx = ctx,
+			   .d = d,
+			   .r = r,
+			   .db = db,
+			   .mysql = true,
+			   .m = m,
+			   .unavailable = unavailable,
+			   .now = time(NULL)};
+	if (examine(&x, err, sizeof(err)) < 0) {
+		json_object_set_new(m, "error", json_string(err));
+		ep_probe_fail(r, EP_STATUS_ERROR, "database %s: %s", db, err);
+	} else if (x.app != PROBE_ERP_NONE) {
+		json_object_set_new(apps, db, json_string(probe_erp_app_name(x.app)));
+	}
+	if (json_object_size(unavailable))
+		json_object_set_new(m, "unavailable", unavailable);
+	else
+		json_decref(unavailable);
+	json_object_set_new(r->metrics, "databases_examined",
+			    json_integer(r->status == EP_STATUS_OK ? 1 : 0));
+	probe_odbc_close(&conn);
+}
+
 static void erp_run(void *vctx, const struct ep_deadline *d, struct ep_probe_result *r)
 {
 	struct erp_ctx *ctx = vctx;
+	if (ctx->connection) {
+		erp_run_odbc(ctx, d, r);
+		return;
+	}
 	char err[1024] = "";
 	char **dbs = ctx->databases, **own = NULL;
 	size_t ok = 0, failed = 0;

@@ -39,8 +39,10 @@ struct probe_erp_seen {
  * the schema they live in (points into seen). PROBE_ERP_NONE when none. */
 enum probe_erp_app probe_erp_detect(const struct probe_erp_seen *seen, size_t n,
 				    const char **ret_schema);
-/* The catalog query listing every marker table (PostgreSQL). */
+/* The catalog query listing every marker table (PostgreSQL; MariaDB/MySQL:
+ * the current database's). */
 extern const char probe_erp_detect_sql[];
+extern const char probe_erp_detect_sql_mysql[];
 
 /* ---- what is read, per application (odoo.c, erpnext.c, ...) --------------- */
 
@@ -52,6 +54,7 @@ struct probe_erp_query {
 	const char *metrics;
 	const char *sql;
 	const char *reads;
+	const char *sql_mysql; /* the same on MariaDB/MySQL; NULL = PostgreSQL only */
 };
 
 struct probe_erp_spec {
@@ -60,8 +63,9 @@ struct probe_erp_spec {
 	const char *version_sql; /* one row, one cell: the version text */
 	const char *modules_sql; /* rows of one cell: installed module names */
 	const char *reads_version, *reads_modules;
-	const struct probe_erp_query *usage; /* terminated by metrics == NULL */
-	const char *session_table;           /* NULL: sessions are not in the database */
+	const char *version_sql_mysql, *modules_sql_mysql; /* NULL = PostgreSQL only */
+	const struct probe_erp_query *usage;               /* terminated by metrics == NULL */
+	const char *session_table; /* NULL: sessions are not in the database */
 	/* When the database does not store the version (Tryton): glob patterns
 	 * below the agent's root of the file whose `__version__ = "X"` says it. */
 	const char *const *version_files;

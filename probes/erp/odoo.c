@@ -8,7 +8,7 @@
 
 static const struct probe_erp_query odoo_usage[] = {
 	{"users_enabled", "SELECT count(*) FROM res_users WHERE active AND NOT share",
-	 "res_users(active, share)"},
+	 "res_users(active, share)", NULL},
 	{"active_users_1d,active_users_7d,active_users_30d,logins_7d",
 	 "SELECT count(DISTINCT create_uid) FILTER (WHERE create_date >= " SINCE(
 		 "1") "), "
@@ -19,30 +19,30 @@ static const struct probe_erp_query odoo_usage[] = {
 					   "7") ") "
 						"FROM res_users_log WHERE create_date >= " SINCE(
 							"30"),
-	 "res_users_log(create_uid, create_date)"},
+	 "res_users_log(create_uid, create_date)", NULL},
 	{"documents_7d.sales_orders",
 	 "SELECT count(*) FROM sale_order WHERE create_date >= " SINCE("7"),
-	 "sale_order(create_date)"},
+	 "sale_order(create_date)", NULL},
 	{"documents_7d.invoices,documents_7d.journal_entries",
 	 "SELECT count(*) FILTER (WHERE move_type <> 'entry'), count(*) FILTER (WHERE move_type = "
 	 "'entry') FROM account_move WHERE create_date >= " SINCE("7"),
-	 "account_move(move_type, create_date)"},
+	 "account_move(move_type, create_date)", NULL},
 	{"documents_7d.stock_moves",
 	 "SELECT count(*) FROM stock_move WHERE create_date >= " SINCE("7"),
-	 "stock_move(create_date)"},
+	 "stock_move(create_date)", NULL},
 	{"documents_7d.purchase_orders",
 	 "SELECT count(*) FROM purchase_order WHERE create_date >= " SINCE("7"),
-	 "purchase_order(create_date)"},
+	 "purchase_order(create_date)", NULL},
 	{"cron_active,cron_late",
 	 "SELECT count(*), count(*) FILTER (WHERE nextcall < " HOUR_AGO ") "
 	 "FROM ir_cron WHERE active",
-	 "ir_cron(active, nextcall)"},
+	 "ir_cron(active, nextcall)", NULL},
 	{"cron_failing", "SELECT count(*) FROM ir_cron WHERE active AND failure_count > 0",
-	 "ir_cron(active, failure_count) (Odoo 18+)"},
+	 "ir_cron(active, failure_count) (Odoo 18+)", NULL},
 	{"queue_backlog,queue_failed",
 	 "SELECT count(*) FILTER (WHERE state IN ('pending', 'enqueued', 'started')), count(*) "
 	 "FILTER (WHERE state = 'failed') FROM queue_job",
-	 "queue_job(state) (OCA queue_job, when installed)"},
+	 "queue_job(state) (OCA queue_job, when installed)", NULL},
 	{.metrics = NULL},
 };
 

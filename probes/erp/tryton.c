@@ -13,7 +13,7 @@
 
 static const struct probe_erp_query tryton_usage[] = {
 	{"users_enabled", "SELECT count(*) FROM res_user WHERE active AND id > 0",
-	 "res_user(id, active)"},
+	 "res_user(id, active)", NULL},
 	{"active_users_1d,active_users_7d,active_users_30d,logins_7d",
 	 "SELECT count(DISTINCT create_uid) FILTER (WHERE " LAST_USE " >= " SINCE(
 		 "1") "), "
@@ -23,33 +23,33 @@ static const struct probe_erp_query tryton_usage[] = {
 				   ">= " SINCE("7") ") "
 						    "FROM ir_session WHERE " LAST_USE
 						    " >= " SINCE("30"),
-	 "ir_session(create_uid, create_date, write_date)"},
+	 "ir_session(create_uid, create_date, write_date)", NULL},
 	{"failed_logins_7d",
 	 "SELECT count(*) FROM res_user_login_attempt WHERE create_date >= " SINCE("7"),
-	 "res_user_login_attempt(create_date)"},
+	 "res_user_login_attempt(create_date)", NULL},
 	{"documents_7d.sales_orders",
 	 "SELECT count(*) FROM sale_sale WHERE create_date >= " SINCE("7"),
-	 "sale_sale(create_date)"},
+	 "sale_sale(create_date)", NULL},
 	{"documents_7d.invoices",
 	 "SELECT count(*) FROM account_invoice WHERE create_date >= " SINCE("7"),
-	 "account_invoice(create_date)"},
+	 "account_invoice(create_date)", NULL},
 	{"documents_7d.stock_moves",
 	 "SELECT count(*) FROM stock_move WHERE create_date >= " SINCE("7"),
-	 "stock_move(create_date)"},
+	 "stock_move(create_date)", NULL},
 	{"documents_7d.purchase_orders",
 	 "SELECT count(*) FROM purchase_purchase WHERE create_date >= " SINCE("7"),
-	 "purchase_purchase(create_date)"},
+	 "purchase_purchase(create_date)", NULL},
 	{"documents_7d.journal_entries",
 	 "SELECT count(*) FROM account_move WHERE create_date >= " SINCE("7"),
-	 "account_move(create_date)"},
+	 "account_move(create_date)", NULL},
 	{"cron_active,cron_late",
 	 "SELECT count(*), count(*) FILTER (WHERE next_call < " HOUR_AGO ") "
 	 "FROM ir_cron WHERE active",
-	 "ir_cron(active, next_call)"},
+	 "ir_cron(active, next_call)", NULL},
 	{"queue_backlog,queue_late",
 	 "SELECT count(*), count(*) FILTER (WHERE coalesce(scheduled_at, enqueued_at) < " HOUR_AGO
 	 ") FROM ir_queue WHERE finished_at IS NULL",
-	 "ir_queue(enqueued_at, scheduled_at, finished_at)"},
+	 "ir_queue(enqueued_at, scheduled_at, finished_at)", NULL},
 	{.metrics = NULL},
 };
 
