@@ -142,14 +142,7 @@ tap_like "overdue job -> erp_jobs_late on tryton/ir_cron" \
 	"\('erp_jobs_late', 'tryton/ir_cron', 1"
 
 # Least privilege: a role granted only the columns docs/probes-erp.md lists for Tryton.
-grants=$(python3 - "$SRC/docs/probes-erp.md" <<'PY'
-import re, sys
-doc = open(sys.argv[1]).read()
-sec = doc.split('### Tryton', 1)[1].split('\n### ', 1)[0]
-for table, cols in re.findall(r'`([a-z_]+)\(([a-z_, ]+)\)`', sec):
-    print('GRANT SELECT (%s) ON %s TO erp_mon;' % (cols, table))
-PY
-)
+grants=$(python3 "$SRC/tests/fixtures/erp/grants.py" "$SRC/docs/probes-erp.md" Tryton erp_mon postgresql tryton)
 echo "$grants" | sed 's/^/# /'
 MONPW="mon-$RANDOM$RANDOM"
 pg_sql -d tryton -c "CREATE ROLE erp_mon LOGIN PASSWORD '$MONPW'; GRANT USAGE ON SCHEMA public TO erp_mon; $grants" ||

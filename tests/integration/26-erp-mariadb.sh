@@ -58,16 +58,7 @@ tap_like "a connection without DATABASE= is refused with a clear text" "$(pyj "$
 	"no database selected: add DATABASE="
 
 # least privilege on MariaDB: the ERPNext columns of docs/probes-erp.md
-grants=$(python3 - "$SRC/docs/probes-erp.md" <<'PY'
-import re, sys
-doc = open(sys.argv[1]).read()
-sec = doc.split('### ERPNext', 1)[1].split('\n### ', 1)[0]
-for table, cols in re.findall(r'`((?:tab|__)[A-Za-z_ ]+)\(([a-z_, ]+)\)`', sec):
-    print("GRANT SELECT (%s) ON erpnext.`%s` TO erp_mon@'127.0.0.1';" % (cols, table))
-for table in re.findall(r'`(tab[A-Za-z ]+)`: `count\(\*\)` only', sec):  # needs one column
-    print("GRANT SELECT (sid) ON erpnext.`%s` TO erp_mon@'127.0.0.1';" % table)
-PY
-)
+grants=$(python3 "$SRC/tests/fixtures/erp/grants.py" "$SRC/docs/probes-erp.md" ERPNext "erp_mon@'127.0.0.1'" mariadb erpnext)
 echo "$grants" | sed 's/^/# /'
 MONPW="mon-$RANDOM$RANDOM"
 mariadb_sql -e "CREATE USER erp_mon@'127.0.0.1' IDENTIFIED BY '$MONPW'; $grants" || bail "grants"
