@@ -33,7 +33,8 @@ static const struct ep_option erp_options[] = {
 	 "instead of conninfo, for an ERP on MariaDB/MySQL: ODBC connection string naming the "
 	 "database (DSN=mariadb;UID=erpulse_monitor;PWD=...;DATABASE=erpnext)"},
 	{"databases", EP_OPT_LIST, NULL, 0, 0,
-	 "databases to examine (default: every connectable non-template database)"},
+	 "databases to examine with conninfo (default: every connectable non-template "
+	 "database); with connection, the one it names"},
 	{"usage", EP_OPT_BOOL, "yes", 0, 0,
 	 "aggregate usage health (active users, logins, documents per module, jobs); no = "
 	 "application, version and modules only"},
@@ -134,7 +135,7 @@ static int version_from_files(const struct probe_erp_spec *spec, const char *roo
 
 static void version_and_lag(struct erp_db *x, const struct probe_erp_spec *spec)
 {
-	char version[128] = "", from[512] = "", err[512], st[6];
+	char version[128] = "", from[512] = "", err[512] = "no version row", st[6];
 	struct probe_sql_rows rows = {0};
 
 	const char *version_sql = x->mysql ? spec->version_sql_mysql : spec->version_sql;
