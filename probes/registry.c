@@ -10,10 +10,12 @@ extern const struct ep_probe ep_probe_log;
 extern const struct ep_probe ep_probe_journal;
 extern const struct ep_probe ep_probe_patches;
 extern const struct ep_probe ep_probe_testblock;
+extern const struct ep_probe ep_probe_erp;
 
 const struct ep_probe *const ep_probe_registry[] = {
-	&ep_probe_disk,    &ep_probe_postgres, &ep_probe_odbc,      &ep_probe_log,
-	&ep_probe_journal, &ep_probe_patches,  &ep_probe_testblock, NULL,
+	&ep_probe_disk, &ep_probe_postgres,  &ep_probe_odbc,
+	&ep_probe_log,  &ep_probe_journal,   &ep_probe_patches,
+	&ep_probe_erp,  &ep_probe_testblock, NULL,
 };
 
 const struct ep_probe *ep_probe_lookup(const char *name)

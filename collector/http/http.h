@@ -176,6 +176,7 @@ enum MHD_Result coll_api_customers(struct req *rq, const char *url);
 enum MHD_Result coll_api_hosts(struct req *rq, const char *url);
 enum MHD_Result coll_api_host(struct req *rq, const char *url);
 enum MHD_Result coll_api_alerts(struct req *rq, const char *url);
+enum MHD_Result coll_api_adoption(struct req *rq, const char *url);
 enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
 
 /* ---- threads ------------------------------------------------------------ */

@@ -22,6 +22,7 @@ static const struct coll_route routes[] = {
 	{"/api/v1/hosts", false, NULL, false, COLL_BODY_NONE, false, coll_api_hosts},
 	{"/api/v1/hosts/", true, NULL, false, COLL_BODY_NONE, false, coll_api_host},
 	{"/api/v1/alerts", false, NULL, false, COLL_BODY_NONE, false, coll_api_alerts},
+	{"/api/v1/adoption/", true, NULL, false, COLL_BODY_NONE, false, coll_api_adoption},
 	{NULL, false, dashboard_asset, false, COLL_BODY_NONE, false, coll_api_dashboard},
 };
 

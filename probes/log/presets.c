@@ -19,16 +19,21 @@ const struct probe_log_preset probe_log_presets[] = {
 		.multiline = true,
 	},
 	{
-		/* Frappe/ERPNext: frappe.log "%(asctime)s %(levelname)s %(name)s %(message)s"
-		 * and gunicorn's web.error.log "[2026-11-26 21:42:02 +0000] [42] [ERROR] ..." */
+		/* Frappe/ERPNext: frappe.log and scheduler.log "%(asctime)s %(levelname)s
+		 * %(name)s %(message)s", gunicorn's web.error.log "[2026-11-26 21:42:02
+		 * +0000] [42] [ERROR] ...", and the RQ workers' worker.log /
+		 * worker.error.log "%(asctime)s %(message)s" with datefmt %H:%M:%S (no
+		 * level: "21:42:02 [Job 3f1c]: exception raised while executing ...",
+		 * "Work-horse terminated unexpectedly" are errors by error_pattern). */
 		.name = "erpnext",
-		.summary =
-			"ERPNext / Frappe logs (logs/frappe.log, web.error.log, worker.error.log)",
+		.summary = "ERPNext / Frappe logs (frappe.log, scheduler.log, web.error.log, "
+			   "worker.log, worker.error.log)",
 		.header =
 			"^(?|\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}\\] \\[\\d+\\] "
 			"\\[(?<level>[A-Z]+)\\]|\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} "
-			"(?<level>[A-Z]+) \\S+) (?<message>.*)",
-		.error_pattern = "Traceback|Exception",
+			"(?<level>[A-Z]+) \\S+|\\d\\d:\\d\\d:\\d\\d) (?<message>.*)",
+		.error_pattern = "Traceback|Exception|exception raised while executing|Work-horse "
+				 "terminated",
 		.multiline = true,
 	},
 	{
@@ -82,6 +87,35 @@ const struct probe_log_preset probe_log_presets[] = {
 		.header = "^(?|[A-Z][a-z]{2} [A-Z][a-z]{2} \\d\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] "
 			  "(?<level>[A-Z]+):[^:\\s]*:|\\d+ \\d+ \\[\\d{4}-\\d\\d-\\d\\d "
 			  "\\d\\d:\\d\\d:\\d\\d,\\d{3}\\] (?<level>[A-Z]+) \\S+ )(?<message>.*)",
+		.multiline = true,
+	},
+	{
+		/* iDempiere / ADempiere CLogFormatter (idempiere.log, CLogFile):
+		 * "21:42:02.123 MInvoice.prepareIt: ..." INFO (1 space), CONFIG 3, FINE
+		 * 5, FINER 7, FINEST 9 spaces; "21:42:02.123-----------> ..." WARNING;
+		 * "21:42:02.123===========> ..." SEVERE (no level token: error_pattern);
+		 * exceptions ("...; State=40P01; ErrorCode=0", "\tat ...", "caused
+		 * by: ...") continue the record. */
+		.name = "idempiere",
+		.summary = "iDempiere / ADempiere server log (CLogFormatter: idempiere.log)",
+		.header = "^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}(?|={11}> |(?<level>-)-{10}> |(?<level> "
+			  "+))(?<message>.*)",
+		.error_pattern = "===========> ",
+		.multiline = true,
+		.levels = " =info,   =info,     =debug,       =debug,         =debug,           "
+			  "=debug,-=warning",
+	},
+	{
+		/* Dolibarr dolibarr.log (syslog module, file handler):
+		 * "2026-11-26 21:42:02 ERR     192.0.2.10      message" (levels EMERG ALERT
+		 * CRIT ERR WARNING NOTICE INFO DEBUG, %-7s; older releases %-5s), with
+		 * MAIN_SYSLOG_SHOW_DELAY " 0.123" after the time, and from Dolibarr 18
+		 * the process id (%7s) and OS user (%6s) after the address. */
+		.name = "dolibarr",
+		.summary = "Dolibarr log (documents/dolibarr.log)",
+		.header = "^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?: \\d+\\.\\d{3})? "
+			  "(?<level>EMERG|ALERT|CRIT|ERR|WARNING|NOTICE|INFO|DEBUG) +\\S+ +(?:\\d+ "
+			  "+\\S+ )?(?<message>.*)",
 		.multiline = true,
 	},
 	{.name = NULL},

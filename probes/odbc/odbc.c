@@ -80,260 +80,10 @@ enum probe_odbc_dbms probe_odbc_dbms_from_name(const char *n)
 	return PROBE_ODBC_OTHER;
 }
 
-/* ---- the ODBC runner -------------------------------------------------------- */
-
-struct odbc_conn {
-	SQLHENV env;
-	SQLHDBC dbc;
-	bool connected;
-	int64_t max_query_s;
-};
-
-static void diag(SQLSMALLINT type, SQLHANDLE h, char *sqlstate, char *err, size_t errlen)
-{
-	SQLCHAR state[8] = "", msg[700] = "";
-	SQLINTEGER native = 0;
-	SQLSMALLINT len = 0;
-
-	if (SQL_SUCCEEDED(SQLGetDiagRec(type, h, 1, state, &native, msg, sizeof(msg), &len))) {
-		/* drop the driver's "[unixODBC][Driver]..." prefixes */
-		char *m = (char *)msg;
-		while (*m == '[') {
-			char *e = strchr(m, ']');
-			if (!e)
-				break;
-			m = e + 1;
-		}
-		while (isspace((unsigned char)*m))
-			m++;
-		size_t n = strcspn(m, "\n");
-		m[n] = '\0';
-		ep_snprintf(err, errlen, "%s (SQLSTATE %s)", m, (char *)state);
-	} else {
-		ep_snprintf(err, errlen, "ODBC call failed without diagnostics");
-	}
-	if (sqlstate)
-		ep_snprintf(sqlstate, 6, "%s", (char *)state);
-}
-
-static int odbc_exec(void *impl, const struct ep_deadline *d, const char *sql,
-		     struct probe_sql_rows *ret, char *sqlstate, char *err, size_t errlen)
-{
-	struct odbc_conn *c = impl;
-	SQLHSTMT st = SQL_NULL_HSTMT;
-	int rc = 0;
-	int64_t left_s = ep_deadline_left_ms(d) / 1000;
-	char *buf = NULL;
-
-	if (ret)
-		memset(ret, 0, sizeof(*ret));
-	if (left_s < 1) {
-		ep_snprintf(err, errlen, "the probe's deadline was reached");
-		return -ETIME;
-	}
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, c->dbc, &st))) {
-		diag(SQL_HANDLE_DBC, c->dbc, sqlstate, err, errlen);
-		return -EIO;
-	}
-	SQLULEN qt = (SQLULEN)(left_s < c->max_query_s ? left_s : c->max_query_s);
-	SQLSetStmtAttr(st, SQL_ATTR_QUERY_TIMEOUT, (SQLPOINTER)qt, 0);
-	/* SQLExecDirect takes a non-const pointer: hand it a copy */
-	char *text = strdup(sql);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	SQLRETURN x = SQLExecDirect(st, (SQLCHAR *)text, SQL_NTS);
-	free(text);
-	if (!SQL_SUCCEEDED(x) && x != SQL_NO_DATA) {
-		diag(SQL_HANDLE_STMT, st, sqlstate, err, errlen);
-		rc = -EIO;
-		goto out;
-	}
-	SQLSMALLINT ncols = 0;
-	if (!SQL_SUCCEEDED(SQLNumResultCols(st, &ncols)) || ncols <= 0 || !ret)
-		goto out;
-	if (ncols > 64)
-		ncols = 64;
-	const size_t bufsz = 8192;
-	buf = malloc((size_t)ncols * bufsz);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	ret->ncols = (size_t)ncols;
-	for (;;) {
-		x = SQLFetch(st);
-		if (x == SQL_NO_DATA)
-			break;
-		if (!SQL_SUCCEEDED(x)) {
-			diag(SQL_HANDLE_STMT, st, sqlstate, err, errlen);
-			rc = -EIO;
-			goto out;
-		}
-		const char *cells[64];
-		for (SQLSMALLINT j = 0; j < ncols; j++) {
-			SQLLEN ind = 0;
-			char *b = buf + (size_t)j * bufsz;
-			b[0] = '\0';
-			x = SQLGetData(st, (SQLUSMALLINT)(j + 1), SQL_C_CHAR, b, (SQLLEN)bufsz,
-				       &ind);
-			if (!SQL_SUCCEEDED(x)) {
-				diag(SQL_HANDLE_STMT, st, sqlstate, err, errlen);
-				rc = -EIO;
-				goto out;
-			}
-			cells[j] = ind == SQL_NULL_DATA ? NULL : b;
-		}
-		if (probe_sql_rows_add(ret, (size_t)ncols, cells) < 0) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-out:
-	if (rc == -ENOMEM)
-		ep_snprintf(err, errlen, "out of memory");
-	if (rc < 0 && ret)
-		probe_sql_rows_free(ret);
-	free(buf);
-	SQLFreeHandle(SQL_HANDLE_STMT, st);
-	return rc;
-}
-
 static int pg_quote(void *impl, const char *ident, char *out, size_t outlen)
 {
 	(void)impl;
 	return probe_pg_quote_ident(ident, out, outlen);
-}
-
-static void odbc_close(struct odbc_conn *c)
-{
-	if (c->connected)
-		SQLDisconnect(c->dbc);
-	if (c->dbc != SQL_NULL_HDBC)
-		SQLFreeHandle(SQL_HANDLE_DBC, c->dbc);
-	if (c->env != SQL_NULL_HENV)
-		SQLFreeHandle(SQL_HANDLE_ENV, c->env);
-	memset(c, 0, sizeof(*c));
-}
-
-/* The PWD (or Password) value of an ODBC connection string, raw as written
- * ("" when none), to redact from driver messages that quote the string. */
-static void connection_password(const char *cs, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	for (const char *p = cs; *p;) {
-		size_t klen = strcspn(p, "=;");
-		const char *v = p + klen, *end;
-
-		if (*v != '=') {
-			p = *v ? v + 1 : v;
-			continue;
-		}
-		v++;
-		if (*v == '{') { /* {value}, "}}" a literal brace: the value is the inside */
-			for (end = ++v; *end && !(end[0] == '}' && end[1] != '}'); end++)
-				if (end[0] == '}')
-					end++;
-		} else {
-			end = v + strcspn(v, ";");
-		}
-		while (klen && (*p == ' ' || *p == '\t'))
-			p++, klen--;
-		while (klen && (p[klen - 1] == ' ' || p[klen - 1] == '\t'))
-			klen--;
-		if (((klen == 3 && strncasecmp(p, "PWD", 3) == 0) ||
-		     (klen == 8 && strncasecmp(p, "Password", 8) == 0)) &&
-		    end > v && (size_t)(end - v) < outlen) {
-			memcpy(out, v, (size_t)(end - v));
-			out[end - v] = '\0';
-			return;
-		}
-		if (*end == '}')
-			end++;
-		end += strcspn(end, ";");
-		p = *end ? end + 1 : end;
-	}
-}
-
-/* A precise text for a failed login (the ODBC message, plus what to check). */
-static void connect_error(char *err, size_t errlen, const char *msg)
-{
-	if (strcasestr(msg, "password") || strcasestr(msg, "Access denied") ||
-	    strcasestr(msg, "Login failed") || strcasestr(msg, "authentication"))
-		ep_snprintf(err, errlen,
-			    "authentication failed: %s (check UID/PWD in the connection "
-			    "string or the DSN)",
-			    msg);
-	else if (strcasestr(msg, "Data source name not found"))
-		ep_snprintf(err, errlen,
-			    "%s (the DSN is not in odbc.ini / ODBCINI; check odbcinst "
-			    "-q -s)",
-			    msg);
-	else if (strcasestr(msg, "refused") || strcasestr(msg, "Can't connect") ||
-		 strcasestr(msg, "timeout") || strcasestr(msg, "timed out") ||
-		 strcasestr(msg, "could not connect"))
-		ep_snprintf(err, errlen, "cannot reach the server: %s (check the server and port)",
-			    msg);
-	else
-		ep_snprintf(err, errlen, "cannot connect: %s", msg);
-}
-
-static int odbc_open(const struct odbc_ctx *ctx, struct odbc_conn *c, const struct ep_deadline *d,
-		     char *err, size_t errlen)
-{
-	char conn[4096], msg[800];
-	/* leave half a second of the deadline for what follows the login */
-	int64_t left_s = (ep_deadline_left_ms(d) - 500) / 1000;
-	int64_t login = ctx->login_timeout_s < left_s ? ctx->login_timeout_s : left_s;
-
-	memset(c, 0, sizeof(*c));
-	c->max_query_s = ctx->cfg.pg.statement_timeout_ms / 1000;
-	if (login < 1) {
-		ep_snprintf(err, errlen, "the probe's deadline was reached before connecting");
-		return -ETIME;
-	}
-	if (ep_snprintf(conn, sizeof(conn), strchr(ctx->connection, '=') ? "%s" : "DSN=%s",
-			ctx->connection) < 0) {
-		ep_snprintf(err, errlen, "connection string too long");
-		return -EINVAL;
-	}
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &c->env)) ||
-	    !SQL_SUCCEEDED(
-		    SQLSetEnvAttr(c->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3, 0)) ||
-	    !SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_DBC, c->env, &c->dbc))) {
-		ep_snprintf(err, errlen, "cannot initialise unixODBC");
-		explicit_bzero(conn, sizeof(conn));
-		odbc_close(c);
-		return -ENOMEM;
-	}
-	SQLSetConnectAttr(c->dbc, SQL_ATTR_LOGIN_TIMEOUT, (SQLPOINTER)(SQLULEN)login, 0);
-	SQLSetConnectAttr(c->dbc, SQL_ATTR_CONNECTION_TIMEOUT, (SQLPOINTER)(SQLULEN)login, 0);
-	if (!SQL_SUCCEEDED(SQLDriverConnect(c->dbc, NULL, (SQLCHAR *)conn, SQL_NTS, NULL, 0, NULL,
-					    SQL_DRIVER_NOPROMPT))) {
-		char pw[256];
-
-		diag(SQL_HANDLE_DBC, c->dbc, NULL, msg, sizeof(msg));
-		connection_password(conn, pw, sizeof(pw));
-		ep_redact(msg, sizeof(msg), pw);
-		explicit_bzero(pw, sizeof(pw));
-		explicit_bzero(conn, sizeof(conn));
-		connect_error(err, errlen, msg);
-		odbc_close(c);
-		return -ECONNREFUSED;
-	}
-	explicit_bzero(conn, sizeof(conn));
-	c->connected = true;
-	return 0;
-}
-
-static int getinfo(struct odbc_conn *c, SQLUSMALLINT what, char *out, size_t len)
-{
-	SQLSMALLINT n = 0;
-	out[0] = '\0';
-	if (!SQL_SUCCEEDED(SQLGetInfo(c->dbc, what, out, (SQLSMALLINT)len, &n)))
-		return -EIO;
-	return 0;
 }
 
 /* ---- the probe ----------------------------------------------------------------- */
@@ -449,12 +199,13 @@ fail:
 static int odbc_check(void *vctx, const struct ep_deadline *d, char *err, size_t errlen)
 {
 	struct odbc_ctx *ctx = vctx;
-	struct odbc_conn c;
+	struct probe_odbc_conn c;
 	char name[256];
-	int rc = odbc_open(ctx, &c, d, err, errlen);
+	int rc = probe_odbc_open(ctx->connection, ctx->login_timeout_s,
+				 ctx->cfg.pg.statement_timeout_ms / 1000, &c, d, err, errlen);
 	if (rc < 0)
 		return rc;
-	getinfo(&c, SQL_DBMS_NAME, name, sizeof(name));
+	probe_odbc_getinfo(&c, SQL_DBMS_NAME, name, sizeof(name));
 	if (probe_odbc_dbms_from_name(name) == PROBE_ODBC_OTHER) {
 		ep_snprintf(err, errlen,
 			    "connected, but the DBMS '%s' is not supported (PostgreSQL, "
@@ -462,30 +213,31 @@ static int odbc_check(void *vctx, const struct ep_deadline *d, char *err, size_t
 			    name);
 		rc = -ENOTSUP;
 	}
-	odbc_close(&c);
+	probe_odbc_close(&c);
 	return rc;
 }
 
 static void odbc_run(void *vctx, const struct ep_deadline *d, struct ep_probe_result *r)
 {
 	struct odbc_ctx *ctx = vctx;
-	struct odbc_conn c;
+	struct probe_odbc_conn c;
 	char err[1024], name[256], ver[256], server[256], dbname[256];
 
-	if (odbc_open(ctx, &c, d, err, sizeof(err)) < 0) {
+	if (probe_odbc_open(ctx->connection, ctx->login_timeout_s,
+			    ctx->cfg.pg.statement_timeout_ms / 1000, &c, d, err, sizeof(err)) < 0) {
 		/* the agent turns a failed probe into its probe_error finding */
 		ep_probe_fail(r, EP_STATUS_ERROR, "%s", err);
 		return;
 	}
-	getinfo(&c, SQL_DBMS_NAME, name, sizeof(name));
-	getinfo(&c, SQL_DBMS_VER, ver, sizeof(ver));
-	getinfo(&c, SQL_SERVER_NAME, server, sizeof(server));
-	getinfo(&c, SQL_DATABASE_NAME, dbname, sizeof(dbname));
+	probe_odbc_getinfo(&c, SQL_DBMS_NAME, name, sizeof(name));
+	probe_odbc_getinfo(&c, SQL_DBMS_VER, ver, sizeof(ver));
+	probe_odbc_getinfo(&c, SQL_SERVER_NAME, server, sizeof(server));
+	probe_odbc_getinfo(&c, SQL_DATABASE_NAME, dbname, sizeof(dbname));
 	ep_snprintf(r->target, sizeof(r->target), "%s@%s (%s)", dbname, server, name);
 	json_object_set_new(r->metrics, "dbms_name", json_string(name));
 	json_object_set_new(r->metrics, "dbms_ver", json_string(ver));
 	struct probe_sql sql = {.impl = &c,
-				.exec = odbc_exec,
+				.exec = probe_odbc_exec,
 				.statement_timeout_ms = ctx->cfg.pg.statement_timeout_ms};
 	struct probe_odbc_settings cfg = ctx->cfg;
 	if (ctx->have_window) {
@@ -530,7 +282,7 @@ static void odbc_run(void *vctx, const struct ep_deadline *d, struct ep_probe_re
 	}
 	if (rc < 0)
 		ep_probe_fail(r, EP_STATUS_ERROR, "%s", err);
-	odbc_close(&c);
+	probe_odbc_close(&c);
 }
 
 static void odbc_fini(void *ctx)

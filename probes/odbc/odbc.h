@@ -37,6 +37,26 @@ struct probe_odbc_settings {
 	const char *root;      /* filesystem root for the tablespace files ("/") */
 };
 
+/* ---- the connection (probes/odbc/conn.c) --------------------------------- */
+
+struct probe_odbc_conn {
+	void *env, *dbc; /* SQLHENV, SQLHDBC */
+	bool connected;
+	int64_t max_query_s; /* SQL_ATTR_QUERY_TIMEOUT cap, also bounded by the deadline */
+};
+/* Logs in with connection (a connection string, or a bare DSN name) within
+ * the deadline and login_timeout_s. 0, or <0 with a password-free err;
+ * probe_odbc_close releases c either way. */
+int probe_odbc_open(const char *connection, int64_t login_timeout_s, int64_t max_query_s,
+		    struct probe_odbc_conn *c, const struct ep_deadline *d, char *err,
+		    size_t errlen);
+/* probe_sql.exec over ODBC (impl is a struct probe_odbc_conn). */
+int probe_odbc_exec(void *impl, const struct ep_deadline *d, const char *sql,
+		    struct probe_sql_rows *ret, char *sqlstate, char *err, size_t errlen);
+/* SQLGetInfo as text ("" on failure). 0 or -EIO. */
+int probe_odbc_getinfo(struct probe_odbc_conn *c, unsigned short what, char *out, size_t len);
+void probe_odbc_close(struct probe_odbc_conn *c);
+
 /* ---- MariaDB / MySQL (probes/odbc/mysql.c) ------------------------------- */
 
 /* Where a table's figure comes from (docs/fragmentation.md), best first. */

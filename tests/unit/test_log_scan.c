@@ -153,6 +153,16 @@ static void test_erpnext(void **state)
 	check_preset("erpnext");
 }
 
+/* ERP presets of the erp issue: RQ worker and scheduler logs of Frappe,
+ * iDempiere's CLogFormatter, Dolibarr's file log (formats from their sources). */
+static void test_erp_presets(void **state)
+{
+	(void)state;
+	check_preset_file("erpnext", "erpnext-worker");
+	check_preset("idempiere");
+	check_preset("dolibarr");
+}
+
 /* Odoo's two tracebacks sign alike but for their exception types, taken
  * from each traceback's last line; the sample masks the password. */
 static void test_odoo_signatures(void **state)
@@ -802,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_java),
 		cmocka_unit_test(test_erpnext),
 		cmocka_unit_test(test_tryton),
+		cmocka_unit_test(test_erp_presets),
 		cmocka_unit_test(test_odoo_signatures),
 		cmocka_unit_test(test_tryton_signatures),
 		cmocka_unit_test(test_partial_line),
