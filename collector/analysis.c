@@ -8,6 +8,7 @@
 
 #include "collector/alerts.h"
 #include "collector/analysis.h"
+#include "collector/coverage.h"
 #include "collector/forecast.h"
 #include "collector/score.h"
 #include "collector/sql.h"
@@ -244,8 +245,8 @@ static int load_open(struct coll_store *s, const char *agent, struct open_set *o
 	memset(o, 0, sizeof(*o));
 	int r = COLL_Q(
 		s,
-		"SELECT rule, object, severity FROM alerts WHERE agent_id = ? AND closed_at IS "
-		"NULL",
+		"SELECT rule, object, severity, value FROM alerts WHERE agent_id = ? AND closed_at"
+		" IS NULL",
 		&o->res, agent);
 	if (r < 0)
 		return r;
@@ -257,7 +258,10 @@ static int load_open(struct coll_store *s, const char *agent, struct open_set *o
 		if (coll_rule_parse(coll_db_val(&o->res, i, 0), &a->rule) < 0 ||
 		    coll_alert_level_parse(coll_db_val(&o->res, i, 2), &a->level) < 0)
 			continue;
+		a->name = coll_db_val(&o->res, i, 0);
 		a->object = coll_db_val(&o->res, i, 1);
+		const char *v = coll_db_val(&o->res, i, 3);
+		a->value = v && *v ? strtod(v, NULL) : NAN;
 		o->n++;
 	}
 	return 0;
@@ -275,57 +279,66 @@ struct target {
 	bool customer_loaded;
 };
 
-static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct target *t,
-		   const struct coll_alert_result *a, int64_t now)
+/* A stable notice id: the same (host, alert, state, time) always gives the
+ * same id, so a receiver can drop a duplicate delivery (FNV-1a, 64 bits). */
+static void notice_id(char buf[24], const char *agent, const char *rule, const char *object,
+		      const char *state, int64_t at)
 {
-	if (!an->webhook_url && !an->smtp_url)
-		return 0;
-	if (!t->customer_loaded) {
-		struct coll_db_res res;
-		int r = COLL_Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
-		if (r < 0)
-			return r;
-		snprintf(t->customer, sizeof(t->customer), "%s",
-			 res.rows ? coll_db_val(&res, 0, 0) : t->customer_id);
-		coll_db_res_free(&res);
-		t->customer_loaded = true;
+	const char *parts[] = {agent, rule, object, state, coll_i2s(at).s};
+	uint64_t h = 1469598103934665603u;
+
+	for (size_t i = 0; i < EP_ARRAY_SIZE(parts); i++) {
+		for (const char *c = parts[i] ? parts[i] : ""; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 1099511628211u;
+		}
+		h ^= 0xff; /* separator */
+		h *= 1099511628211u;
 	}
-	char url[1024];
-	if (an->dashboard_url) {
-		size_t n = strlen(an->dashboard_url);
-		while (n > 0 && an->dashboard_url[n - 1] == '/')
-			n--;
-		snprintf(url, sizeof(url), "%.*s/hosts/%s", (int)n, an->dashboard_url, t->agent_id);
-	}
-	struct coll_notice n = {
-		.host = t->hostname,
-		.customer = t->customer,
-		.rule = coll_rule_name(a->rule),
-		.object = a->object,
-		.severity = coll_alert_level_name(a->level == COLL_LEVEL_NONE ? a->open : a->level),
-		.value = a->value,
-		.unit = a->unit,
-		.message = a->message,
-		.remediation = a->remediation,
-		.dashboard_url = an->dashboard_url ? url : NULL,
-		.at = now,
-	};
-	switch (a->action) {
-	case COLL_ACTION_RAISE:
-		n.state = COLL_NOTICE_RAISE;
-		break;
+	snprintf(buf, 24, "n-%016llx", (unsigned long long)h);
+}
+
+static enum coll_notice_state notice_state(enum coll_alert_action a)
+{
+	switch (a) {
 	case COLL_ACTION_ESCALATE:
-		n.state = COLL_NOTICE_ESCALATE;
-		break;
+		return COLL_NOTICE_ESCALATE;
+	case COLL_ACTION_DEESCALATE:
+		return COLL_NOTICE_DEESCALATE;
 	case COLL_ACTION_CLEAR:
-		n.state = COLL_NOTICE_CLEAR;
+		return COLL_NOTICE_CLEAR;
+	case COLL_ACTION_RAISE:
+	case COLL_ACTION_NONE:
 		break;
-	default:
-		return 0;
 	}
+	return COLL_NOTICE_RAISE;
+}
+
+static int load_customer(struct coll_store *s, struct target *t)
+{
+	struct coll_db_res res;
+	int r;
+
+	if (t->customer_loaded)
+		return 0;
+	r = COLL_Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
+	if (r < 0)
+		return r;
+	snprintf(t->customer, sizeof(t->customer), "%s",
+		 res.rows ? coll_db_val(&res, 0, 0) : t->customer_id);
+	coll_db_res_free(&res);
+	t->customer_loaded = true;
+	return 0;
+}
+
+/* Renders n for every channel into the outbox. */
+static int enqueue_notice(const struct coll_analysis *an, struct coll_store *s,
+			  const struct coll_notice *n, int64_t now)
+{
 	int r = 0;
+
 	if (an->webhook_url) {
-		char *body = coll_notice_render_webhook(&n, an->webhook_format);
+		char *body = coll_notice_render_webhook(n, an->webhook_format);
 		if (!body)
 			return -ENOMEM;
 		r = coll_store_outbox_add(s, "webhook", body, now);
@@ -335,7 +348,7 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 	}
 	if (an->smtp_url) {
 		char *msg = NULL;
-		r = coll_notice_render_mail(&n, an->mail_from, an->mail_to, &msg);
+		r = coll_notice_render_mail(n, an->mail_from, an->mail_to, &msg);
 		if (r < 0)
 			return r;
 		r = coll_store_outbox_add(s, "email", msg, now);
@@ -344,15 +357,135 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 	return r;
 }
 
-/* Applies one evaluated alert to the alerts table (and the outbox). */
-static int apply(const struct coll_analysis *an, struct coll_store *s, struct target *t,
-		 const struct coll_alert_result *a, int64_t now)
+static const char *result_name(const struct coll_alert_result *a)
 {
-	const char *rule = coll_rule_name(a->rule);
+	return a->name ? a->name : coll_rule_name(a->rule);
+}
+
+static void dashboard_link(const struct coll_analysis *an, const struct target *t, char *url,
+			   size_t size)
+{
+	size_t n;
+
+	url[0] = '\0';
+	if (!an->dashboard_url)
+		return;
+	n = strlen(an->dashboard_url);
+	while (n > 0 && an->dashboard_url[n - 1] == '/')
+		n--;
+	snprintf(url, size, "%.*s/hosts/%s", (int)n, an->dashboard_url, t->agent_id);
+}
+
+/* One notice for one alert result. */
+static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+		   const struct coll_alert_result *a, int64_t now)
+{
+	char url[1024], id[24];
+	int r;
+
+	if (!an->webhook_url && !an->smtp_url)
+		return 0;
+	r = load_customer(s, t);
+	if (r < 0)
+		return r;
+	dashboard_link(an, t, url, sizeof(url));
+	struct coll_notice n = {
+		.host = t->hostname,
+		.customer = t->customer,
+		.rule = result_name(a),
+		.object = a->object,
+		.severity = coll_alert_level_name(a->level == COLL_LEVEL_NONE ? a->open : a->level),
+		.value = a->value,
+		.unit = a->unit,
+		.message = a->message,
+		.remediation = a->action == COLL_ACTION_CLEAR ? NULL : a->remediation,
+		.dashboard_url = url[0] ? url : NULL,
+		.at = now,
+		.state = notice_state(a->action),
+		.id = id,
+	};
+	notice_id(id, t->agent_id, n.rule, a->object, coll_notice_state_name(n.state), now);
+	return enqueue_notice(an, s, &n, now);
+}
+
+/* Several notices of one host at once: one message per channel listing
+ * them, worst first as they come (docs/alerts.md, "Grouped notices"). */
+static int enqueue_group(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+			 const struct coll_alert_result *const *v, size_t n, int64_t now)
+{
+	struct ep_buf msg, key;
+	enum coll_alert_level worst = COLL_LEVEL_NONE;
+	size_t raised = 0, cleared = 0;
+	char url[1024], id[24], object[96];
+	int r = load_customer(s, t);
+
+	if (r < 0)
+		return r;
+	ep_buf_init(&msg, 1 << 20);
+	ep_buf_init(&key, 1 << 20);
+	for (size_t i = 0; i < n; i++) {
+		const struct coll_alert_result *a = v[i];
+		enum coll_alert_level l = a->level == COLL_LEVEL_NONE ? a->open : a->level;
+		if (a->action == COLL_ACTION_CLEAR)
+			cleared++;
+		else {
+			raised++;
+			if (l > worst)
+				worst = l;
+		}
+		r |= ep_buf_printf(&msg, "%s- [%s] %s", i ? "\n" : "",
+				   a->action == COLL_ACTION_CLEAR ? "RESOLVED"
+				   : l == COLL_LEVEL_CRITICAL     ? "CRITICAL"
+								  : "WARNING",
+				   a->message);
+		r |= ep_buf_printf(&key, "%s/%s/%s;", result_name(a), a->object,
+				   coll_alert_action_name(a->action));
+	}
+	if (r < 0 && r != -E2BIG) {
+		ep_buf_free(&msg);
+		ep_buf_free(&key);
+		return -ENOMEM;
+	}
+	if (raised && cleared)
+		snprintf(object, sizeof(object), "%zu alerts (%zu raised, %zu resolved)", n, raised,
+			 cleared);
+	else
+		snprintf(object, sizeof(object), "%zu alerts", n);
+	dashboard_link(an, t, url, sizeof(url));
+	struct coll_notice g = {
+		.host = t->hostname,
+		.customer = t->customer,
+		.rule = "alerts",
+		.object = object,
+		.severity = coll_alert_level_name(worst == COLL_LEVEL_NONE ? COLL_LEVEL_WARNING
+									   : worst),
+		.value = NAN,
+		.message = msg.data ? msg.data : "",
+		.dashboard_url = url[0] ? url : NULL,
+		.at = now,
+		.state = raised ? COLL_NOTICE_RAISE : COLL_NOTICE_CLEAR,
+		.id = id,
+	};
+	notice_id(id, t->agent_id, "alerts", key.data ? key.data : "",
+		  coll_notice_state_name(g.state), now);
+	r = enqueue_notice(an, s, &g, now);
+	ep_buf_free(&msg);
+	ep_buf_free(&key);
+	return r;
+}
+
+/* Applies one evaluated alert to the alerts table; *ret_notify says whether
+ * it wants a notice. */
+static int apply(struct coll_store *s, struct target *t, const struct coll_alert_result *a,
+		 int64_t now, bool *ret_notify)
+{
+	const char *rule = result_name(a);
 	const char *level = coll_alert_level_name(a->level);
 	struct coll_num v = coll_d2s(a->value), ts = coll_i2s(now);
 	const char *value = v.s[0] ? v.s : NULL;
 	int r = 0;
+
+	*ret_notify = false;
 	switch (a->action) {
 	case COLL_ACTION_RAISE:
 		r = COLL_Q(
@@ -371,9 +504,11 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 			   NULL, level, value, a->message, ts.s, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_CLEAR:
+		/* the last measured value stays: "was 56.1%" is the alert's history */
 		r = COLL_Q(s,
-			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = ?, message = ?"
-			   " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
+			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = COALESCE(?,"
+			   " value), message = ? WHERE agent_id = ? AND rule = ? AND object = ? AND"
+			   " closed_at IS NULL",
 			   NULL, ts.s, ts.s, value, a->message, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_NONE:
@@ -385,14 +520,132 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 				   NULL, value, t->agent_id, rule, a->object, value);
 		return r;
 	}
-	if (r < 0)
-		return r;
-	if (coll_alert_action_notifies(a->action))
-		r = enqueue(an, s, t, a, now);
+	if (r == 0)
+		*ret_notify = coll_alert_action_notifies(a->action);
 	return r;
 }
 
+/* Applies every result, then sends the notices: one each, or one grouped
+ * message per channel when several come from the same report. */
+static int apply_all(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+		     const struct coll_alert_results *ar, int64_t now)
+{
+	const struct coll_alert_result **v = calloc(ar->n ? ar->n : 1, sizeof(*v));
+	size_t n = 0;
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ar->n && r == 0; i++) {
+		bool notify = false;
+		r = apply(s, t, &ar->items[i], now, &notify);
+		if (r == 0 && notify)
+			v[n++] = &ar->items[i];
+	}
+	if (r == 0 && (an->webhook_url || an->smtp_url)) {
+		if (n > 1 && an->group_notices)
+			r = enqueue_group(an, s, t, v, n, now);
+		else
+			for (size_t i = 0; i < n && r == 0; i++)
+				r = enqueue(an, s, t, v[i], now);
+	}
+	free(v);
+	return r;
+}
+
+/* ---- host state: instances and overrides ------------------------------------- */
+
+struct host_state {
+	json_t *instances; /* stored instance state (coverage.h), or NULL */
+	struct coll_db_res ov_res;
+	struct coll_threshold_override *ov;
+	size_t n_ov;
+};
+
+static double db_num(const char *v)
+{
+	return v && *v ? strtod(v, NULL) : NAN;
+}
+
+static int load_state(struct coll_store *s, const struct coll_ingest *it, struct host_state *hs)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s,
+		       "SELECT instances, (SELECT COUNT(*) FROM customer_thresholds t WHERE"
+		       " t.customer_id = ?) FROM agents WHERE id = ?",
+		       &res, it->agent.customer_id, it->agent.id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 1)) : 0;
+	hs->instances = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	if (n_ov <= 0)
+		return 0;
+	r = COLL_Q(s,
+		   "SELECT kind, warning, critical, min_size FROM customer_thresholds WHERE"
+		   " customer_id = ?",
+		   &hs->ov_res, it->agent.customer_id);
+	if (r < 0)
+		return r;
+	hs->ov = calloc(hs->ov_res.rows ? hs->ov_res.rows : 1, sizeof(*hs->ov));
+	if (!hs->ov)
+		return -ENOMEM;
+	for (size_t i = 0; i < hs->ov_res.rows; i++)
+		hs->ov[hs->n_ov++] = (struct coll_threshold_override){
+			.kind = coll_db_val(&hs->ov_res, i, 0),
+			.warning = db_num(coll_db_val(&hs->ov_res, i, 1)),
+			.critical = db_num(coll_db_val(&hs->ov_res, i, 2)),
+			.min_size = db_num(coll_db_val(&hs->ov_res, i, 3)),
+		};
+	return 0;
+}
+
+static void host_state_free(struct host_state *hs)
+{
+	json_decref(hs->instances);
+	free(hs->ov);
+	if (hs->n_ov || hs->ov_res.v)
+		coll_db_res_free(&hs->ov_res);
+}
+
 /* ---- the ingest step ------------------------------------------------------------ */
+
+static int store_score(struct coll_store *s, const struct coll_ingest *it,
+		       const struct coll_score *sc, const struct fc_set *set,
+		       const struct coll_coverage *cov)
+{
+	json_t *sj = coll_score_json(sc), *fj = json_array();
+	char *score_json = NULL, *fc_json = NULL, *inst_json = NULL;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; fj && i < set->n; i++)
+		json_array_append_new(fj, coll_object_forecast_json(&set->v[i]));
+	score_json = sj ? coll_json_compact(sj) : NULL;
+	fc_json = fj ? coll_json_compact(fj) : NULL;
+	inst_json = coll_json_compact(cov->instances);
+	if (score_json && fc_json && inst_json)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?,"
+			   " forecasts_json = ?, instances = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(sc->score).s, coll_band_name(sc->band),
+			   coll_score_top_reason(sc), score_json, fc_json, inst_json,
+			   sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL, it->agent.id);
+	if (r == 0 && (cov->n_stale || cov->n_override)) {
+		/* the read API shows what was scored: carried findings too */
+		char *text = coll_store_findings_json(cov->report);
+		r = text ? COLL_Q(s, "UPDATE current_findings SET findings = ? WHERE agent_id = ?",
+				  NULL, text, it->agent.id)
+			 : -ENOMEM;
+		free(text);
+	}
+	json_decref(sj);
+	json_decref(fj);
+	free(score_json);
+	free(fc_json);
+	free(inst_json);
+	return r;
+}
 
 int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		      const struct coll_ingest *it)
@@ -401,42 +654,40 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	struct open_set open = {0};
 	struct coll_score sc = {0};
 	struct coll_alert_results ar = {0};
-	char *score_json = NULL, *fc_json = NULL;
+	struct host_state hs = {0};
+	struct coll_coverage cov = {0};
 	int r;
 
+	r = load_state(s, it, &hs);
+	if (r < 0)
+		goto out;
+	struct coll_coverage_input ci = {
+		.report = it->report,
+		.instances = hs.instances,
+		.overrides = hs.ov,
+		.n_overrides = hs.n_ov,
+		.now = it->received_at,
+	};
+	r = coll_coverage_apply(&ci, &cov);
+	if (r < 0)
+		goto out;
+	/* history and forecasts from what was measured now, never from carried figures */
 	r = forecasts(an, s, it, &set);
 	if (r < 0)
 		goto out;
 
 	struct coll_score_input si = {
-		.report = it->report,
+		.report = cov.report,
 		.forecasts = set.v,
 		.n_forecasts = set.n,
 		.received_at = it->received_at,
 		.now = it->received_at,
+		.stale_after_s = an->stale_after_s,
 	};
 	r = coll_score_host(&si, &sc);
 	if (r < 0)
 		goto out;
-	json_t *sj = coll_score_json(&sc);
-	json_t *fj = json_array();
-	for (size_t i = 0; fj && i < set.n; i++)
-		json_array_append_new(fj, coll_object_forecast_json(&set.v[i]));
-	score_json = sj ? coll_json_compact(sj) : NULL;
-	fc_json = fj ? coll_json_compact(fj) : NULL;
-	json_decref(sj);
-	json_decref(fj);
-	if (!score_json || !fc_json) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = COLL_Q(s,
-		   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?, "
-		   "forecasts_json"
-		   " = ? WHERE id = ?",
-		   NULL, coll_i2s(sc.score).s, coll_band_name(sc.band),
-		   sc.n_deductions ? sc.deductions[0].reason : NULL, score_json, fc_json,
-		   it->agent.id);
+	r = store_score(s, it, &sc, &set, &cov);
 	if (r < 0)
 		goto out;
 
@@ -446,7 +697,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 			goto out;
 	}
 	struct coll_alert_input ai = {
-		.report = it->report,
+		.report = cov.report,
 		.forecasts = set.v,
 		.n_forecasts = set.n,
 		.open = open.v,
@@ -454,6 +705,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		.received_at = it->received_at,
 		.now = it->received_at,
 		.security_pending_since = set.security_since,
+		.removed = cov.removed,
 	};
 	r = coll_alerts_evaluate(&ai, &ar);
 	if (r < 0)
@@ -465,22 +717,49 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	};
 	if (!t.hostname)
 		t.hostname = it->agent.id;
-	for (size_t i = 0; i < ar.n; i++) {
-		r = apply(an, s, &t, &ar.items[i], it->received_at);
-		if (r < 0)
-			goto out;
-	}
+	r = apply_all(an, s, &t, &ar, it->received_at);
 out:
 	coll_alert_results_free(&ar);
 	open_free(&open);
 	coll_score_free(&sc);
 	fc_set_free(&set);
-	free(score_json);
-	free(fc_json);
+	coll_coverage_free(&cov);
+	host_state_free(&hs);
 	return r;
 }
 
 /* ---- dead man --------------------------------------------------------------------- */
+
+/* A silent host: its stored score loses the liveness points, its band
+ * turns unknown with stale_since (coll_score_json_silent). */
+static int silent_score(struct coll_store *s, const struct target *t, int64_t last_seen,
+			int64_t now, int64_t interval_s)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT score_json FROM agents WHERE id = ?", &res, t->agent_id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	int score =
+		j ? coll_score_json_silent(j, t->hostname, last_seen, now, interval_s) : -EINVAL;
+	char *out = score >= 0 ? coll_json_compact(j) : NULL;
+	const char *why = score >= 0 ? coll_jstr(j, "top_reason") : NULL;
+	if (score >= 0 && !out)
+		r = -ENOMEM;
+	else if (score >= 0)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = 'unknown', top_reason = ?,"
+			   " score_json = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(score).s, why, out, coll_i2s(last_seen).s, t->agent_id);
+	else /* no score yet: the band alone says it */
+		r = COLL_Q(s, "UPDATE agents SET band = 'unknown', stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(last_seen).s, t->agent_id);
+	free(out);
+	json_decref(j);
+	return r;
+}
 
 int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, int64_t now)
 {
@@ -540,6 +819,7 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 		};
 		r = coll_alerts_evaluate(&ai, &ar);
 		for (size_t k = 0; r == 0 && k < ar.n; k++) {
+			bool notify = false;
 			if (ar.items[k].rule != COLL_RULE_AGENT_SILENT ||
 			    ar.items[k].action == COLL_ACTION_NONE)
 				continue;
@@ -547,7 +827,11 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 			 * the unique index lets one win; the loser's savepoint goes */
 			r = coll_db_exec(s->db, "SAVEPOINT deadman");
 			if (r == 0)
-				r = apply(an, s, &t, &ar.items[k], now);
+				r = apply(s, &t, &ar.items[k], now, &notify);
+			if (r == 0 && notify)
+				r = enqueue(an, s, &t, &ar.items[k], now);
+			if (r == 0)
+				r = silent_score(s, &t, ai.last_seen, now, ai.interval_s);
 			if (r == -EEXIST)
 				r = coll_db_exec(s->db, "ROLLBACK TO SAVEPOINT deadman");
 			else if (r == 0)
