@@ -11,6 +11,7 @@
 #include "collector/coverage.h"
 #include "collector/forecast.h"
 #include "collector/score.h"
+#include "collector/settings.h"
 #include "collector/sql.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
@@ -331,10 +332,13 @@ static int load_customer(struct coll_store *s, struct target *t)
 	return 0;
 }
 
-/* Renders n for every channel into the outbox. */
+/* Renders n for every channel into the outbox, due at once: never later
+ * than the wall clock, even when the evaluation ran at an injected time
+ * (`erpulse-collector sweep --now`). */
 static int enqueue_notice(const struct coll_analysis *an, struct coll_store *s,
-			  const struct coll_notice *n, int64_t now)
+			  const struct coll_notice *n, int64_t at)
 {
+	int64_t wall = ep_wall_ms() / 1000, now = at < wall ? at : wall;
 	int r = 0;
 
 	if (an->webhook_url) {
@@ -553,6 +557,32 @@ static int apply_all(const struct coll_analysis *an, struct coll_store *s, struc
 	return r;
 }
 
+int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *ret, char *err,
+			 size_t errlen)
+{
+	*ret = (struct coll_analysis){
+		.webhook_url = cfg->webhook_url,
+		.smtp_url = cfg->smtp_url,
+		.mail_from = cfg->mail_from,
+		.mail_to = cfg->mail_to,
+		.dashboard_url = cfg->dashboard_url,
+		.forecast_window_s = 30 * 86400,
+		.sample_interval_s = cfg->sample_interval_s,
+		.max_forecasts = 64,
+		.stale_after_s = cfg->stale_after_s,
+		.group_notices = cfg->group_notices,
+	};
+	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
+				      &ret->webhook_format) < 0) {
+		snprintf(err, errlen,
+			 "[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, feishu "
+			 "or slack",
+			 cfg->webhook_format);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- host state: instances and overrides ------------------------------------- */
 
 struct host_state {
@@ -631,7 +661,14 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 			   NULL, coll_i2s(sc->score).s, coll_band_name(sc->band),
 			   coll_score_top_reason(sc), score_json, fc_json, inst_json,
 			   sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL, it->agent.id);
-	if (r == 0 && (cov->n_stale || cov->n_override)) {
+	/* a removal is worth remembering even when it had no open alert */
+	for (size_t i = 0; r == 0 && i < json_array_size(cov->removed); i++)
+		r = COLL_Q(s,
+			   "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, ?,"
+			   " 'instance_removed', ?)",
+			   NULL, it->agent.id, coll_i2s(it->received_at).s,
+			   coll_jstr(json_array_get(cov->removed, i), "instance"));
+	if (r == 0 && (cov->n_stale || cov->n_override || json_array_size(cov->removed))) {
 		/* the read API shows what was scored: carried findings too */
 		char *text = coll_store_findings_json(cov->report);
 		r = text ? COLL_Q(s, "UPDATE current_findings SET findings = ? WHERE agent_id = ?",

@@ -755,7 +755,8 @@ static int coverage(struct coll_score *s, const struct coll_score_input *in)
 		age = data_age(p, in->now, &since);
 		total++;
 		seen[c] = true;
-		if (age == 0)
+		bool is_fresh = !json_is_true(json_object_get(p, "stale")) && age == 0;
+		if (is_fresh)
 			fresh[c] = true;
 		if (age <= stale_after)
 			covered++;
@@ -763,7 +764,7 @@ static int coverage(struct coll_score *s, const struct coll_score_input *in)
 			newest[c] = since;
 		if (since > newest_any)
 			newest_any = since;
-		if (age == 0) {
+		if (is_fresh) {
 			newest[c] = in->now;
 			newest_any = in->now;
 		}
