@@ -1129,6 +1129,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		.forecast_window_s = 30 * 86400,
 		.sample_interval_s = cfg->sample_interval_s,
 		.max_forecasts = 64,
+		.stale_after_s = cfg->stale_after_s,
+		.group_notices = cfg->group_notices,
 	};
 	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
 				      &srv->an.webhook_format) < 0) {

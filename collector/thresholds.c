@@ -14,16 +14,18 @@ int coll_store_threshold_set(struct coll_store *s, const char *customer_id, cons
 	if (!customer_id || !kind)
 		return -EINVAL;
 	if (isnan(warning) && isnan(critical) && isnan(min_size))
-		return COLL_Q(s, "DELETE FROM customer_thresholds WHERE customer_id = ? AND kind = ?",
+		return COLL_Q(s,
+			      "DELETE FROM customer_thresholds WHERE customer_id = ? AND kind = ?",
 			      NULL, customer_id, kind);
-	return COLL_Q(s,
-		      "INSERT INTO customer_thresholds (customer_id, kind, warning, critical,"
-		      " min_size, updated_at) VALUES (?, ?, CAST(? AS DOUBLE PRECISION), CAST(? AS"
-		      " DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), ?) ON CONFLICT (customer_id,"
-		      " kind) DO UPDATE SET warning = excluded.warning, critical = excluded.critical,"
-		      " min_size = excluded.min_size, updated_at = excluded.updated_at",
-		      NULL, customer_id, kind, w.s[0] ? w.s : NULL, c.s[0] ? c.s : NULL,
-		      m.s[0] ? m.s : NULL, coll_i2s(now).s);
+	return COLL_Q(
+		s,
+		"INSERT INTO customer_thresholds (customer_id, kind, warning, critical,"
+		" min_size, updated_at) VALUES (?, ?, CAST(? AS DOUBLE PRECISION), CAST(? AS"
+		" DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), ?) ON CONFLICT (customer_id,"
+		" kind) DO UPDATE SET warning = excluded.warning, critical = excluded.critical,"
+		" min_size = excluded.min_size, updated_at = excluded.updated_at",
+		NULL, customer_id, kind, w.s[0] ? w.s : NULL, c.s[0] ? c.s : NULL,
+		m.s[0] ? m.s : NULL, coll_i2s(now).s);
 }
 
 static json_t *num_or_null(const char *v)
