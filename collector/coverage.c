@@ -63,6 +63,39 @@ static void instance_key(const json_t *p, char *buf, size_t size)
 
 /* A copy of findings for the effective report: overrides applied, and when
  * stale_since is set each marked stale. New reference or NULL. */
+/* Fields only the collector writes: an agent's report cannot set them. */
+static const char *const owned_keys[] = {"stale", "stale_since", "override"};
+
+static bool has_owned(const json_t *o)
+{
+	for (size_t i = 0; i < EP_ARRAY_SIZE(owned_keys); i++)
+		if (json_object_get(o, owned_keys[i]))
+			return true;
+	return false;
+}
+
+static void del_owned(json_t *o)
+{
+	for (size_t i = 0; i < EP_ARRAY_SIZE(owned_keys); i++)
+		json_object_del(o, owned_keys[i]);
+}
+
+/* Does probe entry p or one of its findings carry a collector-owned field? */
+static bool probe_has_owned(const json_t *p)
+{
+	const json_t *f;
+	size_t i;
+
+	if (has_owned(p))
+		return true;
+	json_array_foreach(json_object_get(p, "findings"), i, f)
+	{
+		if (has_owned(f))
+			return true;
+	}
+	return false;
+}
+
 static json_t *effective_findings(const struct coll_coverage_input *in, const json_t *findings,
 				  const char *stale_since, struct coll_coverage *c)
 {
@@ -75,7 +108,7 @@ static json_t *effective_findings(const struct coll_coverage_input *in, const js
 	{
 		const struct coll_threshold_override *o = override_of(in, coll_json_str(f, "kind"));
 		json_t *g;
-		if (!o && !stale_since) {
+		if (!o && !stale_since && !has_owned(f)) {
 			if (json_array_append(out, f) < 0)
 				goto fail;
 			continue;
@@ -83,6 +116,7 @@ static json_t *effective_findings(const struct coll_coverage_input *in, const js
 		g = json_copy(f); /* shallow: only top-level keys change */
 		if (!g || json_array_append_new(out, g) < 0)
 			goto fail;
+		del_owned(g);
 		if (o) {
 			if (coll_override_finding(g, o) < 0)
 				goto fail;
@@ -209,8 +243,10 @@ int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_covera
 				json_object_get(p, "findings"), "last_ok_at", (json_int_t)in->now);
 			if (!state || json_object_set_new(c.instances, key, state) < 0)
 				goto out;
-			if (in->n_overrides) {
+			if (in->n_overrides || probe_has_owned(p)) {
 				q = json_copy((json_t *)(uintptr_t)p);
+				if (q)
+					del_owned(q);
 				fs = q ? effective_findings(in, json_object_get(p, "findings"),
 							    NULL, &c)
 				       : NULL;

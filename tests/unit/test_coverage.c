@@ -157,11 +157,37 @@ static void test_override(void **state)
 	json_decref(rep);
 }
 
+/* stale, stale_since and override are the collector's to write: an
+ * agent's report that sets them has them removed. */
+static void test_owned_fields(void **state)
+{
+	json_t *f = frag(42.9, "warning"), *rep;
+	struct coll_coverage c;
+	(void)state;
+
+	json_object_set_new(f, "override", json_true());
+	json_object_set_new(f, "stale", json_true());
+	rep = report(json_pack("[o]", probe("postgres", "ok", json_pack("[o]", f))), NULL);
+	json_object_set_new(json_array_get(json_object_get(rep, "probes"), 0), "stale",
+			    json_true());
+	struct coll_coverage_input in = {.report = rep, .now = NOW};
+	assert_int_equal(coll_coverage_apply(&in, &c), 0);
+	const json_t *p = probe_named(c.report, "postgres");
+	const json_t *g = json_array_get(json_object_get(p, "findings"), 0);
+	assert_null(json_object_get(p, "stale"));
+	assert_null(json_object_get(g, "override"));
+	assert_null(json_object_get(g, "stale"));
+	assert_string_equal(json_string_value(json_object_get(g, "severity")), "warning");
+	coll_coverage_free(&c);
+	json_decref(rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stale_carry_and_removal),
 		cmocka_unit_test(test_override),
+		cmocka_unit_test(test_owned_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
