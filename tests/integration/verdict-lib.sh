@@ -94,8 +94,8 @@ v_send() { coll_send "$@" | grep -q '^200 .*accepted'; }
 # findings as the agent (with the issue-10 rule fields) writes them
 # f_frag OBJECT VALUE SEVERITY [SIZE [MIN_SIZE [EXTRA_JSON_MEMBERS]]]
 f_frag() {
-	printf '{"kind":"index_fragmentation","object":"%s","value":%s,"unit":"%%","threshold":30,"critical_threshold":60,"severity":"%s","size":%s,"size_unit":"pages","min_size":%s,"remediation":"REINDEX INDEX CONCURRENTLY %s;"%s}' \
-		"$1" "$2" "$3" "${4:-2959}" "${5:-1000}" "$1" "${6:+,$6}"
+	printf '{"kind":"index_fragmentation","object":"%s","value":%s,"unit":"%%","threshold":30,"critical_threshold":60,"severity":"%s","size":%s,"pages":%s,"size_unit":"pages","min_size":%s,"remediation":"REINDEX INDEX CONCURRENTLY %s;"%s}' \
+		"$1" "$2" "$3" "${4:-2959}" "${4:-2959}" "${5:-1000}" "$1" "${6:+,$6}"
 }
 # f_kind KIND OBJECT VALUE SEVERITY [UNIT [THRESHOLD [CRITICAL]]]
 f_kind() {
