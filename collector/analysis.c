@@ -384,7 +384,7 @@ static void dashboard_link(const struct coll_analysis *an, const struct target *
 static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct target *t,
 		   const struct coll_alert_result *a, int64_t now)
 {
-	char url[1024], id[24];
+	char url[1024], id[24], val[64], summary[1024];
 	int r;
 
 	if (!an->webhook_url && !an->smtp_url)
@@ -393,6 +393,14 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 	if (r < 0)
 		return r;
 	dashboard_link(an, t, url, sizeof(url));
+	/* the title in the one number format, a clear saying why */
+	if (a->action == COLL_ACTION_CLEAR)
+		snprintf(summary, sizeof(summary), "%s cleared on %s: %s", result_name(a),
+			 a->object, a->why ? a->why : "resolved");
+	else
+		snprintf(summary, sizeof(summary), "%s %s on %s (%s)", result_name(a),
+			 a->action == COLL_ACTION_ESCALATE ? "escalated" : "raised", a->object,
+			 coll_format_value(val, sizeof(val), a->value, a->unit));
 	struct coll_notice n = {
 		.host = t->hostname,
 		.customer = t->customer,
@@ -407,6 +415,7 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 		.at = now,
 		.state = notice_state(a->action),
 		.id = id,
+		.summary = summary,
 	};
 	notice_id(id, t->agent_id, n.rule, a->object, coll_notice_state_name(n.state), now);
 	return enqueue_notice(an, s, &n, now);
@@ -450,11 +459,16 @@ static int enqueue_group(const struct coll_analysis *an, struct coll_store *s, s
 		ep_buf_free(&key);
 		return -ENOMEM;
 	}
+	char summary[160];
 	if (raised && cleared)
 		snprintf(object, sizeof(object), "%zu alerts (%zu raised, %zu resolved)", n, raised,
 			 cleared);
 	else
 		snprintf(object, sizeof(object), "%zu alerts", n);
+	snprintf(summary, sizeof(summary), "%s %s", object,
+		 !cleared  ? "raised"
+		 : !raised ? "resolved"
+			   : "changed");
 	dashboard_link(an, t, url, sizeof(url));
 	struct coll_notice g = {
 		.host = t->hostname,
@@ -469,6 +483,7 @@ static int enqueue_group(const struct coll_analysis *an, struct coll_store *s, s
 		.at = now,
 		.state = raised ? COLL_NOTICE_RAISE : COLL_NOTICE_CLEAR,
 		.id = id,
+		.summary = summary,
 	};
 	notice_id(id, t->agent_id, "alerts", key.data ? key.data : "",
 		  coll_notice_state_name(g.state), now);

@@ -153,6 +153,8 @@ int coll_notice_title(const struct coll_notice *n, char *buf, size_t size)
 	if (!n || !buf || !size)
 		return -EINVAL;
 	severity_upper(n, sev, sizeof(sev));
+	if (n->summary)
+		return ep_snprintf(buf, size, "[%s] %s: %s", sev, s_or(n->host, "?"), n->summary);
 	value_text(n, val, sizeof(val));
 	return ep_snprintf(buf, size, "[%s] %s: %s %s on %s (%s)", sev, s_or(n->host, "?"),
 			   s_or(n->rule, "alert"), state_verb(n->state), s_or(n->object, "?"), val);

@@ -294,9 +294,25 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 	return r;
 }
 
+/* The hosts that count for customer c: its production hosts, or all of them
+ * when none is marked production (as coll_customer_score). */
+#define COUNTED_SQL                                                                                \
+	" FROM agents h WHERE h.customer_id = c.id AND h.revoked_at IS NULL AND (h.production = 1" \
+	" OR NOT EXISTS (SELECT 1 FROM agents p WHERE p.customer_id = c.id AND p.revoked_at IS"    \
+	" NULL AND p.production = 1))"
+/* Customer band (coll_customer_band): critical if a counted host is, else
+ * unknown if one is (never healthy while a production host is unknown),
+ * else at_risk if one is, else healthy; NULL without hosts. */
+#define CUSTOMER_BAND_SQL                                                                          \
+	"CASE WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'critical') THEN 'critical'"       \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND (h.band = 'unknown' OR h.band IS NULL OR"       \
+	" h.last_report_at IS NULL)) THEN 'unknown'"                                               \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'at_risk') THEN 'at_risk'"             \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL ") THEN 'healthy' END"
+
 int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
 {
-	static const char *const names[] = {"id", "name", "created_at", "hosts", "score"};
+	static const char *const names[] = {"id", "name", "created_at", "hosts", "score", "band"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
@@ -308,29 +324,14 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 		" COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
 		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
 		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		" a.revoked_at IS NULL AND a.score IS NOT NULL))"
+		" a.revoked_at IS NULL AND a.score IS NOT NULL)), " CUSTOMER_BAND_SQL
 		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
 		&res, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
-	r = rows_json(&res, names, "ssiii", ret);
+	r = rows_json(&res, names, "ssiiis", ret);
 	coll_db_res_free(&res);
-	if (r < 0)
-		return r;
-	/* band of the customer score */
-	size_t i;
-	json_t *c;
-	json_array_foreach(*ret, i, c)
-	{
-		json_t *sc = json_object_get(c, "score");
-		const char *band = NULL;
-		if (json_is_integer(sc)) {
-			json_int_t v = json_integer_value(sc);
-			band = v >= 85 ? "healthy" : v >= 60 ? "at_risk" : "critical";
-		}
-		json_object_set_new(c, "band", band ? json_string(band) : json_null());
-	}
-	return 0;
+	return r;
 }
 
 int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
@@ -482,6 +483,9 @@ int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now)
 }
 
 /* An agent is silent after 3 intervals without a report (the dead-man rule). */
+/* a host that never reported has no score: its band is unknown (docs/scoring.md) */
+#define BAND_SQL "CASE WHEN a.last_report_at IS NULL THEN 'unknown' ELSE a.band END"
+
 #define STATE_SQL                                                                                  \
 	"CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked'"                                        \
 	" WHEN a.last_report_at IS NULL THEN 'never_reported'"                                     \
@@ -501,7 +505,7 @@ int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int6
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
+		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, " BAND_SQL ","
 		" a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
 		"a.hostname",
@@ -1261,17 +1265,17 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		     json_t **ret)
 {
 	static const char *const names[] = {
-		"id",    "customer_id", "customer", "hostname",   "last_report_at",
-		"state", "score",       "band",     "top_reason", "open_alerts"};
+		"id",    "customer_id", "customer",   "hostname",    "last_report_at", "state",
+		"score", "band",        "top_reason", "open_alerts", "stale_since"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.last_report_at, " STATE_SQL
-		", a.score, a.band, a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE x.agent_id ="
-		" a.id AND"
-		" x.closed_at IS NULL) FROM agents a JOIN customers c ON c.id = a.customer_id"
+		", a.score, " BAND_SQL ", a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE"
+		" x.agent_id = a.id AND x.closed_at IS NULL), a.stale_since FROM agents a JOIN "
+		"customers c ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)"
 		" ORDER BY a.revoked_at IS NOT NULL, COALESCE(a.score, 101), c.name, a.hostname,"
 		" a.id LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",
@@ -1279,7 +1283,7 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		coll_i2s(scope->limit > 0 ? scope->limit : 100000).s, coll_i2s(scope->offset).s);
 	if (r < 0)
 		return r;
-	r = rows_json(&res, names, "ssssisissi", ret);
+	r = rows_json(&res, names, "ssssisissii", ret);
 	coll_db_res_free(&res);
 	return r;
 }
@@ -1295,7 +1299,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	static const char *const names[] = {
 		"id",          "customer_id", "customer",    "hostname",       "agent_version",
 		"enrolled_at", "revoked_at",  "last_seq",    "last_report_at", "state",
-		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts"};
+		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts",
+		"stale_since"};
 	struct coll_db_res res = {0};
 	json_t *host = NULL, *j = NULL;
 	if (!scope)
@@ -1303,8 +1308,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, a.band,"
-		" a.seq_rewinds, a.score_json, a.forecasts_json"
+		" a.revoked_at, a.last_seq, a.last_report_at, " STATE_SQL ", a.score, " BAND_SQL ","
+		" a.seq_rewinds, a.score_json, a.forecasts_json, a.stale_since"
 		" FROM agents a JOIN customers c ON c.id = a.customer_id"
 		" WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
 		&res, coll_i2s(now).s, id, scope->customer_id, scope->customer_id);
@@ -1314,7 +1319,7 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		coll_db_res_free(&res);
 		return -ENOENT; /* missing and out of scope alike */
 	}
-	host = row_json(&res, 0, names, "sssssiiiisisijj");
+	host = row_json(&res, 0, names, "sssssiiiisisijji");
 	coll_db_res_free(&res);
 	if (!host)
 		return -ENOMEM;

@@ -50,6 +50,8 @@ tap_is "  ... stale since the last report; the other categories unknown" \
 	"(True, 'unknown')"
 tap_is "  ... stored: band unknown, stale_since = the last report" \
 	"$(v_sql "SELECT band, stale_since FROM agents WHERE id = '$A'")" "unknown|$last"
+tap_is "the customer is not healthy while its production host is unknown" \
+	"$(v_api /api/v1/customers '[(c["band"], c["score"]) for c in j["customers"]]')" "[('unknown', 85)]"
 tap_is "the agent_silent alert is open, critical" \
 	"$(v_sql "SELECT rule, severity FROM alerts WHERE agent_id = '$A' AND closed_at IS NULL")" "agent_silent|critical"
 wait_for 10 hooks_ge 1
@@ -57,8 +59,13 @@ tap_is "one notice, raise agent_silent, with a stable id" \
 	"$(hook 0 'j["state"], j["rule"], j["id"].startswith("n-")')" "('raise', 'agent_silent', True)"
 tap_is "a second sweep raises nothing again" "$(coll_cli sweep --now $((last + 900)))" "0 silent agents alerted"
 
+B=$(coll_enroll Acme "$T/kb" erp02) && [ -n "$B" ] || bail "enroll B"
+tap_is "a host that never reported is unknown" "$(v_api "/api/v1/hosts/$B" 'j["band"], j["score"]')" "('unknown', None)"
+coll_cli agent revoke "$B" >/dev/null 2>&1
 once || bail "once 2"
 tap_is "a report: healthy again" "$(v_api "/api/v1/hosts/$A" 'j["band"], j["score"]')" "('healthy', 100)"
+tap_is "  ... and so is the customer (the revoked host does not count)" \
+	"$(v_api /api/v1/customers '[c["band"] for c in j["customers"]]')" "['healthy']"
 wait_for 10 hooks_ge 2
 tap_is "  ... agent_silent cleared, saying why" \
 	"$(hook 1 'j["state"], j["rule"]') $(hook 1 '"a report arrived" in j["message"]')" "('clear', 'agent_silent') True"

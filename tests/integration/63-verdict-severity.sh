@@ -28,6 +28,9 @@ wait_for 10 hooks_ge 2
 tap_is "56.1% judged warning by the agent: a warning alert and notice" \
 	"$(alert big_idx) $(v_sql "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%\"object\":\"erp/public.big_idx\"%' AND payload LIKE '%\"severity\":\"warning\"%'")" \
 	"warning 1"
+tap_is "  ... titled in the one number format" \
+	"$(v_sql "SELECT payload FROM outbox WHERE payload LIKE '%erp/public.big_idx%'" | json_get - 'j["title"]')" \
+	"[WARNING] erp01: index_fragmentation raised on erp/public.big_idx (56.1%)"
 tap_is "the 833-page index (min_size 500) at 61.7%: a critical alert" "$(alert small_idx)" "critical"
 tap_is "  ... and both cost points by that severity: 3 + 6, capped at 84 (a critical finding)" \
 	"$(v_api "/api/v1/hosts/$A" 'j["score"], j["band"], sorted((d["object"], d["severity"], d["points"]) for d in j["explanation"]["deductions"])')" \

@@ -48,6 +48,7 @@ tap_is "  ... it lists them all, worst level first in the title" \
 	"$(hook 0 'j["state"], j["rule"], j["object"], j["severity"], j["message"].count("\n") + 1')" \
 	"('raise', 'alerts', '7 alerts', 'critical', 7)"
 tap_like "  ... with a stable id" "$(hook 0 'j["id"]')" '^n-[0-9a-f]{16}$'
+tap_is "  ... titled as one event" "$(hook 0 'j["title"]')" "[CRITICAL] erp01: 7 alerts raised"
 
 rep 2 "" 0 || bail "report 2"
 wait_for 10 hooks_ge 2
@@ -56,6 +57,8 @@ tap_is "after REINDEX of idx1: one clear notice" "$(hook 1 'j["state"], j["rule"
 tap_like "  ... saying why, in one number format" "$(hook 1 'j["message"]')" \
 	'^Resolved: index_fragmentation on erp/public\.idx1: now 0\.0% \(was 69\.6%\) after rebuild'
 tap_like "  ... its own stable id" "$(hook 1 'j["id"]')" '^n-[0-9a-f]{16}$'
+tap_is "  ... the title says why, not '(n/a)'" "$(hook 1 'j["title"]')" \
+	"[RESOLVED] erp01: index_fragmentation cleared on erp/public.idx1: now 0.0% (was 69.6%) after rebuild"
 tap_is "top_reason moves to the next worst" \
 	"$(v_api "/api/v1/hosts/$A" 'j["explanation"]["deductions"][0]["object"]')" "erp/public.idx4"
 
