@@ -543,7 +543,9 @@ static int add_finding(struct cand_list *l, const json_t *f, const struct coll_a
 		.crit_line = coll_json_num(f, "critical_threshold"),
 		.below = dir && !strcmp(dir, "below"),
 		.small = !isnan(size) && !isnan(min) && size < min,
-		.rebuilt = json_is_true(json_object_get(f, "rebuilt")),
+		/* the agent measured it again because its identity changed */
+		.rebuilt = json_is_true(json_object_get(f, "rebuilt")) ||
+			   json_is_string(json_object_get(f, "changed")),
 	};
 
 	if (!kind || !object)
