@@ -17,24 +17,9 @@ export COLL_TLS=1 COLL_CA=$T/pki/ca.pem
 v_hook_start || bail "webhook receiver"
 v_start s1 || bail "collector did not start"
 v_vendor
-S=$T/state
-cat >"$T/a.conf" <<CONF
-[agent]
-state_dir = $S
-allow_root = yes
-jitter = 0
-interval = 60
-ca_file = $T/pki/ca.pem
-[testblock]
-mode = ok
-CONF
-once() { "$AGENT" --config "$T/a.conf" once --probe testblock 2>>"$T/agent.log"; }
-coll_cli customer add Acme >/dev/null 2>&1
-tok=$(coll_cli token create Acme 2>/dev/null)
-"$AGENT" --config "$T/a.conf" enroll --collector "$COLL_URL" --token "$tok" >"$T/enroll.out" 2>&1 || bail "enroll: $(cat "$T/enroll.out")"
-A=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$S/state")
+v_agent || bail "enroll: $(cat "$T/enroll.out")"
 
-once || bail "once"
+once --probe testblock || bail "once"
 tap_is "the real agent's report: healthy, 100" "$(v_api "/api/v1/hosts/$A" 'j["band"], j["score"]')" "('healthy', 100)"
 last=$(v_sql "SELECT last_report_at FROM agents WHERE id = '$A'")
 tap_is "a sweep 2 minutes later: nobody is silent yet" "$(coll_cli sweep --now $((last + 120)))" "0 silent agents alerted"
@@ -62,7 +47,7 @@ tap_is "a second sweep raises nothing again" "$(coll_cli sweep --now $((last + 9
 B=$(coll_enroll Acme "$T/kb" erp02) && [ -n "$B" ] || bail "enroll B"
 tap_is "a host that never reported is unknown" "$(v_api "/api/v1/hosts/$B" 'j["band"], j["score"]')" "('unknown', None)"
 coll_cli agent revoke "$B" >/dev/null 2>&1
-once || bail "once 2"
+once --probe testblock || bail "once 2"
 tap_is "a report: healthy again" "$(v_api "/api/v1/hosts/$A" 'j["band"], j["score"]')" "('healthy', 100)"
 tap_is "  ... and so is the customer (the revoked host does not count)" \
 	"$(v_api /api/v1/customers '[c["band"] for c in j["customers"]]')" "['healthy']"

@@ -35,27 +35,8 @@ export COLL_TLS=1 COLL_CA=$T/pki/ca.pem
 v_hook_start || bail "webhook receiver"
 v_start a1 || bail "collector did not start"
 v_vendor
-S=$T/state
-cat >"$T/a.conf" <<CONF
-[agent]
-state_dir = $S
-allow_root = yes
-jitter = 0
-interval = 60
-ca_file = $T/pki/ca.pem
-[postgres.erp]
-conninfo = host=127.0.0.1 port=$PGPORT user=erpulse_monitor password=$MONPW dbname=erp
-databases = erp
-min_index_pages = 100
-[testblock]
-mode = ok
-CONF
-once() { "$AGENT" --config "$T/a.conf" once "$@" 2>>"$T/agent.log"; }
-coll_cli customer add Acme >/dev/null 2>&1
-tok=$(coll_cli token create Acme 2>/dev/null)
-"$AGENT" --config "$T/a.conf" enroll --collector "$COLL_URL" --token "$tok" >"$T/enroll.out" 2>&1 ||
-	bail "enroll: $(cat "$T/enroll.out")"
-A=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$S/state")
+v_agent "[postgres.erp]" "conninfo = host=127.0.0.1 port=$PGPORT user=erpulse_monitor password=$MONPW dbname=erp" \
+	"databases = erp" "min_index_pages = 100" || bail "enroll: $(cat "$T/enroll.out")"
 OBJ=erp/public.journal_pkey
 alert() { v_sql "SELECT severity, CAST(ROUND(value) AS INTEGER) FROM alerts WHERE object = '$OBJ' AND closed_at IS NULL"; }
 finding() { v_api "/api/v1/hosts/$A" "[(f[\"severity\"], int(f.get(\"size\", 0)), int(f.get(\"min_size\", 0)), f.get(\"stale\", False)) for f in j[\"findings\"] if f[\"object\"] == \"$OBJ\"]"; }

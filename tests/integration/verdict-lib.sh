@@ -102,3 +102,24 @@ f_kind() {
 	printf '{"kind":"%s","object":"%s","value":%s,"severity":"%s","unit":"%s","threshold":%s%s}' \
 		"$1" "$2" "$3" "$4" "${5:-count}" "${6:-null}" "${7:+,\"critical_threshold\":$7}"
 }
+
+# v_agent NAME [CONFIG LINES...]: the real agent over HTTPS (needs the PKI of
+# pki_make in $T/pki and COLL_TLS=1): writes $T/a.conf ([agent] with a 60 s
+# interval, the lines given, [testblock] mode = ok), enrolls it with customer
+# Acme and sets A (its id) and S (its state dir). once [ARGS]: one cycle.
+v_agent() {
+	S=$T/state
+	{
+		printf '[agent]\nstate_dir = %s\nallow_root = yes\njitter = 0\ninterval = 60\nca_file = %s\n' \
+			"$S" "$T/pki/ca.pem"
+		printf '%s\n' "$@"
+		printf '[testblock]\nmode = ok\n'
+	} >"$T/a.conf"
+	coll_cli customer add Acme >/dev/null 2>&1
+	local tok
+	tok=$(coll_cli token create Acme 2>/dev/null)
+	"$AGENT" --config "$T/a.conf" enroll --collector "$COLL_URL" --token "$tok" >"$T/enroll.out" 2>&1 ||
+		return 1
+	A=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$S/state")
+}
+once() { "$AGENT" --config "$T/a.conf" once "$@" 2>>"$T/agent.log"; }
