@@ -8,12 +8,12 @@
 #include <systemd/sd-daemon.h>
 #include <curl/curl.h>
 
-#include "collector/alerts.h"
-#include "collector/analysis.h"
-#include "collector/server.h"
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/analysis.h"
+#include "collector/http/server.h"
 #include "collector/settings.h"
-#include "collector/store.h"
-#include "collector/thresholds.h"
+#include "collector/store/store.h"
+#include "collector/store/thresholds.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "collector/coverage.h"
+#include "collector/analysis/coverage.h"
 
 #define NOW 1795420800 /* 2026-11-23T08:00:00Z */
 

@@ -1,0 +1,909 @@
+/* Ingest-time analysis inside the report's transaction (analysis.h):
+ * history -> forecasts -> score -> alerts -> outbox. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/analysis.h"
+#include "collector/analysis/coverage.h"
+#include "collector/analysis/forecast.h"
+#include "collector/analysis/score.h"
+#include "collector/settings.h"
+#include "collector/store/sql.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+#define HISTORY_MAX 5000 /* samples used per series */
+
+/* ---- forecasts ------------------------------------------------------------ */
+
+struct fc_set {
+	struct coll_object_forecast *v;
+	char **objects;
+	size_t n, cap;
+	int64_t security_since; /* security updates pending since (epoch s), 0 = none */
+};
+
+static void fc_set_free(struct fc_set *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->objects[i]);
+	free(f->objects);
+	free(f->v);
+}
+
+/* Every forecastable sample of the agent in the window, ordered by series
+ * then newest first: one query per report, grouped here. */
+struct history {
+	struct coll_db_res res;
+	struct coll_sample *v; /* res.rows samples, in the row order */
+};
+
+static int load_history(struct coll_store *s, const char *agent, int64_t from, struct history *h)
+{
+	int r = COLL_Q(
+		s,
+		"SELECT series, ts, value FROM samples WHERE agent_id = ? AND ts >= CAST(? AS"
+		" BIGINT) ORDER BY series, ts DESC",
+		&h->res, agent, coll_i2s(from).s);
+	if (r < 0)
+		return r;
+	h->v = calloc(h->res.rows ? h->res.rows : 1, sizeof(*h->v));
+	if (!h->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->res.rows; i++) {
+		h->v[i].t = coll_s2i(coll_db_val(&h->res, i, 1));
+		h->v[i].v = strtod(coll_db_val(&h->res, i, 2), NULL);
+	}
+	return 0;
+}
+
+static void history_free(struct history *h)
+{
+	coll_db_res_free(&h->res);
+	free(h->v);
+}
+
+/* The rows of one series (at most HISTORY_MAX, newest first). */
+static const struct coll_sample *history_of(const struct history *h, const char *series,
+					    size_t *ret_n)
+{
+	size_t i = 0, n = h->res.rows;
+	while (i < n && strcmp(coll_db_val(&h->res, i, 0), series) != 0)
+		i++;
+	size_t j = i;
+	while (j < n && j - i < HISTORY_MAX && strcmp(coll_db_val(&h->res, j, 0), series) == 0)
+		j++;
+	*ret_n = j - i;
+	return &h->v[i];
+}
+
+/* Stores this report's value of series when a sample interval has passed
+ * since the last stored one (history keeps one sample per interval per
+ * series: enough for forecasts over days, and a bounded number of rows per
+ * report), and returns the series as the analysis sees it: the n past
+ * samples plus this value as the last (*ret_v, n + 1 entries, caller frees). */
+static int sample_series(const struct coll_analysis *an, struct coll_store *s,
+			 const struct coll_ingest *it, const char *series, double value,
+			 const struct coll_sample *past, size_t n, struct coll_sample **ret_v)
+{
+	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
+		int r = COLL_Q(
+			s,
+			"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
+			" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
+			NULL, it->agent.id, series, coll_i2s(it->received_at).s, coll_d2s(value).s);
+		if (r < 0)
+			return r;
+	}
+	struct coll_sample *v = malloc((n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (n)
+		memcpy(v, past, n * sizeof(*v));
+	v[n].t = it->received_at;
+	v[n].v = value;
+	*ret_v = v;
+	return 0;
+}
+
+/* Security updates have no age of their own in a report: the host's history
+ * of the count says since when they have been pending (alerts.h,
+ * security_pending_since). */
+static int security_pending(const struct coll_analysis *an, struct coll_store *s,
+			    const struct coll_ingest *it, const json_t *f,
+			    const struct history *hist, int64_t *since)
+{
+	const char *object = coll_jstr(f, "object");
+	const json_t *val = json_object_get(f, "value");
+	if (!object || !json_is_number(val))
+		return 0;
+	char series[EP_REPORT_MAX_STRING + 32];
+	snprintf(series, sizeof(series), "security_updates:%s", object);
+	size_t n = 0;
+	const struct coll_sample *past = history_of(hist, series, &n);
+	struct coll_sample *v;
+	int r = sample_series(an, s, it, series, json_number_value(val), past, n, &v);
+	if (r < 0)
+		return r;
+	int64_t t = coll_pending_since(v, n + 1);
+	free(v);
+	if (t > 0 && (*since == 0 || t < *since))
+		*since = t;
+	return 0;
+}
+
+static int forecast_finding(const struct coll_analysis *an, struct coll_store *s,
+			    const struct coll_ingest *it, const json_t *f,
+			    const struct history *hist, struct fc_set *set)
+{
+	const char *kind = coll_jstr(f, "kind"), *object = coll_jstr(f, "object");
+	const json_t *val = json_object_get(f, "value"), *thr = json_object_get(f, "threshold");
+	enum coll_forecast_kind fk;
+	double limit = 100;
+	if (!kind || !object || !json_is_number(val))
+		return 0;
+	if (strcmp(kind, "disk_usage") == 0)
+		fk = COLL_FK_DISK_BYTES;
+	else if (strcmp(kind, "inode_usage") == 0)
+		fk = COLL_FK_DISK_INODES;
+	else if (strcmp(kind, "index_fragmentation") == 0) {
+		fk = COLL_FK_INDEX_FRAGMENTATION;
+		limit = json_is_number(thr) ? json_number_value(thr) : 30;
+	} else if (strcmp(kind, "log_errors") == 0 || strcmp(kind, "journal_errors") == 0)
+		fk = COLL_FK_ERROR_SPIKE;
+	else
+		return 0;
+	if (set->n >= an->max_forecasts)
+		return 0;
+	char series[EP_REPORT_MAX_STRING * 2 + 2];
+	snprintf(series, sizeof(series), "%s:%s", kind, object);
+	size_t n = 0;
+	const struct coll_sample *past = history_of(hist, series, &n);
+	double value = json_number_value(val);
+	int r;
+
+	struct coll_sample *v;
+	r = sample_series(an, s, it, series, value, past, n, &v);
+	if (r < 0)
+		return r;
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 8;
+		struct coll_object_forecast *nv = realloc(set->v, ncap * sizeof(*nv));
+		char **no = nv ? realloc(set->objects, ncap * sizeof(*no)) : NULL;
+		if (nv)
+			set->v = nv;
+		if (!nv || !no) {
+			free(v);
+			return -ENOMEM;
+		}
+		set->objects = no;
+		set->cap = ncap;
+	}
+	struct coll_object_forecast *o = &set->v[set->n];
+	memset(o, 0, sizeof(*o));
+	o->kind = fk;
+	set->objects[set->n] = strdup(object);
+	if (!set->objects[set->n]) {
+		free(v);
+		return -ENOMEM;
+	}
+	o->object = set->objects[set->n];
+	if (fk == COLL_FK_ERROR_SPIKE) {
+		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
+	} else {
+		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
+	}
+	free(v);
+	if (r < 0) {
+		free(set->objects[set->n]);
+		return r == -ENOMEM ? r : 0; /* a series it cannot use is skipped */
+	}
+	set->n++;
+	return 0;
+}
+
+static int forecasts(const struct coll_analysis *an, struct coll_store *s,
+		     const struct coll_ingest *it, struct fc_set *set)
+{
+	const json_t *p, *f;
+	size_t i, k;
+	struct history hist = {0};
+	int r = load_history(s, it->agent.id, it->received_at - an->forecast_window_s, &hist);
+	if (r < 0)
+		goto out;
+	json_array_foreach(json_object_get(it->report, "probes"), i, p)
+	{
+		json_array_foreach(json_object_get(p, "findings"), k, f)
+		{
+			const char *kind = coll_jstr(f, "kind");
+			if (kind && strcmp(kind, "security_updates") == 0)
+				r = security_pending(an, s, it, f, &hist, &set->security_since);
+			else
+				r = forecast_finding(an, s, it, f, &hist, set);
+			if (r < 0)
+				goto out;
+		}
+	}
+out:
+	history_free(&hist);
+	return r;
+}
+
+/* ---- alerts ------------------------------------------------------------------ */
+
+struct open_set {
+	struct coll_open_alert *v;
+	struct coll_db_res res;
+	size_t n;
+};
+
+static int load_open(struct coll_store *s, const char *agent, struct open_set *o)
+{
+	memset(o, 0, sizeof(*o));
+	int r = COLL_Q(
+		s,
+		"SELECT rule, object, severity, value FROM alerts WHERE agent_id = ? AND closed_at"
+		" IS NULL",
+		&o->res, agent);
+	if (r < 0)
+		return r;
+	o->v = calloc(o->res.rows ? o->res.rows : 1, sizeof(*o->v));
+	if (!o->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->res.rows; i++) {
+		struct coll_open_alert *a = &o->v[o->n];
+		if (coll_rule_parse(coll_db_val(&o->res, i, 0), &a->rule) < 0 ||
+		    coll_alert_level_parse(coll_db_val(&o->res, i, 2), &a->level) < 0)
+			continue;
+		a->name = coll_db_val(&o->res, i, 0);
+		a->object = coll_db_val(&o->res, i, 1);
+		const char *v = coll_db_val(&o->res, i, 3);
+		a->value = v && *v ? strtod(v, NULL) : NAN;
+		o->n++;
+	}
+	return 0;
+}
+
+static void open_free(struct open_set *o)
+{
+	free(o->v);
+	coll_db_res_free(&o->res);
+}
+
+struct target {
+	const char *agent_id, *customer_id, *hostname;
+	char customer[256];
+	bool customer_loaded;
+};
+
+/* A stable notice id: the same (host, alert, state, time) always gives the
+ * same id, so a receiver can drop a duplicate delivery (FNV-1a, 64 bits). */
+static void notice_id(char buf[24], const char *agent, const char *rule, const char *object,
+		      const char *state, int64_t at)
+{
+	const char *parts[] = {agent, rule, object, state, coll_i2s(at).s};
+	uint64_t h = 1469598103934665603u;
+
+	for (size_t i = 0; i < EP_ARRAY_SIZE(parts); i++) {
+		for (const char *c = parts[i] ? parts[i] : ""; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 1099511628211u;
+		}
+		h ^= 0xff; /* separator */
+		h *= 1099511628211u;
+	}
+	snprintf(buf, 24, "n-%016llx", (unsigned long long)h);
+}
+
+static enum coll_notice_state notice_state(enum coll_alert_action a)
+{
+	switch (a) {
+	case COLL_ACTION_ESCALATE:
+		return COLL_NOTICE_ESCALATE;
+	case COLL_ACTION_DEESCALATE:
+		return COLL_NOTICE_DEESCALATE;
+	case COLL_ACTION_CLEAR:
+		return COLL_NOTICE_CLEAR;
+	case COLL_ACTION_RAISE:
+	case COLL_ACTION_NONE:
+		break;
+	}
+	return COLL_NOTICE_RAISE;
+}
+
+static int load_customer(struct coll_store *s, struct target *t)
+{
+	struct coll_db_res res;
+	int r;
+
+	if (t->customer_loaded)
+		return 0;
+	r = COLL_Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
+	if (r < 0)
+		return r;
+	snprintf(t->customer, sizeof(t->customer), "%s",
+		 res.rows ? coll_db_val(&res, 0, 0) : t->customer_id);
+	coll_db_res_free(&res);
+	t->customer_loaded = true;
+	return 0;
+}
+
+/* Renders n for every channel into the outbox, due at once: never later
+ * than the wall clock, even when the evaluation ran at an injected time
+ * (`erpulse-collector sweep --now`). */
+static int enqueue_notice(const struct coll_analysis *an, struct coll_store *s,
+			  const struct coll_notice *n, int64_t at)
+{
+	int64_t wall = ep_wall_ms() / 1000, now = at < wall ? at : wall;
+	int r = 0;
+
+	if (an->webhook_url) {
+		char *body = coll_notice_render_webhook(n, an->webhook_format);
+		if (!body)
+			return -ENOMEM;
+		r = coll_store_outbox_add(s, "webhook", body, now);
+		free(body);
+		if (r < 0)
+			return r;
+	}
+	if (an->smtp_url) {
+		char *msg = NULL;
+		r = coll_notice_render_mail(n, an->mail_from, an->mail_to, &msg);
+		if (r < 0)
+			return r;
+		r = coll_store_outbox_add(s, "email", msg, now);
+		free(msg);
+	}
+	return r;
+}
+
+static const char *result_name(const struct coll_alert_result *a)
+{
+	return a->name ? a->name : coll_rule_name(a->rule);
+}
+
+static void dashboard_link(const struct coll_analysis *an, const struct target *t, char *url,
+			   size_t size)
+{
+	size_t n;
+
+	url[0] = '\0';
+	if (!an->dashboard_url)
+		return;
+	n = strlen(an->dashboard_url);
+	while (n > 0 && an->dashboard_url[n - 1] == '/')
+		n--;
+	snprintf(url, size, "%.*s/hosts/%s", (int)n, an->dashboard_url, t->agent_id);
+}
+
+/* One notice for one alert result. */
+static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+		   const struct coll_alert_result *a, int64_t now)
+{
+	char url[1024], id[24], val[64], summary[1024];
+	int r;
+
+	if (!an->webhook_url && !an->smtp_url)
+		return 0;
+	r = load_customer(s, t);
+	if (r < 0)
+		return r;
+	dashboard_link(an, t, url, sizeof(url));
+	/* the title in the one number format, a clear saying why */
+	if (a->action == COLL_ACTION_CLEAR)
+		snprintf(summary, sizeof(summary), "%s cleared on %s: %s", result_name(a),
+			 a->object, a->why ? a->why : "resolved");
+	else
+		snprintf(summary, sizeof(summary), "%s %s on %s (%s)", result_name(a),
+			 a->action == COLL_ACTION_ESCALATE ? "escalated" : "raised", a->object,
+			 coll_format_value(val, sizeof(val), a->value, a->unit));
+	struct coll_notice n = {
+		.host = t->hostname,
+		.customer = t->customer,
+		.rule = result_name(a),
+		.object = a->object,
+		.severity = coll_alert_level_name(a->level == COLL_LEVEL_NONE ? a->open : a->level),
+		.value = a->value,
+		.unit = a->unit,
+		.message = a->message,
+		.remediation = a->action == COLL_ACTION_CLEAR ? NULL : a->remediation,
+		.dashboard_url = url[0] ? url : NULL,
+		.at = now,
+		.state = notice_state(a->action),
+		.id = id,
+		.summary = summary,
+	};
+	notice_id(id, t->agent_id, n.rule, a->object, coll_notice_state_name(n.state), now);
+	return enqueue_notice(an, s, &n, now);
+}
+
+/* Several notices of one host at once: one message per channel listing
+ * them, worst first as they come (docs/alerts.md, "Grouped notices"). */
+static int enqueue_group(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+			 const struct coll_alert_result *const *v, size_t n, int64_t now)
+{
+	struct ep_buf msg, key;
+	enum coll_alert_level worst = COLL_LEVEL_NONE;
+	size_t raised = 0, cleared = 0;
+	char url[1024], id[24], object[96];
+	int r = load_customer(s, t);
+
+	if (r < 0)
+		return r;
+	ep_buf_init(&msg, 1 << 20);
+	ep_buf_init(&key, 1 << 20);
+	for (size_t i = 0; i < n; i++) {
+		const struct coll_alert_result *a = v[i];
+		enum coll_alert_level l = a->level == COLL_LEVEL_NONE ? a->open : a->level;
+		if (a->action == COLL_ACTION_CLEAR)
+			cleared++;
+		else {
+			raised++;
+			if (l > worst)
+				worst = l;
+		}
+		r |= ep_buf_printf(&msg, "%s- [%s] %s", i ? "\n" : "",
+				   a->action == COLL_ACTION_CLEAR ? "RESOLVED"
+				   : l == COLL_LEVEL_CRITICAL     ? "CRITICAL"
+								  : "WARNING",
+				   a->message);
+		r |= ep_buf_printf(&key, "%s/%s/%s;", result_name(a), a->object,
+				   coll_alert_action_name(a->action));
+	}
+	if (r < 0 && r != -E2BIG) {
+		ep_buf_free(&msg);
+		ep_buf_free(&key);
+		return -ENOMEM;
+	}
+	char summary[160];
+	if (raised && cleared)
+		snprintf(object, sizeof(object), "%zu alerts (%zu raised, %zu resolved)", n, raised,
+			 cleared);
+	else
+		snprintf(object, sizeof(object), "%zu alerts", n);
+	snprintf(summary, sizeof(summary), "%s %s", object,
+		 !cleared  ? "raised"
+		 : !raised ? "resolved"
+			   : "changed");
+	dashboard_link(an, t, url, sizeof(url));
+	struct coll_notice g = {
+		.host = t->hostname,
+		.customer = t->customer,
+		.rule = "alerts",
+		.object = object,
+		.severity = coll_alert_level_name(worst == COLL_LEVEL_NONE ? COLL_LEVEL_WARNING
+									   : worst),
+		.value = NAN,
+		.message = msg.data ? msg.data : "",
+		.dashboard_url = url[0] ? url : NULL,
+		.at = now,
+		.state = raised ? COLL_NOTICE_RAISE : COLL_NOTICE_CLEAR,
+		.id = id,
+		.summary = summary,
+	};
+	notice_id(id, t->agent_id, "alerts", key.data ? key.data : "",
+		  coll_notice_state_name(g.state), now);
+	r = enqueue_notice(an, s, &g, now);
+	ep_buf_free(&msg);
+	ep_buf_free(&key);
+	return r;
+}
+
+/* Applies one evaluated alert to the alerts table; *ret_notify says whether
+ * it wants a notice. */
+static int apply(struct coll_store *s, struct target *t, const struct coll_alert_result *a,
+		 int64_t now, bool *ret_notify)
+{
+	const char *rule = result_name(a);
+	const char *level = coll_alert_level_name(a->level);
+	struct coll_num v = coll_d2s(a->value), ts = coll_i2s(now);
+	const char *value = v.s[0] ? v.s : NULL;
+	int r = 0;
+
+	*ret_notify = false;
+	switch (a->action) {
+	case COLL_ACTION_RAISE:
+		r = COLL_Q(
+			s,
+			"INSERT INTO alerts (agent_id, customer_id, rule, object, severity, value,"
+			" message, remediation, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?,"
+			" ?, ?, ?)",
+			NULL, t->agent_id, t->customer_id, rule, a->object, level, value,
+			a->message, a->remediation, ts.s, ts.s);
+		break;
+	case COLL_ACTION_ESCALATE:
+	case COLL_ACTION_DEESCALATE:
+		r = COLL_Q(s,
+			   "UPDATE alerts SET severity = ?, value = ?, message = ?, updated_at = ?"
+			   " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
+			   NULL, level, value, a->message, ts.s, t->agent_id, rule, a->object);
+		break;
+	case COLL_ACTION_CLEAR:
+		/* the last measured value stays: "was 56.1%" is the alert's history */
+		r = COLL_Q(s,
+			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = COALESCE(?,"
+			   " value), message = ? WHERE agent_id = ? AND rule = ? AND object = ? AND"
+			   " closed_at IS NULL",
+			   NULL, ts.s, ts.s, value, a->message, t->agent_id, rule, a->object);
+		break;
+	case COLL_ACTION_NONE:
+		if (a->open != COLL_LEVEL_NONE && value)
+			r = COLL_Q(s,
+				   "UPDATE alerts SET value = ? WHERE agent_id = ? AND rule = ? AND"
+				   " object = ? AND closed_at IS NULL AND (value IS NULL OR value "
+				   "<> ?)",
+				   NULL, value, t->agent_id, rule, a->object, value);
+		return r;
+	}
+	if (r == 0)
+		*ret_notify = coll_alert_action_notifies(a->action);
+	return r;
+}
+
+/* Applies every result, then sends the notices: one each, or one grouped
+ * message per channel when several come from the same report. */
+static int apply_all(const struct coll_analysis *an, struct coll_store *s, struct target *t,
+		     const struct coll_alert_results *ar, int64_t now)
+{
+	const struct coll_alert_result **v = calloc(ar->n ? ar->n : 1, sizeof(*v));
+	size_t n = 0;
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ar->n && r == 0; i++) {
+		bool notify = false;
+		r = apply(s, t, &ar->items[i], now, &notify);
+		if (r == 0 && notify)
+			v[n++] = &ar->items[i];
+	}
+	if (r == 0 && (an->webhook_url || an->smtp_url)) {
+		if (n > 1 && an->group_notices)
+			r = enqueue_group(an, s, t, v, n, now);
+		else
+			for (size_t i = 0; i < n && r == 0; i++)
+				r = enqueue(an, s, t, v[i], now);
+	}
+	free(v);
+	return r;
+}
+
+int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *ret, char *err,
+			 size_t errlen)
+{
+	*ret = (struct coll_analysis){
+		.webhook_url = cfg->webhook_url,
+		.smtp_url = cfg->smtp_url,
+		.mail_from = cfg->mail_from,
+		.mail_to = cfg->mail_to,
+		.dashboard_url = cfg->dashboard_url,
+		.forecast_window_s = 30 * 86400,
+		.sample_interval_s = cfg->sample_interval_s,
+		.max_forecasts = 64,
+		.stale_after_s = cfg->stale_after_s,
+		.group_notices = cfg->group_notices,
+	};
+	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
+				      &ret->webhook_format) < 0) {
+		snprintf(err, errlen,
+			 "[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, feishu "
+			 "or slack",
+			 cfg->webhook_format);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- host state: instances and overrides ------------------------------------- */
+
+struct host_state {
+	json_t *instances; /* stored instance state (coverage.h), or NULL */
+	struct coll_db_res ov_res;
+	struct coll_threshold_override *ov;
+	size_t n_ov;
+};
+
+static double db_num(const char *v)
+{
+	return v && *v ? strtod(v, NULL) : NAN;
+}
+
+static int load_state(struct coll_store *s, const struct coll_ingest *it, struct host_state *hs)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s,
+		       "SELECT instances, (SELECT COUNT(*) FROM customer_thresholds t WHERE"
+		       " t.customer_id = ?) FROM agents WHERE id = ?",
+		       &res, it->agent.customer_id, it->agent.id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 1)) : 0;
+	hs->instances = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	if (n_ov <= 0)
+		return 0;
+	r = COLL_Q(s,
+		   "SELECT kind, warning, critical, min_size FROM customer_thresholds WHERE"
+		   " customer_id = ?",
+		   &hs->ov_res, it->agent.customer_id);
+	if (r < 0)
+		return r;
+	hs->ov = calloc(hs->ov_res.rows ? hs->ov_res.rows : 1, sizeof(*hs->ov));
+	if (!hs->ov)
+		return -ENOMEM;
+	for (size_t i = 0; i < hs->ov_res.rows; i++)
+		hs->ov[hs->n_ov++] = (struct coll_threshold_override){
+			.kind = coll_db_val(&hs->ov_res, i, 0),
+			.warning = db_num(coll_db_val(&hs->ov_res, i, 1)),
+			.critical = db_num(coll_db_val(&hs->ov_res, i, 2)),
+			.min_size = db_num(coll_db_val(&hs->ov_res, i, 3)),
+		};
+	return 0;
+}
+
+static void host_state_free(struct host_state *hs)
+{
+	json_decref(hs->instances);
+	free(hs->ov);
+	if (hs->n_ov || hs->ov_res.v)
+		coll_db_res_free(&hs->ov_res);
+}
+
+/* ---- the ingest step ------------------------------------------------------------ */
+
+static int store_score(struct coll_store *s, const struct coll_ingest *it,
+		       const struct coll_score *sc, const struct fc_set *set,
+		       const struct coll_coverage *cov)
+{
+	json_t *sj = coll_score_json(sc), *fj = json_array();
+	char *score_json = NULL, *fc_json = NULL, *inst_json = NULL;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; fj && i < set->n; i++)
+		json_array_append_new(fj, coll_object_forecast_json(&set->v[i]));
+	score_json = sj ? coll_json_compact(sj) : NULL;
+	fc_json = fj ? coll_json_compact(fj) : NULL;
+	inst_json = coll_json_compact(cov->instances);
+	if (score_json && fc_json && inst_json)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?,"
+			   " forecasts_json = ?, instances = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(sc->score).s, coll_band_name(sc->band),
+			   coll_score_top_reason(sc), score_json, fc_json, inst_json,
+			   sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL, it->agent.id);
+	/* a removal is worth remembering even when it had no open alert */
+	for (size_t i = 0; r == 0 && i < json_array_size(cov->removed); i++)
+		r = COLL_Q(s,
+			   "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, ?,"
+			   " 'instance_removed', ?)",
+			   NULL, it->agent.id, coll_i2s(it->received_at).s,
+			   coll_jstr(json_array_get(cov->removed, i), "instance"));
+	if (r == 0 && (cov->n_stale || cov->n_override || json_array_size(cov->removed))) {
+		/* the read API shows what was scored: carried findings too */
+		char *text = coll_store_findings_json(cov->report);
+		r = text ? COLL_Q(s, "UPDATE current_findings SET findings = ? WHERE agent_id = ?",
+				  NULL, text, it->agent.id)
+			 : -ENOMEM;
+		free(text);
+	}
+	json_decref(sj);
+	json_decref(fj);
+	free(score_json);
+	free(fc_json);
+	free(inst_json);
+	return r;
+}
+
+int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
+		      const struct coll_ingest *it)
+{
+	struct fc_set set = {0};
+	struct open_set open = {0};
+	struct coll_score sc = {0};
+	struct coll_alert_results ar = {0};
+	struct host_state hs = {0};
+	struct coll_coverage cov = {0};
+	int r;
+
+	r = load_state(s, it, &hs);
+	if (r < 0)
+		goto out;
+	struct coll_coverage_input ci = {
+		.report = it->report,
+		.instances = hs.instances,
+		.overrides = hs.ov,
+		.n_overrides = hs.n_ov,
+		.now = it->received_at,
+	};
+	r = coll_coverage_apply(&ci, &cov);
+	if (r < 0)
+		goto out;
+	/* history and forecasts from what was measured now, never from carried figures */
+	r = forecasts(an, s, it, &set);
+	if (r < 0)
+		goto out;
+
+	struct coll_score_input si = {
+		.report = cov.report,
+		.forecasts = set.v,
+		.n_forecasts = set.n,
+		.received_at = it->received_at,
+		.now = it->received_at,
+		.stale_after_s = an->stale_after_s,
+	};
+	r = coll_score_host(&si, &sc);
+	if (r < 0)
+		goto out;
+	r = store_score(s, it, &sc, &set, &cov);
+	if (r < 0)
+		goto out;
+
+	if (it->open_alerts > 0) { /* most reports find none: spare the query */
+		r = load_open(s, it->agent.id, &open);
+		if (r < 0)
+			goto out;
+	}
+	struct coll_alert_input ai = {
+		.report = cov.report,
+		.forecasts = set.v,
+		.n_forecasts = set.n,
+		.open = open.v,
+		.n_open = open.n,
+		.received_at = it->received_at,
+		.now = it->received_at,
+		.security_pending_since = set.security_since,
+		.removed = cov.removed,
+	};
+	r = coll_alerts_evaluate(&ai, &ar);
+	if (r < 0)
+		goto out;
+	struct target t = {
+		.agent_id = it->agent.id,
+		.customer_id = it->agent.customer_id,
+		.hostname = coll_jstr(json_object_get(it->report, "host"), "hostname"),
+	};
+	if (!t.hostname)
+		t.hostname = it->agent.id;
+	r = apply_all(an, s, &t, &ar, it->received_at);
+out:
+	coll_alert_results_free(&ar);
+	open_free(&open);
+	coll_score_free(&sc);
+	fc_set_free(&set);
+	coll_coverage_free(&cov);
+	host_state_free(&hs);
+	return r;
+}
+
+/* ---- dead man --------------------------------------------------------------------- */
+
+/* A silent host: its stored score loses the liveness points, its band
+ * turns unknown with stale_since (coll_score_json_silent). */
+static int silent_score(struct coll_store *s, const struct target *t, int64_t last_seen,
+			int64_t now, int64_t interval_s)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT score_json FROM agents WHERE id = ?", &res, t->agent_id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	int score =
+		j ? coll_score_json_silent(j, t->hostname, last_seen, now, interval_s) : -EINVAL;
+	char *out = score >= 0 ? coll_json_compact(j) : NULL;
+	const char *why = score >= 0 ? coll_jstr(j, "top_reason") : NULL;
+	if (score >= 0 && !out)
+		r = -ENOMEM;
+	else if (score >= 0)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = 'unknown', top_reason = ?,"
+			   " score_json = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(score).s, why, out, coll_i2s(last_seen).s, t->agent_id);
+	else /* no score yet: the band alone says it */
+		r = COLL_Q(s, "UPDATE agents SET band = 'unknown', stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(last_seen).s, t->agent_id);
+	free(out);
+	json_decref(j);
+	return r;
+}
+
+int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, int64_t now)
+{
+	struct coll_db_res res;
+	int raised = 0;
+	/* the scan runs outside any transaction (a reader does not hold up
+	 * ingest); only agents found silent are handled in one, re-checked */
+	int r = COLL_Q(
+		s,
+		"SELECT a.id, a.customer_id, a.hostname, a.last_report_at, a.interval_s FROM "
+		"agents a"
+		" WHERE a.revoked_at IS NULL AND a.last_report_at IS NOT NULL AND"
+		" a.last_report_at + 3 * a.interval_s < CAST(? AS BIGINT) AND NOT EXISTS (SELECT 1"
+		" FROM alerts x WHERE x.agent_id = a.id AND x.rule = 'agent_silent' AND"
+		" x.closed_at IS NULL AND x.severity = 'critical') LIMIT 1000",
+		&res, coll_i2s(now).s);
+	if (r < 0)
+		return r;
+	if (res.rows == 0) {
+		coll_db_res_free(&res);
+		return 0;
+	}
+	r = coll_db_begin(s->db);
+	if (r < 0) {
+		coll_db_res_free(&res);
+		return r;
+	}
+	for (size_t i = 0; i < res.rows; i++) {
+		struct open_set open;
+		struct coll_alert_results ar = {0};
+		struct target t = {
+			.agent_id = coll_db_val(&res, i, 0),
+			.customer_id = coll_db_val(&res, i, 1),
+			.hostname = coll_db_val(&res, i, 2),
+		};
+		struct coll_db_res again;
+		r = COLL_Q(s,
+			   "SELECT 1 FROM agents WHERE id = ? AND last_report_at = CAST(? AS "
+			   "BIGINT) AND"
+			   " revoked_at IS NULL",
+			   &again, t.agent_id, coll_db_val(&res, i, 3));
+		if (r < 0)
+			goto fail_res;
+		size_t still = again.rows;
+		coll_db_res_free(&again);
+		if (!still)
+			continue; /* it reported (or was revoked) since the scan */
+		r = load_open(s, t.agent_id, &open);
+		if (r < 0)
+			goto fail_res;
+		struct coll_alert_input ai = {
+			.open = open.v,
+			.n_open = open.n,
+			.now = now,
+			.last_seen = coll_s2i(coll_db_val(&res, i, 3)),
+			.interval_s = coll_s2i(coll_db_val(&res, i, 4)),
+		};
+		r = coll_alerts_evaluate(&ai, &ar);
+		for (size_t k = 0; r == 0 && k < ar.n; k++) {
+			bool notify = false;
+			if (ar.items[k].rule != COLL_RULE_AGENT_SILENT ||
+			    ar.items[k].action == COLL_ACTION_NONE)
+				continue;
+			/* another collector may raise the same alert at the same time:
+			 * the unique index lets one win; the loser's savepoint goes */
+			r = coll_db_exec(s->db, "SAVEPOINT deadman");
+			if (r == 0)
+				r = apply(s, &t, &ar.items[k], now, &notify);
+			if (r == 0 && notify)
+				r = enqueue(an, s, &t, &ar.items[k], now);
+			if (r == 0)
+				r = silent_score(s, &t, ai.last_seen, now, ai.interval_s);
+			if (r == -EEXIST)
+				r = coll_db_exec(s->db, "ROLLBACK TO SAVEPOINT deadman");
+			else if (r == 0)
+				raised++;
+			if (r == 0)
+				r = coll_db_exec(s->db, "RELEASE SAVEPOINT deadman");
+		}
+		coll_alert_results_free(&ar);
+		open_free(&open);
+		if (r < 0)
+			goto fail_res;
+	}
+	coll_db_res_free(&res);
+	r = coll_db_commit(s->db);
+	if (r < 0)
+		goto fail;
+	return raised;
+fail_res:
+	coll_db_res_free(&res);
+fail:
+	coll_db_rollback(s->db);
+	return r;
+}
