@@ -88,6 +88,8 @@ struct coll_rule_def {
 	const char *summary; /* one line for docs/alerts.md */
 };
 const struct coll_rule_def *coll_rule_get(enum coll_rule r);
+/* The rule's default remediation text (when a finding brings none). */
+const char *coll_rule_remediation(enum coll_rule r);
 
 /* The level a rule's value maps to given the currently open level
  * (hysteresis). NAN value = not measurable now: keeps `open`. */

@@ -12,6 +12,7 @@
 #include "collector/analysis/alerts.h"
 #include "collector/analysis/json_field.h"
 #include "collector/analysis/score.h"
+#include "collector/analysis/score_int.h"
 #include "erpulse/util.h"
 
 static const int category_weight[COLL_CAT_COUNT] = {
@@ -70,26 +71,9 @@ static const struct kind_cost kind_costs[] = {
 #define UNKNOWN_WARNING  2
 #define UNKNOWN_CRITICAL 4
 #define UNKNOWN_CAP      8
-#define DISK_FULL_7D     12 /* forecast full within 7 days (or already full) */
-#define DISK_FULL_30D    5  /* ... within 30 days */
-#define DISK_FULL_CAP    25
-#define INDEX_FC_POINTS  1 /* index crosses the fragmentation threshold within 30 days */
-#define INDEX_FC_CAP     5
-#define SPIKE_POINTS     5
-#define SPIKE_CAP        10
-#define SPIKE_CRITICAL_Z 8.0 /* error_spike's critical line (alerts.c) */
-#define SILENT_POINTS    15  /* no report for more than 3 intervals: all of liveness */
-#define LATE_POINTS      5   /* no report for more than 1.5 intervals */
-#define PROBE_ERR_POINTS 3
-#define PROBE_ERR_CAP    9
-#define DROPPED_POINTS   2
-#define SKEW_POINTS      3
-#define SKEW_LIMIT_S     300
 /* fatal conditions (docs/scoring.md, "Caps") */
-#define FATAL_XID_PCT   75.0
-#define FATAL_BACKUP_H  168.0 /* 7 days */
-#define FATAL_DISK_DAYS 7.0
-#define MAX_INSTANCES   256 /* coverage counts at most this many probe instances */
+#define FATAL_XID_PCT  75.0
+#define FATAL_BACKUP_H 168.0 /* 7 days */
 
 const char *coll_category_name(enum coll_category c)
 {
@@ -168,28 +152,6 @@ const char *coll_cat_state_name(enum coll_cat_state st)
 
 /* ---- raw deductions before caps ------------------------------------------ */
 
-struct raw {
-	enum coll_category category;
-	int points, cap; /* full points; the per-kind cap */
-	int sev;         /* 1 warning, 2 critical */
-	double value;    /* NAN = none */
-	double worse;    /* value oriented so that larger is worse (ordering only) */
-	bool stale;
-	int64_t stale_since;
-	char *kind, *object, *reason, *remediation;
-};
-
-struct raw_list {
-	size_t n, cap;
-	struct raw *items;
-};
-
-/* The worst problem that caps the score (docs/scoring.md, "Caps"). */
-struct cap {
-	int score; /* 100 = none */
-	char *kind, *object, *reason;
-};
-
 static void cap_free(struct cap *c)
 {
 	free(c->kind);
@@ -252,9 +214,9 @@ static int raw_add(struct raw_list *l, const struct raw *t, const char *kind, co
 }
 
 /* Shorthand for deductions that are not findings. */
-static int raw_add_simple(struct raw_list *l, enum coll_category cat, int points, int cap, int sev,
-			  const char *kind, const char *object, char *reason,
-			  const char *remediation)
+int coll_score_raw_add_simple(struct raw_list *l, enum coll_category cat, int points, int cap,
+			      int sev, const char *kind, const char *object, char *reason,
+			      const char *remediation)
 {
 	struct raw t = {
 		.category = cat,
@@ -267,8 +229,7 @@ static int raw_add_simple(struct raw_list *l, enum coll_category cat, int points
 	return raw_add(l, &t, kind, object, reason, remediation);
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
+char *coll_score_fmt(const char *f, ...)
 {
 	struct ep_buf b;
 	va_list ap;
@@ -288,7 +249,8 @@ static char *fmt(const char *f, ...)
 }
 
 /* Sets the cap to `score` for this reason when it is lower than the current one. */
-static int cap_lower(struct cap *c, int score, const char *kind, const char *object, char *reason)
+int coll_score_cap_lower(struct cap *c, int score, const char *kind, const char *object,
+			 char *reason)
 {
 	if (!reason)
 		return -ENOMEM;
@@ -311,7 +273,7 @@ static int cap_lower(struct cap *c, int score, const char *kind, const char *obj
 	return 0;
 }
 
-static int64_t time_field(const json_t *o, const char *key)
+int64_t coll_score_time_field(const json_t *o, const char *key)
 {
 	const char *s = coll_json_str(o, key);
 	time_t t;
@@ -336,7 +298,7 @@ static bool probe_is(const char *probe, const char *base)
 	return strlen(base) == len && strncmp(probe, base, len) == 0;
 }
 
-static enum coll_category category_of_probe(const char *probe)
+enum coll_category coll_score_category_of_probe(const char *probe)
 {
 	if (probe_is(probe, "postgres") || probe_is(probe, "odbc"))
 		return COLL_CAT_DATABASE;
@@ -398,7 +360,8 @@ static char *finding_reason(const json_t *f, const char *kind, int sev, int64_t 
 {
 	const char *unit = coll_json_str(f, "unit"), *msg = coll_json_str(f, "message");
 	double value = coll_json_num(f, "value");
-	int64_t since = time_field(f, "stale_since"), measured = time_field(f, "measured_at");
+	int64_t since = coll_score_time_field(f, "stale_since"),
+		measured = coll_score_time_field(f, "measured_at");
 	struct ep_buf b;
 	char v[64], when[32];
 	int r = 0;
@@ -434,18 +397,20 @@ static int fatal_finding(struct cap *c, const char *kind, const char *object, co
 	char v[64];
 
 	if (!strcmp(kind, "filesystem_readonly") && sev > 0)
-		return cap_lower(c, COLL_CAP_FATAL, kind, object,
-				 fmt("filesystem %s is read-only", object));
+		return coll_score_cap_lower(c, COLL_CAP_FATAL, kind, object,
+					    coll_score_fmt("filesystem %s is read-only", object));
 	if (!strcmp(kind, "xid_wraparound") && value > FATAL_XID_PCT) {
 		coll_format_value(v, sizeof(v), value, "%");
-		return cap_lower(c, COLL_CAP_FATAL, kind, object,
-				 fmt("transaction ID age of %s at %s of wraparound (over 75.0%%)",
-				     object, v));
+		return coll_score_cap_lower(
+			c, COLL_CAP_FATAL, kind, object,
+			coll_score_fmt("transaction ID age of %s at %s of wraparound (over 75.0%%)",
+				       object, v));
 	}
 	if (!strcmp(kind, "backup_age") && value > FATAL_BACKUP_H && !strstr(object, " (log)")) {
 		coll_format_value(v, sizeof(v), value / 24.0, "days");
-		return cap_lower(c, COLL_CAP_FATAL, kind, object,
-				 fmt("no backup of %s for %s (over 7 days)", object, v));
+		return coll_score_cap_lower(
+			c, COLL_CAP_FATAL, kind, object,
+			coll_score_fmt("no backup of %s for %s (over 7 days)", object, v));
 	}
 	return 0;
 }
@@ -458,7 +423,7 @@ static int score_finding(struct raw_list *l, struct cap *cap, const char *probe,
 	const struct kind_cost *kc;
 	int sev = severity_rank(coll_json_str(f, "severity"));
 	struct raw t = {.value = coll_json_num(f, "value"),
-			.stale_since = time_field(f, "stale_since")};
+			.stale_since = coll_score_time_field(f, "stale_since")};
 	int rc;
 
 	if (!kind)
@@ -476,7 +441,7 @@ static int score_finding(struct raw_list *l, struct cap *cap, const char *probe,
 		if (!rem)
 			rem = kc->remediation;
 	} else {
-		t.category = category_of_probe(probe);
+		t.category = coll_score_category_of_probe(probe);
 		t.points = sev == 2 ? UNKNOWN_CRITICAL : UNKNOWN_WARNING;
 		t.cap = UNKNOWN_CAP;
 	}
@@ -487,321 +452,16 @@ static int score_finding(struct raw_list *l, struct cap *cap, const char *probe,
 		char v[64] = "";
 		if (!isnan(t.value))
 			coll_format_value(v, sizeof(v), t.value, coll_json_str(f, "unit"));
-		rc = cap_lower(cap, COLL_CAP_CRITICAL_FINDING, kind, object,
-			       fmt("critical %s on %s%s%s: a host with a critical finding is never "
-				   "healthy",
-				   kind, object, v[0] ? " at " : "", v));
+		rc = coll_score_cap_lower(
+			cap, COLL_CAP_CRITICAL_FINDING, kind, object,
+			coll_score_fmt(
+				"critical %s on %s%s%s: a host with a critical finding is never "
+				"healthy",
+				kind, object, v[0] ? " at " : "", v));
 		if (rc < 0)
 			return rc;
 	}
 	return raw_add(l, &t, kind, object, finding_reason(f, kind, sev, now), rem);
-}
-
-static int score_forecasts(struct raw_list *l, struct cap *cap, const struct coll_score_input *in)
-{
-	char obj[512];
-	int rc = 0;
-
-	for (size_t i = 0; i < in->n_forecasts && rc == 0; i++) {
-		const struct coll_object_forecast *f = &in->forecasts[i];
-		const char *object = f->object ? f->object : "";
-		const struct coll_forecast *c = &f->fc;
-
-		switch (f->kind) {
-		case COLL_FK_DISK_BYTES:
-		case COLL_FK_DISK_INODES: {
-			int pts = 0;
-			const char *what = f->kind == COLL_FK_DISK_INODES ? "inodes" : "space";
-			char *reason;
-			snprintf(obj, sizeof(obj), "%s%s", object,
-				 f->kind == COLL_FK_DISK_INODES ? " (inodes)" : "");
-			if (c->status == COLL_FC_ALREADY)
-				pts = DISK_FULL_7D;
-			else if (c->status == COLL_FC_ETA && c->days < FATAL_DISK_DAYS)
-				pts = DISK_FULL_7D;
-			else if (c->status == COLL_FC_ETA && c->days < 30)
-				pts = DISK_FULL_30D;
-			if (!pts)
-				break;
-			if (c->status == COLL_FC_ALREADY)
-				reason = fmt("%s out of %s now", object, what);
-			else
-				reason = fmt("%s runs out of %s in %.1f days (between %.1f and "
-					     "%.1f; %s confidence, R² %.2f over %zu samples)",
-					     object, what, c->days, c->days_low, c->days_high,
-					     coll_confidence_name(c->confidence), c->r2, c->n_used);
-			if (pts == DISK_FULL_7D) {
-				rc = cap_lower(cap, COLL_CAP_FATAL, "disk_full_forecast", obj,
-					       reason ? strdup(reason) : NULL);
-				if (rc < 0) {
-					free(reason);
-					break;
-				}
-			}
-			rc = raw_add_simple(
-				l, COLL_CAT_STORAGE, pts, DISK_FULL_CAP,
-				pts == DISK_FULL_7D ? 2 : 1, "disk_full_forecast", obj, reason,
-				c->status == COLL_FC_ALREADY
-					? "Free space or grow the filesystem now."
-					: "Free space or grow the filesystem before the "
-					  "forecast date.");
-			break;
-		}
-		case COLL_FK_INDEX_FRAGMENTATION:
-			if (c->status == COLL_FC_ETA && c->days < 30)
-				rc = raw_add_simple(
-					l, COLL_CAT_DATABASE, INDEX_FC_POINTS, INDEX_FC_CAP, 1,
-					"index_fragmentation_forecast", object,
-					fmt("%s crosses %.1f%% fragmentation in %.1f days (%s "
-					    "confidence)",
-					    object, c->limit, c->days,
-					    coll_confidence_name(c->confidence)),
-					"Schedule a REINDEX / REBUILD in the next maintenance "
-					"window.");
-			break;
-		case COLL_FK_ERROR_SPIKE:
-			if (f->spike.status == COLL_SPIKE_SPIKE)
-				rc = raw_add_simple(
-					l, COLL_CAT_ERRORS, SPIKE_POINTS, SPIKE_CAP,
-					f->spike.z >= SPIKE_CRITICAL_Z ? 2 : 1, "error_spike",
-					object,
-					fmt("%s error rate %.1f against a usual %.1f (robust z "
-					    "%.1f, %s baseline)",
-					    object, f->spike.current, f->spike.baseline, f->spike.z,
-					    coll_baseline_method_name(f->spike.method)),
-					"Read the top error signatures in the latest report.");
-			break;
-		}
-	}
-	return rc;
-}
-
-static bool has_probe_error_finding(const json_t *probe)
-{
-	const json_t *findings = json_object_get(probe, "findings"), *f;
-	size_t i;
-
-	json_array_foreach(findings, i, f)
-	{
-		const char *k = coll_json_str(f, "kind");
-		if (k && !strcmp(k, "probe_error"))
-			return true;
-	}
-	return false;
-}
-
-static void instance_name(const json_t *p, char *buf, size_t size)
-{
-	const char *name = coll_json_str(p, "name"), *target = coll_json_str(p, "target");
-
-	snprintf(buf, size, "%s%s%s", name ? name : "?", target ? "/" : "", target ? target : "");
-}
-
-static int score_liveness(struct raw_list *l, struct cap *cap, const struct coll_score_input *in,
-			  const char *hostname, struct coll_score *cov)
-{
-	const json_t *rep = in->report, *probes = json_object_get(rep, "probes"), *p;
-	const char *gen = coll_json_str(rep, "generated_at");
-	double interval = coll_json_num(rep, "interval_s"),
-	       dropped = coll_json_num(rep, "dropped_reports");
-	time_t generated = 0;
-	int64_t received;
-	size_t i;
-	int rc;
-
-	if (gen && ep_time_parse(gen, &generated) < 0)
-		generated = 0;
-	received = in->received_at > 0 ? in->received_at : (int64_t)generated;
-
-	if (received > 0 && interval > 0) {
-		double age = (double)(in->now - received);
-		if (age > 3 * interval && !cov->unknown_reason) {
-			cov->unknown_reason = fmt("silent: no report for %.0f s (more than 3 "
-						  "intervals of %.0f s)",
-						  age, interval);
-			cov->stale_since = received;
-			if (!cov->unknown_reason)
-				return -ENOMEM;
-		}
-		if (age > 3 * interval)
-			rc = raw_add_simple(l, COLL_CAT_LIVENESS, SILENT_POINTS, SILENT_POINTS, 2,
-					    "report_age", hostname,
-					    fmt("no report for %.0f s (%.1f intervals of %.0f s): "
-						"the agent is silent",
-						age, age / interval, interval),
-					    "Check that the host is up and erpulse-agent is "
-					    "running and can reach the collector.");
-		else if (age > 1.5 * interval)
-			rc = raw_add_simple(
-				l, COLL_CAT_LIVENESS, LATE_POINTS, LATE_POINTS, 1, "report_age",
-				hostname,
-				fmt("last report %.0f s ago (%.1f intervals of %.0f s): late", age,
-				    age / interval, interval),
-				"Check the agent's push errors (erpulse-agent status).");
-		else
-			rc = 0;
-		if (rc < 0)
-			return rc;
-	}
-	json_array_foreach(probes, i, p)
-	{
-		const char *status = coll_json_str(p, "status"), *err = coll_json_str(p, "error");
-		const char *name = coll_json_str(p, "name");
-		char obj[512];
-		if (!status || strcmp(status, "error") != 0)
-			continue;
-		instance_name(p, obj, sizeof(obj));
-		if (name && category_of_probe(name) == COLL_CAT_DATABASE) {
-			rc = cap_lower(cap, COLL_CAP_FATAL, "database_unreachable", obj,
-				       fmt("database unreachable: probe %s failed: %s", obj,
-					   err ? err : "no error text"));
-			if (rc < 0)
-				return rc;
-		}
-		if (has_probe_error_finding(p))
-			continue;
-		rc = raw_add_simple(l, COLL_CAT_LIVENESS, PROBE_ERR_POINTS, PROBE_ERR_CAP, 1,
-				    "probe_error", obj,
-				    fmt("probe %s failed: %s", obj, err ? err : "no error text"),
-				    "erpulse-agent check-config shows why the probe fails.");
-		if (rc < 0)
-			return rc;
-	}
-	if (dropped > 0) {
-		rc = raw_add_simple(
-			l, COLL_CAT_LIVENESS, DROPPED_POINTS, DROPPED_POINTS, 1, "dropped_reports",
-			hostname,
-			fmt("%.0f reports dropped from the agent's full spool since the last "
-			    "accepted one",
-			    dropped),
-			"Check the agent's connectivity to the collector and spool_max_mb.");
-		if (rc < 0)
-			return rc;
-	}
-	if (in->received_at > 0 && generated > 0) {
-		double skew = fabs((double)((int64_t)generated - in->received_at));
-		if (skew > SKEW_LIMIT_S) {
-			rc = raw_add_simple(l, COLL_CAT_LIVENESS, SKEW_POINTS, SKEW_POINTS, 1,
-					    "clock_skew", hostname,
-					    fmt("agent clock off by %.0f s (more than %d s)", skew,
-						SKEW_LIMIT_S),
-					    "Enable time synchronisation (systemd-timesyncd or "
-					    "chrony).");
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* ---- coverage: fresh, stale and unknown data -------------------------------- */
-
-/* Age of an instance's data at `now`: 0 fresh, INT64_MAX none. */
-static int64_t data_age(const json_t *p, int64_t now, int64_t *ret_since)
-{
-	const char *status = coll_json_str(p, "status");
-	int64_t since = time_field(p, "stale_since");
-
-	*ret_since = 0;
-	if (json_is_true(json_object_get(p, "stale"))) {
-		if (since <= 0)
-			return INT64_MAX;
-		*ret_since = since;
-		return now > since ? now - since : 0;
-	}
-	return status && !strcmp(status, "ok") ? 0 : INT64_MAX;
-}
-
-static bool listed(const json_t *probes, size_t upto, const json_t *c)
-{
-	const char *name = coll_json_str(c, "name"), *target = coll_json_str(c, "target");
-	const json_t *p;
-	size_t i;
-
-	json_array_foreach(probes, i, p)
-	{
-		const char *n = coll_json_str(p, "name"), *t = coll_json_str(p, "target");
-		if (i >= upto)
-			break;
-		if (n && name && !strcmp(n, name) && !t == !target && (!t || !strcmp(t, target)))
-			return true;
-	}
-	return false;
-}
-
-/* Category states and host coverage (docs/scoring.md, "Unknown and stale"). */
-static int coverage(struct coll_score *s, const struct coll_score_input *in)
-{
-	const json_t *probes = json_object_get(in->report, "probes");
-	const json_t *configured = json_object_get(in->report, "configured"), *p;
-	double interval = coll_json_num(in->report, "interval_s");
-	int64_t stale_after = in->stale_after_s;
-	int64_t newest[COLL_CAT_COUNT], newest_any = 0;
-	bool seen[COLL_CAT_COUNT] = {false}, fresh[COLL_CAT_COUNT] = {false};
-	size_t total = 0, covered = 0, i;
-
-	if (stale_after <= 0)
-		stale_after = (int64_t)(3 * (interval > 0 ? interval : 300));
-	for (int c = 0; c < COLL_CAT_COUNT; c++)
-		newest[c] = 0;
-	json_array_foreach(probes, i, p)
-	{
-		const char *name = coll_json_str(p, "name");
-		int64_t since, age;
-		enum coll_category c;
-		if (!name || total >= MAX_INSTANCES)
-			continue;
-		c = category_of_probe(name);
-		age = data_age(p, in->now, &since);
-		total++;
-		seen[c] = true;
-		bool is_fresh = !json_is_true(json_object_get(p, "stale")) && age == 0;
-		if (is_fresh)
-			fresh[c] = true;
-		if (age <= stale_after)
-			covered++;
-		if (since > newest[c])
-			newest[c] = since;
-		if (since > newest_any)
-			newest_any = since;
-		if (is_fresh) {
-			newest[c] = in->now;
-			newest_any = in->now;
-		}
-	}
-	/* configured instances the report does not mention at all: no data */
-	json_array_foreach(configured, i, p)
-	{
-		const char *name = coll_json_str(p, "name");
-		if (!name || total >= MAX_INSTANCES || listed(probes, json_array_size(probes), p))
-			continue;
-		total++;
-		seen[category_of_probe(name)] = true;
-	}
-	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		if (c == COLL_CAT_LIVENESS)
-			s->category_state[c] = COLL_CAT_FRESH; /* the report itself */
-		else if (!seen[c])
-			s->category_state[c] = COLL_CAT_UNMONITORED;
-		else if (fresh[c])
-			s->category_state[c] = COLL_CAT_FRESH;
-		else if (newest[c] > 0 && in->now - newest[c] <= stale_after)
-			s->category_state[c] = COLL_CAT_STALE;
-		else
-			s->category_state[c] = COLL_CAT_UNKNOWN;
-		if (s->category_state[c] == COLL_CAT_STALE ||
-		    s->category_state[c] == COLL_CAT_UNKNOWN)
-			s->category_stale_since[c] = newest[c];
-	}
-	if (total > 0 && covered * 2 < total) {
-		s->unknown_reason = fmt("%zu of %zu configured probe instances have no data "
-					"younger than %lld s",
-					total - covered, total, (long long)stale_after);
-		if (!s->unknown_reason)
-			return -ENOMEM;
-		s->stale_since = newest_any;
-	}
-	return 0;
 }
 
 /* ---- ordering and caps ------------------------------------------------------- */
@@ -898,13 +558,13 @@ int coll_score_host(const struct coll_score_input *in, struct coll_score *ret)
 				goto out;
 		}
 	}
-	rc = score_forecasts(&l, &cap, in);
+	rc = coll_score_forecasts(&l, &cap, in);
 	if (rc < 0)
 		goto out;
-	rc = coverage(&s, in);
+	rc = coll_score_coverage(&s, in);
 	if (rc < 0)
 		goto out;
-	rc = score_liveness(&l, &cap, in, hostname, &s);
+	rc = coll_score_liveness(&l, &cap, in, hostname, &s);
 	if (rc < 0)
 		goto out;
 
@@ -999,202 +659,4 @@ void coll_score_free(struct coll_score *s)
 	s->deductions = NULL;
 	s->cap_kind = s->cap_object = s->cap_reason = s->unknown_reason = NULL;
 	s->n_deductions = 0;
-}
-
-static json_t *time_or_null(int64_t t)
-{
-	char when[32];
-
-	if (t <= 0 || ep_time_format((time_t)t, when, sizeof(when)) < 0)
-		return json_null();
-	return json_string(when);
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-json_t *coll_score_json(const struct coll_score *s)
-{
-	json_t *o = json_object(), *cats = json_object(), *list = json_array(), *cap = NULL;
-	int r = 0;
-
-	if (!o || !cats || !list || !s)
-		goto fail;
-	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		json_t *cat = json_pack("{s:i, s:i, s:i, s:s, s:o}", "weight", category_weight[c],
-					"lost", s->category_lost[c], "score", s->category_score[c],
-					"state", coll_cat_state_name(s->category_state[c]),
-					"stale_since", time_or_null(s->category_stale_since[c]));
-		if (!cat ||
-		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < s->n_deductions; i++) {
-		const struct coll_deduction *d = &s->deductions[i];
-		json_t *e =
-			json_pack("{s:s, s:i, s:i, s:b, s:s, s:o, s:s, s:s, s:s, s:o, s:b, s:o}",
-				  "category", coll_category_name(d->category), "points", d->points,
-				  "full_points", d->full_points, "capped", d->capped, "severity",
-				  d->severity == 2 ? "critical" : "warning", "value",
-				  isfinite(d->value) ? json_real(d->value) : json_null(), "kind",
-				  d->kind, "object", d->object, "reason", d->reason, "remediation",
-				  str_or_null(d->remediation), "stale", d->stale, "stale_since",
-				  time_or_null(d->stale_since));
-		if (!e || json_array_append_new(list, e) < 0)
-			goto fail;
-	}
-	if (s->cap < 100) {
-		cap = json_pack("{s:i, s:o, s:o, s:o}", "score", s->cap, "kind",
-				str_or_null(s->cap_kind), "object", str_or_null(s->cap_object),
-				"reason", str_or_null(s->cap_reason));
-		if (!cap)
-			goto fail;
-	}
-	r |= json_object_set_new(o, "score", json_integer(s->score));
-	r |= json_object_set_new(o, "band", json_string(coll_band_name(s->band)));
-	r |= json_object_set_new(o, "uncapped_score", json_integer(s->uncapped));
-	r |= json_object_set_new(o, "cap", cap ? cap : json_null());
-	r |= json_object_set_new(o, "unknown_reason", str_or_null(s->unknown_reason));
-	r |= json_object_set_new(o, "stale_since", time_or_null(s->stale_since));
-	r |= json_object_set_new(o, "top_reason", str_or_null(coll_score_top_reason(s)));
-	r |= json_object_set_new(o, "categories", cats);
-	cats = NULL;
-	r |= json_object_set_new(o, "deductions", list);
-	list = NULL;
-	r |= json_object_set_new(o, "omitted", json_integer((json_int_t)s->omitted));
-	if (r)
-		goto fail;
-	return o;
-fail:
-	json_decref(cats);
-	json_decref(list);
-	json_decref(o);
-	return NULL;
-}
-
-const char *coll_score_top_reason(const struct coll_score *s)
-{
-	if (!s)
-		return NULL;
-	if (s->band == COLL_BAND_UNKNOWN && s->unknown_reason)
-		return s->unknown_reason;
-	return s->n_deductions ? s->deductions[0].reason : NULL;
-}
-
-/* The liveness lines of j's deductions capped, a "report_age" line first. */
-static int silent_deductions(json_t *list, const char *hostname, int64_t age, int64_t interval_s)
-{
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(list, i, e)
-	{
-		const char *cat = coll_json_str(e, "category");
-		if (!cat || strcmp(cat, "liveness") != 0)
-			continue;
-		json_object_set_new(e, "points", json_integer(0));
-		json_object_set_new(e, "capped", json_true());
-	}
-	char *reason = fmt("no report for %lld s (%.1f intervals of %lld s): the agent is silent",
-			   (long long)age, (double)age / (double)interval_s, (long long)interval_s);
-	if (!reason)
-		return -ENOMEM;
-	e = json_pack("{s:s, s:i, s:i, s:b, s:s, s:n, s:s, s:s, s:s, s:s, s:b, s:n}", "category",
-		      "liveness", "points", SILENT_POINTS, "full_points", SILENT_POINTS, "capped",
-		      0, "severity", "critical", "value", "kind", "report_age", "object", hostname,
-		      "reason", reason, "remediation",
-		      "Check that the host is up and erpulse-agent is running and can reach the "
-		      "collector.",
-		      "stale", 0, "stale_since");
-	free(reason);
-	if (!e || json_array_insert_new(list, 0, e) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-int coll_score_json_silent(json_t *j, const char *hostname, int64_t last_report_at, int64_t now,
-			   int64_t interval_s)
-{
-	json_t *cats = json_object_get(j, "categories"), *list = json_object_get(j, "deductions");
-	json_t *cap = json_object_get(j, "cap"), *c;
-	const char *name;
-	int lost = 0, score, r;
-
-	if (!json_is_object(cats) || !json_is_array(list) || interval_s <= 0)
-		return -EINVAL;
-	r = silent_deductions(list, hostname ? hostname : "host", now - last_report_at, interval_s);
-	if (r < 0)
-		return r;
-	json_object_foreach(cats, name, c)
-	{
-		if (!strcmp(name, "liveness")) {
-			json_object_set_new(c, "lost", json_integer(SILENT_POINTS));
-			json_object_set_new(c, "score", json_integer(0));
-			json_object_set_new(c, "state", json_string("fresh"));
-		} else {
-			json_object_set_new(c, "state", json_string("unknown"));
-			json_object_set_new(c, "stale_since", time_or_null(last_report_at));
-		}
-		lost += (int)json_integer_value(json_object_get(c, "lost"));
-	}
-	score = 100 - lost;
-	json_object_set_new(j, "uncapped_score", json_integer(score));
-	if (json_is_object(cap) && json_integer_value(json_object_get(cap, "score")) < score)
-		score = (int)json_integer_value(json_object_get(cap, "score"));
-	char *why = fmt("silent: no report since %lld s ago (more than 3 intervals of %lld s)",
-			(long long)(now - last_report_at), (long long)interval_s);
-	if (!why)
-		return -ENOMEM;
-	json_object_set_new(j, "score", json_integer(score));
-	json_object_set_new(j, "band", json_string("unknown"));
-	json_object_set_new(j, "unknown_reason", json_string(why));
-	json_object_set_new(j, "top_reason", json_string(why));
-	json_object_set_new(j, "stale_since", time_or_null(last_report_at));
-	free(why);
-	return score;
-}
-
-/* The hosts that count for a customer: its production hosts, or all of
- * them when none is marked production. */
-static bool counts(const bool *production, size_t n, size_t i)
-{
-	bool any_prod = false;
-
-	for (size_t k = 0; production && k < n && !any_prod; k++)
-		any_prod = production[k];
-	return !any_prod || production[i];
-}
-
-int coll_customer_score(const int *host_scores, const bool *production, size_t n, size_t *ret_worst)
-{
-	size_t worst = (size_t)-1;
-
-	for (size_t i = 0; i < n; i++)
-		if (counts(production, n, i) &&
-		    (worst == (size_t)-1 || host_scores[i] < host_scores[worst]))
-			worst = i;
-	if (ret_worst)
-		*ret_worst = worst;
-	return worst == (size_t)-1 ? 100 : host_scores[worst];
-}
-
-enum coll_band coll_customer_band(const enum coll_band *host_bands, const bool *production,
-				  size_t n)
-{
-	/* order of precedence: critical, unknown, at_risk, healthy */
-	static const int rank[] = {
-		[COLL_BAND_HEALTHY] = 0,
-		[COLL_BAND_AT_RISK] = 1,
-		[COLL_BAND_UNKNOWN] = 2,
-		[COLL_BAND_CRITICAL] = 3,
-	};
-	enum coll_band worst = COLL_BAND_HEALTHY;
-
-	for (size_t i = 0; i < n; i++)
-		if (counts(production, n, i) && (unsigned)host_bands[i] <= COLL_BAND_UNKNOWN &&
-		    rank[host_bands[i]] > rank[worst])
-			worst = host_bands[i];
-	return worst;
 }

@@ -53,6 +53,8 @@ enum coll_cat_state {
 };
 const char *coll_cat_state_name(enum coll_cat_state s); /* "fresh" | "stale" | ... */
 
+#define COLL_SILENT_POINTS 15 /* no report for more than 3 intervals: all of liveness */
+
 /* Score caps from the worst problem (docs/scoring.md, "Caps"). */
 #define COLL_CAP_CRITICAL_FINDING 84 /* an open critical finding: never healthy */
 #define COLL_CAP_FATAL            59 /* fatal condition: critical band */
