@@ -394,6 +394,47 @@ static double db_num(const char *v)
 	return v && *v ? strtod(v, NULL) : NAN;
 }
 
+/* The findings of the instances not reporting ok now, from the stored
+ * report in which each was last ok (coverage.h): only while one is missing,
+ * failed or removed, so the common report reads nothing more. */
+static int attach_findings(struct coll_store *s, const struct coll_ingest *it, json_t *instances)
+{
+	json_t *want = instances ? coll_coverage_wanted(it->report, instances) : NULL, *seq;
+	json_t *body = NULL;
+	int64_t body_seq = -1;
+	const char *key;
+	int r = 0;
+
+	if (instances && !want)
+		return -ENOMEM;
+	json_object_foreach(want, key, seq)
+	{
+		int64_t n = json_integer_value(seq);
+		if (n != body_seq) {
+			struct coll_db_res res;
+			json_decref(body);
+			body = NULL;
+			body_seq = n;
+			r = COLL_Q(s, "SELECT body FROM reports WHERE agent_id = ? AND seq = ?",
+				   &res, it->agent.id, coll_i2s(n).s);
+			if (r < 0)
+				break;
+			if (res.rows) /* gone by retention: nothing left to carry */
+				body = json_loads(coll_db_val(&res, 0, 0), 0, NULL);
+			coll_db_res_free(&res);
+		}
+		const json_t *fs = coll_coverage_findings_of(body, key);
+		if (fs && json_object_set(json_object_get(instances, key), "findings",
+					  (json_t *)(uintptr_t)fs) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	json_decref(body);
+	json_decref(want);
+	return r;
+}
+
 static int load_state(struct coll_store *s, const struct coll_ingest *it, struct host_state *hs)
 {
 	struct coll_db_res res;
@@ -407,6 +448,9 @@ static int load_state(struct coll_store *s, const struct coll_ingest *it, struct
 	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 1)) : 0;
 	hs->instances = text ? json_loads(text, 0, NULL) : NULL;
 	coll_db_res_free(&res);
+	r = attach_findings(s, it, hs->instances);
+	if (r < 0)
+		return r;
 	if (n_ov <= 0)
 		return 0;
 	r = COLL_Q(s,
@@ -501,6 +545,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		.overrides = hs.ov,
 		.n_overrides = hs.n_ov,
 		.now = it->received_at,
+		.seq = it->seq,
 	};
 	r = coll_coverage_apply(&ci, &cov);
 	if (r < 0)

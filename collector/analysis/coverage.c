@@ -185,6 +185,17 @@ static bool is_configured(const json_t *configured, const json_t *st)
 	return false;
 }
 
+/* st as stored: without the findings the analysis attached to it (they
+ * stay in the report they came from; docs/store.md). New reference. */
+static json_t *state_of(const json_t *st)
+{
+	json_t *c = json_copy((json_t *)(uintptr_t)st);
+
+	if (c)
+		json_object_del(c, "findings");
+	return c;
+}
+
 /* Instances known from earlier reports and absent from this one. */
 static int absent_instances(const struct coll_coverage_input *in, json_t *probes,
 			    struct coll_coverage *c)
@@ -206,7 +217,7 @@ static int absent_instances(const struct coll_coverage_input *in, json_t *probes
 		}
 		q = stale_entry(in, NULL, st, c);
 		if (!q || json_array_append_new(probes, q) < 0 ||
-		    json_object_set(c->instances, key, (json_t *)(uintptr_t)st) < 0)
+		    json_object_set_new(c->instances, key, state_of(st)) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -238,9 +249,9 @@ int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_covera
 		st = json_object_get(in->instances, key);
 		if (status && !strcmp(status, "ok")) {
 			json_t *state = json_pack(
-				"{s:O, s:O?, s:O, s:I}", "name", json_object_get(p, "name"),
-				"target", json_object_get(p, "target"), "findings",
-				json_object_get(p, "findings"), "last_ok_at", (json_int_t)in->now);
+				"{s:O, s:O?, s:I, s:I}", "name", json_object_get(p, "name"),
+				"target", json_object_get(p, "target"), "seq", (json_int_t)in->seq,
+				"last_ok_at", (json_int_t)in->now);
 			if (!state || json_object_set_new(c.instances, key, state) < 0)
 				goto out;
 			if (in->n_overrides || probe_has_owned(p)) {
@@ -257,7 +268,7 @@ int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_covera
 			}
 		} else if (json_is_object(st)) {
 			q = stale_entry(in, p, st, &c);
-			if (!q || json_object_set(c.instances, key, (json_t *)(uintptr_t)st) < 0) {
+			if (!q || json_object_set_new(c.instances, key, state_of(st)) < 0) {
 				json_decref(q);
 				goto out;
 			}
@@ -286,4 +297,48 @@ void coll_coverage_free(struct coll_coverage *c)
 	json_decref(c->instances);
 	json_decref(c->removed);
 	memset(c, 0, sizeof(*c));
+}
+
+json_t *coll_coverage_wanted(const json_t *report, const json_t *instances)
+{
+	json_t *want = json_object(), *st;
+	const json_t *p;
+	const char *key;
+	char k[512];
+	size_t i;
+
+	if (!want)
+		return NULL;
+	json_object_foreach((json_t *)(uintptr_t)instances, key, st)
+	{
+		bool fresh = false;
+		json_array_foreach(json_object_get(report, "probes"), i, p)
+		{
+			const char *status = coll_json_str(p, "status");
+			instance_key(p, k, sizeof(k));
+			if (!strcmp(k, key) && status && !strcmp(status, "ok"))
+				fresh = true;
+		}
+		if (!fresh && json_is_integer(json_object_get(st, "seq")) &&
+		    json_object_set(want, key, json_object_get(st, "seq")) < 0) {
+			json_decref(want);
+			return NULL;
+		}
+	}
+	return want;
+}
+
+const json_t *coll_coverage_findings_of(const json_t *report, const char *key)
+{
+	const json_t *p;
+	char k[512];
+	size_t i;
+
+	json_array_foreach(json_object_get(report, "probes"), i, p)
+	{
+		instance_key(p, k, sizeof(k));
+		if (!strcmp(k, key))
+			return json_object_get(p, "findings");
+	}
+	return NULL;
 }

@@ -42,10 +42,13 @@ int coll_override_finding(json_t *f, const struct coll_threshold_override *o);
 struct coll_coverage_input {
 	const json_t *report;    /* validated erpulse.report.v1 (borrowed) */
 	const json_t *instances; /* stored state (borrowed, may be NULL): {"name/target":
-				    {"name", "target", "findings", "last_ok_at"}} */
+				    {"name", "target", "seq", "last_ok_at"}}, with "findings"
+				    attached by the caller to the ones coll_coverage_wanted
+				    names (from the stored report of that seq) */
 	const struct coll_threshold_override *overrides; /* may be NULL */
 	size_t n_overrides;
 	int64_t now; /* receive time of the report (epoch s) */
+	int64_t seq; /* its seq: where an ok instance's findings can be read again */
 };
 
 struct coll_coverage {
@@ -55,6 +58,15 @@ struct coll_coverage {
 	size_t n_stale;    /* instances carried stale */
 	size_t n_override; /* findings re-judged by an override */
 };
+
+/* The stored instances whose findings apply needs, {"name/target": seq}:
+ * those not reporting ok in report (carried stale, or removed). The state
+ * keeps only the seq of the report that had them last, so the common report
+ * (every instance ok) reads and writes a few hundred bytes. New reference
+ * or NULL (ENOMEM). */
+json_t *coll_coverage_wanted(const json_t *report, const json_t *instances);
+/* The findings of instance key ("name/target") in a stored report, or NULL. */
+const json_t *coll_coverage_findings_of(const json_t *report, const char *key);
 
 /* 0, -EINVAL or -ENOMEM; *ret is the caller's (coll_coverage_free). */
 int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_coverage *ret);

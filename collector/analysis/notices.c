@@ -113,7 +113,7 @@ static void dashboard_link(const struct coll_analysis *an, const struct coll_tar
 
 /* One notice for one alert result. */
 int coll_notice_enqueue(const struct coll_analysis *an, struct coll_store *s, struct coll_target *t,
-		   const struct coll_alert_result *a, int64_t now)
+			const struct coll_alert_result *a, int64_t now)
 {
 	char url[1024], id[24], val[64], summary[1024];
 	int r;
@@ -154,8 +154,9 @@ int coll_notice_enqueue(const struct coll_analysis *an, struct coll_store *s, st
 
 /* Several notices of one host at once: one message per channel listing
  * them, worst first as they come (docs/alerts.md, "Grouped notices"). */
-int coll_notice_enqueue_group(const struct coll_analysis *an, struct coll_store *s, struct coll_target *t,
-			 const struct coll_alert_result *const *v, size_t n, int64_t now)
+int coll_notice_enqueue_group(const struct coll_analysis *an, struct coll_store *s,
+			      struct coll_target *t, const struct coll_alert_result *const *v,
+			      size_t n, int64_t now)
 {
 	struct ep_buf msg, key;
 	enum coll_alert_level worst = COLL_LEVEL_NONE;

@@ -27,8 +27,8 @@
 #define DROPPED_POINTS   2
 #define SKEW_POINTS      3
 #define SKEW_LIMIT_S     300
-#define FATAL_DISK_DAYS 7.0
-#define MAX_INSTANCES   256 /* coverage counts at most this many probe instances */
+#define FATAL_DISK_DAYS  7.0
+#define MAX_INSTANCES    256 /* coverage counts at most this many probe instances */
 
 int coll_score_forecasts(struct raw_list *l, struct cap *cap, const struct coll_score_input *in)
 {
@@ -59,13 +59,14 @@ int coll_score_forecasts(struct raw_list *l, struct cap *cap, const struct coll_
 			if (c->status == COLL_FC_ALREADY)
 				reason = coll_score_fmt("%s out of %s now", object, what);
 			else
-				reason = coll_score_fmt("%s runs out of %s in %.1f days (between %.1f and "
-					     "%.1f; %s confidence, R² %.2f over %zu samples)",
-					     object, what, c->days, c->days_low, c->days_high,
-					     coll_confidence_name(c->confidence), c->r2, c->n_used);
+				reason = coll_score_fmt(
+					"%s runs out of %s in %.1f days (between %.1f and "
+					"%.1f; %s confidence, R² %.2f over %zu samples)",
+					object, what, c->days, c->days_low, c->days_high,
+					coll_confidence_name(c->confidence), c->r2, c->n_used);
 			if (pts == DISK_FULL_7D) {
-				rc = coll_score_cap_lower(cap, COLL_CAP_FATAL, "disk_full_forecast", obj,
-					       reason ? strdup(reason) : NULL);
+				rc = coll_score_cap_lower(cap, COLL_CAP_FATAL, "disk_full_forecast",
+							  obj, reason ? strdup(reason) : NULL);
 				if (rc < 0) {
 					free(reason);
 					break;
@@ -85,10 +86,11 @@ int coll_score_forecasts(struct raw_list *l, struct cap *cap, const struct coll_
 				rc = coll_score_raw_add_simple(
 					l, COLL_CAT_DATABASE, INDEX_FC_POINTS, INDEX_FC_CAP, 1,
 					"index_fragmentation_forecast", object,
-					coll_score_fmt("%s crosses %.1f%% fragmentation in %.1f days (%s "
-					    "confidence)",
-					    object, c->limit, c->days,
-					    coll_confidence_name(c->confidence)),
+					coll_score_fmt(
+						"%s crosses %.1f%% fragmentation in %.1f days (%s "
+						"confidence)",
+						object, c->limit, c->days,
+						coll_confidence_name(c->confidence)),
 					"Schedule a REINDEX / REBUILD in the next maintenance "
 					"window.");
 			break;
@@ -98,10 +100,12 @@ int coll_score_forecasts(struct raw_list *l, struct cap *cap, const struct coll_
 					l, COLL_CAT_ERRORS, SPIKE_POINTS, SPIKE_CAP,
 					f->spike.z >= SPIKE_CRITICAL_Z ? 2 : 1, "error_spike",
 					object,
-					coll_score_fmt("%s error rate %.1f against a usual %.1f (robust z "
-					    "%.1f, %s baseline)",
-					    object, f->spike.current, f->spike.baseline, f->spike.z,
-					    coll_baseline_method_name(f->spike.method)),
+					coll_score_fmt(
+						"%s error rate %.1f against a usual %.1f (robust z "
+						"%.1f, %s baseline)",
+						object, f->spike.current, f->spike.baseline,
+						f->spike.z,
+						coll_baseline_method_name(f->spike.method)),
 					"Read the top error signatures in the latest report.");
 			break;
 		}
@@ -131,7 +135,7 @@ static void instance_name(const json_t *p, char *buf, size_t size)
 }
 
 int coll_score_liveness(struct raw_list *l, struct cap *cap, const struct coll_score_input *in,
-			  const char *hostname, struct coll_score *cov)
+			const char *hostname, struct coll_score *cov)
 {
 	const json_t *rep = in->report, *probes = json_object_get(rep, "probes"), *p;
 	const char *gen = coll_json_str(rep, "generated_at");
@@ -149,27 +153,30 @@ int coll_score_liveness(struct raw_list *l, struct cap *cap, const struct coll_s
 	if (received > 0 && interval > 0) {
 		double age = (double)(in->now - received);
 		if (age > 3 * interval && !cov->unknown_reason) {
-			cov->unknown_reason = coll_score_fmt("silent: no report for %.0f s (more than 3 "
-						  "intervals of %.0f s)",
-						  age, interval);
+			cov->unknown_reason =
+				coll_score_fmt("silent: no report for %.0f s (more than 3 "
+					       "intervals of %.0f s)",
+					       age, interval);
 			cov->stale_since = received;
 			if (!cov->unknown_reason)
 				return -ENOMEM;
 		}
 		if (age > 3 * interval)
-			rc = coll_score_raw_add_simple(l, COLL_CAT_LIVENESS, SILENT_POINTS, SILENT_POINTS, 2,
-					    "report_age", hostname,
-					    coll_score_fmt("no report for %.0f s (%.1f intervals of %.0f s): "
-						"the agent is silent",
-						age, age / interval, interval),
-					    "Check that the host is up and erpulse-agent is "
-					    "running and can reach the collector.");
+			rc = coll_score_raw_add_simple(
+				l, COLL_CAT_LIVENESS, SILENT_POINTS, SILENT_POINTS, 2, "report_age",
+				hostname,
+				coll_score_fmt("no report for %.0f s (%.1f intervals of %.0f s): "
+					       "the agent is silent",
+					       age, age / interval, interval),
+				"Check that the host is up and erpulse-agent is "
+				"running and can reach the collector.");
 		else if (age > 1.5 * interval)
 			rc = coll_score_raw_add_simple(
 				l, COLL_CAT_LIVENESS, LATE_POINTS, LATE_POINTS, 1, "report_age",
 				hostname,
-				coll_score_fmt("last report %.0f s ago (%.1f intervals of %.0f s): late", age,
-				    age / interval, interval),
+				coll_score_fmt(
+					"last report %.0f s ago (%.1f intervals of %.0f s): late",
+					age, age / interval, interval),
 				"Check the agent's push errors (erpulse-agent status).");
 		else
 			rc = 0;
@@ -185,18 +192,20 @@ int coll_score_liveness(struct raw_list *l, struct cap *cap, const struct coll_s
 			continue;
 		instance_name(p, obj, sizeof(obj));
 		if (name && coll_score_category_of_probe(name) == COLL_CAT_DATABASE) {
-			rc = coll_score_cap_lower(cap, COLL_CAP_FATAL, "database_unreachable", obj,
-				       coll_score_fmt("database unreachable: probe %s failed: %s", obj,
-					   err ? err : "no error text"));
+			rc = coll_score_cap_lower(
+				cap, COLL_CAP_FATAL, "database_unreachable", obj,
+				coll_score_fmt("database unreachable: probe %s failed: %s", obj,
+					       err ? err : "no error text"));
 			if (rc < 0)
 				return rc;
 		}
 		if (has_probe_error_finding(p))
 			continue;
-		rc = coll_score_raw_add_simple(l, COLL_CAT_LIVENESS, PROBE_ERR_POINTS, PROBE_ERR_CAP, 1,
-				    "probe_error", obj,
-				    coll_score_fmt("probe %s failed: %s", obj, err ? err : "no error text"),
-				    "erpulse-agent check-config shows why the probe fails.");
+		rc = coll_score_raw_add_simple(
+			l, COLL_CAT_LIVENESS, PROBE_ERR_POINTS, PROBE_ERR_CAP, 1, "probe_error",
+			obj,
+			coll_score_fmt("probe %s failed: %s", obj, err ? err : "no error text"),
+			"erpulse-agent check-config shows why the probe fails.");
 		if (rc < 0)
 			return rc;
 	}
@@ -204,9 +213,10 @@ int coll_score_liveness(struct raw_list *l, struct cap *cap, const struct coll_s
 		rc = coll_score_raw_add_simple(
 			l, COLL_CAT_LIVENESS, DROPPED_POINTS, DROPPED_POINTS, 1, "dropped_reports",
 			hostname,
-			coll_score_fmt("%.0f reports dropped from the agent's full spool since the last "
-			    "accepted one",
-			    dropped),
+			coll_score_fmt(
+				"%.0f reports dropped from the agent's full spool since the last "
+				"accepted one",
+				dropped),
 			"Check the agent's connectivity to the collector and spool_max_mb.");
 		if (rc < 0)
 			return rc;
@@ -214,12 +224,13 @@ int coll_score_liveness(struct raw_list *l, struct cap *cap, const struct coll_s
 	if (in->received_at > 0 && generated > 0) {
 		double skew = fabs((double)((int64_t)generated - in->received_at));
 		if (skew > SKEW_LIMIT_S) {
-			rc = coll_score_raw_add_simple(l, COLL_CAT_LIVENESS, SKEW_POINTS, SKEW_POINTS, 1,
-					    "clock_skew", hostname,
-					    coll_score_fmt("agent clock off by %.0f s (more than %d s)", skew,
-						SKEW_LIMIT_S),
-					    "Enable time synchronisation (systemd-timesyncd or "
-					    "chrony).");
+			rc = coll_score_raw_add_simple(
+				l, COLL_CAT_LIVENESS, SKEW_POINTS, SKEW_POINTS, 1, "clock_skew",
+				hostname,
+				coll_score_fmt("agent clock off by %.0f s (more than %d s)", skew,
+					       SKEW_LIMIT_S),
+				"Enable time synchronisation (systemd-timesyncd or "
+				"chrony).");
 			if (rc < 0)
 				return rc;
 		}
@@ -327,9 +338,10 @@ int coll_score_coverage(struct coll_score *s, const struct coll_score_input *in)
 			s->category_stale_since[c] = newest[c];
 	}
 	if (total > 0 && covered * 2 < total) {
-		s->unknown_reason = coll_score_fmt("%zu of %zu configured probe instances have no data "
-					"younger than %lld s",
-					total - covered, total, (long long)stale_after);
+		s->unknown_reason =
+			coll_score_fmt("%zu of %zu configured probe instances have no data "
+				       "younger than %lld s",
+				       total - covered, total, (long long)stale_after);
 		if (!s->unknown_reason)
 			return -ENOMEM;
 		s->stale_since = newest_any;

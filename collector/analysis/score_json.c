@@ -31,10 +31,11 @@ json_t *coll_score_json(const struct coll_score *s)
 	if (!o || !cats || !list || !s)
 		goto fail;
 	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		json_t *cat = json_pack("{s:i, s:i, s:i, s:s, s:o}", "weight", coll_category_weight((enum coll_category)c),
-					"lost", s->category_lost[c], "score", s->category_score[c],
-					"state", coll_cat_state_name(s->category_state[c]),
-					"stale_since", time_or_null(s->category_stale_since[c]));
+		json_t *cat = json_pack("{s:i, s:i, s:i, s:s, s:o}", "weight",
+					coll_category_weight((enum coll_category)c), "lost",
+					s->category_lost[c], "score", s->category_score[c], "state",
+					coll_cat_state_name(s->category_state[c]), "stale_since",
+					time_or_null(s->category_stale_since[c]));
 		if (!cat ||
 		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
 			goto fail;
@@ -110,9 +111,9 @@ static int silent_deductions(json_t *list, const char *hostname, int64_t age, in
 		 "no report for %lld s (%.1f intervals of %lld s): the agent is silent",
 		 (long long)age, (double)age / (double)interval_s, (long long)interval_s);
 	e = json_pack("{s:s, s:i, s:i, s:b, s:s, s:n, s:s, s:s, s:s, s:s, s:b, s:n}", "category",
-		      "liveness", "points", COLL_SILENT_POINTS, "full_points", COLL_SILENT_POINTS, "capped",
-		      0, "severity", "critical", "value", "kind", "report_age", "object", hostname,
-		      "reason", reason, "remediation",
+		      "liveness", "points", COLL_SILENT_POINTS, "full_points", COLL_SILENT_POINTS,
+		      "capped", 0, "severity", "critical", "value", "kind", "report_age", "object",
+		      hostname, "reason", reason, "remediation",
 		      "Check that the host is up and erpulse-agent is running and can reach the "
 		      "collector.",
 		      "stale", 0, "stale_since");
@@ -151,7 +152,8 @@ int coll_score_json_silent(json_t *j, const char *hostname, int64_t last_report_
 	if (json_is_object(cap) && json_integer_value(json_object_get(cap, "score")) < score)
 		score = (int)json_integer_value(json_object_get(cap, "score"));
 	char why[160];
-	snprintf(why, sizeof(why), "silent: no report since %lld s ago (more than 3 intervals of %lld s)",
+	snprintf(why, sizeof(why),
+		 "silent: no report since %lld s ago (more than 3 intervals of %lld s)",
 		 (long long)(now - last_report_at), (long long)interval_s);
 	json_object_set_new(j, "score", json_integer(score));
 	json_object_set_new(j, "band", json_string("unknown"));

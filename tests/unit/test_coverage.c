@@ -49,6 +49,26 @@ static const json_t *probe_named(const json_t *rep, const char *name)
 	return NULL;
 }
 
+/* What the analysis does before coll_coverage_apply: the findings of the
+ * instances coll_coverage_wanted names, from the report of that seq (here:
+ * `from`, the only earlier report). Returns a new state object. */
+static json_t *attach(const json_t *report, const json_t *instances, const json_t *from)
+{
+	json_t *st = json_deep_copy(instances), *want = coll_coverage_wanted(report, st), *seq;
+	const char *key;
+
+	assert_non_null(want);
+	json_object_foreach(want, key, seq)
+	{
+		const json_t *fs = coll_coverage_findings_of(from, key);
+		if (fs)
+			json_object_set(json_object_get(st, key), "findings",
+					(json_t *)(uintptr_t)fs);
+	}
+	json_decref(want);
+	return st;
+}
+
 static void test_stale_carry_and_removal(void **state)
 {
 	struct coll_coverage c1, c2, c3, c4;
@@ -67,8 +87,8 @@ static void test_stale_carry_and_removal(void **state)
 	json_t *partial = report(json_pack("[o]", probe("log", "ok", NULL)),
 				 json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "postgres", "target",
 					   "erp", "name", "log", "target", "erp"));
-	in = (struct coll_coverage_input){
-		.report = partial, .instances = c1.instances, .now = NOW + 60};
+	json_t *st2 = attach(partial, c1.instances, full);
+	in = (struct coll_coverage_input){.report = partial, .instances = st2, .now = NOW + 60};
 	assert_int_equal(coll_coverage_apply(&in, &c2), 0);
 	assert_int_equal(c2.n_stale, 1);
 	const json_t *pg = probe_named(c2.report, "postgres");
@@ -83,8 +103,9 @@ static void test_stale_carry_and_removal(void **state)
 
 	/* a failed postgres carries too; an older agent (no configured) never drops */
 	json_t *failed = report(json_pack("[o]", probe("postgres", "error", NULL)), NULL);
+	json_t *st3 = attach(failed, c2.instances, full);
 	in.report = failed;
-	in.instances = c2.instances;
+	in.instances = st3;
 	assert_int_equal(coll_coverage_apply(&in, &c3), 0);
 	assert_int_equal(c3.n_stale, 2); /* postgres (failed) and log (absent) */
 	pg = probe_named(c3.report, "postgres");
@@ -94,8 +115,9 @@ static void test_stale_carry_and_removal(void **state)
 	/* postgres removed from the configuration: dropped, listed as removed */
 	json_t *removed = report(json_pack("[o]", probe("log", "ok", NULL)),
 				 json_pack("[{s:s,s:s}]", "name", "log", "target", "erp"));
+	json_t *st4 = attach(removed, c3.instances, full);
 	in.report = removed;
-	in.instances = c3.instances;
+	in.instances = st4;
 	assert_int_equal(coll_coverage_apply(&in, &c4), 0);
 	assert_int_equal(c4.n_stale, 0);
 	assert_null(probe_named(c4.report, "postgres"));
@@ -109,6 +131,9 @@ static void test_stale_carry_and_removal(void **state)
 	coll_coverage_free(&c2);
 	coll_coverage_free(&c3);
 	coll_coverage_free(&c4);
+	json_decref(st2);
+	json_decref(st3);
+	json_decref(st4);
 	json_decref(full);
 	json_decref(partial);
 	json_decref(failed);
@@ -137,10 +162,11 @@ static void test_override(void **state)
 	assert_string_equal(json_string_value(json_object_get(f, "severity")), "critical");
 	assert_true(json_is_true(json_object_get(f, "override")));
 	assert_true(json_number_value(json_object_get(f, "min_size")) == 500);
-	/* the stored state keeps the agent's own finding */
-	const json_t *st = json_array_get(
-		json_object_get(json_object_get(c.instances, "postgres/erp"), "findings"), 0);
-	assert_string_equal(json_string_value(json_object_get(st, "severity")), "info");
+	/* the stored state keeps only where the agent's own finding is */
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(c.instances, "postgres/erp"), "last_ok_at")),
+			 NOW);
+	assert_null(json_object_get(json_object_get(c.instances, "postgres/erp"), "findings"));
 	coll_coverage_free(&c);
 
 	/* warning raised to 70 for a "below" kind: mirrored */
