@@ -621,7 +621,9 @@ static void test_silent_json(void **state)
 		json_string_value(json_object_get(
 			json_object_get(json_object_get(j, "categories"), "storage"), "state")),
 		"unknown");
-	assert_int_equal(coll_score_json_silent(json_object(), "x", 0, 1, 60), -EINVAL);
+	json_t *empty = json_object();
+	assert_int_equal(coll_score_json_silent(empty, "x", 0, 1, 60), -EINVAL);
+	json_decref(empty);
 	json_decref(j);
 	coll_score_free(&s);
 	json_decref(rep);
