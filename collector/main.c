@@ -1,5 +1,6 @@
 /* erpulse-collector: entry point, admin CLI and `serve` (docs/collector.md). */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +8,12 @@
 #include <systemd/sd-daemon.h>
 #include <curl/curl.h>
 
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/analysis.h"
 #include "collector/http/server.h"
 #include "collector/settings.h"
 #include "collector/store/store.h"
+#include "collector/store/thresholds.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"
@@ -23,6 +27,11 @@ static void usage(FILE *f)
 		"  migrate                            apply store migrations and exit\n"
 		"  customer add NAME                  create a customer\n"
 		"  customer list                      list customers and their scores\n"
+		"  customer threshold CUSTOMER KIND [warning=N] [critical=N] [min_size=N]\n"
+		"                                     override the agent's lines for KIND at\n"
+		"                                     CUSTOMER (none given: remove; "
+		"docs/scoring.md)\n"
+		"  customer thresholds [CUSTOMER]     list the overrides\n"
 		"  token create CUSTOMER [--uses N] [--expires 7d]\n"
 		"                                     create an enrollment token (printed once)\n"
 		"  agent list                         list enrolled agents\n"
@@ -30,6 +39,8 @@ static void usage(FILE *f)
 		"  user add NAME --role vendor|viewer [--customer C]\n"
 		"                                     create an API user; prints its token once\n"
 		"  scores                             the fleet's risk table, worst first\n"
+		"  sweep [--now EPOCH]                run the dead-man sweep once (tests: a "
+		"clock)\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -73,8 +84,123 @@ static int64_t now_s(void)
 	return ep_wall_ms() / 1000;
 }
 
+/* customer threshold CUSTOMER KIND [warning=N] [critical=N] [min_size=N] */
+static int cmd_threshold(struct coll_store *s, int argc, char **argv)
+{
+	static const char *const keys[] = {"warning", "critical", "min_size"};
+	double v[3] = {NAN, NAN, NAN};
+	char id[COLL_ID_SIZE];
+	enum coll_rule rule;
+
+	if (coll_rule_parse(argv[1], &rule) < 0) {
+		fprintf(stderr, "erpulse-collector: '%s' is not a finding kind\n", argv[1]);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		size_t k = 0;
+		for (; k < EP_ARRAY_SIZE(keys); k++) {
+			size_t n = strlen(keys[k]);
+			if (!strncmp(argv[i], keys[k], n) && argv[i][n] == '=')
+				break;
+		}
+		char *end = NULL;
+		const char *num = k < EP_ARRAY_SIZE(keys) ? strchr(argv[i], '=') + 1 : "";
+		double d = strtod(num, &end);
+		if (k == EP_ARRAY_SIZE(keys) || end == num || *end || !isfinite(d)) {
+			fprintf(stderr,
+				"erpulse-collector: '%s': expected warning=N, critical=N or "
+				"min_size=N\n",
+				argv[i]);
+			return 2;
+		}
+		v[k] = d;
+	}
+	int r = coll_store_customer_find(s, argv[0], id);
+	if (r < 0)
+		return fail_store(s, argv[0], r);
+	r = coll_store_threshold_set(s, id, argv[1], v[0], v[1], v[2], now_s());
+	if (r < 0)
+		return fail_store(s, "customer threshold", r);
+	if (isnan(v[0]) && isnan(v[1]) && isnan(v[2]))
+		printf("%s: override of %s removed (the agent's lines apply)\n", argv[0], argv[1]);
+	else {
+		printf("%s: %s now judged with", argv[0], argv[1]);
+		for (size_t k = 0; k < EP_ARRAY_SIZE(keys); k++)
+			if (!isnan(v[k]))
+				printf(" %s=%g", keys[k], v[k]);
+		printf(" (any other line: the agent's)\n");
+	}
+	return 0;
+}
+
+static int cmd_thresholds(struct coll_store *s, const char *customer)
+{
+	char id[COLL_ID_SIZE];
+	json_t *list = NULL, *e;
+	size_t i;
+	int r = customer ? coll_store_customer_find(s, customer, id) : 0;
+
+	if (r == 0)
+		r = coll_store_thresholds(s, customer ? id : NULL, &list);
+	if (r < 0)
+		return fail_store(s, "customer thresholds", r);
+	printf("%-16s  %-28s  %8s  %8s  %8s\n", "CUSTOMER", "KIND", "WARNING", "CRITICAL",
+	       "MIN_SIZE");
+	json_array_foreach(list, i, e)
+	{
+		char n[3][32];
+		const char *k[3] = {"warning", "critical", "min_size"};
+		for (int j = 0; j < 3; j++) {
+			const json_t *x = json_object_get(e, k[j]);
+			if (json_is_number(x))
+				snprintf(n[j], sizeof(n[j]), "%g", json_number_value(x));
+			else
+				snprintf(n[j], sizeof(n[j]), "-");
+		}
+		printf("%-16s  %-28s  %8s  %8s  %8s\n",
+		       json_string_value(json_object_get(e, "customer_id")),
+		       json_string_value(json_object_get(e, "kind")), n[0], n[1], n[2]);
+	}
+	json_decref(list);
+	return 0;
+}
+
+/* sweep [--now EPOCH]: one dead-man sweep; --now stands in for the clock
+ * (tests of silence without waiting minutes; docs/testing.md). */
+static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv)
+{
+	struct coll_analysis an;
+	char err[256];
+	int64_t now = now_s();
+
+	if (argc == 2 && !strcmp(argv[0], "--now")) {
+		char *end = NULL;
+		long long t = strtoll(argv[1], &end, 10);
+		if (!*argv[1] || *end || t <= 0) {
+			fprintf(stderr, "erpulse-collector: --now: epoch seconds\n");
+			return 2;
+		}
+		now = t;
+	} else if (argc != 0) {
+		return 2;
+	}
+	if (coll_analysis_config(cfg, &an, err, sizeof(err)) < 0) {
+		fprintf(stderr, "erpulse-collector: %s\n", err);
+		return 1;
+	}
+	int r = coll_analysis_deadman(&an, s, now);
+	if (r < 0)
+		return fail_store(s, "sweep", r);
+	printf("%d silent agents alerted\n", r);
+	return 0;
+}
+
 static int cmd_customer(struct coll_store *s, int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[0], "threshold") == 0)
+		return cmd_threshold(s, argc - 1, argv + 1);
+	if (argc <= 2 && argc >= 1 && strcmp(argv[0], "thresholds") == 0)
+		return cmd_thresholds(s, argc == 2 ? argv[1] : NULL);
 	if (argc == 2 && strcmp(argv[0], "add") == 0) {
 		char id[COLL_ID_SIZE];
 		if (!argv[1][0] || strlen(argv[1]) > 200 ||
@@ -477,7 +603,8 @@ int main(int argc, char **argv)
 	}
 	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
-		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0;
+		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
+		     strcmp(cmd, "sweep") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -502,6 +629,8 @@ int main(int argc, char **argv)
 		rc = cmd_agent(s, nargs, args);
 	else if (strcmp(cmd, "user") == 0)
 		rc = cmd_user(s, nargs, args);
+	else if (strcmp(cmd, "sweep") == 0)
+		rc = cmd_sweep(&cfg, s, nargs, args);
 	else
 		rc = nargs == 0 ? cmd_scores(s) : 2;
 	coll_store_close(s);

@@ -72,6 +72,10 @@ const struct ep_option coll_alerts_options[] = {
 	{"ca_file", EP_OPT_STRING, NULL, 1, 4096, "CA bundle for webhook/SMTP TLS"},
 	{"send_timeout", EP_OPT_DURATION, "10s", 1, 300, "one delivery attempt at most"},
 	{"max_attempts", EP_OPT_INT, "20", 1, 1000, "attempts before a notice is given up"},
+	{"group_notices", EP_OPT_BOOL, "yes", 0, 0,
+	 "several alerts raised or cleared on a host by one report: one message per channel"},
+	{"stale_after", EP_OPT_DURATION, "0", 0, 30 * 86400,
+	 "carried (stale) data older than this makes its category unknown; 0 = 3 intervals"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -212,6 +216,8 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(get_str(al, ao, "ca_file", &s.ca_file, err, errlen));
 	TRY(ep_config_get_duration(al, ao, "send_timeout", &s.send_timeout_s, err, errlen));
 	TRY(ep_config_get_int(al, ao, "max_attempts", &s.max_attempts, err, errlen));
+	TRY(ep_config_get_bool(al, ao, "group_notices", &s.group_notices, err, errlen));
+	TRY(ep_config_get_duration(al, ao, "stale_after", &s.stale_after_s, err, errlen));
 #undef TRY
 	if (s.smtp_url && (!s.mail_from || !s.mail_to)) {
 		snprintf(err, errlen, "%s: [alerts] smtp_url needs mail_from and mail_to", file);

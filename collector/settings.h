@@ -49,6 +49,8 @@ struct coll_settings {
 	char *ca_file;
 	int64_t send_timeout_s;
 	int64_t max_attempts;
+	bool group_notices;    /* one grouped message per report and channel */
+	int64_t stale_after_s; /* carried data this old: category unknown (0 = 3 intervals) */
 };
 
 /* Loads path (NULL = COLL_DEFAULT_CONFIG; a missing default file means all

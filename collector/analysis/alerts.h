@@ -35,10 +35,14 @@ enum coll_rule {
 	COLL_RULE_SECURITY_UPDATES,    /* "security_updates" (days pending) */
 	COLL_RULE_AGENT_SILENT,        /* "agent_silent" (intervals without a report) */
 	COLL_RULE_CLOCK_SKEW,          /* "clock_skew" (seconds, absolute) */
+	COLL_RULE_FINDING,             /* any other finding kind at warning or critical: the alert's
+					  name is the finding's kind ("log_errors", ...) */
 	COLL_RULE_COUNT,
 };
 const char *coll_rule_name(enum coll_rule r);
-int coll_rule_parse(const char *name, enum coll_rule *ret); /* 0 or -EINVAL */
+/* A rule's name to its rule; any other well-formed finding kind
+ * ([a-z0-9_], 1-64 bytes) is COLL_RULE_FINDING. 0 or -EINVAL. */
+int coll_rule_parse(const char *name, enum coll_rule *ret);
 
 /* Open alert levels; NONE = no open alert. Order matters (NONE < WARNING < CRITICAL). */
 enum coll_alert_level {
@@ -60,6 +64,12 @@ const char *coll_alert_action_name(enum coll_alert_action a); /* "none"|"raise"|
 /* True for the actions that send a notice: raise, escalate, clear. */
 bool coll_alert_action_notifies(enum coll_alert_action a);
 
+/* One number format everywhere (scores, alerts, notices): "%" with one
+ * decimal and no space ("56.1%"), whole numbers of counted units without
+ * decimals ("3 updates", "833 pages"), anything else with one decimal and the
+ * unit after a space ("5.2 days"); NAN is "n/a". Returns buf. */
+char *coll_format_value(char *buf, size_t size, double value, const char *unit);
+
 /* One row of the rule table (exported for docs, tests and the API). */
 struct coll_rule_def {
 	enum coll_rule rule;
@@ -70,9 +80,16 @@ struct coll_rule_def {
 	double crit_raise;   /* critical when value > this; NAN = no critical level */
 	double warn_clear;   /* an open alert clears when value < this (> when lower) */
 	double crit_clear;   /* an open critical goes back to warning below this */
+	/* finding rules: the hysteresis below the finding's own lines (its
+	 * threshold and critical_threshold); NAN = 10% of the line. Table rules
+	 * (forecasts, dead man, clock): NAN, the fixed lines above apply. */
+	double margin;
+	bool from_finding;   /* severity comes from the finding, never re-judged */
 	const char *summary; /* one line for docs/alerts.md */
 };
 const struct coll_rule_def *coll_rule_get(enum coll_rule r);
+/* The rule's default remediation text (when a finding brings none). */
+const char *coll_rule_remediation(enum coll_rule r);
 
 /* The level a rule's value maps to given the currently open level
  * (hysteresis). NAN value = not measurable now: keeps `open`. */
@@ -84,8 +101,11 @@ enum coll_alert_action coll_alert_transition(enum coll_alert_level open,
 /* An alert currently open for this host, as the store has it. Borrowed. */
 struct coll_open_alert {
 	enum coll_rule rule;
+	const char *name; /* the stored rule name (the kind for COLL_RULE_FINDING);
+			     NULL = coll_rule_name(rule) */
 	const char *object;
 	enum coll_alert_level level;
+	double value; /* last stored value, NAN if none ("was 56.1%" in a clear) */
 };
 
 struct coll_alert_input {
@@ -108,6 +128,10 @@ struct coll_alert_input {
 	 * as the store remembers it; 0 = unknown (then the finding's own
 	 * "pending_days" or "age_days" field is used, else 0 days). */
 	int64_t security_pending_since;
+	/* Probe instances removed from the agent's configuration by this report:
+	 * [{"instance": "postgres/erp", "findings": [...]}] (borrowed, may be
+	 * NULL). Their open alerts clear, saying so. */
+	const json_t *removed;
 };
 
 /* For security_pending_since: the time of the first sample of the latest
@@ -119,12 +143,16 @@ int64_t coll_pending_since(const struct coll_sample *history, size_t n);
 /* One evaluated (rule, object). Strings owned by the result list. */
 struct coll_alert_result {
 	enum coll_rule rule;
+	char *name; /* rule name as stored and shown: the kind for COLL_RULE_FINDING */
 	char *object;
 	enum coll_alert_level open;  /* level before (from input->open) */
 	enum coll_alert_level level; /* level after */
 	enum coll_alert_action action;
 	double value; /* NAN when the object vanished (clear by absence) */
+	double was;   /* the open alert's last value (NAN when none) */
 	char *unit;
+	char *why;         /* clear: why, e.g. "now 0.0% (was 56.1%) after rebuild",
+			      "instance postgres/erp removed from the configuration"; else NULL */
 	char *message;     /* one sentence for humans */
 	char *remediation; /* may be NULL */
 };
@@ -144,7 +172,7 @@ struct coll_alert_results {
 int coll_alerts_evaluate(const struct coll_alert_input *in, struct coll_alert_results *ret);
 void coll_alert_results_free(struct coll_alert_results *r);
 
-/* {rule, object, level, open, action, value, unit, message, remediation}. */
+/* {rule, object, level, open, action, value, unit, message, why, remediation}. */
 json_t *coll_alert_result_json(const struct coll_alert_result *a);
 
 #endif

@@ -8,8 +8,11 @@
 
 #include "collector/analysis/alerts.h"
 #include "collector/analysis/analysis.h"
+#include "collector/analysis/analysis_int.h"
+#include "collector/analysis/coverage.h"
 #include "collector/analysis/forecast.h"
 #include "collector/analysis/score.h"
+#include "collector/settings.h"
 #include "collector/store/sql.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
@@ -244,8 +247,8 @@ static int load_open(struct coll_store *s, const char *agent, struct open_set *o
 	memset(o, 0, sizeof(*o));
 	int r = COLL_Q(
 		s,
-		"SELECT rule, object, severity FROM alerts WHERE agent_id = ? AND closed_at IS "
-		"NULL",
+		"SELECT rule, object, severity, value FROM alerts WHERE agent_id = ? AND closed_at"
+		" IS NULL",
 		&o->res, agent);
 	if (r < 0)
 		return r;
@@ -257,7 +260,10 @@ static int load_open(struct coll_store *s, const char *agent, struct open_set *o
 		if (coll_rule_parse(coll_db_val(&o->res, i, 0), &a->rule) < 0 ||
 		    coll_alert_level_parse(coll_db_val(&o->res, i, 2), &a->level) < 0)
 			continue;
+		a->name = coll_db_val(&o->res, i, 0);
 		a->object = coll_db_val(&o->res, i, 1);
+		const char *v = coll_db_val(&o->res, i, 3);
+		a->value = v && *v ? strtod(v, NULL) : NAN;
 		o->n++;
 	}
 	return 0;
@@ -269,90 +275,18 @@ static void open_free(struct open_set *o)
 	coll_db_res_free(&o->res);
 }
 
-struct target {
-	const char *agent_id, *customer_id, *hostname;
-	char customer[256];
-	bool customer_loaded;
-};
-
-static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct target *t,
-		   const struct coll_alert_result *a, int64_t now)
+/* Applies one evaluated alert to the alerts table; *ret_notify says whether
+ * it wants a notice. */
+static int apply(struct coll_store *s, struct coll_target *t, const struct coll_alert_result *a,
+		 int64_t now, bool *ret_notify)
 {
-	if (!an->webhook_url && !an->smtp_url)
-		return 0;
-	if (!t->customer_loaded) {
-		struct coll_db_res res;
-		int r = COLL_Q(s, "SELECT name FROM customers WHERE id = ?", &res, t->customer_id);
-		if (r < 0)
-			return r;
-		snprintf(t->customer, sizeof(t->customer), "%s",
-			 res.rows ? coll_db_val(&res, 0, 0) : t->customer_id);
-		coll_db_res_free(&res);
-		t->customer_loaded = true;
-	}
-	char url[1024];
-	if (an->dashboard_url) {
-		size_t n = strlen(an->dashboard_url);
-		while (n > 0 && an->dashboard_url[n - 1] == '/')
-			n--;
-		snprintf(url, sizeof(url), "%.*s/hosts/%s", (int)n, an->dashboard_url, t->agent_id);
-	}
-	struct coll_notice n = {
-		.host = t->hostname,
-		.customer = t->customer,
-		.rule = coll_rule_name(a->rule),
-		.object = a->object,
-		.severity = coll_alert_level_name(a->level == COLL_LEVEL_NONE ? a->open : a->level),
-		.value = a->value,
-		.unit = a->unit,
-		.message = a->message,
-		.remediation = a->remediation,
-		.dashboard_url = an->dashboard_url ? url : NULL,
-		.at = now,
-	};
-	switch (a->action) {
-	case COLL_ACTION_RAISE:
-		n.state = COLL_NOTICE_RAISE;
-		break;
-	case COLL_ACTION_ESCALATE:
-		n.state = COLL_NOTICE_ESCALATE;
-		break;
-	case COLL_ACTION_CLEAR:
-		n.state = COLL_NOTICE_CLEAR;
-		break;
-	default:
-		return 0;
-	}
-	int r = 0;
-	if (an->webhook_url) {
-		char *body = coll_notice_render_webhook(&n, an->webhook_format);
-		if (!body)
-			return -ENOMEM;
-		r = coll_store_outbox_add(s, "webhook", body, now);
-		free(body);
-		if (r < 0)
-			return r;
-	}
-	if (an->smtp_url) {
-		char *msg = NULL;
-		r = coll_notice_render_mail(&n, an->mail_from, an->mail_to, &msg);
-		if (r < 0)
-			return r;
-		r = coll_store_outbox_add(s, "email", msg, now);
-		free(msg);
-	}
-	return r;
-}
-
-/* Applies one evaluated alert to the alerts table (and the outbox). */
-static int apply(const struct coll_analysis *an, struct coll_store *s, struct target *t,
-		 const struct coll_alert_result *a, int64_t now)
-{
-	const char *rule = coll_rule_name(a->rule);
+	const char *rule = coll_result_name(a);
 	const char *level = coll_alert_level_name(a->level);
 	struct coll_num v = coll_d2s(a->value), ts = coll_i2s(now);
 	const char *value = v.s[0] ? v.s : NULL;
 	int r = 0;
+
+	*ret_notify = false;
 	switch (a->action) {
 	case COLL_ACTION_RAISE:
 		r = COLL_Q(
@@ -371,9 +305,11 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 			   NULL, level, value, a->message, ts.s, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_CLEAR:
+		/* the last measured value stays: "was 56.1%" is the alert's history */
 		r = COLL_Q(s,
-			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = ?, message = ?"
-			   " WHERE agent_id = ? AND rule = ? AND object = ? AND closed_at IS NULL",
+			   "UPDATE alerts SET closed_at = ?, updated_at = ?, value = COALESCE(?,"
+			   " value), message = ? WHERE agent_id = ? AND rule = ? AND object = ? AND"
+			   " closed_at IS NULL",
 			   NULL, ts.s, ts.s, value, a->message, t->agent_id, rule, a->object);
 		break;
 	case COLL_ACTION_NONE:
@@ -385,14 +321,209 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 				   NULL, value, t->agent_id, rule, a->object, value);
 		return r;
 	}
-	if (r < 0)
-		return r;
-	if (coll_alert_action_notifies(a->action))
-		r = enqueue(an, s, t, a, now);
+	if (r == 0)
+		*ret_notify = coll_alert_action_notifies(a->action);
 	return r;
 }
 
+/* Applies every result, then sends the notices: one each, or one grouped
+ * message per channel when several come from the same report. */
+static int apply_all(const struct coll_analysis *an, struct coll_store *s, struct coll_target *t,
+		     const struct coll_alert_results *ar, int64_t now)
+{
+	const struct coll_alert_result **v = calloc(ar->n ? ar->n : 1, sizeof(*v));
+	size_t n = 0;
+	int r = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ar->n && r == 0; i++) {
+		bool notify = false;
+		r = apply(s, t, &ar->items[i], now, &notify);
+		if (r == 0 && notify)
+			v[n++] = &ar->items[i];
+	}
+	if (r == 0 && (an->webhook_url || an->smtp_url)) {
+		if (n > 1 && an->group_notices)
+			r = coll_notice_enqueue_group(an, s, t, v, n, now);
+		else
+			for (size_t i = 0; i < n && r == 0; i++)
+				r = coll_notice_enqueue(an, s, t, v[i], now);
+	}
+	free(v);
+	return r;
+}
+
+int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *ret, char *err,
+			 size_t errlen)
+{
+	*ret = (struct coll_analysis){
+		.webhook_url = cfg->webhook_url,
+		.smtp_url = cfg->smtp_url,
+		.mail_from = cfg->mail_from,
+		.mail_to = cfg->mail_to,
+		.dashboard_url = cfg->dashboard_url,
+		.forecast_window_s = 30 * 86400,
+		.sample_interval_s = cfg->sample_interval_s,
+		.max_forecasts = 64,
+		.stale_after_s = cfg->stale_after_s,
+		.group_notices = cfg->group_notices,
+	};
+	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
+				      &ret->webhook_format) < 0) {
+		snprintf(err, errlen,
+			 "[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, feishu "
+			 "or slack",
+			 cfg->webhook_format);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- host state: instances and overrides ------------------------------------- */
+
+struct host_state {
+	json_t *instances; /* stored instance state (coverage.h), or NULL */
+	struct coll_db_res ov_res;
+	struct coll_threshold_override *ov;
+	size_t n_ov;
+};
+
+static double db_num(const char *v)
+{
+	return v && *v ? strtod(v, NULL) : NAN;
+}
+
+/* The findings of the instances not reporting ok now, from the stored
+ * report in which each was last ok (coverage.h): only while one is missing,
+ * failed or removed, so the common report reads nothing more. */
+static int attach_findings(struct coll_store *s, const struct coll_ingest *it, json_t *instances)
+{
+	json_t *want = instances ? coll_coverage_wanted(it->report, instances) : NULL, *seq;
+	json_t *body = NULL;
+	int64_t body_seq = -1;
+	const char *key;
+	int r = 0;
+
+	if (instances && !want)
+		return -ENOMEM;
+	json_object_foreach(want, key, seq)
+	{
+		int64_t n = json_integer_value(seq);
+		if (n != body_seq) {
+			struct coll_db_res res;
+			json_decref(body);
+			body = NULL;
+			body_seq = n;
+			r = COLL_Q(s, "SELECT body FROM reports WHERE agent_id = ? AND seq = ?",
+				   &res, it->agent.id, coll_i2s(n).s);
+			if (r < 0)
+				break;
+			if (res.rows) /* gone by retention: nothing left to carry */
+				body = json_loads(coll_db_val(&res, 0, 0), 0, NULL);
+			coll_db_res_free(&res);
+		}
+		const json_t *fs = coll_coverage_findings_of(body, key);
+		if (fs && json_object_set(json_object_get(instances, key), "findings",
+					  (json_t *)(uintptr_t)fs) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	json_decref(body);
+	json_decref(want);
+	return r;
+}
+
+static int load_state(struct coll_store *s, const struct coll_ingest *it, struct host_state *hs)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s,
+		       "SELECT instances, (SELECT COUNT(*) FROM customer_thresholds t WHERE"
+		       " t.customer_id = ?) FROM agents WHERE id = ?",
+		       &res, it->agent.customer_id, it->agent.id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 1)) : 0;
+	hs->instances = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	r = attach_findings(s, it, hs->instances);
+	if (r < 0)
+		return r;
+	if (n_ov <= 0)
+		return 0;
+	r = COLL_Q(s,
+		   "SELECT kind, warning, critical, min_size FROM customer_thresholds WHERE"
+		   " customer_id = ?",
+		   &hs->ov_res, it->agent.customer_id);
+	if (r < 0)
+		return r;
+	hs->ov = calloc(hs->ov_res.rows ? hs->ov_res.rows : 1, sizeof(*hs->ov));
+	if (!hs->ov)
+		return -ENOMEM;
+	for (size_t i = 0; i < hs->ov_res.rows; i++)
+		hs->ov[hs->n_ov++] = (struct coll_threshold_override){
+			.kind = coll_db_val(&hs->ov_res, i, 0),
+			.warning = db_num(coll_db_val(&hs->ov_res, i, 1)),
+			.critical = db_num(coll_db_val(&hs->ov_res, i, 2)),
+			.min_size = db_num(coll_db_val(&hs->ov_res, i, 3)),
+		};
+	return 0;
+}
+
+static void host_state_free(struct host_state *hs)
+{
+	json_decref(hs->instances);
+	free(hs->ov);
+	if (hs->n_ov || hs->ov_res.v)
+		coll_db_res_free(&hs->ov_res);
+}
+
 /* ---- the ingest step ------------------------------------------------------------ */
+
+static int store_score(struct coll_store *s, const struct coll_ingest *it,
+		       const struct coll_score *sc, const struct fc_set *set,
+		       const struct coll_coverage *cov)
+{
+	json_t *sj = coll_score_json(sc), *fj = json_array();
+	char *score_json = NULL, *fc_json = NULL, *inst_json = NULL;
+	int r = -ENOMEM;
+
+	for (size_t i = 0; fj && i < set->n; i++)
+		json_array_append_new(fj, coll_object_forecast_json(&set->v[i]));
+	score_json = sj ? coll_json_compact(sj) : NULL;
+	fc_json = fj ? coll_json_compact(fj) : NULL;
+	inst_json = coll_json_compact(cov->instances);
+	if (score_json && fc_json && inst_json)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?,"
+			   " forecasts_json = ?, instances = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(sc->score).s, coll_band_name(sc->band),
+			   coll_score_top_reason(sc), score_json, fc_json, inst_json,
+			   sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL, it->agent.id);
+	/* a removal is worth remembering even when it had no open alert */
+	for (size_t i = 0; r == 0 && i < json_array_size(cov->removed); i++)
+		r = COLL_Q(s,
+			   "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, ?,"
+			   " 'instance_removed', ?)",
+			   NULL, it->agent.id, coll_i2s(it->received_at).s,
+			   coll_jstr(json_array_get(cov->removed, i), "instance"));
+	if (r == 0 && (cov->n_stale || cov->n_override || json_array_size(cov->removed))) {
+		/* the read API shows what was scored: carried findings too */
+		char *text = coll_store_findings_json(cov->report);
+		r = text ? COLL_Q(s, "UPDATE current_findings SET findings = ? WHERE agent_id = ?",
+				  NULL, text, it->agent.id)
+			 : -ENOMEM;
+		free(text);
+	}
+	json_decref(sj);
+	json_decref(fj);
+	free(score_json);
+	free(fc_json);
+	free(inst_json);
+	return r;
+}
 
 int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		      const struct coll_ingest *it)
@@ -401,42 +532,41 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	struct open_set open = {0};
 	struct coll_score sc = {0};
 	struct coll_alert_results ar = {0};
-	char *score_json = NULL, *fc_json = NULL;
+	struct host_state hs = {0};
+	struct coll_coverage cov = {0};
 	int r;
 
+	r = load_state(s, it, &hs);
+	if (r < 0)
+		goto out;
+	struct coll_coverage_input ci = {
+		.report = it->report,
+		.instances = hs.instances,
+		.overrides = hs.ov,
+		.n_overrides = hs.n_ov,
+		.now = it->received_at,
+		.seq = it->seq,
+	};
+	r = coll_coverage_apply(&ci, &cov);
+	if (r < 0)
+		goto out;
+	/* history and forecasts from what was measured now, never from carried figures */
 	r = forecasts(an, s, it, &set);
 	if (r < 0)
 		goto out;
 
 	struct coll_score_input si = {
-		.report = it->report,
+		.report = cov.report,
 		.forecasts = set.v,
 		.n_forecasts = set.n,
 		.received_at = it->received_at,
 		.now = it->received_at,
+		.stale_after_s = an->stale_after_s,
 	};
 	r = coll_score_host(&si, &sc);
 	if (r < 0)
 		goto out;
-	json_t *sj = coll_score_json(&sc);
-	json_t *fj = json_array();
-	for (size_t i = 0; fj && i < set.n; i++)
-		json_array_append_new(fj, coll_object_forecast_json(&set.v[i]));
-	score_json = sj ? coll_json_compact(sj) : NULL;
-	fc_json = fj ? coll_json_compact(fj) : NULL;
-	json_decref(sj);
-	json_decref(fj);
-	if (!score_json || !fc_json) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = COLL_Q(s,
-		   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?, "
-		   "forecasts_json"
-		   " = ? WHERE id = ?",
-		   NULL, coll_i2s(sc.score).s, coll_band_name(sc.band),
-		   sc.n_deductions ? sc.deductions[0].reason : NULL, score_json, fc_json,
-		   it->agent.id);
+	r = store_score(s, it, &sc, &set, &cov);
 	if (r < 0)
 		goto out;
 
@@ -446,7 +576,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 			goto out;
 	}
 	struct coll_alert_input ai = {
-		.report = it->report,
+		.report = cov.report,
 		.forecasts = set.v,
 		.n_forecasts = set.n,
 		.open = open.v,
@@ -454,33 +584,61 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		.received_at = it->received_at,
 		.now = it->received_at,
 		.security_pending_since = set.security_since,
+		.removed = cov.removed,
 	};
 	r = coll_alerts_evaluate(&ai, &ar);
 	if (r < 0)
 		goto out;
-	struct target t = {
+	struct coll_target t = {
 		.agent_id = it->agent.id,
 		.customer_id = it->agent.customer_id,
 		.hostname = coll_jstr(json_object_get(it->report, "host"), "hostname"),
 	};
 	if (!t.hostname)
 		t.hostname = it->agent.id;
-	for (size_t i = 0; i < ar.n; i++) {
-		r = apply(an, s, &t, &ar.items[i], it->received_at);
-		if (r < 0)
-			goto out;
-	}
+	r = apply_all(an, s, &t, &ar, it->received_at);
 out:
 	coll_alert_results_free(&ar);
 	open_free(&open);
 	coll_score_free(&sc);
 	fc_set_free(&set);
-	free(score_json);
-	free(fc_json);
+	coll_coverage_free(&cov);
+	host_state_free(&hs);
 	return r;
 }
 
 /* ---- dead man --------------------------------------------------------------------- */
+
+/* A silent host: its stored score loses the liveness points, its band
+ * turns unknown with stale_since (coll_score_json_silent). */
+static int silent_score(struct coll_store *s, const struct coll_target *t, int64_t last_seen,
+			int64_t now, int64_t interval_s)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT score_json FROM agents WHERE id = ?", &res, t->agent_id);
+	if (r < 0)
+		return r;
+	const char *text = coll_db_val(&res, 0, 0);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	coll_db_res_free(&res);
+	int score =
+		j ? coll_score_json_silent(j, t->hostname, last_seen, now, interval_s) : -EINVAL;
+	char *out = score >= 0 ? coll_json_compact(j) : NULL;
+	const char *why = score >= 0 ? coll_jstr(j, "top_reason") : NULL;
+	if (score >= 0 && !out)
+		r = -ENOMEM;
+	else if (score >= 0)
+		r = COLL_Q(s,
+			   "UPDATE agents SET score = ?, band = 'unknown', top_reason = ?,"
+			   " score_json = ?, stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(score).s, why, out, coll_i2s(last_seen).s, t->agent_id);
+	else /* no score yet: the band alone says it */
+		r = COLL_Q(s, "UPDATE agents SET band = 'unknown', stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(last_seen).s, t->agent_id);
+	free(out);
+	json_decref(j);
+	return r;
+}
 
 int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, int64_t now)
 {
@@ -511,7 +669,7 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 	for (size_t i = 0; i < res.rows; i++) {
 		struct open_set open;
 		struct coll_alert_results ar = {0};
-		struct target t = {
+		struct coll_target t = {
 			.agent_id = coll_db_val(&res, i, 0),
 			.customer_id = coll_db_val(&res, i, 1),
 			.hostname = coll_db_val(&res, i, 2),
@@ -540,6 +698,7 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 		};
 		r = coll_alerts_evaluate(&ai, &ar);
 		for (size_t k = 0; r == 0 && k < ar.n; k++) {
+			bool notify = false;
 			if (ar.items[k].rule != COLL_RULE_AGENT_SILENT ||
 			    ar.items[k].action == COLL_ACTION_NONE)
 				continue;
@@ -547,7 +706,11 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 			 * the unique index lets one win; the loser's savepoint goes */
 			r = coll_db_exec(s->db, "SAVEPOINT deadman");
 			if (r == 0)
-				r = apply(an, s, &t, &ar.items[k], now);
+				r = apply(s, &t, &ar.items[k], now, &notify);
+			if (r == 0 && notify)
+				r = coll_notice_enqueue(an, s, &t, &ar.items[k], now);
+			if (r == 0)
+				r = silent_score(s, &t, ai.last_seen, now, ai.interval_s);
 			if (r == -EEXIST)
 				r = coll_db_exec(s->db, "ROLLBACK TO SAVEPOINT deadman");
 			else if (r == 0)

@@ -6,6 +6,7 @@
 #define COLL_ANALYSIS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "collector/analysis/pipeline.h"
@@ -21,7 +22,19 @@ struct coll_analysis {
 	int64_t forecast_window_s; /* history read for forecasts (default 30 days) */
 	int64_t sample_interval_s; /* at most one history sample per series per this */
 	size_t max_forecasts;      /* per report (default 64) */
+	int64_t stale_after_s;     /* carried data older than this: category unknown
+				      (0 = 3 report intervals; docs/scoring.md) */
+	bool group_notices;        /* several notices from one report or sweep of a host:
+				      one message per channel listing them (docs/alerts.md) */
 };
+
+struct coll_settings; /* collector/settings.h */
+
+/* The analysis settings from the collector's configuration ([alerts] and
+ * [store]); strings are borrowed from cfg. 0, or -EINVAL with err set
+ * (webhook_format). */
+int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *ret, char *err,
+			 size_t errlen);
 
 /* Runs inside the ingest transaction for an accepted report. 0 or -errno. */
 int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,

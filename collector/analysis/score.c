@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "collector/analysis/alerts.h"
+#include "collector/analysis/json_field.h"
 #include "collector/analysis/score.h"
+#include "collector/analysis/score_int.h"
 #include "erpulse/util.h"
 
 static const int category_weight[COLL_CAT_COUNT] = {
@@ -18,53 +20,50 @@ static const int category_weight[COLL_CAT_COUNT] = {
 	[COLL_CAT_PATCHES] = 10,  [COLL_CAT_LIVENESS] = 15,
 };
 
-/* Points per finding kind by effective severity; cap = most one kind may
+/* Points per finding kind by its severity (the one the agent decided, or
+ * the customer's override: never re-judged here); cap = most one kind may
  * cost in total. Kept in step with docs/scoring.md. */
 struct kind_cost {
 	const char *kind;
 	enum coll_category category;
 	int warning, critical, cap;
-	int rule;                /* enum coll_rule whose thresholds also raise severity, or -1 */
 	const char *remediation; /* default when the finding has none */
 };
 
 static const struct kind_cost kind_costs[] = {
-	{"index_fragmentation", COLL_CAT_DATABASE, 3, 6, 15, COLL_RULE_INDEX_FRAGMENTATION,
+	{"index_fragmentation", COLL_CAT_DATABASE, 3, 6, 15,
 	 "Rebuild the index (REINDEX INDEX CONCURRENTLY / ALTER INDEX ... REBUILD)."},
-	{"table_free_space", COLL_CAT_DATABASE, 2, 4, 8, -1,
+	{"table_free_space", COLL_CAT_DATABASE, 2, 4, 8,
 	 "OPTIMIZE TABLE after ANALYZE TABLE confirms the free space."},
-	{"xid_wraparound", COLL_CAT_DATABASE, 10, 25, 25, COLL_RULE_XID_WRAPAROUND,
+	{"xid_wraparound", COLL_CAT_DATABASE, 10, 25, 25,
 	 "VACUUM (FREEZE) the oldest tables; end long transactions blocking autovacuum."},
-	{"dead_tuples", COLL_CAT_DATABASE, 2, 4, 8, -1, "VACUUM the table; tune autovacuum."},
-	{"vacuum_lag", COLL_CAT_DATABASE, 2, 4, 8, -1, "Check autovacuum workers and settings."},
-	{"long_transaction", COLL_CAT_DATABASE, 2, 5, 10, -1,
+	{"dead_tuples", COLL_CAT_DATABASE, 2, 4, 8, "VACUUM the table; tune autovacuum."},
+	{"vacuum_lag", COLL_CAT_DATABASE, 2, 4, 8, "Check autovacuum workers and settings."},
+	{"long_transaction", COLL_CAT_DATABASE, 2, 5, 10,
 	 "Find and end the long-running transaction."},
-	{"idle_in_transaction", COLL_CAT_DATABASE, 2, 4, 8, -1,
+	{"idle_in_transaction", COLL_CAT_DATABASE, 2, 4, 8,
 	 "Fix the client leaving transactions open; set idle_in_transaction_session_timeout."},
-	{"connections", COLL_CAT_DATABASE, 3, 8, 8, -1,
+	{"connections", COLL_CAT_DATABASE, 3, 8, 8,
 	 "Use a connection pooler or raise max_connections."},
-	{"cache_hit_ratio", COLL_CAT_DATABASE, 2, 4, 4, -1, "Review shared_buffers and memory."},
-	{"replication_lag", COLL_CAT_DATABASE, 3, 8, 8, -1, "Check the replica and the network."},
-	{"wal_archiver", COLL_CAT_DATABASE, 5, 10, 10, -1,
-	 "Fix archive_command; check the archive."},
-	{"backup_age", COLL_CAT_DATABASE, 8, 15, 15, COLL_RULE_BACKUP_AGE,
+	{"cache_hit_ratio", COLL_CAT_DATABASE, 2, 4, 4, "Review shared_buffers and memory."},
+	{"replication_lag", COLL_CAT_DATABASE, 3, 8, 8, "Check the replica and the network."},
+	{"wal_archiver", COLL_CAT_DATABASE, 5, 10, 10, "Fix archive_command; check the archive."},
+	{"backup_age", COLL_CAT_DATABASE, 8, 15, 15,
 	 "Check the backup job and run a full backup now."},
-	{"disk_usage", COLL_CAT_STORAGE, 5, 12, 25, COLL_RULE_FILESYSTEM_USAGE,
-	 "Free space or grow the filesystem."},
-	{"inode_usage", COLL_CAT_STORAGE, 5, 12, 25, COLL_RULE_FILESYSTEM_USAGE,
+	{"disk_usage", COLL_CAT_STORAGE, 5, 12, 25, "Free space or grow the filesystem."},
+	{"inode_usage", COLL_CAT_STORAGE, 5, 12, 25,
 	 "Remove small files (sessions, caches, mail queues) or grow the filesystem."},
-	{"filesystem_readonly", COLL_CAT_STORAGE, 15, 25, 25, -1,
+	{"filesystem_readonly", COLL_CAT_STORAGE, 15, 25, 25,
 	 "Check the kernel log for I/O errors; fsck and remount read-write."},
-	{"disk_latency", COLL_CAT_STORAGE, 2, 5, 10, -1, "Check the storage device and its load."},
-	{"log_errors", COLL_CAT_ERRORS, 3, 6, 12, -1, "Read the top error signatures."},
-	{"journal_errors", COLL_CAT_ERRORS, 2, 4, 8, -1, "journalctl -p err -u UNIT"},
-	{"security_updates", COLL_CAT_PATCHES, 4, 8, 8, -1, "Install the security updates."},
-	{"pending_updates", COLL_CAT_PATCHES, 1, 2, 2, -1, "Install the pending updates."},
-	{"reboot_required", COLL_CAT_PATCHES, 2, 3, 3, -1,
-	 "Reboot in the next maintenance window."},
-	{"kernel_outdated", COLL_CAT_PATCHES, 1, 2, 2, -1, "Reboot into the newest kernel."},
-	{"os_eol", COLL_CAT_PATCHES, 4, 8, 8, -1, "Plan the upgrade to a supported release."},
-	{"probe_error", COLL_CAT_LIVENESS, 3, 3, 9, -1,
+	{"disk_latency", COLL_CAT_STORAGE, 2, 5, 10, "Check the storage device and its load."},
+	{"log_errors", COLL_CAT_ERRORS, 3, 6, 12, "Read the top error signatures."},
+	{"journal_errors", COLL_CAT_ERRORS, 2, 4, 8, "journalctl -p err -u UNIT"},
+	{"security_updates", COLL_CAT_PATCHES, 4, 8, 8, "Install the security updates."},
+	{"pending_updates", COLL_CAT_PATCHES, 1, 2, 2, "Install the pending updates."},
+	{"reboot_required", COLL_CAT_PATCHES, 2, 3, 3, "Reboot in the next maintenance window."},
+	{"kernel_outdated", COLL_CAT_PATCHES, 1, 2, 2, "Reboot into the newest kernel."},
+	{"os_eol", COLL_CAT_PATCHES, 4, 8, 8, "Plan the upgrade to a supported release."},
+	{"probe_error", COLL_CAT_LIVENESS, 3, 3, 9,
 	 "erpulse-agent check-config shows why the probe fails."},
 };
 
@@ -72,18 +71,9 @@ static const struct kind_cost kind_costs[] = {
 #define UNKNOWN_WARNING  2
 #define UNKNOWN_CRITICAL 4
 #define UNKNOWN_CAP      8
-#define DISK_FULL_7D     12 /* forecast full within 7 days (or already full) */
-#define DISK_FULL_30D    5  /* ... within 30 days */
-#define DISK_FULL_CAP    25
-#define INDEX_FC_POINTS  1 /* index crosses the fragmentation threshold within 30 days */
-#define INDEX_FC_CAP     5
-#define SPIKE_POINTS     5
-#define SPIKE_CAP        10
-#define SILENT_POINTS    15 /* no report for more than 3 intervals */
-#define LATE_POINTS      5  /* no report for more than 1.5 intervals */
-#define DROPPED_POINTS   2
-#define SKEW_POINTS      3
-#define SKEW_LIMIT_S     300
+/* fatal conditions (docs/scoring.md, "Caps") */
+#define FATAL_XID_PCT  75.0
+#define FATAL_BACKUP_H 168.0 /* 7 days */
 
 const char *coll_category_name(enum coll_category c)
 {
@@ -129,23 +119,47 @@ const char *coll_band_name(enum coll_band b)
 		return "at_risk";
 	case COLL_BAND_CRITICAL:
 		return "critical";
+	case COLL_BAND_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+int coll_band_parse(const char *s, enum coll_band *ret)
+{
+	for (int b = COLL_BAND_HEALTHY; s && b <= COLL_BAND_UNKNOWN; b++)
+		if (strcmp(s, coll_band_name((enum coll_band)b)) == 0) {
+			*ret = (enum coll_band)b;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *coll_cat_state_name(enum coll_cat_state st)
+{
+	switch (st) {
+	case COLL_CAT_FRESH:
+		return "fresh";
+	case COLL_CAT_STALE:
+		return "stale";
+	case COLL_CAT_UNKNOWN:
+		return "unknown";
+	case COLL_CAT_UNMONITORED:
+		return "unmonitored";
 	}
 	return "unknown";
 }
 
 /* ---- raw deductions before caps ------------------------------------------ */
 
-struct raw {
-	enum coll_category category;
-	int points;
-	int cap; /* per-kind cap */
-	char *kind, *object, *reason, *remediation;
-};
-
-struct raw_list {
-	size_t n, cap;
-	struct raw *items;
-};
+static void cap_free(struct cap *c)
+{
+	free(c->kind);
+	free(c->object);
+	free(c->reason);
+	memset(c, 0, sizeof(*c));
+	c->score = 100;
+}
 
 static void raw_list_free(struct raw_list *l)
 {
@@ -159,15 +173,16 @@ static void raw_list_free(struct raw_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Adds one deduction; reason is consumed (malloc'd), the rest copied. */
-static int raw_add(struct raw_list *l, enum coll_category cat, int points, int cap,
-		   const char *kind, const char *object, char *reason, const char *remediation)
+/* Adds one deduction shaped like t (category, points, cap, sev, value,
+ * stale...); reason is consumed (malloc'd), the strings copied. */
+static int raw_add(struct raw_list *l, const struct raw *t, const char *kind, const char *object,
+		   char *reason, const char *remediation)
 {
 	struct raw *r;
 
 	if (!reason)
 		return -ENOMEM;
-	if (points <= 0) {
+	if (t->points <= 0) {
 		free(reason);
 		return 0;
 	}
@@ -182,9 +197,7 @@ static int raw_add(struct raw_list *l, enum coll_category cat, int points, int c
 		l->cap = ncap;
 	}
 	r = &l->items[l->n];
-	r->category = cat;
-	r->points = points;
-	r->cap = cap;
+	*r = *t;
 	r->reason = reason;
 	r->kind = strdup(kind);
 	r->object = strdup(object ? object : "");
@@ -200,8 +213,23 @@ static int raw_add(struct raw_list *l, enum coll_category cat, int points, int c
 	return 0;
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
+/* Shorthand for deductions that are not findings. */
+int coll_score_raw_add_simple(struct raw_list *l, enum coll_category cat, int points, int cap,
+			      int sev, const char *kind, const char *object, char *reason,
+			      const char *remediation)
+{
+	struct raw t = {
+		.category = cat,
+		.points = points,
+		.cap = cap,
+		.sev = sev,
+		.value = NAN,
+		.worse = NAN,
+	};
+	return raw_add(l, &t, kind, object, reason, remediation);
+}
+
+char *coll_score_fmt(const char *f, ...)
 {
 	struct ep_buf b;
 	va_list ap;
@@ -220,18 +248,39 @@ static char *fmt(const char *f, ...)
 	return ep_buf_steal(&b);
 }
 
-static const char *str_field(const json_t *o, const char *key)
+/* Sets the cap to `score` for this reason when it is lower than the current one. */
+int coll_score_cap_lower(struct cap *c, int score, const char *kind, const char *object,
+			 char *reason)
 {
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	if (!reason)
+		return -ENOMEM;
+	if (score >= c->score) {
+		free(reason);
+		return 0;
+	}
+	char *k = strdup(kind), *o = strdup(object ? object : "");
+	if (!k || !o) {
+		free(k);
+		free(o);
+		free(reason);
+		return -ENOMEM;
+	}
+	cap_free(c);
+	c->score = score;
+	c->kind = k;
+	c->object = o;
+	c->reason = reason;
+	return 0;
 }
 
-static double num_field(const json_t *o, const char *key)
+int64_t coll_score_time_field(const json_t *o, const char *key)
 {
-	const json_t *v = json_object_get(o, key);
+	const char *s = coll_json_str(o, key);
+	time_t t;
 
-	return json_is_number(v) ? json_number_value(v) : NAN;
+	if (!s || ep_time_parse(s, &t) < 0)
+		return 0;
+	return (int64_t)t;
 }
 
 static const struct kind_cost *kind_cost_find(const char *kind)
@@ -242,16 +291,20 @@ static const struct kind_cost *kind_cost_find(const char *kind)
 	return NULL;
 }
 
-static enum coll_category category_of_probe(const char *probe)
+static bool probe_is(const char *probe, const char *base)
 {
 	size_t len = strcspn(probe, ".");
 
-	if ((len == 8 && !strncmp(probe, "postgres", len)) ||
-	    (len == 4 && !strncmp(probe, "odbc", len)))
+	return strlen(base) == len && strncmp(probe, base, len) == 0;
+}
+
+enum coll_category coll_score_category_of_probe(const char *probe)
+{
+	if (probe_is(probe, "postgres") || probe_is(probe, "odbc"))
 		return COLL_CAT_DATABASE;
-	if (len == 4 && !strncmp(probe, "disk", len))
+	if (probe_is(probe, "disk"))
 		return COLL_CAT_STORAGE;
-	if (len == 7 && !strncmp(probe, "patches", len))
+	if (probe_is(probe, "patches"))
 		return COLL_CAT_PATCHES;
 	return COLL_CAT_ERRORS;
 }
@@ -267,245 +320,180 @@ static int severity_rank(const char *s)
 	return 0;
 }
 
-static int score_finding(struct raw_list *l, const char *probe, const json_t *f)
+/* "value (warning above T, critical above C; size S of at least M pages)". */
+static int rule_words(struct ep_buf *b, const json_t *f)
 {
-	const char *kind = str_field(f, "kind"), *object = str_field(f, "object");
-	const char *unit = str_field(f, "unit"), *msg = str_field(f, "message");
-	const char *rem = str_field(f, "remediation");
+	const char *unit = coll_json_str(f, "unit"), *su = coll_json_str(f, "size_unit");
+	const char *dir = coll_json_str(f, "direction");
+	const char *cmp = dir && !strcmp(dir, "below") ? "below" : "above";
+	double thr = coll_json_num(f, "threshold"), crit = coll_json_num(f, "critical_threshold");
+	double size = coll_json_num(f, "size"), min = coll_json_num(f, "min_size");
+	char v[64];
+	int r = 0;
+
+	if (isnan(thr) && isnan(crit) && isnan(min))
+		return 0;
+	r |= ep_buf_printf(b, " (");
+	if (!isnan(thr)) {
+		coll_format_value(v, sizeof(v), thr, unit);
+		r |= ep_buf_printf(b, "warning %s %s", cmp, v);
+	}
+	if (!isnan(crit)) {
+		coll_format_value(v, sizeof(v), crit, unit);
+		r |= ep_buf_printf(b, "%scritical %s %s", isnan(thr) ? "" : ", ", cmp, v);
+	}
+	if (!isnan(min)) {
+		coll_format_value(v, sizeof(v), min, su);
+		r |= ep_buf_printf(b, "%sfrom %s", isnan(thr) && isnan(crit) ? "" : "; ", v);
+		if (!isnan(size)) {
+			coll_format_value(v, sizeof(v), size, su);
+			r |= ep_buf_printf(b, ", this one %s", v);
+		}
+	}
+	if (json_is_true(json_object_get(f, "override")))
+		r |= ep_buf_printf(b, "; customer override");
+	return r | ep_buf_printf(b, ")");
+}
+
+/* "kind severity: 56.1% (warning above 30.0%, ...). message [stale ...]" */
+static char *finding_reason(const json_t *f, const char *kind, int sev, int64_t now)
+{
+	const char *unit = coll_json_str(f, "unit"), *msg = coll_json_str(f, "message");
+	double value = coll_json_num(f, "value");
+	int64_t since = coll_score_time_field(f, "stale_since"),
+		measured = coll_score_time_field(f, "measured_at");
+	struct ep_buf b;
+	char v[64], when[32];
+	int r = 0;
+
+	ep_buf_init(&b, 4096);
+	r |= ep_buf_printf(&b, "%s %s", kind, sev == 2 ? "critical" : "warning");
+	if (!isnan(value)) {
+		coll_format_value(v, sizeof(v), value, unit);
+		r |= ep_buf_printf(&b, ": %s", v);
+	}
+	r |= rule_words(&b, f);
+	if (msg)
+		r |= ep_buf_printf(&b, ". %s", msg);
+	if (json_is_true(json_object_get(f, "stale")) && since > 0 &&
+	    ep_time_format((time_t)since, when, sizeof(when)) == 0)
+		r |= ep_buf_printf(&b, " [stale: last measured %s, %.0f min ago]", when,
+				   (double)(now - since) / 60.0);
+	else if (json_is_true(json_object_get(f, "carried")) && measured > 0 &&
+		 ep_time_format((time_t)measured, when, sizeof(when)) == 0)
+		r |= ep_buf_printf(&b, " [carried: measured %s]", when);
+	if (r < 0 && r != -E2BIG) {
+		ep_buf_free(&b);
+		return NULL;
+	}
+	return b.data ? ep_buf_steal(&b) : strdup("");
+}
+
+/* Fatal conditions that a finding proves (docs/scoring.md). */
+static int fatal_finding(struct cap *c, const char *kind, const char *object, const json_t *f,
+			 int sev)
+{
+	double value = coll_json_num(f, "value");
+	char v[64];
+
+	if (!strcmp(kind, "filesystem_readonly") && sev > 0)
+		return coll_score_cap_lower(c, COLL_CAP_FATAL, kind, object,
+					    coll_score_fmt("filesystem %s is read-only", object));
+	if (!strcmp(kind, "xid_wraparound") && value > FATAL_XID_PCT) {
+		coll_format_value(v, sizeof(v), value, "%");
+		return coll_score_cap_lower(
+			c, COLL_CAP_FATAL, kind, object,
+			coll_score_fmt("transaction ID age of %s at %s of wraparound (over 75.0%%)",
+				       object, v));
+	}
+	if (!strcmp(kind, "backup_age") && value > FATAL_BACKUP_H && !strstr(object, " (log)")) {
+		coll_format_value(v, sizeof(v), value / 24.0, "days");
+		return coll_score_cap_lower(
+			c, COLL_CAP_FATAL, kind, object,
+			coll_score_fmt("no backup of %s for %s (over 7 days)", object, v));
+	}
+	return 0;
+}
+
+static int score_finding(struct raw_list *l, struct cap *cap, const char *probe, const json_t *f,
+			 int64_t now)
+{
+	const char *kind = coll_json_str(f, "kind"), *object = coll_json_str(f, "object");
+	const char *rem = coll_json_str(f, "remediation"), *dir = coll_json_str(f, "direction");
 	const struct kind_cost *kc;
-	double value = num_field(f, "value"), threshold = num_field(f, "threshold");
-	int sev = severity_rank(str_field(f, "severity"));
-	int points, cap;
-	enum coll_category cat;
-	char *reason;
+	int sev = severity_rank(coll_json_str(f, "severity"));
+	struct raw t = {.value = coll_json_num(f, "value"),
+			.stale_since = coll_score_time_field(f, "stale_since")};
+	int rc;
 
 	if (!kind)
 		return 0;
+	if (!object)
+		object = "";
+	rc = fatal_finding(cap, kind, object, f, sev);
+	if (rc < 0 || sev == 0)
+		return rc;
 	kc = kind_cost_find(kind);
-	if (kc && kc->rule >= 0 && !isnan(value)) {
-		/* the alert thresholds also decide severity, so score and alerts agree */
-		double pages = num_field(f, "pages");
-		if (!(kc->rule == COLL_RULE_INDEX_FRAGMENTATION && !isnan(pages) && pages < 1000)) {
-			int lvl = (int)coll_rule_level((enum coll_rule)kc->rule, value,
-						       COLL_LEVEL_NONE);
-			if (lvl > sev)
-				sev = lvl;
-		} else {
-			sev = 0; /* small indexes never cost points */
-		}
-	}
-	if (sev == 0)
-		return 0;
 	if (kc) {
-		cat = kc->category;
-		points = sev == 2 ? kc->critical : kc->warning;
-		cap = kc->cap;
+		t.category = kc->category;
+		t.points = sev == 2 ? kc->critical : kc->warning;
+		t.cap = kc->cap;
 		if (!rem)
 			rem = kc->remediation;
 	} else {
-		cat = category_of_probe(probe);
-		points = sev == 2 ? UNKNOWN_CRITICAL : UNKNOWN_WARNING;
-		cap = UNKNOWN_CAP;
+		t.category = coll_score_category_of_probe(probe);
+		t.points = sev == 2 ? UNKNOWN_CRITICAL : UNKNOWN_WARNING;
+		t.cap = UNKNOWN_CAP;
 	}
-	if (!isnan(value) && !isnan(threshold))
-		reason = fmt("%s %s: %g%s%s (threshold %g)%s%s", kind,
-			     sev == 2 ? "critical" : "warning", value, unit ? " " : "",
-			     unit ? unit : "", threshold, msg ? ". " : "", msg ? msg : "");
-	else if (!isnan(value))
-		reason = fmt("%s %s: %g%s%s%s%s", kind, sev == 2 ? "critical" : "warning", value,
-			     unit ? " " : "", unit ? unit : "", msg ? ". " : "", msg ? msg : "");
-	else
-		reason = fmt("%s %s%s%s", kind, sev == 2 ? "critical" : "warning", msg ? ". " : "",
-			     msg ? msg : "");
-	return raw_add(l, cat, points, cap, kind, object, reason, rem);
-}
-
-static int score_forecasts(struct raw_list *l, const struct coll_score_input *in)
-{
-	char obj[512];
-	int rc = 0;
-
-	for (size_t i = 0; i < in->n_forecasts && rc == 0; i++) {
-		const struct coll_object_forecast *f = &in->forecasts[i];
-		const char *object = f->object ? f->object : "";
-		const struct coll_forecast *c = &f->fc;
-
-		switch (f->kind) {
-		case COLL_FK_DISK_BYTES:
-		case COLL_FK_DISK_INODES: {
-			int pts = 0;
-			const char *what = f->kind == COLL_FK_DISK_INODES ? "inodes" : "space";
-			snprintf(obj, sizeof(obj), "%s%s", object,
-				 f->kind == COLL_FK_DISK_INODES ? " (inodes)" : "");
-			if (c->status == COLL_FC_ALREADY)
-				pts = DISK_FULL_7D;
-			else if (c->status == COLL_FC_ETA && c->days < 7)
-				pts = DISK_FULL_7D;
-			else if (c->status == COLL_FC_ETA && c->days < 30)
-				pts = DISK_FULL_30D;
-			if (!pts)
-				break;
-			if (c->status == COLL_FC_ALREADY)
-				rc = raw_add(l, COLL_CAT_STORAGE, pts, DISK_FULL_CAP,
-					     "disk_full_forecast", obj,
-					     fmt("%s out of %s now", object, what),
-					     "Free space or grow the filesystem now.");
-			else
-				rc = raw_add(
-					l, COLL_CAT_STORAGE, pts, DISK_FULL_CAP,
-					"disk_full_forecast", obj,
-					fmt("%s runs out of %s in %.1f days (between %.1f and "
-					    "%.1f; %s confidence, R² %.2f over %zu samples)",
-					    object, what, c->days, c->days_low, c->days_high,
-					    coll_confidence_name(c->confidence), c->r2, c->n_used),
-					"Free space or grow the filesystem before the forecast "
-					"date.");
-			break;
-		}
-		case COLL_FK_INDEX_FRAGMENTATION:
-			if (c->status == COLL_FC_ETA && c->days < 30)
-				rc = raw_add(l, COLL_CAT_DATABASE, INDEX_FC_POINTS, INDEX_FC_CAP,
-					     "index_fragmentation_forecast", object,
-					     fmt("%s crosses %g%% fragmentation in %.1f days (%s "
-						 "confidence)",
-						 object, c->limit, c->days,
-						 coll_confidence_name(c->confidence)),
-					     "Schedule a REINDEX / REBUILD in the next maintenance "
-					     "window.");
-			break;
-		case COLL_FK_ERROR_SPIKE:
-			if (f->spike.status == COLL_SPIKE_SPIKE)
-				rc = raw_add(
-					l, COLL_CAT_ERRORS, SPIKE_POINTS, SPIKE_CAP, "error_spike",
-					object,
-					fmt("%s error rate %.1f against a usual %.1f (robust z "
-					    "%.1f, %s baseline)",
-					    object, f->spike.current, f->spike.baseline, f->spike.z,
-					    coll_baseline_method_name(f->spike.method)),
-					"Read the top error signatures in the latest report.");
-			break;
-		}
-	}
-	return rc;
-}
-
-static bool has_probe_error_finding(const json_t *probe)
-{
-	const json_t *findings = json_object_get(probe, "findings"), *f;
-	size_t i;
-
-	json_array_foreach(findings, i, f)
-	{
-		const char *k = str_field(f, "kind");
-		if (k && !strcmp(k, "probe_error"))
-			return true;
-	}
-	return false;
-}
-
-static int score_liveness(struct raw_list *l, const struct coll_score_input *in,
-			  const char *hostname)
-{
-	const json_t *rep = in->report, *probes = json_object_get(rep, "probes"), *p;
-	const char *gen = str_field(rep, "generated_at");
-	double interval = num_field(rep, "interval_s"), dropped = num_field(rep, "dropped_reports");
-	time_t generated = 0;
-	int64_t received;
-	size_t i;
-	int rc;
-
-	if (gen && ep_time_parse(gen, &generated) < 0)
-		generated = 0;
-	received = in->received_at > 0 ? in->received_at : (int64_t)generated;
-
-	if (received > 0 && interval > 0) {
-		double age = (double)(in->now - received);
-		if (age > 3 * interval)
-			rc = raw_add(l, COLL_CAT_LIVENESS, SILENT_POINTS, SILENT_POINTS,
-				     "report_age", hostname,
-				     fmt("no report for %.0f s (%.1f intervals of %.0f s): the "
-					 "agent is silent",
-					 age, age / interval, interval),
-				     "Check that the host is up and erpulse-agent is running and "
-				     "can reach the collector.");
-		else if (age > 1.5 * interval)
-			rc = raw_add(l, COLL_CAT_LIVENESS, LATE_POINTS, LATE_POINTS, "report_age",
-				     hostname,
-				     fmt("last report %.0f s ago (%.1f intervals of %.0f s): late",
-					 age, age / interval, interval),
-				     "Check the agent's push errors (erpulse-agent status).");
-		else
-			rc = 0;
+	t.sev = sev;
+	t.worse = dir && !strcmp(dir, "below") ? -t.value : t.value;
+	t.stale = json_is_true(json_object_get(f, "stale"));
+	if (sev == 2) {
+		char v[64] = "";
+		if (!isnan(t.value))
+			coll_format_value(v, sizeof(v), t.value, coll_json_str(f, "unit"));
+		rc = coll_score_cap_lower(
+			cap, COLL_CAP_CRITICAL_FINDING, kind, object,
+			coll_score_fmt(
+				"critical %s on %s%s%s: a host with a critical finding is never "
+				"healthy",
+				kind, object, v[0] ? " at " : "", v));
 		if (rc < 0)
 			return rc;
 	}
-	json_array_foreach(probes, i, p)
-	{
-		const char *status = str_field(p, "status"), *name = str_field(p, "name");
-		const char *target = str_field(p, "target"), *err = str_field(p, "error");
-		char obj[512];
-		if (!status || strcmp(status, "error") != 0 || has_probe_error_finding(p))
-			continue;
-		snprintf(obj, sizeof(obj), "%s%s%s", name ? name : "?", target ? "/" : "",
-			 target ? target : "");
-		rc = raw_add(l, COLL_CAT_LIVENESS, 3, 9, "probe_error", obj,
-			     fmt("probe %s failed: %s", obj, err ? err : "no error text"),
-			     "erpulse-agent check-config shows why the probe fails.");
-		if (rc < 0)
-			return rc;
-	}
-	if (dropped > 0) {
-		rc = raw_add(l, COLL_CAT_LIVENESS, DROPPED_POINTS, DROPPED_POINTS,
-			     "dropped_reports", hostname,
-			     fmt("%.0f reports dropped from the agent's full spool", dropped),
-			     "Check the agent's connectivity to the collector and spool_max_mb.");
-		if (rc < 0)
-			return rc;
-	}
-	if (in->received_at > 0 && generated > 0) {
-		double skew = fabs((double)((int64_t)generated - in->received_at));
-		if (skew > SKEW_LIMIT_S) {
-			rc = raw_add(l, COLL_CAT_LIVENESS, SKEW_POINTS, SKEW_POINTS, "clock_skew",
-				     hostname,
-				     fmt("agent clock off by %.0f s (more than %d s)", skew,
-					 SKEW_LIMIT_S),
-				     "Enable time synchronisation (systemd-timesyncd or chrony).");
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
+	return raw_add(l, &t, kind, object, finding_reason(f, kind, sev, now), rem);
+}
+
+/* ---- ordering and caps ------------------------------------------------------- */
+
+/* Worst first: severity, then points, then (same kind) the worse value. */
+static int cmp_worst(enum coll_category ca, int sa, int pa, const char *ka, double wa,
+		     const char *oa, enum coll_category cb, int sb, int pb, const char *kb,
+		     double wb, const char *ob)
+{
+	int c;
+
+	if (sa != sb)
+		return sb - sa;
+	if (pa != pb)
+		return pb - pa;
+	c = strcmp(ka, kb);
+	if (c == 0 && !isnan(wa) && !isnan(wb) && wa != wb)
+		return wa > wb ? -1 : 1;
+	if (ca != cb)
+		return (int)ca - (int)cb;
+	if (c)
+		return c;
+	return strcmp(oa, ob);
 }
 
 static int cmp_raw(const void *a, const void *b)
 {
 	const struct raw *x = a, *y = b;
-	int c;
+	int c = cmp_worst(x->category, x->sev, x->points, x->kind, x->worse, x->object, y->category,
+			  y->sev, y->points, y->kind, y->worse, y->object);
 
-	if (x->points != y->points)
-		return y->points - x->points;
-	if (x->category != y->category)
-		return (int)x->category - (int)y->category;
-	c = strcmp(x->kind, y->kind);
-	if (c)
-		return c;
-	c = strcmp(x->object, y->object);
-	if (c)
-		return c;
-	return strcmp(x->reason, y->reason);
-}
-
-static int cmp_deduction(const void *a, const void *b)
-{
-	const struct coll_deduction *x = a, *y = b;
-	int c;
-
-	if (x->points != y->points)
-		return y->points - x->points;
-	if (x->category != y->category)
-		return (int)x->category - (int)y->category;
-	c = strcmp(x->kind, y->kind);
-	return c ? c : strcmp(x->object, y->object);
+	return c ? c : strcmp(x->reason, y->reason);
 }
 
 /* Numbers the distinct kinds of l (ids[i] for l->items[i]) in O(n log n):
@@ -543,17 +531,18 @@ int coll_score_host(const struct coll_score_input *in, struct coll_score *ret)
 {
 	struct raw_list l = {0};
 	struct coll_score s = {0};
+	struct cap cap = {.score = 100};
 	size_t *kind_id = NULL;
 	int *kind_lost = NULL;
 	const json_t *probes, *p, *host;
 	const char *hostname;
 	int lost_total = 0, rc;
-	size_t i, j;
+	size_t i, j, capped_listed = 0;
 
 	if (!in || !ret || !json_is_object(in->report) || (in->n_forecasts && !in->forecasts))
 		return -EINVAL;
 	host = json_object_get(in->report, "host");
-	hostname = str_field(host, "hostname");
+	hostname = coll_json_str(host, "hostname");
 	if (!hostname)
 		hostname = "host";
 
@@ -561,18 +550,21 @@ int coll_score_host(const struct coll_score_input *in, struct coll_score *ret)
 	json_array_foreach(probes, i, p)
 	{
 		const json_t *findings = json_object_get(p, "findings"), *f;
-		const char *name = str_field(p, "name");
+		const char *name = coll_json_str(p, "name");
 		json_array_foreach(findings, j, f)
 		{
-			rc = score_finding(&l, name ? name : "", f);
+			rc = score_finding(&l, &cap, name ? name : "", f, in->now);
 			if (rc < 0)
 				goto out;
 		}
 	}
-	rc = score_forecasts(&l, in);
+	rc = coll_score_forecasts(&l, &cap, in);
 	if (rc < 0)
 		goto out;
-	rc = score_liveness(&l, in, hostname);
+	rc = coll_score_coverage(&s, in);
+	if (rc < 0)
+		goto out;
+	rc = coll_score_liveness(&l, &cap, in, hostname, &s);
 	if (rc < 0)
 		goto out;
 
@@ -585,24 +577,36 @@ int coll_score_host(const struct coll_score_input *in, struct coll_score *ret)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* worst first takes the points first: what a cap cuts is the least bad */
 	for (i = 0; i < l.n; i++) {
 		struct raw *r = &l.items[i];
 		int *ku = &kind_lost[kind_id[i]];
-		int pts;
+		int pts = r->points;
 
-		pts = r->points;
 		if (pts > r->cap - *ku)
 			pts = r->cap - *ku;
 		if (pts > category_weight[r->category] - s.category_lost[r->category])
 			pts = category_weight[r->category] - s.category_lost[r->category];
-		if (pts <= 0)
+		if (pts < 0)
+			pts = 0;
+		if (pts == 0 && capped_listed >= COLL_SCORE_MAX_CAPPED) {
+			s.omitted++;
 			continue;
+		}
+		if (pts == 0)
+			capped_listed++;
 		*ku += pts;
 		s.category_lost[r->category] += pts;
 		lost_total += pts;
 		struct coll_deduction *d = &s.deductions[s.n_deductions++];
 		d->category = r->category;
 		d->points = pts;
+		d->full_points = r->points;
+		d->capped = pts < r->points;
+		d->severity = r->sev;
+		d->value = r->value;
+		d->stale = r->stale;
+		d->stale_since = r->stale_since;
 		/* ownership moves to the score */
 		d->kind = r->kind;
 		d->object = r->object;
@@ -610,11 +614,18 @@ int coll_score_host(const struct coll_score_input *in, struct coll_score *ret)
 		d->remediation = r->remediation;
 		r->kind = r->object = r->reason = r->remediation = NULL;
 	}
-	/* trimming by caps can reorder: biggest first again for the reader */
-	if (s.n_deductions)
-		qsort(s.deductions, s.n_deductions, sizeof(*s.deductions), cmp_deduction);
-	s.score = 100 - lost_total;
-	s.band = coll_score_band(s.score);
+	s.uncapped = 100 - lost_total;
+	s.score = s.uncapped < cap.score ? s.uncapped : cap.score;
+	s.cap = cap.score;
+	if (cap.score < 100 && s.uncapped > cap.score) {
+		s.cap_kind = cap.kind;
+		s.cap_object = cap.object;
+		s.cap_reason = cap.reason;
+		cap.kind = cap.object = cap.reason = NULL;
+	} else {
+		s.cap = 100; /* the points alone are at or below it */
+	}
+	s.band = s.unknown_reason ? COLL_BAND_UNKNOWN : coll_score_band(s.score);
 	for (int c = 0; c < COLL_CAT_COUNT; c++)
 		s.category_score[c] =
 			100 * (category_weight[c] - s.category_lost[c]) / category_weight[c];
@@ -625,6 +636,7 @@ out:
 	free(kind_id);
 	free(kind_lost);
 	raw_list_free(&l);
+	cap_free(&cap);
 	coll_score_free(&s);
 	return rc;
 }
@@ -640,65 +652,11 @@ void coll_score_free(struct coll_score *s)
 		free(s->deductions[i].remediation);
 	}
 	free(s->deductions);
+	free(s->cap_kind);
+	free(s->cap_object);
+	free(s->cap_reason);
+	free(s->unknown_reason);
 	s->deductions = NULL;
+	s->cap_kind = s->cap_object = s->cap_reason = s->unknown_reason = NULL;
 	s->n_deductions = 0;
-}
-
-json_t *coll_score_json(const struct coll_score *s)
-{
-	json_t *o = json_object(), *cats = json_object(), *list = json_array();
-	int r = 0;
-
-	if (!o || !cats || !list || !s)
-		goto fail;
-	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		json_t *cat = json_pack("{s:i, s:i, s:i}", "weight", category_weight[c], "lost",
-					s->category_lost[c], "score", s->category_score[c]);
-		if (!cat ||
-		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < s->n_deductions; i++) {
-		const struct coll_deduction *d = &s->deductions[i];
-		json_t *e =
-			json_pack("{s:s, s:i, s:s, s:s, s:s, s:o}", "category",
-				  coll_category_name(d->category), "points", d->points, "kind",
-				  d->kind, "object", d->object, "reason", d->reason, "remediation",
-				  d->remediation ? json_string(d->remediation) : json_null());
-		if (!e || json_array_append_new(list, e) < 0)
-			goto fail;
-	}
-	r |= json_object_set_new(o, "score", json_integer(s->score));
-	r |= json_object_set_new(o, "band", json_string(coll_band_name(s->band)));
-	r |= json_object_set_new(o, "categories", cats);
-	cats = NULL;
-	r |= json_object_set_new(o, "deductions", list);
-	list = NULL;
-	if (r)
-		goto fail;
-	return o;
-fail:
-	json_decref(cats);
-	json_decref(list);
-	json_decref(o);
-	return NULL;
-}
-
-int coll_customer_score(const int *host_scores, const bool *production, size_t n, size_t *ret_worst)
-{
-	size_t worst = (size_t)-1;
-	bool any_prod = false;
-
-	for (size_t i = 0; i < n; i++)
-		if (production && production[i])
-			any_prod = true;
-	for (size_t i = 0; i < n; i++) {
-		if (any_prod && !production[i])
-			continue;
-		if (worst == (size_t)-1 || host_scores[i] < host_scores[worst])
-			worst = i;
-	}
-	if (ret_worst)
-		*ret_worst = worst;
-	return worst == (size_t)-1 ? 100 : host_scores[worst];
 }

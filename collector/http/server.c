@@ -290,25 +290,9 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			goto fail;
 	}
 
-	srv->an = (struct coll_analysis){
-		.webhook_url = cfg->webhook_url,
-		.smtp_url = cfg->smtp_url,
-		.mail_from = cfg->mail_from,
-		.mail_to = cfg->mail_to,
-		.dashboard_url = cfg->dashboard_url,
-		.forecast_window_s = 30 * 86400,
-		.sample_interval_s = cfg->sample_interval_s,
-		.max_forecasts = 64,
-	};
-	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
-				      &srv->an.webhook_format) < 0) {
-		snprintf(err, errlen,
-			 "[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, feishu "
-			 "or slack",
-			 cfg->webhook_format);
-		r = -EINVAL;
+	r = coll_analysis_config(cfg, &srv->an, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
 	struct coll_outbox_cfg oc = {
 		.store_url = cfg->store_url,
 		.db = dbo,

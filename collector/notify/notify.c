@@ -146,6 +146,9 @@ int coll_notice_title(const struct coll_notice *n, char *buf, size_t size)
 	if (!n || !buf || !size)
 		return -EINVAL;
 	severity_upper(n, sev, sizeof(sev));
+	if (n->summary)
+		return ep_snprintf(buf, size, "[%s] %s: %s", sev, coll_s_or(n->host, "?"),
+				   n->summary);
 	coll_notice_value(n, val, sizeof(val));
 	return ep_snprintf(buf, size, "[%s] %s: %s %s on %s (%s)", sev, coll_s_or(n->host, "?"),
 			   coll_s_or(n->rule, "alert"), state_verb(n->state),

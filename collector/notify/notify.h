@@ -41,6 +41,10 @@ struct coll_notice {
 	const char *dashboard_url; /* link to the alert/host, may be NULL */
 	int64_t at;                /* when it happened (epoch s) */
 	const char *id;            /* stable notice id (outbox row), may be NULL */
+	const char *summary;       /* the title after "[SEV] host: ", written by the analysis in
+				      the one number format ("index_fragmentation cleared on x:
+				      now 0.0% (was 56.1%) after rebuild"); NULL = from rule,
+				      object and value */
 };
 
 enum coll_webhook_format {

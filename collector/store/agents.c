@@ -126,7 +126,8 @@ int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int6
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score, a.band,"
+		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score,"
+		" " COLL_BAND_SQL ","
 		" a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
 		"a.hostname",

@@ -41,9 +41,25 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 	return r;
 }
 
+/* The hosts that count for customer c: its production hosts, or all of them
+ * when none is marked production (as coll_customer_score). */
+#define COUNTED_SQL                                                                                \
+	" FROM agents h WHERE h.customer_id = c.id AND h.revoked_at IS NULL AND (h.production = 1" \
+	" OR NOT EXISTS (SELECT 1 FROM agents p WHERE p.customer_id = c.id AND p.revoked_at IS"    \
+	" NULL AND p.production = 1))"
+/* Customer band (coll_customer_band): critical if a counted host is, else
+ * unknown if one is (never healthy while a production host is unknown),
+ * else at_risk if one is, else healthy; NULL without hosts. */
+#define CUSTOMER_BAND_SQL                                                                          \
+	"CASE WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'critical') THEN 'critical'"       \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND (h.band = 'unknown' OR h.band IS NULL OR"       \
+	" h.last_report_at IS NULL)) THEN 'unknown'"                                               \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'at_risk') THEN 'at_risk'"             \
+	" WHEN EXISTS (SELECT 1" COUNTED_SQL ") THEN 'healthy' END"
+
 int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
 {
-	static const char *const names[] = {"id", "name", "created_at", "hosts", "score"};
+	static const char *const names[] = {"id", "name", "created_at", "hosts", "score", "band"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
@@ -55,29 +71,14 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 		" COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
 		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
 		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		" a.revoked_at IS NULL AND a.score IS NOT NULL))"
+		" a.revoked_at IS NULL AND a.score IS NOT NULL)), " CUSTOMER_BAND_SQL
 		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
 		&res, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssiii", ret);
+	r = coll_rows_json(&res, names, "ssiiis", ret);
 	coll_db_res_free(&res);
-	if (r < 0)
-		return r;
-	/* band of the customer score */
-	size_t i;
-	json_t *c;
-	json_array_foreach(*ret, i, c)
-	{
-		json_t *sc = json_object_get(c, "score");
-		const char *band = NULL;
-		if (json_is_integer(sc)) {
-			json_int_t v = json_integer_value(sc);
-			band = v >= 85 ? "healthy" : v >= 60 ? "at_risk" : "critical";
-		}
-		json_object_set_new(c, "band", band ? json_string(band) : json_null());
-	}
-	return 0;
+	return r;
 }
 
 int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,

@@ -18,17 +18,17 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		     json_t **ret)
 {
 	static const char *const names[] = {
-		"id",    "customer_id", "customer", "hostname",   "last_report_at",
-		"state", "score",       "band",     "top_reason", "open_alerts"};
+		"id",    "customer_id", "customer",   "hostname",    "last_report_at", "state",
+		"score", "band",        "top_reason", "open_alerts", "stale_since"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.last_report_at, " COLL_STATE_SQL
-		", a.score, a.band, a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE x.agent_id ="
-		" a.id AND"
-		" x.closed_at IS NULL) FROM agents a JOIN customers c ON c.id = a.customer_id"
+		", a.score, " COLL_BAND_SQL ", a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE"
+		" x.agent_id = a.id AND x.closed_at IS NULL), a.stale_since FROM agents a JOIN "
+		"customers c ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)"
 		" ORDER BY a.revoked_at IS NOT NULL, COALESCE(a.score, 101), c.name, a.hostname,"
 		" a.id LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",
@@ -36,7 +36,7 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		coll_i2s(scope->limit > 0 ? scope->limit : 100000).s, coll_i2s(scope->offset).s);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssssisissi", ret);
+	r = coll_rows_json(&res, names, "ssssisissii", ret);
 	coll_db_res_free(&res);
 	return r;
 }
@@ -52,7 +52,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	static const char *const names[] = {
 		"id",          "customer_id", "customer",    "hostname",       "agent_version",
 		"enrolled_at", "revoked_at",  "last_seq",    "last_report_at", "state",
-		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts"};
+		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts",
+		"stale_since"};
 	struct coll_db_res res = {0};
 	json_t *host = NULL, *j = NULL;
 	if (!scope)
@@ -60,8 +61,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	int r = COLL_Q(
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
-		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score, a.band,"
-		" a.seq_rewinds, a.score_json, a.forecasts_json"
+		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score,"
+		" " COLL_BAND_SQL ", a.seq_rewinds, a.score_json, a.forecasts_json, a.stale_since"
 		" FROM agents a JOIN customers c ON c.id = a.customer_id"
 		" WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
 		&res, coll_i2s(now).s, id, scope->customer_id, scope->customer_id);
@@ -71,7 +72,7 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		coll_db_res_free(&res);
 		return -ENOENT; /* missing and out of scope alike */
 	}
-	host = coll_row_json(&res, 0, names, "sssssiiiisisijj");
+	host = coll_row_json(&res, 0, names, "sssssiiiisisijji");
 	coll_db_res_free(&res);
 	if (!host)
 		return -ENOMEM;

@@ -63,11 +63,23 @@
 	"CREATE TABLE events (id " AUTO_ID ", agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"         \
 	" kind TEXT NOT NULL, detail TEXT);"
 
+/* 2 = verdicts (issue 10, docs/scoring.md): per-instance state for stale
+ * findings, per-customer threshold overrides, the host's stale_since. */
+#define SCHEMA_V2                                                                                  \
+	"ALTER TABLE agents ADD COLUMN instances TEXT;"                                            \
+	"ALTER TABLE agents ADD COLUMN stale_since BIGINT;"                                        \
+	"CREATE TABLE customer_thresholds (customer_id TEXT NOT NULL REFERENCES customers(id),"    \
+	" kind TEXT NOT NULL, warning DOUBLE PRECISION, critical DOUBLE PRECISION,"                \
+	" min_size DOUBLE PRECISION, updated_at BIGINT NOT NULL, PRIMARY KEY (customer_id, "       \
+	"kind));"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
+	SCHEMA_V2,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
+	SCHEMA_V2,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

@@ -37,6 +37,9 @@ void coll_copy_id(char dst[COLL_ID_SIZE], const char *src);
 
 /* An agent's state (column text) from agents a; one parameter: now.
  * An agent is silent after 3 intervals without a report (the dead-man rule). */
+/* a host that never reported has no score: its band is unknown (docs/scoring.md) */
+#define COLL_BAND_SQL "CASE WHEN a.last_report_at IS NULL THEN 'unknown' ELSE a.band END"
+
 #define COLL_STATE_SQL                                                                             \
 	"CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked'"                                        \
 	" WHEN a.last_report_at IS NULL THEN 'never_reported'"                                     \

@@ -47,7 +47,9 @@ coll_start n1 "[alerts]" "webhook_url = http://127.0.0.1:$WPORT/hook" "webhook_f
 	"mail_from = erpulse@vendor.example" "mail_to = support@vendor.example, oncall@vendor.example" ||
 	bail "collector did not start"
 A=$(coll_enroll Acme "$T/k" erp01) && [ -n "$A" ] || bail "enroll"
-frag() { echo "[{\"kind\":\"index_fragmentation\",\"object\":\"odoo/public.sale_order_line_order_id_idx\",\"value\":$1,\"unit\":\"%\",\"threshold\":30,\"severity\":\"warning\",\"method\":\"pgstatindex\",\"message\":\"wasted leaf space\",\"remediation\":\"REINDEX INDEX CONCURRENTLY public.sale_order_line_order_id_idx;\",\"pages\":5000}]"; }
+# the agent judges (docs/protocol.md): warning above 30, critical above 50
+sev() { awk -v v="$1" 'BEGIN { print (v > 50 ? "critical" : v > 30 ? "warning" : "info") }'; }
+frag() { echo "[{\"kind\":\"index_fragmentation\",\"object\":\"odoo/public.sale_order_line_order_id_idx\",\"value\":$1,\"unit\":\"%\",\"threshold\":30,\"critical_threshold\":50,\"severity\":\"$(sev "$1")\",\"method\":\"pgstatindex\",\"message\":\"wasted leaf space\",\"remediation\":\"REINDEX INDEX CONCURRENTLY public.sale_order_line_order_id_idx;\",\"pages\":5000}]"; }
 hooks() { ls "$HOOK"/*.json 2>/dev/null | wc -l; }
 mails() { grep -c '^---------- MESSAGE FOLLOWS' "$T/smtp.out"; }
 hooks_ge() { [ "$(hooks)" -ge "$1" ]; }

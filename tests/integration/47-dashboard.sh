@@ -99,6 +99,7 @@ else
 	dom_like "vendor: and the other customer's host" '>other-db</a>'
 	dom_like "vendor: worst first" 'erp-prod-01</a>.*other-db</a>'
 	dom_like "vendor: the summary counts hosts by band" 'id="band-critical"'
+	dom_like "vendor: unknown (grey) is a band of its own" 'id="band-unknown"'
 	dom_like "vendor: the open alert is listed" '<span class="sev critical">critical</span>'
 	dom_like "markup in a hostname is shown as text" '&lt;img src=x onerror=alert\(1\)&gt;"&amp;'"'"'&lt;b&gt;bold&lt;/b&gt;'
 	tap_is "... and never becomes an element" "$(grep -c '<img src=x\|<b>bold' "$T/dom")" "0"

@@ -135,13 +135,24 @@ static void test_fragmentation_sequence(void **state)
 	(void)state;
 
 	for (size_t i = 0; i < EP_ARRAY_SIZE(steps); i++) {
-		json_t *f = finding("index_fragmentation", obj, steps[i].value, "info");
-		struct coll_open_alert oa = {COLL_RULE_INDEX_FRAGMENTATION, obj, open};
+		/* the agent's judgement travels in the finding: warning above 30,
+		 * critical above 50 */
+		double v = steps[i].value;
+		json_t *f = finding("index_fragmentation", obj, v,
+				    v > 50   ? "critical"
+				    : v > 30 ? "warning"
+					     : "info");
+		struct coll_open_alert oa = {.rule = COLL_RULE_INDEX_FRAGMENTATION,
+					     .object = obj,
+					     .level = open,
+					     .value = NAN};
 		struct coll_alert_results res;
 		const struct coll_alert_result *a;
 		json_t *rep;
 
 		json_object_set_new(f, "pages", json_integer(5000));
+		json_object_set_new(f, "threshold", json_real(30));
+		json_object_set_new(f, "critical_threshold", json_real(50));
 		rep = report(NOW, json_pack("[o]", probe("postgres", "ok", json_pack("[o]", f))));
 		eval(rep, NULL, 0, &oa, open != COLL_LEVEL_NONE, &res);
 		a = find(&res, COLL_RULE_INDEX_FRAGMENTATION, obj);
@@ -173,8 +184,12 @@ static void test_fragmentation_min_pages(void **state)
 	json_t *rep;
 	(void)state;
 
-	json_object_set_new(small, "pages", json_integer(999));
-	json_object_set_new(big, "pages", json_integer(1000));
+	/* the finding's own rule: below its min_size it never alerts, whatever
+	 * else it says; no hard-coded 1000 pages in the collector */
+	json_object_set_new(small, "size", json_integer(999));
+	json_object_set_new(small, "min_size", json_integer(1000));
+	json_object_set_new(big, "size", json_integer(600));
+	json_object_set_new(big, "min_size", json_integer(500));
 	json_object_set_new(big, "remediation", json_string("REINDEX INDEX CONCURRENTLY s.big;"));
 	rep = report(NOW, json_pack("[o]", probe("postgres", "ok",
 						 json_pack("[o,o,o]", small, big, nopages))));
@@ -240,9 +255,18 @@ static void test_disk_full_forecast(void **state)
 			disk_fc("/opt", COLL_FK_DISK_BYTES, COLL_FC_INSUFFICIENT, NAN),
 		};
 		struct coll_open_alert open[3] = {
-			{COLL_RULE_DISK_FULL, "/home", COLL_LEVEL_WARNING},
-			{COLL_RULE_DISK_FULL, "/srv", COLL_LEVEL_WARNING},
-			{COLL_RULE_DISK_FULL, "/opt", COLL_LEVEL_WARNING},
+			{.rule = COLL_RULE_DISK_FULL,
+			 .object = "/home",
+			 .level = COLL_LEVEL_WARNING,
+			 .value = NAN},
+			{.rule = COLL_RULE_DISK_FULL,
+			 .object = "/srv",
+			 .level = COLL_LEVEL_WARNING,
+			 .value = NAN},
+			{.rule = COLL_RULE_DISK_FULL,
+			 .object = "/opt",
+			 .level = COLL_LEVEL_WARNING,
+			 .value = NAN},
 		};
 		eval(rep, fc2, 3, open, 3, &res);
 		a = find(&res, COLL_RULE_DISK_FULL, "/home");
@@ -389,8 +413,10 @@ static void test_security_updates(void **state)
 
 	/* installed: count 0 clears the open alert */
 	{
-		struct coll_open_alert open = {COLL_RULE_SECURITY_UPDATES, "host",
-					       COLL_LEVEL_WARNING};
+		struct coll_open_alert open = {.rule = COLL_RULE_SECURITY_UPDATES,
+					       .object = "host",
+					       .level = COLL_LEVEL_WARNING,
+					       .value = NAN};
 		rep = report(NOW,
 			     json_pack("[o]", probe("patches", "ok",
 						    json_pack("[o]", finding("security_updates",
@@ -432,7 +458,10 @@ static void test_agent_silent(void **state)
 	const struct coll_alert_result *a;
 	struct coll_alert_input in = {
 		.now = NOW, .last_seen = NOW - 3 * 300 - 60, .interval_s = 300};
-	struct coll_open_alert open = {COLL_RULE_AGENT_SILENT, "agent", COLL_LEVEL_CRITICAL};
+	struct coll_open_alert open = {.rule = COLL_RULE_AGENT_SILENT,
+				       .object = "agent",
+				       .level = COLL_LEVEL_CRITICAL,
+				       .value = NAN};
 	json_t *rep;
 	(void)state;
 
@@ -502,8 +531,14 @@ static void test_clock_skew(void **state)
 static void test_vanished_objects(void **state)
 {
 	struct coll_open_alert open[2] = {
-		{COLL_RULE_INDEX_FRAGMENTATION, "db/s.gone_idx", COLL_LEVEL_WARNING},
-		{COLL_RULE_FILESYSTEM_USAGE, "/mnt/old", COLL_LEVEL_WARNING},
+		{.rule = COLL_RULE_INDEX_FRAGMENTATION,
+		 .object = "db/s.gone_idx",
+		 .level = COLL_LEVEL_WARNING,
+		 .value = NAN},
+		{.rule = COLL_RULE_FILESYSTEM_USAGE,
+		 .object = "/mnt/old",
+		 .level = COLL_LEVEL_WARNING,
+		 .value = NAN},
 	};
 	struct coll_alert_results res;
 	const struct coll_alert_result *a;
@@ -546,8 +581,10 @@ static void test_large_report(void **state)
 		snprintf(obj, sizeof(obj), "db/s.idx%04d", i);
 		json_array_append_new(findings, finding("index_fragmentation", obj, 31, "warning"));
 		snprintf(names[i], sizeof(names[i]), "db/s.old%04d", i);
-		open[i] = (struct coll_open_alert){COLL_RULE_INDEX_FRAGMENTATION, names[i],
-						   COLL_LEVEL_WARNING};
+		open[i] = (struct coll_open_alert){.rule = COLL_RULE_INDEX_FRAGMENTATION,
+						   .object = names[i],
+						   .level = COLL_LEVEL_WARNING,
+						   .value = NAN};
 	}
 	/* the same index twice: the worse value wins */
 	json_array_append_new(findings,
@@ -589,12 +626,17 @@ static void test_names_and_json(void **state)
 		assert_int_equal(r, i);
 		assert_non_null(d->summary);
 		/* clear thresholds never above raise thresholds (for higher-is-worse) */
-		if (!d->lower_is_worse)
+		if (isnan(d->warn_raise))
+			assert_true(d->from_finding); /* its lines are the finding's */
+		else if (!d->lower_is_worse)
 			assert_true(d->warn_clear <= d->warn_raise);
 		else
 			assert_true(d->warn_clear >= d->warn_raise);
 	}
-	assert_int_equal(coll_rule_parse("nope", &r), -EINVAL);
+	assert_int_equal(coll_rule_parse("No pe!", &r), -EINVAL);
+	assert_int_equal(coll_rule_parse("", &r), -EINVAL);
+	assert_int_equal(coll_rule_parse("log_errors", &r), 0);
+	assert_int_equal(r, COLL_RULE_FINDING);
 	assert_null(coll_rule_get(COLL_RULE_COUNT));
 	assert_int_equal(coll_alert_level_parse("critical", &l), 0);
 	assert_int_equal(l, COLL_LEVEL_CRITICAL);
@@ -622,9 +664,153 @@ static void test_names_and_json(void **state)
 	}
 }
 
+/* The one result named `name` for object, or NULL. */
+static const struct coll_alert_result *find_name(const struct coll_alert_results *r,
+						 const char *name, const char *object)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->items[i].name && !strcmp(r->items[i].name, name) &&
+		    !strcmp(r->items[i].object, object))
+			return &r->items[i];
+	return NULL;
+}
+
+/* Issue 10, defect 6: a critical log error rate raises an alert from the
+ * first report (no history needed), named after its kind, and holds it
+ * until the rate is 10% below the finding's line. */
+static void test_every_kind_alerts(void **state)
+{
+	struct coll_alert_results res;
+	const struct coll_alert_result *a;
+	json_t *f = finding("log_errors", "odoo", 133, "critical"), *rep;
+	struct coll_open_alert open = {.rule = COLL_RULE_FINDING,
+				       .name = "log_errors",
+				       .object = "odoo",
+				       .level = COLL_LEVEL_CRITICAL,
+				       .value = 133};
+	(void)state;
+
+	json_object_set_new(f, "unit", json_string("records/min"));
+	json_object_set_new(f, "threshold", json_real(10));
+	json_object_set_new(f, "critical_threshold", json_real(30));
+	rep = report(NOW, json_pack("[o]", probe("log", "ok", json_pack("[o]", f))));
+	eval(rep, NULL, 0, NULL, 0, &res);
+	a = find_name(&res, "log_errors", "odoo");
+	assert_non_null(a);
+	assert_int_equal(a->rule, COLL_RULE_FINDING);
+	assert_int_equal(a->action, COLL_ACTION_RAISE);
+	assert_int_equal(a->level, COLL_LEVEL_CRITICAL);
+	assert_non_null(strstr(a->message, "133.0 records/min"));
+	assert_non_null(strstr(a->message, "critical when above 30.0 records/min"));
+	coll_alert_results_free(&res);
+
+	/* 28/min: the agent says warning; 28 >= 30 - 3 keeps critical */
+	json_object_set_new(f, "value", json_real(28));
+	json_object_set_new(f, "severity", json_string("warning"));
+	eval(rep, NULL, 0, &open, 1, &res);
+	a = find_name(&res, "log_errors", "odoo");
+	assert_int_equal(a->action, COLL_ACTION_NONE);
+	assert_int_equal(a->level, COLL_LEVEL_CRITICAL);
+	coll_alert_results_free(&res);
+
+	/* 0/min (info): clears, saying what it is now and what it was */
+	json_object_set_new(f, "value", json_real(0));
+	json_object_set_new(f, "severity", json_string("info"));
+	eval(rep, NULL, 0, &open, 1, &res);
+	a = find_name(&res, "log_errors", "odoo");
+	assert_int_equal(a->action, COLL_ACTION_CLEAR);
+	assert_string_equal(a->why, "now 0.0 records/min (was 133.0 records/min)");
+	coll_alert_results_free(&res);
+	json_decref(rep);
+}
+
+/* Issue 10, defects 2, 3 and 8: a carried (stale) instance keeps its alert;
+ * a removed instance clears with a reason; a rebuilt index clears with
+ * "now 0.0% (was 56.1%) after rebuild". */
+static void test_clear_reasons(void **state)
+{
+	struct coll_alert_results res;
+	const struct coll_alert_result *a;
+	struct coll_open_alert open = {.rule = COLL_RULE_INDEX_FRAGMENTATION,
+				       .object = "erp/public.x_idx",
+				       .level = COLL_LEVEL_WARNING,
+				       .value = 56.1};
+	json_t *f = finding("index_fragmentation", "erp/public.x_idx", 0, "info"), *rep, *p;
+	struct coll_alert_input in = {.open = &open, .n_open = 1, .received_at = NOW, .now = NOW};
+	(void)state;
+
+	/* the agent measured it again after REINDEX */
+	json_object_set_new(f, "rebuilt", json_true());
+	json_object_set_new(f, "threshold", json_real(30));
+	rep = report(NOW, json_pack("[o]", probe("postgres", "ok", json_pack("[o]", f))));
+	in.report = rep;
+	assert_int_equal(coll_alerts_evaluate(&in, &res), 0);
+	a = find(&res, COLL_RULE_INDEX_FRAGMENTATION, "erp/public.x_idx");
+	assert_int_equal(a->action, COLL_ACTION_CLEAR);
+	assert_string_equal(a->why, "now 0.0% (was 56.1%) after rebuild");
+	assert_non_null(strstr(a->message, "Resolved: index_fragmentation on erp/public.x_idx: now "
+					   "0.0% (was 56.1%) after rebuild"));
+	coll_alert_results_free(&res);
+	json_decref(rep);
+
+	/* once --probe log: postgres configured but not run, no carried data
+	 * for it (the coverage step would carry it): the alert stays */
+	rep = report(NOW, json_pack("[o]", probe("log", "ok", NULL)));
+	json_object_set_new(rep, "configured",
+			    json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "log", "target", "t", "name",
+				      "postgres", "target", "t"));
+	in.report = rep;
+	assert_int_equal(coll_alerts_evaluate(&in, &res), 0);
+	assert_null(find(&res, COLL_RULE_INDEX_FRAGMENTATION, "erp/public.x_idx"));
+	coll_alert_results_free(&res);
+
+	/* postgres carried stale: still no clear */
+	p = probe("postgres", "missing", NULL);
+	json_object_set_new(p, "stale", json_true());
+	json_array_append_new(json_object_get(rep, "probes"), p);
+	assert_int_equal(coll_alerts_evaluate(&in, &res), 0);
+	assert_null(find(&res, COLL_RULE_INDEX_FRAGMENTATION, "erp/public.x_idx"));
+	coll_alert_results_free(&res);
+	json_decref(rep);
+
+	/* postgres/t removed from the configuration: clears, saying so */
+	rep = report(NOW, json_pack("[o]", probe("log", "ok", NULL)));
+	json_object_set_new(rep, "configured",
+			    json_pack("[{s:s,s:s}]", "name", "log", "target", "t"));
+	json_t *removed =
+		json_pack("[{s:s, s:[o]}]", "instance", "postgres/t", "findings",
+			  finding("index_fragmentation", "erp/public.x_idx", 56.1, "warning"));
+	in.report = rep;
+	in.removed = removed;
+	assert_int_equal(coll_alerts_evaluate(&in, &res), 0);
+	a = find(&res, COLL_RULE_INDEX_FRAGMENTATION, "erp/public.x_idx");
+	assert_non_null(a);
+	assert_int_equal(a->action, COLL_ACTION_CLEAR);
+	assert_string_equal(a->why, "instance postgres/t removed from the agent's configuration");
+	coll_alert_results_free(&res);
+	json_decref(removed);
+	json_decref(rep);
+}
+
+static void test_format_value(void **state)
+{
+	char b[64];
+	(void)state;
+
+	assert_string_equal(coll_format_value(b, sizeof(b), 50.0333, "%"), "50.0%");
+	assert_string_equal(coll_format_value(b, sizeof(b), 56.1, "%"), "56.1%");
+	assert_string_equal(coll_format_value(b, sizeof(b), 833, "pages"), "833 pages");
+	assert_string_equal(coll_format_value(b, sizeof(b), 2.25, "days"), "2.2 days");
+	assert_string_equal(coll_format_value(b, sizeof(b), NAN, "%"), "n/a");
+	assert_string_equal(coll_format_value(b, sizeof(b), 3, NULL), "3.0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_kind_alerts),
+		cmocka_unit_test(test_clear_reasons),
+		cmocka_unit_test(test_format_value),
 		cmocka_unit_test(test_hysteresis_levels),
 		cmocka_unit_test(test_fragmentation_sequence),
 		cmocka_unit_test(test_fragmentation_min_pages),

@@ -46,6 +46,15 @@ static void test_defaults(void **state)
 	assert_string_equal(s.webhook_format, "generic");
 	assert_null(s.webhook_url);
 	assert_false(s.allow_private_targets);
+	assert_true(s.group_notices);         /* one message per report and channel */
+	assert_int_equal(s.stale_after_s, 0); /* = 3 report intervals */
+	coll_settings_free(&s);
+	unlink(path);
+
+	assert_int_equal(write_conf("[alerts]\ngroup_notices = no\nstale_after = 2h\n"), 0);
+	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
+	assert_false(s.group_notices);
+	assert_int_equal(s.stale_after_s, 7200);
 	coll_settings_free(&s);
 	unlink(path);
 }

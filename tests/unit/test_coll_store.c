@@ -539,11 +539,17 @@ static void test_deadman(void **state)
 			 1);
 	int64_t outbox = count(s, "SELECT COUNT(*) FROM outbox");
 	assert_int_equal(outbox, 1);
+	/* silence is never health: unknown, liveness lost, stale since the report */
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE band = 'unknown' AND"
+				  " score <= 85 AND stale_since = last_report_at AND"
+				  " score_json LIKE '%report_age%'"),
+			 1);
 	/* the next report clears it */
 	r = report(aid, 2, NULL, "erp01");
 	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
 	json_decref(r);
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM alerts WHERE closed_at IS NULL"), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE band <> 'unknown'"), 1);
 }
 
 static void test_scope(void **state)

@@ -61,22 +61,40 @@ static int score(const json_t *rep, int64_t received, const struct coll_object_f
 	assert_int_equal(coll_score_host(&in, s), 0);
 	for (size_t i = 0; i < s->n_deductions; i++) {
 		const struct coll_deduction *d = &s->deductions[i];
-		assert_true(d->points > 0);
+		assert_true(d->points >= 0);
+		assert_true(d->full_points >= d->points);
+		assert_int_equal(d->capped, d->points < d->full_points);
+		assert_true(d->severity == 1 || d->severity == 2);
 		assert_non_null(d->kind);
 		assert_non_null(d->object);
 		assert_non_null(d->reason);
 		assert_true(strlen(d->reason) > 0);
-		assert_true(i == 0 || s->deductions[i - 1].points >= d->points);
+		/* worst first: severity, then points before caps */
+		if (i > 0) {
+			const struct coll_deduction *p = &s->deductions[i - 1];
+			assert_true(
+				p->severity > d->severity ||
+				(p->severity == d->severity && p->full_points >= d->full_points));
+		}
 		sum += d->points;
 		cat_sum[d->category] += d->points;
 	}
-	/* every lost point is explained, exactly */
-	assert_int_equal(sum, 100 - s->score);
+	/* every lost point is explained, exactly; a cap only lowers the score */
+	assert_int_equal(sum, 100 - s->uncapped);
+	assert_int_equal(s->score, s->uncapped < s->cap ? s->uncapped : s->cap);
+	assert_int_equal(s->cap < 100, s->cap_reason != NULL);
 	for (int c = 0; c < COLL_CAT_COUNT; c++) {
 		assert_int_equal(cat_sum[c], s->category_lost[c]);
 		assert_true(s->category_lost[c] <= coll_category_weight((enum coll_category)c));
 	}
-	assert_int_equal(s->band, coll_score_band(s->score));
+	if (s->band != COLL_BAND_UNKNOWN)
+		assert_int_equal(s->band, coll_score_band(s->score));
+	else
+		assert_non_null(s->unknown_reason);
+	if (s->n_deductions)
+		assert_ptr_equal(coll_score_top_reason(s), s->band == COLL_BAND_UNKNOWN
+								   ? s->unknown_reason
+								   : s->deductions[0].reason);
 	return s->score;
 }
 
@@ -126,16 +144,17 @@ static void test_healthy(void **state)
 	json_decref(rep);
 }
 
-/* 3 (fragmentation warning) + 6 (fragmentation 55%: critical by the alert
- * threshold although the probe said warning) + 5 (disk 91%) + 4 (security
- * updates warning) + 6 (log errors critical) = 24 -> 76, at risk. */
+/* One severity, the agent's: 3 (fragmentation warning) + 3 (55%, which the
+ * agent judged warning: the collector does not re-judge it) + 0 (a small
+ * index the agent judged info by its min_size) + 5 (disk 91%) + 4 (security
+ * updates warning) + 6 (log errors critical) = 21 -> 79, at risk. */
 static void test_known_findings(void **state)
 {
 	struct coll_score s;
 	const struct coll_deduction *d;
 	json_t *f1 = finding("index_fragmentation", "odoo/public.a_idx", 41.2, "warning");
 	json_t *f2 = finding("index_fragmentation", "odoo/public.b_idx", 55, "warning");
-	json_t *small = finding("index_fragmentation", "odoo/public.tiny_idx", 90, "critical");
+	json_t *small = finding("index_fragmentation", "odoo/public.tiny_idx", 90, "info");
 	json_t *rep;
 	(void)state;
 
@@ -155,15 +174,16 @@ static void test_known_findings(void **state)
 			probe("log", "ok",
 			      json_pack("[o]", finding("log_errors", "odoo", 40, "critical")))));
 
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 76);
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 79);
 	assert_int_equal(s.band, COLL_BAND_AT_RISK);
 	assert_int_equal(s.n_deductions, 5);
-	assert_int_equal(s.category_lost[COLL_CAT_DATABASE], 9);
+	assert_string_equal(s.deductions[0].kind, "log_errors"); /* the critical one first */
+	assert_int_equal(s.category_lost[COLL_CAT_DATABASE], 6);
 	assert_int_equal(s.category_lost[COLL_CAT_STORAGE], 5);
 	assert_int_equal(s.category_lost[COLL_CAT_PATCHES], 4);
 	assert_int_equal(s.category_lost[COLL_CAT_ERRORS], 6);
 	assert_int_equal(s.category_lost[COLL_CAT_LIVENESS], 0);
-	assert_int_equal(s.category_score[COLL_CAT_DATABASE], 100 * (35 - 9) / 35);
+	assert_int_equal(s.category_score[COLL_CAT_DATABASE], 100 * (35 - 6) / 35);
 	assert_int_equal(s.category_score[COLL_CAT_PATCHES], 60);
 	d = find(&s, "index_fragmentation", "odoo/public.a_idx");
 	assert_non_null(d);
@@ -171,9 +191,10 @@ static void test_known_findings(void **state)
 	assert_int_equal(d->category, COLL_CAT_DATABASE);
 	assert_string_equal(d->remediation, "REINDEX INDEX CONCURRENTLY \"public\".\"a_idx\";");
 	assert_non_null(strstr(d->reason, "41.2"));
+	assert_non_null(strstr(d->reason, "41.2%"));
 	d = find(&s, "index_fragmentation", "odoo/public.b_idx");
 	assert_non_null(d);
-	assert_int_equal(d->points, 6);
+	assert_int_equal(d->points, 3);
 	assert_non_null(d->remediation); /* the table's default */
 	assert_null(find(&s, "index_fragmentation", "odoo/public.tiny_idx"));
 	d = find(&s, "log_errors", "odoo");
@@ -183,8 +204,10 @@ static void test_known_findings(void **state)
 	json_decref(rep);
 }
 
-/* Ten critical indexes and a critical XID age: xid 25, then fragmentation
- * 6 and 4 (the database category's 35 are used up). 100 - 35 = 65. */
+/* Ten critical indexes and a critical XID age of 80%: xid 25, then
+ * fragmentation 6 and 4 (the database category's 35 are used up), the other
+ * eight listed as capped. 100 - 35 = 65, and XID age over 75% is fatal:
+ * capped at 59. */
 static void test_caps(void **state)
 {
 	struct coll_score s;
@@ -201,18 +224,26 @@ static void test_caps(void **state)
 	}
 	json_array_append_new(findings, finding("xid_wraparound", "db", 80, "critical"));
 	rep = report(NOW - 60, 0, json_pack("[o]", probe("postgres", "ok", findings)));
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 65);
-	assert_int_equal(s.n_deductions, 3);
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 59);
+	assert_int_equal(s.uncapped, 65);
+	assert_int_equal(s.cap, COLL_CAP_FATAL);
+	assert_string_equal(s.cap_kind, "xid_wraparound");
+	assert_int_equal(s.band, COLL_BAND_CRITICAL);
+	assert_int_equal(s.n_deductions, 11);
 	assert_string_equal(s.deductions[0].kind, "xid_wraparound");
 	assert_int_equal(s.deductions[0].points, 25);
 	assert_int_equal(s.deductions[1].points, 6);
 	assert_int_equal(s.deductions[2].points, 4);
+	assert_int_equal(s.deductions[3].points, 0);
+	assert_true(s.deductions[3].capped);
+	assert_int_equal(s.deductions[3].full_points, 6);
 	assert_int_equal(s.category_lost[COLL_CAT_DATABASE], 35);
 	assert_int_equal(s.category_score[COLL_CAT_DATABASE], 0);
 	coll_score_free(&s);
 	json_decref(rep);
 
-	/* the same ten indexes alone stop at the kind's cap of 15 */
+	/* the same ten indexes alone stop at the kind's cap of 15; a critical
+	 * finding keeps the host out of healthy: 85 -> 84 */
 	findings = json_array();
 	for (int i = 0; i < 10; i++) {
 		json_t *f;
@@ -221,8 +252,10 @@ static void test_caps(void **state)
 		json_array_append_new(findings, f);
 	}
 	rep = report(NOW - 60, 0, json_pack("[o]", probe("postgres", "ok", findings)));
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 85);
-	assert_int_equal(s.band, COLL_BAND_HEALTHY);
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 84);
+	assert_int_equal(s.uncapped, 85);
+	assert_int_equal(s.band, COLL_BAND_AT_RISK);
+	assert_int_equal(s.n_deductions, 10);
 	coll_score_free(&s);
 	json_decref(rep);
 }
@@ -234,29 +267,35 @@ static void test_liveness(void **state)
 	(void)state;
 
 	/* silent: last report 1000 s ago at a 300 s interval -> all 15 liveness
-	 * points; the failed probe has no points left in the category */
+	 * points, band unknown; the failed probe is listed capped; a database
+	 * probe that failed is "database unreachable": fatal, capped at 59 */
 	rep = report(
 		NOW - 1000, 0,
 		json_pack("[o,o]", probe("postgres", "error", NULL), probe("disk", "ok", NULL)));
-	assert_int_equal(score(rep, NOW - 1000, NULL, 0, &s), 85);
-	assert_int_equal(s.n_deductions, 1);
+	assert_int_equal(score(rep, NOW - 1000, NULL, 0, &s), 59);
+	assert_int_equal(s.uncapped, 85);
+	assert_string_equal(s.cap_kind, "database_unreachable");
+	assert_int_equal(s.band, COLL_BAND_UNKNOWN);
+	assert_non_null(strstr(s.unknown_reason, "silent"));
+	assert_int_equal(s.stale_since, NOW - 1000);
+	assert_int_equal(s.n_deductions, 2);
 	assert_string_equal(s.deductions[0].kind, "report_age");
 	assert_int_equal(s.deductions[0].points, 15);
 	assert_string_equal(s.deductions[0].object, "erp01");
+	assert_true(s.deductions[1].capped);
 	coll_score_free(&s);
 	json_decref(rep);
 
 	/* late (500 s: 5) + failed probe (3) + dropped reports (2) + clock
 	 * 600 s behind (3) = 13 -> 87 */
-	rep = report(
-		NOW - 500 - 600, 4,
-		json_pack("[o,o]", probe("postgres", "error", NULL), probe("disk", "ok", NULL)));
+	rep = report(NOW - 500 - 600, 4,
+		     json_pack("[o,o]", probe("log", "error", NULL), probe("disk", "ok", NULL)));
 	assert_int_equal(score(rep, NOW - 500, NULL, 0, &s), 87);
+	assert_int_equal(s.band, COLL_BAND_HEALTHY);
 	assert_non_null(find(&s, "report_age", "erp01"));
 	assert_int_equal(find(&s, "report_age", "erp01")->points, 5);
-	assert_non_null(find(&s, "probe_error", "postgres/t"));
-	assert_non_null(
-		strstr(find(&s, "probe_error", "postgres/t")->reason, "connection refused"));
+	assert_non_null(find(&s, "probe_error", "log/t"));
+	assert_non_null(strstr(find(&s, "probe_error", "log/t")->reason, "connection refused"));
 	assert_int_equal(find(&s, "dropped_reports", "erp01")->points, 2);
 	assert_int_equal(find(&s, "clock_skew", "erp01")->points, 3);
 	coll_score_free(&s);
@@ -265,6 +304,7 @@ static void test_liveness(void **state)
 	/* received_at unknown: the report's own generated_at is the age */
 	rep = report(NOW - 2000, 0, json_pack("[]"));
 	assert_int_equal(score(rep, 0, NULL, 0, &s), 85);
+	assert_int_equal(s.band, COLL_BAND_UNKNOWN);
 	coll_score_free(&s);
 	json_decref(rep);
 }
@@ -288,7 +328,7 @@ static struct coll_object_forecast lin(enum coll_forecast_kind k, const char *ob
 /* /var full in 5 days (12) + /var inodes already full (12) + /srv in 20
  * days (5, trimmed to 1 by the storage cap of 25) + /home in 40 days (0)
  * + an error spike (5) + an index crossing 30% in 10 days (1):
- * 25 + 5 + 1 = 31 -> 69. */
+ * 25 + 5 + 1 = 31 -> 69; a filesystem full within 7 days is fatal: 59. */
 static void test_forecasts(void **state)
 {
 	struct coll_object_forecast fc[6] = {
@@ -306,7 +346,9 @@ static void test_forecasts(void **state)
 
 	fc[4].spike = (struct coll_spike){
 		COLL_SPIKE_SPIKE, COLL_BASELINE_HOUR_OF_WEEK, 90, 5, 2, 42.5, 5};
-	assert_int_equal(score(rep, NOW - 60, fc, 6, &s), 69);
+	assert_int_equal(score(rep, NOW - 60, fc, 6, &s), 59);
+	assert_int_equal(s.uncapped, 69);
+	assert_string_equal(s.cap_kind, "disk_full_forecast");
 	assert_int_equal(s.category_lost[COLL_CAT_STORAGE], 25);
 	d = find(&s, "disk_full_forecast", "/var");
 	assert_non_null(d);
@@ -365,7 +407,7 @@ static void test_floor(void **state)
 	(void)state;
 
 	assert_int_equal(score(rep, NOW - 5000, NULL, 0, &s), 0);
-	assert_int_equal(s.band, COLL_BAND_CRITICAL);
+	assert_int_equal(s.band, COLL_BAND_UNKNOWN); /* silent for 5000 s: grey, score 0 */
 	coll_score_free(&s);
 	json_decref(rep);
 }
@@ -379,7 +421,7 @@ static void test_unknown_kind(void **state)
 									     1, "critical")))));
 	(void)state;
 
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 96);
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 84); /* 96, capped: critical */
 	assert_int_equal(s.deductions[0].category, COLL_CAT_DATABASE);
 	coll_score_free(&s);
 	json_decref(rep);
@@ -402,9 +444,11 @@ static void test_large_report(void **state)
 	}
 	rep = report(NOW - 60, 0, json_pack("[o]", probe("log", "ok", findings)));
 	t0 = ep_mono_ms();
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 85); /* errors: 15 of 15 */
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 84); /* errors: 15 of 15 */
 	assert_true(ep_mono_ms() - t0 < 2000);
-	assert_int_equal(s.n_deductions, 4); /* 4 + 4 + 4 + 3 */
+	/* 4 + 4 + 4 + 3, then the capped ones up to the listing limit */
+	assert_int_equal(s.n_deductions, 4 + COLL_SCORE_MAX_CAPPED);
+	assert_int_equal(s.omitted, N - 4 - COLL_SCORE_MAX_CAPPED);
 	assert_int_equal(s.deductions[3].points, 3);
 	coll_score_free(&s);
 	json_decref(rep);
@@ -424,11 +468,12 @@ static void test_json_and_customer(void **state)
 	json_int_t sum = 0;
 	(void)state;
 
-	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 88);
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 84);
 	j = coll_score_json(&s);
 	assert_non_null(j);
-	assert_int_equal(json_integer_value(json_object_get(j, "score")), 88);
-	assert_string_equal(json_string_value(json_object_get(j, "band")), "healthy");
+	assert_int_equal(json_integer_value(json_object_get(j, "score")), 84);
+	assert_int_equal(json_integer_value(json_object_get(j, "uncapped_score")), 88);
+	assert_string_equal(json_string_value(json_object_get(j, "band")), "at_risk");
 	assert_int_equal(
 		json_integer_value(json_object_get(
 			json_object_get(json_object_get(j, "categories"), "storage"), "lost")),
@@ -462,6 +507,146 @@ static void test_json_and_customer(void **state)
 	coll_score_free(NULL);
 }
 
+/* Issue 10, defect 7: seven bloated indexes, the kind's cap of 15 reached
+ * by the worst five; all seven listed, worst first, the two least bad
+ * marked capped with 0 points; top_reason is the worst by severity then
+ * value. */
+static void test_explanation_worst_first(void **state)
+{
+	static const double v[7] = {41.0, 69.6, 35.2, 62.5, 64.0, 38.8, 33.3};
+	json_t *findings = json_array(), *rep;
+	struct coll_score s;
+	char obj[64];
+	(void)state;
+
+	for (int i = 0; i < 7; i++) {
+		json_t *f;
+		snprintf(obj, sizeof(obj), "erp/public.idx%d", i);
+		f = finding("index_fragmentation", obj, v[i], v[i] > 60 ? "critical" : "warning");
+		json_array_append_new(findings, f);
+	}
+	rep = report(NOW - 60, 0, json_pack("[o]", probe("postgres", "ok", findings)));
+	/* 6 + 6 + 6 (three critical, 18 > cap 15: 6 + 6 + 3), then 0 0 0 0 */
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 84);
+	assert_int_equal(s.n_deductions, 7);
+	assert_string_equal(s.deductions[0].object, "erp/public.idx1"); /* 69.6 */
+	assert_string_equal(s.deductions[1].object, "erp/public.idx4"); /* 64.0 */
+	assert_string_equal(s.deductions[2].object, "erp/public.idx3"); /* 62.5 */
+	assert_int_equal(s.deductions[2].points, 3);
+	assert_true(s.deductions[2].capped);
+	assert_string_equal(s.deductions[3].object, "erp/public.idx0"); /* 41.0 warning */
+	assert_int_equal(s.deductions[3].points, 0);
+	assert_string_equal(s.deductions[6].object, "erp/public.idx6"); /* 33.3 */
+	assert_non_null(strstr(coll_score_top_reason(&s), "69.6%"));
+	coll_score_free(&s);
+	json_decref(rep);
+}
+
+static json_t *stale_probe(const char *name, const char *status, int64_t since, json_t *findings)
+{
+	json_t *p = probe(name, status, findings);
+	char when[32];
+
+	assert_int_equal(ep_time_format((time_t)since, when, sizeof(when)), 0);
+	json_object_set_new(p, "stale", json_true());
+	json_object_set_new(p, "stale_since", json_string(when));
+	return p;
+}
+
+/* Carried (stale) findings keep costing points; a category without fresh
+ * data turns stale, then unknown after stale_after; a host whose configured
+ * instances mostly lack recent data is unknown. */
+static void test_stale_and_unknown(void **state)
+{
+	struct coll_score s;
+	json_t *f = finding("index_fragmentation", "erp/public.x", 42.9, "warning"), *rep;
+	char when[32];
+	(void)state;
+
+	assert_int_equal(ep_time_format((time_t)(NOW - 600), when, sizeof(when)), 0);
+	json_object_set_new(f, "stale", json_true());
+	json_object_set_new(f, "stale_since", json_string(when));
+	/* once --probe log: postgres carried from 10 min ago (stale_after 900) */
+	rep = report(NOW - 60, 0,
+		     json_pack("[o,o]", probe("log", "ok", NULL),
+			       stale_probe("postgres", "missing", NOW - 600, json_pack("[o]", f))));
+	json_object_set_new(rep, "configured",
+			    json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "log", "target", "t", "name",
+				      "postgres", "target", "t"));
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 97);
+	assert_int_equal(s.band, COLL_BAND_HEALTHY);
+	assert_int_equal(s.category_state[COLL_CAT_DATABASE], COLL_CAT_STALE);
+	assert_int_equal(s.category_state[COLL_CAT_ERRORS], COLL_CAT_FRESH);
+	assert_int_equal(s.category_state[COLL_CAT_STORAGE], COLL_CAT_UNMONITORED);
+	assert_true(s.deductions[0].stale);
+	assert_non_null(strstr(s.deductions[0].reason, "stale"));
+	coll_score_free(&s);
+
+	/* 20 min later still not measured: database unknown, host unknown
+	 * (1 of 2 instances without recent data is not most; add a third) */
+	json_array_append_new(json_object_get(rep, "configured"),
+			      json_pack("{s:s,s:s}", "name", "disk", "target", "t"));
+	struct coll_score_input in = {.report = rep, .received_at = NOW, .now = NOW + 1200};
+	in.received_at = NOW + 1200;
+	assert_int_equal(coll_score_host(&in, &s), 0);
+	assert_int_equal(s.category_state[COLL_CAT_DATABASE], COLL_CAT_UNKNOWN);
+	assert_int_equal(s.category_state[COLL_CAT_STORAGE], COLL_CAT_UNKNOWN);
+	assert_int_equal(s.band, COLL_BAND_UNKNOWN);
+	assert_non_null(strstr(s.unknown_reason, "2 of 3"));
+	assert_int_equal(s.score, 94); /* still scored (3 + 3 clock skew), shown greyed */
+	coll_score_free(&s);
+	json_decref(rep);
+}
+
+/* The dead-man view: liveness all lost, band unknown, stale_since. */
+static void test_silent_json(void **state)
+{
+	struct coll_score s;
+	json_t *rep = report(NOW - 60, 1,
+			     json_pack("[o]", probe("disk", "ok",
+						    json_pack("[o]", finding("disk_usage", "/", 91,
+									     "warning")))));
+	json_t *j;
+	(void)state;
+
+	assert_int_equal(score(rep, NOW - 60, NULL, 0, &s), 93); /* 5 + 2 dropped */
+	j = coll_score_json(&s);
+	assert_int_equal(coll_score_json_silent(j, "erp01", NOW - 60, NOW + 780, 60), 80);
+	assert_string_equal(json_string_value(json_object_get(j, "band")), "unknown");
+	assert_non_null(json_string_value(json_object_get(j, "stale_since")));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "deductions"), 0), "kind")),
+			    "report_age");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(j, "categories"), "storage"), "state")),
+		"unknown");
+	json_t *empty = json_object();
+	assert_int_equal(coll_score_json_silent(empty, "x", 0, 1, 60), -EINVAL);
+	json_decref(empty);
+	json_decref(j);
+	coll_score_free(&s);
+	json_decref(rep);
+}
+
+static void test_customer_band(void **state)
+{
+	enum coll_band b[3] = {COLL_BAND_HEALTHY, COLL_BAND_UNKNOWN, COLL_BAND_HEALTHY};
+	bool prod[3] = {true, true, false};
+	enum coll_band x;
+	(void)state;
+
+	assert_int_equal(coll_customer_band(b, prod, 3), COLL_BAND_UNKNOWN);
+	b[2] = COLL_BAND_CRITICAL; /* not production: does not count */
+	assert_int_equal(coll_customer_band(b, prod, 3), COLL_BAND_UNKNOWN);
+	b[0] = COLL_BAND_CRITICAL;
+	assert_int_equal(coll_customer_band(b, prod, 3), COLL_BAND_CRITICAL);
+	assert_int_equal(coll_customer_band(NULL, NULL, 0), COLL_BAND_HEALTHY);
+	assert_int_equal(coll_band_parse("unknown", &x), 0);
+	assert_int_equal(x, COLL_BAND_UNKNOWN);
+	assert_int_equal(coll_band_parse("green", &x), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +661,10 @@ int main(void)
 		cmocka_unit_test(test_unknown_kind),
 		cmocka_unit_test(test_large_report),
 		cmocka_unit_test(test_json_and_customer),
+		cmocka_unit_test(test_explanation_worst_first),
+		cmocka_unit_test(test_stale_and_unknown),
+		cmocka_unit_test(test_silent_json),
+		cmocka_unit_test(test_customer_band),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
