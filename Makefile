@@ -68,7 +68,7 @@ ALL_LDFLAGS = $(SAN_LD) $(LDFLAGS)
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard probes/*.c probes/*/*.c))
-COLL_SRC  := $(sort $(filter-out collector/main.c,$(wildcard collector/*.c)))
+COLL_SRC  := $(sort $(filter-out collector/main.c,$(wildcard collector/*.c collector/*/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
