@@ -4,7 +4,7 @@
 # collector/, tests/unit/, tests/fuzz/ or tests/tools/ needs no edit here.
 #   lib/*.c                 -> $(B)/libep.a            (both binaries)
 #   agent/*.c probes/**.c   -> $(B)/libagent.a + bin/erpulse-agent  (agent/main.c holds main)
-#   collector/*.c           -> $(B)/libcoll.a + bin/erpulse-collector (collector/main.c holds main)
+#   collector/**.c          -> $(B)/libcoll.a + bin/erpulse-collector (collector/main.c holds main)
 #   tests/unit/test_X.c     -> $(B)/tests/unit/test_X   (cmocka, links all three archives)
 #   tests/tools/X.c         -> $(B)/tests/tools/X       (helpers used by integration tests)
 #   tests/fuzz/fuzz_X.c     -> $(O)/build/fuzz/fuzz_X  (clang libFuzzer)

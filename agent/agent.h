@@ -77,12 +77,14 @@ struct agent_state {
 	char agent_id[80];
 	char customer_id[128];
 	char collector[1024];
-	int64_t next_seq;     /* the next seq to use; persisted before use */
-	int64_t dropped;      /* dropped reports not yet announced in a report */
-	int64_t last_push_at; /* wall clock seconds of the last delivery attempt */
-	char last_push[512];  /* "accepted seq 42", "HTTP 401 unauthorized: ..." */
-	int64_t last_ok_at;   /* last 2xx */
-	json_t *probes;       /* object: instance -> {status, error, at} */
+	int64_t next_seq;      /* the next seq to use; persisted before use */
+	int64_t dropped;       /* dropped reports no accepted report has announced */
+	int64_t dropped_total; /* every report ever dropped (only grows) */
+	json_t *drop_marks;    /* [[seq, dropped_total when seq was built], ...] */
+	int64_t last_push_at;  /* wall clock seconds of the last delivery attempt */
+	char last_push[512];   /* "accepted seq 42", "HTTP 401 unauthorized: ..." */
+	int64_t last_ok_at;    /* last 2xx */
+	json_t *probes;        /* object: instance -> {status, error, at} */
 };
 
 /* Loads state_dir/state; a missing file gives a fresh state (next_seq 1).
@@ -92,6 +94,20 @@ int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, 
 int agent_state_save(const char *state_dir, const struct agent_state *st);
 void agent_state_free(struct agent_state *st);
 bool agent_state_enrolled(const struct agent_state *st);
+
+/* Dropped reports (docs/agent.md, "Dropped reports"): every report carries
+ * st->dropped, the drops no report accepted by the collector has announced
+ * yet. A drop adds to it; building report seq records the total it saw; the
+ * collector accepting seq takes away what seq announced, so drops that
+ * happened after seq was built are still announced by the next reports. */
+void agent_state_count_drops(struct agent_state *st, int64_t n);
+/* Records that report seq was built now (before it is persisted). 0 or -ENOMEM. */
+int agent_state_report_built(struct agent_state *st, int64_t seq);
+/* The collector accepted report seq (or answered duplicate). */
+void agent_state_report_accepted(struct agent_state *st, int64_t seq);
+/* Forgets which report saw which total (seqs renumbered or restarted):
+ * the drops stay announced until a report built from now on is accepted. */
+void agent_state_forget_builds(struct agent_state *st);
 
 /* Per-instance probe state (result->state) in state_dir/probes/NAME.json. */
 json_t *agent_probe_state_load(const char *state_dir, const char *instance);
@@ -116,6 +132,7 @@ typedef bool (*agent_tick_fn)(void *userdata);
 
 enum agent_run_mode {
 	AGENT_RUN_MEASURE, /* init, run, fini */
+	AGENT_RUN_FRESH,   /* the same, carrying no earlier figure (once --fresh) */
 	AGENT_RUN_CHECK,   /* init, check, fini (check-config) */
 };
 
@@ -159,7 +176,7 @@ int agent_spool_stats(const char *spool_dir, struct agent_spool_stats *ret);
 int agent_spool_quarantine(const char *spool_dir, const char *path);
 /* Drops the oldest reports until the spool holds at most max_bytes and none
  * is older than max_age_s (0 = no age limit). *ret_dropped gets the number of
- * reports they stood for (each one plus the drops it was announcing). */
+ * reports dropped (the drops they announced stay counted in the state). */
 int agent_spool_enforce(const char *spool_dir, int64_t max_bytes, int64_t max_age_s, int64_t now,
 			int64_t *ret_dropped);
 
@@ -227,6 +244,7 @@ struct agent_ctx {
 	int64_t retry_after_s; /* from the last answer, -1 if none */
 	int refused;           /* reports quarantined after a 400/413 by agent_deliver */
 	int64_t budget_ms;     /* agent_deliver returns MORE after this long (0 = no limit) */
+	bool fresh;            /* once --fresh: probes measure again what they would carry */
 	char problem[1024];    /* the last delivery problem, for STATUS= and logs */
 };
 

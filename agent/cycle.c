@@ -71,13 +71,42 @@ static int add_outcome(json_t *report, struct agent_probe_outcome *o)
 
 static void record_probe(struct agent_ctx *a, const struct agent_probe_outcome *o)
 {
-	json_t *e =
-		json_pack("{s:s, s:s, s:I}", "status", ep_probe_status_name(o->status), "error",
-			  o->status == EP_STATUS_OK ? "" : o->error, "at", (json_int_t)time(NULL));
+	json_t *e = json_pack("{s:s, s:s, s:I, s:s}", "status", ep_probe_status_name(o->status),
+			      "error", o->status == EP_STATUS_OK ? "" : o->error, "at",
+			      (json_int_t)time(NULL), "target", o->target);
 	if (e)
 		json_object_set_new(a->st.probes, o->name, e);
 	if (o->status == EP_STATUS_ERROR)
 		ep_log(EP_LOG_WARNING, o->name, "probe %s: %s", o->name, o->error);
+}
+
+/* The target instance name last reported (state), "" when never known. */
+static const char *last_target(const struct agent_ctx *a, const char *name)
+{
+	const char *t =
+		json_string_value(json_object_get(json_object_get(a->st.probes, name), "target"));
+	return t ? t : "";
+}
+
+/* "configured" (docs/protocol.md): every instance of the config, in config
+ * order, whether it ran, failed, was killed or was left out by --probe. The
+ * target is this cycle's, else the last one known. */
+static int add_configured(const struct agent_ctx *a, json_t *report,
+			  const struct agent_probe_outcome *out, size_t nsel)
+{
+	const struct agent_conf *c = a->conf;
+
+	for (size_t i = 0; i < c->n_instances; i++) {
+		const char *name = c->instances[i].name, *target = NULL;
+		for (size_t k = 0; k < nsel && !target; k++)
+			if (strcmp(out[k].name, name) == 0)
+				target = out[k].target;
+		int r = ep_report_add_configured(report, name,
+						 target && *target ? target : last_target(a, name));
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **ret_body)
@@ -89,7 +118,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 	json_t *report = NULL;
 	char *body = NULL;
 	size_t len = 0;
-	int64_t seq, dropped;
+	int64_t seq;
 	int r;
 
 	sel = calloc(c->n_instances ? c->n_instances : 1, sizeof(*sel));
@@ -104,7 +133,8 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 		goto out;
 	}
 	r = agent_run_probes(sel, nsel, c->root, c->state_dir, c->probe_timeout_s * 1000,
-			     AGENT_RUN_MEASURE, a->tick, a->userdata, &out);
+			     a->fresh ? AGENT_RUN_FRESH : AGENT_RUN_MEASURE, a->tick, a->userdata,
+			     &out);
 	if (r < 0) {
 		if (r != -ECANCELED)
 			ep_log_err("cannot run the probes: %s", strerror(-r));
@@ -112,31 +142,40 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 	}
 
 	seq = a->st.next_seq;
-	dropped = a->st.dropped;
 	if (!print_only) {
 		/* seq is persisted before it is used, with the drops it announces */
 		a->st.next_seq = seq + 1;
-		a->st.dropped = 0;
-		r = agent_state_save(c->state_dir, &a->st);
+		r = agent_state_report_built(&a->st, seq);
+		if (r == 0)
+			r = agent_state_save(c->state_dir, &a->st);
 		if (r < 0) {
 			a->st.next_seq = seq;
-			a->st.dropped = dropped;
 			ep_log_err("cannot save state in '%s' (%s): no report this cycle",
 				   c->state_dir, strerror(-r));
 			goto out;
 		}
 	}
 	report = ep_report_new(agent_state_enrolled(&a->st) ? a->st.agent_id : "not-enrolled", seq,
-			       time(NULL), c->interval_s, ep_report_host_json(c->root), dropped);
+			       time(NULL), c->interval_s, ep_report_host_json(c->root),
+			       a->st.dropped);
 	if (!report) {
 		r = -ENOMEM;
 		goto fail_after_seq;
 	}
-	for (size_t i = 0; i < nsel; i++)
+	for (size_t i = 0; i < nsel; i++) {
+		/* a killed or failed worker says no target: keep the instance's last */
+		if (!out[i].target[0])
+			ep_snprintf(out[i].target, sizeof(out[i].target), "%s",
+				    last_target(a, out[i].name));
 		if (add_outcome(report, &out[i]) < 0) {
 			r = -ENOMEM;
 			goto fail_after_seq;
 		}
+	}
+	if (add_configured(a, report, out, nsel) < 0) {
+		r = -ENOMEM;
+		goto fail_after_seq;
+	}
 	body = ep_report_serialize(report, &len);
 	if (!body) {
 		r = -ENOMEM;
@@ -147,7 +186,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 		ep_log_err("report seq %lld is %zu bytes, above the %d-byte limit of the protocol: "
 			   "dropped and counted in the next report (a probe returns too much)",
 			   (long long)seq, len, EP_REPORT_MAX_BYTES);
-		a->st.dropped += 1 + dropped;
+		agent_state_count_drops(&a->st, 1);
 		agent_state_save(c->state_dir, &a->st);
 		r = -E2BIG;
 		goto out;
@@ -183,7 +222,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 			if (agent_spool_stats(a->spool_dir, &s) == 0 && s.count > 0 &&
 			    agent_spool_enforce(a->spool_dir, s.bytes - 1, 0, 0, &more) == 0 &&
 			    more > 0) {
-				a->st.dropped += more;
+				agent_state_count_drops(&a->st, more);
 				ep_log_warning(
 					"spool full: dropped the oldest report to make room");
 				r = agent_spool_write(a->spool_dir, seq, sig, body, len);
@@ -194,7 +233,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 				"cannot spool report seq %lld in '%s': %s; the report is dropped "
 				"and counted in the next one",
 				(long long)seq, a->spool_dir, strerror(-r));
-			a->st.dropped += 1 + dropped;
+			agent_state_count_drops(&a->st, 1);
 			agent_state_save(c->state_dir, &a->st);
 			goto out;
 		}
@@ -205,7 +244,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 				"spool over its bounds (spool_max_mb, spool_max_age): dropped "
 				"%lld report(s), counted in the next report",
 				(long long)more);
-			a->st.dropped += more;
+			agent_state_count_drops(&a->st, more);
 		}
 		r = agent_state_save(c->state_dir, &a->st);
 		if (r < 0)
@@ -219,7 +258,7 @@ int agent_cycle(struct agent_ctx *a, bool print_only, const char *only, char **r
 fail_after_seq:
 	ep_log_err("cannot build report seq %lld: %s", (long long)seq, strerror(-r));
 	if (!print_only) {
-		a->st.dropped += 1 + dropped;
+		agent_state_count_drops(&a->st, 1);
 		agent_state_save(c->state_dir, &a->st);
 	}
 out:

@@ -98,7 +98,7 @@ static void quarantine(struct agent_ctx *a, const char *path, const char *why)
 	} else {
 		ep_log_warning("quarantined '%s' in %s/quarantine: %s", path, a->spool_dir, why);
 	}
-	a->st.dropped++;
+	agent_state_count_drops(&a->st, 1);
 	save_state(a);
 }
 
@@ -115,6 +115,7 @@ static int resequence(struct agent_ctx *a, int64_t last_seq)
 	if (a->st.next_seq <= last_seq)
 		a->st.next_seq = last_seq + 1;
 	first_new = a->st.next_seq;
+	agent_state_forget_builds(&a->st); /* the marks name the old seqs */
 	for (;;) {
 		size_t n_due = 0;
 
@@ -276,6 +277,7 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 						    "%s seq %lld", dup ? "duplicate" : "accepted",
 						    (long long)seqs[i]);
 					a->st.last_push_at = a->st.last_ok_at = time(NULL);
+					agent_state_report_accepted(&a->st, seqs[i]);
 					a->problem[0] = '\0';
 					ep_log_debug("delivered seq %lld (%s)", (long long)seqs[i],
 						     dup ? "duplicate" : "accepted");

@@ -272,6 +272,8 @@ int agent_enroll(struct agent_conf *conf, const char *url, const char *token, bo
 	ep_snprintf(st.collector, sizeof(st.collector), "%s", url);
 	st.next_seq = 1;
 	st.dropped = 0;
+	st.dropped_total = 0;
+	agent_state_forget_builds(&st);
 	st.last_push[0] = '\0';
 	r = agent_state_save(conf->state_dir, &st);
 	if (r < 0) {

@@ -16,10 +16,12 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  run                     run as a daemon (foreground; systemd Type=notify)\n"
-		"  once [--print] [--probe NAME]\n"
+		"  once [--print] [--probe NAME] [--fresh]\n"
 		"                          one cycle: probe, spool, deliver; with --print, print\n"
 		"                          the exact JSON that would be signed and sent, and send\n"
-		"                          nothing; --probe runs one instance or probe type only\n"
+		"                          nothing; --probe runs one instance or probe type only;\n"
+		"                          --fresh measures again what would be carried (index\n"
+		"                          figures), within the probes' budgets\n"
 		"  enroll --collector URL --token TOKEN [--force]\n"
 		"                          register this host with a collector\n"
 		"  check-config            validate the configuration and try every probe\n"
@@ -51,7 +53,7 @@ static int load_conf(const char *path, struct agent_conf **ret)
 	return r;
 }
 
-static int cmd_once(const char *config, bool print, const char *only)
+static int cmd_once(const char *config, bool print, const char *only, bool fresh)
 {
 	struct agent_ctx a;
 	char err[1024], keypath[4096];
@@ -59,6 +61,7 @@ static int cmd_once(const char *config, bool print, const char *only)
 	int r, rc = AGENT_EXIT_FAILURE, lockfd = -1;
 
 	memset(&a, 0, sizeof(a));
+	a.fresh = fresh;
 	if (load_conf(config, &a.conf) < 0)
 		return AGENT_EXIT_CONFIG;
 	ep_log_set_level(a.conf->log_level);
@@ -340,12 +343,14 @@ int main(int argc, char **argv)
 		return agent_daemon(config);
 	}
 	if (strcmp(cmd, "once") == 0) {
-		bool print = false;
+		bool print = false, fresh = false;
 		const char *only = NULL;
 
 		for (; i < argc; i++) {
 			if (strcmp(argv[i], "--print") == 0)
 				print = true;
+			else if (strcmp(argv[i], "--fresh") == 0)
+				fresh = true;
 			else if (strcmp(argv[i], "--probe") == 0 && i + 1 < argc)
 				only = argv[++i];
 			else {
@@ -354,7 +359,7 @@ int main(int argc, char **argv)
 				return AGENT_EXIT_USAGE;
 			}
 		}
-		return cmd_once(config, print, only);
+		return cmd_once(config, print, only, fresh);
 	}
 	/* hidden: the daemon's cycle processes, started by erpulse-agentd */
 	if (strcmp(cmd, AGENTD_CMD_CYCLE) == 0 || strcmp(cmd, AGENTD_CMD_RELOAD) == 0)

@@ -72,7 +72,8 @@ static void worker_main(const struct agent_instance *in, const char *root, const
 {
 	struct ep_probe_env env = {.root = root,
 				   .state_dir = state_dir,
-				   .instance = in->section ? in->section->instance : NULL};
+				   .instance = in->section ? in->section->instance : NULL,
+				   .fresh = mode == AGENT_RUN_FRESH};
 	struct ep_probe_result r = {.status = EP_STATUS_OK};
 	struct ep_deadline d = ep_deadline_in(timeout_ms);
 	void *ctx = NULL;

@@ -206,29 +206,6 @@ int agent_spool_quarantine(const char *spool_dir, const char *path)
 	return ep_fsync_dir(spool_dir);
 }
 
-/* How many reports dropping this file loses: itself plus the drops it was
- * carrying to the collector. */
-static int64_t carried_drops(const char *path)
-{
-	char sig[EP_SIGNATURE_B64_SIZE];
-	char *body = NULL;
-	size_t len = 0;
-	int64_t n = 1;
-	json_t *o;
-
-	if (agent_spool_read(path, sig, &body, &len) < 0)
-		return 1;
-	o = json_loadb(body, len, 0, NULL);
-	free(body);
-	json_t *v = json_object_get(o, "dropped_reports");
-	/* read back from disk unverified: capped so the sums cannot overflow */
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		n += json_integer_value(v) < AGENT_SEQ_MAX ? (int64_t)json_integer_value(v)
-							   : AGENT_SEQ_MAX;
-	json_decref(o);
-	return n;
-}
-
 int agent_spool_enforce(const char *spool_dir, int64_t max_bytes, int64_t max_age_s, int64_t now,
 			int64_t *ret_dropped)
 {
@@ -255,9 +232,7 @@ int agent_spool_enforce(const char *spool_dir, int64_t max_bytes, int64_t max_ag
 			break;
 		if (!over_size && !(max_age_s > 0 && (int64_t)st.st_mtime < now - max_age_s))
 			break;
-		dropped += carried_drops(path);
-		if (dropped > AGENT_SEQ_MAX)
-			dropped = AGENT_SEQ_MAX;
+		dropped++; /* the drops it announced are still counted in the state */
 		if (unlink(path) != 0) {
 			r = -errno;
 			break;

@@ -1,5 +1,5 @@
 /* The agent's state file (state_dir/state): enrollment, the next seq, the
- * count of dropped reports not yet announced, the last delivery and each
+ * count of dropped reports no accepted report has announced, the last delivery and each
  * probe instance's last status. JSON, always replaced atomically, so a crash
  * leaves either the old or the new file. Probe-owned state (log offsets, a
  * journal cursor) lives beside it in state_dir/probes/INSTANCE.json. */
@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 
 #define STATE_MAX_BYTES (4 * 1024 * 1024)
+#define DROP_MARKS_MAX  256 /* past this the oldest is forgotten: drops announced longer */
 
 static void copy_str(json_t *o, const char *key, char *dst, size_t size)
 {
@@ -79,6 +80,30 @@ int agent_state_load(const char *state_dir, struct agent_state *ret, char *err, 
 		ret->dropped = 0;
 	if (ret->dropped > AGENT_SEQ_MAX)
 		ret->dropped = AGENT_SEQ_MAX;
+	ret->dropped_total = get_int(o, "dropped_total", ret->dropped);
+	if (ret->dropped_total < ret->dropped || ret->dropped_total > AGENT_SEQ_MAX)
+		ret->dropped_total = ret->dropped;
+	ret->drop_marks = json_array();
+	if (!ret->drop_marks) {
+		json_decref(o);
+		agent_state_free(ret);
+		return -ENOMEM;
+	}
+	{
+		json_t *marks = json_object_get(o, "drop_marks"), *m;
+		size_t i;
+		json_array_foreach(marks, i, m)
+		{
+			json_t *seq = json_array_get(m, 0), *total = json_array_get(m, 1);
+			/* kept only when sane: a bad mark means drops are announced longer */
+			if (json_array_size(m) == 2 && json_is_integer(seq) &&
+			    json_integer_value(seq) >= 1 && json_is_integer(total) &&
+			    json_integer_value(total) >= 0 &&
+			    json_integer_value(total) <= ret->dropped_total &&
+			    json_array_size(ret->drop_marks) < DROP_MARKS_MAX)
+				json_array_append(ret->drop_marks, m);
+		}
+	}
 	ret->last_push_at = get_int(o, "last_push_at", 0);
 	ret->last_ok_at = get_int(o, "last_ok_at", 0);
 	if (json_is_object(json_object_get(o, "probes")))
@@ -96,9 +121,11 @@ int agent_state_save(const char *state_dir, const struct agent_state *st)
 
 	if (ep_snprintf(path, sizeof(path), "%s/state", state_dir) < 0)
 		return -ENAMETOOLONG;
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:O}", "agent_id", st->agent_id,
-		      "customer_id", st->customer_id, "collector", st->collector, "next_seq",
-		      (json_int_t)st->next_seq, "dropped", (json_int_t)st->dropped, "last_push_at",
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:s, s:I, s:O}", "agent_id",
+		      st->agent_id, "customer_id", st->customer_id, "collector", st->collector,
+		      "next_seq", (json_int_t)st->next_seq, "dropped", (json_int_t)st->dropped,
+		      "dropped_total", (json_int_t)st->dropped_total, "drop_marks",
+		      st->drop_marks ? json_incref(st->drop_marks) : json_array(), "last_push_at",
 		      (json_int_t)st->last_push_at, "last_push", st->last_push, "last_ok_at",
 		      (json_int_t)st->last_ok_at, "probes",
 		      st->probes ? st->probes : json_object());
@@ -119,6 +146,65 @@ void agent_state_free(struct agent_state *st)
 		return;
 	json_decref(st->probes);
 	st->probes = NULL;
+	json_decref(st->drop_marks);
+	st->drop_marks = NULL;
+}
+
+static int64_t mark_int(json_t *marks, size_t i, size_t field)
+{
+	return (int64_t)json_integer_value(json_array_get(json_array_get(marks, i), field));
+}
+
+void agent_state_count_drops(struct agent_state *st, int64_t n)
+{
+	if (n <= 0)
+		return;
+	st->dropped = st->dropped > AGENT_SEQ_MAX - n ? AGENT_SEQ_MAX : st->dropped + n;
+	st->dropped_total =
+		st->dropped_total > AGENT_SEQ_MAX - n ? AGENT_SEQ_MAX : st->dropped_total + n;
+	if (st->dropped > st->dropped_total)
+		st->dropped = st->dropped_total;
+}
+
+int agent_state_report_built(struct agent_state *st, int64_t seq)
+{
+	size_t n;
+
+	if (!st->drop_marks && !(st->drop_marks = json_array()))
+		return -ENOMEM;
+	/* a seq used again (its report was never made) replaces its mark */
+	while ((n = json_array_size(st->drop_marks)) > 0 &&
+	       mark_int(st->drop_marks, n - 1, 0) >= seq)
+		json_array_remove(st->drop_marks, n - 1);
+	int64_t last = n > 0 ? mark_int(st->drop_marks, n - 1, 1) : st->dropped_total - st->dropped;
+	if (last == st->dropped_total)
+		return 0; /* nothing new since: the last mark (or none) says it */
+	if (json_array_append_new(st->drop_marks, json_pack("[I, I]", (json_int_t)seq,
+							    (json_int_t)st->dropped_total)) < 0)
+		return -ENOMEM;
+	if (json_array_size(st->drop_marks) > DROP_MARKS_MAX)
+		json_array_remove(st->drop_marks, 0);
+	return 0;
+}
+
+void agent_state_report_accepted(struct agent_state *st, int64_t seq)
+{
+	size_t n = json_array_size(st->drop_marks), k = n;
+
+	for (size_t i = 0; i < n && mark_int(st->drop_marks, i, 0) <= seq; i++)
+		k = i;
+	if (k == n)
+		return; /* built when nothing new was dropped: it announced what is known */
+	int64_t announced = mark_int(st->drop_marks, k, 1);
+	if (announced > st->dropped_total - st->dropped && announced <= st->dropped_total)
+		st->dropped = st->dropped_total - announced;
+	for (size_t i = 0; i <= k; i++)
+		json_array_remove(st->drop_marks, 0);
+}
+
+void agent_state_forget_builds(struct agent_state *st)
+{
+	json_array_clear(st->drop_marks);
 }
 
 bool agent_state_enrolled(const struct agent_state *st)

@@ -7,9 +7,9 @@
 #include <systemd/sd-daemon.h>
 #include <curl/curl.h>
 
-#include "collector/server.h"
+#include "collector/http/server.h"
 #include "collector/settings.h"
-#include "collector/store.h"
+#include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"

@@ -271,6 +271,27 @@ json_t *ep_report_new(const char *agent_id, int64_t seq, time_t generated_at, in
 	return rep;
 }
 
+int ep_report_add_configured(json_t *report, const char *name, const char *target)
+{
+	json_t *list = json_object_get(report, "configured");
+
+	if (!json_is_object(report) || !name)
+		return -EINVAL;
+	if (!list) {
+		list = json_array();
+		if (!list || json_object_set_new(report, "configured", list) < 0)
+			return -ENOMEM;
+	}
+	if (!json_is_array(list))
+		return -EINVAL;
+	if (json_array_size(list) >= EP_REPORT_MAX_PROBES)
+		return -E2BIG;
+	return json_array_append_new(list, json_pack("{s:s, s:s}", "name", name, "target",
+						     target ? target : "")) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
 int ep_report_add_probe(json_t *report, const char *name, const char *target,
 			enum ep_probe_status status, const char *error, int64_t duration_ms,
 			json_t *metrics, json_t *findings)
@@ -612,7 +633,13 @@ static const struct field report_fields[] = {
 	{"seq", F_INT_POS, false},        {"generated_at", F_STRING, false},
 	{"interval_s", F_INT_POS, false}, {"agent_version", F_STRING, false},
 	{"host", F_OBJECT, false},        {"dropped_reports", F_INT_NONNEG, false},
-	{"probes", F_ARRAY, false},
+	{"probes", F_ARRAY, false},       {"configured", F_ARRAY, true},
+};
+
+/* configured[i] (since agent 0.2.0): one probe instance of the agent's config. */
+static const struct field configured_fields[] = {
+	{"name", F_NONEMPTY, false},
+	{"target", F_STR_NULL, false},
 };
 
 static const struct field host_fields[] = {
@@ -733,6 +760,24 @@ int ep_report_validate(const json_t *report, char *err, size_t errlen)
 	{
 		(void)ep_snprintf(ppath, sizeof(ppath), "probes[%zu]", i);
 		r = check_probe(p, ppath, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	probes = json_object_get(report, "configured"); /* optional */
+	if (json_array_size(probes) > EP_REPORT_MAX_PROBES) {
+		ep_snprintf(err, errlen, "configured: more than %d probe instances",
+			    EP_REPORT_MAX_PROBES);
+		return -EINVAL;
+	}
+	json_array_foreach(probes, i, p)
+	{
+		(void)ep_snprintf(ppath, sizeof(ppath), "configured[%zu]", i);
+		if (!json_is_object(p)) {
+			ep_snprintf(err, errlen, "%s: expected an object", ppath);
+			return -EINVAL;
+		}
+		r = check_fields(p, ppath, configured_fields, EP_ARRAY_SIZE(configured_fields), err,
+				 errlen);
 		if (r < 0)
 			return r;
 	}

@@ -5,11 +5,9 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,127 +37,6 @@ const struct ep_option probe_disk_options[] = {
 	{"io", EP_OPT_BOOL, "yes", 0, 0, "measure per-device I/O from /proc/diskstats"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
-
-/* ---- statvfs, with a timeout for filesystems that can hang ---------------- */
-
-static void fill_fsstat(const struct statvfs *sv, struct probe_disk_fsstat *st)
-{
-	uint64_t frsize = sv->f_frsize ? sv->f_frsize : sv->f_bsize;
-
-	st->bytes_total = (uint64_t)sv->f_blocks * frsize;
-	st->bytes_free = (uint64_t)sv->f_bfree * frsize;
-	st->bytes_avail = (uint64_t)sv->f_bavail * frsize;
-	st->inodes_total = sv->f_files;
-	st->inodes_free = sv->f_ffree;
-	st->inodes_avail = sv->f_favail;
-}
-
-/* Shared between the caller and a helper thread; the last one out frees it,
- * so a caller that gave up on a hung NFS server leaves nothing dangling. */
-struct statfs_job {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int refs;
-	bool done;
-	int rc;
-	struct probe_disk_fsstat st;
-	char path[];
-};
-
-static void job_put(struct statfs_job *j)
-{
-	pthread_mutex_lock(&j->lock);
-	bool last = --j->refs == 0;
-	pthread_mutex_unlock(&j->lock);
-	if (last) {
-		pthread_cond_destroy(&j->cond);
-		pthread_mutex_destroy(&j->lock);
-		free(j);
-	}
-}
-
-static void *statfs_thread(void *arg)
-{
-	struct statfs_job *j = arg;
-	struct statvfs sv;
-	struct probe_disk_fsstat st = {0};
-	int rc = statvfs(j->path, &sv) < 0 ? -errno : 0;
-
-	if (rc == 0)
-		fill_fsstat(&sv, &st);
-	pthread_mutex_lock(&j->lock);
-	j->rc = rc;
-	j->st = st;
-	j->done = true;
-	pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
-	job_put(j);
-	return NULL;
-}
-
-static int statfs_with_timeout(const char *path, int64_t timeout_ms, struct probe_disk_fsstat *ret)
-{
-	size_t len = strlen(path) + 1;
-	struct statfs_job *j = calloc(1, sizeof(*j) + len);
-	pthread_condattr_t ca;
-	pthread_attr_t ta;
-	pthread_t tid;
-	struct timespec ts;
-	int rc;
-
-	if (!j)
-		return -ENOMEM;
-	memcpy(j->path, path, len);
-	j->refs = 2;
-	pthread_mutex_init(&j->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&j->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_attr_init(&ta);
-	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&ta, 64 * 1024);
-	rc = pthread_create(&tid, &ta, statfs_thread, j);
-	pthread_attr_destroy(&ta);
-	if (rc != 0) {
-		j->refs = 1;
-		job_put(j);
-		return -rc;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&j->lock);
-	while (!j->done)
-		if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT)
-			break;
-	rc = j->done ? j->rc : -ETIMEDOUT;
-	if (j->done && rc == 0)
-		*ret = j->st;
-	pthread_mutex_unlock(&j->lock);
-	job_put(j);
-	return rc;
-}
-
-/* Production statfs: local filesystems answer from memory, directly;
- * network ones go through a helper thread that may be abandoned. */
-static int real_statfs(void *arg, const char *path, const char *fstype, int64_t timeout_ms,
-		       struct probe_disk_fsstat *ret)
-{
-	struct statvfs sv;
-
-	(void)arg;
-	if (fstype && probe_disk_fstype_network(fstype))
-		return statfs_with_timeout(path, timeout_ms, ret);
-	if (statvfs(path, &sv) < 0)
-		return -errno;
-	fill_fsstat(&sv, ret);
-	return 0;
-}
 
 /* ---- context ------------------------------------------------------------- */
 
@@ -238,7 +115,7 @@ int probe_disk_ctx_new(const struct ep_config_section *s, const char *root,
 		rc = -EINVAL;
 		goto fail;
 	}
-	c->statfs = real_statfs;
+	c->statfs = probe_disk_real_statfs;
 	c->clock_ms = ep_mono_ms;
 	*ret = c;
 	return 0;
@@ -269,7 +146,7 @@ static bool in_list(char **list, const char *s)
 	return false;
 }
 
-static bool matches(char **patterns, const char *s)
+bool probe_disk_matches(char **patterns, const char *s)
 {
 	for (size_t i = 0; patterns && patterns[i]; i++)
 		if (fnmatch(patterns[i], s, 0) == 0)
@@ -284,7 +161,7 @@ static double pct(uint64_t part, uint64_t whole)
 	return round(1000.0 * (double)part / (double)whole) / 10.0;
 }
 
-static double round1(double x)
+double probe_disk_round1(double x)
 {
 	return round(x * 10.0) / 10.0;
 }
@@ -302,7 +179,7 @@ static void human_bytes(uint64_t b, char *buf, size_t size)
 	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
 }
 
-static int add_finding(struct ep_probe_result *r, const struct ep_finding *f, json_t *extra)
+int probe_disk_add_finding(struct ep_probe_result *r, const struct ep_finding *f, json_t *extra)
 {
 	json_t *j = ep_finding_json(f);
 	if (!j) {
@@ -318,13 +195,10 @@ static int add_finding(struct ep_probe_result *r, const struct ep_finding *f, js
 	return json_array_append_new(r->findings, j) < 0 ? -ENOMEM : 0;
 }
 
-static enum ep_severity level(double v, int64_t warn, int64_t crit, double *ret_threshold)
+enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit)
 {
-	if (v >= (double)crit) {
-		*ret_threshold = (double)crit;
+	if (v >= (double)crit)
 		return EP_SEV_CRITICAL;
-	}
-	*ret_threshold = (double)warn;
 	return v >= (double)warn ? EP_SEV_WARNING : EP_SEV_INFO;
 }
 
@@ -351,8 +225,6 @@ static const char *readonly_reason(const struct probe_disk_mount *m, const char 
 	return NULL;
 }
 
-static int read_under_root(const char *root, const char *rel, char **ret);
-
 /* ext2/3/4 keep a count of the errors they met in the superblock, exported
  * as /sys/fs/ext4/<dev>/errors_count: errors a filesystem mounted with
  * errors=continue would otherwise hide until fsck. */
@@ -377,7 +249,7 @@ static int ext_errors(struct probe_disk_ctx *ctx, const struct probe_disk_mount 
 	if (!*dev || strchr(dev, '.'))
 		return 0;
 	snprintf(rel, sizeof(rel), "/sys/fs/ext4/%.64s/errors_count", dev);
-	if (read_under_root(ctx->root, rel, &text) < 0)
+	if (probe_disk_read_under_root(ctx->root, rel, &text) < 0)
 		return 0;
 	size_t l = strlen(text);
 	while (l > 0 && (text[l - 1] == '\n' || text[l - 1] == ' '))
@@ -410,14 +282,14 @@ static int ext_errors(struct probe_disk_ctx *ctx, const struct probe_disk_mount 
 		.message = msg,
 		.remediation = fix,
 	};
-	return add_finding(r, &f, json_pack("{s:s}", "device", dev));
+	return probe_disk_add_finding(r, &f, json_pack("{s:s}", "device", dev));
 }
 
 /* One disk_usage / inode_usage finding with its <what>_avail and
  * <what>_total figures; the remediation only above the info level. */
 static int usage_finding(struct ep_probe_result *r, const char *kind, const char *mount,
-			 double value, enum ep_severity sev, double thr, const char *msg,
-			 const char *fix, const char *what, uint64_t avail, uint64_t total)
+			 double value, int64_t warn, int64_t crit, const char *msg, const char *fix,
+			 const char *what, uint64_t avail, uint64_t total)
 {
 	char k_avail[32], k_total[32];
 	snprintf(k_avail, sizeof(k_avail), "%s_avail", what);
@@ -427,13 +299,14 @@ static int usage_finding(struct ep_probe_result *r, const char *kind, const char
 		.object = mount,
 		.value = value,
 		.unit = "%",
-		.threshold = thr,
-		.severity = sev,
+		.threshold = (double)warn,
+		.critical_threshold = (double)crit,
+		.severity = probe_disk_level(value, warn, crit),
 		.method = "statvfs",
 		.message = msg,
-		.remediation = sev != EP_SEV_INFO ? fix : NULL,
+		.remediation = value >= (double)warn ? fix : NULL,
 	};
-	return add_finding(
+	return probe_disk_add_finding(
 		r, &f,
 		json_pack("{s:I, s:I}", k_avail, (json_int_t)avail, k_total, (json_int_t)total));
 }
@@ -444,7 +317,6 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 {
 	char path[4096], dev[32], msg[512], a[32], b[32];
 	struct probe_disk_fsstat st = {0};
-	double thr;
 	int rc;
 
 	*ret_ok = false;
@@ -493,7 +365,8 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 			.message = msg,
 			.remediation = fix,
 		};
-		if ((rc = add_finding(r, &f, json_pack("{s:s}", "device", m->source))) < 0)
+		if ((rc = probe_disk_add_finding(r, &f, json_pack("{s:s}", "device", m->source))) <
+		    0)
 			return rc;
 	}
 
@@ -532,7 +405,7 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 					       "too). Local: read the kernel log for I/O errors "
 					       "(journalctl -k) and check the disk.",
 			};
-			if ((rc = add_finding(r, &f, NULL)) < 0)
+			if ((rc = probe_disk_add_finding(r, &f, NULL)) < 0)
 				return rc;
 		}
 		return 0;
@@ -567,7 +440,6 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 	 * line: the collector forecasts days-to-full from these series, and a
 	 * disk filling fast at 40% is exactly what it must see early. */
 	char fix[512];
-	enum ep_severity sev = level(usage, ctx->usage_warning, ctx->usage_critical, &thr);
 	human_bytes(st.bytes_avail, a, sizeof(a));
 	human_bytes(st.bytes_total, b, sizeof(b));
 	snprintf(msg, sizeof(msg), "%s is %.1f%% full: %s available of %s", m->mount_point, usage,
@@ -576,11 +448,10 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 		 "Free space on %s (old logs, dumps, backups: du -xh --max-depth=2 %s | sort -h | "
 		 "tail) or grow the filesystem; the collector's forecast shows when it fills.",
 		 m->mount_point, m->mount_point);
-	rc = usage_finding(r, "disk_usage", m->mount_point, usage, sev, thr, msg, fix, "bytes",
-			   st.bytes_avail, st.bytes_total);
+	rc = usage_finding(r, "disk_usage", m->mount_point, usage, ctx->usage_warning,
+			   ctx->usage_critical, msg, fix, "bytes", st.bytes_avail, st.bytes_total);
 	if (rc < 0 || !has_inodes)
 		return rc;
-	sev = level(iusage, ctx->inode_warning, ctx->inode_critical, &thr);
 	snprintf(msg, sizeof(msg), "%s has used %.1f%% of its inodes: %llu of %llu left",
 		 m->mount_point, iusage, (unsigned long long)st.inodes_avail,
 		 (unsigned long long)(iused + st.inodes_avail));
@@ -589,8 +460,9 @@ static int measure_fs(struct probe_disk_ctx *ctx, const struct ep_deadline *dead
 		 "find %s -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail) and "
 		 "clean them up; new files cannot be created when inodes run out.",
 		 m->mount_point);
-	return usage_finding(r, "inode_usage", m->mount_point, iusage, sev, thr, msg, fix, "inodes",
-			     st.inodes_avail, st.inodes_total);
+	return usage_finding(r, "inode_usage", m->mount_point, iusage, ctx->inode_warning,
+			     ctx->inode_critical, msg, fix, "inodes", st.inodes_avail,
+			     st.inodes_total);
 }
 
 /* Picks the mounts to measure: real filesystems, not excluded, each
@@ -611,7 +483,7 @@ static int select_mounts(struct probe_disk_ctx *ctx, struct probe_disk_mounts *m
 		    !in_list(ctx->include_fstypes, mi->fstype))
 			continue;
 		if (in_list(ctx->exclude_fstypes, mi->fstype) ||
-		    matches(ctx->exclude_mounts, mi->mount_point))
+		    probe_disk_matches(ctx->exclude_mounts, mi->mount_point))
 			continue;
 		size_t k;
 		for (k = 0; k < n; k++)
@@ -653,7 +525,7 @@ nomem:
 	return -ENOMEM;
 }
 
-static int read_under_root(const char *root, const char *rel, char **ret)
+int probe_disk_read_under_root(const char *root, const char *rel, char **ret)
 {
 	char path[4096];
 	size_t len;
@@ -661,243 +533,6 @@ static int read_under_root(const char *root, const char *rel, char **ret)
 	if (path_under_root(root, rel, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	return ep_read_file(path, PROBE_DISK_MAX_FILE, ret, &len);
-}
-
-/* ---- I/O ------------------------------------------------------------------ */
-
-#define N_COUNTERS 7
-
-static void counters_of(const struct probe_disk_iocounters *c, uint64_t v[N_COUNTERS])
-{
-	v[0] = c->rd_ios;
-	v[1] = c->rd_sectors;
-	v[2] = c->rd_ticks;
-	v[3] = c->wr_ios;
-	v[4] = c->wr_sectors;
-	v[5] = c->wr_ticks;
-	v[6] = c->io_ticks;
-}
-
-static bool prev_counters(json_t *prev_devices, const char *name, uint64_t v[N_COUNTERS])
-{
-	json_t *a = json_object_get(prev_devices, name);
-	if (!json_is_array(a) || json_array_size(a) != N_COUNTERS)
-		return false;
-	for (size_t i = 0; i < N_COUNTERS; i++) {
-		json_t *x = json_array_get(a, i);
-		if (!json_is_integer(x) || json_integer_value(x) < 0)
-			return false;
-		v[i] = (uint64_t)json_integer_value(x);
-	}
-	return true;
-}
-
-static void strip(char *s)
-{
-	size_t l = strlen(s);
-	while (l > 0 && (s[l - 1] == '\n' || s[l - 1] == ' '))
-		s[--l] = '\0';
-}
-
-/* Mount points of the measured filesystems on device dev or one of its
- * partitions. */
-static json_t *mounts_on(const struct probe_disk_mounts *m, const size_t *idx, size_t n,
-			 const struct probe_disk_iocounters *devs, size_t n_devs,
-			 const struct probe_disk_iocounters *dev)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++) {
-		const struct probe_disk_mount *mi = &m->v[idx[i]];
-		bool on = mi->major == dev->major && mi->minor == dev->minor;
-		for (size_t k = 0; !on && k < n_devs; k++)
-			on = devs[k].major == mi->major && devs[k].minor == mi->minor &&
-			     probe_disk_partition_of(dev->name, devs[k].name);
-		if (on && json_array_append_new(a, json_string(mi->mount_point)) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static int measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mounts *mounts,
-		      const size_t *idx, size_t n_idx, struct ep_probe_result *r)
-{
-	char *text = NULL, *boot = NULL, msg[512];
-	struct probe_disk_iocounters *dev = NULL;
-	size_t n_dev = 0;
-	int rc;
-	const char *status = "ok";
-
-	json_t *devices = json_object();
-	if (!devices || json_object_set_new(r->metrics, "devices", devices) < 0)
-		return -ENOMEM;
-	rc = read_under_root(ctx->root, "/proc/diskstats", &text);
-	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "cannot read /proc/diskstats: %s", strerror(-rc));
-		rc = json_object_set_new(r->metrics, "io_status", json_string("unavailable")) < 0 ||
-				     json_object_set_new(r->metrics, "io_note", json_string(msg)) <
-					     0
-			     ? -ENOMEM
-			     : 0;
-		goto out;
-	}
-	if ((rc = probe_disk_diskstats_parse(text, &dev, &n_dev)) < 0)
-		goto out;
-	if (read_under_root(ctx->root, "/proc/sys/kernel/random/boot_id", &boot) == 0)
-		strip(boot);
-
-	int64_t now = ctx->clock_ms();
-	json_t *prev = json_object_get(r->state, "io");
-	json_t *prev_boot = json_object_get(prev, "boot_id");
-	json_t *prev_at = json_object_get(prev, "at_ms");
-	json_t *prev_devices = json_object_get(prev, "devices");
-	double elapsed_s = 0;
-	if (!json_is_object(prev) || !json_is_integer(prev_at) || !json_is_object(prev_devices)) {
-		status = "first_sample";
-	} else if (boot && (!json_is_string(prev_boot) ||
-			    strcmp(json_string_value(prev_boot), boot) != 0)) {
-		status = "rebooted";
-	} else if (now - json_integer_value(prev_at) <= 0) {
-		status = "clock_not_advanced";
-	} else {
-		elapsed_s = (double)(now - json_integer_value(prev_at)) / 1000.0;
-	}
-
-	json_t *next = json_object();
-	json_t *next_devices = json_object();
-	if (!next || !next_devices || json_object_set_new(next, "devices", next_devices) < 0 ||
-	    json_object_set_new(next, "at_ms", json_integer(now)) < 0 ||
-	    (boot && json_object_set_new(next, "boot_id", json_string(boot)) < 0)) {
-		json_decref(next);
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n_dev; i++) {
-		const struct probe_disk_iocounters *c = &dev[i];
-		uint64_t cur[N_COUNTERS], old[N_COUNTERS], d[N_COUNTERS];
-		if (matches(ctx->exclude_devices, c->name) ||
-		    probe_disk_is_partition(dev, n_dev, c->name))
-			continue;
-		if (c->rd_ios == 0 && c->wr_ios == 0)
-			continue; /* never used: nothing to say */
-		counters_of(c, cur);
-		json_t *saved = json_array();
-		if (!saved || json_object_set_new(next_devices, c->name, saved) < 0)
-			goto nomem_next;
-		for (size_t k = 0; k < N_COUNTERS; k++)
-			if (json_array_append_new(saved, json_integer((json_int_t)cur[k])) < 0)
-				goto nomem_next;
-		if (elapsed_s <= 0 || !prev_counters(prev_devices, c->name, old))
-			continue;
-		json_t *o = json_object();
-		if (!o || json_object_set_new(devices, c->name, o) < 0)
-			goto nomem_next;
-		bool ok = true;
-		for (size_t k = 0; k < N_COUNTERS; k++)
-			ok = ok && probe_disk_counter_delta(old[k], cur[k], &d[k]);
-		if (!ok) {
-			if (json_object_set_new(o, "status", json_string("counters_reset")) < 0)
-				goto nomem_next;
-			continue;
-		}
-		uint64_t ios = d[0] + d[3];
-		double rlat = d[0] ? (double)d[2] / (double)d[0] : 0;
-		double wlat = d[3] ? (double)d[5] / (double)d[3] : 0;
-		double lat = ios ? (double)(d[2] + d[5]) / (double)ios : 0;
-		double util = 100.0 * (double)d[6] / (elapsed_s * 1000.0);
-		if (util > 100)
-			util = 100;
-		json_t *mp = mounts_on(mounts, idx, n_idx, dev, n_dev, c);
-		if (!mp || json_object_set_new(o, "mounts", mp) < 0 ||
-		    json_object_set_new(o, "status", json_string("ok")) < 0 ||
-		    json_object_set_new(o, "iops", json_real(round1((double)ios / elapsed_s))) <
-			    0 ||
-		    json_object_set_new(o, "reads_per_s",
-					json_real(round1((double)d[0] / elapsed_s))) < 0 ||
-		    json_object_set_new(o, "writes_per_s",
-					json_real(round1((double)d[3] / elapsed_s))) < 0 ||
-		    json_object_set_new(o, "read_bytes_per_s",
-					json_integer((json_int_t)llround((double)d[1] * 512.0 /
-									 elapsed_s))) < 0 ||
-		    json_object_set_new(o, "write_bytes_per_s",
-					json_integer((json_int_t)llround((double)d[4] * 512.0 /
-									 elapsed_s))) < 0 ||
-		    json_object_set_new(o, "read_latency_ms", json_real(round1(rlat))) < 0 ||
-		    json_object_set_new(o, "write_latency_ms", json_real(round1(wlat))) < 0 ||
-		    json_object_set_new(o, "latency_ms", json_real(round1(lat))) < 0 ||
-		    json_object_set_new(o, "util_pct", json_real(round1(util))) < 0 ||
-		    json_object_set_new(o, "ios", json_integer((json_int_t)ios)) < 0 ||
-		    json_object_set_new(o, "reads", json_integer((json_int_t)d[0])) < 0 ||
-		    json_object_set_new(o, "writes", json_integer((json_int_t)d[3])) < 0 ||
-		    json_object_set_new(o, "read_bytes", json_integer((json_int_t)(d[1] * 512))) <
-			    0 ||
-		    json_object_set_new(o, "write_bytes", json_integer((json_int_t)(d[4] * 512))) <
-			    0)
-			goto nomem_next;
-		double thr;
-		enum ep_severity sev =
-			level(round1(lat), ctx->latency_warning_ms, ctx->latency_critical_ms, &thr);
-		if (sev == EP_SEV_INFO || ios < (uint64_t)ctx->latency_min_ios)
-			continue;
-		snprintf(msg, sizeof(msg),
-			 "%s answered I/O in %.1f ms on average over the last %.0f s (reads %.1f "
-			 "ms, "
-			 "writes %.1f ms; %.1f IOPS, %.1f%% busy)",
-			 c->name, round1(lat), elapsed_s, round1(rlat), round1(wlat),
-			 round1((double)ios / elapsed_s), round1(util));
-		struct ep_finding f = {
-			.kind = "disk_latency",
-			.object = c->name,
-			.value = round1(lat),
-			.unit = "ms",
-			.threshold = thr,
-			.severity = sev,
-			.method = "diskstats",
-			.message = msg,
-			.remediation =
-				"Find what loads the disk (iotop -o, pg_stat_statements), check "
-				"its health (smartctl -a, dmesg), and move hot data to faster "
-				"storage if it is saturated.",
-		};
-		json_t *extra =
-			json_pack("{s:f, s:f, s:f}", "read_latency_ms", round1(rlat),
-				  "write_latency_ms", round1(wlat), "util_pct", round1(util));
-		if (add_finding(r, &f, extra) < 0)
-			goto nomem_next;
-	}
-	/* No state object (a caller that keeps nothing): rates never start. */
-	if (!json_is_object(r->state))
-		json_decref(next);
-	else if (json_object_set_new(r->state, "io", next) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (json_object_set_new(r->metrics, "io_status", json_string(status)) < 0 ||
-	    json_object_set_new(r->metrics, "io_interval_s",
-				elapsed_s > 0 ? json_real(round1(elapsed_s)) : json_null()) < 0)
-		rc = -ENOMEM;
-	if (rc == 0 && strcmp(status, "ok") != 0) {
-		const char *note =
-			strcmp(status, "first_sample") == 0
-				? "first sample: I/O rates and latency need the counters of a "
-				  "previous cycle"
-			: strcmp(status, "rebooted") == 0
-				? "the host rebooted since the last cycle: counters restarted, "
-				  "rates from the next cycle"
-				: "no time passed since the last sample: rates from the next cycle";
-		if (json_object_set_new(r->metrics, "io_note", json_string(note)) < 0)
-			rc = -ENOMEM;
-	}
-	goto out;
-nomem_next:
-	json_decref(next);
-	rc = -ENOMEM;
-out:
-	free(dev);
-	free(text);
-	free(boot);
-	return rc;
 }
 
 void probe_disk_measure(struct probe_disk_ctx *ctx, const struct ep_deadline *deadline,
@@ -910,7 +545,7 @@ void probe_disk_measure(struct probe_disk_ctx *ctx, const struct ep_deadline *de
 	int rc;
 
 	snprintf(r->target, sizeof(r->target), "%s", ctx->root);
-	rc = read_under_root(ctx->root, "/proc/self/mountinfo", &text);
+	rc = probe_disk_read_under_root(ctx->root, "/proc/self/mountinfo", &text);
 	if (rc < 0) {
 		if (strcmp(ctx->root, "/") == 0)
 			ep_probe_fail(r, EP_STATUS_ERROR, "cannot read /proc/self/mountinfo: %s",
@@ -926,7 +561,7 @@ void probe_disk_measure(struct probe_disk_ctx *ctx, const struct ep_deadline *de
 	free(text);
 	text = NULL;
 	/* fstab is optional: without it only the kernel's own signal counts. */
-	if (read_under_root(ctx->root, "/etc/fstab", &text) == 0 &&
+	if (probe_disk_read_under_root(ctx->root, "/etc/fstab", &text) == 0 &&
 	    probe_disk_fstab_parse(text, &fstab) < 0)
 		goto nomem;
 	if ((rc = select_mounts(ctx, &mounts, &idx, &n)) < 0)
@@ -958,7 +593,7 @@ void probe_disk_measure(struct probe_disk_ctx *ctx, const struct ep_deadline *de
 	    json_object_set_new(r->metrics, "mountinfo_bad_lines", json_integer((json_int_t)bad)) <
 		    0)
 		goto nomem;
-	if (ctx->io && (rc = measure_io(ctx, &mounts, idx, n, r)) < 0)
+	if (ctx->io && (rc = probe_disk_measure_io(ctx, &mounts, idx, n, r)) < 0)
 		goto nomem;
 	if (done < n)
 		ep_probe_fail(r, EP_STATUS_ERROR,
@@ -999,7 +634,7 @@ static int disk_check(void *ctx, const struct ep_deadline *deadline, char *err, 
 	char *text = NULL;
 	(void)deadline;
 
-	int rc = read_under_root(c->root, "/proc/self/mountinfo", &text);
+	int rc = probe_disk_read_under_root(c->root, "/proc/self/mountinfo", &text);
 	free(text);
 	if (rc < 0)
 		snprintf(err, errlen,

@@ -40,6 +40,10 @@ static const struct ep_option patches_options[] = {
 	{"rpm", EP_OPT_STRING, "/usr/bin/rpm", 0, 0, "rpm to run."},
 	{"needs_restarting", EP_OPT_STRING, "/usr/bin/needs-restarting", 0, 0,
 	 "needs-restarting to run (dnf-utils / yum-utils)."},
+	{"patches_interval", EP_OPT_DURATION, "1h", 0, 7 * 86400,
+	 "Re-run the package manager's simulation at most this often unless its inputs "
+	 "(package database, package lists, repositories, running kernel, reboot flag) "
+	 "changed; in between the cached result is reported with its age. 0 = every cycle."},
 	{.key = NULL},
 };
 
@@ -51,6 +55,7 @@ struct patches_ctx {
 	int64_t timeout_ms;
 	size_t max_out;
 	int64_t security_critical, eol_warning_days;
+	int64_t interval_s; /* patches_interval */
 	char apt_get[PATH_MAX], dpkg_query[PATH_MAX], dnf[PATH_MAX], rpm[PATH_MAX],
 		needs_restarting[PATH_MAX];
 };
@@ -95,7 +100,9 @@ static int patches_init(const struct ep_config_section *section, const struct ep
 	if ((r = ep_config_get_int(section, patches_options, "security_critical",
 				   &c->security_critical, err, errlen)) < 0 ||
 	    (r = ep_config_get_int(section, patches_options, "eol_warning_days",
-				   &c->eol_warning_days, err, errlen)) < 0)
+				   &c->eol_warning_days, err, errlen)) < 0 ||
+	    (r = ep_config_get_duration(section, patches_options, "patches_interval",
+					&c->interval_s, err, errlen)) < 0)
 		goto fail;
 	static const struct {
 		const char *key;
@@ -299,11 +306,15 @@ static void run_apt(struct run *R, struct ep_probe_result *result, const char *h
 			"apt-get update && apt-get dist-upgrade (in a maintenance window)");
 	}
 	ep_buf_free(&out);
+}
 
-	/* how fresh apt's package lists are: the agent never runs apt-get update */
+/* How fresh apt's package lists are: the agent never runs apt-get update.
+ * Measured every cycle, also when the simulation's result is cached. */
+static void apt_lists_age(const struct patches_ctx *c, json_t *m)
+{
 	char full[PATH_MAX];
 	struct stat st;
-	if (ep_snprintf(full, sizeof(full), "%s/var/lib/apt/lists", R->c->root) == 0 &&
+	if (ep_snprintf(full, sizeof(full), "%s/var/lib/apt/lists", c->root) == 0 &&
 	    stat(full, &st) == 0)
 		json_object_set_new(m, "package_lists_age_h",
 				    json_integer((json_int_t)((time(NULL) - st.st_mtime) / 3600)));
@@ -552,6 +563,99 @@ static void os_eol(struct run *R, struct ep_probe_result *result, const char *ho
 	    sev != EP_SEV_INFO ? "Plan the upgrade to a supported release" : NULL);
 }
 
+/* ---- the cached simulation ----------------------------------------------
+ * The package manager's simulation costs seconds of CPU and ~85 MB (apt-get
+ * -s dist-upgrade); its inputs change a few times a day. The result of the
+ * expensive part (updates, reboot check, kernel and database packages) is
+ * kept in the instance's state with a fingerprint of those inputs and reused
+ * until they change or patches_interval has passed (docs/probes-host.md). */
+
+static const char *const apt_inputs[] = {
+	"/var/lib/dpkg/status",     "/var/lib/apt/lists",      "/var/cache/apt/pkgcache.bin",
+	"/etc/apt/sources.list",    "/etc/apt/sources.list.d", "/etc/apt/preferences.d",
+	"/var/run/reboot-required", "/run/reboot-required",    NULL,
+};
+static const char *const dnf_inputs[] = {
+	"/var/lib/rpm",
+	"/var/lib/rpm/rpmdb.sqlite",
+	"/var/lib/rpm/Packages",
+	"/var/cache/dnf",
+	"/var/cache/yum",
+	"/var/lib/dnf/history.sqlite",
+	"/etc/yum.repos.d",
+	"/etc/dnf/dnf.conf",
+	"/var/run/reboot-required",
+	"/run/reboot-required",
+	NULL,
+};
+
+/* A text naming every input's identity (inode, size, mtime), the running
+ * kernel and the boot, so that any change to them shows. */
+static void fingerprint(const struct patches_ctx *c, enum pm pm, const char *kernel, char *out,
+			size_t outlen)
+{
+	const char *const *in = pm == PM_APT ? apt_inputs : dnf_inputs;
+	size_t len = 0;
+	char full[PATH_MAX], boot[64] = "";
+	struct stat st;
+	char *b = NULL;
+	size_t blen = 0;
+
+	if (ep_snprintf(full, sizeof(full), "%s/proc/sys/kernel/random/boot_id", c->root) == 0 &&
+	    ep_read_file(full, 256, &b, &blen) == 0) {
+		snprintf(boot, sizeof(boot), "%.*s", (int)strcspn(b, "\n"), b);
+		free(b);
+	}
+	len += (size_t)snprintf(out, outlen, "%s|%s|%s", pm == PM_APT ? "apt" : "dnf", kernel,
+				boot);
+	for (size_t i = 0; in[i] && len < outlen; i++) {
+		if (ep_snprintf(full, sizeof(full), "%s%s", c->root, in[i]) < 0 ||
+		    stat(full, &st) < 0) {
+			len += (size_t)snprintf(out + len, outlen - len, "|-");
+			continue;
+		}
+		len += (size_t)snprintf(out + len, outlen - len, "|%ju:%jd:%jd.%09ld",
+					(uintmax_t)st.st_ino, (intmax_t)st.st_size,
+					(intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	}
+}
+
+/* Copies every metric and finding of from into to (deep copies). */
+static void merge_into(struct ep_probe_result *to, json_t *metrics, json_t *findings)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(metrics, k, v)
+	{
+		json_object_set_new(to->metrics, k, json_deep_copy(v));
+	}
+	json_array_foreach(findings, i, v)
+	{
+		if (ep_findings_append(to->findings, json_deep_copy(v)) < 0) {
+			ep_probe_fail(to, EP_STATUS_ERROR, "out of memory");
+			return;
+		}
+	}
+}
+
+/* The cached result in state when it is still valid: same inputs, younger
+ * than the interval. NULL otherwise. */
+static json_t *cache_hit(const struct patches_ctx *c, json_t *state, const char *fp, time_t now)
+{
+	json_t *cache = json_object_get(state, "cache");
+	if (c->interval_s <= 0 || !json_is_object(cache))
+		return NULL;
+	const char *saved = json_string_value(json_object_get(cache, "fingerprint"));
+	json_int_t at = json_integer_value(json_object_get(cache, "at"));
+	if (!saved || strcmp(saved, fp) != 0 || at > now || now - at >= c->interval_s ||
+	    !json_is_object(json_object_get(cache, "metrics")) ||
+	    !json_is_array(json_object_get(cache, "findings")))
+		return NULL;
+	return cache;
+}
+
 static void patches_run(void *ctx, const struct ep_deadline *deadline,
 			struct ep_probe_result *result)
 {
@@ -560,6 +664,8 @@ static void patches_run(void *ctx, const struct ep_deadline *deadline,
 	struct utsname un;
 	json_t *m = result->metrics;
 	enum pm pm = c->pm;
+	char fp[2048];
+	time_t now = time(NULL);
 
 	if (uname(&un) < 0)
 		memset(&un, 0, sizeof(un));
@@ -579,11 +685,51 @@ static void patches_run(void *ctx, const struct ep_deadline *deadline,
 						       : "none"));
 	os_eol(&R, result, host, m);
 	if (pm == PM_APT)
-		run_apt(&R, result, host, m);
-	else if (pm == PM_DNF)
-		run_dnf(&R, result, host, m);
-	reboot_check(&R, result, host, m, pm);
-	kernel_and_db(&R, result, host, m, pm, un.release);
+		apt_lists_age(c, m);
+	if (pm == PM_NONE) {
+		reboot_check(&R, result, host, m, pm);
+	} else {
+		fingerprint(c, pm, un.release, fp, sizeof(fp));
+		json_t *cache = cache_hit(c, result->state, fp, now);
+		if (cache) {
+			json_int_t at = json_integer_value(json_object_get(cache, "at"));
+			merge_into(result, json_object_get(cache, "metrics"),
+				   json_object_get(cache, "findings"));
+			json_object_set_new(m, "cached", json_true());
+			json_object_set_new(m, "cache_age_s", json_integer(now - at));
+		} else {
+			/* the expensive part, into a scratch result kept for the next cycles */
+			struct ep_probe_result scratch = {.status = EP_STATUS_OK,
+							  .metrics = json_object(),
+							  .findings = json_array()};
+			if (!scratch.metrics || !scratch.findings) {
+				ep_probe_fail(result, EP_STATUS_ERROR, "out of memory");
+			} else {
+				if (pm == PM_APT)
+					run_apt(&R, &scratch, host, scratch.metrics);
+				else
+					run_dnf(&R, &scratch, host, scratch.metrics);
+				reboot_check(&R, &scratch, host, scratch.metrics, pm);
+				kernel_and_db(&R, &scratch, host, scratch.metrics, pm, un.release);
+				merge_into(result, scratch.metrics, scratch.findings);
+				if (scratch.status != EP_STATUS_OK)
+					ep_probe_fail(result, scratch.status, "%s", scratch.error);
+				json_object_set_new(m, "cached", json_false());
+				if (scratch.status == EP_STATUS_OK && c->interval_s > 0 &&
+				    json_is_object(result->state))
+					json_object_set_new(result->state, "cache",
+							    json_pack("{s:s, s:I, s:O, s:O}",
+								      "fingerprint", fp, "at",
+								      (json_int_t)now, "metrics",
+								      scratch.metrics, "findings",
+								      scratch.findings));
+				else if (json_is_object(result->state))
+					json_object_del(result->state, "cache");
+			}
+			json_decref(scratch.metrics);
+			json_decref(scratch.findings);
+		}
+	}
 	json_object_set_new(m, "commands", R.commands);
 	if (pm == PM_NONE && c->pm == PM_AUTO && result->status == EP_STATUS_OK)
 		json_object_set_new(m, "note",

@@ -20,6 +20,7 @@ struct ep_probe_env {
 	const char *root;      /* filesystem root for paths: "/" in production */
 	const char *state_dir; /* the agent's state directory */
 	const char *instance;  /* "erp" for [postgres.erp], NULL for [postgres] */
+	bool fresh;            /* once --fresh: measure again what the probe would carry */
 };
 
 struct ep_probe_result {

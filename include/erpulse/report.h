@@ -68,6 +68,11 @@ json_t *ep_report_host_json(const char *root);
  * agent_version, host, dropped_reports, probes: []}. host is consumed. */
 json_t *ep_report_new(const char *agent_id, int64_t seq, time_t generated_at, int64_t interval_s,
 		      json_t *host, int64_t dropped_reports);
+/* Appends {name, target} to the report's "configured" list (created on first
+ * use; since agent 0.2.0): one probe instance enabled in the agent's config,
+ * whether or not it ran this cycle. target NULL = "". 0, -E2BIG (more than
+ * EP_REPORT_MAX_PROBES), -EINVAL or -ENOMEM. */
+int ep_report_add_configured(json_t *report, const char *name, const char *target);
 /* Appends a probe entry {name, target, status, error, duration_ms, metrics,
  * findings}. metrics and findings are consumed (NULL = empty). 0 or -ENOMEM. */
 int ep_report_add_probe(json_t *report, const char *name, const char *target,
@@ -87,8 +92,8 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 
 /* Validates a parsed document against erpulse.report.v1: required fields and
  * types, schema string, seq >= 1, generated_at RFC 3339, status names,
- * severities, limits on probes and findings. 0 or -EINVAL with err naming the
- * JSON path ("probes[2].findings[0].value: expected a number"). */
+ * severities, limits on probes and findings, the optional "configured" list. 0 or -EINVAL with err
+ * naming the JSON path ("probes[2].findings[0].value: expected a number"). */
 int ep_report_validate(const json_t *report, char *err, size_t errlen);
 
 /* ep_json_parse_strict + ep_report_validate. */

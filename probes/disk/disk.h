@@ -120,4 +120,26 @@ void probe_disk_ctx_free(struct probe_disk_ctx *ctx);
 void probe_disk_measure(struct probe_disk_ctx *ctx, const struct ep_deadline *deadline,
 			struct ep_probe_result *r);
 
+/* ---- shared by disk.c, disk/io.c and disk/statfs.c ----------------------- */
+
+/* Production statfs (disk/statfs.c): local filesystems directly, network ones
+ * through a helper thread abandoned after timeout_ms (-ETIMEDOUT). */
+int probe_disk_real_statfs(void *arg, const char *path, const char *fstype, int64_t timeout_ms,
+			   struct probe_disk_fsstat *ret);
+/* Per-device I/O figures and disk_latency findings from /proc/diskstats
+ * deltas against r->state (disk/io.c). 0 or -ENOMEM. */
+int probe_disk_measure_io(struct probe_disk_ctx *ctx, const struct probe_disk_mounts *mounts,
+			  const size_t *idx, size_t n_idx, struct ep_probe_result *r);
+/* Reads root + rel (capped at PROBE_DISK_MAX_FILE). 0 with *ret or -errno. */
+int probe_disk_read_under_root(const char *root, const char *rel, char **ret);
+/* True when s matches one of the shell patterns (NULL-terminated list). */
+bool probe_disk_matches(char **patterns, const char *s);
+/* x rounded to one decimal. */
+double probe_disk_round1(double x);
+/* Severity of v against warn and crit (each at or above). The finding
+ * carries both lines: threshold = warn, critical_threshold = crit. */
+enum ep_severity probe_disk_level(double v, int64_t warn, int64_t crit);
+/* Appends finding f with extra fields (consumed) to r. 0 or -ENOMEM. */
+int probe_disk_add_finding(struct ep_probe_result *r, const struct ep_finding *f, json_t *extra);
+
 #endif

@@ -150,9 +150,14 @@ double probe_pg_wasted_pct(double avg_leaf_density, double fillfactor)
 	return w;
 }
 
+double probe_pg_frag_critical(double threshold)
+{
+	return threshold * 2 > 95 ? 95 : threshold * 2;
+}
+
 enum ep_severity probe_pg_frag_severity(double wasted_pct, double threshold)
 {
-	double crit = threshold * 2 > 95 ? 95 : threshold * 2;
+	double crit = probe_pg_frag_critical(threshold);
 
 	if (!isfinite(wasted_pct) || wasted_pct < threshold)
 		return EP_SEV_INFO;
@@ -165,16 +170,33 @@ struct order_ctx {
 	int64_t remeasure_after_s;
 };
 
-/* Class: 0 = due and suspect (untrusted estimate or estimate >= threshold/2),
- * 1 = due, 2 = measured recently (carried). */
+const char *probe_pg_carry_mismatch(uint32_t oid, uint32_t filenode, int64_t relpages,
+				    int64_t last_oid, int64_t last_filenode, int64_t last_relpages)
+{
+	if (last_oid < 0 || last_filenode < 0 || last_relpages < 0)
+		return "measured before the agent kept the index's identity";
+	if ((int64_t)oid != last_oid)
+		return "replaced (a new index under the same name: REINDEX CONCURRENTLY, or "
+		       "dropped and created again)";
+	if ((int64_t)filenode != last_filenode)
+		return "rebuilt (REINDEX, VACUUM FULL or CLUSTER of its table)";
+	int64_t diff =
+		relpages > last_relpages ? relpages - last_relpages : last_relpages - relpages;
+	if (diff * 10 > last_relpages)
+		return "resized by more than 10%";
+	return NULL;
+}
+
 static int order_class(const struct probe_pg_index *x, const struct order_ctx *o)
 {
 	bool due = !x->have_last || (o->now - x->last_at) >= o->remeasure_after_s;
 	bool suspect = !x->estimate_trusted || !isfinite(x->estimate_pct) ||
 		       x->estimate_pct >= o->threshold / 2;
+	if (x->changed)
+		return PROBE_PG_CHANGED;
 	if (!due)
-		return 2;
-	return suspect ? 0 : 1;
+		return PROBE_PG_CARRY;
+	return suspect ? PROBE_PG_SUSPECT : PROBE_PG_DUE;
 }
 
 static double order_estimate(const struct probe_pg_index *x)
@@ -189,7 +211,7 @@ static int cmp_index(const struct probe_pg_index *a, const struct probe_pg_index
 {
 	if (a->order_class != b->order_class)
 		return a->order_class < b->order_class ? -1 : 1;
-	if (a->order_class == 2 && a->last_at != b->last_at)
+	if (a->order_class == PROBE_PG_CARRY && a->last_at != b->last_at)
 		return a->last_at < b->last_at ? -1 : 1; /* oldest figure first */
 	double ea = order_estimate(a), eb = order_estimate(b);
 	if (ea != eb)

@@ -22,7 +22,8 @@ static const struct ep_option postgres_options[] = {
 	 "libpq connection string or URI (host=/run/postgresql dbname=odoo user=erpulse_monitor); "
 	 "empty = libpq defaults, service files and ~/.pgpass work as usual"},
 	{"databases", EP_OPT_LIST, NULL, 0, 0,
-	 "databases to examine (default: every connectable non-template database)"},
+	 "databases to examine (default: every connectable non-template database but the "
+	 "maintenance database postgres, which is examined when named here)"},
 	{"fragmentation_threshold", EP_OPT_INT, "30", 1, 100,
 	 "wasted leaf space (%) at which an index is reported as fragmented"},
 	{"min_index_pages", EP_OPT_INT, "1000", 1, 1LL << 31,
@@ -295,7 +296,6 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	int64_t v;
 	int rc;
 
-	(void)env;
 	if (!c)
 		return -ENOMEM;
 	if ((rc = ep_config_get_string(s, postgres_options, "conninfo", &conninfo, err, errlen)) <
@@ -329,6 +329,8 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	GETI("exact_budget_mb", c->budget_mb);
 	GETI("maintenance_budget_mb", c->window_budget_mb);
 	GETD("remeasure_after", c->cfg.remeasure_after_s);
+	if (env && env->fresh)
+		c->cfg.remeasure_after_s = 0; /* once --fresh: nothing carried */
 	GETD("statement_timeout", c->cfg.statement_timeout_ms);
 	c->cfg.statement_timeout_ms *= 1000;
 	GETI("lock_timeout_ms", c->cfg.lock_timeout_ms);

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/dashboard.h"
+#include "collector/web/dashboard.h"
 #include "collector/ingest.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"

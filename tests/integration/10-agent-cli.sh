@@ -100,6 +100,15 @@ out=$("$AGENT" --config "$T/good.conf" once --print --probe testblock.b)
 tap_check "once --print --probe: only that instance" python3 -c '
 import json,sys
 d=json.loads(sys.argv[1]); assert [p["name"] for p in d["probes"]]==["testblock.b"], d["probes"]' "$out"
+tap_check "once --print --probe: still lists every configured instance" python3 -c '
+import json,sys
+d=json.loads(sys.argv[1]); c=d["configured"]
+assert [x["name"] for x in c]==["testblock.a","testblock.b","disk"], c
+assert [x["target"] for x in c]==["","testblock:ok",""], c' "$out"
+out=$("$AGENT" --config "$T/good.conf" once --print --fresh --probe testblock.a)
+tap_check "once --print --fresh: accepted, one report" python3 -c '
+import json,sys
+d=json.loads(sys.argv[1]); assert [p["name"] for p in d["probes"]]==["testblock.a"], d["probes"]' "$out"
 "$AGENT" --config "$T/good.conf" once --print --probe nosuch >/dev/null 2>&1
 tap_is "once --probe with an unknown instance: exit 1" "$?" 1
 

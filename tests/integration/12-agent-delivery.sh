@@ -4,7 +4,8 @@
 # 503 + Retry-After honoured by the daemon; 401 not retried in a loop; 400
 # quarantined and counted; a lost answer (true duplicate) and a restored
 # snapshot (duplicate with a higher last_seq: resynchronised); corrupt and
-# truncated spool files quarantined; the age bound dropping and counting.
+# truncated spool files quarantined; the age bound dropping and counting;
+# dropped_reports cumulative until a report announcing the drops is accepted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pki.sh"
 
@@ -106,6 +107,22 @@ echo normal >"$K/control"
 once
 last=$(sink_seqs "$K" | tail -1)
 tap_is "  ... next report announces 1 dropped" "$(body_field "$last" dropped_reports)" 1
+tap_like "  ... accepted: the state has settled it" "$(cat "$S/state")" '"dropped": 0'
+
+# ---- cumulative: every report repeats the drops until one is accepted ----
+echo 400 >"$K/control"
+once # quarantined: 1 dropped
+sink_stop
+once
+once
+echo normal >"$K/control"
+sink_start "$K" "$P" "$T/pki/server.pem" "$T/pki/server.key" || bail "sink did not restart"
+once
+tap_is "cumulative: the three reports after the drop each announce it" \
+	"$(for s in $(sink_seqs "$K" | tail -3); do body_field "$s" dropped_reports; done | tr '\n' ' ')" "1 1 1 "
+once
+tap_is "  ... the report after an accepted one announces none" \
+	"$(body_field "$(sink_seqs "$K" | tail -1)" dropped_reports)" 0
 
 # ---- a lost answer: the same report again is a duplicate and removed ----
 sink_stop
@@ -145,7 +162,7 @@ printf 'garbage' >"$SP/00000000000000000001.report"
 sink_start "$K" "$P" "$T/pki/server.pem" "$T/pki/server.key" || bail "sink did not restart"
 once
 tap_is "corrupt + truncated: delivery goes on (exit 0)" "$?" 0
-tap_is "  ... both quarantined" "$(ls "$SP/quarantine" | wc -l)" 3
+tap_is "  ... both quarantined" "$(ls "$SP/quarantine" | wc -l)" 4
 tap_is "  ... spool empty" "$(spooled)" 0
 once
 last=$(sink_seqs "$K" | tail -1)

@@ -57,6 +57,10 @@ import json,sys
 d={p["name"]:p for p in json.loads(sys.argv[1])["probes"]}
 assert d["testblock.crash"]["status"]=="error", d["testblock.crash"]
 assert "killed by signal 11" in d["testblock.crash"]["error"], d["testblock.crash"]' "$body"
+tap_check "configured lists the killed, crashed and healthy instances alike" python3 -c '
+import json,sys
+c=[x["name"] for x in json.loads(sys.argv[1])["configured"]]
+assert c==["testblock.hang","testblock.spin","testblock.crash","testblock.one","testblock.two","disk"], c' "$body"
 tap_check "the other probes' results went out in the same report" python3 -c '
 import json,sys
 d={p["name"]:p for p in json.loads(sys.argv[1])["probes"]}

@@ -4,7 +4,8 @@
 # Checks that the probe's exact figures are pgstatindex()'s own, that the 30%
 # verdicts follow wasted leaf space and not leaf_fragmentation, that the
 # deduplicated index is not missed, that the I/O budget holds and that
-# figures not measured this cycle are carried with their age.
+# figures not measured this cycle are carried with their age, but never
+# across a rebuild (REINDEX as printed by the probe: measured again at once).
 . "$(dirname "$0")/lib.sh"
 
 PROBE_RUN=${PROBE_RUN:-$TOOLS/probe_run} # PROBE_RUN=.../asan/... for a sanitizer run
@@ -183,8 +184,12 @@ sleep 1
 read -r bytes over carried measured <<<"$(pyj "$T/r2.json" "' '.join(str(j['metrics']['databases']['erp'][k]) for k in ('exact_bytes_read','exact_over_budget','exact_carried','exact_measured'))")"
 echo "# 1 MB budget: measured $measured, bytes read $bytes, over budget $over, carried $carried"
 tap_check "budget of 1 MB: at most 1 MB of index read ($bytes bytes)" test "$bytes" -le 1048576
-# remeasure_after (6h) keeps recent figures: nothing is due, all 7 carried
-tap_is "second cycle within remeasure_after: all 7 figures carried, none re-read" "$measured $carried" "0 7"
+# remeasure_after (6h) keeps recent figures, but the index rebuilt above by
+# the printed REINDEX CONCURRENTLY is another index now: measured again
+tap_is "second cycle within remeasure_after: the rebuilt index re-read, the other 6 carried" "$measured $carried" "1 6"
+tap_is "  ... the rebuilt index's figure is fresh, not carried" \
+	"$(pyj "$T/r2.json" "[(f['carried'], f['value'] < 30) for f in j['findings'] if f['kind']=='index_fragmentation' and f['object'].endswith('id')][0]")" \
+	"(False, True)"
 tap_check "carried figures keep their age and value" bash -c "$(declare -f pyj); [ \"\$(pyj $T/r2.json \"[f['carried'] and f['age_s'] >= 1 for f in j['findings'] if f['object']=='erp/public.journal_pkey'][0]\")\" = True ]"
 tap_is "carried figure equals the first cycle's" "$(finding value public.journal_pkey "$T/r2.json")" \
 	"$(finding value public.journal_pkey)"
@@ -204,7 +209,52 @@ echo "# remeasure_after=0, 1 MB: measured $measured, bytes $bytes, over budget $
 tap_check "budget-limited cycle: $measured measured within 1 MB, $over over budget and carried" \
 	bash -c "[ $bytes -le 1048576 ] && [ $over -ge 1 ] && [ $carried -eq $over ] && [ $measured -ge 1 ]"
 
-# 5. maintenance figures are there
+# 5. after maintenance, default settings (issue 10, defect 3): a bloated
+#    index is measured, rebuilt with the statement the agent printed, and the
+#    next regular cycle reports the true figure of the new index, not the
+#    carried one (carried figures are reused only while the index's oid,
+#    relfilenode and size are unchanged).
+pg_sql -d erp <<'SQL' || bail "build the bloated index"
+CREATE TABLE maint (id int, k text);
+CREATE INDEX maint_k_idx ON maint (k);
+INSERT INTO maint SELECT g, md5(g::text) FROM generate_series(1, 600000) g;
+DELETE FROM maint WHERE random() < 0.55;
+VACUUM maint;
+SQL
+cat >>"$T/agent.conf" <<EOF2
+
+[postgres.defaults]
+conninfo = host=127.0.0.1 port=$PGPORT user=erpulse_monitor password=$MONPW dbname=erp
+databases = erp
+EOF2
+mfind() { # mfind FILE EXPR-over-f: the finding of erp/public.maint_k_idx
+	pyj "$1" "[$2 for f in j['findings'] if f['kind']=='index_fragmentation' and f['object']=='erp/public.maint_k_idx'][0]"
+}
+"$PROBE_RUN" "$T/agent.conf" postgres.defaults --state "$T/defaults.json" >"$T/m1.json" 2>/dev/null
+before=$(mfind "$T/m1.json" "(round(f['value'], 1), f['pages'], f['severity'], f['carried'])")
+echo "# before: $before"
+tap_like "bloated index measured with defaults: over 30% wasted, not carried" \
+	"$(mfind "$T/m1.json" "(f['value'] > 30, f['severity'], f['carried'], f['threshold'], f['critical_threshold'], f['min_size'], f['size'] == f['pages'], f['size_unit'])")" \
+	"^\(True, '(warning|critical)', False, 30.0, 60.0, 1000.0, True, 'pages'\)$"
+pg_sql -d erp -c "$(mfind "$T/m1.json" "f['remediation']")" || tap_fail "the printed REINDEX failed"
+newpages=$(pg_sql -d erp -c "SELECT pg_relation_size('public.maint_k_idx') / 8192")
+"$PROBE_RUN" "$T/agent.conf" postgres.defaults --state "$T/defaults.json" >"$T/m2.json" 2>/dev/null
+after=$(mfind "$T/m2.json" "(round(f['value'], 1), f['pages'], f['severity'], f['carried'])")
+echo "# after REINDEX CONCURRENTLY: $after (pg_relation_size: $newpages pages)"
+tap_like "next regular cycle: the true figure of the rebuilt index, measured, not carried" \
+	"$(mfind "$T/m2.json" "(f['value'] < 5, f['severity'], f['carried'], f['pages'])")" \
+	"^\(True, 'info', False, $newpages\)$"
+tap_is "  ... measured first: counted as changed" \
+	"$(pyj "$T/m2.json" "j['metrics']['databases']['erp']['exact_changed']")" 1
+"$PROBE_RUN" "$T/agent.conf" postgres.defaults --state "$T/defaults.json" >"$T/m3.json" 2>/dev/null
+tap_is "  ... the cycle after carries the new figure" \
+	"$(mfind "$T/m3.json" "(f['carried'], f['pages'])")" "(True, $newpages)"
+"$PROBE_RUN" "$T/agent.conf" postgres.defaults --state "$T/defaults.json" --fresh >"$T/m4.json" 2>/dev/null
+tap_is "--fresh (once --fresh): every index measured again, none carried" \
+	"$(pyj "$T/m4.json" "(j['metrics']['databases']['erp']['exact_carried'], j['metrics']['databases']['erp']['exact_measured'] == j['metrics']['databases']['erp']['indexes_considered'])")" \
+	"(0, True)"
+
+# 6. maintenance figures are there
 tap_like "server version and wraparound figures" \
 	"$(pyj "$T/r1.json" "(j['metrics']['server_version_num'], sorted(j['metrics']['wraparound']))")" \
 	"^\(15[0-9]{4}, \[.*'erp'.*\]\)"

@@ -44,6 +44,8 @@ HUNG_PORT=$(free_port)
 conf hung "conninfo = host=127.0.0.1 port=$HUNG_PORT user=erpulse_monitor dbname=erp" "connect_timeout = 60s"
 conf noext "conninfo = $MON dbname=noext" "databases = noext"
 conf nopriv "conninfo = host=127.0.0.1 port=$PGPORT user=plain_role password=$MONPW dbname=erp" "databases = erp"
+conf alldbs "conninfo = $MON dbname=postgres"
+conf named "conninfo = $MON dbname=postgres" "databases = postgres erp"
 
 # ---- a session holds ACCESS EXCLUSIVE on orders and on its index ----
 # (DROP INDEX, uncommitted: pgstatindex locks only the index, so a LOCK TABLE
@@ -175,4 +177,15 @@ pg_sql -c "${rem#as a superuser: }" >/dev/null
 tap_is "after running that GRANT: exact figures, no setup finding" \
 	"$(pyj "$T/nopriv2.json" "(len([f for f in j['findings'] if f['kind']=='monitoring_setup']), len([f for f in j['findings'] if f['kind']=='index_fragmentation']))")" \
 	"(0, 3)"
+
+# ---- the default database list leaves out the maintenance database ----
+"$PROBE_RUN" "$T/agent.conf" postgres.alldbs >"$T/alldbs.json" 2>/dev/null
+tap_is "default list: every database but postgres, no monitoring_setup for postgres" \
+	"$(pyj "$T/alldbs.json" "(sorted(j['metrics']['databases']), [f['object'] for f in j['findings'] if f['kind']=='monitoring_setup'])")" \
+	"(['erp', 'noext'], ['noext'])"
+tap_like "  ... its transaction-ID age is still watched" \
+	"$(pyj "$T/alldbs.json" "sorted(j['metrics']['wraparound'])")" "'postgres'"
+"$PROBE_RUN" "$T/agent.conf" postgres.named >"$T/named.json" 2>/dev/null
+tap_is "named in databases: postgres is examined" \
+	"$(pyj "$T/named.json" "sorted(j['metrics']['databases'])")" "['erp', 'postgres']"
 tap_done

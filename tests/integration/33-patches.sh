@@ -79,4 +79,45 @@ printf '[patches]\npackage_manager = apt\napt_get = /nonexistent/apt-get\ndpkg_q
 tap_is "missing apt-get: status error" "$(jget "$T/miss.json" 'j["status"]')" error
 tap_like "... naming the missing command" "$(jget "$T/miss.json" 'j["error"]')" "/nonexistent/apt-get is not installed"
 tap_is "... and the other checks still report" "$(kinds "$T/miss.json")" "os_eol reboot_required"
+# ---- the simulation is cached until its inputs change or patches_interval passes ----
+# Fake apt-get / dpkg-query print fixture output and count their runs; the
+# root tree holds the inputs the cache watches (dpkg status, apt lists).
+C=$T/cache
+mkdir -p "$C/root/var/lib/dpkg" "$C/root/var/lib/apt/lists" "$C/root/etc"
+cp "$SRC/tests/fixtures/patches/os-release-debian12" "$C/root/etc/os-release"
+echo "Package: libc6" >"$C/root/var/lib/dpkg/status"
+cat >"$C/apt-get" <<SH
+#!/bin/sh
+echo run >>"$C/apt.runs"
+cat "$SRC/tests/fixtures/patches/apt-debian12-dist-upgrade.txt"
+SH
+cat >"$C/dpkg-query" <<SH
+#!/bin/sh
+cat "$SRC/tests/fixtures/patches/dpkg-query-debian12.txt"
+SH
+chmod 755 "$C/apt-get" "$C/dpkg-query"
+printf '[patches]\npackage_manager = apt\napt_get = %s\ndpkg_query = %s\n' "$C/apt-get" "$C/dpkg-query" >"$C/p.conf"
+pcycle() { "$PROBE_RUN" "$C/p.conf" patches --root "$C/root" --state "$C/state.json" >"$C/out.json" 2>"$C/err" && cp "$C/out.json" "$C/$1.json"; }
+runs() { wc -l <"$C/apt.runs" | tr -d ' '; }
+pcycle c1
+tap_is "first cycle runs apt-get (not cached)" "$(runs) $(jget "$C/c1.json" 'j["metrics"]["cached"]')" "1 False"
+pcycle c2
+tap_is "second cycle: inputs unchanged, apt-get not run again" "$(runs) $(jget "$C/c2.json" 'j["metrics"]["cached"]')" "1 True"
+tap_is "... the cached counts and findings are reported" \
+	"$(jget "$C/c2.json" '(j["metrics"]["security_updates"], sorted(f["kind"] for f in j["findings"]))')" \
+	"$(jget "$C/c1.json" '(j["metrics"]["security_updates"], sorted(f["kind"] for f in j["findings"]))')"
+tap_like "... with their age" "$(jget "$C/c2.json" 'j["metrics"]["cache_age_s"]')" '^[0-9]+$'
+tap_is "... and no command ran" "$(jget "$C/c2.json" 'len(j["metrics"]["commands"])')" 0
+echo "Package: libc6-new" >>"$C/root/var/lib/dpkg/status"
+pcycle c3
+tap_is "the package database changed: apt-get runs again" "$(runs) $(jget "$C/c3.json" 'j["metrics"]["cached"]')" "2 False"
+pcycle c4
+tap_is "... and the new result is cached" "$(runs)" 2
+python3 -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["cache"]["at"] -= 3600; json.dump(j, open(p, "w"))' "$C/state.json"
+pcycle c5
+tap_is "older than patches_interval (1 h): apt-get runs again" "$(runs) $(jget "$C/c5.json" 'j["metrics"]["cached"]')" "3 False"
+printf 'patches_interval = 0\n' >>"$C/p.conf"
+pcycle c6
+pcycle c7
+tap_is "patches_interval = 0: every cycle runs apt-get" "$(runs)" 5
 tap_done

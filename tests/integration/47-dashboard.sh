@@ -1,7 +1,7 @@
 #!/bin/bash
 # The dashboard served by a real erpulse-collector over HTTPS: the page at /
 # (and /hosts/ID, the links in alert notices) is byte for byte
-# collector/dashboard/index.html, with the Content-Security-Policy whose
+# collector/web/index.html, with the Content-Security-Policy whose
 # hashes are those of its inline script and style; then headless Chromium
 # (when installed) signs in with a vendor token, a customer viewer's token
 # and a bogus one, and the rendered DOM shows the hosts, scores and
@@ -33,16 +33,16 @@ VIEWER=$(coll_cli user add olga --role viewer --customer Other 2>/dev/null)
 [ -n "$VENDOR" ] && [ -n "$VIEWER" ] || bail "user add"
 
 # ---- the page and its headers ----------------------------------------------------
-HTML=$SRC/collector/dashboard/index.html
+HTML=$SRC/collector/web/index.html
 fetch() { # PATH -> headers in $T/h, body in $T/b, prints the status
 	curl -s --cacert "$COLL_CA" -D "$T/h" -o "$T/b" -w '%{http_code}' "$COLL_URL$1"
 }
 hdr() { tr -d '\r' <"$T/h" | sed -n "s/^$1: //Ip" | head -n1; }
 code=$(fetch /)
-[ "$code" = 200 ] || bail "GET / answered $code: the dashboard is not served (wire coll_dashboard_asset into collector/server.c, see docs/dashboard.md)"
+[ "$code" = 200 ] || bail "GET / answered $code: the dashboard is not served (wire coll_dashboard_asset into collector/http/server.c, see docs/dashboard.md)"
 tap_ok "GET / answers 200"
 tap_like "it is HTML" "$(hdr Content-Type)" '^text/html'
-tap_check "the body is collector/dashboard/index.html byte for byte" cmp "$T/b" "$HTML"
+tap_check "the body is collector/web/index.html byte for byte" cmp "$T/b" "$HTML"
 CSP=$(hdr Content-Security-Policy)
 WANT=$(/usr/bin/python3 - "$HTML" <<'PY'
 import base64, hashlib, re, sys

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Alert notices reach a real local webhook receiver (python3 http.server) in
 # every format and a real SMTP sink (aiosmtpd, Debian's python3-aiosmtpd),
-# through collector/notify.c (driven by tests/tools/notify_send). Loopback
+# through collector/notify/ (driven by tests/tools/notify_send). Loopback
 # targets are refused unless allow_private is set; redirects are not
 # followed; 5xx and timeouts are retryable, 4xx and 3xx permanent.
 . "$(dirname "$0")/lib.sh"

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "collector/notify.h"
+#include "collector/notify/notify.h"
 #include "erpulse/util.h"
 
 static const struct coll_notice sample = {

@@ -1,7 +1,7 @@
 /* probe_run: runs one probe instance from a config file, in-process, and
  * prints its result as JSON. For probe tests and golden files; the agent's
  * own "once --print --probe" goes through the forked workers instead.
- *   probe_run CONFIG SECTION [--root DIR] [--state FILE] [--timeout-ms N] */
+ *   probe_run CONFIG SECTION [--root DIR] [--state FILE] [--timeout-ms N] [--fresh] */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +22,18 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: probe_run CONFIG SECTION [--root DIR] [--state FILE] "
-				"[--timeout-ms N]\n");
+				"[--timeout-ms N] [--fresh]\n");
 		return 2;
 	}
-	for (int i = 3; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--root") == 0)
+	bool fresh = false;
+	for (int i = 3; i < argc; i += 2) {
+		if (strcmp(argv[i], "--fresh") == 0) {
+			fresh = true; /* a flag: no value */
+			i--;
+		} else if (i + 1 >= argc) {
+			fprintf(stderr, "probe_run: '%s' needs a value\n", argv[i]);
+			return 2;
+		} else if (strcmp(argv[i], "--root") == 0)
 			root = argv[i + 1];
 		else if (strcmp(argv[i], "--state") == 0)
 			state_path = argv[i + 1];
@@ -55,8 +62,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "probe_run: %s\n", err);
 		goto out;
 	}
-	struct ep_probe_env env = {
-		.root = root, .state_dir = "/nonexistent", .instance = s ? s->instance : NULL};
+	struct ep_probe_env env = {.root = root,
+				   .state_dir = "/nonexistent",
+				   .instance = s ? s->instance : NULL,
+				   .fresh = fresh};
 	if (p->init(s, &env, &ctx, err, sizeof(err)) < 0) {
 		fprintf(stderr, "probe_run: %s: %s\n", argv[2], err);
 		goto out;

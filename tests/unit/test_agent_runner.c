@@ -153,6 +153,80 @@ static void test_tick_cancels(void **state)
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 }
 
+/* The 46-lost outage of issue 10: a spool that holds 4 reports, the
+ * collector away for 50 cycles. Each report announces every drop no
+ * accepted report has announced; acceptance takes away only what the
+ * accepted report announced. */
+static void test_state_drops_cumulative(void **state)
+{
+	struct agent_state st, back;
+	char err[512];
+	int64_t spool[5], n = 0;
+
+	(void)state;
+	assert_int_equal(agent_state_load(dir, &st, err, sizeof(err)), 0);
+	int64_t carried[64] = {0};
+	for (int64_t seq = 1; seq <= 50; seq++) {
+		assert_int_equal(agent_state_report_built(&st, seq), 0);
+		st.next_seq = seq + 1;
+		carried[seq] = st.dropped; /* what report seq says */
+		spool[n++] = seq;
+		if (n > 4) { /* the oldest is dropped after the newest is spooled */
+			memmove(spool, spool + 1, 4 * sizeof(spool[0]));
+			n = 4;
+			agent_state_count_drops(&st, 1);
+		}
+	}
+	assert_int_equal(st.dropped, 46);
+	assert_int_equal(carried[50], 45); /* 46 went after 50 was built */
+	assert_int_equal(carried[47], 42);
+	/* kept across a restart */
+	assert_int_equal(agent_state_save(dir, &st), 0);
+	assert_int_equal(agent_state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.dropped, 46);
+	assert_int_equal(back.dropped_total, 46);
+	assert_true(json_equal(back.drop_marks, st.drop_marks));
+	agent_state_free(&st);
+	/* the collector is back: 47..50 accepted in order */
+	agent_state_report_accepted(&back, 47);
+	assert_int_equal(back.dropped, 4); /* 43..46 went after 47 was built */
+	agent_state_report_accepted(&back, 48);
+	agent_state_report_accepted(&back, 49);
+	agent_state_report_accepted(&back, 50);
+	assert_int_equal(back.dropped, 1); /* 46: the next report announces it */
+	assert_int_equal(agent_state_report_built(&back, 51), 0);
+	agent_state_report_accepted(&back, 51);
+	assert_int_equal(back.dropped, 0);
+	assert_int_equal(back.dropped_total, 46);
+
+	/* a drop while an older report waits: not forgotten when the older one
+	 * is accepted */
+	assert_int_equal(agent_state_report_built(&back, 52), 0);
+	agent_state_count_drops(&back, 1); /* 53 could not be spooled */
+	assert_int_equal(agent_state_report_built(&back, 54), 0);
+	agent_state_report_accepted(&back, 52);
+	assert_int_equal(back.dropped, 1);
+	agent_state_report_accepted(&back, 54);
+	assert_int_equal(back.dropped, 0);
+
+	/* a report dropped after it was built: its announcement is kept */
+	agent_state_count_drops(&back, 2);
+	assert_int_equal(agent_state_report_built(&back, 55), 0); /* says 2 */
+	agent_state_count_drops(&back, 1);                        /* 55 itself dropped */
+	assert_int_equal(agent_state_report_built(&back, 56), 0); /* says 3 */
+	assert_int_equal(back.dropped, 3);
+	agent_state_forget_builds(&back); /* renumbered: announce until a new one is accepted */
+	agent_state_report_accepted(&back, 56);
+	assert_int_equal(back.dropped, 3);
+	assert_int_equal(agent_state_report_built(&back, 57), 0);
+	agent_state_report_accepted(&back, 57);
+	assert_int_equal(back.dropped, 0);
+	agent_state_free(&back);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	unlink(path);
+}
+
 static void test_state_roundtrip(void **state)
 {
 	struct agent_state st, back;
@@ -206,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_seconds_message),
 		cmocka_unit_test(test_init_error),
 		cmocka_unit_test(test_tick_cancels),
+		cmocka_unit_test(test_state_drops_cumulative),
 		cmocka_unit_test(test_state_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -230,7 +230,8 @@ static void test_enforce_size(void **state)
 		write_report(f->dir, seq, seq == 2 ? 5 : 0, 1000);
 	assert_int_equal(agent_spool_stats(f->dir, &s), 0);
 	assert_int_equal(s.count, 10);
-	/* room for 7: 1, 2 and 3 go; 2 was announcing 5 earlier drops */
+	/* room for 7: 1, 2 and 3 go; 2 was announcing 5 earlier drops, which the
+	 * state still counts (dropped_reports is cumulative): 3 more */
 	int64_t first3 = 0;
 	for (int64_t seq = 1; seq <= 3; seq++) {
 		char p[512];
@@ -240,7 +241,7 @@ static void test_enforce_size(void **state)
 		first3 += st.st_size;
 	}
 	assert_int_equal(agent_spool_enforce(f->dir, s.bytes - first3, 0, time(NULL), &dropped), 0);
-	assert_int_equal(dropped, 1 + (1 + 5) + 1);
+	assert_int_equal(dropped, 3);
 	assert_int_equal(agent_spool_oldest(f->dir, seqs, 16, &n), 0);
 	assert_int_equal(n, 7);
 	assert_int_equal(seqs[0], 4);

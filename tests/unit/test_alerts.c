@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "collector/alerts.h"
+#include "collector/analysis/alerts.h"
 #include "erpulse/util.h"
 
 #define NOW 1795420800 /* 2026-11-23T08:00:00Z */

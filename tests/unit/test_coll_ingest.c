@@ -13,7 +13,7 @@
 
 #include "collector/ingest.h"
 #include "collector/metrics.h"
-#include "collector/outbox.h"
+#include "collector/notify/outbox.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
 

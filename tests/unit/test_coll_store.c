@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/analysis.h"
-#include "collector/store.h"
+#include "collector/analysis/analysis.h"
+#include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"

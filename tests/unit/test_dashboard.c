@@ -1,5 +1,5 @@
 /* The embedded dashboard page: which URLs serve it, that it is byte for
- * byte collector/dashboard/index.html, that the Content-Security-Policy's
+ * byte collector/web/index.html, that the Content-Security-Policy's
  * hashes are those of its inline <script> and <style> (computed here with
  * libsodium's SHA-256), and that the markup needs nothing the policy
  * forbids: no inline event handlers, no style attributes, no external
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "collector/dashboard.h"
+#include "collector/web/dashboard.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
 
@@ -89,13 +89,13 @@ static void test_same_as_source(void **state)
 	size_t flen = 0, len;
 	const char *body;
 	page(&body, &len);
-	snprintf(path, sizeof(path), "%s/collector/dashboard/index.html", srcdir());
+	snprintf(path, sizeof(path), "%s/collector/web/index.html", srcdir());
 	int r = ep_read_file(path, 4 << 20, &file, &flen);
 	if (r < 0)
 		fail_msg("cannot read %s: %s", path, strerror(-r));
 	if (flen != len || memcmp(file, body, len) != 0)
 		fail_msg("the embedded page differs from %s: run python3 "
-			 "collector/dashboard/embed.py",
+			 "collector/web/embed.py",
 			 path);
 	free(file);
 }
@@ -123,7 +123,7 @@ static void expect_hash(const char *csp, const char *directive, const char *text
 	snprintf(want, sizeof(want), "%s 'sha256-%s';", directive, b64);
 	if (!strstr(csp, want))
 		fail_msg("the CSP lacks \"%s\" (the page changed: run python3 "
-			 "collector/dashboard/embed.py)\nCSP: %s",
+			 "collector/web/embed.py)\nCSP: %s",
 			 want, csp);
 }
 

@@ -309,7 +309,14 @@ static void test_basic(void **st)
 	assert_string_equal(sev(finding(out, "disk_usage", "/")), "warning");
 	assert_true(num(finding(out, "disk_usage", "/"), "threshold") == 85);
 	assert_string_equal(sev(finding(out, "disk_usage", "/var/lib/postgresql")), "critical");
-	assert_true(num(finding(out, "disk_usage", "/var/lib/postgresql"), "threshold") == 95);
+	/* one rule, both lines in every finding: threshold is the warning line
+	 * even when the critical one is crossed (issue 10, "one severity") */
+	assert_true(num(finding(out, "disk_usage", "/var/lib/postgresql"), "threshold") == 85);
+	assert_true(num(finding(out, "disk_usage", "/var/lib/postgresql"), "critical_threshold") ==
+		    95);
+	assert_true(num(finding(out, "disk_usage", "/"), "critical_threshold") == 95);
+	assert_null(json_object_get(finding(out, "disk_usage", "/"), "direction"));
+	assert_null(json_object_get(finding(out, "disk_usage", "/"), "min_size"));
 	/* below the warning line: an info finding (the collector forecasts from
 	 * every filesystem's series), with no remediation */
 	assert_string_equal(sev(finding(out, "disk_usage", "/boot")), "info");
@@ -396,6 +403,14 @@ static void test_iostat(void **st)
 	assert_string_equal(sev(finding(out, "disk_latency", "sda")), "warning");
 	assert_string_equal(sev(finding(out, "disk_latency", "nvme0n1")), "critical");
 	assert_true(num(finding(out, "disk_latency", "nvme0n1"), "value") == 250.8);
+	/* the rule: 50 ms warning, 200 ms critical, judged from 100 I/Os */
+	assert_true(num(finding(out, "disk_latency", "nvme0n1"), "threshold") == 50);
+	assert_true(num(finding(out, "disk_latency", "nvme0n1"), "critical_threshold") == 200);
+	assert_true(num(finding(out, "disk_latency", "nvme0n1"), "min_size") == 100);
+	assert_true(num(finding(out, "disk_latency", "nvme0n1"), "size") >= 100);
+	assert_string_equal(json_string_value(json_object_get(
+				    finding(out, "disk_latency", "nvme0n1"), "size_unit")),
+			    "I/Os");
 	assert_true(num(dev_of(out, "nvme0n1"), "util_pct") == 100);
 	/* 200 ms but only 20 I/Os: no verdict */
 	assert_true(num(dev_of(out, "sdb"), "latency_ms") == 200);
@@ -444,6 +459,7 @@ static void test_options(void **st)
 	assert_non_null(fs_of(out, "/dev/shm"));
 	assert_string_equal(sev(finding(out, "disk_usage", "/")), "warning");
 	assert_true(num(finding(out, "disk_usage", "/"), "threshold") == 70);
+	assert_true(num(finding(out, "disk_usage", "/"), "critical_threshold") == 80);
 	assert_string_equal(sev(finding(out, "inode_usage", "/")), "warning");
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(out, "metrics"), "io_status")),

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "collector/forecast.h"
+#include "collector/analysis/forecast.h"
 
 #define DAY  86400
 #define HOUR 3600

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "collector/notify.h"
+#include "collector/notify/notify.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
 

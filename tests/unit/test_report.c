@@ -636,6 +636,77 @@ static void test_validate_limits(void **state)
 	json_decref(doc);
 }
 
+/* "configured" (since agent 0.2.0): optional; when present, bounded and
+ * every entry {name, target}. An older report without it stays valid. */
+static void test_configured(void **state)
+{
+	char err[256];
+	json_t *doc = load_valid();
+
+	(void)state;
+	assert_null(json_object_get(doc, "configured"));
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), 0);
+	assert_int_equal(ep_report_add_configured(doc, "postgres.erp", "odoo@/run/postgresql:5432"),
+			 0);
+	assert_int_equal(ep_report_add_configured(doc, "log.odoo", NULL), 0);
+	assert_int_equal(ep_report_add_configured(doc, NULL, "x"), -EINVAL);
+	json_t *c = json_object_get(doc, "configured");
+	assert_int_equal(json_array_size(c), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c, 0), "target")),
+			    "odoo@/run/postgresql:5432");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c, 1), "target")), "");
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), 0);
+	/* round trip through the collector's strict parser */
+	size_t len;
+	char *text = ep_report_serialize(doc, &len);
+	json_t *back = NULL;
+	assert_int_equal(ep_report_parse(text, len, EP_REPORT_MAX_BYTES, &back, err, sizeof(err)),
+			 0);
+	assert_true(json_equal(json_object_get(back, "configured"), c));
+	json_decref(back);
+	free(text);
+	/* target null is accepted like a probe entry's; extra keys are ignored */
+	json_object_set_new(json_array_get(c, 1), "target", json_null());
+	json_object_set_new(json_array_get(c, 1), "since", json_integer(3));
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), 0);
+	json_object_set_new(doc, "configured", json_array());
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), 0);
+
+	static const struct {
+		const char *value, *expect;
+	} bad[] = {
+		{"{}", "configured: expected an array"},
+		{"null", "configured: expected an array"},
+		{"[\"disk\"]", "configured[0]: expected an object"},
+		{"[{\"target\":\"\"}]", "configured[0].name: missing"},
+		{"[{\"name\":\"\",\"target\":\"\"}]",
+		 "configured[0].name: expected a non-empty string"},
+		{"[{\"name\":\"disk\"}]", "configured[0].target: missing"},
+		{"[{\"name\":\"disk\",\"target\":\"/\"},{\"name\":\"x\",\"target\":5}]",
+		 "configured[1].target: expected a string or null"},
+	};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(bad); i++) {
+		json_error_t e;
+		json_t *v = json_loads(bad[i].value, JSON_DECODE_ANY, &e);
+		assert_non_null(v);
+		json_object_set_new(doc, "configured", v);
+		if (ep_report_validate(doc, err, sizeof(err)) != -EINVAL ||
+		    strcmp(err, bad[i].expect) != 0)
+			fail_msg("case %zu: got '%s', expected '%s'", i, err, bad[i].expect);
+	}
+	/* bounded like probes */
+	json_object_del(doc, "configured");
+	for (int i = 0; i < EP_REPORT_MAX_PROBES; i++)
+		assert_int_equal(ep_report_add_configured(doc, "disk", "/"), 0);
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), 0);
+	assert_int_equal(ep_report_add_configured(doc, "disk", "/"), -E2BIG);
+	json_array_append_new(json_object_get(doc, "configured"),
+			      json_pack("{s:s, s:s}", "name", "disk", "target", "/"));
+	assert_int_equal(ep_report_validate(doc, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "configured: more than 256 probe instances");
+	json_decref(doc);
+}
+
 /* ---- strict parsing ---- */
 
 static int parse(const char *s, size_t len, char *err, size_t errlen)
@@ -1072,21 +1143,14 @@ static void test_json_test_suite(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_finding_json),
-		cmocka_unit_test(test_host_json),
-		cmocka_unit_test(test_serialize_exact),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_builder_errors),
-		cmocka_unit_test(test_validate_ok),
-		cmocka_unit_test(test_validate_fields),
-		cmocka_unit_test(test_validate_shapes),
-		cmocka_unit_test(test_validate_limits),
-		cmocka_unit_test(test_parse_depth),
-		cmocka_unit_test(test_parse_numbers),
-		cmocka_unit_test(test_parse_bytes),
-		cmocka_unit_test(test_parse_sizes),
-		cmocka_unit_test(test_report_parse_invalid),
+		cmocka_unit_test(test_names),           cmocka_unit_test(test_finding_json),
+		cmocka_unit_test(test_host_json),       cmocka_unit_test(test_serialize_exact),
+		cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_builder_errors),
+		cmocka_unit_test(test_validate_ok),     cmocka_unit_test(test_validate_fields),
+		cmocka_unit_test(test_validate_shapes), cmocka_unit_test(test_validate_limits),
+		cmocka_unit_test(test_configured),      cmocka_unit_test(test_parse_depth),
+		cmocka_unit_test(test_parse_numbers),   cmocka_unit_test(test_parse_bytes),
+		cmocka_unit_test(test_parse_sizes),     cmocka_unit_test(test_report_parse_invalid),
 		cmocka_unit_test(test_json_test_suite),
 	};
 

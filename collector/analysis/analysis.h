@@ -1,0 +1,35 @@
+/* What ingest does with an accepted report inside its transaction: history
+ * samples -> forecasts (forecast.h) -> explained score (score.h) -> alert
+ * rules with hysteresis (alerts.h) -> notices rendered (notify.h) into the
+ * outbox. Also the dead-man sweep for silent agents. */
+#ifndef COLL_ANALYSIS_H
+#define COLL_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/analysis/pipeline.h"
+#include "collector/notify/notify.h"
+#include "collector/store/store.h"
+
+struct coll_analysis {
+	const char *webhook_url; /* NULL = no webhook channel */
+	enum coll_webhook_format webhook_format;
+	const char *smtp_url; /* NULL = no mail channel */
+	const char *mail_from, *mail_to;
+	const char *dashboard_url;
+	int64_t forecast_window_s; /* history read for forecasts (default 30 days) */
+	int64_t sample_interval_s; /* at most one history sample per series per this */
+	size_t max_forecasts;      /* per report (default 64) */
+};
+
+/* Runs inside the ingest transaction for an accepted report. 0 or -errno. */
+int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
+		      const struct coll_ingest *it);
+
+/* Raises agent_silent alerts for agents without a report for three
+ * intervals (one transaction; safe to run on several collectors at once:
+ * the unique open-alert index decides). Returns the number raised or -errno. */
+int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, int64_t now);
+
+#endif

@@ -1,0 +1,453 @@
+/* Forecasts from a host's own history: least squares after the last step
+ * down, and robust error-spike detection. docs/forecasts.md explains the
+ * choices; everything here is pure arithmetic on caller-owned arrays. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/analysis/forecast.h"
+
+#define SECONDS_PER_DAY  86400.0
+#define SECONDS_PER_WEEK 604800
+#define MAD_TO_SIGMA     1.4826 /* MAD of a normal distribution -> sigma */
+
+void coll_forecast_params_default(struct coll_forecast_params *p)
+{
+	p->min_samples = 6;
+	p->window_s = 30 * 86400;
+	p->drop_fraction = 0.05;
+	p->drop_noise_k = 4.0;
+	p->max_days = 3650.0;
+	p->min_t_stat = 2.0;
+}
+
+void coll_spike_params_default(struct coll_spike_params *p)
+{
+	p->min_weeks = 3;
+	p->recent_s = 86400;
+	p->min_recent = 6;
+	p->z_threshold = 4.0;
+	p->min_spread = 1.0;
+	p->tz_offset_s = 0;
+}
+
+const char *coll_forecast_status_name(enum coll_forecast_status s)
+{
+	switch (s) {
+	case COLL_FC_INSUFFICIENT:
+		return "insufficient";
+	case COLL_FC_NEVER:
+		return "never";
+	case COLL_FC_ALREADY:
+		return "already";
+	case COLL_FC_ETA:
+		return "eta";
+	}
+	return "unknown";
+}
+
+const char *coll_confidence_name(enum coll_confidence c)
+{
+	switch (c) {
+	case COLL_CONF_LOW:
+		return "low";
+	case COLL_CONF_MEDIUM:
+		return "medium";
+	case COLL_CONF_HIGH:
+		return "high";
+	}
+	return "unknown";
+}
+
+const char *coll_spike_status_name(enum coll_spike_status s)
+{
+	switch (s) {
+	case COLL_SPIKE_INSUFFICIENT:
+		return "insufficient";
+	case COLL_SPIKE_NORMAL:
+		return "normal";
+	case COLL_SPIKE_SPIKE:
+		return "spike";
+	}
+	return "unknown";
+}
+
+const char *coll_baseline_method_name(enum coll_baseline_method m)
+{
+	switch (m) {
+	case COLL_BASELINE_NONE:
+		return "none";
+	case COLL_BASELINE_HOUR_OF_WEEK:
+		return "hour_of_week";
+	case COLL_BASELINE_RECENT:
+		return "recent";
+	}
+	return "unknown";
+}
+
+const char *coll_forecast_kind_name(enum coll_forecast_kind k)
+{
+	switch (k) {
+	case COLL_FK_DISK_BYTES:
+		return "disk_bytes";
+	case COLL_FK_DISK_INODES:
+		return "disk_inodes";
+	case COLL_FK_INDEX_FRAGMENTATION:
+		return "index_fragmentation";
+	case COLL_FK_ERROR_SPIKE:
+		return "error_spike";
+	}
+	return "unknown";
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+	const struct coll_sample *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of v[0..n) (n > 0); sorts v in place. */
+static double median_sorting(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	if (n % 2)
+		return v[n / 2];
+	return (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* Median and MAD of v (n > 0), using scratch (n doubles). */
+static void median_mad(const double *v, size_t n, double *scratch, double *ret_median,
+		       double *ret_mad)
+{
+	double med;
+
+	memcpy(scratch, v, n * sizeof(*v));
+	med = median_sorting(scratch, n);
+	for (size_t i = 0; i < n; i++)
+		scratch[i] = fabs(v[i] - med);
+	*ret_median = med;
+	*ret_mad = median_sorting(scratch, n);
+}
+
+/* Index of the first sample after the last significant step down, or 0. */
+static size_t last_change_point(const struct coll_sample *s, size_t n, double limit,
+				const struct coll_forecast_params *p, bool *ret_step)
+{
+	double *d, *scratch, med, mad, threshold;
+	size_t start = 0;
+
+	*ret_step = false;
+	if (n < 3)
+		return 0;
+	d = malloc((n - 1) * sizeof(*d));
+	scratch = malloc((n - 1) * sizeof(*scratch));
+	if (!d || !scratch) {
+		/* without memory, fit everything: a worse answer, not a wrong type */
+		free(d);
+		free(scratch);
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++)
+		d[i - 1] = s[i].v - s[i - 1].v;
+	median_mad(d, n - 1, scratch, &med, &mad);
+	threshold = fmax(p->drop_fraction * fabs(limit), p->drop_noise_k * MAD_TO_SIGMA * mad);
+	for (size_t i = 1; i < n; i++)
+		if (d[i - 1] < -threshold) {
+			start = i;
+			*ret_step = true;
+		}
+	free(d);
+	free(scratch);
+	return start;
+}
+
+int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
+			 const struct coll_forecast_params *params, struct coll_forecast *ret)
+{
+	struct coll_forecast_params defaults;
+	const struct coll_forecast_params *p = params;
+	struct coll_forecast fc = {0};
+	struct coll_sample *s = NULL, *f;
+	size_t m = 0, start, k;
+	double t0, tm = 0, vm = 0, sxx = 0, sxy = 0, sse = 0, sst = 0, slope, se, fitted_now,
+		   remaining;
+
+	if ((!samples && n) || !ret || !isfinite(limit))
+		return -EINVAL;
+	if (n > COLL_FORECAST_MAX_SAMPLES)
+		return -E2BIG;
+	if (!p) {
+		coll_forecast_params_default(&defaults);
+		p = &defaults;
+	}
+
+	fc.status = COLL_FC_INSUFFICIENT;
+	fc.confidence = COLL_CONF_LOW;
+	fc.days = fc.days_low = fc.days_high = NAN;
+	fc.slope_per_day = fc.r2 = fc.resid_sd = fc.last_value = NAN;
+	fc.limit = limit;
+
+	if (n) {
+		s = malloc(n * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(samples[i].v) || samples[i].t > now)
+			continue;
+		if (p->window_s > 0 && samples[i].t < now - p->window_s)
+			continue;
+		s[m++] = samples[i];
+	}
+	if (m == 0)
+		goto done;
+	qsort(s, m, sizeof(*s), cmp_sample);
+	fc.last_value = s[m - 1].v;
+
+	start = last_change_point(s, m, limit, p, &fc.step_detected);
+	f = s + start;
+	k = m - start;
+	fc.n_used = k;
+	fc.fit_from = f[0].t;
+	if (fc.last_value >= limit) {
+		/* full is full, however short the history */
+		fc.status = COLL_FC_ALREADY;
+		fc.days = fc.days_low = fc.days_high = 0;
+	}
+	if (k < p->min_samples || k < 3)
+		goto done;
+
+	/* least squares on times relative to the first sample (keeps precision) */
+	t0 = (double)f[0].t;
+	for (size_t i = 0; i < k; i++) {
+		tm += (double)f[i].t - t0;
+		vm += f[i].v;
+	}
+	tm /= (double)k;
+	vm /= (double)k;
+	for (size_t i = 0; i < k; i++) {
+		double dt = (double)f[i].t - t0 - tm, dv = f[i].v - vm;
+		sxx += dt * dt;
+		sxy += dt * dv;
+		sst += dv * dv;
+	}
+	if (sxx <= 0) /* every sample at the same instant: no trend to fit */
+		goto done;
+	slope = sxy / sxx;
+	for (size_t i = 0; i < k; i++) {
+		double r = f[i].v - (vm + slope * ((double)f[i].t - t0 - tm));
+		sse += r * r;
+	}
+	fc.slope_per_day = slope * SECONDS_PER_DAY;
+	fc.resid_sd = sqrt(sse / (double)(k - 2));
+	if (sst > 0)
+		fc.r2 = fmax(0.0, 1.0 - sse / sst);
+	else
+		fc.r2 = 1.0; /* a perfectly flat series is perfectly explained */
+	se = fc.resid_sd / sqrt(sxx);
+	if (fc.r2 >= 0.9 && k >= 2 * p->min_samples)
+		fc.confidence = COLL_CONF_HIGH;
+	else if (fc.r2 >= 0.6)
+		fc.confidence = COLL_CONF_MEDIUM;
+
+	if (fc.status == COLL_FC_ALREADY)
+		goto done;
+	/* flat, falling, or a rise indistinguishable from noise */
+	fc.status = COLL_FC_NEVER;
+	if (slope <= 0 || (se > 0 && slope / se < p->min_t_stat))
+		goto done;
+	fitted_now = vm + slope * ((double)now - t0 - tm);
+	remaining = fmax(0.0, limit - fitted_now);
+	fc.days = remaining / slope / SECONDS_PER_DAY;
+	if (fc.days > p->max_days) {
+		fc.days = NAN;
+		goto done;
+	}
+	fc.status = COLL_FC_ETA;
+	fc.days_low = remaining / (slope + 2 * se) / SECONDS_PER_DAY;
+	fc.days_high =
+		slope - 2 * se > 0 ? remaining / (slope - 2 * se) / SECONDS_PER_DAY : INFINITY;
+done:
+	free(s);
+	*ret = fc;
+	return 0;
+}
+
+int coll_hour_of_week(int64_t t, int64_t tz_offset_s)
+{
+	/* 1970-01-01 was a Thursday: shift so that Monday 00:00 starts a week */
+	int64_t x = t + tz_offset_s + 3 * 86400;
+	int64_t w = x % SECONDS_PER_WEEK;
+
+	if (w < 0)
+		w += SECONDS_PER_WEEK;
+	return (int)(w / 3600);
+}
+
+static int64_t week_number(int64_t t, int64_t tz_offset_s)
+{
+	int64_t x = t + tz_offset_s + 3 * 86400;
+
+	return x >= 0 ? x / SECONDS_PER_WEEK : -((-x + SECONDS_PER_WEEK - 1) / SECONDS_PER_WEEK);
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int coll_spike_detect(const struct coll_sample *history, size_t n, int64_t now, double current,
+		      const struct coll_spike_params *params, struct coll_spike *ret)
+{
+	struct coll_spike_params defaults;
+	const struct coll_spike_params *p = params;
+	struct coll_spike sp = {0};
+	double *vals = NULL, *scratch = NULL, med, mad;
+	int64_t *weeks = NULL;
+	size_t m = 0, distinct = 0;
+	int how;
+	int rc = 0;
+
+	if ((!history && n) || !ret || !isfinite(current))
+		return -EINVAL;
+	if (n > COLL_FORECAST_MAX_SAMPLES)
+		return -E2BIG;
+	if (!p) {
+		coll_spike_params_default(&defaults);
+		p = &defaults;
+	}
+	sp.status = COLL_SPIKE_INSUFFICIENT;
+	sp.method = COLL_BASELINE_NONE;
+	sp.current = current;
+	sp.baseline = sp.spread = sp.z = NAN;
+	if (n == 0)
+		goto done;
+
+	vals = malloc(n * sizeof(*vals));
+	scratch = malloc(n * sizeof(*scratch));
+	weeks = malloc(n * sizeof(*weeks));
+	if (!vals || !scratch || !weeks) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	/* 1. same hour of the week in earlier weeks */
+	how = coll_hour_of_week(now, p->tz_offset_s);
+	for (size_t i = 0; i < n; i++) {
+		const struct coll_sample *s = &history[i];
+		if (!isfinite(s->v) || s->t >= now - 3600)
+			continue;
+		if (coll_hour_of_week(s->t, p->tz_offset_s) != how)
+			continue;
+		weeks[m] = week_number(s->t, p->tz_offset_s);
+		vals[m++] = s->v;
+	}
+	if (m > 0) {
+		int64_t *w = malloc(m * sizeof(*w));
+		if (!w) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(w, weeks, m * sizeof(*w));
+		qsort(w, m, sizeof(*w), cmp_int64);
+		distinct = 1;
+		for (size_t i = 1; i < m; i++)
+			if (w[i] != w[i - 1])
+				distinct++;
+		free(w);
+	}
+	if (p->min_weeks > 0 && distinct >= (size_t)p->min_weeks) {
+		sp.method = COLL_BASELINE_HOUR_OF_WEEK;
+	} else {
+		/* 2. the recent past */
+		m = 0;
+		for (size_t i = 0; i < n; i++) {
+			const struct coll_sample *s = &history[i];
+			if (!isfinite(s->v) || s->t >= now || s->t < now - p->recent_s)
+				continue;
+			vals[m++] = s->v;
+		}
+		if (m < p->min_recent || m == 0)
+			goto done;
+		sp.method = COLL_BASELINE_RECENT;
+	}
+	median_mad(vals, m, scratch, &med, &mad);
+	sp.n_baseline = m;
+	sp.baseline = med;
+	sp.spread = fmax(MAD_TO_SIGMA * mad, p->min_spread);
+	if (!(sp.spread > 0))
+		sp.spread = 1e-9; /* min_spread 0 and a constant baseline */
+	sp.z = (current - med) / sp.spread;
+	sp.status = sp.z >= p->z_threshold ? COLL_SPIKE_SPIKE : COLL_SPIKE_NORMAL;
+done:
+	*ret = sp;
+out:
+	free(vals);
+	free(scratch);
+	free(weeks);
+	return rc;
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *coll_object_forecast_json(const struct coll_object_forecast *f)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	if (!o || !f)
+		goto fail;
+	r |= json_object_set_new(o, "kind", json_string(coll_forecast_kind_name(f->kind)));
+	r |= json_object_set_new(o, "object", f->object ? json_string(f->object) : json_null());
+	if (f->kind == COLL_FK_ERROR_SPIKE) {
+		const struct coll_spike *s = &f->spike;
+		r |= json_object_set_new(o, "status",
+					 json_string(coll_spike_status_name(s->status)));
+		r |= json_object_set_new(o, "method",
+					 json_string(coll_baseline_method_name(s->method)));
+		r |= json_object_set_new(o, "current", num_or_null(s->current));
+		r |= json_object_set_new(o, "baseline", num_or_null(s->baseline));
+		r |= json_object_set_new(o, "spread", num_or_null(s->spread));
+		r |= json_object_set_new(o, "z", num_or_null(s->z));
+		r |= json_object_set_new(o, "n_baseline", json_integer((json_int_t)s->n_baseline));
+	} else {
+		const struct coll_forecast *c = &f->fc;
+		r |= json_object_set_new(o, "status",
+					 json_string(coll_forecast_status_name(c->status)));
+		r |= json_object_set_new(o, "confidence",
+					 json_string(coll_confidence_name(c->confidence)));
+		r |= json_object_set_new(o, "days", num_or_null(c->days));
+		r |= json_object_set_new(o, "days_low", num_or_null(c->days_low));
+		r |= json_object_set_new(o, "days_high", num_or_null(c->days_high));
+		r |= json_object_set_new(o, "slope_per_day", num_or_null(c->slope_per_day));
+		r |= json_object_set_new(o, "r2", num_or_null(c->r2));
+		r |= json_object_set_new(o, "resid_sd", num_or_null(c->resid_sd));
+		r |= json_object_set_new(o, "last_value", num_or_null(c->last_value));
+		r |= json_object_set_new(o, "limit", num_or_null(c->limit));
+		r |= json_object_set_new(o, "n_used", json_integer((json_int_t)c->n_used));
+		r |= json_object_set_new(o, "fit_from", json_integer((json_int_t)c->fit_from));
+		r |= json_object_set_new(o, "step_detected", json_boolean(c->step_detected));
+	}
+	if (r)
+		goto fail;
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}

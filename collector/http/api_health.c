@@ -1,0 +1,70 @@
+/* GET /healthz (is the store reachable) and GET /metrics (Prometheus text:
+ * the counters of metrics.h plus store-backed gauges). */
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/http/http.h"
+#include "collector/metrics.h"
+#include "erpulse/log.h"
+#include "erpulse/util.h"
+
+enum MHD_Result coll_api_healthz(struct req *rq, const char *url)
+{
+	(void)url;
+	struct coll_store *s = coll_pool_get(&rq->srv->pool, coll_http_deadline(rq->srv));
+	int r = s ? coll_store_ping(s) : -ETIMEDOUT;
+	coll_pool_put(&rq->srv->pool, s);
+	if (r < 0)
+		return coll_http_json(
+			rq->conn, 503,
+			json_pack("{s:s,s:s}", "status", "unavailable", "store", "unreachable"),
+			RETRY_AFTER);
+	return coll_http_json(rq->conn, 200, json_pack("{s:s,s:s}", "status", "ok", "store", "ok"),
+			      NULL);
+}
+
+enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
+{
+	(void)url;
+	struct ep_buf b;
+	ep_buf_init(&b, 1 << 20);
+	coll_metrics_render(&b);
+	struct coll_store *s = coll_pool_get(&rq->srv->pool, coll_http_deadline(rq->srv));
+	int64_t depth = 0, states[4] = {0};
+	int r = s ? coll_store_outbox_depth(s, &depth) : -ETIMEDOUT;
+	if (r == 0)
+		r = coll_store_agent_states(s, ep_wall_ms() / 1000, states);
+	coll_pool_put(&rq->srv->pool, s);
+	pthread_mutex_lock(&rq->srv->qlock);
+	size_t qlen = rq->srv->qlen;
+	pthread_mutex_unlock(&rq->srv->qlock);
+	ep_buf_printf(&b,
+		      "# HELP erpulse_store_up Whether the store answered this scrape\n"
+		      "# TYPE erpulse_store_up gauge\nerpulse_store_up %d\n"
+		      "# HELP erpulse_ingest_queue Reports waiting for the group commit\n"
+		      "# TYPE erpulse_ingest_queue gauge\nerpulse_ingest_queue %zu\n",
+		      r == 0, qlen);
+	if (r == 0) {
+		static const char *const names[] = {"active", "silent", "revoked",
+						    "never_reported"};
+		ep_buf_printf(&b,
+			      "# HELP erpulse_outbox_depth Notices not yet delivered\n"
+			      "# TYPE erpulse_outbox_depth gauge\nerpulse_outbox_depth %lld\n"
+			      "# HELP erpulse_agents Agents by state\n"
+			      "# TYPE erpulse_agents gauge\n",
+			      (long long)depth);
+		for (size_t i = 0; i < 4; i++)
+			ep_buf_printf(&b, "erpulse_agents{state=\"%s\"} %lld\n", names[i],
+				      (long long)states[i]);
+	}
+	char *text = ep_buf_steal(&b);
+	if (!text)
+		return MHD_NO;
+	return coll_http_text(rq->conn, 200, "text/plain; version=0.0.4", text, NULL);
+}

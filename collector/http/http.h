@@ -1,0 +1,193 @@
+/* The HTTP server's inside (collector/http/README.md), shared by its files
+ * and by nobody else: the core (server.c: transport, TLS, limits, the
+ * libmicrohttpd callbacks), the answers and the store pool (respond.c), the
+ * route table (routes.c) and one api_<resource>.c per resource. The core
+ * knows routes only through the table; a resource is added by writing its
+ * api_<resource>.c and one line in routes.c. */
+#ifndef COLL_HTTP_H
+#define COLL_HTTP_H
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/analysis/analysis.h"
+#include "collector/http/server.h"
+#include "collector/store/store.h"
+#include "erpulse/util.h"
+
+#define ENROLL_MAX_BODY (64 * 1024)
+#define QUEUE_MAX       20000 /* reports waiting for the batcher; beyond: 503 */
+#define RATE_SLOTS      4096
+#define AGENT_SLOTS     8192
+#define AGENT_TTL_MS    30000
+#define DRAIN_MAX       (16u << 20) /* oversized bodies read and dropped up to this */
+#define RETRY_AFTER     "2"
+
+struct req;
+
+/* One resource's handler: called once the whole body is in rq->body (and
+ * again when the batcher resumes a suspended connection). */
+typedef enum MHD_Result (*coll_handler)(struct req *rq, const char *url);
+
+/* Which body a route takes (the cap the core enforces before reading it). */
+enum coll_body {
+	COLL_BODY_NONE,   /* GET/HEAD: no body is read */
+	COLL_BODY_REPORT, /* [limits] max_body_bytes */
+	COLL_BODY_ENROLL, /* ENROLL_MAX_BODY */
+};
+
+/* One line of the route table (routes.c). Matched in order: path exact, or
+ * path as a prefix followed by at least one byte (prefix), or match(url). */
+struct coll_route {
+	const char *path;
+	bool prefix;
+	bool (*match)(const char *url);
+	bool post; /* POST, else GET and HEAD */
+	enum coll_body body;
+	bool rate_limited; /* the per-address token bucket ([limits] enroll_*) */
+	coll_handler handle;
+};
+
+/* The route of url, NULL when none. */
+const struct coll_route *coll_route_find(const char *url);
+
+struct req {
+	struct coll_server *srv;
+	struct MHD_Connection *conn;
+	const struct coll_route *route;
+	int64_t start_ms;
+	struct ep_buf body;
+	bool too_large;
+	uint64_t seen; /* body bytes received */
+	/* ingest */
+	bool queued;
+	_Atomic bool done;
+	struct coll_ingest item;
+	json_t *report;
+	char *findings; /* item.findings_json, rendered before the batch */
+	struct req *next;
+};
+
+/* one per TCP connection, for the total request deadline */
+struct track {
+	int fd;
+	_Atomic int64_t start_ms;
+	bool cut;
+	struct track *prev, *next;
+};
+
+struct pool {
+	struct coll_store **v;
+	bool *busy;
+	size_t n;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+struct rate_slot {
+	char ip[INET6_ADDRSTRLEN];
+	double tokens;
+	int64_t at_ms;
+};
+
+/* Agent lookups cached briefly: public keys never change for an id, and a
+ * revocation the cache has not seen yet is still refused by the seq gate in
+ * the store transaction (it requires revoked_at IS NULL). */
+struct agent_slot {
+	struct coll_agent a;
+	int64_t at_ms;
+};
+
+struct coll_server {
+	const struct coll_settings *cfg;
+	struct agent_slot *agents;
+	pthread_mutex_t alock;
+	struct MHD_Daemon *mhd;
+	int port;
+	char *tls_cert, *tls_key;
+	struct pool pool;
+	struct coll_analysis an;
+	struct coll_outbox *outbox;
+	/* batchers: one per writer connection */
+	struct coll_store *writer; /* migrations */
+	struct coll_store **writers;
+	pthread_t *batchers;
+	size_t n_writers, n_batchers;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct req *qhead, *qtail;
+	size_t qlen;
+	_Atomic bool stop;
+	/* maintenance + reaper */
+	pthread_t maint;
+	pthread_mutex_t mlock;
+	pthread_cond_t mcond;
+	struct track *tracks;
+	pthread_mutex_t tlock;
+	/* enroll rate limit */
+	struct rate_slot *rate;
+	pthread_mutex_t rlock;
+};
+
+/* ---- answers (respond.c) ----------------------------------------------- */
+
+/* Queues text (malloc'd, consumed) with Content-Type type and no-store. */
+enum MHD_Result coll_http_text(struct MHD_Connection *c, unsigned status, const char *type,
+			       char *text, const char *retry_after);
+/* Consumes j. */
+enum MHD_Result coll_http_json(struct MHD_Connection *c, unsigned status, json_t *j,
+			       const char *retry_after);
+/* {"error": {"code", "message"}}; 503 and 429 carry Retry-After. */
+enum MHD_Result coll_http_error(struct MHD_Connection *c, unsigned status, const char *code,
+				const char *message);
+enum MHD_Result coll_http_unavailable(struct MHD_Connection *c);
+
+/* A pooled store connection with its deadline set, NULL at the deadline. */
+struct coll_store *coll_pool_get(struct pool *p, int64_t deadline_ms);
+void coll_pool_put(struct pool *p, struct coll_store *s);
+/* a store call from a request must end within this: 503 before 2 s */
+int64_t coll_http_deadline(const struct coll_server *srv);
+
+/* ---- the read API (api_read.c) ---------------------------------------- */
+
+/* Bearer token -> user. 0, or an answer was queued (ret set). */
+int coll_http_authorize(struct req *rq, struct coll_user *user, enum MHD_Result *ret);
+
+/* One read query: fills *ret (-ENOENT: 404). */
+typedef int (*coll_read_fn)(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+			    const char *url, int64_t now, json_t **ret);
+/* Authorizes, parses limit/offset, runs fn on a pooled connection and
+ * answers; the result is wrapped as {key: result} unless key is NULL. */
+enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn, const char *key);
+
+/* ---- handlers (api_*.c), registered in routes.c ------------------------ */
+
+enum MHD_Result coll_api_reports(struct req *rq, const char *url);
+enum MHD_Result coll_api_enroll(struct req *rq, const char *url);
+enum MHD_Result coll_api_healthz(struct req *rq, const char *url);
+enum MHD_Result coll_api_metrics(struct req *rq, const char *url);
+enum MHD_Result coll_api_customers(struct req *rq, const char *url);
+enum MHD_Result coll_api_hosts(struct req *rq, const char *url);
+enum MHD_Result coll_api_host(struct req *rq, const char *url);
+enum MHD_Result coll_api_alerts(struct req *rq, const char *url);
+enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
+
+/* ---- threads ------------------------------------------------------------ */
+
+struct batcher_arg {
+	struct coll_server *srv;
+	struct coll_store *w;
+};
+/* One batcher per writer connection (api_reports.c); arg: a malloc'd
+ * struct batcher_arg, freed by the thread. */
+void *coll_http_batcher(void *arg);
+/* The maintenance thread (maint.c); arg: the server. */
+void *coll_http_maint(void *arg);
+
+#endif

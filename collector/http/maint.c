@@ -1,0 +1,114 @@
+/* The maintenance thread (http.h): cuts requests over the total deadline
+ * (the reaper), checkpoints SQLite's WAL, runs the dead-man sweep and
+ * retention. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "collector/http/http.h"
+#include "collector/metrics.h"
+#include "collector/analysis/analysis.h"
+#include "collector/notify/outbox.h"
+#include "collector/store/sql.h"
+#include "erpulse/log.h"
+#include "erpulse/util.h"
+
+static void reap(struct coll_server *srv)
+{
+	int64_t now = ep_mono_ms(), limit = srv->cfg->request_deadline_s * 1000;
+	pthread_mutex_lock(&srv->tlock);
+	for (struct track *t = srv->tracks; t; t = t->next) {
+		if (!t->cut && now - atomic_load(&t->start_ms) > limit) {
+			/* libmicrohttpd sees EOF and closes it; the fd stays its own */
+			shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			coll_metrics_reject(COLL_REJECT_TIMEOUT);
+		}
+	}
+	pthread_mutex_unlock(&srv->tlock);
+}
+
+void *coll_http_maint(void *arg)
+{
+	struct coll_server *srv = arg;
+	char err[512];
+	struct coll_store *s = NULL;
+	struct coll_db_opts o = {
+		.statement_timeout_ms = srv->cfg->statement_timeout_ms * 20,
+		.connect_timeout_ms = srv->cfg->connect_timeout_ms,
+		.busy_timeout_ms = srv->cfg->busy_timeout_ms,
+	};
+	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
+	int64_t next_open = 0, next_reap = 0;
+	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
+	 * rather than large bursts of writeback */
+	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
+	long tick_ms = lite ? 50 : 250;
+	for (;;) {
+		pthread_mutex_lock(&srv->mlock);
+		if (!srv->stop) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ns = ts.tv_nsec + tick_ms * 1000000L;
+			ts.tv_sec += ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			pthread_cond_timedwait(&srv->mcond, &srv->mlock, &ts);
+		}
+		bool stop = srv->stop;
+		pthread_mutex_unlock(&srv->mlock);
+		if (stop)
+			break;
+		int64_t now = ep_mono_ms();
+		if (now >= next_reap) {
+			reap(srv);
+			next_reap = now + 250;
+		}
+		if (now < next_sweep && now < next_retention && !lite)
+			continue;
+		if (!s && now >= next_open &&
+		    coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
+			ep_log_warning("maintenance: %s", err);
+			next_open = now + 10000;
+			if (next_sweep < next_open)
+				next_sweep = next_open;
+		}
+		if (!s)
+			continue;
+		if (lite) {
+			/* the batchers' WAL checkpoints, off their critical path */
+			coll_store_set_deadline(s, INT64_MAX);
+			if (coll_db_checkpoint(s->db) < 0)
+				ep_log_debug("WAL checkpoint: %s", coll_db_error(s->db));
+			if (now < next_sweep && now < next_retention)
+				continue;
+		}
+		if (now >= next_sweep) {
+			next_sweep = now + 15000;
+			coll_store_set_deadline(s, now + o.statement_timeout_ms);
+			int r = coll_analysis_deadman(&srv->an, s, ep_wall_ms() / 1000);
+			if (r < 0)
+				ep_log_warning("dead-man sweep: %s", s->err);
+			else if (r > 0) {
+				ep_log_notice("dead-man sweep: %d silent agents alerted", r);
+				coll_outbox_kick(srv->outbox);
+			}
+		}
+		if (now >= next_retention) {
+			next_retention = now + 3600 * 1000;
+			coll_store_set_deadline(s, INT64_MAX);
+			int r = coll_store_retention(s, ep_wall_ms() / 1000,
+						     srv->cfg->retention_days * 86400,
+						     srv->cfg->rollup_retention_days * 86400);
+			if (r < 0)
+				ep_log_warning("retention: %s", s->err);
+		}
+	}
+	coll_store_close(s);
+	return NULL;
+}

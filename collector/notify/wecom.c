@@ -1,0 +1,34 @@
+/* WeCom (WeChat Work): markdown message, cut to the content limit. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "collector/notify/channel.h"
+#include "collector/notify/notify.h"
+#include "erpulse/crypto.h"
+#include "erpulse/util.h"
+
+#define WECOM_MAX 4000 /* WeCom markdown content limit is 4096 bytes */
+
+json_t *coll_render_wecom(const struct coll_notice *n, const char *title)
+{
+	json_t *o = NULL;
+	char *md = coll_notice_markdown(n, title);
+	if (md) {
+		coll_utf8_truncate(md, WECOM_MAX);
+		o = json_pack("{s:s, s:{s:s}}", "msgtype", "markdown", "markdown", "content", md);
+	}
+	free(md);
+	return o;
+}

@@ -1,0 +1,127 @@
+/* Store queries: customers, enrollment tokens, users (store.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/store/sql.h"
+#include "collector/store/store.h"
+#include "erpulse/crypto.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+/* ---- customers, tokens, users --------------------------------------------------- */
+
+int coll_store_customer_add(struct coll_store *s, const char *name, int64_t now,
+			    char ret_id[COLL_ID_SIZE])
+{
+	char id[COLL_ID_SIZE];
+	ep_random_hex(8, id, sizeof(id));
+	int r = COLL_Q(s, "INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)", NULL, id,
+		       name, coll_i2s(now).s);
+	if (r == 0)
+		coll_copy_id(ret_id, id);
+	return r;
+}
+
+int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
+			     char ret_id[COLL_ID_SIZE])
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT id FROM customers WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+		       &res, name_or_id, name_or_id, name_or_id);
+	if (r < 0)
+		return r;
+	if (res.rows == 0)
+		r = -ENOENT;
+	else
+		coll_copy_id(ret_id, coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
+{
+	static const char *const names[] = {"id", "name", "created_at", "hosts", "score"};
+	struct coll_db_res res;
+	if (!scope)
+		return -EINVAL;
+	int r = COLL_Q(
+		s,
+		"SELECT c.id, c.name, c.created_at,"
+		" (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "
+		"NULL),"
+		" COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
+		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
+		" a.revoked_at IS NULL AND a.score IS NOT NULL))"
+		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
+		&res, scope->customer_id, scope->customer_id);
+	if (r < 0)
+		return r;
+	r = coll_rows_json(&res, names, "ssiii", ret);
+	coll_db_res_free(&res);
+	if (r < 0)
+		return r;
+	/* band of the customer score */
+	size_t i;
+	json_t *c;
+	json_array_foreach(*ret, i, c)
+	{
+		json_t *sc = json_object_get(c, "score");
+		const char *band = NULL;
+		if (json_is_integer(sc)) {
+			json_int_t v = json_integer_value(sc);
+			band = v >= 85 ? "healthy" : v >= 60 ? "at_risk" : "critical";
+		}
+		json_object_set_new(c, "band", band ? json_string(band) : json_null());
+	}
+	return 0;
+}
+
+int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
+			 int64_t uses, int64_t expires_at, int64_t now)
+{
+	return COLL_Q(
+		s,
+		"INSERT INTO enroll_tokens (hash, customer_id, uses_left, expires_at, created_at)"
+		" VALUES (?, ?, ?, ?, ?)",
+		NULL, hash, customer_id, coll_i2s(uses).s, coll_i2s(expires_at).s, coll_i2s(now).s);
+}
+
+int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role role,
+			const char *customer_id, const char *token_hash, int64_t now)
+{
+	char id[COLL_ID_SIZE];
+	ep_random_hex(8, id, sizeof(id));
+	return COLL_Q(s,
+		      "INSERT INTO users (id, name, role, customer_id, token_hash, created_at)"
+		      " VALUES (?, ?, ?, ?, ?, ?)",
+		      NULL, id, name, role == COLL_ROLE_VENDOR ? "vendor" : "viewer",
+		      role == COLL_ROLE_VENDOR ? NULL : customer_id, token_hash, coll_i2s(now).s);
+}
+
+int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT id, name, role, customer_id FROM users WHERE token_hash = ?",
+		       &res, token_hash);
+	if (r < 0)
+		return r;
+	if (res.rows != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	memset(ret, 0, sizeof(*ret));
+	coll_copy_id(ret->id, coll_db_val(&res, 0, 0));
+	snprintf(ret->name, sizeof(ret->name), "%s", coll_db_val(&res, 0, 1));
+	ret->role = strcmp(coll_db_val(&res, 0, 2), "vendor") == 0 ? COLL_ROLE_VENDOR
+								   : COLL_ROLE_VIEWER;
+	coll_copy_id(ret->customer_id, coll_db_val(&res, 0, 3));
+	if (ret->role == COLL_ROLE_VIEWER && !ret->customer_id[0])
+		r = -ENOENT; /* a viewer without a customer sees nothing: refuse */
+out:
+	coll_db_res_free(&res);
+	return r;
+}

@@ -1,0 +1,139 @@
+/* The store's schema and its migrations (store.h, docs/store.md): numbered
+ * versions, {SQLite, PostgreSQL} text per version. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/store/sql.h"
+#include "collector/store/store.h"
+#include "erpulse/crypto.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+#define PG_MIGRATE_LOCK "7238450113" /* pg_advisory_lock key: "erpulse migrate" */
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* {lite, pg} per version; index = version - 1. The two differ only in
+ * auto-increment ids. */
+#define SCHEMA_V1(AUTO_ID)                                                                         \
+	"CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                  \
+	" created_at BIGINT NOT NULL);"                                                            \
+	"CREATE TABLE enroll_tokens (hash TEXT PRIMARY KEY,"                                       \
+	" customer_id TEXT NOT NULL REFERENCES customers(id), uses_left BIGINT NOT NULL,"          \
+	" expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL);"                                \
+	"CREATE TABLE agents (id TEXT PRIMARY KEY,"                                                \
+	" customer_id TEXT NOT NULL REFERENCES customers(id), hostname TEXT NOT NULL,"             \
+	" public_key TEXT NOT NULL, agent_version TEXT, enrolled_at BIGINT NOT NULL,"              \
+	" revoked_at BIGINT, last_seq BIGINT NOT NULL DEFAULT 0, last_report_at BIGINT,"           \
+	" interval_s BIGINT NOT NULL DEFAULT 300, seq_rewinds BIGINT NOT NULL DEFAULT 0,"          \
+	" last_rewind_at BIGINT, production INTEGER NOT NULL DEFAULT 1, score INTEGER,"            \
+	" band TEXT, top_reason TEXT, score_json TEXT, forecasts_json TEXT);"                      \
+	"CREATE INDEX agents_customer ON agents(customer_id);"                                     \
+	"CREATE TABLE reports (agent_id TEXT NOT NULL REFERENCES agents(id),"                      \
+	" seq BIGINT NOT NULL, received_at BIGINT NOT NULL, generated_at BIGINT NOT NULL,"         \
+	" body TEXT NOT NULL, PRIMARY KEY (agent_id, seq));"                                       \
+	"CREATE INDEX reports_received ON reports(received_at);"                                   \
+	"CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,"  \
+	" value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));"                   \
+	"CREATE INDEX samples_ts ON samples(ts);"                                                  \
+	"CREATE TABLE rollups (agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT "     \
+	"NULL,"                                                                                    \
+	" n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL,"      \
+	" vmax DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, hour));"                  \
+	"CREATE TABLE current_findings (agent_id TEXT PRIMARY KEY REFERENCES agents(id),"          \
+	" seq BIGINT NOT NULL, findings TEXT NOT NULL);"                                           \
+	"CREATE TABLE alerts (id " AUTO_ID ", agent_id TEXT NOT NULL REFERENCES agents(id),"       \
+	" customer_id TEXT NOT NULL, rule TEXT NOT NULL, object TEXT NOT NULL,"                    \
+	" severity TEXT NOT NULL, value DOUBLE PRECISION, message TEXT, remediation TEXT,"         \
+	" opened_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, closed_at BIGINT);"               \
+	"CREATE UNIQUE INDEX alerts_open ON alerts(agent_id, rule, object)"                        \
+	" WHERE closed_at IS NULL;"                                                                \
+	"CREATE INDEX alerts_customer ON alerts(customer_id, opened_at);"                          \
+	"CREATE TABLE outbox (id " AUTO_ID ", channel TEXT NOT NULL, payload TEXT NOT NULL,"       \
+	" created_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"                        \
+	" next_at BIGINT NOT NULL, lease_until BIGINT, claimed_by TEXT, sent_at BIGINT,"           \
+	" dead_at BIGINT, last_error TEXT);"                                                       \
+	"CREATE INDEX outbox_due ON outbox(next_at) WHERE sent_at IS NULL AND dead_at IS NULL;"    \
+	"CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"  \
+	" customer_id TEXT REFERENCES customers(id), token_hash TEXT NOT NULL UNIQUE,"             \
+	" created_at BIGINT NOT NULL);"                                                            \
+	"CREATE TABLE events (id " AUTO_ID ", agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"         \
+	" kind TEXT NOT NULL, detail TEXT);"
+
+static const char *const lite_migrations[] = {
+	SCHEMA_V1("INTEGER PRIMARY KEY"),
+};
+static const char *const pg_migrations[] = {
+	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
+};
+
+/* ---- migrations ---------------------------------------------------------- */
+
+int coll_store_schema_version(struct coll_store *s, int *ret)
+{
+	struct coll_db_res res;
+	int r = coll_sql_query(s, "SELECT MAX(version) FROM schema_version", NULL, 0, &res);
+	if (r < 0)
+		return r;
+	*ret = (int)coll_s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return 0;
+}
+
+int coll_store_migrate(struct coll_store *s)
+{
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	const char *const *m = pg ? pg_migrations : lite_migrations;
+	size_t n = pg ? EP_ARRAY_SIZE(pg_migrations) : EP_ARRAY_SIZE(lite_migrations);
+	int r, version = 0;
+
+	if (pg) {
+		r = coll_db_exec(s->db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")");
+		if (r < 0)
+			goto fail;
+	}
+	r = coll_db_exec(s->db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT "
+				"NULL, applied_at BIGINT)");
+	if (r < 0)
+		goto unlock;
+	r = coll_store_schema_version(s, &version);
+	if (r < 0)
+		goto unlock;
+	if ((size_t)version > n) {
+		snprintf(s->err, sizeof(s->err),
+			 "the store has schema version %d, newer than this collector's %zu: "
+			 "upgrade erpulse-collector",
+			 version, n);
+		r = -EPROTO;
+		goto unlock;
+	}
+	for (size_t v = (size_t)version + 1; v <= n; v++) {
+		r = coll_db_begin(s->db);
+		if (r < 0)
+			goto unlock;
+		r = coll_db_exec(s->db, m[v - 1]);
+		if (r == 0)
+			r = COLL_Q(s,
+				   "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+				   NULL, coll_i2s((int64_t)v).s, coll_i2s(ep_wall_ms() / 1000).s);
+		if (r == 0)
+			r = coll_db_commit(s->db);
+		if (r < 0) {
+			coll_db_rollback(s->db);
+			goto unlock;
+		}
+	}
+	r = 0;
+unlock:
+	if (r < 0)
+		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	if (pg)
+		coll_db_exec(s->db, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")");
+	return r;
+fail:
+	snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	return r;
+}

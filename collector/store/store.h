@@ -1,0 +1,211 @@
+/* The collector's store (docs/store.md): one interface over SQLite and
+ * PostgreSQL (collector/db.h). A struct coll_store is one connection; the
+ * server keeps a small pool of them. Errors: 0 or -errno; -ENOENT not found,
+ * -EEXIST already there, -ETIMEDOUT/-ECONNRESET/-EBUSY/-EIO store unavailable
+ * (503 to clients). Read functions take a struct coll_scope that is required:
+ * customer isolation is enforced here, in the queries, not in the handlers. */
+#ifndef COLL_STORE_H
+#define COLL_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/store/db.h"
+#include "erpulse/crypto.h"
+
+#define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
+#define COLL_SCHEMA_VERSION 1
+
+struct coll_store {
+	struct coll_db *db;
+	uint64_t outbox_added; /* rows coll_store_outbox_add wrote (committed or not) */
+	char err[512];
+};
+
+/* Who is reading: customer_id NULL = every customer (vendor roles). limit
+ * and offset page the host and alert lists (limit 0 = the default: 100000
+ * hosts, 1000 alerts). */
+struct coll_scope {
+	const char *customer_id;
+	int64_t limit, offset;
+};
+
+int coll_store_open(const char *url, const struct coll_db_opts *opts, struct coll_store **ret,
+		    char *err, size_t errlen);
+void coll_store_close(struct coll_store *s);
+/* Applies every migration newer than the database's version, each in its own
+ * transaction (PostgreSQL: under pg_advisory_lock so that several collectors
+ * starting together migrate once). 0 or -errno with s->err. */
+int coll_store_migrate(struct coll_store *s);
+/* Current schema version (0 = empty database). */
+int coll_store_schema_version(struct coll_store *s, int *ret);
+/* A trivial query: is the store reachable? */
+int coll_store_ping(struct coll_store *s);
+/* Bound the next calls (absolute ep_mono_ms() deadline, INT64_MAX = none). */
+void coll_store_set_deadline(struct coll_store *s, int64_t at_ms);
+/* True for errors meaning "store unavailable, try later" (503). */
+bool coll_store_unavailable(int r);
+
+/* ---- customers, tokens, users ---------------------------------------- */
+
+int coll_store_customer_add(struct coll_store *s, const char *name, int64_t now,
+			    char ret_id[COLL_ID_SIZE]);
+/* name or id -> id. -ENOENT when neither matches. */
+int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
+			     char ret_id[COLL_ID_SIZE]);
+/* [{id, name, created_at, hosts, score, band, worst_host}] */
+int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret);
+
+/* Stores an enrollment token's hash (ep_hash_secret). uses >= 1. */
+int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
+			 int64_t uses, int64_t expires_at, int64_t now);
+
+enum coll_role {
+	COLL_ROLE_VENDOR,
+	COLL_ROLE_VIEWER,
+};
+struct coll_user {
+	char id[COLL_ID_SIZE];
+	char name[256];
+	enum coll_role role;
+	char customer_id[COLL_ID_SIZE]; /* "" for vendor */
+};
+int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role role,
+			const char *customer_id, const char *token_hash, int64_t now);
+/* API bearer token hash -> user. -ENOENT when unknown. */
+int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret);
+
+/* ---- agents ---------------------------------------------------------- */
+
+struct coll_enroll {
+	const char *token_hash;
+	const char *hostname;
+	const char *public_key_b64;
+	const char *agent_version;
+	int64_t now;
+	int64_t interval_s;
+};
+/* Consumes one use of the token and registers the agent, atomically.
+ * 0, -ENOENT (unknown token), -EKEYEXPIRED (expired), -EUSERS (used up). */
+int coll_store_enroll(struct coll_store *s, const struct coll_enroll *e,
+		      char ret_agent_id[COLL_ID_SIZE], char ret_customer_id[COLL_ID_SIZE]);
+
+struct coll_agent {
+	char id[COLL_ID_SIZE];
+	char customer_id[COLL_ID_SIZE];
+	unsigned char public_key[EP_PUBLIC_KEY_BYTES];
+	bool revoked;
+	int64_t last_seq;
+};
+/* -ENOENT when unknown. */
+int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent *ret);
+int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now);
+/* [{id, customer_id, customer, hostname, agent_version, enrolled_at, revoked,
+ *   last_seq, last_report_at, state, score, band, seq_rewinds}] */
+int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int64_t now,
+		      json_t **ret);
+/* Agents counted by state: active, silent, revoked, never_reported. */
+int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]);
+
+/* ---- ingest ---------------------------------------------------------- */
+
+enum coll_ingest_result {
+	COLL_INGEST_PENDING = 0,
+	COLL_INGEST_ACCEPTED,
+	COLL_INGEST_DUPLICATE,
+	COLL_INGEST_FAILED,
+};
+
+struct coll_ingest {
+	/* in: a verified, parsed, validated report */
+	struct coll_agent agent;
+	json_t *report; /* borrowed */
+	const char *body;
+	size_t len;
+	int64_t seq;
+	int64_t received_at; /* epoch seconds */
+	/* optional: coll_store_findings_json(report), computed before the batch
+	 * (off the write lock); NULL = computed inside coll_store_ingest */
+	const char *findings_json;
+	/* out */
+	enum coll_ingest_result result;
+	int64_t last_seq;    /* for duplicates */
+	int64_t open_alerts; /* the agent's open alerts before this report */
+	int error;           /* -errno when FAILED */
+};
+
+/* What the caller does with each accepted report inside the ingest
+ * transaction, after the report and its findings are stored (the analysis
+ * registers coll_analysis_run here: samples, score, alerts, outbox rows).
+ * 0, or -errno: the item fails. The store never calls into the analysis
+ * itself; it only calls the hook it is given. */
+typedef int (*coll_ingest_hook)(void *ctx, struct coll_store *s, const struct coll_ingest *it);
+
+/* Stores n reports in one transaction (group commit); one bad report fails
+ * alone: the batch runs without savepoints first and, should an item fail
+ * after it may have written, is rolled back and run again with a savepoint
+ * per item. A revoked agent's item fails with -EPERM. Duplicates (seq <= last) change
+ * nothing but the rewind flag. For accepted reports hook (may be NULL) runs
+ * with ctx in the same transaction. Returns 0 when the transaction committed
+ * (see each item's result) or -errno when it did not (then no item was
+ * stored). The ingest path calls coll_store_ingest (analysis/pipeline.h),
+ * which passes the analysis as the hook. */
+int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *items, size_t n,
+			    coll_ingest_hook hook, void *ctx);
+
+/* json_dumps(j, JSON_COMPACT) -- the same text, written by a faster dumper
+ * (ingest dumps the findings, score and forecasts of every report).
+ * malloc'd, NULL when out of memory. */
+char *coll_json_compact(const json_t *j);
+
+/* The text stored as an agent's current findings: a JSON array of every
+ * finding of report, each with its probe's name added as "probe". malloc'd,
+ * NULL when out of memory. */
+char *coll_store_findings_json(const json_t *report);
+
+/* Deletes raw reports and samples older than keep_raw_s, rollups older than
+ * keep_rollup_s; rolls samples up by hour first. */
+int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
+			 int64_t keep_rollup_s);
+
+/* ---- read API -------------------------------------------------------- */
+
+/* [{id, customer_id, hostname, last_report_at, score, band, open_alerts, state}]
+ * worst first. */
+int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64_t now,
+		     json_t **ret);
+/* {host..., report: <latest raw report>, score: {...}, forecasts: [...],
+ *  alerts: [...], findings: [...]}; -ENOENT when missing or out of scope. */
+int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const char *id,
+		    int64_t now, json_t **ret);
+/* [{id, host_id, hostname, customer_id, rule, object, severity, value,
+ *   message, opened_at, updated_at, closed_at}] newest first; open_only. */
+int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool open_only,
+		      json_t **ret);
+
+/* ---- outbox ---------------------------------------------------------- */
+
+struct coll_outbox_row {
+	int64_t id;
+	char *channel; /* "webhook" | "email" */
+	char *payload; /* JSON text of the notice */
+	int attempts;
+};
+void coll_outbox_rows_free(struct coll_outbox_row *rows, size_t n);
+/* Adds one notice for delivery (inside the ingest transaction). */
+int coll_store_outbox_add(struct coll_store *s, const char *channel, const char *payload,
+			  int64_t now);
+/* Claims up to max due rows for lease_s seconds (PostgreSQL: FOR UPDATE SKIP
+ * LOCKED; SQLite: one UPDATE under the write lock). *ret malloc'd. */
+int coll_store_outbox_claim(struct coll_store *s, const char *worker, int64_t now, int64_t lease_s,
+			    size_t max, struct coll_outbox_row **ret, size_t *ret_n);
+int coll_store_outbox_sent(struct coll_store *s, int64_t id, const char *worker, int64_t now);
+/* Failed attempt: retry at next_at, or give up (dead = true). */
+int coll_store_outbox_failed(struct coll_store *s, int64_t id, const char *worker, int64_t next_at,
+			     bool dead, const char *error);
+/* Rows not yet sent (nor dead). */
+int coll_store_outbox_depth(struct coll_store *s, int64_t *ret);
+
+#endif
