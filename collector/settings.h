@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/service/service.h"
 #include "erpulse/config.h"
 
 #ifndef EP_SYSCONFDIR
@@ -49,6 +50,8 @@ struct coll_settings {
 	char *ca_file;
 	int64_t send_timeout_s;
 	int64_t max_attempts;
+	/* [incidents], [tier.*], [channel.*], [route.*] (service/service.h) */
+	struct coll_service service;
 };
 
 /* Loads path (NULL = COLL_DEFAULT_CONFIG; a missing default file means all
@@ -56,5 +59,7 @@ struct coll_settings {
  * with err as "FILE:LINE: [section] key: what is wrong". */
 int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen);
 void coll_settings_free(struct coll_settings *s);
+/* The [alerts] delivery options of s (strings borrowed from s). */
+struct coll_send_opts coll_settings_send_opts(const struct coll_settings *s);
 
 #endif

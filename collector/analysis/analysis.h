@@ -10,6 +10,7 @@
 
 #include "collector/analysis/pipeline.h"
 #include "collector/notify/notify.h"
+#include "collector/service/service.h"
 #include "collector/store/store.h"
 
 struct coll_analysis {
@@ -18,9 +19,10 @@ struct coll_analysis {
 	const char *smtp_url; /* NULL = no mail channel */
 	const char *mail_from, *mail_to;
 	const char *dashboard_url;
-	int64_t forecast_window_s; /* history read for forecasts (default 30 days) */
-	int64_t sample_interval_s; /* at most one history sample per series per this */
-	size_t max_forecasts;      /* per report (default 64) */
+	int64_t forecast_window_s;          /* history read for forecasts (default 30 days) */
+	int64_t sample_interval_s;          /* at most one history sample per series per this */
+	size_t max_forecasts;               /* per report (default 64) */
+	const struct coll_service *service; /* incidents (service/service.h); NULL = none */
 };
 
 /* Runs inside the ingest transaction for an accepted report. 0 or -errno. */

@@ -83,6 +83,21 @@ bool coll_incident_action_responds(enum coll_incident_action a)
 	       a == COLL_ACT_RESOLVE || a == COLL_ACT_CLOSE;
 }
 
+bool coll_role_vendor_side(const char *role)
+{
+	return role && (strcmp(role, "vendor") == 0 || strcmp(role, "support") == 0 ||
+			strcmp(role, "vendor_viewer") == 0);
+}
+
+bool coll_role_may(const char *role, enum coll_incident_action a)
+{
+	if (!role || a >= COLL_ACT_RAISE)
+		return false;
+	if (strcmp(role, "vendor") == 0 || strcmp(role, "support") == 0)
+		return true;
+	return strcmp(role, "customer_admin") == 0 && a == COLL_ACT_COMMENT;
+}
+
 int coll_close_reason_valid(const char *reason)
 {
 	static const char *const reasons[] = {"false_positive", "accepted_risk", "duplicate"};

@@ -60,6 +60,14 @@ bool coll_incident_action_responds(enum coll_incident_action a);
 int coll_incident_transition(enum coll_incident_state from, enum coll_incident_action a,
 			     enum coll_incident_state *ret);
 
+/* Roles (users.role): "vendor" (vendor admin), "support", "vendor_viewer",
+ * "viewer" (customer viewer) and "customer_admin". Vendor-side roles see
+ * every customer and internal comments. */
+bool coll_role_vendor_side(const char *role);
+/* May role take action a? Support and vendor admins act; a customer admin
+ * comments (customer-visible); viewers only read. */
+bool coll_role_may(const char *role, enum coll_incident_action a);
+
 /* Close reasons. */
 int coll_close_reason_valid(const char *reason); /* 1 or 0 */
 

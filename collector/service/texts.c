@@ -32,9 +32,8 @@ static const struct text texts[] = {
 	{"incident.resolved", "Incident #{id} resolved by {actor}", "事件 #{id} 已由 {actor} 解决"},
 	{"incident.closed", "Incident #{id} closed by {actor}: {reason}",
 	 "事件 #{id} 已由 {actor} 关闭：{reason}"},
-	{"incident.reopened",
-	 "Incident #{id} reopened: {rule} on {host} came back (recurrence {n})",
-	 "事件 #{id} 已重新打开：{host} 上的 {rule} 再次出现（第 {n} 次复发）"},
+	{"incident.reopened", "Incident #{id} reopened: {rule} on {host} came back",
+	 "事件 #{id} 已重新打开：{host} 上的 {rule} 再次出现"},
 	{"notify.test", "erpulse test notice to channel {channel}",
 	 "erpulse 测试通知：通道 {channel}"},
 };
