@@ -271,7 +271,6 @@ static void open_free(struct open_set *o)
 
 struct target {
 	const char *agent_id, *customer_id, *hostname;
-	int64_t seq; /* the report's, 0 for the dead-man sweep */
 	char customer[256];
 	bool customer_loaded;
 };
@@ -345,31 +344,6 @@ static int enqueue(const struct coll_analysis *an, struct coll_store *s, struct 
 	return r;
 }
 
-/* The incident of an alert change (service/service.h), same transaction. */
-static int incident(const struct coll_analysis *an, struct coll_store *s, struct target *t,
-		    const struct coll_alert_result *a, int64_t now)
-{
-	if (!an->service)
-		return 0;
-	struct coll_alert_event e = {
-		.change = a->action == COLL_ACTION_RAISE   ? COLL_ALERT_RAISED
-			  : a->action == COLL_ACTION_CLEAR ? COLL_ALERT_CLEARED
-							   : COLL_ALERT_UPDATED,
-		.agent_id = t->agent_id,
-		.customer_id = t->customer_id,
-		.rule = coll_rule_name(a->rule),
-		.object = a->object,
-		.severity = coll_alert_level_name(a->level == COLL_LEVEL_NONE ? a->open : a->level),
-		.unit = a->unit,
-		.message = a->message,
-		.value = a->value,
-		.report_seq = t->seq,
-		.now = coll_service_now(), /* SLA clocks run on the service clock */
-	};
-	(void)now;
-	return coll_service_on_alert(an->service, s, &e);
-}
-
 /* Applies one evaluated alert to the alerts table (and the outbox). */
 static int apply(const struct coll_analysis *an, struct coll_store *s, struct target *t,
 		 const struct coll_alert_result *a, int64_t now)
@@ -409,12 +383,8 @@ static int apply(const struct coll_analysis *an, struct coll_store *s, struct ta
 				   " object = ? AND closed_at IS NULL AND (value IS NULL OR value "
 				   "<> ?)",
 				   NULL, value, t->agent_id, rule, a->object, value);
-		if (r == 0 && a->open != COLL_LEVEL_NONE && value)
-			r = incident(an, s, t, a, now);
 		return r;
 	}
-	if (r == 0)
-		r = incident(an, s, t, a, now);
 	if (r < 0)
 		return r;
 	if (coll_alert_action_notifies(a->action))
@@ -491,7 +461,6 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	struct target t = {
 		.agent_id = it->agent.id,
 		.customer_id = it->agent.customer_id,
-		.seq = it->seq,
 		.hostname = coll_jstr(json_object_get(it->report, "host"), "hostname"),
 	};
 	if (!t.hostname)
@@ -501,6 +470,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		if (r < 0)
 			goto out;
 	}
+	r = coll_analysis_incidents(an, s, it->agent.id, it->agent.customer_id, it->seq, &ar);
 out:
 	coll_alert_results_free(&ar);
 	open_free(&open);
@@ -579,6 +549,9 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 			r = coll_db_exec(s->db, "SAVEPOINT deadman");
 			if (r == 0)
 				r = apply(an, s, &t, &ar.items[k], now);
+			if (r == 0)
+				r = coll_analysis_incident(an, s, t.agent_id, t.customer_id, 0,
+							   &ar.items[k]);
 			if (r == -EEXIST)
 				r = coll_db_exec(s->db, "ROLLBACK TO SAVEPOINT deadman");
 			else if (r == 0)

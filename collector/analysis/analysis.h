@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collector/analysis/alerts.h"
 #include "collector/analysis/pipeline.h"
 #include "collector/notify/notify.h"
 #include "collector/service/service.h"
@@ -28,6 +29,17 @@ struct coll_analysis {
 /* Runs inside the ingest transaction for an accepted report. 0 or -errno. */
 int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		      const struct coll_ingest *it);
+
+/* The incidents of alert results (service/service.h; analysis/incidents.c):
+ * every raise, level or value change and clear of one report (seq; 0 for
+ * the dead-man sweep) opens, joins, reopens or resolves its incident, in the
+ * caller's transaction. No-op without an->service. 0 or -errno. */
+int coll_analysis_incidents(const struct coll_analysis *an, struct coll_store *s,
+			    const char *agent_id, const char *customer_id, int64_t seq,
+			    const struct coll_alert_results *ar);
+int coll_analysis_incident(const struct coll_analysis *an, struct coll_store *s,
+			   const char *agent_id, const char *customer_id, int64_t seq,
+			   const struct coll_alert_result *a);
 
 /* Raises agent_silent alerts for agents without a report for three
  * intervals (one transaction; safe to run on several collectors at once:
