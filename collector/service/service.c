@@ -117,6 +117,12 @@ int coll_service_on_alert(const struct coll_service *svc, struct coll_store *s,
 							   : NULL;
 	if (!event)
 		return 0;
+	if (ch != COLL_INCIDENT_RESOLVED) { /* a maintenance window holds it */
+		bool held;
+		r = coll_store_incident_hold(s, id, event, e->now, &held);
+		if (r < 0 || held)
+			return r;
+	}
 	struct coll_incident_notice *n;
 	r = coll_store_incident_notice(s, id, event, &n);
 	if (r < 0)

@@ -184,8 +184,8 @@ int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ct
 {
 	struct coll_db_res res;
 	int r = coll_inc_one_row(s,
-				 "SELECT " CLOCK_COLS ", live, snoozed_until, cycle FROM incidents"
-				 " WHERE id = ?",
+				 "SELECT " CLOCK_COLS ", live, snoozed_until, cycle, held_event,"
+				 " customer_id, agent_id FROM incidents WHERE id = ?",
 				 id, &res);
 	if (r < 0)
 		return r;
@@ -208,6 +208,17 @@ int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ct
 		int64_t snooze = coll_s2i(coll_db_val(&res, 0, 6));
 		if (snooze > now && next && next < snooze)
 			next = snooze;
+		if (coll_db_val(&res, 0, 8)) { /* a held notice: due when its window ends */
+			int64_t until;
+			r = coll_inc_window_until(s, coll_db_val(&res, 0, 9),
+						  coll_db_val(&res, 0, 10), now, &until);
+			if (r < 0)
+				goto out;
+			if (!until)
+				until = now;
+			if (!next || until < next)
+				next = until;
+		}
 	}
 	/* triage_at: the breach time, paused ones (none) last; indexed */
 	struct coll_num nn = coll_i2s(next), bn = coll_i2s(breach),

@@ -173,6 +173,12 @@ int coll_store_window_approve(struct coll_store *s, const struct coll_scope *sco
 int coll_store_windows(struct coll_store *s, const struct coll_scope *scope,
 		       const char *customer_id, json_t **ret);
 
+/* Holds incident id's `event` notice (opened, reopened) while an approved
+ * maintenance window covers it: *ret_held = true and the escalation pass
+ * sends it when the window ends. 0 or -errno. */
+int coll_store_incident_hold(struct coll_store *s, int64_t id, const char *event, int64_t now,
+			     bool *ret_held);
+
 /* Counts for /metrics: live incidents by state and breached ones. */
 struct coll_incident_counts {
 	int64_t by_state[COLL_INC_STATE_COUNT];

@@ -82,6 +82,32 @@ int coll_store_incident_notice(struct coll_store *s, int64_t id, const char *eve
 	return 0;
 }
 
+/* Appends the notice of (id, event) at level to *out. 0 or -errno. */
+static int push_notice(struct coll_store *s, struct coll_incident_notice **out, size_t *n_out,
+		       size_t *cap, int64_t id, const char *event, int level, int64_t target_s,
+		       int64_t now)
+{
+	struct coll_incident_notice *one;
+	if (*n_out == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct coll_incident_notice *g = realloc(*out, nc * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*out = g;
+		*cap = nc;
+	}
+	int r = coll_store_incident_notice(s, id, event, &one);
+	if (r < 0)
+		return r;
+	(*out)[*n_out] = *one;
+	free(one);
+	(*out)[*n_out].level = level;
+	(*out)[*n_out].at = now;
+	(*out)[*n_out].target_s = target_s;
+	(*n_out)++;
+	return 0;
+}
+
 int coll_store_incidents_escalate(struct coll_store *s, const struct coll_incident_ctx *ctx,
 				  int64_t now, size_t max, struct coll_incident_notice **ret,
 				  size_t *ret_n)
@@ -97,16 +123,18 @@ int coll_store_incidents_escalate(struct coll_store *s, const struct coll_incide
 	 * own incidents, and the events' primary key fires each event once
 	 * whatever happens (SQLite: the one write lock does the same). */
 	if (coll_db_kind(s->db) == COLL_DB_PG)
-		r = COLL_Q(s,
-			   "SELECT " CLOCK_COLS ", id, cycle, level, snoozed_until FROM incidents"
-			   " WHERE next_event_at <= CAST(? AS BIGINT) AND live = 1 ORDER BY"
-			   " next_event_at LIMIT CAST(? AS BIGINT) FOR UPDATE SKIP LOCKED",
-			   &res, n.s, lim.s);
+		r = COLL_Q(
+			s,
+			"SELECT " CLOCK_COLS ", id, cycle, level, snoozed_until, held_event,"
+			" customer_id, agent_id FROM incidents WHERE next_event_at <= CAST(? AS"
+			" BIGINT) AND live = 1 ORDER BY next_event_at LIMIT CAST(? AS BIGINT) FOR"
+			" UPDATE SKIP LOCKED",
+			&res, n.s, lim.s);
 	else
 		r = COLL_Q(s,
-			   "SELECT " CLOCK_COLS ", id, cycle, level, snoozed_until FROM incidents"
-			   " WHERE next_event_at <= CAST(? AS BIGINT) AND live = 1 ORDER BY"
-			   " next_event_at LIMIT CAST(? AS BIGINT)",
+			   "SELECT " CLOCK_COLS ", id, cycle, level, snoozed_until, held_event,"
+			   " customer_id, agent_id FROM incidents WHERE next_event_at <= CAST(? AS"
+			   " BIGINT) AND live = 1 ORDER BY next_event_at LIMIT CAST(? AS BIGINT)",
 			   &res, n.s, lim.s);
 	if (r < 0)
 		return r;
@@ -120,6 +148,31 @@ int coll_store_incidents_escalate(struct coll_store *s, const struct coll_incide
 		if (r < 0)
 			goto fail;
 		bool snoozed = coll_s2i(coll_db_val(&res, i, 8)) > now;
+		/* an opened notice held by a maintenance window goes once it is over */
+		const char *held = coll_db_val(&res, i, 9);
+		int64_t until = 0;
+		if (held && !snoozed) {
+			r = coll_inc_window_until(s, coll_db_val(&res, i, 10),
+						  coll_db_val(&res, i, 11), now, &until);
+			if (r < 0)
+				goto fail;
+		}
+		if (held && !snoozed && !until) {
+			struct coll_db_res up;
+			r = COLL_Q(
+				s,
+				"UPDATE incidents SET held_event = NULL WHERE id = ? AND held_event"
+				" IS NOT NULL",
+				&up, coll_i2s(id).s);
+			bool mine = r == 0 && up.changes == 1;
+			if (r == 0)
+				coll_db_res_free(&up);
+			if (mine)
+				r = push_notice(s, &out, &n_out, &cap, id, held, 1,
+						st.response_target_s, now);
+			if (r < 0)
+				goto fail;
+		}
 		for (int b = 0; b < COLL_SLA_EVENT_COUNT && !snoozed; b++) {
 			unsigned bit = 1u << b;
 			struct coll_db_res ins;
@@ -154,30 +207,14 @@ int coll_store_incidents_escalate(struct coll_store *s, const struct coll_incide
 					   NULL, false, d);
 			if (r < 0)
 				goto fail;
-			if (n_out == cap) {
-				size_t nc = cap ? cap * 2 : 8;
-				struct coll_incident_notice *g = realloc(out, nc * sizeof(*g));
-				if (!g) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				out = g;
-				cap = nc;
-			}
-			struct coll_incident_notice *no = &out[n_out];
-			struct coll_incident_notice *one;
-			r = coll_store_incident_notice(s, id, coll_sla_event_name(bit), &one);
-			if (r < 0)
-				goto fail;
-			*no = *one;
-			free(one);
-			n_out++;
-			no->level = to_level;
-			no->at = now;
-			no->target_s =
+			r = push_notice(
+				s, &out, &n_out, &cap, id, coll_sla_event_name(bit), to_level,
 				bit & (COLL_SLA_RESOLUTION_WARNING | COLL_SLA_RESOLUTION_BREACH)
 					? st.resolution_target_s
-					: st.response_target_s;
+					: st.response_target_s,
+				now);
+			if (r < 0)
+				goto fail;
 		}
 		r = coll_inc_reschedule(s, ctx, id, now);
 		if (r < 0)

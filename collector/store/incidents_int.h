@@ -59,4 +59,9 @@ int coll_window_set_pauses(const struct coll_window_set *w, const char *customer
 			   const char *agent_id, int64_t from, int64_t to, struct coll_interval **v,
 			   size_t *n);
 
+/* The end of the approved maintenance window covering (customer, agent)
+ * at now, in *ret_until; 0 when none covers it. */
+int coll_inc_window_until(struct coll_store *s, const char *customer_id, const char *agent_id,
+			  int64_t now, int64_t *ret_until);
+
 #endif

@@ -21,7 +21,7 @@
 	" closed_at BIGINT, close_reason TEXT, accepted_until BIGINT, snoozed_until BIGINT,"       \
 	" recurrences INTEGER NOT NULL DEFAULT 0, cycle INTEGER NOT NULL DEFAULT 0,"               \
 	" level INTEGER NOT NULL DEFAULT 1, breach_at BIGINT, next_event_at BIGINT,"               \
-	" triage_at BIGINT);"                                                                      \
+	" triage_at BIGINT, held_event TEXT);"                                                     \
 	"CREATE UNIQUE INDEX incidents_live ON incidents(agent_id, rule, object) WHERE live = 1;"  \
 	"CREATE INDEX incidents_key ON incidents(agent_id, rule, object, id);"                     \
 	"CREATE INDEX incidents_customer ON incidents(customer_id, opened_at);"                    \

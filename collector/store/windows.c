@@ -94,6 +94,48 @@ int coll_window_set_pauses(const struct coll_window_set *w, const char *customer
 	return 0;
 }
 
+int coll_inc_window_until(struct coll_store *s, const char *customer_id, const char *agent_id,
+			  int64_t now, int64_t *ret_until)
+{
+	struct coll_window_set ws;
+	struct coll_interval *v = NULL;
+	size_t n = 0;
+	*ret_until = 0;
+	int r = coll_window_set_load(s, customer_id, &ws);
+	if (r == 0)
+		r = coll_window_set_pauses(&ws, customer_id, agent_id, now, now + 1, &v, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (v[i].from <= now && v[i].to > *ret_until)
+			*ret_until = v[i].to;
+	free(v);
+	coll_window_set_free(&ws);
+	return r;
+}
+
+int coll_store_incident_hold(struct coll_store *s, int64_t id, const char *event, int64_t now,
+			     bool *ret_held)
+{
+	struct coll_db_res res;
+	int64_t until;
+	*ret_held = false;
+	int r = coll_inc_one_row(s, "SELECT customer_id, agent_id FROM incidents WHERE id = ?", id,
+				 &res);
+	if (r < 0)
+		return r;
+	r = coll_inc_window_until(s, coll_db_val(&res, 0, 0), coll_db_val(&res, 0, 1), now, &until);
+	coll_db_res_free(&res);
+	if (r < 0 || !until)
+		return r;
+	/* the escalation pass sends it once the window is over */
+	r = COLL_Q(s,
+		   "UPDATE incidents SET held_event = ?, next_event_at = CASE WHEN next_event_at IS"
+		   " NULL OR next_event_at > CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE"
+		   " next_event_at END WHERE id = ?",
+		   NULL, event, coll_i2s(until).s, coll_i2s(until).s, coll_i2s(id).s);
+	*ret_held = r == 0;
+	return r;
+}
+
 int coll_store_window_add(struct coll_store *s, const struct coll_window_req *w,
 			  const struct coll_actor *who, int64_t now, int64_t *ret_id)
 {

@@ -642,6 +642,36 @@ static void test_store_windows(void **state)
 	assert_string_equal(ev, "response_warning@L1");
 	escalate(f, T0 + 60 * MIN, ev, sizeof(ev));
 	assert_string_equal(ev, "response_breach@L1 escalate_l2@L2");
+	/* an incident opened inside a window: its opened notice waits for the end */
+	struct coll_window_req w2 = {.customer_id = f->acme,
+				     .once_from = T0 + 70 * MIN,
+				     .once_to = T0 + 90 * MIN,
+				     .approved = true};
+	assert_int_equal(coll_store_window_add(f->s, &w2, &vendor, T0 + 65 * MIN, &wid), 0);
+	struct coll_alert_event e2 = {.change = COLL_ALERT_RAISED,
+				      .agent_id = f->acme_host,
+				      .customer_id = f->acme,
+				      .rule = "disk_full_forecast",
+				      .object = "/var",
+				      .severity = "warning",
+				      .value = 5,
+				      .now = T0 + 75 * MIN};
+	int64_t id2;
+	enum coll_incident_change ch;
+	bool held;
+	assert_int_equal(coll_store_incident_on_alert(f->s, &f->ctx, &e2, &id2, &ch), 0);
+	assert_int_equal(coll_store_incident_hold(f->s, id2, "opened", T0 + 75 * MIN, &held), 0);
+	assert_true(held);
+	escalate(f, T0 + 80 * MIN, ev, sizeof(ev));
+	assert_string_equal(ev, "");
+	escalate(f, T0 + 90 * MIN, ev, sizeof(ev));
+	assert_string_equal(ev, "opened@L1");
+	escalate(f, T0 + 91 * MIN, ev, sizeof(ev));
+	assert_string_equal(ev, "");
+	/* outside any window nothing is held */
+	assert_int_equal(coll_store_incident_hold(f->s, id2, "opened", T0 + 95 * MIN, &held), 0);
+	assert_false(held);
+
 	/* the SLA month sees the same clock: 30 min used by the 60th minute */
 	struct coll_scope all = {0};
 	json_t *m;
