@@ -11,6 +11,7 @@
 #include "collector/analysis/alerts.h"
 #include "collector/analysis/analysis.h"
 #include "collector/http/server.h"
+#include "collector/service/cli.h"
 #include "collector/settings.h"
 #include "collector/store/store.h"
 #include "collector/store/thresholds.h"
@@ -36,11 +37,24 @@ static void usage(FILE *f)
 		"                                     create an enrollment token (printed once)\n"
 		"  agent list                         list enrolled agents\n"
 		"  agent revoke ID                    revoke an agent (its reports get 403)\n"
-		"  user add NAME --role vendor|viewer [--customer C]\n"
-		"                                     create an API user; prints its token once\n"
+		"  user add NAME --role vendor|support|vendor_viewer|viewer|customer_admin\n"
+		"           [--customer C]        create an API user; prints its token once\n"
 		"  scores                             the fleet's risk table, worst first\n"
 		"  sweep [--now EPOCH]                run the dead-man sweep once (tests: a "
 		"clock)\n"
+		"  customer tier CUSTOMER TIER        set a customer's service tier\n"
+		"  incident list [--state S] [--customer C] [--json]\n"
+		"                                     the triage queue (or incidents in state S)\n"
+		"  incident show ID [--json]          one incident with its timeline\n"
+		"  incident ack|assign|comment|wait|resume|resolve|close|reopen|snooze ID [...]\n"
+		"                                     act on an incident (see docs/incidents.md)\n"
+		"  incident escalate                  check SLA clocks now (serve does it itself)\n"
+		"  sla [--customer C] [--month YYYY-MM] [--json]\n"
+		"                                     SLA figures of a month\n"
+		"  notify test CHANNEL                send a test notice to a named channel\n"
+		"  maintenance add CUSTOMER [--host AGENT] (--weekly 'Sun 02:00-04:00' |\n"
+		"           --from T --to T) [--time-zone TZ] [--reason R] [--approved]\n"
+		"  maintenance list [--customer C] [--json] | maintenance approve ID\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -354,25 +368,22 @@ static int cmd_user(struct coll_store *s, int argc, char **argv)
 		}
 	}
 	enum coll_role r_role;
-	if (role && strcmp(role, "vendor") == 0)
-		r_role = COLL_ROLE_VENDOR;
-	else if (role && strcmp(role, "viewer") == 0)
-		r_role = COLL_ROLE_VIEWER;
-	else {
-		fprintf(stderr, "erpulse-collector: user add: --role vendor or --role viewer\n");
+	if (coll_role_parse(role, &r_role) < 0) {
+		fprintf(stderr, "erpulse-collector: user add: --role vendor, support, "
+				"vendor_viewer, viewer or customer_admin\n");
 		return 2;
 	}
 	char cid[COLL_ID_SIZE] = "";
-	if (r_role == COLL_ROLE_VIEWER) {
+	if (!coll_role_sees_all(r_role)) {
 		if (!customer) {
-			fprintf(stderr, "erpulse-collector: a viewer needs --customer\n");
+			fprintf(stderr, "erpulse-collector: a customer role needs --customer\n");
 			return 2;
 		}
 		int r = coll_store_customer_find(s, customer, cid);
 		if (r < 0)
 			return fail_store(s, customer, r);
 	} else if (customer) {
-		fprintf(stderr, "erpulse-collector: a vendor user sees every customer: drop "
+		fprintf(stderr, "erpulse-collector: a vendor-side user sees every customer: drop "
 				"--customer\n");
 		return 2;
 	}
@@ -601,10 +612,21 @@ int main(int argc, char **argv)
 		coll_settings_free(&cfg);
 		return rc;
 	}
+	if (strcmp(cmd, "notify") == 0) {
+		if (nargs == 2 && strcmp(args[0], "test") == 0) {
+			rc = coll_cli_notify_test(&cfg, args[1]);
+		} else {
+			fprintf(stderr, "erpulse-collector: notify test CHANNEL\n");
+			rc = 2;
+		}
+		coll_settings_free(&cfg);
+		return rc;
+	}
 	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
-		     strcmp(cmd, "sweep") == 0;
+		     strcmp(cmd, "sweep") == 0 || strcmp(cmd, "incident") == 0 ||
+		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -621,8 +643,16 @@ int main(int argc, char **argv)
 		coll_store_schema_version(s, &v);
 		printf("store schema version %d\n", v);
 		rc = 0;
-	} else if (strcmp(cmd, "customer") == 0)
+	} else if (strcmp(cmd, "customer") == 0 && nargs == 3 && strcmp(args[0], "tier") == 0)
+		rc = coll_cli_customer_tier(&cfg, s, args[1], args[2]);
+	else if (strcmp(cmd, "customer") == 0)
 		rc = cmd_customer(s, nargs, args);
+	else if (strcmp(cmd, "incident") == 0)
+		rc = coll_cli_incident(&cfg, s, nargs, args);
+	else if (strcmp(cmd, "sla") == 0)
+		rc = coll_cli_sla(&cfg, s, nargs, args);
+	else if (strcmp(cmd, "maintenance") == 0)
+		rc = coll_cli_maintenance(s, nargs, args);
 	else if (strcmp(cmd, "token") == 0)
 		rc = cmd_token(s, nargs, args);
 	else if (strcmp(cmd, "agent") == 0)

@@ -121,6 +121,14 @@ bad:
 	return -EINVAL;
 }
 
+static bool has_email_channel(const struct coll_service *svc)
+{
+	for (size_t i = 0; i < svc->channels.n; i++)
+		if (svc->channels.v[i].email)
+			return true;
+	return false;
+}
+
 int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen)
 {
 	struct ep_config *cfg = NULL;
@@ -146,9 +154,12 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 			o = coll_store_options;
 		else if (strcmp(sec->name, "alerts") == 0)
 			o = coll_alerts_options;
+		else if (coll_service_section(sec->type))
+			continue; /* coll_service_load checks these */
 		if (!o) {
 			snprintf(err, errlen,
-				 "%s:%d: [%s]: unknown section (expected server, store, alerts)",
+				 "%s:%d: [%s]: unknown section (expected server, store, alerts, "
+				 "incidents, tier.NAME, channel.NAME, route.NAME)",
 				 file, sec->line, sec->name);
 			r = -EINVAL;
 			goto out;
@@ -218,13 +229,19 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(ep_config_get_int(al, ao, "max_attempts", &s.max_attempts, err, errlen));
 	TRY(ep_config_get_bool(al, ao, "group_notices", &s.group_notices, err, errlen));
 	TRY(ep_config_get_duration(al, ao, "stale_after", &s.stale_after_s, err, errlen));
+	TRY(coll_service_load(cfg, &s.service, err, errlen));
+	s.service.channels.smtp_url = s.smtp_url;
+	s.service.channels.mail_from = s.mail_from;
+	s.service.channels.dashboard_url = s.dashboard_url;
 #undef TRY
-	if (s.smtp_url && (!s.mail_from || !s.mail_to)) {
+	/* mail_to is the alert notices' list; e-mail channels name their own */
+	if (s.smtp_url && (!s.mail_from || (!s.mail_to && !has_email_channel(&s.service)))) {
 		snprintf(err, errlen, "%s: [alerts] smtp_url needs mail_from and mail_to", file);
 		r = -EINVAL;
 		goto out;
 	}
 	*ret = s;
+	ret->service.ctx.tiers = &ret->service.tiers;
 	memset(&s, 0, sizeof(s));
 	r = 0;
 out:
@@ -237,6 +254,7 @@ void coll_settings_free(struct coll_settings *s)
 {
 	if (!s)
 		return;
+	coll_service_free(&s->service);
 	char **strs[] = {&s->listen_host,   &s->tls_cert,    &s->tls_key,        &s->log_level,
 			 &s->store_url,     &s->webhook_url, &s->webhook_format, &s->smtp_url,
 			 &s->mail_from,     &s->mail_to,     &s->smtp_user,      &s->smtp_password,
@@ -245,4 +263,16 @@ void coll_settings_free(struct coll_settings *s)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+}
+
+struct coll_send_opts coll_settings_send_opts(const struct coll_settings *s)
+{
+	return (struct coll_send_opts){
+		.allow_private = s->allow_private_targets,
+		.timeout_ms = s->send_timeout_s * 1000,
+		.connect_timeout_ms = s->send_timeout_s * 500,
+		.ca_file = s->ca_file,
+		.smtp_user = s->smtp_user,
+		.smtp_password = s->smtp_password,
+	};
 }

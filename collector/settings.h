@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/service/service.h"
 #include "erpulse/config.h"
 
 #ifndef EP_SYSCONFDIR
@@ -51,6 +52,8 @@ struct coll_settings {
 	int64_t max_attempts;
 	bool group_notices;    /* one grouped message per report and channel */
 	int64_t stale_after_s; /* carried data this old: category unknown (0 = 3 intervals) */
+	/* [incidents], [tier.*], [channel.*], [route.*] (service/service.h) */
+	struct coll_service service;
 };
 
 /* Loads path (NULL = COLL_DEFAULT_CONFIG; a missing default file means all
@@ -58,5 +61,7 @@ struct coll_settings {
  * with err as "FILE:LINE: [section] key: what is wrong". */
 int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen);
 void coll_settings_free(struct coll_settings *s);
+/* The [alerts] delivery options of s (strings borrowed from s). */
+struct coll_send_opts coll_settings_send_opts(const struct coll_settings *s);
 
 #endif

@@ -359,7 +359,7 @@ int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *
 {
 	*ret = (struct coll_analysis){
 		.webhook_url = cfg->webhook_url,
-		.smtp_url = cfg->smtp_url,
+		.smtp_url = cfg->mail_to ? cfg->smtp_url : NULL, /* alert mail needs its list */
 		.mail_from = cfg->mail_from,
 		.mail_to = cfg->mail_to,
 		.dashboard_url = cfg->dashboard_url,
@@ -597,6 +597,9 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	if (!t.hostname)
 		t.hostname = it->agent.id;
 	r = apply_all(an, s, &t, &ar, it->received_at);
+	if (r == 0)
+		r = coll_analysis_incidents(an, s, it->agent.id, it->agent.customer_id, it->seq,
+					    &ar);
 out:
 	coll_alert_results_free(&ar);
 	open_free(&open);
@@ -709,6 +712,9 @@ int coll_analysis_deadman(const struct coll_analysis *an, struct coll_store *s, 
 				r = apply(s, &t, &ar.items[k], now, &notify);
 			if (r == 0 && notify)
 				r = coll_notice_enqueue(an, s, &t, &ar.items[k], now);
+			if (r == 0)
+				r = coll_analysis_incident(an, s, t.agent_id, t.customer_id, 0,
+							   &ar.items[k]);
 			if (r == 0)
 				r = silent_score(s, &t, ai.last_seen, now, ai.interval_s);
 			if (r == -EEXIST)

@@ -11,6 +11,8 @@
 
 #include "collector/http/http.h"
 #include "collector/metrics.h"
+#include "collector/service/service.h"
+#include "collector/store/incidents.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"
 
@@ -37,9 +39,12 @@ enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
 	coll_metrics_render(&b);
 	struct coll_store *s = coll_pool_get(&rq->srv->pool, coll_http_deadline(rq->srv));
 	int64_t depth = 0, states[4] = {0};
+	struct coll_incident_counts inc;
 	int r = s ? coll_store_outbox_depth(s, &depth) : -ETIMEDOUT;
 	if (r == 0)
 		r = coll_store_agent_states(s, ep_wall_ms() / 1000, states);
+	if (r == 0)
+		r = coll_store_incident_counts(s, coll_service_now(), &inc);
 	coll_pool_put(&rq->srv->pool, s);
 	pthread_mutex_lock(&rq->srv->qlock);
 	size_t qlen = rq->srv->qlen;
@@ -62,6 +67,23 @@ enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
 		for (size_t i = 0; i < 4; i++)
 			ep_buf_printf(&b, "erpulse_agents{state=\"%s\"} %lld\n", names[i],
 				      (long long)states[i]);
+		ep_buf_printf(&b, "# HELP erpulse_incidents Live incidents by state\n"
+				  "# TYPE erpulse_incidents gauge\n");
+		for (int i = 0; i < COLL_INC_STATE_COUNT; i++)
+			if (coll_incident_state_live((enum coll_incident_state)i))
+				ep_buf_printf(&b, "erpulse_incidents{state=\"%s\"} %lld\n",
+					      coll_incident_state_name((enum coll_incident_state)i),
+					      (long long)inc.by_state[i]);
+		ep_buf_printf(
+			&b,
+			"# HELP erpulse_incidents_breached Live incidents past their SLA "
+			"target\n"
+			"# TYPE erpulse_incidents_breached gauge\nerpulse_incidents_breached "
+			"%lld\n"
+			"# HELP erpulse_sla_events_total SLA warnings, breaches and escalations "
+			"fired\n"
+			"# TYPE erpulse_sla_events_total counter\nerpulse_sla_events_total %lld\n",
+			(long long)inc.breached, (long long)inc.events);
 	}
 	char *text = ep_buf_steal(&b);
 	if (!text)

@@ -47,7 +47,7 @@ enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn,
 	if (coll_http_authorize(rq, &user, &ret) < 0)
 		return ret;
 	struct coll_scope scope = {
-		.customer_id = user.role == COLL_ROLE_VENDOR ? NULL : user.customer_id,
+		.customer_id = coll_role_sees_all(user.role) ? NULL : user.customer_id,
 	};
 	const char *lim = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *off = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "offset");
@@ -61,11 +61,15 @@ enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn,
 	json_t *j = NULL;
 	int64_t now = ep_wall_ms() / 1000;
 	int r = fn(s, &scope, rq, url, now, &j);
-	if (r < 0 && r != -ENOENT)
+	char why[512];
+	snprintf(why, sizeof(why), "%s", s->err);
+	if (r < 0 && r != -ENOENT && r != -EINVAL)
 		ep_log_warning("read API %s: %s", url, s->err);
 	coll_pool_put(&rq->srv->pool, s);
 	if (r == -ENOENT)
 		return coll_http_error(rq->conn, 404, "not_found", "no such object");
+	if (r == -EINVAL)
+		return coll_http_error(rq->conn, 400, "bad_request", why);
 	if (r < 0)
 		return coll_store_unavailable(r)
 			       ? coll_http_unavailable(rq->conn)

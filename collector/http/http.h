@@ -40,6 +40,7 @@ enum coll_body {
 	COLL_BODY_NONE,   /* GET/HEAD: no body is read */
 	COLL_BODY_REPORT, /* [limits] max_body_bytes */
 	COLL_BODY_ENROLL, /* ENROLL_MAX_BODY */
+	COLL_BODY_ACTION, /* an incident action's JSON: ENROLL_MAX_BODY */
 };
 
 /* One line of the route table (routes.c). Matched in order: path exact, or
@@ -154,6 +155,9 @@ void coll_pool_put(struct pool *p, struct coll_store *s);
 /* a store call from a request must end within this: 503 before 2 s */
 int64_t coll_http_deadline(const struct coll_server *srv);
 
+/* The client's address (numeric text, "" when unknown) (server.c). */
+void coll_http_client_ip(struct MHD_Connection *c, char *buf, size_t size);
+
 /* ---- the read API (api_read.c) ---------------------------------------- */
 
 /* Bearer token -> user. 0, or an answer was queued (ret set). */
@@ -178,6 +182,16 @@ enum MHD_Result coll_api_host(struct req *rq, const char *url);
 enum MHD_Result coll_api_alerts(struct req *rq, const char *url);
 enum MHD_Result coll_api_adoption(struct req *rq, const char *url);
 enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
+enum MHD_Result coll_api_incidents(struct req *rq, const char *url);
+enum MHD_Result coll_api_incident(struct req *rq, const char *url);
+enum MHD_Result coll_api_incident_action(struct req *rq, const char *url);
+enum MHD_Result coll_api_sla(struct req *rq, const char *url);
+/* Is url an incident action (POST /api/v1/incidents/{id}/{action})? */
+bool coll_api_incident_action_url(const char *url);
+enum MHD_Result coll_api_windows(struct req *rq, const char *url);
+enum MHD_Result coll_api_window_approve(struct req *rq, const char *url);
+/* Is url POST /api/v1/maintenance/{id}/approve? */
+bool coll_api_window_approve_url(const char *url);
 
 /* ---- threads ------------------------------------------------------------ */
 

@@ -45,7 +45,7 @@ void *coll_http_maint(void *arg)
 		.busy_timeout_ms = srv->cfg->busy_timeout_ms,
 	};
 	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
-	int64_t next_open = 0, next_reap = 0;
+	int64_t next_open = 0, next_reap = 0, next_escalate = ep_mono_ms() + 1000;
 	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
 	 * rather than large bursts of writeback */
 	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
@@ -69,7 +69,7 @@ void *coll_http_maint(void *arg)
 			reap(srv);
 			next_reap = now + 250;
 		}
-		if (now < next_sweep && now < next_retention && !lite)
+		if (now < next_sweep && now < next_retention && now < next_escalate && !lite)
 			continue;
 		if (!s && now >= next_open &&
 		    coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
@@ -85,8 +85,21 @@ void *coll_http_maint(void *arg)
 			coll_store_set_deadline(s, INT64_MAX);
 			if (coll_db_checkpoint(s->db) < 0)
 				ep_log_debug("WAL checkpoint: %s", coll_db_error(s->db));
-			if (now < next_sweep && now < next_retention)
+			if (now < next_sweep && now < next_retention && now < next_escalate)
 				continue;
+		}
+		if (now >= next_escalate) {
+			/* SLA warnings, breaches and escalations (service/service.h) */
+			size_t fired = 0;
+			next_escalate = now + srv->cfg->service.escalation_interval_s * 1000;
+			coll_store_set_deadline(s, now + o.statement_timeout_ms);
+			if (coll_service_escalate(&srv->cfg->service, s, coll_service_now(),
+						  &fired) < 0)
+				ep_log_warning("escalation: %s", s->err);
+			else if (fired > 0) {
+				ep_log_notice("escalation: %zu SLA events", fired);
+				coll_outbox_kick(srv->outbox);
+			}
 		}
 		if (now >= next_sweep) {
 			next_sweep = now + 15000;

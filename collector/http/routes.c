@@ -23,6 +23,14 @@ static const struct coll_route routes[] = {
 	{"/api/v1/hosts/", true, NULL, false, COLL_BODY_NONE, false, coll_api_host},
 	{"/api/v1/alerts", false, NULL, false, COLL_BODY_NONE, false, coll_api_alerts},
 	{"/api/v1/adoption/", true, NULL, false, COLL_BODY_NONE, false, coll_api_adoption},
+	{NULL, false, coll_api_incident_action_url, true, COLL_BODY_ACTION, false,
+	 coll_api_incident_action},
+	{"/api/v1/incidents", false, NULL, false, COLL_BODY_NONE, false, coll_api_incidents},
+	{"/api/v1/incidents/", true, NULL, false, COLL_BODY_NONE, false, coll_api_incident},
+	{"/api/v1/sla", false, NULL, false, COLL_BODY_NONE, false, coll_api_sla},
+	{"/api/v1/maintenance", false, NULL, false, COLL_BODY_NONE, false, coll_api_windows},
+	{NULL, false, coll_api_window_approve_url, true, COLL_BODY_ACTION, false,
+	 coll_api_window_approve},
 	{NULL, false, dashboard_asset, false, COLL_BODY_NONE, false, coll_api_dashboard},
 };
 

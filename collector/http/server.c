@@ -27,7 +27,7 @@
 
 /* ---- client address and rate limit ------------------------------------------------ */
 
-static void client_ip(struct MHD_Connection *c, char *buf, size_t size)
+void coll_http_client_ip(struct MHD_Connection *c, char *buf, size_t size)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -91,9 +91,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!method_ok)
 			return coll_http_error(c, 405, "method_not_allowed",
 					       "method not allowed here");
-		size_t cap = route->body == COLL_BODY_REPORT   ? (size_t)srv->cfg->max_body_bytes
-			     : route->body == COLL_BODY_ENROLL ? ENROLL_MAX_BODY
-							       : 0;
+		size_t cap = route->body == COLL_BODY_REPORT ? (size_t)srv->cfg->max_body_bytes
+			     : route->body == COLL_BODY_ENROLL || route->body == COLL_BODY_ACTION
+				     ? ENROLL_MAX_BODY
+				     : 0;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		int64_t declared = 0;
 		bool too_large = cl && ep_parse_int64(cl, 0, INT64_MAX, &declared) == 0 &&
@@ -105,7 +106,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		if (route->rate_limited) {
 			char ip[INET6_ADDRSTRLEN];
-			client_ip(c, ip, sizeof(ip));
+			coll_http_client_ip(c, ip, sizeof(ip));
 			if (!rate_allow(srv, ip)) {
 				coll_metrics_reject(COLL_REJECT_RATE_LIMITED);
 				return coll_http_error(c, 429, "rate_limited",
@@ -293,6 +294,7 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	r = coll_analysis_config(cfg, &srv->an, err, errlen);
 	if (r < 0)
 		goto fail;
+	srv->an.service = &cfg->service; /* incidents (docs/incidents.md) */
 	struct coll_outbox_cfg oc = {
 		.store_url = cfg->store_url,
 		.db = dbo,
@@ -300,16 +302,9 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		.smtp_url = cfg->smtp_url,
 		.mail_from = cfg->mail_from,
 		.mail_to = cfg->mail_to,
-		.send =
-			{
-				.allow_private = cfg->allow_private_targets,
-				.timeout_ms = cfg->send_timeout_s * 1000,
-				.connect_timeout_ms = cfg->send_timeout_s * 500,
-				.ca_file = cfg->ca_file,
-				.smtp_user = cfg->smtp_user,
-				.smtp_password = cfg->smtp_password,
-			},
+		.send = coll_settings_send_opts(cfg),
 		.max_attempts = cfg->max_attempts,
+		.channels = &cfg->service.channels,
 	};
 	srv->n_writers = (size_t)cfg->writers;
 	if (srv->n_writers == 0)

@@ -48,6 +48,12 @@ static void deliver(struct coll_outbox *o, const struct coll_outbox_row *row)
 	} else if (strcmp(row->channel, "email") == 0 && o->cfg.smtp_url) {
 		coll_mail_send(o->cfg.smtp_url, o->cfg.mail_from, o->cfg.mail_to, row->payload,
 			       &o->cfg.send, &res);
+	} else if (strncmp(row->channel, "ch:", 3) == 0 &&
+		   coll_channel_find(o->cfg.channels, row->channel + 3)) {
+		/* a named channel signs at send time: a retry gets a fresh signature */
+		coll_channel_send(o->cfg.channels,
+				  coll_channel_find(o->cfg.channels, row->channel + 3),
+				  row->payload, &o->cfg.send, ep_wall_ms(), &res);
 	} else {
 		res.outcome = COLL_SEND_PERMANENT;
 		snprintf(res.error, sizeof(res.error), "channel '%s' is not configured",

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "collector/store/db.h"
+#include "collector/notify/channels.h"
 #include "collector/notify/notify.h"
 
 struct coll_outbox_cfg {
@@ -18,9 +19,10 @@ struct coll_outbox_cfg {
 	const char *smtp_url, *mail_from, *mail_to;
 	struct coll_send_opts send;
 	int64_t max_attempts;
-	int64_t lease_s;       /* how long a claim holds (default 120) */
-	int64_t max_backoff_s; /* retry delay cap (default 3600) */
-	int64_t idle_poll_ms;  /* poll interval without kicks (default 1000) */
+	const struct coll_channels *channels; /* named channels ("ch:NAME" rows), may be NULL */
+	int64_t lease_s;                      /* how long a claim holds (default 120) */
+	int64_t max_backoff_s;                /* retry delay cap (default 3600) */
+	int64_t idle_poll_ms;                 /* poll interval without kicks (default 1000) */
 };
 
 struct coll_outbox;

@@ -91,6 +91,30 @@ int coll_store_token_add(struct coll_store *s, const char *customer_id, const ch
 		NULL, hash, customer_id, coll_i2s(uses).s, coll_i2s(expires_at).s, coll_i2s(now).s);
 }
 
+static const char *const role_names[COLL_ROLE_COUNT] = {
+	"vendor", "viewer", "support", "vendor_viewer", "customer_admin",
+};
+
+const char *coll_role_name(enum coll_role r)
+{
+	return (unsigned)r < COLL_ROLE_COUNT ? role_names[r] : "viewer";
+}
+
+int coll_role_parse(const char *s, enum coll_role *ret)
+{
+	for (int i = 0; s && i < COLL_ROLE_COUNT; i++)
+		if (strcmp(s, role_names[i]) == 0) {
+			*ret = (enum coll_role)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool coll_role_sees_all(enum coll_role r)
+{
+	return r == COLL_ROLE_VENDOR || r == COLL_ROLE_SUPPORT || r == COLL_ROLE_VENDOR_VIEWER;
+}
+
 int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role role,
 			const char *customer_id, const char *token_hash, int64_t now)
 {
@@ -99,8 +123,8 @@ int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role r
 	return COLL_Q(s,
 		      "INSERT INTO users (id, name, role, customer_id, token_hash, created_at)"
 		      " VALUES (?, ?, ?, ?, ?, ?)",
-		      NULL, id, name, role == COLL_ROLE_VENDOR ? "vendor" : "viewer",
-		      role == COLL_ROLE_VENDOR ? NULL : customer_id, token_hash, coll_i2s(now).s);
+		      NULL, id, name, coll_role_name(role),
+		      coll_role_sees_all(role) ? NULL : customer_id, token_hash, coll_i2s(now).s);
 }
 
 int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret)
@@ -117,10 +141,10 @@ int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struc
 	memset(ret, 0, sizeof(*ret));
 	coll_copy_id(ret->id, coll_db_val(&res, 0, 0));
 	snprintf(ret->name, sizeof(ret->name), "%s", coll_db_val(&res, 0, 1));
-	ret->role = strcmp(coll_db_val(&res, 0, 2), "vendor") == 0 ? COLL_ROLE_VENDOR
-								   : COLL_ROLE_VIEWER;
+	if (coll_role_parse(coll_db_val(&res, 0, 2), &ret->role) < 0)
+		ret->role = COLL_ROLE_VIEWER; /* unknown: the least */
 	coll_copy_id(ret->customer_id, coll_db_val(&res, 0, 3));
-	if (ret->role == COLL_ROLE_VIEWER && !ret->customer_id[0])
+	if (!coll_role_sees_all(ret->role) && !ret->customer_id[0])
 		r = -ENOENT; /* a viewer without a customer sees nothing: refuse */
 out:
 	coll_db_res_free(&res);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/store/schema_incidents.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"
@@ -76,10 +77,12 @@
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
+	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
 	SCHEMA_V2,
+	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
 };
 
 /* ---- migrations ---------------------------------------------------------- */

@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 2
+#define COLL_SCHEMA_VERSION 3
 
 struct coll_store {
 	struct coll_db *db;
@@ -62,10 +62,19 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,
 			 int64_t uses, int64_t expires_at, int64_t now);
 
+/* API roles (docs/incidents.md, "Roles"). Vendor-side roles see every
+ * customer; the customer roles see their own customer only. */
 enum coll_role {
-	COLL_ROLE_VENDOR,
-	COLL_ROLE_VIEWER,
+	COLL_ROLE_VENDOR,         /* "vendor": vendor admin */
+	COLL_ROLE_VIEWER,         /* "viewer": customer viewer */
+	COLL_ROLE_SUPPORT,        /* "support": acts on incidents */
+	COLL_ROLE_VENDOR_VIEWER,  /* "vendor_viewer": reads everything */
+	COLL_ROLE_CUSTOMER_ADMIN, /* "customer_admin": comments, approves windows */
+	COLL_ROLE_COUNT,
 };
+const char *coll_role_name(enum coll_role r);
+int coll_role_parse(const char *s, enum coll_role *ret); /* 0 or -EINVAL */
+bool coll_role_sees_all(enum coll_role r);
 struct coll_user {
 	char id[COLL_ID_SIZE];
 	char name[256];
