@@ -100,7 +100,9 @@ api() { # api TOKEN METHOD PATH [BODY] -> "STATUS BODY"
 		${4:+-d "$4"} "$COLL_URL$p"
 	echo " $(cat "$T/api.out")"
 }
-one() { echo "{\"kind\":\"index_fragmentation\",\"object\":\"odoo/public.$2\",\"value\":$1,\"unit\":\"%\",\"threshold\":30,\"severity\":\"critical\",\"method\":\"pgstatindex\",\"message\":\"wasted leaf space\",\"remediation\":\"REINDEX INDEX CONCURRENTLY public.$2;\",\"pages\":5000}"; }
+# the agent decides the severity (one severity, issue 10): critical from 50, warning from 30
+sev_of() { awk -v v="$1" 'BEGIN { print (v >= 50 ? "critical" : v >= 30 ? "warning" : "info") }'; }
+one() { echo "{\"kind\":\"index_fragmentation\",\"object\":\"odoo/public.$2\",\"value\":$1,\"unit\":\"%\",\"threshold\":30,\"critical_threshold\":50,\"severity\":\"$(sev_of "$1")\",\"method\":\"pgstatindex\",\"message\":\"wasted leaf space\",\"remediation\":\"REINDEX INDEX CONCURRENTLY public.$2;\",\"pages\":5000}"; }
 frag() { echo "[$(one "$1" "$2")]"; }
 count() { grep -l "^$1 " "$HOOK"/*.meta 2>/dev/null | wc -l; }
 count_ge() { [ "$(count "$1")" -ge "$2" ]; }
