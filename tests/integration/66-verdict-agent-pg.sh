@@ -62,6 +62,6 @@ once || bail "once after REINDEX"
 tap_is "after the REINDEX the next cycle clears the alert" "$(alert)" ""
 tap_like "  ... saying what it is now and what it was" \
 	"$(v_sql "SELECT message FROM alerts WHERE object = '$OBJ'")" \
-	"^Resolved: index_fragmentation on $OBJ: now [0-9]+\.[0-9]% \(was [0-9]+\.[0-9]%\)"
+	"^Resolved: index_fragmentation on $OBJ: now [0-9]+\.[0-9]% \(was [0-9]+\.[0-9]%\) after rebuild"
 tap_is "  ... fresh again, info" "$(finding | sed 's/, [0-9]*, 100,/, N, 100,/')" "[('info', N, 100, False)]"
 tap_done
