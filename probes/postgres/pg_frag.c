@@ -221,7 +221,8 @@ static void index_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 	 * the collector's clear notice then says "after rebuild" (docs/alerts.md) */
 	if (e->done && x->changed) {
 		json_object_set_new(j, "changed", json_string(x->changed));
-		if (strncmp(x->changed, "rebuilt", 7) == 0 || strncmp(x->changed, "replaced", 8) == 0)
+		if (strncmp(x->changed, "rebuilt", 7) == 0 ||
+		    strncmp(x->changed, "replaced", 8) == 0)
 			json_object_set_new(j, "rebuilt", json_true());
 	}
 	if (sev != EP_SEV_INFO) {
