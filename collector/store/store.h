@@ -111,11 +111,17 @@ int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]
 
 /* ---- ingest ---------------------------------------------------------- */
 
+/* How far ahead of the last accepted seq a report may be (docs/protocol.md
+ * "Sequence numbers"); further is a conflict, never stored. */
+#define COLL_SEQ_MAX_JUMP     1000000
+#define COLL_SEQ_MAX_JUMP_SQL "1000000"
+
 enum coll_ingest_result {
 	COLL_INGEST_PENDING = 0,
 	COLL_INGEST_ACCEPTED,
 	COLL_INGEST_DUPLICATE,
 	COLL_INGEST_FAILED,
+	COLL_INGEST_CONFLICT, /* error: -ERANGE seq too far ahead, -EEXIST seq taken */
 };
 
 struct coll_ingest {
@@ -131,7 +137,7 @@ struct coll_ingest {
 	const char *findings_json;
 	/* out */
 	enum coll_ingest_result result;
-	int64_t last_seq;    /* for duplicates */
+	int64_t last_seq;    /* for duplicates and conflicts */
 	int64_t open_alerts; /* the agent's open alerts before this report */
 	int error;           /* -errno when FAILED */
 };
