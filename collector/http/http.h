@@ -27,6 +27,7 @@
 #define RATE_SLOTS      4096
 #define AGENT_SLOTS     8192
 #define AGENT_TTL_MS    30000
+#define AGENT_BODIES    2 /* report bodies in flight per agent id (slot) */
 #define DRAIN_MAX       (16u << 20) /* oversized bodies read and dropped up to this */
 #define RETRY_AFTER     "2"
 
@@ -70,6 +71,7 @@ struct req {
 	/* reports: the agent named by X-Erpulse-Agent, looked up before the body */
 	bool agent_known;
 	struct coll_agent agent;
+	size_t agent_slot; /* 1 + the slot of agent_bodies taken, 0: none */
 	/* ingest */
 	bool queued;
 	_Atomic bool done;
@@ -138,6 +140,8 @@ struct coll_server {
 	struct coll_rate *rate;
 	/* body bytes being received, all connections ([limits] max_inflight_kb) */
 	_Atomic uint64_t inflight;
+	/* report bodies in flight per agent id (hashed, AGENT_SLOTS) */
+	_Atomic unsigned *agent_bodies;
 	/* the write path: the last group commit's outcome (0 or -errno), for
 	 * /healthz; failed batches of the current outage, for the log */
 	_Atomic int last_commit;

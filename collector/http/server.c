@@ -234,6 +234,22 @@ static enum MHD_Result on_headers(struct coll_server *srv, struct MHD_Connection
 		if (coll_api_reports_admit(rq, &ret))
 			return ret;
 	}
+	if (rq->agent_known) {
+		/* an agent sends one report at a time: a few bodies per agent id
+		 * at most, so that the ids of a few hosts cannot take the budget */
+		uint32_t h = 2166136261u;
+		for (const char *p = rq->agent.id; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		size_t slot = h % AGENT_SLOTS;
+		if (atomic_fetch_add(&srv->agent_bodies[slot], 1) >= AGENT_BODIES) {
+			atomic_fetch_sub(&srv->agent_bodies[slot], 1);
+			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+			return coll_http_error_close(c, 503, "busy",
+						     "this agent has reports in flight already; "
+						     "retry later");
+		}
+		rq->agent_slot = slot + 1;
+	}
 	if (route->body != COLL_BODY_NONE && !too_large) {
 		/* the most this body may take: its declared length, or the cap */
 		uint64_t want = cl ? (uint64_t)declared : (uint64_t)cap;
@@ -300,6 +316,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!rq)
 		return;
 	atomic_fetch_sub(&srv->inflight, rq->reserved);
+	if (rq->agent_slot)
+		atomic_fetch_sub(&srv->agent_bodies[rq->agent_slot - 1], 1);
 	json_decref(rq->report);
 	free(rq->findings);
 	ep_buf_free(&rq->body);
@@ -409,10 +427,11 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			goto fail;
 	}
 	srv->agents = calloc(AGENT_SLOTS, sizeof(*srv->agents));
+	srv->agent_bodies = calloc(AGENT_SLOTS, sizeof(*srv->agent_bodies));
 	r = coll_rate_new(RATE_SLOTS, (double)cfg->enroll_per_minute, (double)cfg->enroll_burst,
 			  (double)cfg->enroll_global_per_minute, (double)cfg->enroll_global_burst,
 			  &srv->rate);
-	if (r < 0 || !srv->agents) {
+	if (r < 0 || !srv->agents || !srv->agent_bodies) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -673,6 +692,7 @@ void coll_server_stop(struct coll_server *srv)
 	}
 	coll_rate_free(srv->rate);
 	free(srv->agents);
+	free(srv->agent_bodies);
 	free(srv->tls_cert);
 	free(srv->tls_key);
 	pthread_mutex_destroy(&srv->qlock);

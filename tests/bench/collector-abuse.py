@@ -3,7 +3,8 @@
 
   collector-abuse.py memory PORT PID REPORTS_DIR [CONNS] [KIB]
       CONNS connections from 127.0.0.2..5 each declare a 1 MiB report body
-      (half with an unknown agent id, half with a real one) and send KIB KiB
+      (half with an unknown agent id, half with the ids of 4 other enrolled
+      hosts: REPORTS_DIR/attacker-ids) and send KIB KiB
       of it, never finishing; meanwhile the signed reports in REPORTS_DIR are
       posted from 127.0.0.1. Prints the collector's peak RSS and the agents'
       success rate.
@@ -30,12 +31,13 @@ def rss_kib(field="VmRSS"):
 
 
 reports = []
-for name in sorted(os.listdir(rdir)):
-    if name.endswith(".json"):
+for name in sorted((n for n in os.listdir(rdir) if n.endswith(".json")), key=lambda n: int(n[:-5])):
+    if True:
         base = os.path.join(rdir, name[:-5])
         reports.append((open(base + ".json", "rb").read(), open(base + ".sig").read().strip(),
                         open(base + ".agent").read().strip()))
-agent_ids = sorted({r[2] for r in reports})
+# the attacker knows the ids of a few other hosts (its own, compromised)
+agent_ids = open(os.path.join(rdir, "attacker-ids")).read().split()
 stop = False
 peak = [0]
 
@@ -50,7 +52,7 @@ def post_all(results):
     for body, sig, agent in reports:
         t0 = time.monotonic()
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("POST", "/api/v1/reports", body,
                       {"X-Erpulse-Agent": agent, "X-Erpulse-Signature": sig,
                        "Content-Type": "application/json"})
