@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <curl/curl.h>
 
+#include "collector/cli.h"
 #include "collector/http/server.h"
 #include "collector/settings.h"
 #include "collector/store/store.h"
@@ -30,6 +31,8 @@ static void usage(FILE *f)
 		"  user add NAME --role vendor|viewer [--customer C]\n"
 		"                                     create an API user; prints its token once\n"
 		"  scores                             the fleet's risk table, worst first\n"
+		"  import FILE                        ingest an agent's export bundle (signed "
+		"reports)\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -465,6 +468,10 @@ int main(int argc, char **argv)
 	}
 
 	int rc;
+	if (coll_cli_check_owner(&cfg, argc, argv) != 0) {
+		coll_settings_free(&cfg);
+		return 1;
+	}
 	if (strcmp(cmd, "check-config") == 0 && nargs == 0) {
 		rc = cmd_check_config(&cfg);
 		coll_settings_free(&cfg);
@@ -477,7 +484,8 @@ int main(int argc, char **argv)
 	}
 	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
-		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0;
+		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
+		     strcmp(cmd, "import") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -502,6 +510,8 @@ int main(int argc, char **argv)
 		rc = cmd_agent(s, nargs, args);
 	else if (strcmp(cmd, "user") == 0)
 		rc = cmd_user(s, nargs, args);
+	else if (strcmp(cmd, "import") == 0)
+		rc = coll_cli_import(&cfg, s, nargs, args);
 	else
 		rc = nargs == 0 ? cmd_scores(s) : 2;
 	coll_store_close(s);

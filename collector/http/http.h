@@ -27,7 +27,7 @@
 #define RATE_SLOTS      4096
 #define AGENT_SLOTS     8192
 #define AGENT_TTL_MS    30000
-#define AGENT_BODIES    2 /* report bodies in flight per agent id (slot) */
+#define AGENT_BODIES    2           /* report bodies in flight per agent id (slot) */
 #define DRAIN_MAX       (16u << 20) /* oversized bodies read and dropped up to this */
 #define RETRY_AFTER     "2"
 
