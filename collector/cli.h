@@ -11,6 +11,11 @@
  * the same verify -> parse -> commit path as POST /api/v1/reports. */
 int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
 
+/* user list|revoke|rotate, token list|revoke, customer rename, host
+ * production, and the --json listings (customer/agent list, scores).
+ * -1 when cmd/argv is none of them (the caller goes on). */
+int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **argv);
+
 /* Run as root on a store owned by another user: refuses (1, with the
  * command to use) rather than creating root-owned files the service then
  * cannot write. 0: go ahead. */

@@ -37,10 +37,9 @@ static void import_one(const struct coll_settings *cfg, struct coll_store *s,
 	else if (r < 0)
 		why = s->err;
 	if (!why) {
-		enum coll_check chk = coll_ingest_check(agent.public_key, l->agent_id, l->signature,
-							l->body, l->len,
-							(size_t)cfg->max_body_bytes, &report, &seq,
-							err, sizeof(err));
+		enum coll_check chk = coll_ingest_check(
+			agent.public_key, l->agent_id, l->signature, l->body, l->len,
+			(size_t)cfg->max_body_bytes, &report, &seq, err, sizeof(err));
 		if (chk == COLL_CHECK_UNAUTHORIZED)
 			why = "unknown agent or bad signature";
 		else if (agent.revoked)
@@ -79,7 +78,7 @@ static void import_one(const struct coll_settings *cfg, struct coll_store *s,
 		default:
 			snprintf(err, sizeof(err), "not stored: %.400s",
 				 it.error == -EPERM ? "this agent has been revoked"
-				 : r < 0	    ? s->err
+				 : r < 0            ? s->err
 						    : strerror(-it.error));
 			why = err;
 		}
@@ -165,7 +164,8 @@ int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int a
 		} else if (l.kind == EP_BUNDLE_END) {
 			ended = true;
 			if (l.reports != reports) {
-				fprintf(stderr, "%s:%u: the end line counts %lld reports, %lld came\n",
+				fprintf(stderr,
+					"%s:%u: the end line counts %lld reports, %lld came\n",
 					path, lineno, (long long)l.reports, (long long)reports);
 				bad = true;
 			}
@@ -183,8 +183,9 @@ int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int a
 	free(line);
 	fclose(f);
 	if (lineno > 0 && !ended && !bad) {
-		fprintf(stderr, "%s: no end line: the bundle was cut short (the reports before "
-				"the cut were imported, each on its own signature)\n",
+		fprintf(stderr,
+			"%s: no end line: the bundle was cut short (the reports before "
+			"the cut were imported, each on its own signature)\n",
 			path);
 		bad = true;
 	}

@@ -26,10 +26,17 @@ static void usage(FILE *f)
 		"  customer list                      list customers and their scores\n"
 		"  token create CUSTOMER [--uses N] [--expires 7d]\n"
 		"                                     create an enrollment token (printed once)\n"
+		"  customer rename CUSTOMER NAME      rename a customer\n"
+		"  token list | token revoke ID       enrollment tokens (ID: from token list)\n"
 		"  agent list                         list enrolled agents\n"
+		"  host production ID yes|no          whether a host counts in its customer's "
+		"score\n"
 		"  agent revoke ID                    revoke an agent (its reports get 403)\n"
 		"  user add NAME --role vendor|viewer [--customer C]\n"
 		"                                     create an API user; prints its token once\n"
+		"  user list | user revoke NAME | user rotate NAME\n"
+		"                                     API users; rotate prints a new token once\n"
+		"  (every listing takes --json)\n"
 		"  scores                             the fleet's risk table, worst first\n"
 		"  import FILE                        ingest an agent's export bundle (signed "
 		"reports)\n"
@@ -485,7 +492,7 @@ int main(int argc, char **argv)
 	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
-		     strcmp(cmd, "import") == 0;
+		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -497,7 +504,9 @@ int main(int argc, char **argv)
 		coll_settings_free(&cfg);
 		return 1;
 	}
-	if (strcmp(cmd, "migrate") == 0) {
+	if ((rc = coll_cli_lifecycle(s, cmd, nargs, args)) >= 0) {
+		/* handled */
+	} else if (strcmp(cmd, "migrate") == 0) {
 		int v = 0;
 		coll_store_schema_version(s, &v);
 		printf("store schema version %d\n", v);
@@ -512,8 +521,12 @@ int main(int argc, char **argv)
 		rc = cmd_user(s, nargs, args);
 	else if (strcmp(cmd, "import") == 0)
 		rc = coll_cli_import(&cfg, s, nargs, args);
-	else
-		rc = nargs == 0 ? cmd_scores(s) : 2;
+	else if (strcmp(cmd, "scores") == 0 && nargs == 0)
+		rc = cmd_scores(s);
+	else {
+		usage(stderr);
+		rc = 2;
+	}
 	coll_store_close(s);
 	coll_settings_free(&cfg);
 	return rc;

@@ -77,6 +77,22 @@ int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role r
 /* API bearer token hash -> user. -ENOENT when unknown. */
 int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret);
 
+/* ---- lifecycle (lifecycle.c) ----------------------------------------- */
+
+/* [{id, name, role, customer, created_at}] */
+int coll_store_users(struct coll_store *s, json_t **ret);
+/* Deletes the user (its token stops working). -ENOENT when unknown. */
+int coll_store_user_revoke(struct coll_store *s, const char *name_or_id);
+/* Replaces the user's token hash. -ENOENT when unknown. */
+int coll_store_user_rotate(struct coll_store *s, const char *name_or_id, const char *token_hash);
+/* [{id (the hash's first 12 hex digits), customer, uses_left, expires_at,
+ *   created_at, state: valid | used_up | expired}], newest first */
+int coll_store_tokens(struct coll_store *s, int64_t now, json_t **ret);
+/* id: 8-12 hex digits of the hash. -ENOENT, -EEXIST (ambiguous), -EINVAL. */
+int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now);
+int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name);
+int coll_store_agent_production(struct coll_store *s, const char *id, bool production);
+
 /* ---- agents ---------------------------------------------------------- */
 
 struct coll_enroll {

@@ -77,6 +77,29 @@ tap_is "  ... exit 1" "$rc" 1
 printf 'not a bundle\n' >"$T/x.bundle"
 tap_check "not a bundle: refused" bash -c "! $COLLECTOR --config $COLL_CONF import $T/x.bundle"
 
+# ---- lifecycle commands, every listing with --json ---------------------------------------------
+U=$(coll_cli user add vera --role vendor 2>/dev/null)
+tap_like "user list works" "$(coll_cli user list)" 'vera +vendor'
+tap_is "user list --json" "$(coll_cli user list --json | json_get - 'j[0]["name"]')" vera
+U2=$(coll_cli user rotate vera 2>/dev/null)
+tap_like "user rotate prints a new token" "$U2" '^epa_[0-9a-f]{40}$'
+tap_check "  ... a different one" test "$U" != "$U2"
+tap_like "user revoke" "$(coll_cli user revoke vera)" 'revoked vera'
+tap_is "  ... gone" "$(coll_cli user list --json)" '[]'
+coll_cli token create Acme >/dev/null 2>&1
+TID=$(coll_cli token list --json | json_get - 'j[0]["id"]')
+tap_like "token list --json: an id, the customer, the state" 	"$(coll_cli token list --json | json_get - '(j[0]["customer"], j[0]["state"])')" "Acme.*valid"
+tap_like "token revoke ID" "$(coll_cli token revoke "$TID")" "revoked token $TID"
+tap_like "  ... it is used up" "$(coll_cli token list)" "$TID .* used_up"
+tap_like "customer rename" "$(coll_cli customer rename Acme 'Acme GmbH')" 'renamed'
+tap_is "customer list --json" "$(coll_cli customer list --json | json_get - 'j[0]["name"]')" "Acme GmbH"
+tap_is "agent list --json" "$(coll_cli agent list --json | json_get - 'len(j)')" 2
+tap_like "host production ID no" "$(coll_cli host production "$A2" no)" 'production no'
+tap_is "  ... stored" "$(coll_sql "$DB" "SELECT production FROM agents WHERE id='$A2'")" 0
+out=$(coll_cli scores --json)
+tap_is "scores --json works" "$(json_get - 'sorted(j.keys())' <<<"$out")" "['customers', 'hosts']"
+tap_check "an unknown subcommand: usage, exit 2" bash -c "$COLLECTOR --config $COLL_CONF token frobnicate 2>/dev/null; [ \$? = 2 ]"
+
 # ---- a command run as root on the service's store ------------------------------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	mkdir -p "$T/svc"
