@@ -76,8 +76,8 @@ static int users(struct coll_store *s, int argc, char **argv, bool json)
 		printf("%-16s  %-24s  %-7s  %s\n", "ID", "NAME", "ROLE", "CUSTOMER");
 		json_array_foreach(list, i, u)
 		{
-		printf("%-16s  %-24s  %-7s  %s\n", str(u, "id"), str(u, "name"), str(u, "role"),
-		       str(u, "customer"));
+			printf("%-16s  %-24s  %-7s  %s\n", str(u, "id"), str(u, "name"),
+			       str(u, "role"), str(u, "customer"));
 		}
 		json_decref(list);
 		return 0;

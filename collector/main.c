@@ -38,6 +38,9 @@ static void usage(FILE *f)
 		"                                     API users; rotate prints a new token once\n"
 		"  (every listing takes --json)\n"
 		"  scores                             the fleet's risk table, worst first\n"
+		"  tls init --name HOST [--dir DIR]   a private CA and a server certificate; "
+		"prints "
+		"what agents need\n"
 		"  import FILE                        ingest an agent's export bundle (signed "
 		"reports)\n"
 		"  --version | --help\n"
@@ -445,6 +448,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	int nargs = argc - i;
 	char **args = argv + i;
+	if (strcmp(cmd, "tls") == 0) /* no configuration, no store */
+		return coll_cli_tls(nargs, args);
 
 	struct coll_settings cfg;
 	char err[1024] = "";

@@ -37,8 +37,7 @@ int coll_store_users(struct coll_store *s, json_t **ret)
 
 int coll_store_user_revoke(struct coll_store *s, const char *name_or_id)
 {
-	return changed_one(s, "DELETE FROM users WHERE name = ? OR id = ?", name_or_id,
-			   name_or_id);
+	return changed_one(s, "DELETE FROM users WHERE name = ? OR id = ?", name_or_id, name_or_id);
 }
 
 int coll_store_user_rotate(struct coll_store *s, const char *name_or_id, const char *token_hash)
@@ -87,9 +86,9 @@ int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now)
 	coll_db_res_free(&res);
 	if (n != 1)
 		return n == 0 ? -ENOENT : -EEXIST;
-	return changed_one(s,
-			   "UPDATE enroll_tokens SET uses_left = 0, expires_at = ? WHERE hash LIKE ?",
-			   coll_i2s(now).s, pattern);
+	return changed_one(
+		s, "UPDATE enroll_tokens SET uses_left = 0, expires_at = ? WHERE hash LIKE ?",
+		coll_i2s(now).s, pattern);
 }
 
 int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name)

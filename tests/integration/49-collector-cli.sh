@@ -1,5 +1,7 @@
 #!/bin/bash
-# Issue 15, the collector's commands: import of an agent export bundle (the
+# Issue 15, the collector's commands: lifecycle (users, tokens, customers,
+# hosts, --json), tls init (a private CA whose certificate the collector
+# serves and whose CA and pin verify it), import of an agent export bundle (the
 # same verify -> parse -> commit path as POST /api/v1/reports; duplicates
 # answered as such; a tampered, foreign or cut bundle refused) and a command
 # run as root on a store owned by the service user (refused, with the
@@ -99,6 +101,30 @@ tap_is "  ... stored" "$(coll_sql "$DB" "SELECT production FROM agents WHERE id=
 out=$(coll_cli scores --json)
 tap_is "scores --json works" "$(json_get - 'sorted(j.keys())' <<<"$out")" "['customers', 'hosts']"
 tap_check "an unknown subcommand: usage, exit 2" bash -c "$COLLECTOR --config $COLL_CONF token frobnicate 2>/dev/null; [ \$? = 2 ]"
+
+# ---- tls init: a private CA and a server certificate, and what agents need -----------------------
+mkdir -p "$T/tls"
+out=$("$COLLECTOR" tls init --name 127.0.0.1 --dir "$T/tls" 2>&1)
+tap_like "tls init prints the agent's ca_file content" "$(echo $out)" 'ca_file = .*BEGIN CERTIFICATE'
+PIN=$(printf '%s\n' "$out" | sed -n 's/.*pinned_pubkey = \(sha256\/\/[A-Za-z0-9+\/=]*\).*/\1/p')
+tap_like "  ... and the pin" "$PIN" '^sha256//[A-Za-z0-9+/]{43}=$'
+tap_is "  ... the keys are private" "$(stat -c %a "$T/tls/collector.key" "$T/tls/collector-ca.key" | sort -u)" 600
+tap_check "  ... never overwrites" bash -c "! $COLLECTOR tls init --name 127.0.0.1 --dir $T/tls 2>/dev/null"
+printf '[server]\nlisten = 127.0.0.1:%s\ntls_cert = %s\ntls_key = %s\n[store]\nurl = sqlite://%s\n' \
+	"$(free_port)" "$T/tls/collector.crt" "$T/tls/collector.key" "$T/tlsinit.db" >"$T/tlsinit.conf"
+TP=$(sed -n 's/^listen = 127.0.0.1://p' "$T/tlsinit.conf")
+"$COLLECTOR" --config "$T/tlsinit.conf" serve >>"$T/tlsinit.log" 2>&1 &
+TPID=$!
+on_exit "kill $TPID; wait $TPID"
+for ((i = 0; i < 100; i++)); do
+	curl -s -o /dev/null --cacert "$T/tls/collector-ca.pem" "https://127.0.0.1:$TP/healthz" && break
+	sleep 0.1
+done
+tap_like "the collector serves the certificate; the CA verifies it" \
+	"$(curl -s --cacert "$T/tls/collector-ca.pem" "https://127.0.0.1:$TP/healthz")" '"status":"ok"'
+tap_like "  ... and the pin matches it" \
+	"$(curl -s -k --pinnedpubkey "$PIN" "https://127.0.0.1:$TP/healthz")" '"status":"ok"'
+kill $TPID
 
 # ---- a command run as root on the service's store ------------------------------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
