@@ -177,6 +177,29 @@ int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **a
 		printf("%s: production %s\n", argv[1], argv[2]);
 		return 0;
 	}
+	if (strcmp(cmd, "host") == 0 && argc == 3 && strcmp(argv[0], "label") == 0) {
+		if (strlen(argv[2]) > 200 || !ep_utf8_valid(argv[2], strlen(argv[2]))) {
+			fprintf(stderr, "erpulse-collector: a label: up to 200 bytes of UTF-8\n");
+			return 2;
+		}
+		int r = coll_store_agent_label(s, argv[1], argv[2]);
+		if (r < 0)
+			return fail(s, argv[1], r);
+		printf("%s: label '%s'\n", argv[1], argv[2]);
+		return 0;
+	}
+	if ((strcmp(cmd, "host") == 0 || strcmp(cmd, "customer") == 0) && argc == 2 &&
+	    strcmp(argv[0], "archive") == 0) {
+		int r = strcmp(cmd, "host") == 0 ? coll_store_agent_archive(s, argv[1], now_s())
+						 : coll_store_customer_archive(s, argv[1], now_s());
+		if (r < 0)
+			return fail(s, argv[1], r);
+		printf("archived %s (%s)\n", argv[1],
+		       strcmp(cmd, "host") == 0 ? "revoked; its history is kept"
+						: "its hosts revoked and its tokens used up; the "
+						  "history is kept");
+		return 0;
+	}
 	if (strcmp(cmd, "scores") == 0 && argc == 0 && json) {
 		struct coll_scope all = {.customer_id = NULL};
 		json_t *customers = NULL, *hosts = NULL;

@@ -141,8 +141,8 @@ int coll_cli_tls(int argc, char **argv)
 	       "/etc/erpulse/collector-ca.pem, with this content):\n\n%.*s\n"
 	       "or pin the server key (agent.conf: pinned_pubkey = sha256//%s)\n"
 	       "and connect to https://%s:PORT (the name in the certificate).\n",
-	       dir, SERVER_DAYS, dir, CA_DAYS, dir, dir, dir, (int)d[0].size, (const char *)d[0].data,
-	       pin, name);
+	       dir, SERVER_DAYS, dir, CA_DAYS, dir, dir, dir, (int)d[0].size,
+	       (const char *)d[0].data, pin, name);
 	rc = 0;
 	goto out;
 fail:

@@ -105,3 +105,53 @@ int coll_store_agent_production(struct coll_store *s, const char *id, bool produ
 	return changed_one(s, "UPDATE agents SET production = ? WHERE id = ?",
 			   production ? "1" : "0", id);
 }
+
+int coll_store_agent_label(struct coll_store *s, const char *id, const char *label)
+{
+	return changed_one(s, "UPDATE agents SET label = ? WHERE id = ?", label[0] ? label : NULL,
+			   id);
+}
+
+int coll_store_agent_archive(struct coll_store *s, const char *id, int64_t now)
+{
+	struct coll_db_res res;
+	struct coll_num n = coll_i2s(now);
+	int r = COLL_Q(s,
+		       "UPDATE agents SET archived_at = COALESCE(archived_at, ?), revoked_at ="
+		       " COALESCE(revoked_at, ?) WHERE id = ?",
+		       &res, n.s, n.s, id);
+	if (r < 0)
+		return r;
+	r = res.changes == 0 ? -ENOENT : 0;
+	coll_db_res_free(&res);
+	return r;
+}
+
+int coll_store_customer_archive(struct coll_store *s, const char *name_or_id, int64_t now)
+{
+	char id[COLL_ID_SIZE];
+	struct coll_num n = coll_i2s(now);
+	int r = coll_store_customer_find(s, name_or_id, id);
+	if (r < 0)
+		return r;
+	r = coll_db_begin(s->db);
+	if (r < 0)
+		return r;
+	r = COLL_Q(s, "UPDATE customers SET archived_at = COALESCE(archived_at, ?) WHERE id = ?",
+		   NULL, n.s, id);
+	if (r == 0)
+		r = COLL_Q(s,
+			   "UPDATE agents SET archived_at = COALESCE(archived_at, ?), revoked_at ="
+			   " COALESCE(revoked_at, ?) WHERE customer_id = ?",
+			   NULL, n.s, n.s, id);
+	if (r == 0)
+		r = COLL_Q(s,
+			   "UPDATE enroll_tokens SET uses_left = 0 WHERE customer_id = ? AND"
+			   " uses_left > 0",
+			   NULL, id);
+	if (r == 0)
+		r = coll_db_commit(s->db);
+	if (r < 0)
+		coll_db_rollback(s->db);
+	return r;
+}

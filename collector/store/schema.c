@@ -63,11 +63,19 @@
 	"CREATE TABLE events (id " AUTO_ID ", agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"         \
 	" kind TEXT NOT NULL, detail TEXT);"
 
+/* 5: lifecycle (issue 15): archived customers and hosts, host labels. 2, 3
+ * and 4 (verdicts, incidents, dashboard) are reserved by branches not
+ * merged yet: no-ops here until they land. */
+#define SCHEMA_V5                                                                                  \
+	"ALTER TABLE customers ADD COLUMN archived_at BIGINT;"                                     \
+	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
+	"ALTER TABLE agents ADD COLUMN label TEXT;"
+
 static const char *const lite_migrations[] = {
-	SCHEMA_V1("INTEGER PRIMARY KEY"),
+	SCHEMA_V1("INTEGER PRIMARY KEY"), "SELECT 1", "SELECT 1", "SELECT 1", SCHEMA_V5,
 };
 static const char *const pg_migrations[] = {
-	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
+	SCHEMA_V1("BIGSERIAL PRIMARY KEY"), "SELECT 1", "SELECT 1", "SELECT 1", SCHEMA_V5,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

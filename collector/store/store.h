@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 1
+#define COLL_SCHEMA_VERSION 5
 
 struct coll_store {
 	struct coll_db *db;
@@ -92,6 +92,12 @@ int coll_store_tokens(struct coll_store *s, int64_t now, json_t **ret);
 int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now);
 int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name);
 int coll_store_agent_production(struct coll_store *s, const char *id, bool production);
+/* "" clears it. */
+int coll_store_agent_label(struct coll_store *s, const char *id, const char *label);
+/* Archived: revoked as well (it reports no more), kept for its history. */
+int coll_store_agent_archive(struct coll_store *s, const char *id, int64_t now);
+/* The customer, all its hosts (archived and revoked) and its tokens (used up). */
+int coll_store_customer_archive(struct coll_store *s, const char *name_or_id, int64_t now);
 
 /* ---- agents ---------------------------------------------------------- */
 
@@ -119,7 +125,8 @@ struct coll_agent {
 int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent *ret);
 int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now);
 /* [{id, customer_id, customer, hostname, agent_version, enrolled_at, revoked,
- *   last_seq, last_report_at, state, score, band, seq_rewinds}] */
+ *   last_seq, last_report_at, state, score, band, seq_rewinds, production,
+ *   label, archived_at}] */
 int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int64_t now,
 		      json_t **ret);
 /* Agents counted by state: active, silent, revoked, never_reported. */

@@ -98,6 +98,17 @@ tap_is "customer list --json" "$(coll_cli customer list --json | json_get - 'j[0
 tap_is "agent list --json" "$(coll_cli agent list --json | json_get - 'len(j)')" 2
 tap_like "host production ID no" "$(coll_cli host production "$A2" no)" 'production no'
 tap_is "  ... stored" "$(coll_sql "$DB" "SELECT production FROM agents WHERE id='$A2'")" 0
+tap_like "host label" "$(coll_cli host label "$A2" 'ERP test box')" "label 'ERP test box'"
+tap_is "  ... in agent list --json" \
+	"$(coll_cli agent list --json | json_get - '[a["label"] for a in j if a["id"]=="'"$A2"'"][0]')" "ERP test box"
+tap_like "host archive" "$(coll_cli host archive "$A2")" "archived $A2"
+tap_is "  ... archived and revoked, history kept" \
+	"$(coll_sql "$DB" "SELECT archived_at IS NOT NULL, revoked_at IS NOT NULL, (SELECT COUNT(*) FROM reports WHERE agent_id='$A2') FROM agents WHERE id='$A2'")" "1|1|2"
+coll_cli customer add Old >/dev/null
+coll_cli token create Old >/dev/null 2>&1
+tap_like "customer archive" "$(coll_cli customer archive Old)" 'archived Old'
+tap_is "  ... its tokens used up" "$(coll_sql "$DB" "SELECT SUM(uses_left) FROM enroll_tokens t JOIN customers c ON c.id=t.customer_id WHERE c.name='Old'")" 0
+tap_is "the schema is at migration 5" "$(coll_cli migrate)" "store schema version 5"
 out=$(coll_cli scores --json)
 tap_is "scores --json works" "$(json_get - 'sorted(j.keys())' <<<"$out")" "['customers', 'hosts']"
 tap_check "an unknown subcommand: usage, exit 2" bash -c "$COLLECTOR --config $COLL_CONF token frobnicate 2>/dev/null; [ \$? = 2 ]"
