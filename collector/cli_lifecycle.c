@@ -118,6 +118,21 @@ static int tokens(struct coll_store *s, int argc, char **argv, bool json)
 		json_decref(list);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[0], "rotate") == 0) {
+		char secret[41], token[48], hash[65];
+		ep_random_hex(20, secret, sizeof(secret));
+		snprintf(token, sizeof(token), "ept_%s", secret);
+		ep_hash_secret(token, hash);
+		int r = coll_store_token_rotate(s, argv[1], hash, now_s());
+		if (r < 0)
+			return fail(s, argv[1], r);
+		printf("%s\n", token);
+		fprintf(stderr,
+			"new enrollment token replacing %s (same customer, uses and "
+			"expiry); shown only now\n",
+			argv[1]);
+		return 0;
+	}
 	if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
 		int r = coll_store_token_revoke(s, argv[1], now_s());
 		if (r < 0)

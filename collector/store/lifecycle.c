@@ -72,23 +72,58 @@ int coll_store_tokens(struct coll_store *s, int64_t now, json_t **ret)
 	return r;
 }
 
-int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now)
+/* The one token whose hash starts with id: its LIKE pattern. */
+static int token_pattern(struct coll_store *s, const char *id, char pattern[32])
 {
-	char pattern[32];
 	struct coll_db_res res;
 	if (strlen(id) < 8 || strlen(id) > 12 || strspn(id, "0123456789abcdef") != strlen(id))
 		return -EINVAL;
-	snprintf(pattern, sizeof(pattern), "%s%%", id);
+	snprintf(pattern, 32, "%s%%", id);
 	int r = COLL_Q(s, "SELECT COUNT(*) FROM enroll_tokens WHERE hash LIKE ?", &res, pattern);
 	if (r < 0)
 		return r;
 	int64_t n = coll_s2i(coll_db_val(&res, 0, 0));
 	coll_db_res_free(&res);
-	if (n != 1)
-		return n == 0 ? -ENOENT : -EEXIST;
+	return n == 1 ? 0 : n == 0 ? -ENOENT : -EEXIST;
+}
+
+int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now)
+{
+	char pattern[32];
+	int r = token_pattern(s, id, pattern);
+	if (r < 0)
+		return r;
 	return changed_one(
 		s, "UPDATE enroll_tokens SET uses_left = 0, expires_at = ? WHERE hash LIKE ?",
 		coll_i2s(now).s, pattern);
+}
+
+int coll_store_token_rotate(struct coll_store *s, const char *id, const char *new_hash, int64_t now)
+{
+	char pattern[32];
+	struct coll_num n = coll_i2s(now), fresh = coll_i2s(now + 7 * 86400);
+	int r = token_pattern(s, id, pattern);
+	if (r < 0)
+		return r;
+	r = coll_db_begin(s->db);
+	if (r < 0)
+		return r;
+	/* the same customer, uses (at least 1) and expiry (7 days when past) */
+	r = COLL_Q(
+		s,
+		"INSERT INTO enroll_tokens (hash, customer_id, uses_left, expires_at, created_at)"
+		" SELECT ?, customer_id, CASE WHEN uses_left < 1 THEN 1 ELSE uses_left END,"
+		" CASE WHEN expires_at <= CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE"
+		" expires_at END, ? FROM enroll_tokens WHERE hash LIKE ?",
+		NULL, new_hash, n.s, fresh.s, n.s, pattern);
+	if (r == 0)
+		r = COLL_Q(s, "UPDATE enroll_tokens SET uses_left = 0 WHERE hash LIKE ?", NULL,
+			   pattern);
+	if (r == 0)
+		r = coll_db_commit(s->db);
+	if (r < 0)
+		coll_db_rollback(s->db);
+	return r;
 }
 
 int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name)

@@ -90,6 +90,10 @@ int coll_store_user_rotate(struct coll_store *s, const char *name_or_id, const c
 int coll_store_tokens(struct coll_store *s, int64_t now, json_t **ret);
 /* id: 8-12 hex digits of the hash. -ENOENT, -EEXIST (ambiguous), -EINVAL. */
 int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now);
+/* A new token (new_hash) for the same customer, uses and expiry (7 days
+ * when past); the old one is used up. Same errors as revoke. */
+int coll_store_token_rotate(struct coll_store *s, const char *id, const char *new_hash,
+			    int64_t now);
 int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name);
 int coll_store_agent_production(struct coll_store *s, const char *id, bool production);
 /* "" clears it. */

@@ -89,8 +89,14 @@ tap_check "  ... a different one" test "$U" != "$U2"
 tap_like "user revoke" "$(coll_cli user revoke vera)" 'revoked vera'
 tap_is "  ... gone" "$(coll_cli user list --json)" '[]'
 coll_cli token create Acme >/dev/null 2>&1
-TID=$(coll_cli token list --json | json_get - 'j[0]["id"]')
-tap_like "token list --json: an id, the customer, the state" 	"$(coll_cli token list --json | json_get - '(j[0]["customer"], j[0]["state"])')" "Acme.*valid"
+VALID='[t for t in j if t["state"]=="valid"][0]'
+TID=$(coll_cli token list --json | json_get - "$VALID[\"id\"]")
+tap_like "token list --json: an id, the customer, the state" \
+	"$(coll_cli token list --json | json_get - "($VALID[\"customer\"], $VALID[\"state\"])")" "Acme.*valid"
+NEWTOK=$(coll_cli token rotate "$TID" 2>/dev/null)
+tap_like "token rotate prints a new token" "$NEWTOK" '^ept_[0-9a-f]{40}$'
+tap_like "  ... the old one is used up" "$(coll_cli token list)" "$TID .* used_up"
+TID=$(coll_cli token list --json | json_get - "$VALID[\"id\"]")
 tap_like "token revoke ID" "$(coll_cli token revoke "$TID")" "revoked token $TID"
 tap_like "  ... it is used up" "$(coll_cli token list)" "$TID .* used_up"
 tap_like "customer rename" "$(coll_cli customer rename Acme 'Acme GmbH')" 'renamed'
