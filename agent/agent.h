@@ -285,10 +285,19 @@ void agent_describe_answer(const struct agent_http_result *res, char *buf, size_
 #define AGENT_SEQ_MAX (INT64_MAX / 8)
 /* What a 2xx answer to a report says (docs/protocol.md, "Reports"). */
 struct agent_ack {
+	bool accepted;    /* "status": "accepted" */
 	bool duplicate;   /* "status": "duplicate" */
 	bool resync;      /* a duplicate whose integer last_seq is in [next_seq, AGENT_SEQ_MAX] */
+	bool untrusted;   /* a duplicate whose last_seq is beyond AGENT_SEQ_MAX (a far-future
+			     seq from a clone): the report may not be stored */
+	int64_t seq;      /* the answer's "seq", -1 when absent */
 	int64_t last_seq; /* with resync: the collector's last accepted seq */
 };
+/* A 409 answer (docs/protocol.md "Sequence numbers"): "seq_conflict" (the
+ * seq is taken by another body) or "seq_too_far"; last_seq: the collector's,
+ * -1 when absent or beyond AGENT_SEQ_MAX. false when body is not one. */
+bool agent_conflict_parse(const char *body, size_t len, char *code, size_t code_size,
+			  int64_t *ret_last_seq);
 /* Parses the answer body (len bytes, need not be NUL-terminated; NULL = empty). */
 void agent_ack_parse(const char *body, size_t len, int64_t next_seq, struct agent_ack *ret);
 /* Delivers the spool oldest first, one at a time, until empty or a failure. */

@@ -68,8 +68,14 @@ void agent_ack_parse(const char *body, size_t len, int64_t next_seq, struct agen
 	const char *status = json_string_value(json_object_get(o, "status"));
 	json_t *ls = json_object_get(o, "last_seq");
 
+	json_t *sq = json_object_get(o, "seq");
+
 	memset(ret, 0, sizeof(*ret));
+	ret->accepted = status && strcmp(status, "accepted") == 0;
 	ret->duplicate = status && strcmp(status, "duplicate") == 0;
+	ret->seq = json_is_integer(sq) ? (int64_t)json_integer_value(sq) : -1;
+	ret->untrusted =
+		ret->duplicate && json_is_integer(ls) && json_integer_value(ls) > AGENT_SEQ_MAX;
 	/* the spool is renumbered from last_seq + 1 upwards: a last_seq near
 	 * INT64_MAX (no agent gets there) would overflow the counter */
 	if (ret->duplicate && json_is_integer(ls) && json_integer_value(ls) >= next_seq &&
@@ -78,6 +84,25 @@ void agent_ack_parse(const char *body, size_t len, int64_t next_seq, struct agen
 		ret->last_seq = (int64_t)json_integer_value(ls);
 	}
 	json_decref(o);
+}
+
+bool agent_conflict_parse(const char *body, size_t len, char *code, size_t code_size,
+			  int64_t *ret_last_seq)
+{
+	json_t *o = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+	const char *c = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+	json_t *ls = json_object_get(o, "last_seq");
+	bool ok = c && (strcmp(c, "seq_conflict") == 0 || strcmp(c, "seq_too_far") == 0);
+
+	if (ok) {
+		ep_snprintf(code, code_size, "%s", c);
+		*ret_last_seq = json_is_integer(ls) && json_integer_value(ls) >= 0 &&
+						json_integer_value(ls) <= AGENT_SEQ_MAX
+					? (int64_t)json_integer_value(ls)
+					: -1;
+	}
+	json_decref(o);
+	return ok;
 }
 
 static int save_state(struct agent_ctx *a)
@@ -261,6 +286,23 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 
 				agent_ack_parse(res.body.data, res.body.len, a->st.next_seq, &ack);
 				dup = ack.duplicate;
+				if (ack.untrusted || (!ack.resync && ((!ack.accepted && !dup) ||
+								      ack.seq != seqs[i]))) {
+					/* never remove a report on an answer that does not
+					 * prove it was stored */
+					agent_set_problem(
+						a,
+						"%s answered HTTP %ld for seq %lld without "
+						"confirming it was stored (report kept in the "
+						"spool): if it says the agent's last seq is "
+						"beyond reach, a clone sent it: ask the vendor "
+						"to revoke agent id %s, then enroll again",
+						base, res.status, (long long)seqs[i],
+						a->st.agent_id);
+					ep_buf_free(&res.body);
+					save_state(a);
+					return AGENT_DELIVER_BLOCKED;
+				}
 				if (ack.resync) {
 					resync = true;
 					r = resequence(a, ack.last_seq);
@@ -296,6 +338,33 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 			}
 			agent_describe_answer(&res, desc, sizeof(desc));
 			a->retry_after_s = res.retry_after_s;
+			if (res.status == 409) {
+				char code[32] = "";
+				int64_t last = -1;
+				bool known = agent_conflict_parse(res.body.data, res.body.len, code,
+								  sizeof(code), &last);
+				ep_buf_free(&res.body);
+				if (known && last >= 0) {
+					/* the collector's counter is the truth: re-number
+					 * and re-sign the spool above it, lose nothing */
+					r = resequence(a, last);
+					if (r < 0) {
+						agent_set_problem(a,
+								  "cannot re-number the spool: %s",
+								  strerror(-r));
+						return AGENT_DELIVER_RETRY;
+					}
+					break; /* rescan: the file names changed */
+				}
+				agent_set_problem(
+					a,
+					"%s refuses seq %lld: %s (reports are kept in the "
+					"spool): ask the vendor to revoke agent id %s, then "
+					"enroll again",
+					base, (long long)seqs[i], desc, a->st.agent_id);
+				save_state(a);
+				return AGENT_DELIVER_BLOCKED;
+			}
 			ep_buf_free(&res.body);
 			if (res.status == 400 || res.status == 413) {
 				char why[1200];

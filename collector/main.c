@@ -10,6 +10,7 @@
 
 #include "collector/analysis/alerts.h"
 #include "collector/analysis/analysis.h"
+#include "collector/cli.h"
 #include "collector/http/server.h"
 #include "collector/service/cli.h"
 #include "collector/settings.h"
@@ -35,10 +36,21 @@ static void usage(FILE *f)
 		"  customer thresholds [CUSTOMER]     list the overrides\n"
 		"  token create CUSTOMER [--uses N] [--expires 7d]\n"
 		"                                     create an enrollment token (printed once)\n"
+		"  customer rename CUSTOMER NAME      rename a customer\n"
+		"  customer archive CUSTOMER          archive it: hosts revoked, tokens used up\n"
+		"  token list | token revoke ID | token rotate ID\n"
+		"                                     enrollment tokens (ID: from token list)\n"
 		"  agent list                         list enrolled agents\n"
+		"  host production ID yes|no          whether a host counts in its customer's "
+		"score\n"
+		"  host label ID TEXT                 a label for the host (\"\" clears it)\n"
+		"  host archive ID                    archive it (revoked; history kept)\n"
 		"  agent revoke ID                    revoke an agent (its reports get 403)\n"
 		"  user add NAME --role vendor|support|vendor_viewer|viewer|customer_admin\n"
 		"           [--customer C]        create an API user; prints its token once\n"
+		"  user list | user revoke NAME | user rotate NAME\n"
+		"                                     API users; rotate prints a new token once\n"
+		"  (every listing takes --json)\n"
 		"  scores                             the fleet's risk table, worst first\n"
 		"  sweep [--now EPOCH]                run the dead-man sweep once (tests: a "
 		"clock)\n"
@@ -55,6 +67,11 @@ static void usage(FILE *f)
 		"  maintenance add CUSTOMER [--host AGENT] (--weekly 'Sun 02:00-04:00' |\n"
 		"           --from T --to T) [--time-zone TZ] [--reason R] [--approved]\n"
 		"  maintenance list [--customer C] [--json] | maintenance approve ID\n"
+		"  tls init --name HOST [--dir DIR]   a private CA and a server certificate; "
+		"prints "
+		"what agents need\n"
+		"  import FILE                        ingest an agent's export bundle (signed "
+		"reports)\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -572,6 +589,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	int nargs = argc - i;
 	char **args = argv + i;
+	if (strcmp(cmd, "tls") == 0) /* no configuration, no store */
+		return coll_cli_tls(nargs, args);
 
 	struct coll_settings cfg;
 	char err[1024] = "";
@@ -602,6 +621,10 @@ int main(int argc, char **argv)
 	}
 
 	int rc;
+	if (coll_cli_check_owner(&cfg, argc, argv) != 0) {
+		coll_settings_free(&cfg);
+		return 1;
+	}
 	if (strcmp(cmd, "check-config") == 0 && nargs == 0) {
 		rc = cmd_check_config(&cfg);
 		coll_settings_free(&cfg);
@@ -626,7 +649,8 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
 		     strcmp(cmd, "sweep") == 0 || strcmp(cmd, "incident") == 0 ||
-		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0;
+		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0 ||
+		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -638,7 +662,9 @@ int main(int argc, char **argv)
 		coll_settings_free(&cfg);
 		return 1;
 	}
-	if (strcmp(cmd, "migrate") == 0) {
+	if ((rc = coll_cli_lifecycle(s, cmd, nargs, args)) >= 0) {
+		/* handled */
+	} else if (strcmp(cmd, "migrate") == 0) {
 		int v = 0;
 		coll_store_schema_version(s, &v);
 		printf("store schema version %d\n", v);
@@ -661,8 +687,14 @@ int main(int argc, char **argv)
 		rc = cmd_user(s, nargs, args);
 	else if (strcmp(cmd, "sweep") == 0)
 		rc = cmd_sweep(&cfg, s, nargs, args);
-	else
-		rc = nargs == 0 ? cmd_scores(s) : 2;
+	else if (strcmp(cmd, "import") == 0)
+		rc = coll_cli_import(&cfg, s, nargs, args);
+	else if (strcmp(cmd, "scores") == 0 && nargs == 0)
+		rc = cmd_scores(s);
+	else {
+		usage(stderr);
+		rc = 2;
+	}
 	coll_store_close(s);
 	coll_settings_free(&cfg);
 	return rc;

@@ -10,6 +10,7 @@ static const char *const reject_names[COLL_REJECT_COUNT] = {
 	[COLL_REJECT_REVOKED] = "revoked",         [COLL_REJECT_BAD_REQUEST] = "bad_request",
 	[COLL_REJECT_UNAVAILABLE] = "unavailable", [COLL_REJECT_RATE_LIMITED] = "rate_limited",
 	[COLL_REJECT_TIMEOUT] = "timeout",         [COLL_REJECT_INTERNAL] = "internal",
+	[COLL_REJECT_CONFLICT] = "conflict",
 };
 
 /* upper bounds in milliseconds */

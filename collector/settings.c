@@ -31,6 +31,20 @@ const struct ep_option coll_server_options[] = {
 	{"enroll_per_minute", EP_OPT_INT, "30", 1, 100000,
 	 "enrollments allowed per minute from one address"},
 	{"enroll_burst", EP_OPT_INT, "10", 1, 100000, "enrollment burst per address"},
+	{"enroll_global_per_minute", EP_OPT_INT, "600", 1, 10000000,
+	 "enrollments allowed per minute from all addresses together"},
+	{"enroll_global_burst", EP_OPT_INT, "100", 1, 10000000,
+	 "enrollment burst from all addresses together"},
+	{"max_inflight_kb", EP_OPT_INT, "65536", 64, 16777216,
+	 "report body bytes being received across all connections (503 beyond)"},
+	{"header_timeout", EP_OPT_DURATION, "10s", 1, 3600,
+	 "time a connection has to send a request's complete headers (also the idle "
+	 "time between keep-alive requests)"},
+	{"tls_min_version", EP_OPT_STRING, "1.2", 1, 8, "oldest TLS version offered: 1.2 | 1.3"},
+	{"tls_ciphers", EP_OPT_STRING, NULL, 1, 1024,
+	 "GnuTLS priority string replacing the default (TLS 1.2+ AEAD suites)"},
+	{"metrics_token", EP_OPT_STRING, NULL, 16, 256,
+	 "when set, GET /metrics needs \"Authorization: Bearer TOKEN\""},
 	{"batch_max", EP_OPT_INT, "256", 1, 10000,
 	 "reports committed per store transaction at most"},
 	{"agent_interval", EP_OPT_DURATION, "300", 10, 86400,
@@ -198,6 +212,15 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	s.memory_limit_bytes = kb * 1024;
 	TRY(ep_config_get_int(sv, so, "enroll_per_minute", &s.enroll_per_minute, err, errlen));
 	TRY(ep_config_get_int(sv, so, "enroll_burst", &s.enroll_burst, err, errlen));
+	TRY(ep_config_get_int(sv, so, "enroll_global_per_minute", &s.enroll_global_per_minute, err,
+			      errlen));
+	TRY(ep_config_get_int(sv, so, "enroll_global_burst", &s.enroll_global_burst, err, errlen));
+	TRY(ep_config_get_int(sv, so, "max_inflight_kb", &kb, err, errlen));
+	s.max_inflight_bytes = kb * 1024;
+	TRY(ep_config_get_duration(sv, so, "header_timeout", &s.header_timeout_s, err, errlen));
+	TRY(get_str(sv, so, "tls_min_version", &s.tls_min_version, err, errlen));
+	TRY(get_str(sv, so, "tls_ciphers", &s.tls_ciphers, err, errlen));
+	TRY(get_str(sv, so, "metrics_token", &s.metrics_token, err, errlen));
 	TRY(ep_config_get_int(sv, so, "batch_max", &s.batch_max, err, errlen));
 	TRY(ep_config_get_duration(sv, so, "agent_interval", &s.agent_interval_s, err, errlen));
 	TRY(get_str(sv, so, "log_level", &s.log_level, err, errlen));
@@ -234,6 +257,12 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	s.service.channels.mail_from = s.mail_from;
 	s.service.channels.dashboard_url = s.dashboard_url;
 #undef TRY
+	if (strcmp(s.tls_min_version, "1.2") != 0 && strcmp(s.tls_min_version, "1.3") != 0) {
+		snprintf(err, errlen, "%s: [server] tls_min_version: '%s' is not 1.2 or 1.3", file,
+			 s.tls_min_version);
+		r = -EINVAL;
+		goto out;
+	}
 	/* mail_to is the alert notices' list; e-mail channels name their own */
 	if (s.smtp_url && (!s.mail_from || (!s.mail_to && !has_email_channel(&s.service)))) {
 		snprintf(err, errlen, "%s: [alerts] smtp_url needs mail_from and mail_to", file);
@@ -255,10 +284,11 @@ void coll_settings_free(struct coll_settings *s)
 	if (!s)
 		return;
 	coll_service_free(&s->service);
-	char **strs[] = {&s->listen_host,   &s->tls_cert,    &s->tls_key,        &s->log_level,
-			 &s->store_url,     &s->webhook_url, &s->webhook_format, &s->smtp_url,
-			 &s->mail_from,     &s->mail_to,     &s->smtp_user,      &s->smtp_password,
-			 &s->dashboard_url, &s->ca_file};
+	char **strs[] = {&s->listen_host,   &s->tls_cert,    &s->tls_key,         &s->log_level,
+			 &s->store_url,     &s->webhook_url, &s->webhook_format,  &s->smtp_url,
+			 &s->mail_from,     &s->mail_to,     &s->smtp_user,       &s->smtp_password,
+			 &s->dashboard_url, &s->ca_file,     &s->tls_min_version, &s->tls_ciphers,
+			 &s->metrics_token};
 	for (size_t i = 0; i < EP_ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

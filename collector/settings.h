@@ -32,6 +32,12 @@ struct coll_settings {
 	int64_t threads;
 	int64_t memory_limit_bytes;
 	int64_t enroll_per_minute, enroll_burst;
+	int64_t enroll_global_per_minute, enroll_global_burst;
+	int64_t max_inflight_bytes; /* body bytes being received, all connections */
+	int64_t header_timeout_s;   /* complete request headers within this */
+	char *tls_min_version;      /* "1.2" | "1.3" */
+	char *tls_ciphers;          /* a GnuTLS priority string replacing ours */
+	char *metrics_token;        /* GET /metrics needs "Authorization: Bearer" it */
 	int64_t batch_max;
 	int64_t agent_interval_s;
 	char *log_level;

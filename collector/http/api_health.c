@@ -1,5 +1,5 @@
-/* GET /healthz (is the store reachable) and GET /metrics (Prometheus text:
- * the counters of metrics.h plus store-backed gauges). */
+/* GET /healthz (is the store reachable, did the last commit succeed) and GET /metrics (Prometheus
+ * text: the counters of metrics.h plus store-backed gauges). */
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -27,13 +27,42 @@ enum MHD_Result coll_api_healthz(struct req *rq, const char *url)
 			rq->conn, 503,
 			json_pack("{s:s,s:s}", "status", "unavailable", "store", "unreachable"),
 			RETRY_AFTER);
+	int w = atomic_load(&rq->srv->last_commit);
+	if (w < 0) /* reachable, but the last group commit failed (a full disk) */
+		return coll_http_json(rq->conn, 503,
+				      json_pack("{s:s,s:s,s:s}", "status", "unavailable", "store",
+						"write_failed", "error", strerror(-w)),
+				      RETRY_AFTER);
 	return coll_http_json(rq->conn, 200, json_pack("{s:s,s:s}", "status", "ok", "store", "ok"),
 			      NULL);
+}
+
+/* [server] metrics_token: "Authorization: Bearer TOKEN", compared in
+ * constant time. */
+static bool metrics_allowed(struct req *rq)
+{
+	const char *want = rq->srv->cfg->metrics_token;
+	if (!want)
+		return true;
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	size_t n = strlen(want);
+	if (strlen(h) != n)
+		return false;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(h[i] ^ want[i]);
+	return d == 0;
 }
 
 enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
 {
 	(void)url;
+	if (!metrics_allowed(rq))
+		return coll_http_error(rq->conn, 401, "unauthorized",
+				       "GET /metrics needs Authorization: Bearer <metrics_token>");
 	struct ep_buf b;
 	ep_buf_init(&b, 1 << 20);
 	coll_metrics_render(&b);

@@ -46,6 +46,26 @@ static enum MHD_Result answer_ingest(struct req *rq)
 		}
 		return coll_http_text(c, 200, "application/json", text, NULL);
 	}
+	case COLL_INGEST_CONFLICT: {
+		coll_metrics_reject(COLL_REJECT_CONFLICT);
+		char msg[256];
+		if (it->error == -ERANGE)
+			snprintf(msg, sizeof(msg),
+				 "seq %lld is more than %d ahead of the last accepted seq %lld",
+				 (long long)it->seq, COLL_SEQ_MAX_JUMP, (long long)it->last_seq);
+		else
+			snprintf(msg, sizeof(msg),
+				 "seq %lld was not stored with this body (last accepted seq %lld): "
+				 "a restored or cloned agent?",
+				 (long long)it->seq, (long long)it->last_seq);
+		return coll_http_json(
+			c, 409,
+			json_pack("{s:{s:s,s:s},s:I,s:I}", "error", "code",
+				  it->error == -ERANGE ? "seq_too_far" : "seq_conflict", "message",
+				  msg, "seq", (json_int_t)it->seq, "last_seq",
+				  (json_int_t)it->last_seq),
+			NULL);
+	}
 	default:
 		if (it->error == -EPERM) {
 			coll_metrics_reject(COLL_REJECT_REVOKED);
@@ -90,6 +110,53 @@ static void agent_remember(struct coll_server *srv, const struct coll_agent *a)
 	pthread_mutex_unlock(&srv->alock);
 }
 
+int coll_api_reports_admit(struct req *rq, enum MHD_Result *ret)
+{
+	struct coll_server *srv = rq->srv;
+	struct MHD_Connection *c = rq->conn;
+	const char *agent_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Agent");
+	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Signature");
+	struct coll_agent *agent = &rq->agent;
+	if (!agent_id || !sig || !coll_agent_id_valid(agent_id)) {
+		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
+		*ret = coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
+		return 1;
+	}
+	if (!agent_cached(srv, agent_id, agent)) {
+		struct coll_store *s = coll_pool_get(&srv->pool, coll_http_deadline(srv));
+		if (!s) {
+			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+			*ret = coll_http_unavailable(c);
+			return 1;
+		}
+		int r = coll_store_agent_get(s, agent_id, agent);
+		if (r < 0 && r != -ENOENT)
+			ep_log_warning("ingest: store: %s", s->err);
+		coll_pool_put(&srv->pool, s);
+		if (r == -ENOENT) {
+			coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
+			*ret = coll_http_error(c, 401, "unauthorized",
+					       "unknown agent or bad signature");
+			return 1;
+		}
+		if (r < 0) {
+			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+			*ret = coll_http_unavailable(c);
+			return 1;
+		}
+		agent_remember(srv, agent);
+	}
+	/* refused before its body is read: a revoked agent's reports are never
+	 * stored, and the body would only cost memory */
+	if (agent->revoked) {
+		coll_metrics_reject(COLL_REJECT_REVOKED);
+		*ret = coll_http_error(c, 403, "revoked", "this agent has been revoked");
+		return 1;
+	}
+	rq->agent_known = true;
+	return 0;
+}
+
 enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 {
 	(void)url;
@@ -103,34 +170,11 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
 		return coll_http_error(c, 413, "too_large", "report body too large");
 	}
-	const char *agent_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Agent");
+	if (!rq->agent_known) /* admitted before the body, always */
+		return coll_http_error(c, 500, "internal", "report not admitted");
+	const char *agent_id = rq->agent.id;
 	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Signature");
-	struct coll_agent agent;
-	if (!agent_id || !sig || !coll_agent_id_valid(agent_id)) {
-		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-		return coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
-	}
-	bool cached = agent_cached(srv, agent_id, &agent);
-	if (!cached) {
-		struct coll_store *s = coll_pool_get(&srv->pool, coll_http_deadline(srv));
-		if (!s) {
-			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-			return coll_http_unavailable(c);
-		}
-		int r = coll_store_agent_get(s, agent_id, &agent);
-		if (r < 0 && r != -ENOENT)
-			ep_log_warning("ingest: store: %s", s->err);
-		coll_pool_put(&srv->pool, s);
-		if (r == -ENOENT) {
-			coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-			return coll_http_error(c, 401, "unauthorized",
-					       "unknown agent or bad signature");
-		}
-		if (r < 0) {
-			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-			return coll_http_unavailable(c);
-		}
-	}
+	struct coll_agent agent = rq->agent;
 	int64_t seq = 0;
 	json_t *report = NULL;
 	const char *body = rq->body.data ? rq->body.data : "";
@@ -141,12 +185,6 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
 		return coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
 	}
-	/* the signature is genuine: only now does revocation speak */
-	if (agent.revoked) {
-		json_decref(report);
-		coll_metrics_reject(COLL_REJECT_REVOKED);
-		return coll_http_error(c, 403, "revoked", "this agent has been revoked");
-	}
 	if (chk == COLL_CHECK_TOO_LARGE) {
 		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
 		return coll_http_error(c, 413, "too_large", err);
@@ -154,16 +192,6 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 	if (chk != COLL_CHECK_OK) {
 		coll_metrics_reject(COLL_REJECT_BAD_REQUEST);
 		return coll_http_error(c, 400, "bad_request", err);
-	}
-	if (!cached)
-		agent_remember(srv, &agent);
-	if (!cached && seq == agent.last_seq) {
-		/* the plain resend of the last accepted report: nothing to store */
-		json_decref(report);
-		rq->item.seq = seq;
-		rq->item.last_seq = agent.last_seq;
-		rq->item.result = COLL_INGEST_DUPLICATE;
-		return answer_ingest(rq);
 	}
 	/* rendered here, on the request threads, rather than by the batcher
 	 * under the write lock (NULL: the store renders it) */
@@ -250,9 +278,20 @@ void *coll_http_batcher(void *arg)
 		}
 		coll_metrics_observe(COLL_HIST_STORE, ep_mono_ms() - t0);
 		coll_metrics_batch(n);
-		if (r < 0)
-			ep_log_warning("ingest: a batch of %zu reports was not stored: %s", n,
+		/* one warning per outage, and one line when it ends, rather than
+		 * one per failed batch */
+		atomic_store(&srv->last_commit, r < 0 ? r : 0);
+		if (r < 0 && atomic_fetch_add(&srv->outage_batches, 1) == 0)
+			ep_log_warning("ingest: reports are not being stored: %s (further "
+				       "failures are counted until it recovers)",
 				       w->err);
+		if (r == 0) {
+			uint64_t failed = atomic_exchange(&srv->outage_batches, 0);
+			if (failed)
+				ep_log_notice("ingest: reports are stored again (%llu batches "
+					      "failed meanwhile)",
+					      (unsigned long long)failed);
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (items[i]->result == COLL_INGEST_FAILED && r == 0 &&
 			    items[i]->error != -EPERM)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "collector/analysis/analysis.h"
+#include "collector/http/ratelimit.h"
 #include "collector/http/server.h"
 #include "collector/store/store.h"
 #include "erpulse/util.h"
@@ -26,6 +27,7 @@
 #define RATE_SLOTS      4096
 #define AGENT_SLOTS     8192
 #define AGENT_TTL_MS    30000
+#define AGENT_BODIES    2           /* report bodies in flight per agent id (slot) */
 #define DRAIN_MAX       (16u << 20) /* oversized bodies read and dropped up to this */
 #define RETRY_AFTER     "2"
 
@@ -65,7 +67,12 @@ struct req {
 	int64_t start_ms;
 	struct ep_buf body;
 	bool too_large;
-	uint64_t seen; /* body bytes received */
+	uint64_t seen;     /* body bytes received */
+	uint64_t reserved; /* of the in-flight body budget, given back when done */
+	/* reports: the agent named by X-Erpulse-Agent, looked up before the body */
+	bool agent_known;
+	struct coll_agent agent;
+	size_t agent_slot; /* 1 + the slot of agent_bodies taken, 0: none */
 	/* ingest */
 	bool queued;
 	_Atomic bool done;
@@ -75,11 +82,14 @@ struct req {
 	struct req *next;
 };
 
-/* one per TCP connection, for the total request deadline */
+/* one per TCP connection, for the total request deadline, the header
+ * deadline and the eviction of slow connections (fields under tlock but
+ * start_ms) */
 struct track {
 	int fd;
 	_Atomic int64_t start_ms;
 	bool cut;
+	bool headers; /* the current request's headers are complete */
 	struct track *prev, *next;
 };
 
@@ -89,12 +99,6 @@ struct pool {
 	size_t n;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-};
-
-struct rate_slot {
-	char ip[INET6_ADDRSTRLEN];
-	double tokens;
-	int64_t at_ms;
 };
 
 /* Agent lookups cached briefly: public keys never change for an id, and a
@@ -129,11 +133,20 @@ struct coll_server {
 	pthread_t maint;
 	pthread_mutex_t mlock;
 	pthread_cond_t mcond;
-	struct track *tracks;
+	struct track *tracks, *tracks_tail; /* newest first */
+	size_t waiting;                     /* connections without complete request headers */
+	size_t wait_limit;                  /* beyond it the oldest waiting one is cut */
 	pthread_mutex_t tlock;
 	/* enroll rate limit */
-	struct rate_slot *rate;
-	pthread_mutex_t rlock;
+	struct coll_rate *rate;
+	/* body bytes being received, all connections ([limits] max_inflight_kb) */
+	_Atomic uint64_t inflight;
+	/* report bodies in flight per agent id (hashed, AGENT_SLOTS) */
+	_Atomic unsigned *agent_bodies;
+	/* the write path: the last group commit's outcome (0 or -errno), for
+	 * /healthz; failed batches of the current outage, for the log */
+	_Atomic int last_commit;
+	_Atomic uint64_t outage_batches;
 };
 
 /* ---- answers (respond.c) ----------------------------------------------- */
@@ -148,6 +161,9 @@ enum MHD_Result coll_http_json(struct MHD_Connection *c, unsigned status, json_t
 enum MHD_Result coll_http_error(struct MHD_Connection *c, unsigned status, const char *code,
 				const char *message);
 enum MHD_Result coll_http_unavailable(struct MHD_Connection *c);
+/* An error answer after which the connection is closed (bad framing). */
+enum MHD_Result coll_http_error_close(struct MHD_Connection *c, unsigned status, const char *code,
+				      const char *message);
 
 /* A pooled store connection with its deadline set, NULL at the deadline. */
 struct coll_store *coll_pool_get(struct pool *p, int64_t deadline_ms);
@@ -169,6 +185,11 @@ typedef int (*coll_read_fn)(struct coll_store *s, const struct coll_scope *scope
 /* Authorizes, parses limit/offset, runs fn on a pooled connection and
  * answers; the result is wrapped as {key: result} unless key is NULL. */
 enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn, const char *key);
+
+/* Reports (api_reports.c): called once the headers are in, before a byte
+ * of the body is read: refuses a request whose X-Erpulse-Agent is missing,
+ * unknown or revoked. 0 (rq->agent set), or 1 with an answer queued (*ret). */
+int coll_api_reports_admit(struct req *rq, enum MHD_Result *ret);
 
 /* ---- handlers (api_*.c), registered in routes.c ------------------------ */
 
@@ -202,6 +223,9 @@ struct batcher_arg {
 /* One batcher per writer connection (api_reports.c); arg: a malloc'd
  * struct batcher_arg, freed by the thread. */
 void *coll_http_batcher(void *arg);
+/* Cuts connections over the total request deadline, or without complete
+ * request headers past the header deadline (server.c; maint.c calls it). */
+void coll_http_reap(struct coll_server *srv);
 /* The maintenance thread (maint.c); arg: the server. */
 void *coll_http_maint(void *arg);
 

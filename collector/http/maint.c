@@ -19,21 +19,6 @@
 #include "erpulse/log.h"
 #include "erpulse/util.h"
 
-static void reap(struct coll_server *srv)
-{
-	int64_t now = ep_mono_ms(), limit = srv->cfg->request_deadline_s * 1000;
-	pthread_mutex_lock(&srv->tlock);
-	for (struct track *t = srv->tracks; t; t = t->next) {
-		if (!t->cut && now - atomic_load(&t->start_ms) > limit) {
-			/* libmicrohttpd sees EOF and closes it; the fd stays its own */
-			shutdown(t->fd, SHUT_RDWR);
-			t->cut = true;
-			coll_metrics_reject(COLL_REJECT_TIMEOUT);
-		}
-	}
-	pthread_mutex_unlock(&srv->tlock);
-}
-
 void *coll_http_maint(void *arg)
 {
 	struct coll_server *srv = arg;
@@ -66,7 +51,7 @@ void *coll_http_maint(void *arg)
 			break;
 		int64_t now = ep_mono_ms();
 		if (now >= next_reap) {
-			reap(srv);
+			coll_http_reap(srv);
 			next_reap = now + 250;
 		}
 		if (now < next_sweep && now < next_retention && now < next_escalate && !lite)

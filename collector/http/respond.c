@@ -28,6 +28,8 @@ enum MHD_Result coll_http_text(struct MHD_Connection *c, unsigned status, const 
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (retry_after)
 		MHD_add_response_header(resp, "Retry-After", retry_after);
+	if (MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION))
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	enum MHD_Result r = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -52,6 +54,29 @@ enum MHD_Result coll_http_error(struct MHD_Connection *c, unsigned status, const
 	if (!j) /* message not UTF-8: say less */
 		j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", code);
 	return coll_http_json(c, status, j, retry);
+}
+
+enum MHD_Result coll_http_error_close(struct MHD_Connection *c, unsigned status, const char *code,
+				      const char *message)
+{
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Connection", "close");
+	if (status == 503)
+		MHD_add_response_header(resp, "Retry-After", RETRY_AFTER);
+	enum MHD_Result r = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return r;
 }
 
 enum MHD_Result coll_http_unavailable(struct MHD_Connection *c)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -24,6 +25,13 @@
 #include "collector/notify/outbox.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"
+
+/* TLS 1.2 and 1.3 with AEAD suites only ([server] tls_min_version,
+ * tls_ciphers): no CBC, no SHA-1 MACs, no RSA key exchange. */
+#define TLS_PRIORITY_BASE "SECURE128:-VERS-ALL:+VERS-TLS1.3"
+#define TLS_PRIORITY_SUITES                                                                        \
+	":-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:"        \
+	"+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:%SERVER_PRECEDENCE"
 
 /* ---- client address and rate limit ------------------------------------------------ */
 
@@ -43,86 +51,217 @@ void coll_http_client_ip(struct MHD_Connection *c, char *buf, size_t size)
 			  buf, (socklen_t)size);
 }
 
-/* Token bucket per client address. */
-static bool rate_allow(struct coll_server *srv, const char *ip)
+/* ---- framing: what libmicrohttpd lets through ------------------------------------------- */
+
+struct framing {
+	unsigned content_length, transfer_encoding, host;
+	bool bad_name, bad_value;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = ip; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	double per_ms = (double)srv->cfg->enroll_per_minute / 60000.0;
-	double burst = (double)srv->cfg->enroll_burst;
-	int64_t now = ep_mono_ms();
-	bool ok;
-	pthread_mutex_lock(&srv->rlock);
-	struct rate_slot *s = &srv->rate[h % RATE_SLOTS];
-	if (strcmp(s->ip, ip) != 0) {
-		snprintf(s->ip, sizeof(s->ip), "%s", ip);
-		s->tokens = burst;
-		s->at_ms = now;
+	struct framing *f = cls;
+	(void)kind;
+	for (const char *p = value ? value : ""; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			f->bad_value = true;
+	if (strcasecmp(key, "Content-Length") == 0)
+		f->content_length++;
+	else if (strcasecmp(key, "Transfer-Encoding") == 0)
+		f->transfer_encoding++;
+	else if (strcasecmp(key, "Host") == 0)
+		f->host++;
+	for (const char *p = key; *p; p++)
+		if (*p == ' ' || *p == '\t' || *p == '\r')
+			f->bad_name = true;
+	return MHD_YES;
+}
+
+/* NULL, or why the request's framing is ambiguous (docs/collector.md
+ * "Limits": answered 400 and the connection closed, since what follows on
+ * it cannot be told apart from this request's body). */
+static const char *framing_problem(struct MHD_Connection *c, const char *version)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &f);
+	if (f.content_length > 1)
+		return "more than one Content-Length";
+	if (f.content_length && f.transfer_encoding)
+		return "both Content-Length and Transfer-Encoding";
+	if (f.transfer_encoding > 1)
+		return "more than one Transfer-Encoding";
+	if (f.bad_name)
+		return "white space in a header name";
+	if (f.bad_value)
+		return "a control character (a bare CR, a folded line) in a header value";
+	if (strcmp(version, "HTTP/1.1") == 0 && f.host != 1)
+		return f.host ? "more than one Host" : "HTTP/1.1 without Host";
+	return NULL;
+}
+
+/* A %00 in the URL would end the decoded path early (/api/v1/hosts/ID%00x
+ * read as ID): such a URL is left undecoded, so it matches nothing. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+	(void)cls;
+	(void)c;
+	for (const char *p = uri; (p = strchr(p, '%')) != NULL; p++)
+		if (p[1] == '0' && p[2] == '0')
+			return strlen(uri);
+	return MHD_http_unescape(uri);
+}
+
+/* ---- connections: header deadline, eviction ------------------------------------------ */
+
+static struct track *track_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Under tlock. */
+static void track_headers(struct coll_server *srv, struct track *t, bool headers)
+{
+	if (t->headers == headers)
+		return;
+	t->headers = headers;
+	if (!t->cut) {
+		if (headers)
+			srv->waiting--;
+		else
+			srv->waiting++;
 	}
-	s->tokens += (double)(now - s->at_ms) * per_ms;
-	if (s->tokens > burst)
-		s->tokens = burst;
-	s->at_ms = now;
-	ok = s->tokens >= 1.0;
-	if (ok)
-		s->tokens -= 1.0;
-	pthread_mutex_unlock(&srv->rlock);
-	return ok;
+}
+
+/* Under tlock: cut t (libmicrohttpd sees EOF and closes it; the fd stays
+ * its own). */
+static void track_cut(struct coll_server *srv, struct track *t)
+{
+	shutdown(t->fd, SHUT_RDWR);
+	if (!t->headers)
+		srv->waiting--;
+	t->cut = true;
+	coll_metrics_reject(COLL_REJECT_TIMEOUT);
+}
+
+void coll_http_reap(struct coll_server *srv)
+{
+	int64_t now = ep_mono_ms(), limit = srv->cfg->request_deadline_s * 1000,
+		hlimit = srv->cfg->header_timeout_s * 1000;
+	pthread_mutex_lock(&srv->tlock);
+	for (struct track *t = srv->tracks; t; t = t->next) {
+		int64_t age = now - atomic_load(&t->start_ms);
+		if (!t->cut && (age > limit || (!t->headers && age > hlimit)))
+			track_cut(srv, t);
+	}
+	pthread_mutex_unlock(&srv->tlock);
 }
 
 /* ---- libmicrohttpd callbacks -------------------------------------------------------- */
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+/* Takes n bytes of the in-flight body budget; false when it would go over. */
+static bool inflight_take(struct coll_server *srv, uint64_t n)
 {
-	struct coll_server *srv = cls;
-	struct req *rq = *con_cls;
-	(void)version;
+	uint64_t max = (uint64_t)srv->cfg->max_inflight_bytes;
+	uint64_t cur = atomic_load(&srv->inflight);
+	do {
+		if (cur + n > max)
+			return false;
+	} while (!atomic_compare_exchange_weak(&srv->inflight, &cur, cur + n));
+	return true;
+}
 
-	if (!rq) {
-		const struct coll_route *route = coll_route_find(url);
-		if (!route)
-			return coll_http_error(c, 404, "not_found", "no such endpoint");
-		bool method_ok =
-			route->post ? strcmp(method, "POST") == 0
-				    : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-		if (!method_ok)
-			return coll_http_error(c, 405, "method_not_allowed",
-					       "method not allowed here");
-		size_t cap = route->body == COLL_BODY_REPORT ? (size_t)srv->cfg->max_body_bytes
-			     : route->body == COLL_BODY_ENROLL || route->body == COLL_BODY_ACTION
-				     ? ENROLL_MAX_BODY
-				     : 0;
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		int64_t declared = 0;
-		bool too_large = cl && ep_parse_int64(cl, 0, INT64_MAX, &declared) == 0 &&
-				 (uint64_t)declared > cap && route->body != COLL_BODY_NONE;
-		if (too_large && (uint64_t)declared > DRAIN_MAX) {
-			/* refused before a byte of the body is read */
-			coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-			return coll_http_error(c, 413, "too_large", "request body too large");
+/* The first call for a request: its headers are complete. Everything that
+ * can be decided before the body is decided here, so that a refused body is
+ * never read into memory. */
+static enum MHD_Result on_headers(struct coll_server *srv, struct MHD_Connection *c,
+				  const char *url, const char *method, const char *version,
+				  void **con_cls)
+{
+	struct track *t = track_of(c);
+	if (t) {
+		pthread_mutex_lock(&srv->tlock);
+		track_headers(srv, t, true);
+		pthread_mutex_unlock(&srv->tlock);
+	}
+	const char *bad = framing_problem(c, version);
+	if (bad) {
+		coll_metrics_reject(COLL_REJECT_BAD_REQUEST);
+		return coll_http_error_close(c, 400, "bad_request", bad);
+	}
+	const struct coll_route *route = coll_route_find(url);
+	if (!route)
+		return coll_http_error(c, 404, "not_found", "no such endpoint");
+	bool method_ok = route->post ? strcmp(method, "POST") == 0
+				     : strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	if (!method_ok)
+		return coll_http_error(c, 405, "method_not_allowed", "method not allowed here");
+	size_t cap = route->body == COLL_BODY_REPORT ? (size_t)srv->cfg->max_body_bytes
+		     : route->body == COLL_BODY_ENROLL || route->body == COLL_BODY_ACTION
+			     ? ENROLL_MAX_BODY
+			     : 0;
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	int64_t declared = 0;
+	bool too_large = cl && ep_parse_int64(cl, 0, INT64_MAX, &declared) == 0 &&
+			 (uint64_t)declared > cap && route->body != COLL_BODY_NONE;
+	if (too_large && (uint64_t)declared > DRAIN_MAX) {
+		/* refused before a byte of the body is read */
+		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
+		return coll_http_error(c, 413, "too_large", "request body too large");
+	}
+	if (route->rate_limited) {
+		char ip[INET6_ADDRSTRLEN];
+		coll_http_client_ip(c, ip, sizeof(ip));
+		if (!coll_rate_allow(srv->rate, ip, ep_mono_ms())) {
+			coll_metrics_enroll(0);
+			return coll_http_error(c, 429, "rate_limited",
+					       "too many enrollments; retry later");
 		}
-		if (route->rate_limited) {
-			char ip[INET6_ADDRSTRLEN];
-			coll_http_client_ip(c, ip, sizeof(ip));
-			if (!rate_allow(srv, ip)) {
-				coll_metrics_reject(COLL_REJECT_RATE_LIMITED);
-				return coll_http_error(c, 429, "rate_limited",
-						       "too many enrollments from this address");
-			}
+	}
+	struct req *rq = calloc(1, sizeof(*rq));
+	if (!rq)
+		return MHD_NO;
+	rq->srv = srv;
+	rq->conn = c;
+	rq->route = route;
+	rq->start_ms = ep_mono_ms();
+	rq->too_large = too_large;
+	ep_buf_init(&rq->body, cap);
+	*con_cls = rq; /* freed by on_completed from here on */
+	if (route->body == COLL_BODY_REPORT) {
+		enum MHD_Result ret;
+		if (coll_api_reports_admit(rq, &ret))
+			return ret;
+	}
+	if (rq->agent_known) {
+		/* an agent sends one report at a time: a few bodies per agent id
+		 * at most, so that the ids of a few hosts cannot take the budget */
+		uint32_t h = 2166136261u;
+		for (const char *p = rq->agent.id; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		size_t slot = h % AGENT_SLOTS;
+		if (atomic_fetch_add(&srv->agent_bodies[slot], 1) >= AGENT_BODIES) {
+			atomic_fetch_sub(&srv->agent_bodies[slot], 1);
+			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+			return coll_http_error_close(c, 503, "busy",
+						     "this agent has reports in flight already; "
+						     "retry later");
 		}
-		rq = calloc(1, sizeof(*rq));
-		if (!rq)
-			return MHD_NO;
-		rq->srv = srv;
-		rq->conn = c;
-		rq->route = route;
-		rq->start_ms = ep_mono_ms();
-		rq->too_large = too_large;
-		ep_buf_init(&rq->body, cap);
-		if (!too_large && declared > 0 && (uint64_t)declared <= cap) {
+		rq->agent_slot = slot + 1;
+	}
+	if (route->body != COLL_BODY_NONE && !too_large) {
+		/* the most this body may take: its declared length, or the cap */
+		uint64_t want = cl ? (uint64_t)declared : (uint64_t)cap;
+		if (want && !inflight_take(srv, want)) {
+			coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+			return coll_http_error_close(c, 503, "busy",
+						     "too many request bodies in flight; retry "
+						     "later");
+		}
+		rq->reserved = want;
+		if (cl && declared > 0) {
 			/* one allocation of the declared size instead of doubling */
 			rq->body.data = malloc((size_t)declared + 1);
 			if (rq->body.data) {
@@ -130,9 +269,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				rq->body.cap = (size_t)declared + 1;
 			}
 		}
-		*con_cls = rq;
-		return MHD_YES;
 	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct coll_server *srv = cls;
+	struct req *rq = *con_cls;
+
+	if (!rq)
+		return on_headers(srv, c, url, method, version, con_cls);
 	if (*upload_size > 0) {
 		/* A body over the cap is read and dropped up to DRAIN_MAX, so that
 		 * the client, still sending, reliably reads the 413 (answering at
@@ -155,17 +304,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct coll_server *srv = cls;
 	struct req *rq = *con_cls;
-	(void)cls;
 	(void)toe;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci && ci->socket_context) {
-		struct track *t = ci->socket_context;
+	struct track *t = track_of(c);
+	if (t) {
 		atomic_store(&t->start_ms, ep_mono_ms()); /* the next request's clock */
+		pthread_mutex_lock(&srv->tlock);
+		track_headers(srv, t, false);
+		pthread_mutex_unlock(&srv->tlock);
 	}
 	if (!rq)
 		return;
+	atomic_fetch_sub(&srv->inflight, rq->reserved);
+	if (rq->agent_slot)
+		atomic_fetch_sub(&srv->agent_bodies[rq->agent_slot - 1], 1);
 	json_decref(rq->report);
 	free(rq->findings);
 	ep_buf_free(&rq->body);
@@ -181,15 +334,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		struct track *t = calloc(1, sizeof(*t));
-		if (!t || !ci)
+		if (!t || !ci) {
+			free(t);
 			return;
+		}
 		t->fd = ci->connect_fd;
 		atomic_store(&t->start_ms, ep_mono_ms());
 		pthread_mutex_lock(&srv->tlock);
+		/* Too many connections still without their request's headers:
+		 * cut the oldest, so that slow or idle clients cannot take the
+		 * room a quick one (an agent) needs. */
+		if (srv->waiting >= srv->wait_limit)
+			for (struct track *o = srv->tracks_tail; o; o = o->prev)
+				if (!o->cut && !o->headers) {
+					track_cut(srv, o);
+					break;
+				}
 		t->next = srv->tracks;
 		if (srv->tracks)
 			srv->tracks->prev = t;
+		else
+			srv->tracks_tail = t;
 		srv->tracks = t;
+		srv->waiting++;
 		pthread_mutex_unlock(&srv->tlock);
 		*socket_context = t;
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -199,12 +366,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		/* notified before libmicrohttpd closes the fd: once unlinked under
 		 * the lock, the reaper can no longer touch it */
 		pthread_mutex_lock(&srv->tlock);
+		if (!t->cut && !t->headers)
+			srv->waiting--;
 		if (t->prev)
 			t->prev->next = t->next;
 		else
 			srv->tracks = t->next;
 		if (t->next)
 			t->next->prev = t->prev;
+		else
+			srv->tracks_tail = t->prev;
 		pthread_mutex_unlock(&srv->tlock);
 		free(t);
 		*socket_context = NULL;
@@ -240,7 +411,6 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	pthread_mutex_init(&srv->mlock, NULL);
 	pthread_cond_init(&srv->mcond, NULL);
 	pthread_mutex_init(&srv->tlock, NULL);
-	pthread_mutex_init(&srv->rlock, NULL);
 	pthread_mutex_init(&srv->alock, NULL);
 	pthread_mutex_init(&srv->pool.lock, NULL);
 	pthread_cond_init(&srv->pool.cond, NULL);
@@ -257,9 +427,12 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		    (r = read_pem(cfg->tls_key, &srv->tls_key, err, errlen)) < 0)
 			goto fail;
 	}
-	srv->rate = calloc(RATE_SLOTS, sizeof(*srv->rate));
 	srv->agents = calloc(AGENT_SLOTS, sizeof(*srv->agents));
-	if (!srv->rate || !srv->agents) {
+	srv->agent_bodies = calloc(AGENT_SLOTS, sizeof(*srv->agent_bodies));
+	r = coll_rate_new(RATE_SLOTS, (double)cfg->enroll_per_minute, (double)cfg->enroll_burst,
+			  (double)cfg->enroll_global_per_minute, (double)cfg->enroll_global_burst,
+			  &srv->rate);
+	if (r < 0 || !srv->agents || !srv->agent_bodies) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -365,6 +538,18 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			max_conn = room > 16 ? room : 16;
 		}
 	}
+	/* A quarter of the connections is kept for requests whose headers are
+	 * in (agents): slow or idle ones beyond the rest are cut, oldest first;
+	 * one address holds at most a quarter (docs/collector.md "Limits"). */
+	srv->wait_limit = (size_t)(max_conn - max_conn / 4);
+	int64_t per_ip = cfg->max_per_ip;
+	if (per_ip > max_conn / 4) {
+		per_ip = max_conn / 4 > 1 ? max_conn / 4 : 1;
+		if (cfg->max_per_ip != 1024) /* not the default */
+			ep_log_warning("max_per_ip lowered from %lld to %lld (a quarter of "
+				       "max_connections)",
+				       (long long)cfg->max_per_ip, (long long)per_ip);
+	}
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -389,20 +574,29 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads =
 		cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
+	char prio[1200];
+	if (cfg->tls_ciphers)
+		snprintf(prio, sizeof(prio), "%s", cfg->tls_ciphers);
+	else
+		snprintf(prio, sizeof(prio), "%s%s%s", TLS_PRIORITY_BASE,
+			 strcmp(cfg->tls_min_version, "1.3") == 0 ? "" : ":+VERS-TLS1.2",
+			 TLS_PRIORITY_SUITES);
 	struct MHD_OptionItem tls_opts[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, prio},
 		{MHD_OPTION_END, 0, NULL},
 	};
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
 		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+		(unsigned)max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->memory_limit_bytes,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-		MHD_OPTION_ARRAY, cfg->tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_ARRAY, cfg->tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
 	if (!srv->mhd) {
 		snprintf(err, errlen, "cannot listen on %s:%d (in use, or TLS files invalid)",
 			 cfg->listen_host, cfg->port);
@@ -475,8 +669,9 @@ void coll_server_stop(struct coll_server *srv)
 		srv->tracks = t->next;
 		free(t);
 	}
-	free(srv->rate);
+	coll_rate_free(srv->rate);
 	free(srv->agents);
+	free(srv->agent_bodies);
 	free(srv->tls_cert);
 	free(srv->tls_key);
 	pthread_mutex_destroy(&srv->qlock);
@@ -484,7 +679,6 @@ void coll_server_stop(struct coll_server *srv)
 	pthread_mutex_destroy(&srv->mlock);
 	pthread_cond_destroy(&srv->mcond);
 	pthread_mutex_destroy(&srv->tlock);
-	pthread_mutex_destroy(&srv->rlock);
 	pthread_mutex_destroy(&srv->alock);
 	pthread_mutex_destroy(&srv->pool.lock);
 	pthread_cond_destroy(&srv->pool.cond);

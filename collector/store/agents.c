@@ -117,9 +117,10 @@ int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int6
 		      json_t **ret)
 {
 	static const char *const names[] = {
-		"id",          "customer_id", "customer",   "hostname",       "agent_version",
-		"enrolled_at", "revoked_at",  "last_seq",   "last_report_at", "state",
-		"score",       "band",        "seq_rewinds"};
+		"id",          "customer_id", "customer",    "hostname",       "agent_version",
+		"enrolled_at", "revoked_at",  "last_seq",    "last_report_at", "state",
+		"score",       "band",        "seq_rewinds", "production",     "label",
+		"archived_at"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
@@ -128,13 +129,15 @@ int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int6
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
 		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score,"
 		" " COLL_BAND_SQL ","
-		" a.seq_rewinds FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" a.seq_rewinds, a.production, a.label, a.archived_at FROM agents a JOIN customers "
+		"c"
+		" ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?) ORDER BY c.name, "
 		"a.hostname",
 		&res, coll_i2s(now).s, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssssssiiisisi", ret);
+	r = coll_rows_json(&res, names, "ssssssiiisisibsi", ret);
 	coll_db_res_free(&res);
 	return r;
 }

@@ -30,6 +30,57 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 	return r;
 }
 
+/* The seq did not advance: a duplicate only when this very body is stored
+ * under this seq; a seq too far ahead or taken by another body is a
+ * conflict (docs/protocol.md "Sequence numbers"). */
+static int not_advanced(struct coll_store *s, struct coll_ingest *it, struct coll_num now)
+{
+	struct coll_db_res res;
+	struct coll_num seq = coll_i2s(it->seq);
+	int r = COLL_Q(s, "SELECT last_seq, revoked_at FROM agents WHERE id = ?", &res,
+		       it->agent.id);
+	if (r < 0)
+		return r;
+	if (res.rows != 1 || coll_db_val(&res, 0, 1)) {
+		coll_db_res_free(&res);
+		return -EPERM; /* revoked meanwhile */
+	}
+	it->last_seq = coll_s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	if (it->seq > it->last_seq) {
+		it->result = COLL_INGEST_CONFLICT;
+		it->error = -ERANGE;
+		return 0;
+	}
+	r = COLL_Q(s, "SELECT body FROM reports WHERE agent_id = ? AND seq = ?", &res, it->agent.id,
+		   seq.s);
+	if (r < 0)
+		return r;
+	const char *stored = res.rows == 1 ? coll_db_val(&res, 0, 0) : NULL;
+	bool same = stored && strlen(stored) == it->len && memcmp(stored, it->body, it->len) == 0;
+	coll_db_res_free(&res);
+	if (same) {
+		it->result = COLL_INGEST_DUPLICATE;
+		if (it->seq == it->last_seq)
+			return 0; /* the plain resend of the last accepted report */
+	} else {
+		it->result = COLL_INGEST_CONFLICT;
+		it->error = -EEXIST;
+	}
+	/* older than the newest accepted, or another body under the same seq: a
+	 * restored or cloned agent */
+	r = COLL_Q(s,
+		   "UPDATE agents SET seq_rewinds = seq_rewinds + 1, last_rewind_at = ?"
+		   " WHERE id = ?",
+		   NULL, now.s, it->agent.id);
+	if (r == 0)
+		r = COLL_Q(s,
+			   "INSERT INTO events (agent_id, ts, kind, detail) VALUES (?, ?,"
+			   " 'agent_seq_rewind', ?)",
+			   NULL, it->agent.id, now.s, seq.s);
+	return r;
+}
+
 /* Stores one report inside the open transaction: the caller wraps it in a
  * savepoint. */
 static int ingest_one(struct coll_store *s, struct coll_ingest *it, coll_ingest_hook hook,
@@ -50,45 +101,19 @@ static int ingest_one(struct coll_store *s, struct coll_ingest *it, coll_ingest_
 		   "UPDATE agents SET last_seq = ?, last_report_at = ?, hostname = COALESCE(?, "
 		   "hostname),"
 		   " agent_version = COALESCE(?, agent_version), interval_s = ? WHERE id = ? AND"
-		   " last_seq < CAST(? AS BIGINT) AND revoked_at IS NULL RETURNING (SELECT COUNT(*)"
+		   " last_seq < CAST(? AS BIGINT) AND CAST(? AS BIGINT) - last_seq "
+		   "<= " COLL_SEQ_MAX_JUMP_SQL " AND revoked_at IS NULL RETURNING (SELECT COUNT(*)"
 		   " FROM alerts x WHERE x.agent_id = agents.id AND x.closed_at IS NULL)",
 		   &res, seq.s, now.s, coll_jstr(host, "hostname"),
 		   coll_jstr(it->report, "agent_version"), coll_i2s(interval).s, it->agent.id,
-		   seq.s);
+		   seq.s, seq.s);
 	if (r < 0)
 		return r;
 	int64_t changed = (int64_t)res.rows;
 	it->open_alerts = changed == 1 ? coll_s2i(coll_db_val(&res, 0, 0)) : 0;
 	coll_db_res_free(&res);
-	if (changed != 1) {
-		r = COLL_Q(s, "SELECT last_seq, revoked_at FROM agents WHERE id = ?", &res,
-			   it->agent.id);
-		if (r < 0)
-			return r;
-		if (res.rows != 1 || coll_db_val(&res, 0, 1)) {
-			coll_db_res_free(&res);
-			return -EPERM; /* revoked meanwhile */
-		}
-		it->last_seq = coll_s2i(coll_db_val(&res, 0, 0));
-		coll_db_res_free(&res);
-		it->result = COLL_INGEST_DUPLICATE;
-		if (it->seq < it->last_seq) {
-			/* older than the newest accepted: a restored or cloned agent */
-			r = COLL_Q(s,
-				   "UPDATE agents SET seq_rewinds = seq_rewinds + 1, "
-				   "last_rewind_at = ?"
-				   " WHERE id = ?",
-				   NULL, now.s, it->agent.id);
-			if (r == 0)
-				r = COLL_Q(s,
-					   "INSERT INTO events (agent_id, ts, kind, detail) VALUES "
-					   "(?, "
-					   "?,"
-					   " 'agent_seq_rewind', ?)",
-					   NULL, it->agent.id, now.s, seq.s);
-		}
-		return r;
-	}
+	if (changed != 1)
+		return not_advanced(s, it, now);
 	time_t gen = 0;
 	const char *g = coll_jstr(it->report, "generated_at");
 	if (g)

@@ -74,15 +74,25 @@
 	" min_size DOUBLE PRECISION, updated_at BIGINT NOT NULL, PRIMARY KEY (customer_id, "       \
 	"kind));"
 
+/* 5: lifecycle (issue 15): archived customers and hosts, host labels. */
+#define SCHEMA_V5                                                                                  \
+	"ALTER TABLE customers ADD COLUMN archived_at BIGINT;"                                     \
+	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
+	"ALTER TABLE agents ADD COLUMN label TEXT;"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
+	"SELECT 1", /* 4: the dashboard's (issue 12), not merged yet */
+	SCHEMA_V5,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
+	"SELECT 1", /* 4 */
+	SCHEMA_V5,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

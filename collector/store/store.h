@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 3
+#define COLL_SCHEMA_VERSION 5
 
 struct coll_store {
 	struct coll_db *db;
@@ -86,6 +86,32 @@ int coll_store_user_add(struct coll_store *s, const char *name, enum coll_role r
 /* API bearer token hash -> user. -ENOENT when unknown. */
 int coll_store_user_by_token(struct coll_store *s, const char *token_hash, struct coll_user *ret);
 
+/* ---- lifecycle (lifecycle.c) ----------------------------------------- */
+
+/* [{id, name, role, customer, created_at}] */
+int coll_store_users(struct coll_store *s, json_t **ret);
+/* Deletes the user (its token stops working). -ENOENT when unknown. */
+int coll_store_user_revoke(struct coll_store *s, const char *name_or_id);
+/* Replaces the user's token hash. -ENOENT when unknown. */
+int coll_store_user_rotate(struct coll_store *s, const char *name_or_id, const char *token_hash);
+/* [{id (the hash's first 12 hex digits), customer, uses_left, expires_at,
+ *   created_at, state: valid | used_up | expired}], newest first */
+int coll_store_tokens(struct coll_store *s, int64_t now, json_t **ret);
+/* id: 8-12 hex digits of the hash. -ENOENT, -EEXIST (ambiguous), -EINVAL. */
+int coll_store_token_revoke(struct coll_store *s, const char *id, int64_t now);
+/* A new token (new_hash) for the same customer, uses and expiry (7 days
+ * when past); the old one is used up. Same errors as revoke. */
+int coll_store_token_rotate(struct coll_store *s, const char *id, const char *new_hash,
+			    int64_t now);
+int coll_store_customer_rename(struct coll_store *s, const char *name_or_id, const char *name);
+int coll_store_agent_production(struct coll_store *s, const char *id, bool production);
+/* "" clears it. */
+int coll_store_agent_label(struct coll_store *s, const char *id, const char *label);
+/* Archived: revoked as well (it reports no more), kept for its history. */
+int coll_store_agent_archive(struct coll_store *s, const char *id, int64_t now);
+/* The customer, all its hosts (archived and revoked) and its tokens (used up). */
+int coll_store_customer_archive(struct coll_store *s, const char *name_or_id, int64_t now);
+
 /* ---- agents ---------------------------------------------------------- */
 
 struct coll_enroll {
@@ -112,7 +138,8 @@ struct coll_agent {
 int coll_store_agent_get(struct coll_store *s, const char *id, struct coll_agent *ret);
 int coll_store_agent_revoke(struct coll_store *s, const char *id, int64_t now);
 /* [{id, customer_id, customer, hostname, agent_version, enrolled_at, revoked,
- *   last_seq, last_report_at, state, score, band, seq_rewinds}] */
+ *   last_seq, last_report_at, state, score, band, seq_rewinds, production,
+ *   label, archived_at}] */
 int coll_store_agents(struct coll_store *s, const struct coll_scope *scope, int64_t now,
 		      json_t **ret);
 /* Agents counted by state: active, silent, revoked, never_reported. */
@@ -120,11 +147,17 @@ int coll_store_agent_states(struct coll_store *s, int64_t now, int64_t counts[4]
 
 /* ---- ingest ---------------------------------------------------------- */
 
+/* How far ahead of the last accepted seq a report may be (docs/protocol.md
+ * "Sequence numbers"); further is a conflict, never stored. */
+#define COLL_SEQ_MAX_JUMP     1000000
+#define COLL_SEQ_MAX_JUMP_SQL "1000000"
+
 enum coll_ingest_result {
 	COLL_INGEST_PENDING = 0,
 	COLL_INGEST_ACCEPTED,
 	COLL_INGEST_DUPLICATE,
 	COLL_INGEST_FAILED,
+	COLL_INGEST_CONFLICT, /* error: -ERANGE seq too far ahead, -EEXIST seq taken */
 };
 
 struct coll_ingest {
@@ -140,7 +173,7 @@ struct coll_ingest {
 	const char *findings_json;
 	/* out */
 	enum coll_ingest_result result;
-	int64_t last_seq;    /* for duplicates */
+	int64_t last_seq;    /* for duplicates and conflicts */
 	int64_t open_alerts; /* the agent's open alerts before this report */
 	int error;           /* -errno when FAILED */
 };

@@ -41,6 +41,15 @@ static void check_ack(const char *body, size_t len, int64_t next_seq)
 		abort();
 	if (!ack.resync && ack.last_seq != 0)
 		abort();
+	if (ack.untrusted && !ack.duplicate)
+		abort();
+	/* a 409 seq conflict: the collector's counter, usable or -1 */
+	char code[32];
+	int64_t last = 0;
+	if (agent_conflict_parse(body, len, code, sizeof(code), &last) &&
+	    (last < -1 || last > AGENT_SEQ_MAX ||
+	     (strcmp(code, "seq_conflict") != 0 && strcmp(code, "seq_too_far") != 0)))
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

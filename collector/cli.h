@@ -1,0 +1,28 @@
+/* Collector commands that live outside main.c (docs/collector.md "Command
+ * line"): each takes the loaded settings and an open, migrated store and
+ * returns the process exit code (0 ok, 1 failed, 2 usage). */
+#ifndef COLL_CLI_H
+#define COLL_CLI_H
+
+#include "collector/settings.h"
+#include "collector/store/store.h"
+
+/* import FILE: an agent's export bundle (docs/protocol.md "Bundles") through
+ * the same verify -> parse -> commit path as POST /api/v1/reports. */
+int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
+
+/* user list|revoke|rotate, token list|revoke, customer rename, host
+ * production, and the --json listings (customer/agent list, scores).
+ * -1 when cmd/argv is none of them (the caller goes on). */
+int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **argv);
+
+/* tls init --name HOST [--dir DIR]: a private CA and a server certificate
+ * (GnuTLS), never overwriting; prints the agent's ca_file and pin. */
+int coll_cli_tls(int argc, char **argv);
+
+/* Run as root on a store owned by another user: refuses (1, with the
+ * command to use) rather than creating root-owned files the service then
+ * cannot write. 0: go ahead. */
+int coll_cli_check_owner(const struct coll_settings *cfg, int argc, char **argv);
+
+#endif
