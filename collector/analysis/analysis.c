@@ -437,6 +437,11 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 		   NULL, coll_i2s(sc.score).s, coll_band_name(sc.band),
 		   sc.n_deductions ? sc.deductions[0].reason : NULL, score_json, fc_json,
 		   it->agent.id);
+	if (r == 0) {
+		_Static_assert(COLL_CAT_COUNT == COLL_HISTORY_CATEGORIES, "history columns");
+		r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
+					     sc.category_score);
+	}
 	if (r < 0)
 		goto out;
 

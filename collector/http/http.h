@@ -177,6 +177,9 @@ enum MHD_Result coll_api_hosts(struct req *rq, const char *url);
 enum MHD_Result coll_api_host(struct req *rq, const char *url);
 enum MHD_Result coll_api_alerts(struct req *rq, const char *url);
 enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
+/* history for charts (api_series.c); coll_series_url matches its URLs */
+enum MHD_Result coll_api_series(struct req *rq, const char *url);
+bool coll_series_url(const char *url);
 
 /* ---- threads ------------------------------------------------------------ */
 

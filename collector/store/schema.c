@@ -63,11 +63,30 @@
 	"CREATE TABLE events (id " AUTO_ID ", agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"         \
 	" kind TEXT NOT NULL, detail TEXT);"
 
+/* 4: history for charts (store/history.c). 2 and 3 (verdicts, incidents)
+ * are reserved by branches not merged yet: no-ops here until they land. */
+#define SCHEMA_V4                                                                                  \
+	"CREATE TABLE score_history (agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"                  \
+	" score INTEGER NOT NULL, cat_database INTEGER, cat_storage INTEGER, cat_errors INTEGER,"  \
+	" cat_patches INTEGER, cat_liveness INTEGER, PRIMARY KEY (agent_id, ts));"                 \
+	"CREATE INDEX score_history_ts ON score_history(ts);"                                      \
+	"CREATE TABLE fleet_history (customer_id TEXT NOT NULL, ts BIGINT NOT NULL, score "        \
+	"INTEGER,"                                                                                 \
+	" healthy BIGINT NOT NULL, at_risk BIGINT NOT NULL, critical BIGINT NOT NULL,"             \
+	" unknown BIGINT NOT NULL, no_score BIGINT NOT NULL, PRIMARY KEY (customer_id, ts));"      \
+	"CREATE INDEX fleet_history_ts ON fleet_history(ts);"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
+	"SELECT 1",
+	"SELECT 1",
+	SCHEMA_V4,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
+	"SELECT 1",
+	"SELECT 1",
+	SCHEMA_V4,
 };
 
 /* ---- migrations ---------------------------------------------------------- */
