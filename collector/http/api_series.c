@@ -88,8 +88,8 @@ static bool id_of(const char *url, const char *prefix, char id[COLL_ID_SIZE])
 bool coll_series_url(const char *url)
 {
 	char id[COLL_ID_SIZE];
-	return strcmp(url, "/api/v1/fleet/series") == 0 ||
-	       id_of(url, "/api/v1/hosts/", id) || id_of(url, "/api/v1/customers/", id);
+	return strcmp(url, "/api/v1/fleet/series") == 0 || id_of(url, "/api/v1/hosts/", id) ||
+	       id_of(url, "/api/v1/customers/", id);
 }
 
 static int series(struct coll_store *s, const struct coll_scope *scope, struct req *rq,

@@ -15,8 +15,8 @@
 
 #define HOUR 3600
 
-static const char *const score_names[] = {"score",          "score.database", "score.storage",
-					  "score.errors",   "score.patches",  "score.liveness"};
+static const char *const score_names[] = {"score",        "score.database", "score.storage",
+					  "score.errors", "score.patches",  "score.liveness"};
 static const char *const fleet_names[] = {"score",    "healthy", "at_risk",
 					  "critical", "unknown", "no_score"};
 
@@ -234,8 +234,9 @@ int coll_store_host_series(struct coll_store *s, const struct coll_scope *scope,
 {
 	if (!scope || !q)
 		return -EINVAL;
-	int r = in_scope(s, "SELECT 1 FROM agents WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR"
-			    " customer_id = ?)",
+	int r = in_scope(s,
+			 "SELECT 1 FROM agents WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR"
+			 " customer_id = ?)",
 			 id, scope);
 	if (r < 0)
 		return r;
@@ -317,8 +318,9 @@ int coll_store_customer_series(struct coll_store *s, const struct coll_scope *sc
 {
 	if (!scope || !q)
 		return -EINVAL;
-	int r = in_scope(s, "SELECT 1 FROM customers WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR"
-			    " id = ?)",
+	int r = in_scope(s,
+			 "SELECT 1 FROM customers WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR"
+			 " id = ?)",
 			 customer_id, scope);
 	if (r < 0)
 		return r;

@@ -61,7 +61,7 @@ tap_is "an unknown name answers an empty series" \
 	"$(get "$VENDOR" "hosts/$A/series?names=nope:x" >/dev/null; json_get "$T/b" 'j["series"]')" "[{'name': 'nope:x', 't': [], 'v': []}]"
 get "$VENDOR" "customers/$CA/series?names=score,healthy,at_risk&$q&step=3600" >/dev/null
 tap_is "a customer's score and band counts per hour" \
-	"$(json_get "$T/b" '[len(s["t"]) for s in j["series"]] + [j["series"][1]["v"][-1]]')" "[720, 720, 720, 2.0]"
+	"$(json_get "$T/b" '[len(s["t"]) for s in j["series"]] + [j["series"][1]["v"][0]]')" "[720, 720, 720, 2.0]"
 get "$VENDOR" "fleet/series?names=healthy,at_risk&$q&step=3600" >/dev/null
 tap_is "fleet band counts: summed over the customers" "$(json_get "$T/b" '[j["series"][0]["v"][0], j["series"][1]["v"][0]]')" "[4.0, 2.0]"
 get "$VIEWER" "fleet/series?names=healthy&$q&step=3600" >/dev/null
