@@ -98,6 +98,8 @@ def main() -> None:
     html = raw.decode("utf-8")
     script = one(r"<script>(.*?)</script>", html, "<script>")
     style = one(r"<style>(.*?)</style>", html, "<style>")
+    if '"%s"' % uplot.strip("'") not in script:
+        sys.exit("embed.py: the page's UPLOT_SRI is not %s (uPlot changed: update index.html)" % uplot)
     csp = ("default-src 'none'; script-src 'sha256-%s' %s; style-src 'sha256-%s'; "
            "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
            "frame-ancestors 'none'; require-trusted-types-for 'script'"
