@@ -392,13 +392,38 @@ static void test_catalogs(void **state)
 		json_decref(cat[i]);
 }
 
+/* The CLI's tables align CJK text by display width. */
+static void test_text_width(void **state)
+{
+	(void)state;
+	assert_int_equal(ep_text_width("abc"), 3);
+	assert_int_equal(ep_text_width("客户"), 4);
+	assert_int_equal(ep_text_width("erp-生产-01"), 11);
+	assert_int_equal(ep_text_width("ＡＢ"), 4);      /* fullwidth */
+	assert_int_equal(ep_text_width("e\xcc\x81"), 1); /* e + combining acute */
+	assert_int_equal(ep_text_width("\xff\xfe"), 2);  /* invalid bytes: 1 each */
+	assert_int_equal(ep_text_width(""), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ep_fput_padded(f, "客户", 6, false);
+	fputc('|', f);
+	ep_fput_padded(f, "42", 5, true);
+	fputc('|', f);
+	ep_fput_padded(f, "longer than", 3, false);
+	fclose(f);
+	assert_string_equal(buf, "客户  |   42|longer than");
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_urls),     cmocka_unit_test(test_same_as_source),
 		cmocka_unit_test(test_csp),      cmocka_unit_test(test_markup),
 		cmocka_unit_test(test_headers),  cmocka_unit_test(test_assets),
-		cmocka_unit_test(test_catalogs),
+		cmocka_unit_test(test_catalogs), cmocka_unit_test(test_text_width),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
