@@ -13,7 +13,8 @@
 #include "collector/store/store.h"
 #include "erpulse/util.h"
 
-#define HOUR 3600
+#define HOUR      3600
+#define FLEET_ALL "*" /* fleet_history's customer_id for the sum of all customers */
 
 static const char *const score_names[] = {"score",        "score.database", "score.storage",
 					  "score.errors", "score.patches",  "score.liveness"};
@@ -76,6 +77,19 @@ int coll_store_history_maintain(struct coll_store *s, int64_t now, int64_t keep_
 		   " critical = excluded.critical, unknown = excluded.unknown,"
 		   " no_score = excluded.no_score",
 		   NULL, hour.s);
+	/* and the whole fleet's row, so that a vendor's fleet chart reads one
+	 * row per hour instead of one per customer */
+	if (r == 0)
+		r = COLL_Q(s,
+			   "INSERT INTO fleet_history (customer_id, ts, score, healthy, at_risk,"
+			   " critical, unknown, no_score) SELECT '" FLEET_ALL "', ts, MIN(score),"
+			   " SUM(healthy), SUM(at_risk), SUM(critical), SUM(unknown), SUM(no_score)"
+			   " FROM fleet_history WHERE ts = CAST(? AS BIGINT) AND customer_id <> "
+			   "'" FLEET_ALL "' GROUP BY ts ON CONFLICT (customer_id, ts) DO UPDATE SET"
+			   " score = excluded.score, healthy = excluded.healthy,"
+			   " at_risk = excluded.at_risk, critical = excluded.critical,"
+			   " unknown = excluded.unknown, no_score = excluded.no_score",
+			   NULL, hour.s);
 	if (r == 0)
 		r = COLL_Q(s, "DELETE FROM fleet_history WHERE ts < CAST(? AS BIGINT)", NULL,
 			   cut.s);
@@ -278,19 +292,18 @@ out:
 	return r;
 }
 
-/* Customer or fleet: fleet_history summed per hour over the customers in
- * scope (customer_id NULL = every one the scope sees). */
+/* Customer or fleet: a customer's rows of fleet_history; the fleet is the
+ * scope's customer for a viewer, the FLEET_ALL rows for a vendor. */
 static int fleet(struct coll_store *s, const char *scope_customer, const char *customer,
 		 const struct coll_series_query *q, json_t **ret)
 {
 	struct coll_db_res res;
-	const char *c = customer ? customer : scope_customer;
+	const char *c = customer ? customer : scope_customer ? scope_customer : FLEET_ALL;
 	int r = COLL_Q(s,
-		       "SELECT ts, MIN(score), SUM(healthy), SUM(at_risk), SUM(critical),"
-		       " SUM(unknown), SUM(no_score) FROM fleet_history WHERE"
-		       " (CAST(? AS TEXT) IS NULL OR customer_id = ?) AND ts >= CAST(? AS BIGINT)"
-		       " AND ts < CAST(? AS BIGINT) GROUP BY ts ORDER BY ts",
-		       &res, c, c, coll_i2s(q->from).s, coll_i2s(q->to).s);
+		       "SELECT ts, score, healthy, at_risk, critical, unknown, no_score FROM"
+		       " fleet_history WHERE customer_id = ? AND ts >= CAST(? AS BIGINT) AND"
+		       " ts < CAST(? AS BIGINT) ORDER BY ts",
+		       &res, c, coll_i2s(q->from).s, coll_i2s(q->to).s);
 	if (r < 0)
 		return r;
 	json_t *out = json_array();

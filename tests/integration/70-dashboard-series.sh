@@ -38,6 +38,13 @@ tap_is "... and the category scores" \
 tap_like "a host's series names" "$(get "$VENDOR" "hosts/$A/series" && cat "$T/b")" \
 	'^200.*"names":\["score","score.database".*"index_fragmentation:odoo/public.sale_order_line_order_id_idx"'
 
+# ---- the maintenance thread's hourly fleet snapshot -----------------------------------------
+fleet_rows() { coll_sql "$DB" "SELECT customer_id = '*', healthy + at_risk + critical + unknown + no_score FROM fleet_history ORDER BY 1, 2"; }
+snapshot_taken() { test "$(coll_sql "$DB" "SELECT COUNT(*) FROM fleet_history WHERE customer_id = '*'")" = 1; }
+wait_for 60 snapshot_taken
+tap_is "the maintenance thread writes this hour's host counts per customer and for the fleet" \
+	"$(fleet_rows | tr '\n' ' ')" "0|1 0|1 1|2 "
+
 # ---- a fixture history of 30 days ---------------------------------------------------
 NOW=$(date +%s)
 /usr/bin/python3 "$SRC/tests/integration/dashboard-fixture.py" "$DB" "$A" "$NOW" || bail "fixture"

@@ -15,7 +15,8 @@ of the hour index i (0 = oldest) so tests can predict them:
                   security_updates:host    3 + i // 100     (last: 6)
   rollups         host A, disk_usage:/ days 15..30 ago: n = 6, vsum = 6 * 50
   fleet_history   each customer of the store: healthy 2, at_risk 1 + i % 2,
-                  critical 0, unknown 0, no_score 0, score 70 + i % 5
+                  critical 0, unknown 0, no_score 0, score 70 + i % 5; and
+                  the fleet's row ("*"): the sums
 
     dashboard-fixture.py DB AGENT_ID NOW
 """
@@ -31,9 +32,13 @@ for i in range(N):
     ts = hour - (N - 1 - i) * 3600
     c.execute("INSERT OR REPLACE INTO score_history VALUES (?,?,?,?,?,?,?,?)",
               (agent, ts, 90 - i % 7, 80, 70 + i % 3, 100, 90, 100))
-    for (cust,) in c.execute("SELECT id FROM customers").fetchall():
+    custs = c.execute("SELECT id FROM customers").fetchall()
+    for (cust,) in custs:
         c.execute("INSERT OR REPLACE INTO fleet_history VALUES (?,?,?,?,?,?,?,?)",
                   (cust, ts, 70 + i % 5, 2, 1 + i % 2, 0, 0, 0))
+    n = len(custs)  # the whole fleet's row, as the maintenance thread writes it
+    c.execute("INSERT OR REPLACE INTO fleet_history VALUES (?,?,?,?,?,?,?,?)",
+              ("*", ts, 70 + i % 5, 2 * n, (1 + i % 2) * n, 0, 0, 0))
 M = 336
 for i in range(M):
     ts = hour - (M - 1 - i) * 3600
