@@ -122,6 +122,8 @@ tap_is "host (en): the worst index's wasted % as the API gives it" \
 tap_is "... with the 30% line" "$(chart host-en 'Worst indexes: wasted %' | json_get - 'j["series"][1]["label"], j["series"][1]["v"]')" "('30% line', [30, 30])"
 tap_is "host (en): the file system's usage" "$(same host-en 'File system usage (%) and forecast' disk_usage:/)" "same"
 tap_is "host (en): pending security updates" "$(same host-en 'Pending security updates' security_updates:host)" "same"
+dom_like host-en "host (en): rendered to the end (forecasts, probes, findings)" '>Forecasts<.*already over 30 %.*>Probes<.*<strong>postgres</strong>.*>Findings<.*>Index fragmentation '
+dom_like host-zh-CN "host (zh-CN): rendered to the end, tables in Chinese" '>预测<.*已超过 30 %.*>探针<.*<th>目标</th>.*<strong>postgres</strong>.*>发现<.*>索引碎片 '
 dom_like host-zh-CN "host (zh-CN): charts titled in Chinese" '<h3>评分</h3>.*<h3>最差索引：浪费 %</h3>'
 dom_like host-zh-CN "host (zh-CN): the finding kind's title and explanation in Chinese" '索引碎片.*索引叶子页中有这一比例的空间被浪费'
 tap_is "host (zh-CN): the score chart shows the API's values too" "$(same host-zh-CN 评分 score)" "same"
