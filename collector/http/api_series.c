@@ -13,60 +13,53 @@
 #include "collector/ingest.h"
 #include "erpulse/util.h"
 
-#define MAX_NAMES 32
-#define MAX_SPAN  (400 * 86400)
-
-struct args {
-	struct coll_series_query q;
-	char buf[8192];
-	const char *names[MAX_NAMES];
-};
-
 /* 0, or -EINVAL with a message for a 400. */
-static int parse(struct req *rq, int64_t now, struct args *a, const char **ret_why)
+int coll_series_args(const char *names, const char *from, const char *to, const char *step,
+		     int64_t now, struct coll_series_args *a, const char **ret_why)
 {
-	const char *v;
-	int64_t step = 0;
+	int64_t st = 0;
 	memset(a, 0, sizeof(*a));
 	a->q.to = now + 1;
 	a->q.from = now - 7 * 86400;
-	if ((v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "to")) &&
-	    ep_parse_int64(v, 0, INT64_MAX / 4, &a->q.to) < 0)
-		goto bad;
-	if ((v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "from")) &&
-	    ep_parse_int64(v, 0, INT64_MAX / 4, &a->q.from) < 0)
-		goto bad;
-	if ((v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "step")) &&
-	    ep_parse_int64(v, 0, MAX_SPAN, &step) < 0)
-		goto bad;
-	if (a->q.from >= a->q.to || a->q.to - a->q.from > MAX_SPAN)
-		goto bad;
-	a->q.step = coll_series_step(a->q.from, a->q.to, step);
-	v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "names");
-	if (v && *v) {
-		if (strlen(v) >= sizeof(a->buf)) {
-			*ret_why = "names: too long";
+	if ((to && ep_parse_int64(to, 0, INT64_MAX / 4, &a->q.to) < 0) ||
+	    (from && ep_parse_int64(from, 0, INT64_MAX / 4, &a->q.from) < 0) ||
+	    (step && ep_parse_int64(step, 0, COLL_SERIES_MAX_SPAN, &st) < 0) ||
+	    a->q.from >= a->q.to || a->q.to - a->q.from > COLL_SERIES_MAX_SPAN) {
+		*ret_why = "from < to (epoch seconds, at most 400 days apart), step: seconds";
+		return -EINVAL;
+	}
+	a->q.step = coll_series_step(a->q.from, a->q.to, st);
+	a->q.names = a->names;
+	if (!names || !*names)
+		return 0;
+	if (strlen(names) >= sizeof(a->buf)) {
+		*ret_why = "names: too long";
+		return -EINVAL;
+	}
+	memcpy(a->buf, names, strlen(names) + 1);
+	for (char *p = a->buf, *e; p; p = e) {
+		e = strchr(p, ',');
+		if (e)
+			*e++ = '\0';
+		if (!*p)
+			continue;
+		if (a->q.n_names == COLL_SERIES_MAX_NAMES) {
+			*ret_why = "names: at most 32";
 			return -EINVAL;
 		}
-		memcpy(a->buf, v, strlen(v) + 1);
-		for (char *p = a->buf, *e; p; p = e) {
-			e = strchr(p, ',');
-			if (e)
-				*e++ = '\0';
-			if (!*p)
-				continue;
-			if (a->q.n_names == MAX_NAMES) {
-				*ret_why = "names: at most 32";
-				return -EINVAL;
-			}
-			a->names[a->q.n_names++] = p;
-		}
+		a->names[a->q.n_names++] = p;
 	}
-	a->q.names = a->names;
 	return 0;
-bad:
-	*ret_why = "from < to (epoch seconds, at most 400 days apart), step: seconds";
-	return -EINVAL;
+}
+
+static int parse(struct req *rq, int64_t now, struct coll_series_args *a, const char **ret_why)
+{
+	struct MHD_Connection *c = rq->conn;
+	return coll_series_args(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "names"),
+				MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from"),
+				MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to"),
+				MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "step"), now,
+				a, ret_why);
 }
 
 /* The id between prefix and "/series" in url, copied into id; false when
@@ -95,7 +88,7 @@ bool coll_series_url(const char *url)
 static int series(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
 		  const char *url, int64_t now, json_t **ret)
 {
-	struct args a;
+	struct coll_series_args a;
 	const char *why;
 	char id[COLL_ID_SIZE];
 	if (parse(rq, now, &a, &why) < 0)
@@ -110,7 +103,7 @@ static int series(struct coll_store *s, const struct coll_scope *scope, struct r
 
 enum MHD_Result coll_api_series(struct req *rq, const char *url)
 {
-	struct args a;
+	struct coll_series_args a;
 	const char *why = NULL;
 	if (parse(rq, ep_wall_ms() / 1000, &a, &why) < 0)
 		return coll_http_error(rq->conn, 400, "bad_request", why);
