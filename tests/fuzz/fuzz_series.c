@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct coll_series_args *a = malloc(sizeof(*a));
 	const char *why = NULL;
-	if (a && coll_series_args(field[0], field[1], field[2], field[3], 1700000000, a, &why) == 0) {
+	if (a &&
+	    coll_series_args(field[0], field[1], field[2], field[3], 1700000000, a, &why) == 0) {
 		const struct coll_series_query *q = &a->q;
 		if (q->from >= q->to || q->to - q->from > COLL_SERIES_MAX_SPAN || q->step < 60 ||
 		    (q->to - q->from) / q->step > COLL_SERIES_MAX_POINTS ||

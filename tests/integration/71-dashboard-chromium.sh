@@ -87,7 +87,8 @@ done
 # ---- vendor: fleet --------------------------------------------------------------------------
 dom_like fleet-en "fleet (en): triage first, with a customer column" 'id="triage-card".*>Customer</th><th[^>]*>Host</th>.*<span class="sev critical">critical</span></td><td data-label="Customer">Acme</td>'
 dom_like fleet-en "fleet (en): hosts with customer, sortable headers, pager" 'data-sort="customer"[^>]*>Customer</th>.*Page 1 of 1'
-dom_like fleet-en "fleet (en): a score sparkline per host, from the history" 'data-spark="'"$A"'"><svg[^>]*class="spark [a-z_]+"[^>]*data-values="\['
+dom_like fleet-en "fleet (en): a score sparkline per host, from the history" 'data-spark="h:'"$A"'"><svg[^>]*class="spark [a-z_]+"[^>]*data-values="\['
+dom_like fleet-en "fleet (en): customers with score, trend and open alerts" '<span class="name">Acme</span><span class="muted">2 hosts</span><span data-spark="c:[0-9a-f]+"><svg[^>]*data-values="\[[^>]*>.*</svg></span><strong>1 open alerts</strong>'
 dom_like fleet-zh-CN "fleet (zh-CN): the page is in Chinese" '<html lang="zh-CN".*分诊：按严重程度和时长排列的未关闭告警.*<span class="sev critical">严重</span>'
 dom_like fleet-zh-CN "fleet (zh-CN): band chips and headers in Chinese" '健康.*<th class="sort"[^>]*>客户</th>'
 csp_held fleet-en
