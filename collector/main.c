@@ -16,6 +16,7 @@
 #include "collector/settings.h"
 #include "collector/store/store.h"
 #include "collector/store/thresholds.h"
+#include "collector/web/i18n.h"
 #include "erpulse/crypto.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"
@@ -416,6 +417,32 @@ static int cmd_user(struct coll_store *s, int argc, char **argv)
 	return 0;
 }
 
+/* The CLI's language: the locale's (LC_ALL, LC_MESSAGES, LANG), as gettext. */
+static const char *cli_lang(void)
+{
+	static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(vars); i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return coll_i18n_lang(v);
+	}
+	return "en";
+}
+
+/* One table row: cells padded to their columns by display width (CJK
+ * characters take two), two spaces apart, the last cell unpadded. */
+struct col {
+	size_t width;
+	bool right;
+};
+static void table_row(const struct col *cols, size_t n, const char *const *cells)
+{
+	for (size_t i = 0; i < n; i++) {
+		ep_fput_padded(stdout, cells[i], i + 1 < n ? cols[i].width : 0, cols[i].right);
+		fputs(i + 1 < n ? "  " : "\n", stdout);
+	}
+}
+
 static int cmd_scores(struct coll_store *s)
 {
 	struct coll_scope all = {.customer_id = NULL};
@@ -447,13 +474,20 @@ static int cmd_scores(struct coll_store *s)
 			order[b - 1] = order[b];
 			order[b] = t;
 		}
-	printf("%5s  %-9s  %-30s  %5s\n", "SCORE", "BAND", "CUSTOMER", "HOSTS");
+	const char *lang = cli_lang();
+	static const struct col ccols[] = {{5, true}, {9, false}, {30, false}, {5, true}};
+	table_row(ccols, 4,
+		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
+				   coll_i18n_text(lang, "cli.scores.band"),
+				   coll_i18n_text(lang, "cli.scores.customer"),
+				   coll_i18n_text(lang, "cli.scores.hosts")});
 	for (size_t k = 0; k < nc; k++) {
 		char score[16], n[16];
 		jint_text(order[k], "score", score, sizeof(score));
 		jint_text(order[k], "hosts", n, sizeof(n));
-		printf("%5s  %-9s  %-30s  %5s\n", score, jstr_or(order[k], "band", "-"),
-		       jstr_or(order[k], "name", "-"), n);
+		table_row(ccols, 4,
+			  (const char *[]){score, jstr_or(order[k], "band", "-"),
+					   jstr_or(order[k], "name", "-"), n});
 	}
 	free(order);
 	json_decref(customers);
@@ -461,21 +495,29 @@ static int cmd_scores(struct coll_store *s)
 	r = coll_store_hosts(s, &all, now_s(), &hosts);
 	if (r < 0)
 		return fail_store(s, "scores", r);
-	printf("%5s  %-9s  %-20s  %-24s  %-14s  %6s  %s\n", "SCORE", "BAND", "CUSTOMER", "HOST",
-	       "STATE", "ALERTS", "WORST FINDING");
+	static const struct col hcols[] = {{5, true},   {9, false}, {20, false}, {24, false},
+					   {14, false}, {6, true},  {0, false}};
+	table_row(hcols, 7,
+		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
+				   coll_i18n_text(lang, "cli.scores.band"),
+				   coll_i18n_text(lang, "cli.scores.customer"),
+				   coll_i18n_text(lang, "cli.scores.host"),
+				   coll_i18n_text(lang, "cli.scores.state"),
+				   coll_i18n_text(lang, "cli.scores.alerts"),
+				   coll_i18n_text(lang, "cli.scores.reason")});
 	json_array_foreach(hosts, i, h)
 	{
 		char score[16], alerts[16];
-		const char *worst;
 		jint_text(h, "score", score, sizeof(score));
 		jint_text(h, "open_alerts", alerts, sizeof(alerts));
-		worst = jstr_or(h, "top_reason", "-");
-		printf("%5s  %-9s  %-20s  %-24s  %-14s  %6s  %s\n", score, jstr_or(h, "band", "-"),
-		       jstr_or(h, "customer", "-"), jstr_or(h, "hostname", "-"),
-		       jstr_or(h, "state", "-"), alerts, worst);
+		table_row(hcols, 7,
+			  (const char *[]){score, jstr_or(h, "band", "-"),
+					   jstr_or(h, "customer", "-"), jstr_or(h, "hostname", "-"),
+					   jstr_or(h, "state", "-"), alerts,
+					   jstr_or(h, "top_reason", "-")});
 	}
 	if (json_array_size(hosts) == 0)
-		printf("(no hosts yet)\n");
+		printf("%s\n", coll_i18n_text(lang, "cli.scores.none"));
 	json_decref(hosts);
 	return 0;
 }

@@ -761,3 +761,68 @@ bool ep_utf8_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+/* ---- terminal width ------------------------------------------------------------------ */
+
+/* One code point from s (advanced); invalid bytes decode as themselves. */
+static uint32_t utf8_next(const unsigned char **s)
+{
+	const unsigned char *p = *s;
+	uint32_t c = p[0];
+	int n = c >= 0xF0 && c < 0xF8 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+	if (c >= 0xF8)
+		n = 0;
+	uint32_t v = n == 3 ? c & 0x07 : n == 2 ? c & 0x0F : n == 1 ? c & 0x1F : c;
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xC0) != 0x80) {
+			*s = p + 1;
+			return c;
+		}
+		v = v << 6 | (p[i] & 0x3F);
+	}
+	*s = p + 1 + n;
+	return v;
+}
+
+static int code_width(uint32_t c)
+{
+	static const uint32_t zero[][2] = {
+		{0x0300, 0x036F},
+		{0x200B, 0x200F},
+		{0x20D0, 0x20FF},
+		{0xFE00, 0xFE0F},
+	};
+	static const uint32_t wide[][2] = {
+		{0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},
+		{0x4E00, 0x9FFF},   {0xA000, 0xA4CF},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},
+		{0xFE30, 0xFE4F},   {0xFF00, 0xFF60},   {0xFFE0, 0xFFE6},   {0x1F300, 0x1F64F},
+		{0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
+	};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(zero); i++)
+		if (c >= zero[i][0] && c <= zero[i][1])
+			return 0;
+	for (size_t i = 0; i < EP_ARRAY_SIZE(wide); i++)
+		if (c >= wide[i][0] && c <= wide[i][1])
+			return 2;
+	return 1;
+}
+
+size_t ep_text_width(const char *s)
+{
+	size_t w = 0;
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	while (*p)
+		w += (size_t)code_width(utf8_next(&p));
+	return w;
+}
+
+void ep_fput_padded(FILE *f, const char *s, size_t width, bool right)
+{
+	size_t w = ep_text_width(s);
+	if (!right)
+		fputs(s ? s : "", f);
+	for (; w < width; w++)
+		fputc(' ', f);
+	if (right)
+		fputs(s ? s : "", f);
+}

@@ -567,6 +567,11 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	if (r < 0)
 		goto out;
 	r = store_score(s, it, &sc, &set, &cov);
+	if (r == 0) {
+		_Static_assert(COLL_CAT_COUNT == COLL_HISTORY_CATEGORIES, "history columns");
+		r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
+					     sc.category_score);
+	}
 	if (r < 0)
 		goto out;
 

@@ -213,6 +213,23 @@ enum MHD_Result coll_api_windows(struct req *rq, const char *url);
 enum MHD_Result coll_api_window_approve(struct req *rq, const char *url);
 /* Is url POST /api/v1/maintenance/{id}/approve? */
 bool coll_api_window_approve_url(const char *url);
+/* history for charts (api_series.c); coll_series_url matches its URLs */
+enum MHD_Result coll_api_series(struct req *rq, const char *url);
+bool coll_series_url(const char *url);
+
+#define COLL_SERIES_MAX_NAMES 32
+#define COLL_SERIES_MAX_SPAN  (400 * 86400)
+struct coll_series_args {
+	struct coll_series_query q; /* names point into buf */
+	char buf[8192];
+	const char *names[COLL_SERIES_MAX_NAMES];
+};
+/* The history API's arguments (each NULL when absent) -> a query: from < to
+ * at most COLL_SERIES_MAX_SPAN apart (default the last 7 days before now),
+ * the step raised by coll_series_step, up to COLL_SERIES_MAX_NAMES non-empty
+ * comma-separated names. 0, or -EINVAL with *ret_why (static text). */
+int coll_series_args(const char *names, const char *from, const char *to, const char *step,
+		     int64_t now, struct coll_series_args *ret, const char **ret_why);
 
 /* ---- threads ------------------------------------------------------------ */
 

@@ -1,6 +1,6 @@
 /* The maintenance thread (http.h): cuts requests over the total deadline
  * (the reaper), checkpoints SQLite's WAL, runs the dead-man sweep and
- * retention. */
+ * retention, the fleet's hourly history. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -30,7 +30,8 @@ void *coll_http_maint(void *arg)
 		.busy_timeout_ms = srv->cfg->busy_timeout_ms,
 	};
 	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
-	int64_t next_open = 0, next_reap = 0, next_escalate = ep_mono_ms() + 1000;
+	int64_t next_open = 0, next_reap = 0, next_escalate = ep_mono_ms() + 1000,
+		next_history = ep_mono_ms() + 5000;
 	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
 	 * rather than large bursts of writeback */
 	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
@@ -96,6 +97,15 @@ void *coll_http_maint(void *arg)
 				ep_log_notice("dead-man sweep: %d silent agents alerted", r);
 				coll_outbox_kick(srv->outbox);
 			}
+		}
+		if (now >= next_history) {
+			/* this hour's fleet band counts (charts: store/history.c) */
+			next_history = now + 600 * 1000;
+			coll_store_set_deadline(s, now + o.statement_timeout_ms);
+			if (coll_store_history_maintain(s, ep_wall_ms() / 1000,
+							srv->cfg->rollup_retention_days * 86400) <
+			    0)
+				ep_log_warning("history: %s", s->err);
 		}
 		if (now >= next_retention) {
 			next_retention = now + 3600 * 1000;

@@ -18,6 +18,7 @@ static const struct coll_route routes[] = {
 	{"/api/v1/enroll", false, NULL, true, COLL_BODY_ENROLL, true, coll_api_enroll},
 	{"/healthz", false, NULL, false, COLL_BODY_NONE, false, coll_api_healthz},
 	{"/metrics", false, NULL, false, COLL_BODY_NONE, false, coll_api_metrics},
+	{NULL, false, coll_series_url, false, COLL_BODY_NONE, false, coll_api_series},
 	{"/api/v1/customers", false, NULL, false, COLL_BODY_NONE, false, coll_api_customers},
 	{"/api/v1/hosts", false, NULL, false, COLL_BODY_NONE, false, coll_api_hosts},
 	{"/api/v1/hosts/", true, NULL, false, COLL_BODY_NONE, false, coll_api_host},

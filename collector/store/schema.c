@@ -74,6 +74,18 @@
 	" min_size DOUBLE PRECISION, updated_at BIGINT NOT NULL, PRIMARY KEY (customer_id, "       \
 	"kind));"
 
+/* 4: history for charts (store/history.c, issue 12). */
+#define SCHEMA_V4                                                                                  \
+	"CREATE TABLE score_history (agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"                  \
+	" score INTEGER NOT NULL, cat_database INTEGER, cat_storage INTEGER, cat_errors INTEGER,"  \
+	" cat_patches INTEGER, cat_liveness INTEGER, PRIMARY KEY (agent_id, ts));"                 \
+	"CREATE INDEX score_history_ts ON score_history(ts);"                                      \
+	"CREATE TABLE fleet_history (customer_id TEXT NOT NULL, ts BIGINT NOT NULL, score "        \
+	"INTEGER,"                                                                                 \
+	" healthy BIGINT NOT NULL, at_risk BIGINT NOT NULL, critical BIGINT NOT NULL,"             \
+	" unknown BIGINT NOT NULL, no_score BIGINT NOT NULL, PRIMARY KEY (customer_id, ts));"      \
+	"CREATE INDEX fleet_history_ts ON fleet_history(ts);"
+
 /* 5: lifecycle (issue 15): archived customers and hosts, host labels. */
 #define SCHEMA_V5                                                                                  \
 	"ALTER TABLE customers ADD COLUMN archived_at BIGINT;"                                     \
@@ -84,14 +96,14 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
-	"SELECT 1", /* 4: the dashboard's (issue 12), not merged yet */
+	SCHEMA_V4,
 	SCHEMA_V5,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
-	"SELECT 1", /* 4 */
+	SCHEMA_V4,
 	SCHEMA_V5,
 };
 

@@ -227,6 +227,39 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool open_only,
 		      json_t **ret);
 
+/* ---- history (store/history.c, docs/dashboard.md "History API") ---- */
+
+#define COLL_SERIES_MAX_POINTS  1000 /* points per series, whatever the range */
+#define COLL_HISTORY_CATEGORIES 5    /* database, storage, errors, patches, liveness */
+
+struct coll_series_query {
+	int64_t from, to, step; /* [from, to) epoch s; step from coll_series_step */
+	const char *const *names;
+	size_t n_names; /* 0: the host's series names instead of data */
+};
+/* The step to use: at least step, 60 s and (to - from) / COLL_SERIES_MAX_POINTS. */
+int64_t coll_series_step(int64_t from, int64_t to, int64_t step);
+/* Records a host's score of a report at ts (one row per hour: its worst
+ * score, the latest category scores in the order above). Inside the ingest
+ * transaction. */
+int coll_store_history_score(struct coll_store *s, const char *agent_id, int64_t ts, int score,
+			     const int categories[COLL_HISTORY_CATEGORIES]);
+/* Hourly: per customer band counts and score of this hour; deletes history
+ * older than keep_s. */
+int coll_store_history_maintain(struct coll_store *s, int64_t now, int64_t keep_s);
+/* {from, to, step, series: [{name, t: [...], v: [...]}]} of a host; names:
+ * "score", "score.<category>", "<kind>:<object>" (samples); with no names
+ * {names: [...]} (what the host has). -ENOENT when out of scope. */
+int coll_store_host_series(struct coll_store *s, const struct coll_scope *scope, const char *id,
+			   const struct coll_series_query *q, json_t **ret);
+/* The same for a customer (names: score, healthy, at_risk, critical,
+ * unknown, no_score) and for every customer in scope. */
+int coll_store_customer_series(struct coll_store *s, const struct coll_scope *scope,
+			       const char *customer_id, const struct coll_series_query *q,
+			       json_t **ret);
+int coll_store_fleet_series(struct coll_store *s, const struct coll_scope *scope,
+			    const struct coll_series_query *q, json_t **ret);
+
 /* ---- outbox ---------------------------------------------------------- */
 
 struct coll_outbox_row {

@@ -1,5 +1,5 @@
-/* The dashboard (docs/dashboard.md): one self-contained HTML page (inline CSS
- * and vanilla JS, no external assets) that reads the collector's read API
+/* The dashboard (docs/dashboard.md): one HTML page (inline CSS and vanilla
+ * JS; uPlot and the catalogs as its only other files) that reads the collector's read API
  * with a bearer token the user pastes in. Its source of truth is
  * collector/web/index.html, embedded byte for byte by
  * collector/web/embed.py into collector/web/page.inc. */
@@ -21,8 +21,12 @@ struct coll_dashboard_header {
  * no framing, no caching); ends with {NULL, NULL}. */
 extern const struct coll_dashboard_header coll_dashboard_headers[];
 
+/* uPlot's path (relative to the page's base); its SHA-256 is in the CSP. */
+#define COLL_DASHBOARD_UPLOT "vendor/uplot/uPlot.iife.min.js"
+
 /* The page for url: "/", "/index.html" and "/hosts/ID" (ID a valid agent id:
- * the links in alert notices, which the page opens on that host). Sets the
+ * the links in alert notices, which the page opens on that host); uPlot at
+ * "/" COLL_DASHBOARD_UPLOT; the catalogs at "/i18n/LANG.json". Sets the
  * static body, its length and its Content-Type (each ret_* may be NULL).
  * 0, or -ENOENT for any other url (outputs untouched). */
 int coll_dashboard_asset(const char *url, const char **ret_body, size_t *ret_len,

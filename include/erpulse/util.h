@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -82,5 +83,13 @@ void ep_conninfo_password(const char *conninfo, char *out, size_t outlen);
 
 /* True when s (len bytes) is valid UTF-8 without NUL bytes. */
 bool ep_utf8_valid(const char *s, size_t len);
+
+/* Terminal columns s takes (UTF-8; wcwidth-like, independent of the
+ * locale): East Asian wide and fullwidth characters count 2, combining
+ * marks and zero-width characters 0, invalid bytes 1 each. */
+size_t ep_text_width(const char *s);
+/* Writes s to f followed by spaces up to width columns (left-aligned, or
+ * right-aligned with the spaces first); nothing is cut. */
+void ep_fput_padded(FILE *f, const char *s, size_t width, bool right);
 
 #endif

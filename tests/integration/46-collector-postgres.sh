@@ -71,6 +71,13 @@ VENDOR=$(coll_cli user add vera --role vendor 2>/dev/null)
 tap_like "read API on PostgreSQL" \
 	"$(curl -s -H "Authorization: Bearer $VENDOR" "$URL_B/api/v1/hosts/$A")" '"last_seq":30'
 tap_like "scores on PostgreSQL" "$(coll_cli scores)" 'erp01'
+tap_like "history API on PostgreSQL: the score of the reports' hour" \
+	"$(curl -s -H "Authorization: Bearer $VENDOR" "$URL_B/api/v1/hosts/$A/series?names=score,index_fragmentation:x,nope")" \
+	'"series":\[\{"name":"score","t":\[[0-9]+\],"v":\[[0-9.]+\]\}'
+snapshot_taken() { test "$(psq "SELECT COUNT(*) FROM fleet_history WHERE customer_id = '*'")" -ge 1; }
+tap_check "the fleet's hourly snapshot on PostgreSQL" wait_for 60 snapshot_taken
+tap_like "fleet series on PostgreSQL" \
+	"$(curl -s -H "Authorization: Bearer $VENDOR" "$URL_B/api/v1/fleet/series?names=healthy,critical")" '"name":"critical","t":\[[0-9]+'
 
 # a hung server: every PostgreSQL process stopped
 pids="$PG_PID $(pgrep -P "$PG_PID" | tr '\n' ' ')"

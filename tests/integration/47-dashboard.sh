@@ -44,16 +44,18 @@ tap_ok "GET / answers 200"
 tap_like "it is HTML" "$(hdr Content-Type)" '^text/html'
 tap_check "the body is collector/web/index.html byte for byte" cmp "$T/b" "$HTML"
 CSP=$(hdr Content-Security-Policy)
-WANT=$(/usr/bin/python3 - "$HTML" <<'PY'
+WANT=$(/usr/bin/python3 - "$HTML" "$SRC/collector/web/vendor/uplot/uPlot.iife.min.js" <<'PY'
 import base64, hashlib, re, sys
 h = open(sys.argv[1], encoding="utf-8").read()
+b64 = lambda b: base64.b64encode(hashlib.sha256(b).digest()).decode()
 def one(tag):
     (body,) = re.findall(r"<%s>(.*?)</%s>" % (tag, tag), h, re.S)
-    return base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-print("script-src 'sha256-%s'; style-src 'sha256-%s';" % (one("script"), one("style")))
+    return b64(body.encode())
+print("script-src 'sha256-%s' 'sha256-%s'; style-src 'sha256-%s';"
+      % (one("script"), b64(open(sys.argv[2], "rb").read()), one("style")))
 PY
 )
-tap_like "the CSP allows exactly the page's own inline script and style" "$CSP" "^default-src 'none'; $(printf '%s' "$WANT" | sed 's/[+.]/\\&/g')"
+tap_like "the CSP allows exactly the page's own inline script and style, and uPlot" "$CSP" "^default-src 'none'; $(printf '%s' "$WANT" | sed 's/[+.]/\\&/g')"
 tap_like "the CSP limits fetch() to the collector and forbids framing" "$CSP" "connect-src 'self';.*frame-ancestors 'none'"
 tap_is "the CSP has no unsafe-*" "$(printf "%s" "$CSP" | grep -c unsafe)" "0"
 tap_is "nosniff" "$(hdr X-Content-Type-Options)" "nosniff"

@@ -3,7 +3,8 @@
  * hashes are those of its inline <script> and <style> (computed here with
  * libsodium's SHA-256), and that the markup needs nothing the policy
  * forbids: no inline event handlers, no style attributes, no external
- * resources, no HTML sinks in the script. */
+ * resources, no HTML sinks in the script; uPlot and the message catalogs
+ * served byte for byte, every key and finding kind in both catalogs. */
 #include <ctype.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -15,9 +16,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "collector/web/dashboard.h"
+#include "collector/web/i18n.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
 
@@ -114,17 +117,28 @@ static char *inline_block(const char *html, const char *open, const char *close)
 	return strndup(a, (size_t)(z - a));
 }
 
-static void expect_hash(const char *csp, const char *directive, const char *text)
+/* The CSP's directive lists 'sha256-<hash of text>' (the first source
+ * when first). */
+static void expect_hash_n(const char *csp, const char *directive, const char *text, size_t len,
+			  bool first)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 	char b64[64], want[128];
-	crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+	crypto_hash_sha256(h, (const unsigned char *)text, len);
 	assert_int_equal(ep_base64_encode(h, sizeof(h), b64, sizeof(b64)), 0);
-	snprintf(want, sizeof(want), "%s 'sha256-%s';", directive, b64);
-	if (!strstr(csp, want))
+	snprintf(want, sizeof(want), first ? "%s 'sha256-%s'" : "'sha256-%s'",
+		 first ? directive : b64, b64);
+	const char *d = strstr(csp, directive), *end = d ? strchr(d, ';') : NULL;
+	const char *at = d ? strstr(d, want) : NULL;
+	if (!at || at > end)
 		fail_msg("the CSP lacks \"%s\" (the page changed: run python3 "
 			 "collector/web/embed.py)\nCSP: %s",
 			 want, csp);
+}
+
+static void expect_hash(const char *csp, const char *directive, const char *text)
+{
+	expect_hash_n(csp, directive, text, strlen(text), true);
 }
 
 static void test_csp(void **state)
@@ -147,6 +161,15 @@ static void test_csp(void **state)
 	assert_non_null(strstr(csp, "base-uri 'none'"));
 	assert_non_null(strstr(csp, "form-action 'none'"));
 	assert_non_null(strstr(csp, "require-trusted-types-for 'script'"));
+	/* uPlot, served by the collector, is the only other script */
+	const char *js = NULL;
+	size_t js_len = 0;
+	assert_int_equal(coll_dashboard_asset("/" COLL_DASHBOARD_UPLOT, &js, &js_len, NULL), 0);
+	expect_hash_n(csp, "script-src", js, js_len, false);
+	assert_non_null(strstr(csp, "script-src 'sha256-"));
+	const char *ss = strstr(csp, "script-src"), *se = strchr(ss, ';'),
+		   *self = strstr(ss, "self");
+	assert_true(!self || self > se); /* scripts by hash only */
 	assert_null(strstr(csp, "unsafe"));
 	assert_null(strstr(csp, "http"));
 	/* no other place for code or style: no <script src>, no <link rel=stylesheet> */
@@ -207,12 +230,19 @@ static void test_markup(void **state)
 	char *script = inline_block(body, "<script>", "</script>");
 	assert_non_null(script);
 	static const char *const sinks[] = {
-		"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
-		"Function(", "srcdoc",    "localStorage",       "http://",        "https://",
+		"innerHTML",      "outerHTML", "insertAdjacentHTML",
+		"document.write", "eval(",     "Function(",
+		"srcdoc",         "http://",   "https://",
 	};
 	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
 		if (strstr(script, sinks[i]))
 			fail_msg("the script uses %s", sinks[i]);
+	/* localStorage keeps the language choice and nothing else */
+	for (const char *l = script; (l = strstr(l, "localStorage")); l++)
+		if (strncmp(l, "localStorage.getItem(LANG_KEY)", 30) != 0 &&
+		    strncmp(l, "localStorage.setItem(LANG_KEY,", 30) != 0)
+			fail_msg("localStorage used for something else than the language: %.60s",
+				 l);
 	/* the token lives in sessionStorage and travels as a bearer header only */
 	assert_non_null(strstr(script, "sessionStorage"));
 	assert_non_null(strstr(script, "\"Authorization\": \"Bearer \""));
@@ -240,12 +270,160 @@ static void test_headers(void **state)
 	assert_true(cache);
 }
 
+/* The vendored files are served byte for byte (embed.py ran). */
+static void expect_file(const char *url, const char *rel)
+{
+	char path[4096], *file = NULL;
+	size_t flen = 0, len = 0;
+	const char *body = NULL, *type = NULL;
+	assert_int_equal(coll_dashboard_asset(url, &body, &len, &type), 0);
+	snprintf(path, sizeof(path), "%s/%s", srcdir(), rel);
+	int r = ep_read_file(path, 4 << 20, &file, &flen);
+	if (r < 0)
+		fail_msg("cannot read %s: %s", path, strerror(-r));
+	if (flen != len || memcmp(file, body, len) != 0)
+		fail_msg("%s differs from %s: run python3 collector/web/embed.py", url, path);
+	free(file);
+}
+
+static void test_assets(void **state)
+{
+	(void)state;
+	expect_file("/" COLL_DASHBOARD_UPLOT, "collector/web/vendor/uplot/uPlot.iife.min.js");
+	expect_file("/i18n/en.json", "collector/web/i18n/en.json");
+	expect_file("/i18n/zh-CN.json", "collector/web/i18n/zh-CN.json");
+	const char *type = NULL;
+	assert_int_equal(coll_dashboard_asset("/i18n/zh-CN.json", NULL, NULL, &type), 0);
+	assert_string_equal(type, "application/json; charset=utf-8");
+	assert_int_equal(coll_dashboard_asset("/i18n/fr.json", NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(coll_dashboard_asset("/i18n/../page.inc", NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(coll_dashboard_asset("/vendor/uplot/LICENSE", NULL, NULL, NULL), -ENOENT);
+}
+
+/* Every key in every catalog, every finding kind (those of docs/protocol.md's
+ * table too) with its three texts, and {placeholders} alike in both. */
+static void test_catalogs(void **state)
+{
+	(void)state;
+	json_t *cat[8] = {0};
+	assert_true(coll_i18n_n_langs == 2);
+	for (size_t i = 0; i < coll_i18n_n_langs; i++) {
+		size_t len = 0;
+		const char *text = coll_i18n_catalog(coll_i18n_langs[i], &len);
+		assert_non_null(text);
+		json_error_t e;
+		cat[i] = json_loadb(text, len, 0, &e);
+		if (!cat[i])
+			fail_msg("catalog %s: %s at line %d", coll_i18n_langs[i], e.text, e.line);
+	}
+	for (size_t i = 0; i < coll_i18n_n_langs; i++)
+		for (size_t j = 0; j < coll_i18n_n_langs; j++) {
+			const char *key;
+			json_t *v;
+			json_object_foreach(cat[i], key, v)
+			{
+				const char *other = json_string_value(json_object_get(cat[j], key));
+				if (!json_is_string(v) || !other || !*other)
+					fail_msg("key %s of %s is missing or empty in %s", key,
+						 coll_i18n_langs[i], coll_i18n_langs[j]);
+				for (const char *p = json_string_value(v); (p = strchr(p, '{'));
+				     p++) {
+					const char *q = strchr(p, '}');
+					assert_non_null(q);
+					char ph[64];
+					snprintf(ph, sizeof(ph), "%.*s", (int)(q - p + 1), p);
+					if (!strstr(other, ph))
+						fail_msg("%s: %s lacks %s", key, coll_i18n_langs[j],
+							 ph);
+				}
+			}
+		}
+	static const char *const parts[] = {"title", "explanation", "remediation"};
+	char key[256];
+	for (size_t k = 0; k < coll_n_finding_kinds; k++)
+		for (size_t p = 0; p < 3; p++)
+			for (size_t i = 0; i < coll_i18n_n_langs; i++) {
+				snprintf(key, sizeof(key), "finding.%s.%s", coll_finding_kinds[k],
+					 parts[p]);
+				if (!json_is_string(json_object_get(cat[i], key)))
+					fail_msg("%s lacks %s", coll_i18n_langs[i], key);
+			}
+	/* the kinds documented in docs/protocol.md are all listed */
+	char path[4096], *doc = NULL;
+	size_t dlen = 0;
+	snprintf(path, sizeof(path), "%s/docs/protocol.md", srcdir());
+	assert_int_equal(ep_read_file(path, 4 << 20, &doc, &dlen), 0);
+	const char *t = strstr(doc, "## Finding kinds");
+	assert_non_null(t);
+	size_t seen = 0;
+	for (const char *line = t; line && strncmp(line, "\n## ", 4) != 0 && *line;
+	     line = strchr(line + 1, '\n')) {
+		if (strncmp(line, "\n| `", 4) != 0)
+			continue;
+		const char *cell_end = strchr(line + 3, '|');
+		for (const char *b = strchr(line, '`'); b && b < cell_end; b = strchr(b + 1, '`')) {
+			const char *e = strchr(b + 1, '`');
+			char kind[128];
+			snprintf(kind, sizeof(kind), "%.*s", (int)(e - b - 1), b + 1);
+			bool found = false;
+			for (size_t k = 0; k < coll_n_finding_kinds; k++)
+				found |= strcmp(coll_finding_kinds[k], kind) == 0;
+			if (!found)
+				fail_msg("finding kind %s (docs/protocol.md) has no catalog texts",
+					 kind);
+			seen++;
+			b = e;
+		}
+	}
+	assert_true(seen >= 30);
+	free(doc);
+	/* lookups: language tags, fallbacks */
+	assert_string_equal(coll_i18n_lang("zh-CN,zh;q=0.9,en;q=0.8"), "zh-CN");
+	assert_string_equal(coll_i18n_lang("zh_CN.UTF-8"), "zh-CN");
+	assert_string_equal(coll_i18n_lang("en-GB"), "en");
+	assert_string_equal(coll_i18n_lang(NULL), "en");
+	assert_string_equal(coll_i18n_lang("zu"), "en");
+	assert_string_equal(coll_i18n_text("zh-CN", "band.critical"), "严重");
+	assert_string_equal(coll_i18n_text("de", "band.critical"), "Critical");
+	assert_string_equal(coll_i18n_text("zh", "no.such.key"), "no.such.key");
+	assert_string_equal(coll_i18n_finding("zh-CN", "disk_usage", "title"), "磁盘使用率");
+	assert_string_equal(coll_i18n_finding("en", "brand_new_kind", "title"), "brand_new_kind");
+	for (size_t i = 0; i < coll_i18n_n_langs; i++)
+		json_decref(cat[i]);
+}
+
+/* The CLI's tables align CJK text by display width. */
+static void test_text_width(void **state)
+{
+	(void)state;
+	assert_int_equal(ep_text_width("abc"), 3);
+	assert_int_equal(ep_text_width("客户"), 4);
+	assert_int_equal(ep_text_width("erp-生产-01"), 11);
+	assert_int_equal(ep_text_width("ＡＢ"), 4);      /* fullwidth */
+	assert_int_equal(ep_text_width("e\xcc\x81"), 1); /* e + combining acute */
+	assert_int_equal(ep_text_width("\xff\xfe"), 2);  /* invalid bytes: 1 each */
+	assert_int_equal(ep_text_width(""), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	ep_fput_padded(f, "客户", 6, false);
+	fputc('|', f);
+	ep_fput_padded(f, "42", 5, true);
+	fputc('|', f);
+	ep_fput_padded(f, "longer than", 3, false);
+	fclose(f);
+	assert_string_equal(buf, "客户  |   42|longer than");
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_urls),    cmocka_unit_test(test_same_as_source),
-		cmocka_unit_test(test_csp),     cmocka_unit_test(test_markup),
-		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_urls),     cmocka_unit_test(test_same_as_source),
+		cmocka_unit_test(test_csp),      cmocka_unit_test(test_markup),
+		cmocka_unit_test(test_headers),  cmocka_unit_test(test_assets),
+		cmocka_unit_test(test_catalogs), cmocka_unit_test(test_text_width),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
