@@ -48,6 +48,12 @@ const char *const coll_finding_kinds[] = {
 	"log_format_mismatch",
 	"log_source_unreadable",
 	"erp_version_lag",
+	"erp_failed_logins",
+	"erp_jobs_late",
+	"erp_jobs_failing",
+	"erp_queue_backlog",
+	"erp_session_table",
+	"erp_table_dead_rows",
 };
 const size_t coll_n_finding_kinds = sizeof(coll_finding_kinds) / sizeof(coll_finding_kinds[0]);
 
