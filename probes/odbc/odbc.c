@@ -165,21 +165,10 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	if ((rc = ep_config_get_bool(s, odbc_options, "page_density", &b, err, errlen)) < 0)
 		goto fail;
 	c->cfg.page_density = b;
-	const char *window = NULL;
-	rc = ep_config_get_string(s, odbc_options, "maintenance_window", &window, err, errlen);
-	if (rc < 0 && rc != -ENOENT)
+	rc = probe_pg_window_option(s, odbc_options, "odbc", &c->have_window, &c->window_from,
+				    &c->window_to, err, errlen);
+	if (rc < 0)
 		goto fail;
-	if (rc == 0 && window && *window) {
-		if (probe_pg_window_parse(window, &c->window_from, &c->window_to) < 0) {
-			ep_snprintf(err, errlen,
-				    "%s:%d: [%s] maintenance_window: '%s' is not HH:MM-HH:MM",
-				    s && s->file ? s->file : "config", s ? s->line : 0,
-				    s ? s->name : "odbc", window);
-			rc = -EINVAL;
-			goto fail;
-		}
-		c->have_window = true;
-	}
 	if ((rc = ep_config_get_bool(s, odbc_options, "innodb_page_scan", &b, err, errlen)) < 0)
 		goto fail;
 	c->cfg.innodb_page_scan = b;

@@ -64,6 +64,11 @@ struct probe_pg_settings {
 
 /* "HH:MM-HH:MM" (may wrap midnight). 0 with minutes of day, or -EINVAL. */
 int probe_pg_window_parse(const char *spec, int *ret_from, int *ret_to);
+/* The section's `maintenance_window` option (absent or empty: *ret_have false).
+ * 0, or -EINVAL with err as "file:line: [section] maintenance_window: ...". */
+int probe_pg_window_option(const struct ep_config_section *s, const struct ep_option *opts,
+			   const char *probe, bool *ret_have, int *ret_from, int *ret_to, char *err,
+			   size_t errlen);
 /* True when minute (0..1439) lies in [from, to). */
 bool probe_pg_window_contains(int from, int to, int minute);
 

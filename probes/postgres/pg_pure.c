@@ -118,6 +118,28 @@ static int parse_hhmm(const char *s, size_t len, int *ret)
 	return 0;
 }
 
+int probe_pg_window_option(const struct ep_config_section *s, const struct ep_option *opts,
+			   const char *probe, bool *ret_have, int *ret_from, int *ret_to, char *err,
+			   size_t errlen)
+{
+	const char *window = NULL;
+	int rc = ep_config_get_string(s, opts, "maintenance_window", &window, err, errlen);
+
+	*ret_have = false;
+	if (rc == -ENOENT || (rc == 0 && (!window || !*window)))
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (probe_pg_window_parse(window, ret_from, ret_to) < 0) {
+		ep_snprintf(err, errlen, "%s:%d: [%s] maintenance_window: '%s' is not HH:MM-HH:MM",
+			    s && s->file ? s->file : "config", s ? s->line : 0, s ? s->name : probe,
+			    window);
+		return -EINVAL;
+	}
+	*ret_have = true;
+	return 0;
+}
+
 int probe_pg_window_parse(const char *spec, int *ret_from, int *ret_to)
 {
 	const char *dash = spec ? strchr(spec, '-') : NULL;

@@ -82,7 +82,7 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 			 void **ret_ctx, char *err, size_t errlen)
 {
 	struct postgres_ctx *c = calloc(1, sizeof(*c));
-	const char *conninfo = NULL, *window = NULL;
+	const char *conninfo = NULL;
 	int64_t v;
 	int rc;
 
@@ -132,20 +132,10 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	GETI("max_index_findings", c->cfg.max_index_findings);
 #undef GETI
 #undef GETD
-	rc = ep_config_get_string(s, postgres_options, "maintenance_window", &window, err, errlen);
-	if (rc < 0 && rc != -ENOENT)
+	rc = probe_pg_window_option(s, postgres_options, "postgres", &c->have_window,
+				    &c->window_from, &c->window_to, err, errlen);
+	if (rc < 0)
 		goto fail;
-	if (rc == 0 && window && *window) {
-		if (probe_pg_window_parse(window, &c->window_from, &c->window_to) < 0) {
-			ep_snprintf(err, errlen,
-				    "%s:%d: [%s] maintenance_window: '%s' is not HH:MM-HH:MM",
-				    s && s->file ? s->file : "config", s ? s->line : 0,
-				    s ? s->name : "postgres", window);
-			rc = -EINVAL;
-			goto fail;
-		}
-		c->have_window = true;
-	}
 	/* A conninfo libpq cannot parse is a config error now, not at 3 a.m. */
 	char *perr = NULL;
 	PQconninfoOption *opts = c->conninfo[0] ? PQconninfoParse(c->conninfo, &perr) : NULL;
