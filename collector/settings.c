@@ -93,6 +93,27 @@ const struct ep_option coll_alerts_options[] = {
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
+const struct ep_option coll_health_options[] = {
+	{"risk_weight", EP_OPT_INT, "40", 0, 100,
+	 "customer health: weight of the technical risk score (docs/adoption.md)"},
+	{"adoption_weight", EP_OPT_INT, "40", 0, 100,
+	 "customer health: weight of the adoption score"},
+	{"sla_weight", EP_OPT_INT, "20", 0, 100,
+	 "customer health: weight of the SLA attainment (this month's resolution rate)"},
+	{"login_weight", EP_OPT_INT, "25", 0, 100,
+	 "adoption score: weight of login frequency (enabled users active in 7 days)"},
+	{"modules_weight", EP_OPT_INT, "30", 0, 100,
+	 "adoption score: weight of core-module use (core document types used in 7 days)"},
+	{"login_target", EP_OPT_INT, "70", 1, 100,
+	 "adoption score: % of enabled users active in 7 days that earns full login marks"},
+	{"healthy_from", EP_OPT_INT, "85", 1, 100,
+	 "adoption and health scores from this are 'healthy'"},
+	{"at_risk_from", EP_OPT_INT, "60", 1, 100,
+	 "adoption and health scores from this (below healthy_from) are 'at risk'; below: "
+	 "churn warning"},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
 static int get_str(const struct ep_config_section *sec, const struct ep_option *o, const char *k,
 		   char **ret, char *err, size_t errlen)
 {
@@ -143,6 +164,47 @@ static bool has_email_channel(const struct coll_service *svc)
 	return false;
 }
 
+/* The line of key in sec (the section's line when absent). */
+static int line_of(const struct ep_config_section *sec, const char *key)
+{
+	for (size_t i = 0; i < sec->n_entries; i++)
+		if (strcmp(sec->entries[i].key, key) == 0)
+			return sec->entries[i].line;
+	return sec->line;
+}
+
+static int load_health(const struct ep_config_section *h, const char *file, struct coll_settings *s,
+		       char *err, size_t errlen)
+{
+	static const char *const keys[] = {"risk_weight",  "adoption_weight", "sla_weight",
+					   "login_weight", "modules_weight",  "login_target",
+					   "healthy_from", "at_risk_from"};
+	int *dst[] = {&s->health_weights.risk,     &s->health_weights.adoption,
+		      &s->health_weights.sla,      &s->adoption.login_weight,
+		      &s->adoption.modules_weight, &s->adoption.login_target_pct,
+		      &s->adoption.healthy_from,   &s->adoption.at_risk_from};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(keys); i++) {
+		int64_t v;
+		int r = ep_config_get_int(h, coll_health_options, keys[i], &v, err, errlen);
+		if (r < 0)
+			return r;
+		*dst[i] = (int)v;
+	}
+	if (!h)
+		return 0;
+	const char *key = NULL, *what = NULL;
+	if (s->health_weights.risk + s->health_weights.adoption + s->health_weights.sla == 0)
+		key = "sla_weight", what = "risk, adoption and SLA weights are all 0";
+	else if (s->adoption.login_weight + s->adoption.modules_weight == 0)
+		key = "modules_weight", what = "login and modules weights are both 0";
+	else if (s->adoption.at_risk_from >= s->adoption.healthy_from)
+		key = "at_risk_from", what = "must be below healthy_from";
+	if (!key)
+		return 0;
+	snprintf(err, errlen, "%s:%d: [health] %s: %s", file, line_of(h, key), key, what);
+	return -EINVAL;
+}
+
 int coll_settings_load(const char *path, struct coll_settings *ret, char *err, size_t errlen)
 {
 	struct ep_config *cfg = NULL;
@@ -168,12 +230,14 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 			o = coll_store_options;
 		else if (strcmp(sec->name, "alerts") == 0)
 			o = coll_alerts_options;
+		else if (strcmp(sec->name, "health") == 0)
+			o = coll_health_options;
 		else if (coll_service_section(sec->type))
 			continue; /* coll_service_load checks these */
 		if (!o) {
 			snprintf(err, errlen,
 				 "%s:%d: [%s]: unknown section (expected server, store, alerts, "
-				 "incidents, tier.NAME, channel.NAME, route.NAME)",
+				 "health, incidents, tier.NAME, channel.NAME, route.NAME)",
 				 file, sec->line, sec->name);
 			r = -EINVAL;
 			goto out;
@@ -252,6 +316,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(ep_config_get_int(al, ao, "max_attempts", &s.max_attempts, err, errlen));
 	TRY(ep_config_get_bool(al, ao, "group_notices", &s.group_notices, err, errlen));
 	TRY(ep_config_get_duration(al, ao, "stale_after", &s.stale_after_s, err, errlen));
+	TRY(load_health(ep_config_find(cfg, "health"), file, &s, err, errlen));
 	TRY(coll_service_load(cfg, &s.service, err, errlen));
 	s.service.channels.smtp_url = s.smtp_url;
 	s.service.channels.mail_from = s.mail_from;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/analysis/adoption.h"
 #include "collector/service/service.h"
 #include "erpulse/config.h"
 
@@ -19,6 +20,7 @@
 extern const struct ep_option coll_server_options[];
 extern const struct ep_option coll_store_options[];
 extern const struct ep_option coll_alerts_options[];
+extern const struct ep_option coll_health_options[];
 
 struct coll_settings {
 	/* [server] */
@@ -58,6 +60,9 @@ struct coll_settings {
 	int64_t max_attempts;
 	bool group_notices;    /* one grouped message per report and channel */
 	int64_t stale_after_s; /* carried data this old: category unknown (0 = 3 intervals) */
+	/* [health] (docs/adoption.md) */
+	struct coll_adoption_params adoption;
+	struct coll_health_weights health_weights;
 	/* [incidents], [tier.*], [channel.*], [route.*] (service/service.h) */
 	struct coll_service service;
 };

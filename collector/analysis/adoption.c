@@ -15,13 +15,20 @@ static const struct {
 	{"journal_entries", "accounting"},
 };
 
-enum coll_adoption_band coll_adoption_band(int score)
+enum coll_adoption_band coll_adoption_band_p(int score, const struct coll_adoption_params *p)
 {
-	if (score >= 85)
+	if (score >= p->healthy_from)
 		return COLL_ADOPTION_HEALTHY;
-	if (score >= 60)
+	if (score >= p->at_risk_from)
 		return COLL_ADOPTION_AT_RISK;
 	return COLL_ADOPTION_CHURN_WARNING;
+}
+
+enum coll_adoption_band coll_adoption_band(int score)
+{
+	struct coll_adoption_params p;
+	coll_adoption_params_default(&p);
+	return coll_adoption_band_p(score, &p);
 }
 
 const char *coll_adoption_band_name(enum coll_adoption_band b)
@@ -41,6 +48,8 @@ void coll_adoption_params_default(struct coll_adoption_params *p)
 	p->login_weight = 25;
 	p->modules_weight = 30;
 	p->login_target_pct = 70;
+	p->healthy_from = 85;
+	p->at_risk_from = 60;
 }
 
 static int64_t int_of(const json_t *o, const char *key)
@@ -109,7 +118,7 @@ int coll_adoption_score(const json_t *db, const struct coll_adoption_params *p,
 	int value[] = {ret->login_score, ret->modules_score};
 	int weight[] = {p->login_weight, p->modules_weight};
 	ret->score = weighted(value, weight, 2);
-	ret->band = coll_adoption_band(ret->score < 0 ? 0 : ret->score);
+	ret->band = coll_adoption_band_p(ret->score < 0 ? 0 : ret->score, p);
 	return ret->score < 0 ? -ENOENT : 0;
 }
 

@@ -21,6 +21,7 @@ enum coll_adoption_band {
 	COLL_ADOPTION_AT_RISK,       /* 60-84 */
 	COLL_ADOPTION_CHURN_WARNING, /* 0-59 */
 };
+/* With the model's published bands (85, 60). */
 enum coll_adoption_band coll_adoption_band(int score);
 const char *coll_adoption_band_name(enum coll_adoption_band b); /* "healthy", ... */
 
@@ -31,8 +32,12 @@ struct coll_adoption_params {
 	int login_weight;     /* 25 */
 	int modules_weight;   /* 30 */
 	int login_target_pct; /* share of enabled users active in 7 days for full marks (70) */
+	int healthy_from;     /* band limits, also of customer health: 85 */
+	int at_risk_from;     /* 60; below: churn warning */
 };
 void coll_adoption_params_default(struct coll_adoption_params *p);
+/* The band of a score with p's limits. */
+enum coll_adoption_band coll_adoption_band_p(int score, const struct coll_adoption_params *p);
 
 struct coll_adoption {
 	int score; /* 0..100; -1 when nothing could be measured */

@@ -9,7 +9,9 @@
 
 #include "collector/analysis/adoption.h"
 #include "collector/http/http.h"
+#include "collector/service/service.h"
 #include "collector/store/adoption.h"
+#include "collector/store/incidents.h"
 #include "collector/store/sql.h"
 #include "erpulse/report.h"
 
@@ -37,26 +39,49 @@ static int day_score(const struct coll_db_res *res, size_t from, size_t to,
 	return rc;
 }
 
+/* SLA attainment: the resolution rate (resolved within target / opened minus
+ * excluded, the >= 95 % promise) of the incidents opened this UTC month, in
+ * %; -1 when none was opened. *ret: {measure, month_from, opened,
+ * resolved_within_target, promise_pct}. */
+static int sla_attainment(struct coll_store *s, const struct coll_scope *scope,
+			  const struct coll_incident_ctx *ctx, const char *id, int *pct,
+			  json_t **ret)
+{
+	int64_t now = coll_service_now(), from, to;
+	json_t *sla = NULL;
+	int r = coll_month_range(NULL, now, &from, &to);
+	if (r < 0 || (r = coll_store_sla(s, ctx, scope, id, from, to, now, &sla)) < 0)
+		return r;
+	const json_t *all = json_object_get(sla, "overall");
+	const json_t *rate = json_object_get(all, "resolution_rate");
+	*pct = json_is_number(rate) ? (int)lround(100.0 * json_number_value(rate)) : -1;
+	*ret = json_pack("{s:s, s:I, s:O, s:O, s:i}", "measure", "resolution_rate", "month_from",
+			 (json_int_t)from, "opened", json_object_get(all, "opened"),
+			 "resolved_within_target", json_object_get(all, "resolved_within_target"),
+			 "promise_pct", 95);
+	json_decref(sla);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int adoption(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
 		    const char *url, int64_t now, json_t **ret)
 {
 	const char *id = url + strlen("/api/v1/adoption/");
 	struct coll_db_res res;
-	struct coll_adoption_params p;
-	struct coll_health_weights w;
+	const struct coll_adoption_params *p = &rq->srv->cfg->adoption;
+	const struct coll_health_weights *w = &rq->srv->cfg->health_weights;
 	struct coll_sample hist[HISTORY_DAYS + 1];
 	size_t nh = 0;
 	struct coll_adoption last;
 	bool have_last = false;
-	int risk = -1;
+	int risk = -1, sla_pct = -1;
+	json_t *sla = NULL;
 
-	(void)rq;
-	coll_adoption_params_default(&p);
-	coll_health_weights_default(&w);
 	int r = coll_store_adoption_reports(s, scope, id, now - HISTORY_DAYS * 86400, &res);
 	if (r < 0)
 		return r;
-	if ((r = coll_store_customer_risk(s, id, &risk)) < 0) {
+	if ((r = coll_store_customer_risk(s, id, &risk)) < 0 ||
+	    (r = sla_attainment(s, scope, &rq->srv->cfg->service.ctx, id, &sla_pct, &sla)) < 0) {
 		coll_db_res_free(&res);
 		return r;
 	}
@@ -67,7 +92,7 @@ static int adoption(struct coll_store *s, const struct coll_scope *scope, struct
 		while (j < res.rows && coll_s2i(coll_db_val(&res, j, 0)) / 86400 == day)
 			j++;
 		struct coll_adoption a;
-		if (day_score(&res, i, j, &p, &a) == 0 && nh < HISTORY_DAYS + 1) {
+		if (day_score(&res, i, j, p, &a) == 0 && nh < HISTORY_DAYS + 1) {
 			hist[nh].t = day * 86400;
 			hist[nh].v = a.score;
 			nh++;
@@ -81,18 +106,24 @@ static int adoption(struct coll_store *s, const struct coll_scope *scope, struct
 	}
 	coll_db_res_free(&res);
 	double trend = coll_adoption_trend(hist, nh);
-	int health = coll_customer_health(risk, have_last ? last.score : -1, -1, &w);
+	int health = coll_customer_health(risk, have_last ? last.score : -1, sla_pct, w);
 	*ret = json_pack(
-		"{s:s, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i}}}", "customer_id",
-		id, "adoption", have_last ? coll_adoption_json(&last) : json_null(),
+		"{s:s, s:o, s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:i, s:i}, "
+		"s:{s:i, s:i, s:i}, s:{s:i, s:i}}}",
+		"customer_id", id, "adoption", have_last ? coll_adoption_json(&last) : json_null(),
 		"trend_points_per_30d",
 		isfinite(trend) ? json_real(round(trend * 10) / 10) : json_null(), "history",
 		history, "health", "score", health >= 0 ? json_integer(health) : json_null(),
 		"band",
-		health >= 0 ? json_string(coll_adoption_band_name(coll_adoption_band(health)))
+		health >= 0 ? json_string(coll_adoption_band_name(coll_adoption_band_p(health, p)))
 			    : json_null(),
-		"risk_score", risk >= 0 ? json_integer(risk) : json_null(), "sla_pct", json_null(),
-		"weights", "risk", w.risk, "adoption", w.adoption, "sla", w.sla);
+		"risk_score", risk >= 0 ? json_integer(risk) : json_null(), "adoption_score",
+		have_last ? json_integer(last.score) : json_null(), "sla_pct",
+		sla_pct >= 0 ? json_integer(sla_pct) : json_null(), "sla", sla, "weights", "risk",
+		w->risk, "adoption", w->adoption, "sla", w->sla, "adoption_weights", "login",
+		p->login_weight, "modules", p->modules_weight, "login_target_pct",
+		p->login_target_pct, "bands", "healthy_from", p->healthy_from, "at_risk_from",
+		p->at_risk_from);
 	return *ret ? 0 : -ENOMEM;
 }
 

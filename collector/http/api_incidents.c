@@ -110,8 +110,8 @@ enum MHD_Result coll_api_incident(struct req *rq, const char *url)
 	return coll_http_read(rq, url, show, NULL);
 }
 
-/* "2026-12" -> [first second of the month, of the next) in UTC. */
-static int month_range(const char *m, int64_t now, int64_t *from, int64_t *to)
+/* http.h */
+int coll_month_range(const char *m, int64_t now, int64_t *from, int64_t *to)
 {
 	int y, mo;
 	if (!m) {
@@ -141,8 +141,8 @@ static int sla(struct coll_store *s, const struct coll_scope *scope, struct req 
 	const char *customer;
 	int64_t from, to;
 	now = coll_service_now();
-	if (month_range(MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "month"), now,
-			&from, &to) < 0) {
+	if (coll_month_range(MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "month"),
+			     now, &from, &to) < 0) {
 		snprintf(s->err, sizeof(s->err), "month: YYYY-MM");
 		return -EINVAL;
 	}

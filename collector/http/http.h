@@ -206,6 +206,9 @@ enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
 enum MHD_Result coll_api_incidents(struct req *rq, const char *url);
 enum MHD_Result coll_api_incident(struct req *rq, const char *url);
 enum MHD_Result coll_api_incident_action(struct req *rq, const char *url);
+/* "2026-12" (NULL: now's month) -> [first second of the month, of the
+ * next) in UTC. 0 or -EINVAL. */
+int coll_month_range(const char *m, int64_t now, int64_t *from, int64_t *to);
 enum MHD_Result coll_api_sla(struct req *rq, const char *url);
 /* Is url an incident action (POST /api/v1/incidents/{id}/{action})? */
 bool coll_api_incident_action_url(const char *url);

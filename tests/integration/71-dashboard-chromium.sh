@@ -139,6 +139,9 @@ tap_is "portal (en): the customer's score trend from the fixture" \
 	"$(chart portal-en Score | json_get - 'len(j["series"][0]["v"]) >= 700 and j["drawn"] == "1"')" "True"
 tap_is "portal (en): no other customer's host" "$(grep -c 'other-db' "$T/portal-en.dom")" "0"
 dom_like portal-zh-CN "portal (zh-CN): in Chinese" '各领域评级.*数据库 · (差|需关注).*未解决的风险'
+dom_like portal-en "portal (en): adoption and customer health beside the ratings" \
+	'id="adoption-card".*Adoption and customer health.*data-adoption="[^"]+".*data-health="[0-9]+:(healthy|at_risk|churn_warning)".*Technical risk score: [0-9]+ \(weight 40\).*Rating per area'
+dom_like portal-zh-CN "portal (zh-CN): adoption card in Chinese" '采用度与客户健康.*客户健康度.*技术风险评分'
 csp_held portal-en
 
 # ---- scope: another customer's host page, series and portal --------------------------------

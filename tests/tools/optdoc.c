@@ -52,6 +52,10 @@ static size_t sections_of(const char *prog, struct section *out)
 					    coll_store_options, false};
 		out[n++] = (struct section){"[alerts]", "webhook and mail notices",
 					    coll_alerts_options, false};
+		out[n++] = (struct section){"[health]",
+					    "customer-health and adoption weights and bands "
+					    "(docs/adoption.md)",
+					    coll_health_options, false};
 	}
 	return n;
 }

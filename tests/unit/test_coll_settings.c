@@ -48,6 +48,15 @@ static void test_defaults(void **state)
 	assert_false(s.allow_private_targets);
 	assert_true(s.group_notices);         /* one message per report and channel */
 	assert_int_equal(s.stale_after_s, 0); /* = 3 report intervals */
+	/* [health]: the published weights and bands (docs/adoption.md) */
+	assert_int_equal(s.health_weights.risk, 40);
+	assert_int_equal(s.health_weights.adoption, 40);
+	assert_int_equal(s.health_weights.sla, 20);
+	assert_int_equal(s.adoption.login_weight, 25);
+	assert_int_equal(s.adoption.modules_weight, 30);
+	assert_int_equal(s.adoption.login_target_pct, 70);
+	assert_int_equal(s.adoption.healthy_from, 85);
+	assert_int_equal(s.adoption.at_risk_from, 60);
 	coll_settings_free(&s);
 	unlink(path);
 
@@ -82,6 +91,21 @@ static void test_values(void **state)
 	assert_true(s.allow_private_targets);
 	coll_settings_free(&s);
 	unlink(path);
+
+	assert_int_equal(
+		write_conf("[health]\nrisk_weight = 0\nsla_weight = 50\nlogin_target = 40\n"
+			   "healthy_from = 90\nat_risk_from = 50\n"),
+		0);
+	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.health_weights.risk, 0);
+	assert_int_equal(s.health_weights.adoption, 40);
+	assert_int_equal(s.health_weights.sla, 50);
+	assert_int_equal(s.adoption.login_target_pct, 40);
+	assert_int_equal(coll_adoption_band_p(89, &s.adoption), COLL_ADOPTION_AT_RISK);
+	assert_int_equal(coll_adoption_band_p(50, &s.adoption), COLL_ADOPTION_AT_RISK);
+	assert_int_equal(coll_adoption_band_p(49, &s.adoption), COLL_ADOPTION_CHURN_WARNING);
+	coll_settings_free(&s);
+	unlink(path);
 }
 
 static void test_errors(void **state)
@@ -99,6 +123,13 @@ static void test_errors(void **state)
 		{"[server]\nlisten = 1.2.3.4:99999\n", "listen"},
 		{"[alerts]\nsmtp_url = smtp://x\n", "mail_from"},
 		{"[store]\nretention_days = -1\n", "retention_days"},
+		{"[health]\nrisk_weight = 101\n", ":2: [health] risk_weight"},
+		{"[health]\nhealthy_from = 70\nat_risk_from = 70\n",
+		 ":3: [health] at_risk_from: must be below healthy_from"},
+		{"[health]\nlogin_weight = 0\nmodules_weight = 0\n", ":3: [health] modules_weight"},
+		{"[health]\nrisk_weight = 0\nadoption_weight = 0\nsla_weight = 0\n",
+		 ":4: [health] sla_weight"},
+		{"[health]\nchurn = 1\n", ":2:"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
