@@ -60,6 +60,7 @@ struct probe_pg_settings {
 	int64_t dead_tuples_pct;    /* dead tuples % of a table that warns */
 	int64_t dead_tuples_min;    /* ... when at least this many */
 	int64_t max_index_findings; /* cap on per-index findings */
+	int64_t month_end_days;     /* ERP month-end rule on known tables (0 = off) */
 };
 
 /* "HH:MM-HH:MM" (may wrap midnight). 0 with minutes of day, or -EINVAL. */

@@ -49,6 +49,11 @@ static const struct ep_option postgres_options[] = {
 	{"dead_tuples_pct", EP_OPT_INT, "20", 1, 100, "dead tuples (% of a table) that warn"},
 	{"dead_tuples_min", EP_OPT_INT, "10000", 0, 1LL << 40,
 	 "... when the table has at least this many dead tuples"},
+	{"month_end_days", EP_OPT_INT, "0", 0, 15,
+	 "Findings on a known ERP accounting or stock table go one severity up in the last this "
+	 "many days of a month, with a maintenance window proposed before closing "
+	 "(docs/probes-erp.md); 0 = off. Findings on known ERP tables always name the module "
+	 "and the business function."},
 	{"max_index_findings", EP_OPT_INT, "500", 0, 4000,
 	 "cap on per-index findings (problems first; the report has a size limit)"},
 	{.key = NULL},
@@ -130,6 +135,7 @@ static int postgres_init(const struct ep_config_section *s, const struct ep_prob
 	GETI("dead_tuples_pct", c->cfg.dead_tuples_pct);
 	GETI("dead_tuples_min", c->cfg.dead_tuples_min);
 	GETI("max_index_findings", c->cfg.max_index_findings);
+	GETI("month_end_days", c->cfg.month_end_days);
 #undef GETI
 #undef GETD
 	rc = probe_pg_window_option(s, postgres_options, "postgres", &c->have_window,

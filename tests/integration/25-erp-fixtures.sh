@@ -92,4 +92,21 @@ tap_like "dolibarr 17: behind -> erp_version_lag warning" "$(finding dolibarr)" 
 	"\('erp_version_lag', 'warning', 'dolibarr/dolibarr'\)"
 tap_check "no business value or user name in the report" \
 	bash -c "! grep -qE 'Secret Company|not-for-the-probe|GardenWorld|admin@|\"u1\"' '$T/r.json'"
+# The postgres probe names the ERP module and business function of an index
+# on a known ERP table (issue 14, item 3): sale_order_pkey on Odoo's fixture.
+pg_sql -d odoo -c "CREATE EXTENSION IF NOT EXISTS pgstattuple" >/dev/null || bail "pgstattuple"
+cat >"$T/pg.conf" <<EOF2
+[postgres]
+conninfo = $PG_CONNINFO
+databases = odoo
+min_index_pages = 1
+EOF2
+"$PROBE_RUN" "$T/pg.conf" postgres >"$T/pg.json" 2>"$T/pg.err"
+sed 's/^/# /' "$T/pg.err"
+tap_is "postgres probe: sale_order_pkey names module and business function" \
+	"$(pyj "$T/pg.json" "[(f.get('erp_module'), f.get('erp_function'), f.get('table')) for f in j['findings'] if f['object'] == 'odoo/public.sale_order_pkey']")" \
+	"[('sale', 'sales orders', 'sale_order')]"
+tap_is "  ... and an index of a table the map does not know carries nothing" \
+	"$(pyj "$T/pg.json" "sorted(set(f.get('erp_module') for f in j['findings'] if f['kind'] == 'index_fragmentation' and f.get('table') is None))")" \
+	"[None]"
 tap_done
