@@ -22,15 +22,28 @@ A2=$(coll_enroll Acme "$T/k2" erp02)
 coll_cli agent revoke "$A2" >/dev/null 2>&1
 
 # raw HTTP: sends the text, prints the status line (or "closed") and, when
-# the server then closed the connection, " +closed"
+# the server then closed the connection, " +closed". raw TEXT all: every
+# status code answered on the connection, then "closed" or "timeout"
 raw() {
-	/usr/bin/python3 - "$PORT" "$1" <<'PY'
-import socket, sys, time
+	/usr/bin/python3 - "$PORT" "$1" "${2:-}" <<'PY'
+import re, socket, sys, time
 port, text = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
 s = socket.create_connection(("127.0.0.1", port))
 s.settimeout(5)
 s.sendall(text)
 got = b""
+if sys.argv[3] == "all":
+    end = "closed"
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        end = "timeout"
+    print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", got)), end)
+    sys.exit(0)
 try:
     while b"\r\n\r\n" not in got:
         d = s.recv(4096)
@@ -130,8 +143,28 @@ tap_like "Content-Length with Transfer-Encoding: 400 and closed" \
 	"$(raw "POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")" \
 	'^HTTP/1.1 400 [A-Za-z ]*\+closed'
 tap_like "space before the colon: 400 and closed" "$(raw "${G}X-A : b\r\n\r\n")" '^HTTP/1.1 400 [A-Za-z ]*\+closed'
-# a folded header cannot be told from libmicrohttpd 0.9.75's side (it joins
-# the line into the previous one): docs/decisions.md, issue 15
+# folded header lines (obs-fold): libmicrohttpd 0.9.75 appends the folded
+# line to the previous header's NAME before we see it (docs/decisions.md);
+# a fold can then neither add a second Content-Length nor hide the one there
+# (a request would be read as bodiless and its body as the next request;
+# a GET with a body here, so that no rate limit answers first).
+NEXT="GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+tap_is "pipelined, unfolded: the body framed by Content-Length, then the next request" \
+	"$(raw "${G}Content-Length: 2\r\n\r\n{}${NEXT}" all)" "200 200 closed"
+tap_is "a folded line spelling a second Content-Length: 400 and closed, nothing after" \
+	"$(raw "${G}Content-Length: 2\r\nX-A: b\r\n Content-Length: 40\r\n\r\n{}${NEXT}" all)" "400 closed"
+tap_is "a GET whose folded line spells a Content-Length: 400 and closed" \
+	"$(raw "${G}X-A: b\r\n\tContent-Length: 40\r\n\r\n${NEXT}" all)" "400 closed"
+tap_like "a folded line continuing the Content-Length: 400, the body not taken for a request" \
+	"$(raw "${G}Content-Length: 2\r\n 0\r\n\r\n{}${NEXT}")" '^HTTP/1.1 400 [A-Za-z ]*\+closed'
+tap_is "  ... and nothing answered after it" \
+	"$(raw "${G}Content-Length: 2\r\n 0\r\n\r\n{}${NEXT}" all)" "400 closed"
+tap_is "a Content-Length whose value is folded: 400 and closed" \
+	"$(raw "${G}Content-Length:\r\n 2\r\n\r\n{}${NEXT}" all)" "400 closed"
+tap_is "a folded Transfer-Encoding: 400 and closed" \
+	"$(raw "${G}Transfer-Encoding: chunked\r\n\tx\r\n\r\n${NEXT}" all)" "400 closed"
+tap_is "a harmless fold (another header, no colon): framing unchanged, both answered" \
+	"$(raw "${G}X-A: b\r\n c\r\n\r\n${NEXT}" all)" "200 200 closed"
 tap_like "bare CR in a header: 400 and closed" "$(raw "${G}X-A: b\rc\r\n\r\n")" '^HTTP/1.1 400 [A-Za-z ]*\+closed'
 tap_like "HTTP/1.1 without Host: 400 and closed" "$(raw "GET /healthz HTTP/1.1\r\n\r\n")" \
 	'^HTTP/1.1 400 [A-Za-z ]*\+closed'

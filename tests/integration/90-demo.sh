@@ -1,5 +1,6 @@
 #!/bin/bash
-# make demo, end to end, on a terminal that is 2 rows by 20 columns (psql
+# make demo, end to end, its HTTPS from `erpulse-collector tls init` (the
+# CA it prints is the agent's ca_file), on a terminal that is 2 rows by 20 columns (psql
 # would page there and wait for a key: the demo must not), with the agent
 # kept running as a daemon (a 3 s interval here) so the host keeps
 # reporting instead of turning silent after its one cycle.
@@ -13,6 +14,10 @@ timeout 600 script -qec "$cmd" /dev/null </dev/null >"$T/demo.out" 2>&1
 rc=$?
 out=$(tr -d '\r' <"$T/demo.out")
 tap_is "demo on a tiny terminal: exit 0 (no pager waited for a key)" "$rc" 0
+tap_like "  ... made its TLS with erpulse-collector tls init" "$(echo $out)" "tls init --name 127.0.0.1 --dir [^ ]*/tls.*Wrote [^ ]*/tls/collector.crt and collector.key"
+tap_like "  ... which printed the CA for the agents' ca_file" "$(echo $out)" "ca_file = .* -----BEGIN CERTIFICATE-----"
+tap_like "  ... and the pin alternative" "$out" "pinned_pubkey = sha256//[A-Za-z0-9+/]{43}="
+tap_like "  ... the agent trusts that CA" "$out" "agent.conf: collector = https://127.0.0.1:[0-9]+, ca_file = /.*/tls/collector-ca.pem"
 tap_like "  ... showed the rotten index" "$out" "sale_order_line_order_id_idx: [0-9.]+% wasted leaf space"
 tap_like "  ... once said the report was accepted" "$out" "report seq 1: accepted by https://127.0.0.1:[0-9]+"
 tap_like "  ... the fragmentation alert arrived" "$out" "index_fragmentation"
