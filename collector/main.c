@@ -547,13 +547,10 @@ static int cmd_check_config(const struct coll_settings *cfg)
 			free(data);
 		}
 	}
-	const char *fmt = cfg->webhook_format ? cfg->webhook_format : "generic";
-	if (strcmp(fmt, "generic") != 0 && strcmp(fmt, "dingtalk") != 0 &&
-	    strcmp(fmt, "wecom") != 0 && strcmp(fmt, "feishu") != 0 && strcmp(fmt, "slack") != 0) {
-		fprintf(stderr,
-			"[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, "
-			"feishu or slack\n",
-			fmt);
+	struct coll_analysis an;
+	char aerr[512];
+	if (coll_analysis_config(cfg, &an, aerr, sizeof(aerr)) < 0) { /* as serve reads it */
+		fprintf(stderr, "%s\n", aerr);
 		bad = 1;
 	}
 	struct coll_store *s = NULL;

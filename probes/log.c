@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "erpulse/config.h"
 #include "erpulse/probe.h"
 #include "probes/log/files.h"
 #include "probes/log/fit.h"
@@ -124,10 +125,23 @@ static int log_init(const struct ep_config_section *section, const struct ep_pro
 	if ((r = get_opt_string(section, "preset", NULL, &v, err, errlen)) < 0)
 		goto fail;
 	if (v && !(preset = probe_log_preset_find(v))) {
-		snprintf(err, errlen,
-			 "[%s] preset: unknown preset '%s' (odoo, erpnext, postgresql, mariadb, "
-			 "java, tryton)",
-			 section->name, v);
+		/* every preset by name, and the nearest one when it is a near miss */
+		char names[256] = "";
+		const char *near = NULL;
+		size_t best = 3, len = 0;
+		for (const struct probe_log_preset *p = probe_log_presets; p->name; p++) {
+			size_t d = ep_edit_distance(v, p->name);
+			if (d < best) {
+				best = d;
+				near = p->name;
+			}
+			len += (size_t)snprintf(names + len,
+						len < sizeof(names) ? sizeof(names) - len : 0,
+						"%s%s", len ? ", " : "", p->name);
+		}
+		snprintf(err, errlen, "[%s] preset: unknown preset '%s'%s%s%s (%s)", section->name,
+			 v, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
+			 names);
 		r = -EINVAL;
 		goto fail;
 	}

@@ -15,6 +15,7 @@
 #include "collector/settings.h"
 #include "collector/store/sql.h"
 #include "erpulse/report.h"
+#include "erpulse/config.h"
 #include "erpulse/util.h"
 
 #define HISTORY_MAX 5000 /* samples used per series */
@@ -371,10 +372,22 @@ int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *
 	};
 	if (coll_webhook_format_parse(cfg->webhook_format ? cfg->webhook_format : "generic",
 				      &ret->webhook_format) < 0) {
+		static const char *const formats[] = {"generic", "dingtalk", "wecom", "feishu",
+						      "slack"};
+		const char *near = NULL;
+		size_t best = 3;
+		for (size_t i = 0; i < EP_ARRAY_SIZE(formats); i++) {
+			size_t d = ep_edit_distance(cfg->webhook_format, formats[i]);
+			if (d < best) {
+				best = d;
+				near = formats[i];
+			}
+		}
 		snprintf(err, errlen,
 			 "[alerts] webhook_format: '%s' is not generic, dingtalk, wecom, feishu "
-			 "or slack",
-			 cfg->webhook_format);
+			 "or slack%s%s%s",
+			 cfg->webhook_format, near ? "; did you mean '" : "", near ? near : "",
+			 near ? "'?" : "");
 		return -EINVAL;
 	}
 	return 0;

@@ -133,4 +133,9 @@ check "$T/typo.conf"
 tap_is "misspelled section type: exit 3" "$?" 3
 tap_like "  ... did you mean" "$(cat "$T/out")" "typo.conf:6: \[postgress\]: unknown section type 'postgress' \(did you mean 'postgres'\? known probes"
 
+conf "$T/preset.conf" "" "[log.x]" "paths = $T/*.log" "preset = odo"
+check "$T/preset.conf" --offline
+tap_is "misspelled log preset: exit 3" "$?" 3
+tap_like "  ... did you mean, and every preset" "$(cat "$T/out")" "preset: unknown preset 'odo'; did you mean 'odoo'\? \(odoo, erpnext, .*tryton, idempiere, dolibarr\)"
+
 tap_done

@@ -101,6 +101,8 @@ tap_like "unknown config key is an error naming file and line" "$out" "bad.conf:
 printf '[server]\nlisten = 127.0.0.1:1\ntls_cert = /nonexistent.pem\ntls_key = /nonexistent.key\n[store]\nurl = sqlite://%s/cc.db\n' "$T" >"$T/cc.conf"
 out=$("$COLLECTOR" --config "$T/cc.conf" check-config 2>&1)
 tap_like "check-config names an unreadable TLS file" "$out" "tls_cert: cannot read '/nonexistent.pem'"
+printf '[server]\ntls = no\n[store]\nurl = sqlite://%s/cc.db\n[alerts]\nwebhook_url = http://127.0.0.1:9/h\nwebhook_format = dingtalkk\n' "$T" >"$T/cc.conf"
+tap_like "check-config: a misspelled webhook format, with the near one" "$("$COLLECTOR" --config "$T/cc.conf" check-config 2>&1)" "webhook_format: 'dingtalkk' is not .*did you mean 'dingtalk'"
 printf '[server]\ntls = no\n[store]\nurl = sqlite://%s/cc.db\n' "$T" >"$T/cc.conf"
 tap_like "check-config: configuration OK" "$("$COLLECTOR" --config "$T/cc.conf" check-config 2>&1)" '^configuration OK$'
 
