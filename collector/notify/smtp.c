@@ -157,7 +157,7 @@ int coll_notice_render_mail(const struct coll_notice *n, const char *from, const
 		struct coll_notice_field f[COLL_NOTICE_FIELDS];
 		coll_notice_fields(n, val, when, f);
 		for (size_t i = 0; i < EP_ARRAY_SIZE(order); i++) {
-			size_t len = strlen(f[order[i]].label);
+			size_t len = ep_text_width(f[order[i]].label); /* CJK: 2 columns */
 			r |= ep_buf_printf(&b, "%s:%*s", f[order[i]].label,
 					   len < 9 ? (int)(9 - len) : 1, "");
 			r |= put_body_text(&b, f[order[i]].value);
