@@ -83,6 +83,8 @@ const struct ep_option coll_alerts_options[] = {
 	{"allow_private_targets", EP_OPT_BOOL, "no", 0, 0,
 	 "allow webhook targets in private, loopback or link-local ranges"},
 	{"dashboard_url", EP_OPT_STRING, NULL, 1, 4096, "base URL linked from notices"},
+	{"language", EP_OPT_STRING, "en", 1, 8,
+	 "language of the alert notices to webhook_url and mail_to: en | zh-CN"},
 	{"ca_file", EP_OPT_STRING, NULL, 1, 4096, "CA bundle for webhook/SMTP TLS"},
 	{"send_timeout", EP_OPT_DURATION, "10s", 1, 300, "one delivery attempt at most"},
 	{"max_attempts", EP_OPT_INT, "20", 1, 1000, "attempts before a notice is given up"},
@@ -311,6 +313,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(ep_config_get_bool(al, ao, "allow_private_targets", &s.allow_private_targets, err,
 			       errlen));
 	TRY(get_str(al, ao, "dashboard_url", &s.dashboard_url, err, errlen));
+	TRY(get_str(al, ao, "language", &s.language, err, errlen));
 	TRY(get_str(al, ao, "ca_file", &s.ca_file, err, errlen));
 	TRY(ep_config_get_duration(al, ao, "send_timeout", &s.send_timeout_s, err, errlen));
 	TRY(ep_config_get_int(al, ao, "max_attempts", &s.max_attempts, err, errlen));
@@ -325,6 +328,12 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	if (strcmp(s.tls_min_version, "1.2") != 0 && strcmp(s.tls_min_version, "1.3") != 0) {
 		snprintf(err, errlen, "%s: [server] tls_min_version: '%s' is not 1.2 or 1.3", file,
 			 s.tls_min_version);
+		r = -EINVAL;
+		goto out;
+	}
+	if (s.language && strcmp(s.language, "en") != 0 && strcmp(s.language, "zh-CN") != 0) {
+		snprintf(err, errlen, "%s: [alerts] language: '%s' is not en or zh-CN", file,
+			 s.language);
 		r = -EINVAL;
 		goto out;
 	}
@@ -353,7 +362,7 @@ void coll_settings_free(struct coll_settings *s)
 			 &s->store_url,     &s->webhook_url, &s->webhook_format,  &s->smtp_url,
 			 &s->mail_from,     &s->mail_to,     &s->smtp_user,       &s->smtp_password,
 			 &s->dashboard_url, &s->ca_file,     &s->tls_min_version, &s->tls_ciphers,
-			 &s->metrics_token};
+			 &s->metrics_token, &s->language};
 	for (size_t i = 0; i < EP_ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

@@ -52,6 +52,7 @@ struct coll_settings {
 	int64_t writers;
 	/* [alerts] */
 	char *webhook_url, *webhook_format;
+	char *language; /* [alerts] language of the notices: "en" | "zh-CN" */
 	char *smtp_url, *mail_from, *mail_to, *smtp_user, *smtp_password;
 	bool allow_private_targets;
 	char *dashboard_url;

@@ -364,6 +364,7 @@ int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *
 		.mail_from = cfg->mail_from,
 		.mail_to = cfg->mail_to,
 		.dashboard_url = cfg->dashboard_url,
+		.lang = cfg->language,
 		.forecast_window_s = 30 * 86400,
 		.sample_interval_s = cfg->sample_interval_s,
 		.max_forecasts = 64,

@@ -21,13 +21,14 @@ struct coll_analysis {
 	const char *smtp_url; /* NULL = no mail channel */
 	const char *mail_from, *mail_to;
 	const char *dashboard_url;
-	int64_t forecast_window_s;          /* history read for forecasts (default 30 days) */
-	int64_t sample_interval_s;          /* at most one history sample per series per this */
-	size_t max_forecasts;               /* per report (default 64) */
-	int64_t stale_after_s;              /* carried data older than this: category unknown
-					       (0 = 3 report intervals; docs/scoring.md) */
-	bool group_notices;                 /* several notices from one report or sweep of a host:
-					       one message per channel listing them (docs/alerts.md) */
+	const char *lang;          /* the notices' language ([alerts] language): "en" | "zh-CN" */
+	int64_t forecast_window_s; /* history read for forecasts (default 30 days) */
+	int64_t sample_interval_s; /* at most one history sample per series per this */
+	size_t max_forecasts;      /* per report (default 64) */
+	int64_t stale_after_s;     /* carried data older than this: category unknown
+				      (0 = 3 report intervals; docs/scoring.md) */
+	bool group_notices;        /* several notices from one report or sweep of a host:
+				      one message per channel listing them (docs/alerts.md) */
 	const struct coll_service *service; /* incidents (service/service.h); NULL = none */
 };
 

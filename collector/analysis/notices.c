@@ -9,6 +9,7 @@
 
 #include "collector/analysis/analysis_int.h"
 #include "collector/store/sql.h"
+#include "collector/web/i18n.h"
 #include "erpulse/util.h"
 
 /* A stable notice id: the same (host, alert, state, time) always gives the
@@ -125,13 +126,32 @@ int coll_notice_enqueue(const struct coll_analysis *an, struct coll_store *s, st
 		return r;
 	dashboard_link(an, t, url, sizeof(url));
 	/* the title in the one number format, a clear saying why */
-	if (a->action == COLL_ACTION_CLEAR)
-		snprintf(summary, sizeof(summary), "%s cleared on %s: %s", coll_result_name(a),
-			 a->object, a->why ? a->why : "resolved");
-	else
-		snprintf(summary, sizeof(summary), "%s %s on %s (%s)", coll_result_name(a),
-			 a->action == COLL_ACTION_ESCALATE ? "escalated" : "raised", a->object,
-			 coll_format_value(val, sizeof(val), a->value, a->unit));
+	struct coll_notice lang = {.lang = an->lang};
+	const char *rule = coll_notice_rule_text(&lang, coll_result_name(a));
+	coll_format_value(val, sizeof(val), a->value, a->unit);
+	const char *vars[] = {"rule",
+			      rule,
+			      "object",
+			      a->object,
+			      "verb",
+			      coll_i18n_text(an->lang, a->action == COLL_ACTION_ESCALATE
+							       ? "notice.verb.escalate"
+							       : "notice.verb.raise"),
+			      "value",
+			      val,
+			      "why",
+			      a->why ? a->why : coll_i18n_text(an->lang, "notice.why.resolved"),
+			      NULL};
+	coll_i18n_render(an->lang,
+			 a->action == COLL_ACTION_CLEAR ? "notice.summary.clear" : "notice.summary",
+			 vars, summary, sizeof(summary));
+	/* a translated notice says what to do from the catalog */
+	const char *remedy = a->remediation;
+	if (a->remediation && strcmp(coll_i18n_lang(an->lang), "en") != 0) {
+		const char *cat = coll_i18n_finding(an->lang, coll_result_name(a), "remediation");
+		if (strcmp(cat, coll_result_name(a)) != 0)
+			remedy = cat;
+	}
 	struct coll_notice n = {
 		.host = t->hostname,
 		.customer = t->customer,
@@ -141,12 +161,13 @@ int coll_notice_enqueue(const struct coll_analysis *an, struct coll_store *s, st
 		.value = a->value,
 		.unit = a->unit,
 		.message = a->message,
-		.remediation = a->action == COLL_ACTION_CLEAR ? NULL : a->remediation,
+		.remediation = a->action == COLL_ACTION_CLEAR ? NULL : remedy,
 		.dashboard_url = url[0] ? url : NULL,
 		.at = now,
 		.state = notice_state(a->action),
 		.id = id,
 		.summary = summary,
+		.lang = an->lang,
 	};
 	notice_id(id, t->agent_id, n.rule, a->object, coll_notice_state_name(n.state), now);
 	return enqueue_notice(an, s, &n, now);
@@ -179,9 +200,11 @@ int coll_notice_enqueue_group(const struct coll_analysis *an, struct coll_store 
 				worst = l;
 		}
 		r |= ep_buf_printf(&msg, "%s- [%s] %s", i ? "\n" : "",
-				   a->action == COLL_ACTION_CLEAR ? "RESOLVED"
-				   : l == COLL_LEVEL_CRITICAL     ? "CRITICAL"
-								  : "WARNING",
+				   coll_i18n_text(an->lang, a->action == COLL_ACTION_CLEAR
+								    ? "notice.severity.resolved"
+							    : l == COLL_LEVEL_CRITICAL
+								    ? "notice.severity.critical"
+								    : "notice.severity.warning"),
 				   a->message);
 		r |= ep_buf_printf(&key, "%s/%s/%s;", coll_result_name(a), a->object,
 				   coll_alert_action_name(a->action));
@@ -191,16 +214,19 @@ int coll_notice_enqueue_group(const struct coll_analysis *an, struct coll_store 
 		ep_buf_free(&key);
 		return -ENOMEM;
 	}
-	char summary[160];
-	if (raised && cleared)
-		snprintf(object, sizeof(object), "%zu alerts (%zu raised, %zu resolved)", n, raised,
-			 cleared);
-	else
-		snprintf(object, sizeof(object), "%zu alerts", n);
-	snprintf(summary, sizeof(summary), "%s %s", object,
-		 !cleared  ? "raised"
-		 : !raised ? "resolved"
-			   : "changed");
+	char summary[256], sn[24], sr[24], sc[24];
+	snprintf(sn, sizeof(sn), "%zu", n);
+	snprintf(sr, sizeof(sr), "%zu", raised);
+	snprintf(sc, sizeof(sc), "%zu", cleared);
+	const char *counts[] = {"n", sn, "raised", sr, "resolved", sc, NULL};
+	coll_i18n_render(an->lang, raised && cleared ? "notice.group.mixed" : "notice.group.count",
+			 counts, object, sizeof(object));
+	const char *said[] = {"alerts", object, "verb",
+			      coll_i18n_text(an->lang, !cleared  ? "notice.verb.raise"
+						       : !raised ? "notice.verb.resolved"
+								 : "notice.verb.changed"),
+			      NULL};
+	coll_i18n_render(an->lang, "notice.summary.group", said, summary, sizeof(summary));
 	dashboard_link(an, t, url, sizeof(url));
 	struct coll_notice g = {
 		.host = t->hostname,
@@ -216,6 +242,7 @@ int coll_notice_enqueue_group(const struct coll_analysis *an, struct coll_store 
 		.state = raised ? COLL_NOTICE_RAISE : COLL_NOTICE_CLEAR,
 		.id = id,
 		.summary = summary,
+		.lang = an->lang,
 	};
 	notice_id(id, t->agent_id, "alerts", key.data ? key.data : "",
 		  coll_notice_state_name(g.state), now);

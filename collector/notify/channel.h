@@ -23,6 +23,19 @@ void coll_notice_value(const struct coll_notice *n, char *buf, size_t size);
 void coll_notice_when(const struct coll_notice *n, char *buf, size_t size);
 /* Cuts s at a UTF-8 character boundary no later than max bytes. */
 void coll_utf8_truncate(char *s, size_t max);
+/* key's catalog text in the notice's language (collector/web/i18n.h). */
+const char *coll_notice_text(const struct coll_notice *n, const char *key);
+/* The severity and the state as words of the notice's language. */
+const char *coll_notice_level(const struct coll_notice *n);
+const char *coll_notice_state_text(const struct coll_notice *n);
+/* The labelled fields every channel lists, in order: customer, host, rule,
+ * object, severity, state, value (as given), at (as given). */
+#define COLL_NOTICE_FIELDS 8
+struct coll_notice_field {
+	const char *label, *value;
+};
+void coll_notice_fields(const struct coll_notice *n, const char *value, const char *when,
+			struct coll_notice_field f[COLL_NOTICE_FIELDS]);
 /* Markdown body shared by DingTalk and WeCom. malloc'd, NULL when out of memory. */
 char *coll_notice_markdown(const struct coll_notice *n, const char *title);
 

@@ -240,7 +240,9 @@ static void message_text(const struct coll_channel *c, const struct coll_inciden
 	snprintf(after, sizeof(after), isfinite(n->after) ? "%.1f" : "n/a", n->after);
 	snprintf(seq, sizeof(seq), "%" PRId64, n->report_seq);
 	snprintf(level, sizeof(level), "L%d", n->level);
-	const char *vars[] = {"id",      id,        "host",   n->hostname, "rule",   n->rule,
+	const struct coll_notice lang = {.lang = c->lang};
+	const char *rule = coll_notice_rule_text(&lang, n->rule);
+	const char *vars[] = {"id",      id,        "host",   n->hostname, "rule",   rule,
 			      "object",  n->object, "target", target,      "level",  level,
 			      "before",  before,    "after",  after,       "report", seq,
 			      "channel", c->name,   NULL};
@@ -277,6 +279,7 @@ int coll_channel_render(const struct coll_channels *cs, const struct coll_channe
 		.dashboard_url = cs->dashboard_url,
 		.at = n->at,
 		.id = nid,
+		.lang = c->lang,
 	};
 	*ret = NULL;
 	if (c->email)

@@ -37,23 +37,22 @@ json_t *coll_render_feishu(const struct coll_notice *n, const char *title)
 		return NULL;
 	coll_notice_value(n, val, sizeof(val));
 	coll_notice_when(n, when, sizeof(when));
-	r |= json_array_append_new(content, feishu_line("Customer", n->customer));
-	r |= json_array_append_new(content, feishu_line("Host", n->host));
-	r |= json_array_append_new(content, feishu_line("Rule", n->rule));
-	r |= json_array_append_new(content, feishu_line("Object", n->object));
-	r |= json_array_append_new(content, feishu_line("Severity", n->severity));
-	r |= json_array_append_new(content, feishu_line("State", coll_notice_state_name(n->state)));
-	r |= json_array_append_new(content, feishu_line("Value", val));
-	r |= json_array_append_new(content, feishu_line("At", when));
+	struct coll_notice_field f[COLL_NOTICE_FIELDS];
+	coll_notice_fields(n, val, when, f);
+	for (size_t i = 0; i < COLL_NOTICE_FIELDS; i++)
+		r |= json_array_append_new(content, feishu_line(f[i].label, f[i].value));
 	if (n->message)
 		r |= json_array_append_new(
 			content, json_pack("[{s:s, s:s}]", "tag", "text", "text", n->message));
 	if (n->remediation)
-		r |= json_array_append_new(content, feishu_line("Remediation", n->remediation));
+		r |= json_array_append_new(
+			content,
+			feishu_line(coll_notice_text(n, "notice.remediation"), n->remediation));
 	if (n->dashboard_url)
-		r |= json_array_append_new(content, json_pack("[{s:s, s:s, s:s}]", "tag", "a",
-							      "text", "Open in dashboard", "href",
-							      n->dashboard_url));
+		r |= json_array_append_new(content,
+					   json_pack("[{s:s, s:s, s:s}]", "tag", "a", "text",
+						     coll_notice_text(n, "notice.open_dashboard"),
+						     "href", n->dashboard_url));
 	if (r) {
 		json_decref(content);
 		return NULL;

@@ -18,6 +18,7 @@
 
 #include "collector/notify/channel.h"
 #include "collector/notify/notify.h"
+#include "collector/web/i18n.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
 
@@ -102,30 +103,38 @@ const char *coll_s_or(const char *s, const char *def)
 	return s && *s ? s : def;
 }
 
-static const char *state_verb(enum coll_notice_state s)
+const char *coll_notice_text(const struct coll_notice *n, const char *key)
 {
-	switch (s) {
-	case COLL_NOTICE_RAISE:
-		return "raised";
-	case COLL_NOTICE_ESCALATE:
-		return "escalated";
-	case COLL_NOTICE_DEESCALATE:
-		return "de-escalated";
-	case COLL_NOTICE_CLEAR:
-		return "cleared";
-	}
-	return "changed";
+	return coll_i18n_text(n->lang, key);
 }
 
-static void severity_upper(const struct coll_notice *n, char *buf, size_t size)
+/* The catalog text of prefix + name ("notice.level." + "critical"), or name
+ * itself when the catalog has none. */
+static const char *word(const struct coll_notice *n, const char *prefix, const char *name)
 {
-	const char *sev =
-		n->state == COLL_NOTICE_CLEAR ? "resolved" : coll_s_or(n->severity, "alert");
-	size_t i;
+	char key[96];
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	const char *t = coll_notice_text(n, key);
+	return strcmp(t, key) == 0 ? name : t;
+}
 
-	for (i = 0; sev[i] && i + 1 < size; i++)
-		buf[i] = (char)(sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
-	buf[i] = '\0';
+const char *coll_notice_level(const struct coll_notice *n)
+{
+	return word(n, "notice.level.", coll_s_or(n->severity, "alert"));
+}
+
+const char *coll_notice_state_text(const struct coll_notice *n)
+{
+	return word(n, "notice.state.", coll_notice_state_name(n->state));
+}
+
+/* The rule as people read it: its finding kind's title in a translated
+ * notice, the rule's name in English (what operators grep for). */
+const char *coll_notice_rule_text(const struct coll_notice *n, const char *rule)
+{
+	if (!rule || strcmp(coll_i18n_lang(n->lang), "en") == 0)
+		return coll_s_or(rule, "alert");
+	return coll_i18n_finding(n->lang, rule, "title");
 }
 
 void coll_notice_value(const struct coll_notice *n, char *buf, size_t size)
@@ -133,7 +142,7 @@ void coll_notice_value(const struct coll_notice *n, char *buf, size_t size)
 	if (isnan(n->value))
 		snprintf(buf, size, "n/a");
 	else if (isinf(n->value))
-		snprintf(buf, size, "never");
+		snprintf(buf, size, "%s", coll_notice_text(n, "notice.value.never"));
 	else
 		snprintf(buf, size, "%.1f%s%s", n->value, n->unit ? " " : "",
 			 coll_s_or(n->unit, ""));
@@ -141,18 +150,28 @@ void coll_notice_value(const struct coll_notice *n, char *buf, size_t size)
 
 int coll_notice_title(const struct coll_notice *n, char *buf, size_t size)
 {
-	char sev[32], val[64];
+	char val[64], summary[768];
 
 	if (!n || !buf || !size)
 		return -EINVAL;
-	severity_upper(n, sev, sizeof(sev));
-	if (n->summary)
-		return ep_snprintf(buf, size, "[%s] %s: %s", sev, coll_s_or(n->host, "?"),
-				   n->summary);
-	coll_notice_value(n, val, sizeof(val));
-	return ep_snprintf(buf, size, "[%s] %s: %s %s on %s (%s)", sev, coll_s_or(n->host, "?"),
-			   coll_s_or(n->rule, "alert"), state_verb(n->state),
-			   coll_s_or(n->object, "?"), val);
+	const char *sev = n->state == COLL_NOTICE_CLEAR
+				  ? coll_notice_text(n, "notice.severity.resolved")
+				  : word(n, "notice.severity.", coll_s_or(n->severity, "alert"));
+	if (!n->summary) {
+		coll_notice_value(n, val, sizeof(val));
+		const char *vars[] = {
+			"rule",   coll_notice_rule_text(n, n->rule),
+			"verb",   word(n, "notice.verb.", coll_notice_state_name(n->state)),
+			"object", coll_s_or(n->object, "?"),
+			"value",  val,
+			NULL};
+		coll_i18n_render(n->lang, "notice.summary", vars, summary, sizeof(summary));
+	}
+	const char *vars[] = {"severity", sev,
+			      "host",     coll_s_or(n->host, "?"),
+			      "summary",  n->summary ? n->summary : summary,
+			      NULL};
+	return coll_i18n_render(n->lang, "notice.title", vars, buf, size);
 }
 
 /* Cuts s at a UTF-8 character boundary no later than max bytes. */
@@ -175,6 +194,23 @@ void coll_notice_when(const struct coll_notice *n, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+void coll_notice_fields(const struct coll_notice *n, const char *value, const char *when,
+			struct coll_notice_field f[COLL_NOTICE_FIELDS])
+{
+	const char *v[COLL_NOTICE_FIELDS][2] = {
+		{"notice.field.customer", coll_s_or(n->customer, "-")},
+		{"notice.field.host", coll_s_or(n->host, "-")},
+		{"notice.field.rule", coll_s_or(n->rule, "-")},
+		{"notice.field.object", coll_s_or(n->object, "-")},
+		{"notice.field.severity", n->severity ? coll_notice_level(n) : "-"},
+		{"notice.field.state", coll_notice_state_text(n)},
+		{"notice.field.value", value},
+		{"notice.field.at", when},
+	};
+	for (size_t i = 0; i < COLL_NOTICE_FIELDS; i++)
+		f[i] = (struct coll_notice_field){coll_notice_text(n, v[i][0]), v[i][1]};
+}
+
 /* Markdown body shared by DingTalk and WeCom. */
 char *coll_notice_markdown(const struct coll_notice *n, const char *title)
 {
@@ -186,20 +222,18 @@ char *coll_notice_markdown(const struct coll_notice *n, const char *title)
 	coll_notice_when(n, when, sizeof(when));
 	ep_buf_init(&b, 64 * 1024);
 	r |= ep_buf_printf(&b, "### %s\n\n", title);
-	r |= ep_buf_printf(&b, "- **Customer:** %s\n", coll_s_or(n->customer, "-"));
-	r |= ep_buf_printf(&b, "- **Host:** %s\n", coll_s_or(n->host, "-"));
-	r |= ep_buf_printf(&b, "- **Rule:** %s\n", coll_s_or(n->rule, "-"));
-	r |= ep_buf_printf(&b, "- **Object:** %s\n", coll_s_or(n->object, "-"));
-	r |= ep_buf_printf(&b, "- **Severity:** %s\n", coll_s_or(n->severity, "-"));
-	r |= ep_buf_printf(&b, "- **State:** %s\n", coll_notice_state_name(n->state));
-	r |= ep_buf_printf(&b, "- **Value:** %s\n", val);
-	r |= ep_buf_printf(&b, "- **At:** %s\n", when);
+	struct coll_notice_field f[COLL_NOTICE_FIELDS];
+	coll_notice_fields(n, val, when, f);
+	for (size_t i = 0; i < COLL_NOTICE_FIELDS; i++)
+		r |= ep_buf_printf(&b, "- **%s:** %s\n", f[i].label, f[i].value);
 	if (n->message)
 		r |= ep_buf_printf(&b, "\n%s\n", n->message);
 	if (n->remediation)
-		r |= ep_buf_printf(&b, "\n**Remediation:** %s\n", n->remediation);
+		r |= ep_buf_printf(&b, "\n**%s:** %s\n", coll_notice_text(n, "notice.remediation"),
+				   n->remediation);
 	if (n->dashboard_url)
-		r |= ep_buf_printf(&b, "\n[Open in dashboard](%s)\n", n->dashboard_url);
+		r |= ep_buf_printf(&b, "\n[%s](%s)\n", coll_notice_text(n, "notice.open_dashboard"),
+				   n->dashboard_url);
 	if (r && r != -E2BIG) {
 		ep_buf_free(&b);
 		return NULL;

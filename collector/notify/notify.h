@@ -41,6 +41,7 @@ struct coll_notice {
 	const char *dashboard_url; /* link to the alert/host, may be NULL */
 	int64_t at;                /* when it happened (epoch s) */
 	const char *id;            /* stable notice id (outbox row), may be NULL */
+	const char *lang;          /* the channel's language: "en" (NULL) | "zh-CN" */
 	const char *summary;       /* the title after "[SEV] host: ", written by the analysis in
 				      the one number format ("index_fragmentation cleared on x:
 				      now 0.0% (was 56.1%) after rebuild"); NULL = from rule,
@@ -57,6 +58,10 @@ enum coll_webhook_format {
 const char *coll_webhook_format_name(enum coll_webhook_format f);
 /* "generic" | "dingtalk" | "wecom" | "feishu" | "slack" -> 0, else -EINVAL. */
 int coll_webhook_format_parse(const char *s, enum coll_webhook_format *ret);
+
+/* rule as people read it in n->lang: the finding kind's title in a
+ * translated notice, the rule's name in English. */
+const char *coll_notice_rule_text(const struct coll_notice *n, const char *rule);
 
 /* One-line title, e.g. "[CRITICAL] erp01: index_fragmentation raised on
  * odoo/public.x_idx (55.0 %)". Written into buf; 0 or -ENOSPC (truncated). */

@@ -88,12 +88,11 @@ json_t *coll_render_slack(const struct coll_notice *n, const char *title)
 	coll_notice_value(n, val, sizeof(val));
 	r |= json_array_append_new(blocks, json_pack("{s:s, s:{s:s, s:s}}", "type", "header",
 						     "text", "type", "plain_text", "text", hdr));
-	r |= json_array_append_new(fields, slack_mrkdwn("Customer", n->customer));
-	r |= json_array_append_new(fields, slack_mrkdwn("Host", n->host));
-	r |= json_array_append_new(fields, slack_mrkdwn("Rule", n->rule));
-	r |= json_array_append_new(fields, slack_mrkdwn("Object", n->object));
-	r |= json_array_append_new(fields, slack_mrkdwn("Severity", n->severity));
-	r |= json_array_append_new(fields, slack_mrkdwn("Value", val));
+	struct coll_notice_field f[COLL_NOTICE_FIELDS];
+	coll_notice_fields(n, val, "", f);
+	for (size_t i = 0; i < COLL_NOTICE_FIELDS; i++)
+		if (i != 5 && i != 7) /* Slack's fields: no state, no time */
+			r |= json_array_append_new(fields, slack_mrkdwn(f[i].label, f[i].value));
 	r |= json_array_append_new(blocks,
 				   json_pack("{s:s, s:o}", "type", "section", "fields", fields));
 	fields = NULL;
@@ -102,13 +101,15 @@ json_t *coll_render_slack(const struct coll_notice *n, const char *title)
 					   json_pack("{s:s, s:o}", "type", "section", "text",
 						     slack_mrkdwn(NULL, n->message)));
 	if (n->remediation)
-		r |= json_array_append_new(blocks,
-					   json_pack("{s:s, s:o}", "type", "section", "text",
-						     slack_mrkdwn("Remediation", n->remediation)));
+		r |= json_array_append_new(
+			blocks, json_pack("{s:s, s:o}", "type", "section", "text",
+					  slack_mrkdwn(coll_notice_text(n, "notice.remediation"),
+						       n->remediation)));
 	if (n->dashboard_url) {
 		struct ep_buf b;
 		ep_buf_init(&b, 8192);
-		if (ep_buf_printf(&b, "<%s|Open in dashboard>", n->dashboard_url) < 0) {
+		if (ep_buf_printf(&b, "<%s|%s>", n->dashboard_url,
+				  coll_notice_text(n, "notice.open_dashboard")) < 0) {
 			ep_buf_free(&b);
 			goto fail;
 		}

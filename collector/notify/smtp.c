@@ -152,29 +152,30 @@ int coll_notice_render_mail(const struct coll_notice *n, const char *from, const
 	r |= ep_buf_printf(&b, "\r\n");
 	r |= put_body_text(&b, title);
 	r |= ep_buf_printf(&b, "\r\n\r\n");
-	r |= ep_buf_printf(&b, "State:    %s\r\n", coll_notice_state_name(n->state));
-	r |= ep_buf_printf(&b, "Severity: %s\r\n", coll_s_or(n->severity, "-"));
-	r |= ep_buf_printf(&b, "Customer: ");
-	r |= put_body_text(&b, coll_s_or(n->customer, "-"));
-	r |= ep_buf_printf(&b, "\r\nHost:     ");
-	r |= put_body_text(&b, coll_s_or(n->host, "-"));
-	r |= ep_buf_printf(&b, "\r\nRule:     ");
-	r |= put_body_text(&b, coll_s_or(n->rule, "-"));
-	r |= ep_buf_printf(&b, "\r\nObject:   ");
-	r |= put_body_text(&b, coll_s_or(n->object, "-"));
-	r |= ep_buf_printf(&b, "\r\nValue:    %s\r\nAt:       %s\r\n", val, when);
+	{
+		static const size_t order[] = {5, 4, 0, 1, 2, 3, 6, 7}; /* state, severity, ... */
+		struct coll_notice_field f[COLL_NOTICE_FIELDS];
+		coll_notice_fields(n, val, when, f);
+		for (size_t i = 0; i < EP_ARRAY_SIZE(order); i++) {
+			size_t len = ep_text_width(f[order[i]].label); /* CJK: 2 columns */
+			r |= ep_buf_printf(&b, "%s:%*s", f[order[i]].label,
+					   len < 9 ? (int)(9 - len) : 1, "");
+			r |= put_body_text(&b, f[order[i]].value);
+			r |= ep_buf_printf(&b, "\r\n");
+		}
+	}
 	if (n->message) {
 		r |= ep_buf_printf(&b, "\r\n");
 		r |= put_body_text(&b, n->message);
 		r |= ep_buf_printf(&b, "\r\n");
 	}
 	if (n->remediation) {
-		r |= ep_buf_printf(&b, "\r\nRemediation:\r\n");
+		r |= ep_buf_printf(&b, "\r\n%s:\r\n", coll_notice_text(n, "notice.remediation"));
 		r |= put_body_text(&b, n->remediation);
 		r |= ep_buf_printf(&b, "\r\n");
 	}
 	if (n->dashboard_url) {
-		r |= ep_buf_printf(&b, "\r\nDashboard: ");
+		r |= ep_buf_printf(&b, "\r\n%s: ", coll_notice_text(n, "notice.field.dashboard"));
 		r |= put_body_text(&b, n->dashboard_url);
 		r |= ep_buf_printf(&b, "\r\n");
 	}

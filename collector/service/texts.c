@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "collector/service/texts.h"
+#include "collector/web/i18n.h"
 
 struct text {
 	const char *key, *en, *zh;
@@ -66,45 +67,10 @@ const char *coll_text_key(size_t i)
 	return i < coll_text_count() ? texts[i].key : NULL;
 }
 
-static const char *var(const char *const *vars, const char *name, size_t len)
-{
-	for (size_t i = 0; vars && vars[i] && vars[i + 1]; i += 2)
-		if (strlen(vars[i]) == len && memcmp(vars[i], name, len) == 0)
-			return vars[i + 1];
-	return NULL;
-}
-
 int coll_text_render(const char *key, const char *lang, const char *const *vars, char *buf,
 		     size_t size)
 {
 	const char *t = coll_text(key, lang);
-	size_t o = 0;
-	int r = 0;
-	if (size == 0)
-		return -ENOSPC;
-	if (!t) {
-		t = key;
-		r = -ENOENT;
-	}
-	for (const char *p = t; *p;) {
-		const char *v = NULL, *close = NULL;
-		size_t vlen;
-		if (*p == '{' && (close = strchr(p, '}')) &&
-		    (v = var(vars, p + 1, (size_t)(close - p - 1)))) {
-			vlen = strlen(v);
-			p = close + 1;
-		} else {
-			v = p++;
-			vlen = 1;
-		}
-		if (o + vlen >= size) {
-			memcpy(buf + o, v, size - 1 - o);
-			buf[size - 1] = '\0';
-			return -ENOSPC;
-		}
-		memcpy(buf + o, v, vlen);
-		o += vlen;
-	}
-	buf[o] = '\0';
-	return r;
+	int r = coll_i18n_fill(t ? t : key, vars, buf, size);
+	return r < 0 ? r : t ? 0 : -ENOENT;
 }

@@ -19,7 +19,7 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 {
 	static const char *const names[] = {
 		"id",    "customer_id", "customer",   "hostname",    "last_report_at", "state",
-		"score", "band",        "top_reason", "open_alerts", "stale_since"};
+		"score", "band",        "top_reason", "open_alerts", "stale_since",    "label"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
@@ -27,7 +27,8 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.last_report_at, " COLL_STATE_SQL
 		", a.score, " COLL_BAND_SQL ", a.top_reason, (SELECT COUNT(*) FROM alerts x WHERE"
-		" x.agent_id = a.id AND x.closed_at IS NULL), a.stale_since FROM agents a JOIN "
+		" x.agent_id = a.id AND x.closed_at IS NULL), a.stale_since, a.label FROM agents a "
+		"JOIN "
 		"customers c ON c.id = a.customer_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)"
 		" ORDER BY a.revoked_at IS NOT NULL, COALESCE(a.score, 101), c.name, a.hostname,"
@@ -36,15 +37,15 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 		coll_i2s(scope->limit > 0 ? scope->limit : 100000).s, coll_i2s(scope->offset).s);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssssisissii", ret);
+	r = coll_rows_json(&res, names, "ssssisissiis", ret);
 	coll_db_res_free(&res);
 	return r;
 }
 
 static const char *const alert_names[] = {
-	"id",    "host_id", "hostname",    "customer_id", "rule",       "object",   "severity",
-	"value", "message", "remediation", "opened_at",   "updated_at", "closed_at"};
-static const char alert_types[] = "issssssdssiii";
+	"id",    "host_id", "hostname",    "customer_id", "rule",       "object",    "severity",
+	"value", "message", "remediation", "opened_at",   "updated_at", "closed_at", "label"};
+static const char alert_types[] = "issssssdssiiis";
 
 int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const char *id,
 		    int64_t now, json_t **ret)
@@ -53,7 +54,7 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		"id",          "customer_id", "customer",    "hostname",       "agent_version",
 		"enrolled_at", "revoked_at",  "last_seq",    "last_report_at", "state",
 		"score",       "band",        "seq_rewinds", "score_detail",   "forecasts",
-		"stale_since"};
+		"stale_since", "label"};
 	struct coll_db_res res = {0};
 	json_t *host = NULL, *j = NULL;
 	if (!scope)
@@ -62,8 +63,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
 		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score,"
-		" " COLL_BAND_SQL ", a.seq_rewinds, a.score_json, a.forecasts_json, a.stale_since"
-		" FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" " COLL_BAND_SQL ", a.seq_rewinds, a.score_json, a.forecasts_json, a.stale_since,"
+		" a.label FROM agents a JOIN customers c ON c.id = a.customer_id"
 		" WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
 		&res, coll_i2s(now).s, id, scope->customer_id, scope->customer_id);
 	if (r < 0)
@@ -72,7 +73,7 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		coll_db_res_free(&res);
 		return -ENOENT; /* missing and out of scope alike */
 	}
-	host = coll_row_json(&res, 0, names, "sssssiiiisisijji");
+	host = coll_row_json(&res, 0, names, "sssssiiiisisijjis");
 	coll_db_res_free(&res);
 	if (!host)
 		return -ENOMEM;
@@ -100,8 +101,8 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	r = COLL_Q(
 		s,
 		"SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object, x.severity,"
-		" x.value, x.message, x.remediation, x.opened_at, x.updated_at, x.closed_at"
-		" FROM alerts x JOIN agents a ON a.id = x.agent_id WHERE x.agent_id = ? AND"
+		" x.value, x.message, x.remediation, x.opened_at, x.updated_at, x.closed_at,"
+		" a.label FROM alerts x JOIN agents a ON a.id = x.agent_id WHERE x.agent_id = ? AND"
 		" x.closed_at IS NULL ORDER BY x.opened_at DESC",
 		&res, id);
 	if (r < 0)
@@ -134,7 +135,7 @@ int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool
 		s,
 		"SELECT x.id, x.agent_id, a.hostname, x.customer_id, x.rule, x.object,"
 		" x.severity, x.value, x.message, x.remediation, x.opened_at, x.updated_at,"
-		" x.closed_at FROM alerts x JOIN agents a ON a.id = x.agent_id"
+		" x.closed_at, a.label FROM alerts x JOIN agents a ON a.id = x.agent_id"
 		" WHERE (CAST(? AS TEXT) IS NULL OR x.customer_id = ?) AND (? = '0' OR"
 		" x.closed_at IS NULL) ORDER BY x.closed_at IS NOT NULL, x.updated_at DESC, x.id"
 		" DESC LIMIT CAST(? AS BIGINT) OFFSET CAST(? AS BIGINT)",

@@ -1,5 +1,6 @@
 /* Message catalogs (i18n.h): the JSON files of collector/web/i18n/,
  * embedded by embed.py into catalogs.inc and parsed once on first use. */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -116,4 +117,46 @@ const char *coll_i18n_catalog(const char *lang, size_t *ret_len)
 		return catalog_zh_CN;
 	}
 	return NULL;
+}
+
+static const char *var(const char *const *vars, const char *name, size_t len)
+{
+	for (size_t i = 0; vars && vars[i] && vars[i + 1]; i += 2)
+		if (strlen(vars[i]) == len && memcmp(vars[i], name, len) == 0)
+			return vars[i + 1];
+	return NULL;
+}
+
+int coll_i18n_fill(const char *tmpl, const char *const *vars, char *buf, size_t size)
+{
+	size_t o = 0;
+	if (size == 0)
+		return -ENOSPC;
+	for (const char *p = tmpl ? tmpl : ""; *p;) {
+		const char *v = NULL, *close = NULL;
+		size_t vlen;
+		if (*p == '{' && (close = strchr(p, '}')) &&
+		    (v = var(vars, p + 1, (size_t)(close - p - 1)))) {
+			vlen = strlen(v);
+			p = close + 1;
+		} else {
+			v = p++;
+			vlen = 1;
+		}
+		if (o + vlen >= size) {
+			memcpy(buf + o, v, size - 1 - o);
+			buf[size - 1] = '\0';
+			return -ENOSPC;
+		}
+		memcpy(buf + o, v, vlen);
+		o += vlen;
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
+int coll_i18n_render(const char *lang, const char *key, const char *const *vars, char *buf,
+		     size_t size)
+{
+	return coll_i18n_fill(coll_i18n_text(lang, key), vars, buf, size);
 }

@@ -24,6 +24,14 @@ const char *coll_i18n_text(const char *lang, const char *key);
 /* A finding kind's "title", "explanation" or "remediation" in lang. */
 const char *coll_i18n_finding(const char *lang, const char *kind, const char *part);
 
+/* tmpl with its named placeholders ("{host}") replaced from vars =
+ * {"name", "value", ..., NULL}; a placeholder without a value stays as
+ * written. 0 or -ENOSPC (truncated at size - 1). */
+int coll_i18n_fill(const char *tmpl, const char *const *vars, char *buf, size_t size);
+/* key's text in lang, filled (coll_i18n_fill). */
+int coll_i18n_render(const char *lang, const char *key, const char *const *vars, char *buf,
+		     size_t size);
+
 /* The catalog file of lang as served to the page (JSON bytes, static), or
  * NULL when there is none. */
 const char *coll_i18n_catalog(const char *lang, size_t *ret_len);

@@ -66,4 +66,17 @@ tap_like "alerts?state=all includes closed ones too" "$(get "$VENDOR" '/api/v1/a
 tap_is "hosts?limit=1&offset=1 pages" "$(get "$VENDOR" '/api/v1/hosts?limit=1&offset=1' | ids hosts)" "host-b"
 tap_like "a bad limit is a 400" "$(get "$VENDOR" '/api/v1/hosts?limit=0')" '^400 '
 tap_like "a malformed host id is a 404" "$(get "$VENDOR" '/api/v1/hosts/..%2f..%2fetc')" '^404 '
+
+# host labels (`host label ID TEXT`): in the hosts list, the host and its alerts
+coll_cli host label "$AA" "ERP prod (Shanghai)" >/dev/null 2>&1 || bail "host label"
+lbl() { /usr/bin/python3 -c 'import json,sys; j=json.loads(sys.stdin.read().split(" ",1)[1]); e=eval(sys.argv[1]); print(e)' "$1"; }
+tap_is "hosts list carries the label (null when none)" \
+	"$(get "$VENDOR" /api/v1/hosts | lbl 'sorted((h["hostname"], h["label"]) for h in j["hosts"])')" \
+	"[('host-a', 'ERP prod (Shanghai)'), ('host-b', None)]"
+tap_is "one host carries its label, and so do its alerts" \
+	"$(get "$VA" "/api/v1/hosts/$AA" | lbl '(j["label"], [a["label"] for a in j["alerts"]])')" \
+	"('ERP prod (Shanghai)', ['ERP prod (Shanghai)'])"
+tap_is "the alerts list has the label column" \
+	"$(get "$VENDOR" /api/v1/alerts | lbl 'sorted((a["hostname"], a["label"]) for a in j["alerts"])')" \
+	"[('host-a', 'ERP prod (Shanghai)'), ('host-b', None)]"
 tap_done

@@ -93,6 +93,10 @@ dom_like fleet-zh-CN "fleet (zh-CN): the page is in Chinese" '<html lang="zh-CN"
 dom_like fleet-zh-CN "fleet (zh-CN): band chips and headers in Chinese" '健康.*<th class="sort"[^>]*>客户</th>'
 csp_held fleet-en
 csp_held fleet-zh-CN
+# the incidents' triage queue (standard tier by default): by time to breach, with state and level
+dom_like fleet-en "fleet (en): open incidents by time to breach, first" \
+	'id="incidents-title"[^>]*>Triage: open incidents by time to breach</h2><div class="scroll" id="incidents-box"><table.*<td data-label="Breach"><span[^>]*>[^<]+</span></td><td data-label="Severity"><span class="sev critical">critical</span>.*<td data-label="Incident">open</td><td data-label="Level">L1</td>'
+dom_like fleet-zh-CN "fleet (zh-CN): the incidents' queue in Chinese" '分诊：按距违约时间排列的未结事件.*<td data-label="事件">未处理</td>'
 
 # ---- vendor: host page and its charts ---------------------------------------------------
 dom_like host-en "host (en): the charts are drawn by uPlot" 'class="uplot'
@@ -138,6 +142,8 @@ dom_like portal-en "portal (en): open risks with remediation" 'Open risks.*REIND
 tap_is "portal (en): the customer's score trend from the fixture" \
 	"$(chart portal-en Score | json_get - 'len(j["series"][0]["v"]) >= 700 and j["drawn"] == "1"')" "True"
 tap_is "portal (en): no other customer's host" "$(grep -c 'other-db' "$T/portal-en.dom")" "0"
+dom_like portal-en "portal (en): each open risk with its repair progress (incident state)" 'Open risks.*REINDEX INDEX CONCURRENTLY.*Repair: open'
+dom_like portal-zh-CN "portal (zh-CN): repair progress in Chinese" '未解决的风险.*修复进度: 未处理'
 dom_like portal-zh-CN "portal (zh-CN): in Chinese" '各领域评级.*数据库 · (差|需关注).*未解决的风险'
 dom_like portal-en "portal (en): adoption and customer health beside the ratings" \
 	'id="adoption-card".*Adoption and customer health.*data-adoption="[^"]+".*data-health="[0-9]+:(healthy|at_risk|churn_warning)".*Technical risk score: [0-9]+ \(weight 40\).*Rating per area'

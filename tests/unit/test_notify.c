@@ -456,14 +456,55 @@ static void test_refusals(void **state)
 	assert_string_equal(coll_send_outcome_name(r.outcome), "retry");
 }
 
+/* A zh-CN notice: every format's title, labels and words from the zh-CN
+ * catalog; the machine-read fields (rule, state) unchanged. */
+static void test_language(void **state)
+{
+	(void)state;
+	struct coll_notice n = notice;
+	char title[512], *msg = NULL;
+	n.lang = "zh-CN";
+	n.state = COLL_NOTICE_RAISE;
+	assert_int_equal(coll_notice_title(&n, title, sizeof(title)), 0);
+	assert_string_equal(title, "[严重] erp01：odoo/public.sale_order_line_order_id_idx 的"
+				   "索引碎片已触发（55.2 %）");
+	n.state = COLL_NOTICE_CLEAR;
+	assert_int_equal(coll_notice_title(&n, title, sizeof(title)), 0);
+	assert_true(strncmp(title, "[已恢复] erp01：", strlen("[已恢复] erp01：")) == 0);
+	n.state = COLL_NOTICE_RAISE;
+	static const enum coll_webhook_format fmts[] = {COLL_WEBHOOK_DINGTALK, COLL_WEBHOOK_WECOM,
+							COLL_WEBHOOK_FEISHU, COLL_WEBHOOK_SLACK};
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		char *body = coll_notice_render_webhook(&n, fmts[i]);
+		assert_non_null(body);
+		json_decref(parse(body));
+		if (!strstr(body, "主机") || !strstr(body, "客户") || strstr(body, "Host") ||
+		    strstr(body, "Remediation"))
+			fail_msg("format %d is not in Chinese: %s", (int)fmts[i], body);
+		free(body);
+	}
+	char *generic = coll_notice_render_webhook(&n, COLL_WEBHOOK_GENERIC);
+	json_t *g = parse(generic);
+	assert_string_equal(jget(g, "rule"), "index_fragmentation");
+	assert_string_equal(jget(g, "state"), "raise");
+	json_decref(g);
+	free(generic);
+	assert_int_equal(coll_notice_render_mail(&n, "a@vendor.example", "s@v", &msg), 0);
+	assert_non_null(strstr(msg, "\r\n状态:     触发\r\n"));
+	assert_non_null(strstr(msg, "\r\n主机:     erp01\r\n"));
+	assert_non_null(strstr(msg, "X-Erpulse-Rule: index_fragmentation\r\n"));
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_title),          cmocka_unit_test(test_generic),
-		cmocka_unit_test(test_dingtalk),       cmocka_unit_test(test_wecom),
-		cmocka_unit_test(test_feishu),         cmocka_unit_test(test_slack),
-		cmocka_unit_test(test_formats),        cmocka_unit_test(test_mail),
-		cmocka_unit_test(test_private_ranges), cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_title),    cmocka_unit_test(test_generic),
+		cmocka_unit_test(test_dingtalk), cmocka_unit_test(test_wecom),
+		cmocka_unit_test(test_feishu),   cmocka_unit_test(test_slack),
+		cmocka_unit_test(test_formats),  cmocka_unit_test(test_mail),
+		cmocka_unit_test(test_language), cmocka_unit_test(test_private_ranges),
+		cmocka_unit_test(test_refusals),
 	};
 	int rc;
 
