@@ -47,6 +47,10 @@ static bool ref_page(const char *url)
 {
 	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
 		return true;
+	/* the page's other files: uPlot and the two catalogs, nothing else */
+	if (strcmp(url, "/" COLL_DASHBOARD_UPLOT) == 0 || strcmp(url, "/i18n/en.json") == 0 ||
+	    strcmp(url, "/i18n/zh-CN.json") == 0)
+		return true;
 	return strncmp(url, "/hosts/", 7) == 0 && ref_id(url + 7);
 }
 
