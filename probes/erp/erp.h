@@ -140,5 +140,9 @@ bool probe_erp_in_month_end(time_t now, int month_end_days);
  * -ENOMEM. */
 int probe_erp_annotate_finding(json_t *finding, const struct probe_erp_table *t, time_t now,
 			       int month_end_days);
+/* For the database probes: when table is a known ERP table, adds "table",
+ * "erp_table" (probe_erp_table_describe) and what probe_erp_annotate_finding
+ * adds. Nothing for an unknown table. 0 or -ENOMEM. */
+int probe_erp_annotate_table(json_t *finding, const char *table, time_t now, int month_end_days);
 
 #endif

@@ -158,3 +158,17 @@ int probe_erp_annotate_finding(json_t *finding, const struct probe_erp_table *t,
 		return -ENOMEM;
 	return 0;
 }
+
+int probe_erp_annotate_table(json_t *finding, const char *table, time_t now, int month_end_days)
+{
+	char what[300];
+	const struct probe_erp_table *t = probe_erp_table_lookup(PROBE_ERP_NONE, table);
+
+	if (!t)
+		return 0;
+	if (json_object_set_new(finding, "table", json_string(t->table)) < 0 ||
+	    (probe_erp_table_describe(t, what, sizeof(what)) == 0 &&
+	     json_object_set_new(finding, "erp_table", json_string(what)) < 0))
+		return -ENOMEM;
+	return probe_erp_annotate_finding(finding, t, now, month_end_days);
+}

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "probes/erp/erp.h"
 #include "probes/odbc/odbc.h"
 
 int probe_mssql_quote_ident(const char *ident, char *out, size_t outlen)
@@ -151,6 +153,9 @@ int probe_mssql_map_index_rows(const struct probe_sql_rows *rows,
 			json_object_set_new(j, "extra_disk_bytes",
 					    json_integer(frag >= thr ? pages * 8192 : 0));
 		}
+		/* an index of a known ERP table: module, function, month-end rule */
+		probe_erp_annotate_table(j, probe_sql_str(rows, i, MSSQL_IX_TABLE), time(NULL),
+					 (int)s->pg.month_end_days);
 		if (ep_findings_append(r->findings, j) < 0)
 			return added;
 		added++;

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "probes/erp/erp.h"
 #include "probes/odbc/mysql_filename.h"
 #include "probes/odbc/odbc.h"
 
@@ -239,6 +241,8 @@ int probe_mysql_table_finding(const struct probe_mysql_table *t,
 			    t->file_size > 0 ? json_integer(t->file_size) : json_null());
 	json_object_set_new(j, "stats_cover_pct", isfinite(cover) ? json_real(cover) : json_null());
 	json_object_set_new(j, "table_rows", json_integer(t->table_rows));
+	/* a known ERP table ("tabSales Invoice"): module, function, month-end rule */
+	probe_erp_annotate_table(j, t->table, time(NULL), (int)s->pg.month_end_days);
 	if (v != PROBE_MYSQL_STALE && modelled) {
 		json_object_set_new(j, "rebuilt_size_bytes", json_integer((json_int_t)after));
 		json_object_set_new(j, "reclaimable_bytes",

@@ -54,6 +54,9 @@ static const struct ep_option odbc_options[] = {
 	 "SQL Server: newest full or differential backup older than this warns"},
 	{"log_backup_max_age", EP_OPT_DURATION, "2h", 60, 365LL * 86400,
 	 "SQL Server: newest log backup (full/bulk-logged recovery) older than this warns"},
+	{"month_end_days", EP_OPT_INT, "0", 0, 15,
+	 "findings on a known ERP table of accounting or stock go one severity step up in the "
+	 "last N days of the month (0 = off; docs/probes-erp.md)"},
 	{.key = NULL},
 };
 
@@ -157,6 +160,7 @@ static int odbc_init(const struct ep_config_section *s, const struct ep_probe_en
 	GETD("statement_timeout", c->cfg.pg.statement_timeout_ms);
 	c->cfg.pg.statement_timeout_ms *= 1000;
 	GETI("lock_timeout_ms", c->cfg.pg.lock_timeout_ms);
+	GETI("month_end_days", c->cfg.pg.month_end_days);
 	GETD("login_timeout", c->login_timeout_s);
 	GETD("backup_max_age", c->cfg.backup_max_age_s);
 	GETD("log_backup_max_age", c->cfg.log_backup_max_age_s);

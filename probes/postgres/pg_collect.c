@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probes/erp/erp.h"
 #include "probes/postgres/pg.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -218,8 +219,11 @@ static void tables(struct probe_sql *c, struct probe_pg_cycle *cy, const char *d
 				.message = msg,
 				.remediation = rem,
 			};
-			probe_pg_add_finding(r, &f,
-					     json_pack("{s:I}", "dead_tuples", (json_int_t)dead));
+			json_t *j = probe_pg_add_finding(
+				r, &f, json_pack("{s:I}", "dead_tuples", (json_int_t)dead));
+			if (j) /* a known ERP table: module, function, month-end rule */
+				probe_erp_annotate_table(j, probe_sql_str(&rows, i, 1), cy->now,
+							 (int)cfg->month_end_days);
 		}
 		/* Due for autovacuum and not vacuumed for a day: autovacuum lags. */
 		int64_t age = vac_age >= 0 ? vac_age : since;
@@ -240,7 +244,10 @@ static void tables(struct probe_sql *c, struct probe_pg_cycle *cy, const char *d
 				.message = msg,
 				.remediation = rem,
 			};
-			probe_pg_add_finding(r, &f, NULL);
+			json_t *j = probe_pg_add_finding(r, &f, NULL);
+			if (j)
+				probe_erp_annotate_table(j, probe_sql_str(&rows, i, 1), cy->now,
+							 (int)cfg->month_end_days);
 		}
 		if (vac_age > max_vac_age)
 			max_vac_age = vac_age;

@@ -220,14 +220,7 @@ static void index_finding(struct ep_probe_result *r, struct probe_sql *c, struct
 	cy->index_findings++;
 	/* an index of a known ERP table names its module and business function
 	 * ("sale_line: sales order lines, module sale"); month-end rule (issue 14) */
-	const struct probe_erp_table *et = probe_erp_table_lookup(PROBE_ERP_NONE, x->table);
-	if (et) {
-		char what[300];
-		json_object_set_new(j, "table", json_string(x->table));
-		if (probe_erp_table_describe(et, what, sizeof(what)) == 0)
-			json_object_set_new(j, "erp_table", json_string(what));
-		probe_erp_annotate_finding(j, et, cy->now, (int)cy->cfg->month_end_days);
-	}
+	probe_erp_annotate_table(j, x->table, cy->now, (int)cy->cfg->month_end_days);
 	/* measured again because the index is no longer the one measured before:
 	 * the collector's clear notice then says "after rebuild" (docs/alerts.md) */
 	if (e->done && x->changed) {

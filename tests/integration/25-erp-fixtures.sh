@@ -109,4 +109,27 @@ tap_is "postgres probe: sale_order_pkey names module and business function" \
 tap_is "  ... and an index of a table the map does not know carries nothing" \
 	"$(pyj "$T/pg.json" "sorted(set(f.get('erp_module') for f in j['findings'] if f['kind'] == 'index_fragmentation' and f.get('table') is None))")" \
 	"[None]"
+# A table-level finding on a known ERP table carries the same annotation:
+# every row of Odoo's stock_move updated once with autovacuum off for it ->
+# half its tuples dead -> dead_tuples names module stock, business function
+# "stock moves" (month-end itself: tests/unit/test_erp.c, time injected).
+pg_sql -d odoo -c "ALTER TABLE stock_move SET (autovacuum_enabled = false)" \
+	-c "UPDATE stock_move SET product_uom_qty = product_uom_qty" >/dev/null || bail "stock_move update"
+for _ in $(seq 50); do # statistics reach pg_stat_user_tables asynchronously
+	[ "$(pg_sql -d odoo -tAc "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'stock_move'")" -gt 0 ] && break
+	sleep 0.1
+done
+cat >"$T/pgt.conf" <<EOF2
+[postgres]
+conninfo = $PG_CONNINFO
+databases = odoo
+dead_tuples_min = 1
+dead_tuples_pct = 10
+month_end_days = 0
+EOF2
+"$PROBE_RUN" "$T/pgt.conf" postgres >"$T/pgt.json" 2>"$T/pgt.err"
+sed 's/^/# /' "$T/pgt.err"
+tap_is "postgres probe: dead_tuples on stock_move names module and business function" \
+	"$(pyj "$T/pgt.json" "[(f['severity'], f.get('table'), f.get('erp_module'), f.get('erp_function'), f.get('erp_table'), f.get('month_end')) for f in j['findings'] if f['kind'] == 'dead_tuples' and f['object'] == 'odoo/public.stock_move']")" \
+	"[('warning', 'stock_move', 'stock', 'stock moves', 'stock_move: stock moves, module stock', None)]"
 tap_done

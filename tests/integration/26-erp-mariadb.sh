@@ -72,4 +72,23 @@ sed 's/^/# /' "$T/mon.err"
 tap_is "erpnext on MariaDB as a user granted only the listed columns: ok, nothing unavailable" \
 	"$(pyj "$T/mon.json" "(j['status'], j['metrics']['databases']['erpnext'].get('unavailable'))")" "('ok', None)"
 tap_is "... and the same figures" "$(usage "$T/mon.json" erpnext)" "8 3 5 6 25 8 7 6 28 1 3 5 2 2 None 11"
+
+# The odbc probe's table findings on a known ERP table name its module and
+# business function (issue 14 item 3): every table judged (min_table_mb = 0).
+cat >>"$T/agent.conf" <<EOF2
+
+[odbc.erpnext]
+connection = $ODBC_MARIADB_CONN;DATABASE=erpnext
+min_table_mb = 0
+innodb_page_scan = no
+month_end_days = 0
+EOF2
+"$PROBE_RUN" "$T/agent.conf" odbc.erpnext >"$T/odbc.json" 2>"$T/odbc.err"
+sed 's/^/# /' "$T/odbc.err"
+tap_is "odbc probe: tabSales Invoice names module and business function" \
+	"$(pyj "$T/odbc.json" "sorted(set((f['object'], f.get('table'), f.get('erp_module'), f.get('erp_function')) for f in j['findings'] if f['object'] == 'erpnext/tabSales Invoice'))")" \
+	"[('erpnext/tabSales Invoice', 'tabSales Invoice', 'accounts', 'sales invoices')]"
+tap_is "  ... and a table the map does not know carries nothing" \
+	"$(pyj "$T/odbc.json" "[f.get('erp_module') for f in j['findings'] if f['object'] == 'erpnext/tabDefaultValue']")" \
+	"[None]"
 tap_done

@@ -187,6 +187,11 @@ static void test_annotate(void **state)
 	assert_non_null(strstr(rem, "VACUUM (ANALYZE) account_move_line; Month-end closing in 2 "
 				    "days: plan this in a maintenance window before closing"));
 	json_decref(f);
+	/* info goes to warning (one step, not two) */
+	f = finding("info");
+	assert_int_equal(probe_erp_annotate_finding(f, aml, day(2026, 1, 30), 3), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "severity")), "warning");
+	json_decref(f);
 	/* critical stays critical */
 	f = finding("critical");
 	assert_int_equal(probe_erp_annotate_finding(f, aml, day(2026, 1, 31), 3), 0);
@@ -212,6 +217,32 @@ static void test_annotate(void **state)
 	json_decref(f);
 }
 
+/* the database probes' one call: table, erp_table, module, month-end */
+static void test_annotate_table(void **state)
+{
+	(void)state;
+	json_t *f = finding("warning");
+	assert_int_equal(probe_erp_annotate_table(f, "tabSales Invoice", day(2026, 4, 29), 2), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "table")), "tabSales Invoice");
+	assert_string_equal(json_string_value(json_object_get(f, "erp_table")),
+			    "tabSales Invoice: sales invoices, module accounts");
+	assert_string_equal(json_string_value(json_object_get(f, "erp_module")), "accounts");
+	assert_string_equal(json_string_value(json_object_get(f, "severity")), "critical");
+	assert_true(json_is_true(json_object_get(f, "month_end")));
+	json_decref(f);
+	/* month_end_days 0: named, never raised */
+	f = finding("warning");
+	assert_int_equal(probe_erp_annotate_table(f, "tabSales Invoice", day(2026, 4, 30), 0), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "severity")), "warning");
+	assert_null(json_object_get(f, "month_end"));
+	json_decref(f);
+	/* unknown table: nothing added */
+	f = finding("warning");
+	assert_int_equal(probe_erp_annotate_table(f, "res_partner_x", day(2026, 4, 30), 2), 0);
+	assert_int_equal(json_object_size(f), 3);
+	json_decref(f);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -220,7 +251,7 @@ int main(void)
 		cmocka_unit_test(test_detect),   cmocka_unit_test(test_series),
 		cmocka_unit_test(test_lag),      cmocka_unit_test(test_python_version),
 		cmocka_unit_test(test_tables),   cmocka_unit_test(test_month_end),
-		cmocka_unit_test(test_annotate),
+		cmocka_unit_test(test_annotate), cmocka_unit_test(test_annotate_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
