@@ -59,7 +59,8 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 
 int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
 {
-	static const char *const names[] = {"id", "name", "created_at", "hosts", "score", "band"};
+	static const char *const names[] = {"id",    "name", "created_at", "hosts",
+					    "score", "band", "tier",       "open_incidents"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
@@ -72,11 +73,13 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
 		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
 		" a.revoked_at IS NULL AND a.score IS NOT NULL)), " CUSTOMER_BAND_SQL
+		", c.tier, (SELECT COUNT(*) FROM incidents i WHERE i.customer_id = c.id AND"
+		" i.live = 1)"
 		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
 		&res, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssiiis", ret);
+	r = coll_rows_json(&res, names, "ssiiissi", ret);
 	coll_db_res_free(&res);
 	return r;
 }

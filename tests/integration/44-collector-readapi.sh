@@ -79,4 +79,14 @@ tap_is "one host carries its label, and so do its alerts" \
 tap_is "the alerts list has the label column" \
 	"$(get "$VENDOR" /api/v1/alerts | lbl 'sorted((a["hostname"], a["label"]) for a in j["alerts"])')" \
 	"[('host-a', 'ERP prod (Shanghai)'), ('host-b', None)]"
+# customers carry their tier and their open (live) incidents, in the viewer's scope
+coll_cli customer tier CustA gold >/dev/null 2>&1 || bail "customer tier"
+tap_is "customers list: tier and open incidents per customer" \
+	"$(get "$VENDOR" /api/v1/customers | lbl 'sorted((c["name"], c["tier"], c["open_incidents"]) for c in j["customers"])')" \
+	"[('CustA', 'gold', 1), ('CustB', 'standard', 1)]"
+tap_is "open incidents agree with the incidents API" \
+	"$(get "$VENDOR" '/api/v1/incidents?customer=CustA' | lbl 'len(j["incidents"])')" "1"
+tap_is "a viewer sees its own customer's tier and count only" \
+	"$(get "$VB" /api/v1/customers | lbl '[(c["name"], c["tier"], c["open_incidents"]) for c in j["customers"]]')" \
+	"[('CustB', 'standard', 1)]"
 tap_done

@@ -3,7 +3,8 @@
 # history of 30 days (dashboard-fixture.py): the vendor's fleet (triage,
 # hosts with a customer column and score sparklines), a host page whose
 # charts carry exactly the history API's values, a customer viewer's own
-# page (band, trend, a rating per category, open risks) that never shows
+# page (band, trend, a rating per category, open risks, what was fixed this
+# month with before and after) that never shows
 # another customer; the CSP holds (uPlot runs, no violation is reported, no
 # inline script or handler appears in the rendered DOM).
 # DASH_SCREENSHOTS=DIR also saves a PNG of every view (docs/screenshots/).
@@ -27,6 +28,18 @@ for x in "ka $A ra" "kc $C rc" "kb $B rb"; do
 	out=$(coll_send "$T/$1" "$2" "$T/$3")
 	case $out in 200*) ;; *) bail "report $3: $out" ;; esac
 done
+# a fix this month: erp-test-01's index goes critical (an incident), then a
+# later report measures it at 4.5 %: resolved, verified, before 62.5 after 4.5
+FIXIDX='{"kind":"index_fragmentation","object":"odoo/public.stock_move_idx","value":V,"unit":"%","threshold":30,"severity":"S","method":"pgstatindex","message":"m","remediation":"REINDEX INDEX CONCURRENTLY public.stock_move_idx;","pages":9000}'
+FIXV=${FIXIDX/V/62.5}
+coll_report "$C" 2 "[${FIXV/S/critical}]" erp-test-01 >"$T/rc2"
+FIXV=${FIXIDX/V/4.5}
+coll_report "$C" 3 "[${FIXV/S/info}]" erp-test-01 >"$T/rc3"
+for r in rc2 rc3; do
+	out=$(coll_send "$T/kc" "$C" "$T/$r")
+	case $out in 200*) ;; *) bail "report $r: $out" ;; esac
+done
+coll_cli customer tier Acme gold >/dev/null 2>&1 || bail "customer tier"
 VENDOR=$(coll_cli user add vera --role vendor 2>/dev/null)
 ACME=$(coll_cli user add ann --role viewer --customer Acme 2>/dev/null)
 OTHER=$(coll_cli user add olga --role viewer --customer Other 2>/dev/null)
@@ -88,7 +101,9 @@ done
 dom_like fleet-en "fleet (en): triage first, with a customer column" 'id="triage-card".*>Customer</th><th[^>]*>Host</th>.*<span class="sev critical">critical</span></td><td data-label="Customer">Acme</td>'
 dom_like fleet-en "fleet (en): hosts with customer, sortable headers, pager" 'data-sort="customer"[^>]*>Customer</th>.*Page 1 of 1'
 dom_like fleet-en "fleet (en): a score sparkline per host, from the history" 'data-spark="h:'"$A"'"><svg[^>]*class="spark [a-z_]+"[^>]*data-values="\['
-dom_like fleet-en "fleet (en): customers with score, trend and open alerts" '<span class="name">Acme</span><span class="muted">2 hosts</span><span data-spark="c:[0-9a-f]+"><svg[^>]*data-values="\[[^>]*>.*</svg></span><strong>1 open alerts</strong>'
+dom_like fleet-en "fleet (en): customers with score, tier, trend, open alerts and incidents" '<span class="name">Acme</span><span class="tier" data-tier="gold">Gold</span><span class="muted">2 hosts</span><span data-spark="c:[0-9a-f]+"><svg[^>]*data-values="\[[^>]*>.*</svg></span><strong>1 open alerts</strong><strong class="incs">1 open incidents</strong>'
+dom_like fleet-en "fleet (en): the other customer's default tier" '<span class="name">Other</span><span class="tier" data-tier="standard">Standard</span>'
+dom_like fleet-zh-CN "fleet (zh-CN): tiers in Chinese" '<span class="name">Acme</span><span class="tier" data-tier="gold">金牌</span>.*1 个未结事件'
 dom_like fleet-zh-CN "fleet (zh-CN): the page is in Chinese" '<html lang="zh-CN".*分诊：按严重程度和时长排列的未关闭告警.*<span class="sev critical">严重</span>'
 dom_like fleet-zh-CN "fleet (zh-CN): band chips and headers in Chinese" '健康.*<th class="sort"[^>]*>客户</th>'
 csp_held fleet-en
@@ -148,7 +163,17 @@ dom_like portal-zh-CN "portal (zh-CN): in Chinese" '各领域评级.*数据库 �
 dom_like portal-en "portal (en): adoption and customer health beside the ratings" \
 	'id="adoption-card".*Adoption and customer health.*data-adoption="[^"]+".*data-health="[0-9]+:(healthy|at_risk|churn_warning)".*Technical risk score: [0-9]+ \(weight 40\).*Rating per area'
 dom_like portal-zh-CN "portal (zh-CN): adoption card in Chinese" '采用度与客户健康.*客户健康度.*技术风险评分'
+dom_like portal-en "portal (en): fixed this month, with before and after (verified by a report)" \
+	'id="fixed-card"><h2>Fixed this month<span class="aside">verified by a later report</span></h2>.*data-fixed="index_fragmentation:odoo/public.stock_move_idx:62.5:4.5".*Index fragmentation · <span class="mono">odoo/public.stock_move_idx</span> · erp-test-01.*before 62.5 → after 4.5.*Fixed: <span title="[^"]+">'
+dom_like portal-zh-CN "portal (zh-CN): fixed this month in Chinese" \
+	'id="fixed-card"><h2>本月已修复<span class="aside">经后续报告复测确认</span></h2>.*索引碎片 · <span class="mono">odoo/public.stock_move_idx</span>.*修复前 62.5 → 修复后 4.5.*修复于: '
+browse --dump-dom "$T/portal-other.dom" "$COLL_URL/#lang=en&token=$OTHER"
+cp "$T/chromium.log" "$T/portal-other.log"
+dom_like portal-other "portal (en): a customer with no fix this month sees the empty state, not Acme's" \
+	'id="fixed-card"><h2>Fixed this month<span class="aside">[^<]*</span></h2><div class="deductions"><p class="empty">Nothing fixed yet this month.</p></div>'
+tap_is "... and none of Acme's fixes" "$(grep -c 'stock_move_idx' "$T/portal-other.dom")" "0"
 csp_held portal-en
+csp_held portal-zh-CN
 
 # ---- scope: another customer's host page, series and portal --------------------------------
 render scope "$COLL_URL/hosts/$A#lang=en&token=$OTHER"
