@@ -183,7 +183,9 @@ pg_sql -d tryton -c "SET session_replication_role = replica; INSERT INTO ir_sess
 	SELECT md5(g::text), 2 + g % 5, now() AT TIME ZONE 'UTC' - interval '90 days', NULL FROM generate_series(1, 1000000) g; ANALYZE ir_session" ||
 	bail "million sessions"
 sed -i 's/^\[erp.su\]$/[erp.su]\nstatement_timeout = 2s/' "$T/agent.conf"
-sleep 1
+# the previous cycle was an hour ago (the state's clock, not a sleep)
+python3 -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); [v.__setitem__("at", v["at"] - 3600) for v in j["sessions"].values()]; json.dump(j, open(p, "w"))' "$T/state.json" ||
+	bail "state clock"
 t0=$(date +%s%N)
 "$PROBE_RUN" "$T/agent.conf" erp.su --root "$ROOT" --state "$T/state.json" --timeout-ms 3000 >"$T/big.json" 2>/dev/null
 ms=$((($(date +%s%N) - t0) / 1000000))
