@@ -127,77 +127,80 @@ static void quarantine(struct agent_ctx *a, const char *path, const char *why)
 	save_state(a);
 }
 
-/* Gives every spooled report with seq below next_seq... a fresh seq above
- * last_seq and a fresh signature, oldest first (resynchronisation after the
- * collector proved it has seen higher seqs than ours: a restored snapshot or
- * a clone). */
-static int resequence(struct agent_ctx *a, int64_t last_seq)
+/* Gives spooled report old_seq the next seq (persisted before use) and a
+ * fresh signature; an unreadable file is quarantined. 1 when renumbered, 0
+ * when quarantined, -errno. */
+static int renumber_one(struct agent_ctx *a, int64_t old_seq)
 {
-	int64_t first_new, seqs[BATCH];
-	size_t n;
-	int r, count = 0;
+	char path[4096], sig[EP_SIGNATURE_B64_SIZE];
+	unsigned char raw[EP_SIGNATURE_BYTES];
+	char *body = NULL, *nbody = NULL;
+	size_t len = 0, nlen = 0;
+	json_t *o;
+	int64_t seq;
+	int r;
+
+	agent_spool_path(a->spool_dir, old_seq, path, sizeof(path));
+	r = agent_spool_read(path, sig, &body, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		quarantine(a, path, "unreadable during resynchronisation");
+		return 0;
+	}
+	o = json_loadb(body, len, 0, NULL);
+	free(body);
+	seq = a->st.next_seq;
+	if (!json_is_object(o) || json_object_set_new(o, "seq", json_integer(seq)) < 0 ||
+	    !(nbody = ep_report_serialize(o, &nlen))) {
+		json_decref(o);
+		quarantine(a, path, "not a report");
+		return 0;
+	}
+	json_decref(o);
+	a->st.next_seq = seq + 1;
+	if (old_seq == a->watch_seq)
+		a->watch_seq = seq;
+	r = save_state(a); /* seq persisted before it is used */
+	if (r < 0) {
+		free(nbody);
+		return r;
+	}
+	ep_sign(&a->key, nbody, nlen, raw);
+	ep_base64_encode(raw, sizeof(raw), sig, sizeof(sig));
+	r = agent_spool_write(a->spool_dir, seq, sig, nbody, nlen);
+	free(nbody);
+	if (r < 0)
+		return r;
+	unlink(path);
+	return 1;
+}
+
+/* After a 409 seq_conflict for report refused_seq (the collector holds
+ * another body, or none, under it) with the collector's last accepted seq
+ * last_seq: gives that report alone a seq above both last_seq and every seq
+ * this agent used, and a fresh signature. The other spooled reports keep
+ * theirs: those at or below last_seq may be held by the collector (an import
+ * that refused one report of a bundle stored the rest; a snapshot restored
+ * with reports already delivered), and delivering them says which
+ * (duplicate: removed; 409: this again, for that one); those above it are
+ * free. Re-numbering a report the collector holds would store it twice. */
+static int resequence(struct agent_ctx *a, int64_t last_seq, int64_t refused_seq)
+{
+	int64_t first_new;
+	int r;
 
 	if (a->st.next_seq <= last_seq)
 		a->st.next_seq = last_seq + 1;
 	first_new = a->st.next_seq;
 	agent_state_forget_builds(&a->st); /* the marks name the old seqs */
-	for (;;) {
-		size_t n_due = 0;
-
-		r = agent_spool_oldest(a->spool_dir, seqs, BATCH, &n);
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i < n; i++)
-			if (seqs[i] < first_new)
-				n_due++;
-		if (n_due == 0)
-			break;
-		for (size_t i = 0; i < n_due; i++) {
-			char path[4096], sig[EP_SIGNATURE_B64_SIZE];
-			unsigned char raw[EP_SIGNATURE_BYTES];
-			char *body = NULL, *nbody = NULL;
-			size_t len = 0, nlen = 0;
-			json_t *o;
-			int64_t seq;
-
-			agent_spool_path(a->spool_dir, seqs[i], path, sizeof(path));
-			if (agent_spool_read(path, sig, &body, &len) < 0) {
-				quarantine(a, path, "unreadable during resynchronisation");
-				continue;
-			}
-			o = json_loadb(body, len, 0, NULL);
-			free(body);
-			seq = a->st.next_seq;
-			if (!json_is_object(o) ||
-			    json_object_set_new(o, "seq", json_integer(seq)) < 0 ||
-			    !(nbody = ep_report_serialize(o, &nlen))) {
-				json_decref(o);
-				quarantine(a, path, "not a report");
-				continue;
-			}
-			json_decref(o);
-			a->st.next_seq = seq + 1;
-			if (seqs[i] == a->watch_seq)
-				a->watch_seq = seq;
-			r = save_state(a); /* seq persisted before it is used */
-			if (r < 0) {
-				free(nbody);
-				return r;
-			}
-			ep_sign(&a->key, nbody, nlen, raw);
-			ep_base64_encode(raw, sizeof(raw), sig, sizeof(sig));
-			r = agent_spool_write(a->spool_dir, seq, sig, nbody, nlen);
-			free(nbody);
-			if (r < 0)
-				return r;
-			unlink(path);
-			count++;
-		}
-	}
-	ep_log_warning("the collector has accepted seq %lld already, beyond this agent's counter: "
-		       "restored from a snapshot or cloned? %d spooled report(s) re-numbered from "
-		       "seq %lld",
-		       (long long)last_seq, count, (long long)first_new);
+	r = renumber_one(a, refused_seq);
+	if (r < 0)
+		return r;
+	ep_log_warning("the collector holds no report seq %lld of this agent with this body and "
+		       "has accepted up to seq %lld (an import refused it, or this agent was "
+		       "restored from a snapshot or cloned): re-numbered as seq %lld",
+		       (long long)refused_seq, (long long)last_seq, (long long)first_new);
 	return 0;
 }
 
@@ -240,7 +243,6 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 			struct agent_http_result res;
 			char *body = NULL;
 			size_t len = 0, rawlen = 0;
-			bool resync = false;
 
 			if (a->stop && *a->stop)
 				return AGENT_DELIVER_RETRY;
@@ -286,8 +288,8 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 
 				agent_ack_parse(res.body.data, res.body.len, a->st.next_seq, &ack);
 				dup = ack.duplicate;
-				if (ack.untrusted || (!ack.resync && ((!ack.accepted && !dup) ||
-								      ack.seq != seqs[i]))) {
+				if (ack.untrusted || (!ack.accepted && !dup) ||
+				    ack.seq != seqs[i]) {
 					/* never remove a report on an answer that does not
 					 * prove it was stored */
 					agent_set_problem(
@@ -304,36 +306,37 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 					return AGENT_DELIVER_BLOCKED;
 				}
 				if (ack.resync) {
-					resync = true;
-					r = resequence(a, ack.last_seq);
-					if (r < 0) {
-						agent_set_problem(a,
-								  "cannot re-number the spool: %s",
-								  strerror(-r));
-						ep_buf_free(&res.body);
-						return AGENT_DELIVER_RETRY;
-					}
-				} else {
-					if (unlink(path) != 0 && errno != ENOENT)
-						ep_log_err("cannot remove delivered '%s': %m",
-							   path);
-					ep_snprintf(a->st.last_push, sizeof(a->st.last_push),
-						    "%s seq %lld", dup ? "duplicate" : "accepted",
-						    (long long)seqs[i]);
-					a->st.last_push_at = a->st.last_ok_at = time(NULL);
-					agent_state_report_accepted(&a->st, seqs[i]);
-					a->problem[0] = '\0';
-					a->delivered++;
-					if (seqs[i] == a->watch_seq)
-						a->watch = dup ? AGENT_WATCH_DUPLICATE
-							       : AGENT_WATCH_ACCEPTED;
-					ep_log_debug("delivered seq %lld (%s)", (long long)seqs[i],
-						     dup ? "duplicate" : "accepted");
+					/* stored (the collector answers duplicate only for the
+					 * same bytes), but it has accepted seqs this agent never
+					 * made: a snapshot restore or a clone. The counter
+					 * follows; the other spooled reports are at or below
+					 * its last seq, and their answers say whether it holds
+					 * them (409: re-numbered alone) */
+					ep_log_warning(
+						"the collector has accepted seq %lld already, "
+						"beyond this agent's counter (%lld): restored "
+						"from a snapshot or cloned? new reports from "
+						"seq %lld",
+						(long long)ack.last_seq, (long long)a->st.next_seq,
+						(long long)ack.last_seq + 1);
+					a->st.next_seq = ack.last_seq + 1;
+					agent_state_forget_builds(&a->st);
 				}
+				if (unlink(path) != 0 && errno != ENOENT)
+					ep_log_err("cannot remove delivered '%s': %m", path);
+				ep_snprintf(a->st.last_push, sizeof(a->st.last_push), "%s seq %lld",
+					    dup ? "duplicate" : "accepted", (long long)seqs[i]);
+				a->st.last_push_at = a->st.last_ok_at = time(NULL);
+				agent_state_report_accepted(&a->st, seqs[i]);
+				a->problem[0] = '\0';
+				a->delivered++;
+				if (seqs[i] == a->watch_seq)
+					a->watch =
+						dup ? AGENT_WATCH_DUPLICATE : AGENT_WATCH_ACCEPTED;
+				ep_log_debug("delivered seq %lld (%s)", (long long)seqs[i],
+					     dup ? "duplicate" : "accepted");
 				ep_buf_free(&res.body);
 				save_state(a);
-				if (resync)
-					break; /* rescan: the file names changed */
 				continue;
 			}
 			agent_describe_answer(&res, desc, sizeof(desc));
@@ -344,10 +347,12 @@ enum agent_deliver_result agent_deliver(struct agent_ctx *a)
 				bool known = agent_conflict_parse(res.body.data, res.body.len, code,
 								  sizeof(code), &last);
 				ep_buf_free(&res.body);
-				if (known && last >= 0) {
-					/* the collector's counter is the truth: re-number
-					 * and re-sign the spool above it, lose nothing */
-					r = resequence(a, last);
+				if (known && last >= 0 && last >= seqs[i]) {
+					/* seq_conflict: the collector's counter is the
+					 * truth: this report gets a seq above it, lose
+					 * nothing (a seq_too_far cannot be cured this way:
+					 * the counter only grows) */
+					r = resequence(a, last, seqs[i]);
 					if (r < 0) {
 						agent_set_problem(a,
 								  "cannot re-number the spool: %s",

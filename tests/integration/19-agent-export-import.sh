@@ -7,7 +7,10 @@
 # bundle with one byte of one body changed is refused for that report alone,
 # with the reason, and the others import; the host's last seq in the read API
 # then equals the agent's, and the agent, once the collector is back, empties
-# its spool (exit 0) and the last seqs agree again.
+# its spool (exit 0) and the last seqs agree again. The collector then holds
+# seqs 5 and 7 of that bundle but not 6: the agent, answered 409 seq_conflict
+# for 6, gives that report alone a new seq (re-numbering 7 too would store its
+# body twice): every report body stored exactly once, none lost.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pki.sh"
 . "$(dirname "$0")/40-collector-ingest.sh"
@@ -33,6 +36,13 @@ CONF
 A() { "$AGENT" --config "$T/a.conf" "$@"; }
 spooled() { ls "$S/spool" 2>/dev/null | grep -c '\.report$'; }
 agent_last_seq() { A status --json | json_get - 'j["next_seq"] - 1'; }
+# every stored body without its seq, one line each
+bodies() {
+	coll_sql "$DB" "SELECT body FROM reports WHERE agent_id='$AID' ORDER BY seq" |
+		python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l); d.pop("seq", None); print(json.dumps(d, sort_keys=True))'
+}
 api_last_seq() {
 	curl -sf --cacert "$COLL_CA" -H "Authorization: Bearer $API" "$COLL_URL/api/v1/hosts/$AID" |
 		json_get - 'j["last_seq"]'
@@ -98,5 +108,11 @@ A once >"$T/once" 2>&1
 tap_is "the collector back: the agent delivers its spool, exit 0" "$?" 0
 tap_is "  ... the spool is empty" "$(spooled)" 0
 tap_is "  ... the last seqs agree again" "$(api_last_seq)" "$(agent_last_seq)"
+tap_like "  ... the refused report alone re-numbered" "$(cat "$T/once")" \
+	"holds no report seq 6 .*re-numbered as seq 9"
+bodies >"$T/bodies"
+tap_is "  ... every report stored: 1 + $N + 3 + 1" "$(wc -l <"$T/bodies")" $((N + 5))
+tap_is "  ... each body exactly once (none re-numbered after it was stored)" \
+	"$(sort "$T/bodies" | uniq -d | wc -l)" 0
 
 tap_done

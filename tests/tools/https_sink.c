@@ -2,12 +2,15 @@
  * tests (libmicrohttpd, TLS). It implements docs/protocol.md's
  * POST /api/v1/enroll and POST /api/v1/reports for real: reports are checked
  * with ep_verify over the raw body and ep_report_parse, seq is tracked per
- * agent (duplicates answered as the collector does), and every accepted body
- * is stored byte for byte, in arrival order.
+ * agent (as the collector does: a seq at or below the last accepted one is a
+ * duplicate when the body stored under it is byte-identical, else 409
+ * seq_conflict), and every accepted body is stored byte for byte, in arrival
+ * order.
  *
  *   https_sink --port P --cert CERT --key KEY --dir DIR
  *
  * DIR/agents/ID.pub, ID.seq    enrolled agents (base64 key, last accepted seq)
+ * DIR/agents/ID.SEQ.body       the body accepted under SEQ (duplicate check)
  * DIR/reports/NNNNNN-SEQ.json  accepted bodies, NNNNNN = arrival number
  * DIR/requests.log             "enroll|report STATUS SEQ RESULT" per request
  * DIR/control                  fault injection, read at every request:
@@ -219,6 +222,25 @@ static enum MHD_Result do_report(struct MHD_Connection *c, struct req *q)
 	if (read_small(path, buf, sizeof(buf)) == 0)
 		ep_parse_int64(buf, 0, INT64_MAX, &last);
 	if (seq <= last) {
+		char bpath[4200], *stored = NULL;
+		size_t slen = 0;
+		bool same;
+
+		snprintf(bpath, sizeof(bpath), "%s/agents/%s.%lld.body", g_dir, aid,
+			 (long long)seq);
+		same = ep_read_file(bpath, MAX_BODY, &stored, &slen) == 0 && slen == q->body.len &&
+		       memcmp(stored, q->body.data, slen) == 0;
+		free(stored);
+		if (!same) {
+			logline("report 409 %lld seq_conflict %lld", (long long)seq,
+				(long long)last);
+			return answer(c, 409,
+				      json_pack("{s:{s:s, s:s}, s:I, s:I}", "error", "code",
+						"seq_conflict", "message",
+						"seq was not stored with this body", "seq",
+						(json_int_t)seq, "last_seq", (json_int_t)last),
+				      -1);
+		}
 		logline("report 200 %lld duplicate %lld", (long long)seq, (long long)last);
 		return answer(c, 200,
 			      json_pack("{s:s, s:I, s:I}", "status", "duplicate", "seq",
@@ -228,6 +250,9 @@ static enum MHD_Result do_report(struct MHD_Connection *c, struct req *q)
 	{
 		char rpath[4096];
 		snprintf(rpath, sizeof(rpath), "%s/reports/%06d-%lld.json", g_dir, ++g_counter,
+			 (long long)seq);
+		ep_atomic_write(rpath, q->body.data, q->body.len, 0644);
+		snprintf(rpath, sizeof(rpath), "%s/agents/%s.%lld.body", g_dir, aid,
 			 (long long)seq);
 		ep_atomic_write(rpath, q->body.data, q->body.len, 0644);
 		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
