@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "erpulse/probe.h"
+#include "probes/patches/cache.h"
 #include "probes/patches/exec.h"
 #include "probes/patches/parse.h"
 
@@ -40,10 +41,16 @@ static const struct ep_option patches_options[] = {
 	{"rpm", EP_OPT_STRING, "/usr/bin/rpm", 0, 0, "rpm to run."},
 	{"needs_restarting", EP_OPT_STRING, "/usr/bin/needs-restarting", 0, 0,
 	 "needs-restarting to run (dnf-utils / yum-utils)."},
-	{"patches_interval", EP_OPT_DURATION, "1h", 0, 7 * 86400,
-	 "Re-run the package manager's simulation at most this often unless its inputs "
-	 "(package database, package lists, repositories, running kernel, reboot flag) "
-	 "changed; in between the cached result is reported with its age. 0 = every cycle."},
+	{"patches_max_age", EP_OPT_DURATION, "24h", 0, 7 * 86400,
+	 "While the simulation's inputs (package database, package lists, package cache, "
+	 "repositories, reboot flag) are unchanged, its cached result is reported (with its "
+	 "age) and the simulation re-run once the result is this old. 0 = every cycle."},
+	{"patches_min_interval", EP_OPT_DURATION, "10m", 0, 86400,
+	 "When those inputs changed, the simulation runs again at the first cycle this long "
+	 "after its last run (an upgrade touches them many times); a reboot or another "
+	 "running kernel re-runs it at once."},
+	{"patches_interval", EP_OPT_DURATION, NULL, 0, 7 * 86400,
+	 "Former name of patches_max_age (used when patches_max_age is not set)."},
 	{.key = NULL},
 };
 
@@ -55,10 +62,18 @@ struct patches_ctx {
 	int64_t timeout_ms;
 	size_t max_out;
 	int64_t security_critical, eol_warning_days;
-	int64_t interval_s; /* patches_interval */
+	struct probe_patches_policy policy;
 	char apt_get[PATH_MAX], dpkg_query[PATH_MAX], dnf[PATH_MAX], rpm[PATH_MAX],
 		needs_restarting[PATH_MAX];
 };
+
+static bool section_has(const struct ep_config_section *s, const char *key)
+{
+	for (size_t i = 0; s && i < s->n_entries; i++)
+		if (strcmp(s->entries[i].key, key) == 0)
+			return true;
+	return false;
+}
 
 static int patches_init(const struct ep_config_section *section, const struct ep_probe_env *env,
 			void **ret_ctx, char *err, size_t errlen)
@@ -101,8 +116,16 @@ static int patches_init(const struct ep_config_section *section, const struct ep
 				   &c->security_critical, err, errlen)) < 0 ||
 	    (r = ep_config_get_int(section, patches_options, "eol_warning_days",
 				   &c->eol_warning_days, err, errlen)) < 0 ||
-	    (r = ep_config_get_duration(section, patches_options, "patches_interval",
-					&c->interval_s, err, errlen)) < 0)
+	    (r = ep_config_get_duration(section, patches_options, "patches_min_interval",
+					&c->policy.min_interval_s, err, errlen)) < 0)
+		goto fail;
+	/* patches_max_age, else the former patches_interval, else the default */
+	r = ep_config_get_duration(section, patches_options, "patches_interval",
+				   &c->policy.max_age_s, err, errlen);
+	if (r == -ENOENT || (r == 0 && section_has(section, "patches_max_age")))
+		r = ep_config_get_duration(section, patches_options, "patches_max_age",
+					   &c->policy.max_age_s, err, errlen);
+	if (r < 0)
 		goto fail;
 	static const struct {
 		const char *key;
@@ -567,58 +590,8 @@ static void os_eol(struct run *R, struct ep_probe_result *result, const char *ho
  * The package manager's simulation costs seconds of CPU and ~85 MB (apt-get
  * -s dist-upgrade); its inputs change a few times a day. The result of the
  * expensive part (updates, reboot check, kernel and database packages) is
- * kept in the instance's state with a fingerprint of those inputs and reused
- * until they change or patches_interval has passed (docs/probes-host.md). */
-
-static const char *const apt_inputs[] = {
-	"/var/lib/dpkg/status",     "/var/lib/apt/lists",      "/var/cache/apt/pkgcache.bin",
-	"/etc/apt/sources.list",    "/etc/apt/sources.list.d", "/etc/apt/preferences.d",
-	"/var/run/reboot-required", "/run/reboot-required",    NULL,
-};
-static const char *const dnf_inputs[] = {
-	"/var/lib/rpm",
-	"/var/lib/rpm/rpmdb.sqlite",
-	"/var/lib/rpm/Packages",
-	"/var/cache/dnf",
-	"/var/cache/yum",
-	"/var/lib/dnf/history.sqlite",
-	"/etc/yum.repos.d",
-	"/etc/dnf/dnf.conf",
-	"/var/run/reboot-required",
-	"/run/reboot-required",
-	NULL,
-};
-
-/* A text naming every input's identity (inode, size, mtime), the running
- * kernel and the boot, so that any change to them shows. */
-static void fingerprint(const struct patches_ctx *c, enum pm pm, const char *kernel, char *out,
-			size_t outlen)
-{
-	const char *const *in = pm == PM_APT ? apt_inputs : dnf_inputs;
-	size_t len = 0;
-	char full[PATH_MAX], boot[64] = "";
-	struct stat st;
-	char *b = NULL;
-	size_t blen = 0;
-
-	if (ep_snprintf(full, sizeof(full), "%s/proc/sys/kernel/random/boot_id", c->root) == 0 &&
-	    ep_read_file(full, 256, &b, &blen) == 0) {
-		snprintf(boot, sizeof(boot), "%.*s", (int)strcspn(b, "\n"), b);
-		free(b);
-	}
-	len += (size_t)snprintf(out, outlen, "%s|%s|%s", pm == PM_APT ? "apt" : "dnf", kernel,
-				boot);
-	for (size_t i = 0; in[i] && len < outlen; i++) {
-		if (ep_snprintf(full, sizeof(full), "%s%s", c->root, in[i]) < 0 ||
-		    stat(full, &st) < 0) {
-			len += (size_t)snprintf(out + len, outlen - len, "|-");
-			continue;
-		}
-		len += (size_t)snprintf(out + len, outlen - len, "|%ju:%jd:%jd.%09ld",
-					(uintmax_t)st.st_ino, (intmax_t)st.st_size,
-					(intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	}
-}
+ * kept in the instance's state with fingerprints of those inputs and reused
+ * as probes/patches/cache.c decides (docs/probes-host.md). */
 
 /* Copies every metric and finding of from into to (deep copies). */
 static void merge_into(struct ep_probe_result *to, json_t *metrics, json_t *findings)
@@ -640,22 +613,6 @@ static void merge_into(struct ep_probe_result *to, json_t *metrics, json_t *find
 	}
 }
 
-/* The cached result in state when it is still valid: same inputs, younger
- * than the interval. NULL otherwise. */
-static json_t *cache_hit(const struct patches_ctx *c, json_t *state, const char *fp, time_t now)
-{
-	json_t *cache = json_object_get(state, "cache");
-	if (c->interval_s <= 0 || !json_is_object(cache))
-		return NULL;
-	const char *saved = json_string_value(json_object_get(cache, "fingerprint"));
-	json_int_t at = json_integer_value(json_object_get(cache, "at"));
-	if (!saved || strcmp(saved, fp) != 0 || at > now || now - at >= c->interval_s ||
-	    !json_is_object(json_object_get(cache, "metrics")) ||
-	    !json_is_array(json_object_get(cache, "findings")))
-		return NULL;
-	return cache;
-}
-
 static void patches_run(void *ctx, const struct ep_deadline *deadline,
 			struct ep_probe_result *result)
 {
@@ -664,7 +621,6 @@ static void patches_run(void *ctx, const struct ep_deadline *deadline,
 	struct utsname un;
 	json_t *m = result->metrics;
 	enum pm pm = c->pm;
-	char fp[2048];
 	time_t now = time(NULL);
 
 	if (uname(&un) < 0)
@@ -689,14 +645,27 @@ static void patches_run(void *ctx, const struct ep_deadline *deadline,
 	if (pm == PM_NONE) {
 		reboot_check(&R, result, host, m, pm);
 	} else {
-		fingerprint(c, pm, un.release, fp, sizeof(fp));
-		json_t *cache = cache_hit(c, result->state, fp, now);
-		if (cache) {
-			json_int_t at = json_integer_value(json_object_get(cache, "at"));
+		char inputs[2048], boot[512];
+		int64_t age = 0;
+		bool dnf = pm == PM_DNF;
+		json_t *cache = json_object_get(result->state, "cache");
+		enum probe_patches_decision d = PROBE_PATCHES_RUN_FIRST;
+
+		if (probe_patches_inputs_fingerprint(c->root, dnf, inputs, sizeof(inputs)) == 0 &&
+		    probe_patches_boot_fingerprint(c->root, dnf, un.release, boot, sizeof(boot)) ==
+			    0)
+			d = probe_patches_decide(&c->policy, cache, inputs, boot, (int64_t)now,
+						 &age);
+		else
+			inputs[0] = boot[0] = '\0'; /* cannot tell: run, cache nothing */
+		if (!probe_patches_decision_runs(d)) {
 			merge_into(result, json_object_get(cache, "metrics"),
 				   json_object_get(cache, "findings"));
 			json_object_set_new(m, "cached", json_true());
-			json_object_set_new(m, "cache_age_s", json_integer(now - at));
+			json_object_set_new(m, "cache_age_s", json_integer(age));
+			/* inputs changed: re-run once patches_min_interval has passed */
+			json_object_set_new(m, "cache_inputs_changed",
+					    json_boolean(d == PROBE_PATCHES_CACHED_PENDING));
 		} else {
 			/* the expensive part, into a scratch result kept for the next cycles */
 			struct ep_probe_result scratch = {.status = EP_STATUS_OK,
@@ -715,13 +684,16 @@ static void patches_run(void *ctx, const struct ep_deadline *deadline,
 				if (scratch.status != EP_STATUS_OK)
 					ep_probe_fail(result, scratch.status, "%s", scratch.error);
 				json_object_set_new(m, "cached", json_false());
-				if (scratch.status == EP_STATUS_OK && c->interval_s > 0 &&
-				    json_is_object(result->state))
+				json_object_set_new(m, "cache_run_reason",
+						    json_string(probe_patches_decision_name(d)));
+				if (scratch.status == EP_STATUS_OK && c->policy.max_age_s > 0 &&
+				    inputs[0] && json_is_object(result->state))
 					json_object_set_new(result->state, "cache",
-							    json_pack("{s:s, s:I, s:O, s:O}",
-								      "fingerprint", fp, "at",
-								      (json_int_t)now, "metrics",
-								      scratch.metrics, "findings",
+							    json_pack("{s:s, s:s, s:I, s:O, s:O}",
+								      "inputs", inputs, "boot",
+								      boot, "at", (json_int_t)now,
+								      "metrics", scratch.metrics,
+								      "findings",
 								      scratch.findings));
 				else if (json_is_object(result->state))
 					json_object_del(result->state, "cache");

@@ -79,7 +79,8 @@ printf '[patches]\npackage_manager = apt\napt_get = /nonexistent/apt-get\ndpkg_q
 tap_is "missing apt-get: status error" "$(jget "$T/miss.json" 'j["status"]')" error
 tap_like "... naming the missing command" "$(jget "$T/miss.json" 'j["error"]')" "/nonexistent/apt-get is not installed"
 tap_is "... and the other checks still report" "$(kinds "$T/miss.json")" "os_eol reboot_required"
-# ---- the simulation is cached until its inputs change or patches_interval passes ----
+# ---- the simulation is cached until its inputs change (and patches_min_interval
+# passed since its last run) or patches_max_age passes ----
 # Fake apt-get / dpkg-query print fixture output and count their runs; the
 # root tree holds the inputs the cache watches (dpkg status, apt lists).
 C=$T/cache
@@ -108,16 +109,33 @@ tap_is "... the cached counts and findings are reported" \
 	"$(jget "$C/c1.json" '(j["metrics"]["security_updates"], sorted(f["kind"] for f in j["findings"]))')"
 tap_like "... with their age" "$(jget "$C/c2.json" 'j["metrics"]["cache_age_s"]')" '^[0-9]+$'
 tap_is "... and no command ran" "$(jget "$C/c2.json" 'len(j["metrics"]["commands"])')" 0
+back() { # moves the cached result N seconds into the past
+	python3 -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["cache"]["at"] -= int(sys.argv[2]); json.dump(j, open(p, "w"))' "$C/state.json" "$1"
+}
 echo "Package: libc6-new" >>"$C/root/var/lib/dpkg/status"
 pcycle c3
-tap_is "the package database changed: apt-get runs again" "$(runs) $(jget "$C/c3.json" 'j["metrics"]["cached"]')" "2 False"
+tap_is "the package database changed within patches_min_interval (10 min) of the run: cached" \
+	"$(runs) $(jget "$C/c3.json" '(j["metrics"]["cached"], j["metrics"]["cache_inputs_changed"])')" "1 (True, True)"
+back 600
+pcycle c3b
+tap_is "... 10 min after the run: apt-get runs again" \
+	"$(runs) $(jget "$C/c3b.json" '(j["metrics"]["cached"], j["metrics"]["cache_run_reason"])')" "2 (False, 'changed')"
 pcycle c4
-tap_is "... and the new result is cached" "$(runs)" 2
-python3 -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["cache"]["at"] -= 3600; json.dump(j, open(p, "w"))' "$C/state.json"
+tap_is "... and the new result is cached" "$(runs) $(jget "$C/c4.json" 'j["metrics"]["cache_inputs_changed"]')" "2 False"
+back 3600
+pcycle c4b
+tap_is "inputs unchanged: still cached an hour later" "$(runs)" 2
+back 82800
 pcycle c5
-tap_is "older than patches_interval (1 h): apt-get runs again" "$(runs) $(jget "$C/c5.json" 'j["metrics"]["cached"]')" "3 False"
+tap_is "older than patches_max_age (24 h): apt-get runs again" \
+	"$(runs) $(jget "$C/c5.json" '(j["metrics"]["cached"], j["metrics"]["cache_run_reason"])')" "3 (False, 'expired')"
 printf 'patches_interval = 0\n' >>"$C/p.conf"
 pcycle c6
 pcycle c7
-tap_is "patches_interval = 0: every cycle runs apt-get" "$(runs)" 5
+tap_is "patches_interval = 0 (the former name of patches_max_age): every cycle runs apt-get" "$(runs)" 5
+printf 'patches_max_age = 2h\n' >>"$C/p.conf"
+pcycle c8
+tap_is "... patches_max_age wins over it" "$(runs)" 6
+pcycle c9
+tap_is "... cached again" "$(runs)" 6
 tap_done
