@@ -239,7 +239,8 @@ json_t *agent_probe_state_load(const char *state_dir, const char *instance)
 int agent_probe_state_save(const char *state_dir, const char *instance, const json_t *state)
 {
 	char path[4096], dir[4096];
-	char *text;
+	char *text, *old = NULL;
+	size_t len, oldlen = 0;
 	int r;
 
 	if (probe_state_path(state_dir, instance, path, sizeof(path)) < 0 ||
@@ -251,7 +252,16 @@ int agent_probe_state_save(const char *state_dir, const char *instance, const js
 	text = json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return -ENOMEM;
-	r = ep_atomic_write(path, text, strlen(text), 0600);
+	len = strlen(text);
+	/* a state that did not change (a cached result, offsets that did not
+	 * move) is not written again: reading it back costs less than a
+	 * temp file, two fsyncs and a rename every cycle */
+	if (ep_read_file(path, len, &old, &oldlen) == 0 && oldlen == len &&
+	    memcmp(old, text, len) == 0)
+		r = 0;
+	else
+		r = ep_atomic_write(path, text, len, 0600);
+	free(old);
 	free(text);
 	return r;
 }

@@ -69,9 +69,8 @@ int probe_patches_boot_fingerprint(const char *root, bool dnf, const char *kerne
 		snprintf(boot, sizeof(boot), "%.*s", (int)strcspn(b, "\n"), b);
 		free(b);
 	}
-	return ep_snprintf(out, outlen, "%s|%s|%s", dnf ? "dnf" : "apt", kernel, boot) < 0
-		       ? -ENOSPC
-		       : 0;
+	return ep_snprintf(out, outlen, "%s|%s|%s", dnf ? "dnf" : "apt", kernel, boot) < 0 ? -ENOSPC
+											   : 0;
 }
 
 enum probe_patches_decision probe_patches_decide(const struct probe_patches_policy *p,

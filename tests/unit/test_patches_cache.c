@@ -100,7 +100,7 @@ static void test_fingerprint_changes(void **state)
 
 	inputs(a, sizeof(a));
 	inputs(b, sizeof(b));
-	assert_string_equal(a, b); /* stable while nothing changes */
+	assert_string_equal(a, b);        /* stable while nothing changes */
 	assert_non_null(strstr(a, "|-")); /* missing inputs (sources.list, flag) named */
 
 	append("/var/lib/dpkg/status", "Package: libc6-new\n", T0 - 86400);
@@ -142,15 +142,15 @@ static void test_boot_fingerprint(void **state)
 	char a[512], b[512];
 	(void)state;
 
-	assert_int_equal(probe_patches_boot_fingerprint(root, false, "6.1.0-18-amd64", a, sizeof(a)),
-			 0);
+	assert_int_equal(
+		probe_patches_boot_fingerprint(root, false, "6.1.0-18-amd64", a, sizeof(a)), 0);
 	assert_string_equal(a, "apt|6.1.0-18-amd64|3f0c9a52-0000-4000-8000-000000000001");
-	assert_int_equal(probe_patches_boot_fingerprint(root, false, "6.1.0-21-amd64", b, sizeof(b)),
-			 0);
+	assert_int_equal(
+		probe_patches_boot_fingerprint(root, false, "6.1.0-21-amd64", b, sizeof(b)), 0);
 	assert_string_not_equal(a, b);
 	put("/proc/sys/kernel/random/boot_id", "3f0c9a52-0000-4000-8000-000000000002\n", T0);
-	assert_int_equal(probe_patches_boot_fingerprint(root, false, "6.1.0-18-amd64", b, sizeof(b)),
-			 0);
+	assert_int_equal(
+		probe_patches_boot_fingerprint(root, false, "6.1.0-18-amd64", b, sizeof(b)), 0);
 	assert_string_not_equal(a, b); /* rebooted into the same kernel */
 	assert_int_equal(probe_patches_boot_fingerprint(root, true, "6.1.0-18-amd64", b, sizeof(b)),
 			 0);
@@ -205,8 +205,8 @@ static void test_decide(void **state)
 	/* a cache from the former format (one "fingerprint"), or damaged */
 	bad[0] = json_pack("{s:s, s:I, s:{}, s:[]}", "fingerprint", "x", "at", (json_int_t)T0,
 			   "metrics", "findings");
-	bad[1] = json_pack("{s:s, s:s, s:s, s:{}, s:[]}", "inputs", "IN", "boot", "BOOT", "at",
-			   "1", "metrics", "findings");
+	bad[1] = json_pack("{s:s, s:s, s:s, s:{}, s:[]}", "inputs", "IN", "boot", "BOOT", "at", "1",
+			   "metrics", "findings");
 	bad[2] = json_pack("{s:s, s:s, s:I, s:[]}", "inputs", "IN", "boot", "BOOT", "at",
 			   (json_int_t)T0, "findings");
 	for (size_t i = 0; i < EP_ARRAY_SIZE(bad); i++) {
@@ -240,7 +240,8 @@ static int timeline(const struct probe_patches_policy *p, bool busy)
 		if (busy && tod >= 6 * 3600 + 1800 && tod < 6 * 3600 + 3000)
 			append("/var/lib/dpkg/status", "x\n", now);
 		inputs(in, sizeof(in));
-		if (probe_patches_decision_runs(probe_patches_decide(p, cache, in, "B", now, &age))) {
+		if (probe_patches_decision_runs(
+			    probe_patches_decide(p, cache, in, "B", now, &age))) {
 			runs++;
 			json_decref(cache);
 			cache = cache_of(in, "B", now);
