@@ -168,7 +168,9 @@ kill -0 "$APID" 2>/dev/null || die "erpulse-agent exited: $(tail -3 "$T/agent.lo
 
 echo "erpulse-agent pid $APID ($(basename "$(readlink /proc/$APID/exe)")), zabbix_agentd pid $ZPID (user zabbix); ${DURATION}s, interval ${INTERVAL}s, sample ${SAMPLE}s"
 [ "$BPID" = 0 ] || echo "before agent ($BEFORE_REF${BEFORE_BIN:+: $BEFORE_BIN}) pid $BPID; one simulation cost it ${BEFORE_SIM} CPU-s, this tree's ${AFTER_SIM}"
-python3 - "$APID" "$ZPID" "$ZP" "$DURATION" "$INTERVAL" "$SAMPLE" "$T/sink" "$BPID" "${BEFORE_SIM:-0}" "$AFTER_SIM" <<'EOF'
+aid() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$T/state-$1/state" 2>/dev/null; }
+python3 - "$APID" "$ZPID" "$ZP" "$DURATION" "$INTERVAL" "$SAMPLE" "$T/sink" "$BPID" "${BEFORE_SIM:-0}" "$AFTER_SIM" \
+	"$(aid after)" "$(aid before)" <<'EOF'
 import os, socket, struct, sys, time
 
 apid, zpid, zport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -176,6 +178,7 @@ duration, interval, sample = float(sys.argv[4]), float(sys.argv[5]), float(sys.a
 sink = sys.argv[7]
 bpid, before_sim, after_sim = int(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10])
 trees = [("agent", apid), ("zabbix", zpid)] + ([("before", bpid)] if bpid else [])
+agent_ids = {"agent": sys.argv[11], "before": sys.argv[12]}
 tick = os.sysconf("SC_CLK_TCK")
 
 def children_map():
@@ -346,19 +349,56 @@ scale = 300.0 / interval
 def per_hour(x):
     return x["cpu"] * 3600.0 / (elapsed * scale)
 
-cpu_h_a, cpu_h_z = per_hour(a), per_hour(z)
+def simulations(name):
+    """the patches simulations an agent ran in the window (its warm-up
+    cycle, seq 1, was before it), with their reasons"""
+    import json
+    runs = []
+    try:
+        names = os.listdir(os.path.join(sink, "reports"))
+    except OSError:
+        return runs
+    for f in names:
+        try:
+            with open(os.path.join(sink, "reports", f)) as fh:
+                d = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if d.get("agent_id") != agent_ids.get(name) or d.get("seq", 0) <= 1:
+            continue
+        for pr in d.get("probes", []):
+            m = pr.get("metrics") or {}
+            if pr.get("name") == "patches" and m.get("cached") is False:
+                runs.append(m.get("cache_run_reason", "run"))
+    return runs
+
+cpu_h_z = per_hour(z)
 print()
-print("CPU seconds per hour at a 5-minute interval (projected, time scale x%.1f):" % scale)
-if b:
-    print("  before (main), cache rule of main (patches_interval 1 h), steady state: %.2f" %
-          per_hour(b))
-print("  erpulse-agent, steady state (cycles; the simulation cached):           %.2f" % cpu_h_a)
-quiet = cpu_h_a + after_sim * 1 / 24.0
-busy = cpu_h_a + after_sim * 5 / 24.0
-print("  + one simulation (%.2f CPU-s) x 1 a day (quiet host):                   %.2f" % (
-    after_sim, quiet))
-print("  + one simulation x 5 a day (apt-get update x2, a 20-min upgrade):       %.2f" % busy)
-print("  zabbix_agentd:                                                         %.2f" % cpu_h_z)
+print("CPU seconds per hour at a 5-minute interval (projected, time scale x%.1f)" % scale)
+print("%-34s%15s%15s" % ("", "erpulse-agent", "before (main)" if b else ""))
+rows = [("agent", a, after_sim, 1, 5)] + ([("before", b, before_sim, 24, 30)] if b else [])
+model = {}
+for name, x, sim, quiet_runs, busy_runs in rows:
+    runs = simulations(name)
+    cycles = max(0.0, x["cpu"] - len(runs) * sim) * 3600.0 / (elapsed * scale)
+    model[name] = (per_hour(x), runs, cycles, cycles + sim * quiet_runs / 24.0,
+                   cycles + sim * busy_runs / 24.0, sim, quiet_runs, busy_runs)
+def row(label, i, fmt="%15.2f"):
+    print("%-34s" % label + "".join(fmt % model[n][i] for n, *_ in rows))
+row("measured in the window", 0)
+print("%-34s" % "  simulations in the window" +
+      "".join("%15s" % ("%d %s" % (len(model[n][1]), ",".join(sorted(set(model[n][1]))) or ""))
+              for n, *_ in rows))
+row("one simulation (CPU-s)", 5)
+row("cycles alone (window - simulations)", 2)
+print("%-34s" % "simulations a day, quiet host" + "".join("%15d" % model[n][6] for n, *_ in rows))
+row("  cycles + simulations, quiet", 3)
+print("%-34s" % "simulations a day, busy host" + "".join("%15d" % model[n][7] for n, *_ in rows))
+row("  cycles + simulations, busy", 4)
+print("zabbix_agentd: %.2f. Quiet: nothing changes (after: the 24 h backstop; before: hourly)."
+      " Busy: apt-get update twice a day and a 20-minute upgrade (after: 5 runs, the"
+      " timeline of tests/unit/test_patches_cache.c; before: hourly plus ~6)." % cpu_h_z)
+busy = model["agent"][4]
 print("target <= 3 CPU-s per hour (busy host): %s" % ("met" if busy <= 3 else "NOT met"))
 ok_rss = mib(a["main_rss_max"]) < 8
 ok_pss = a["pss_mean"] <= z["pss_mean"] / 2
