@@ -14,7 +14,7 @@
 #include "erpulse/util.h"
 
 #define USAGE                                                                                      \
-	"erpulse-collector report CUSTOMER --month YYYY-MM [--lang zh-CN|en] [--format pdf|html]" \
+	"erpulse-collector report CUSTOMER --month YYYY-MM [--lang zh-CN|en] [--format pdf|html]"  \
 	" [--time-zone TZ] [-o FILE]\n"
 
 /* "2026-11" -> year, month. 0 or -EINVAL. */
@@ -94,12 +94,14 @@ int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, int a
 	}
 	int y, m;
 	if (!customer || !month) {
-		fprintf(stderr, "erpulse-collector: report: CUSTOMER and --month are required\n" USAGE);
+		fprintf(stderr,
+			"erpulse-collector: report: CUSTOMER and --month are required\n" USAGE);
 		return 2;
 	}
 	if (parse_month(month, &y, &m) < 0) {
-		fprintf(stderr, "erpulse-collector: report: --month '%s': expected YYYY-MM, e.g. "
-				"2026-11\n",
+		fprintf(stderr,
+			"erpulse-collector: report: --month '%s': expected YYYY-MM, e.g. "
+			"2026-11\n",
 			month);
 		return 2;
 	}
@@ -140,7 +142,8 @@ int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, int a
 	if (!out) {
 		if (coll_report_filename(customer, y, m, lang, f, name, sizeof(name)) < 0) {
 			free(data);
-			fprintf(stderr, "erpulse-collector: report: customer name too long: use -o\n");
+			fprintf(stderr,
+				"erpulse-collector: report: customer name too long: use -o\n");
 			return 1;
 		}
 		out = name;

@@ -101,7 +101,8 @@ static void y_range(const struct coll_chart *c, double *lo, double *hi)
 			if (isfinite(c->s[i].y[k]) && c->s[i].y[k] > max)
 				max = c->s[i].y[k];
 	*lo = isfinite(c->y_min) ? c->y_min : 0;
-	*hi = isfinite(c->y_max) ? c->y_max : *lo + nice_ceil((max - *lo) * 1.1);
+	/* a nice step per grid line, so that every tick is a round number */
+	*hi = isfinite(c->y_max) ? c->y_max : *lo + TICKS * nice_ceil((max - *lo) * 1.1 / TICKS);
 	if (*hi <= *lo)
 		*hi = *lo + 1;
 }
@@ -128,7 +129,8 @@ static void grid(const struct coll_chart *c, struct coll_chart_layout *l, double
 		double v = lo + (hi - lo) * t / TICKS;
 		double y = TOP + ph - ph * t / TICKS;
 		char s[32];
-		snprintf(s, sizeof(s), hi - lo < 4 ? "%.1f%s" : "%.0f%s", v, c->unit);
+		double step = (hi - lo) / TICKS;
+		snprintf(s, sizeof(s), step == floor(step) ? "%.0f%s" : "%.1f%s", v, c->unit);
 		line(l, COLL_COLOR_GRID, LEFT, y, LEFT + pw, y, 0.5, false);
 		text(l, COLL_COLOR_MUTED, LEFT - 4, y + FONT / 3, COLL_ANCHOR_END, s);
 	}
@@ -146,8 +148,7 @@ static void legend(const struct coll_chart *c, struct coll_chart_layout *l)
 	}
 }
 
-static void threshold(const struct coll_chart *c, struct coll_chart_layout *l, double lo,
-		      double hi)
+static void threshold(const struct coll_chart *c, struct coll_chart_layout *l, double lo, double hi)
 {
 	if (!isfinite(c->threshold) || c->threshold < lo || c->threshold > hi)
 		return;

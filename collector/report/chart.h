@@ -50,19 +50,19 @@ struct coll_chart {
 	size_t n_series;
 	struct coll_chart_series s[COLL_CHART_MAX_SERIES];
 	char bar_label[COLL_CHART_MAX_POINTS][COLL_CHART_LABEL]; /* bars: under each bar */
-	char x_label[2][COLL_CHART_LABEL]; /* line: the first and last date */
-	double threshold;                  /* NAN = none */
+	char x_label[2][COLL_CHART_LABEL];                       /* line: the first and last date */
+	double threshold;                                        /* NAN = none */
 	char threshold_label[COLL_CHART_LABEL];
 	double y_min, y_max; /* y_max NAN = from the data */
 	char unit[16];       /* after the y tick values ("%") */
 };
 
 enum coll_prim_kind {
-	COLL_PRIM_LINE,  /* x0,y0 -> x1,y1 */
-	COLL_PRIM_POLY,  /* points */
-	COLL_PRIM_RECT,  /* x0,y0 w=x1 h=y1, filled */
-	COLL_PRIM_TEXT,  /* at x0,y0 (baseline), anchor */
-	COLL_PRIM_DOT,   /* a point of a single-point series: circle at x0,y0 */
+	COLL_PRIM_LINE, /* x0,y0 -> x1,y1 */
+	COLL_PRIM_POLY, /* points */
+	COLL_PRIM_RECT, /* x0,y0 w=x1 h=y1, filled */
+	COLL_PRIM_TEXT, /* at x0,y0 (baseline), anchor */
+	COLL_PRIM_DOT,  /* a point of a single-point series: circle at x0,y0 */
 };
 
 enum coll_anchor { COLL_ANCHOR_START, COLL_ANCHOR_MIDDLE, COLL_ANCHOR_END };
@@ -71,11 +71,11 @@ struct coll_prim {
 	enum coll_prim_kind kind;
 	enum coll_color color;
 	double x0, y0, x1, y1;
-	double width;     /* line width */
+	double width; /* line width */
 	bool dashed;
-	double size;      /* text size */
+	double size; /* text size */
 	enum coll_anchor anchor;
-	size_t n;         /* poly */
+	size_t n; /* poly */
 	double px[COLL_CHART_MAX_POINTS], py[COLL_CHART_MAX_POINTS];
 	char text[COLL_CHART_LABEL];
 };

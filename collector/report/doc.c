@@ -321,7 +321,8 @@ static void sec_categories(struct ctx *c)
 	struct coll_block *b = table(c, COLL_REPORT_CATEGORIES, 4, cols, w);
 	for (int k = 0; b && k < COLL_REPORT_CATEGORIES; k++) {
 		const struct coll_report_category *cat = &m->cat[k];
-		snprintf(key, sizeof(key), "category.%s", coll_category_name((enum coll_category)k));
+		snprintf(key, sizeof(key), "category.%s",
+			 coll_category_name((enum coll_category)k));
 		cell(c, b, (size_t)k, 0, T(c, key));
 		snprintf(key, sizeof(key), "report.rating.%s", coll_rating_name(cat->rating));
 		cell(c, b, (size_t)k, 1, T(c, key));
@@ -334,8 +335,10 @@ static void sec_categories(struct ctx *c)
 			cell(c, b, (size_t)k, 3, T(c, "report.why.none"));
 		else
 			cell(c, b, (size_t)k, 3,
-			     R(c, buf, sizeof(buf), "report.why.finding", "title",
-			       finding_title(c, cat->kind), "object", cat->object, "host",
+			     R(c, buf, sizeof(buf),
+			       strcmp(cat->object, cat->host) ? "report.why.finding"
+							      : "report.why.finding_host",
+			       "title", finding_title(c, cat->kind), "object", cat->object, "host",
 			       cat->host, NULL));
 	}
 }
@@ -359,7 +362,7 @@ static void sec_risks(struct ctx *c)
 					   "report.col.severity",
 					   "report.col.incident",
 					   "report.col.remediation"};
-	static const double w[] = {0.3, 2.2, 1.2, 0.9, 1.3, 3.4};
+	static const double w[] = {0.3, 2.2, 1.2, 1.2, 1.3, 3.2};
 	const struct coll_report_model *m = c->m;
 	char buf[TEXT_MAX], n[16];
 	heading(c, "report.section.risks");
@@ -380,7 +383,8 @@ static void sec_risks(struct ctx *c)
 		       "object", r->object, NULL));
 		cell(c, b, i, 2, r->host);
 		cell(c, b, i, 3,
-		     T(c, r->severity >= 2 ? "report.severity.critical" : "report.severity.warning"));
+		     T(c,
+		       r->severity >= 2 ? "report.severity.critical" : "report.severity.warning"));
 		b->cells[(i + 1) * b->cols + 3].color =
 			(int)(r->severity >= 2 ? COLL_COLOR_RED : COLL_COLOR_YELLOW);
 		cell(c, b, i, 4, incident_text(c, buf, sizeof(buf), r->state, r->incident_id));
@@ -428,8 +432,8 @@ static void sec_sla(struct ctx *c)
 		return;
 	}
 	snprintf(key, sizeof(key), "tier.%s", a->tier);
-	para(c, R(c, buf, sizeof(buf), "report.sla.tier", "tier", a->tier[0] ? T(c, key) : "—",
-		  NULL));
+	para(c,
+	     R(c, buf, sizeof(buf), "report.sla.tier", "tier", a->tier[0] ? T(c, key) : "—", NULL));
 	struct coll_block *b = table(c, 7, 3, cols, w);
 	if (!b)
 		return;
@@ -439,7 +443,9 @@ static void sec_sla(struct ctx *c)
 	cell(c, b, r++, 1, v);
 	cell(c, b, r, 0, T(c, "report.sla.response_p50"));
 	cell(c, b, r, 1, duration(c, v, sizeof(v), a->p50_s));
-	if (a->target_critical_s > 0)
+	if (a->target_critical_s > 0 && a->target_critical_s == a->target_warning_s)
+		cell(c, b, r, 2, duration(c, t1, sizeof(t1), a->target_critical_s));
+	else if (a->target_critical_s > 0)
 		cell(c, b, r, 2,
 		     R(c, buf, sizeof(buf), "report.sla.target_response", "critical",
 		       duration(c, t1, sizeof(t1), a->target_critical_s), "warning",
@@ -454,9 +460,9 @@ static void sec_sla(struct ctx *c)
 	snprintf(t1, sizeof(t1), "%d%%", COLL_REPORT_PROMISE_PCT);
 	cell(c, b, r++, 2, R(c, buf, sizeof(buf), "report.sla.at_least", "n", t1, NULL));
 	b->cells[r * b->cols + 1].color =
-		(int)(!isfinite(a->resolution_rate) ? COLL_COLOR_GREY
+		(int)(!isfinite(a->resolution_rate)                         ? COLL_COLOR_GREY
 		      : a->resolution_rate * 100 >= COLL_REPORT_PROMISE_PCT ? COLL_COLOR_GREEN
-									     : COLL_COLOR_RED);
+									    : COLL_COLOR_RED);
 	cell(c, b, r, 0, T(c, "report.sla.breaches"));
 	snprintf(v, sizeof(v), "%lld", (long long)a->breaches);
 	cell(c, b, r++, 1, v);
@@ -472,8 +478,7 @@ static void sec_sla(struct ctx *c)
 static void sec_capacity(struct ctx *c)
 {
 	static const char *const cols[] = {"report.col.host", "report.col.filesystem",
-					   "report.col.start", "report.col.end",
-					   "report.col.full"};
+					   "report.col.start", "report.col.end", "report.col.full"};
 	static const double w[] = {1.4, 1.4, 1, 1, 1.8};
 	const struct coll_report_model *m = c->m;
 	char v[64], label[COLL_CHART_LABEL];
@@ -547,6 +552,9 @@ static void sec_database(struct ctx *c)
 			ch->y_min = 0;
 			ch->threshold = m->index_threshold;
 			snprintf(ch->unit, sizeof(ch->unit), "%%");
+			R(c, ch->threshold_label, sizeof(ch->threshold_label),
+			  "report.db.threshold_line", "t", num(t, sizeof(t), m->index_threshold, 0),
+			  NULL);
 			for (size_t i = 0; i < m->n_indexes && i < 3; i++)
 				series_into(c, ch, &m->indexes[i], m->indexes[i].object);
 		}
@@ -657,7 +665,8 @@ static void sec_mom(struct ctx *c)
 	struct coll_block *b = table(c, COLL_REPORT_CATEGORIES, 4, cols, w);
 	for (int k = 0; b && k < COLL_REPORT_CATEGORIES; k++) {
 		const struct coll_report_category *cat = &m->cat[k];
-		snprintf(key, sizeof(key), "category.%s", coll_category_name((enum coll_category)k));
+		snprintf(key, sizeof(key), "category.%s",
+			 coll_category_name((enum coll_category)k));
 		cell(c, b, (size_t)k, 0, T(c, key));
 		cell(c, b, (size_t)k, 1, num(v, sizeof(v), cat->prev, 0));
 		cell(c, b, (size_t)k, 2, num(v, sizeof(v), cat->cur, 0));
@@ -665,7 +674,7 @@ static void sec_mom(struct ctx *c)
 		int color = -1;
 		if (isfinite(cat->prev) && isfinite(cat->cur)) {
 			double dlt = cat->cur - cat->prev;
-			ch = dlt >= 5 ? "report.change.improved"
+			ch = dlt >= 5    ? "report.change.improved"
 			     : dlt <= -5 ? "report.change.regressed"
 					 : "report.change.same";
 			color = dlt >= 5 ? COLL_COLOR_GREEN : dlt <= -5 ? COLL_COLOR_RED : -1;
@@ -689,9 +698,11 @@ static void sec_recommendations(struct ctx *c)
 	heading(c, "report.section.recommendations");
 	for (size_t i = 0; i < m->n_risks && n < 2; i++)
 		if (m->risks[i].severity >= 2)
-			R(c, items[n++], TEXT_MAX, "report.rec.critical", "title",
-			  finding_title(c, m->risks[i].kind), "object", m->risks[i].object, "host",
-			  m->risks[i].host, "remediation",
+			R(c, items[n++], TEXT_MAX,
+			  strcmp(m->risks[i].object, m->risks[i].host) ? "report.rec.critical"
+								       : "report.rec.critical_host",
+			  "title", finding_title(c, m->risks[i].kind), "object", m->risks[i].object,
+			  "host", m->risks[i].host, "remediation",
 			  coll_i18n_finding(c->lang, m->risks[i].kind, "remediation"), NULL);
 	int64_t work = (m->indexes_over > 0 ? m->indexes_over : 0) +
 		       (m->maintenance_debt > 0 ? m->maintenance_debt : 0);

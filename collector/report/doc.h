@@ -30,7 +30,7 @@ struct coll_block {
 	enum coll_block_kind kind;
 	char *text, *sub;
 	int color;
-	size_t cols, rows; /* table: rows including the header */
+	size_t cols, rows;                /* table: rows including the header */
 	double weight[COLL_DOC_MAX_COLS]; /* table: relative column widths */
 	struct coll_cell *cells;
 	struct coll_chart *chart;

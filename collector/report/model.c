@@ -93,8 +93,7 @@ int coll_rm_fail(char *err, size_t err_size, struct coll_store *s, const char *w
 	if (r == -ENOMEM)
 		snprintf(err, err_size, "%s: out of memory", what);
 	else
-		snprintf(err, err_size, "%s: %s", what,
-			 s->err[0] ? s->err : coll_db_error(s->db));
+		snprintf(err, err_size, "%s: %s", what, s->err[0] ? s->err : coll_db_error(s->db));
 	return r;
 }
 

@@ -15,7 +15,7 @@
 #include "collector/store/store.h"
 
 #define COLL_REPORT_TREND_MONTHS 6
-#define COLL_REPORT_CATEGORIES   5  /* database, storage, errors, patches, liveness */
+#define COLL_REPORT_CATEGORIES   5 /* database, storage, errors, patches, liveness */
 #define COLL_REPORT_MAX_RISKS    5
 #define COLL_REPORT_MAX_ROWS     12 /* rows of any other list */
 #define COLL_REPORT_MAX_POINTS   62 /* points of a monthly series (twice a day) */
@@ -40,20 +40,20 @@ struct coll_report_series {
 
 struct coll_report_category {
 	enum coll_rating rating;
-	int score;           /* worst host's category score, -1 = none */
-	char kind[64];       /* the worst deduction's finding kind ("" = none) */
-	char object[256];    /* and its object */
-	char host[128];      /* and its host */
-	double prev, cur;    /* month means of the worst host's daily scores (NAN = none) */
+	int score;        /* worst host's category score, -1 = none */
+	char kind[64];    /* the worst deduction's finding kind ("" = none) */
+	char object[256]; /* and its object */
+	char host[128];   /* and its host */
+	double prev, cur; /* month means of the worst host's daily scores (NAN = none) */
 };
 
 struct coll_report_risk {
 	char host[128], kind[64], object[256];
 	int severity; /* 1 warning, 2 critical */
 	int points;
-	double value;           /* NAN = none */
-	char state[32];         /* its incident's state, "" = no incident */
-	int64_t incident_id;    /* 0 = none */
+	double value;        /* NAN = none */
+	char state[32];      /* its incident's state, "" = no incident */
+	int64_t incident_id; /* 0 = none */
 };
 
 struct coll_report_fix {
@@ -68,9 +68,9 @@ struct coll_report_sla {
 	char tier[32];
 	int64_t target_critical_s, target_warning_s; /* response targets, 0 = unknown */
 	int64_t opened, excluded, responded, resolved, resolved_within, breaches, open;
-	int64_t p50_s, p90_s;         /* -1 = none */
-	double within_share;          /* 0..1, NAN = none judged */
-	double resolution_rate;       /* 0..1, NAN = none */
+	int64_t p50_s, p90_s;   /* -1 = none */
+	double within_share;    /* 0..1, NAN = none judged */
+	double resolution_rate; /* 0..1, NAN = none */
 };
 
 struct coll_report_fs {
@@ -109,8 +109,8 @@ struct coll_report_model {
 	size_t hosts;
 
 	/* overall */
-	int score;       /* -1 = no score */
-	char band[16];   /* healthy | at_risk | critical | unknown | "" */
+	int score;                              /* -1 = no score */
+	char band[16];                          /* healthy | at_risk | critical | unknown | "" */
 	double trend[COLL_REPORT_TREND_MONTHS]; /* monthly mean, oldest first; NAN = no data */
 	int trend_year[COLL_REPORT_TREND_MONTHS], trend_month[COLL_REPORT_TREND_MONTHS];
 
@@ -130,7 +130,7 @@ struct coll_report_model {
 	/* database */
 	size_t n_indexes;
 	struct coll_report_series indexes[COLL_REPORT_MAX_ROWS]; /* worst last value first */
-	int64_t indexes_over; /* index_fragmentation findings at warning or worse, -1 = no data */
+	int64_t indexes_over;   /* index_fragmentation findings at warning or worse, -1 = no data */
 	double index_threshold; /* the findings' threshold, NAN = unknown */
 	int64_t maintenance_debt; /* maintenance findings (vacuum, statistics, ...), -1 = none */
 	size_t n_backups;

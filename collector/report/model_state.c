@@ -22,9 +22,9 @@ enum { P_DISK, P_INDEX, P_LOG, P_JOURNAL, P_SECURITY, P_NONE };
 
 /* Findings that are maintenance owed on a database (vacuum, statistics,
  * bloat): the "maintenance debt" line. */
-static const char *const debt_kinds[] = {"dead_tuples",         "vacuum_lag",
-					 "table_statistics_stale", "table_free_space",
-					 "xid_wraparound",      "erp_table_dead_rows"};
+static const char *const debt_kinds[] = {
+	"dead_tuples",      "vacuum_lag",     "table_statistics_stale",
+	"table_free_space", "xid_wraparound", "erp_table_dead_rows"};
 
 void coll_rm_state_init(struct coll_rm_state *st)
 {
@@ -166,9 +166,9 @@ static void use_report(struct coll_report_model *m, const char *host, const json
 	json_array_foreach(json_object_get(report, "probes"), i, p)
 	{
 		const json_t *mt = json_object_get(p, "metrics");
-		if (json_is_integer(json_object_get(mt, "security_updates")) &&
-		    patch->security < 0)
-			patch->security = json_integer_value(json_object_get(mt, "security_updates"));
+		if (json_is_integer(json_object_get(mt, "security_updates")) && patch->security < 0)
+			patch->security =
+				json_integer_value(json_object_get(mt, "security_updates"));
 		if (json_is_boolean(json_object_get(mt, "reboot_required")))
 			patch->reboot = json_is_true(json_object_get(mt, "reboot_required"));
 		const char *eol = json_string_value(json_object_get(mt, "os_eol"));
@@ -188,8 +188,9 @@ static void use_report(struct coll_report_model *m, const char *host, const json
 				at--;
 			if (at >= COLL_REPORT_MAX_ROWS)
 				continue;
-			size_t n = m->n_signatures < COLL_REPORT_MAX_ROWS ? m->n_signatures
-									  : COLL_REPORT_MAX_ROWS - 1;
+			size_t n = m->n_signatures < COLL_REPORT_MAX_ROWS
+					   ? m->n_signatures
+					   : COLL_REPORT_MAX_ROWS - 1;
 			memmove(&m->signatures[at + 1], &m->signatures[at],
 				(n - at) * sizeof(m->signatures[0]));
 			m->signatures[at] = one;
@@ -246,8 +247,8 @@ int coll_rm_host_state(struct coll_store *s, struct coll_report_model *m,
 		if (r < 0)
 			goto out;
 		for (size_t i = 0; i < n; i++)
-			use_series(m, st, hostname, names[i], ans, json_object_get(host, "forecasts"),
-				   &patch, ser);
+			use_series(m, st, hostname, names[i], ans,
+				   json_object_get(host, "forecasts"), &patch, ser);
 	}
 	use_findings(m, st, hostname, json_object_get(host, "findings"), &patch);
 	use_report(m, hostname, json_object_get(host, "report"), &patch);

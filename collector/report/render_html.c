@@ -86,16 +86,19 @@ static int svg(struct ep_buf *b, const struct coll_chart *c)
 					  p->dashed ? " stroke-dasharray=\"4 3\"" : "");
 			break;
 		case COLL_PRIM_POLY:
-			r = ep_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\""
-					     " stroke-width=\"%.1f\" points=\"",
+			r = ep_buf_printf(b,
+					  "<polyline fill=\"none\" stroke=\"%s\""
+					  " stroke-width=\"%.1f\" points=\"",
 					  col, p->width);
 			for (size_t k = 0; r == 0 && k < p->n; k++)
-				r = ep_buf_printf(b, "%s%.1f,%.1f", k ? " " : "", p->px[k], p->py[k]);
+				r = ep_buf_printf(b, "%s%.1f,%.1f", k ? " " : "", p->px[k],
+						  p->py[k]);
 			if (r == 0)
 				r = ep_buf_printf(b, "\"/>");
 			break;
 		case COLL_PRIM_DOT:
-			r = ep_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>",
+			r = ep_buf_printf(b,
+					  "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>",
 					  p->x0, p->y0, col);
 			break;
 		case COLL_PRIM_RECT:
@@ -164,7 +167,7 @@ static int block(struct ep_buf *b, const struct coll_block *k)
 	case COLL_BLOCK_HEADING:
 	case COLL_BLOCK_TEXT:
 	case COLL_BLOCK_NODATA:
-		r = ep_buf_printf(b, k->kind == COLL_BLOCK_HEADING ? "<h2>"
+		r = ep_buf_printf(b, k->kind == COLL_BLOCK_HEADING  ? "<h2>"
 				     : k->kind == COLL_BLOCK_NODATA ? "<p class=\"nodata\">"
 								    : "<p>");
 		if (r == 0)

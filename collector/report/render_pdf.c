@@ -22,7 +22,12 @@
 #define CONTENT_W (PAGE_W - 2 * MARGIN_X)
 #define CHART_H   176.0
 #define PAD       3.5
-#define FAMILY    "Noto Sans CJK SC"
+#ifndef BOLD
+#define BOLD PANGO_WEIGHT_BOLD
+#endif
+#ifndef FAMILY
+#define FAMILY "Noto Sans CJK SC"
+#endif
 
 struct pdf {
 	const struct coll_doc *d;
@@ -50,7 +55,7 @@ static PangoLayout *layout(cairo_t *cr, const char *text, double size, bool bold
 	PangoFontDescription *f = pango_font_description_new();
 	pango_font_description_set_family(f, FAMILY);
 	pango_font_description_set_absolute_size(f, size * PANGO_SCALE);
-	pango_font_description_set_weight(f, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+	pango_font_description_set_weight(f, bold ? BOLD : PANGO_WEIGHT_NORMAL);
 	pango_layout_set_font_description(l, f);
 	pango_font_description_free(f);
 	if (width > 0) {
@@ -88,8 +93,11 @@ static double put(cairo_t *cr, const char *text, double x, double y, double size
 {
 	PangoLayout *l = layout(cr, text, size, bold, 0);
 	double w = width_of(l), h = height_of(l);
-	draw(cr, l, a == COLL_ANCHOR_END ? x - w : a == COLL_ANCHOR_MIDDLE ? x - w / 2 : x, y,
-	     color);
+	draw(cr, l,
+	     a == COLL_ANCHOR_END      ? x - w
+	     : a == COLL_ANCHOR_MIDDLE ? x - w / 2
+				       : x,
+	     y, color);
 	g_object_unref(l);
 	return h;
 }
@@ -157,13 +165,14 @@ static void paragraph(struct pdf *p, const char *text, int color, double size, b
 	g_object_unref(l);
 }
 
-static void heading(struct pdf *p, const char *text)
+/* keep: how much of what follows must fit below the heading */
+static void heading(struct pdf *p, const char *text, double keep)
 {
 	p->y += 8;
 	/* keep a heading with the first lines of its section */
 	PangoLayout *l = layout(p->cr, text, 13, true, CONTENT_W);
 	double h = height_of(l);
-	room(p, h + 70);
+	room(p, h + keep);
 	draw(p->cr, l, MARGIN_X, p->y, COLL_COLOR_TEXT);
 	p->y += h + 2;
 	rgb(p->cr, COLL_COLOR_GRID);
@@ -211,7 +220,8 @@ static void chart(struct pdf *p, const struct coll_chart *c)
 			break;
 		case COLL_PRIM_POLY:
 			for (size_t k = 0; k < q->n; k++)
-				(k ? cairo_line_to : cairo_move_to)(cr, ox + q->px[k], oy + q->py[k]);
+				(k ? cairo_line_to : cairo_move_to)(cr, ox + q->px[k],
+								    oy + q->py[k]);
 			cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
 			cairo_stroke(cr);
 			break;
@@ -228,7 +238,7 @@ static void chart(struct pdf *p, const struct coll_chart *c)
 			PangoLayout *t = layout(cr, q->text, q->size, false, 0);
 			double base = (double)pango_layout_get_baseline(t) / PANGO_SCALE;
 			double tw = width_of(t);
-			double x = q->anchor == COLL_ANCHOR_END	     ? q->x0 - tw
+			double x = q->anchor == COLL_ANCHOR_END      ? q->x0 - tw
 				   : q->anchor == COLL_ANCHOR_MIDDLE ? q->x0 - tw / 2
 								     : q->x0;
 			draw(cr, t, ox + x, oy + q->y0 - base, (int)q->color);
@@ -336,12 +346,26 @@ static void pass(struct pdf *p)
 	for (size_t i = 0; i < p->d->n; i++) {
 		const struct coll_block *b = &p->d->v[i];
 		switch (b->kind) {
-		case COLL_BLOCK_HEADING:
-			heading(p, b->text);
+		case COLL_BLOCK_HEADING: {
+			/* a heading never ends a page: it keeps its lead-in and chart */
+			const struct coll_block *n1 = i + 1 < p->d->n ? &p->d->v[i + 1] : NULL;
+			const struct coll_block *n2 = i + 2 < p->d->n ? &p->d->v[i + 2] : NULL;
+			bool chart_next = (n1 && n1->kind == COLL_BLOCK_CHART) ||
+					  (n1 && n1->kind == COLL_BLOCK_TEXT && n2 &&
+					   n2->kind == COLL_BLOCK_CHART);
+			heading(p, b->text, chart_next ? CHART_H + 30 : 70);
 			break;
-		case COLL_BLOCK_TEXT:
-			paragraph(p, b->text, COLL_COLOR_TEXT, 9.5, false, 0);
+		}
+		case COLL_BLOCK_TEXT: {
+			/* a lead-in line stays with the chart or table it introduces */
+			const struct coll_block *next = i + 1 < p->d->n ? &p->d->v[i + 1] : NULL;
+			double keep = !next                            ? 0
+				      : next->kind == COLL_BLOCK_CHART ? CHART_H + 6
+				      : next->kind == COLL_BLOCK_TABLE ? 50
+								       : 0;
+			paragraph(p, b->text, COLL_COLOR_TEXT, 9.5, false, keep);
 			break;
+		}
 		case COLL_BLOCK_NODATA:
 			paragraph(p, b->text, COLL_COLOR_MUTED, 9.5, false, 0);
 			break;
@@ -367,8 +391,7 @@ static cairo_status_t sink(void *closure, const unsigned char *data, unsigned in
 	struct ep_buf *b = closure;
 	if (!b)
 		return CAIRO_STATUS_SUCCESS; /* the measuring pass */
-	return ep_buf_append(b, data, len) == 0 ? CAIRO_STATUS_SUCCESS
-						: CAIRO_STATUS_WRITE_ERROR;
+	return ep_buf_append(b, data, len) == 0 ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
 /* One pass into out (NULL: discard). 0 or -EIO. */
@@ -401,8 +424,9 @@ int coll_render_pdf(const struct coll_doc *d, unsigned char **ret, size_t *ret_l
 		r = run(&p, &b);
 	}
 	if (r < 0 || !b.data) {
-		snprintf(err, err_size, "rendering the PDF report: cairo failed (out of memory, or "
-					"larger than the limit)");
+		snprintf(err, err_size,
+			 "rendering the PDF report: cairo failed (out of memory, or "
+			 "larger than the limit)");
 		ep_buf_free(&b);
 		return -EIO;
 	}
