@@ -85,21 +85,19 @@ static const char *date(const struct ctx *c, char *buf, size_t size, int64_t t)
 	coll_date_civil((int32_t)((t + c->m->utc_offset) / DAY -
 				  ((t + c->m->utc_offset) % DAY < 0 ? 1 : 0)),
 			&y, &mo, &d);
-	char ys[8], ms[4], ds[4], key[32];
+	char ys[8], ds[4], key[32];
 	snprintf(ys, sizeof(ys), "%d", y);
-	snprintf(ms, sizeof(ms), "%d", mo);
 	snprintf(ds, sizeof(ds), "%d", d);
 	snprintf(key, sizeof(key), "report.month.short.%d", mo);
-	return R(c, buf, size, "report.date", "y", ys, "m", ms, "d", ds, "mon", T(c, key), NULL);
+	return R(c, buf, size, "report.date", "y", ys, "d", ds, "mon", T(c, key), NULL);
 }
 
 static const char *month_name(const struct ctx *c, char *buf, size_t size, int y, int mo)
 {
-	char ys[8], ms[4], key[32];
+	char ys[8], key[32];
 	snprintf(ys, sizeof(ys), "%d", y);
-	snprintf(ms, sizeof(ms), "%d", mo);
 	snprintf(key, sizeof(key), "report.month.long.%d", mo);
-	return R(c, buf, size, "report.month_year", "y", ys, "m", ms, "month", T(c, key), NULL);
+	return R(c, buf, size, "report.month_year", "y", ys, "month", T(c, key), NULL);
 }
 
 static const char *duration(const struct ctx *c, char *buf, size_t size, int64_t s)
