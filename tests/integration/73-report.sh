@@ -16,6 +16,7 @@ for t in pdftotext pdffonts pdftoppm pdfinfo; do
 	command -v $t >/dev/null || bail "$t is not installed (poppler-utils: scripts/install-deps)"
 done
 fc-list | grep -q "Noto Sans CJK SC" || bail "fonts-noto-cjk is not installed (scripts/install-deps)"
+fc-list | grep -q "Liberation Sans" || bail "fonts-liberation2 is not installed (scripts/install-deps)"
 
 DB=$T/store.db
 C() { "$COLLECTOR" --store "sqlite://$DB" "$@"; }
@@ -83,7 +84,8 @@ tap_like "en generated at the injected clock" "$EN" "Generated 1 Dec 2026 02:00,
 for lang in zh-CN en; do
 	f=$T/r.$lang.pdf
 	fonts=$(pdffonts "$f" | tail -n +3)
-	tap_like "$lang: fonts listed" "$fonts" "NotoSansCJK"
+	tap_like "$lang: Latin in Liberation Sans" "$fonts" "LiberationSans"
+	[ "$lang" = zh-CN ] && tap_like "$lang: Chinese in Noto Sans CJK" "$fonts" "NotoSansCJKsc"
 	notemb=$(printf '%s\n' "$fonts" | awk '$(NF-4) != "yes"' | grep -c . || true)
 	tap_is "$lang: every font embedded" "$notemb" 0
 	pages=$(pdfinfo "$f" | awk '/^Pages:/ {print $2}')
@@ -93,7 +95,8 @@ for lang in zh-CN en; do
 	tap_is "$lang: pdftoppm rendered all $pages pages" "$n" "$pages"
 	tap_is "$lang: pdftoppm without errors" "$(cat "$T/ppm.err")" ""
 	size=$(stat -c %s "$f")
-	tap_check "$lang: PDF under 2 MB ($size bytes)" test "$size" -lt 2000000
+	# font subsets keep it small (docs/report.md, "Fonts")
+	tap_check "$lang: PDF under 400 kB ($size bytes)" test "$size" -lt 400000
 done
 
 # ---- HTML: self-contained ---------------------------------------------------------

@@ -207,9 +207,8 @@ static void test_filename(void **state)
 					      COLL_REPORT_PDF, buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "erpulse-Acme-Co-Ltd-2026-11.zh-CN.pdf");
-	assert_int_equal(coll_report_filename("x", 2026, 1, NULL, COLL_REPORT_HTML, buf,
-					      sizeof(buf)),
-			 0);
+	assert_int_equal(
+		coll_report_filename("x", 2026, 1, NULL, COLL_REPORT_HTML, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "erpulse-x-2026-01.en.html");
 	assert_true(coll_report_filename("x", 2026, 1, "en", COLL_REPORT_PDF, buf, 8) < 0);
 }
@@ -217,9 +216,9 @@ static void test_filename(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rating),	 cmocka_unit_test(test_month_start),
+		cmocka_unit_test(test_rating),      cmocka_unit_test(test_month_start),
 		cmocka_unit_test(test_series_mean), cmocka_unit_test(test_chart),
-		cmocka_unit_test(test_doc),	 cmocka_unit_test(test_filename),
+		cmocka_unit_test(test_doc),         cmocka_unit_test(test_filename),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
