@@ -2,7 +2,7 @@
  * (Liberation Sans and Noto Sans CJK SC; cairo embeds subsets of the fonts
  * it uses). A4 portrait; every page has a header (customer,
  * month) and a footer ("page N of M"): M is known after a first layout
- * pass into a surface that discards its bytes. */
+ * pass into a recording surface. */
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <errno.h>
@@ -47,10 +47,14 @@ static void rgb(cairo_t *cr, int color)
 			     (c & 0xff) / 255.0);
 }
 
+/* The pass's one pango context hangs on its cairo context under this key
+ * (a context per layout would cost a font map lookup each time). */
+static const cairo_user_data_key_t pango_key;
+
 /* A layout of text at size (bold), wrapped at width (<= 0: no wrap). */
 static PangoLayout *layout(cairo_t *cr, const char *text, double size, bool bold, double width)
 {
-	PangoLayout *l = pango_cairo_create_layout(cr);
+	PangoLayout *l = pango_layout_new(cairo_get_user_data(cr, &pango_key));
 	PangoFontDescription *f = pango_font_description_new();
 	pango_font_description_set_family(f, FAMILY);
 	pango_font_description_set_absolute_size(f, size * PANGO_SCALE);
@@ -388,20 +392,33 @@ static void pass(struct pdf *p)
 static cairo_status_t sink(void *closure, const unsigned char *data, unsigned int len)
 {
 	struct ep_buf *b = closure;
-	if (!b)
-		return CAIRO_STATUS_SUCCESS; /* the measuring pass */
 	return ep_buf_append(b, data, len) == 0 ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* One pass into out (NULL: discard). 0 or -EIO. */
+/* One pass into out, or (out NULL) into a recording surface that only
+ * counts the pages. Text is measured with the same font options in both
+ * (no hinting of metrics, as on a PDF surface), so both break pages alike.
+ * 0 or -EIO. */
 static int run(struct pdf *p, struct ep_buf *out)
 {
-	cairo_surface_t *sf = cairo_pdf_surface_create_for_stream(sink, out, PAGE_W, PAGE_H);
-	cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_TITLE, p->d->title);
-	cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_SUBJECT, p->d->period);
-	cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_AUTHOR, p->d->customer);
-	cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_CREATOR, "erpulse");
+	cairo_rectangle_t page = {0, 0, PAGE_W, PAGE_H};
+	cairo_surface_t *sf =
+		out ? cairo_pdf_surface_create_for_stream(sink, out, PAGE_W, PAGE_H)
+		    : cairo_recording_surface_create(CAIRO_CONTENT_COLOR_ALPHA, &page);
+	if (out) {
+		cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_TITLE, p->d->title);
+		cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_SUBJECT, p->d->period);
+		cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_AUTHOR, p->d->customer);
+		cairo_pdf_surface_set_metadata(sf, CAIRO_PDF_METADATA_CREATOR, "erpulse");
+	}
 	p->cr = cairo_create(sf);
+	PangoContext *pc = pango_cairo_create_context(p->cr);
+	cairo_font_options_t *fo = cairo_font_options_create();
+	cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+	cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_NONE);
+	pango_cairo_context_set_font_options(pc, fo);
+	cairo_font_options_destroy(fo);
+	cairo_set_user_data(p->cr, &pango_key, pc, g_object_unref);
 	pass(p);
 	cairo_destroy(p->cr);
 	p->cr = NULL;
