@@ -27,6 +27,23 @@ uint32_t coll_color_rgb(enum coll_color c)
 	return (unsigned)c < COLL_COLOR_COUNT ? rgb[c] : 0;
 }
 
+void coll_utf8_cut(char *s)
+{
+	size_t n = strlen(s), i = n, cont = 0;
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && cont < 3) {
+		i--;
+		cont++;
+	}
+	if (i == 0)
+		return;
+	unsigned char lead = (unsigned char)s[i - 1];
+	size_t need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+	if (lead < 0x80 && cont > 0)
+		s[i] = '\0'; /* stray continuation bytes */
+	else if (lead >= 0xc0 && cont < need)
+		s[i - 1] = '\0';
+}
+
 static struct coll_prim *add(struct coll_chart_layout *l, enum coll_prim_kind k,
 			     enum coll_color color)
 {
@@ -65,6 +82,7 @@ static void text(struct coll_chart_layout *l, enum coll_color c, double x, doubl
 	p->anchor = a;
 	p->size = FONT;
 	snprintf(p->text, sizeof(p->text), "%s", s);
+	coll_utf8_cut(p->text);
 }
 
 static void rect(struct coll_chart_layout *l, enum coll_color c, double x, double y, double w,

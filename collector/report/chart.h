@@ -86,6 +86,11 @@ struct coll_chart_layout {
 	struct coll_prim p[COLL_CHART_MAX_PRIMS];
 };
 
+/* Cuts s (NUL-terminated) before a trailing incomplete UTF-8 sequence, as
+ * a fixed-size copy (snprintf) leaves one: pango and the HTML get whole
+ * characters only. */
+void coll_utf8_cut(char *s);
+
 /* Lays c out in a box of w x h (y down). Fills *ret (no allocation). */
 void coll_chart_layout(const struct coll_chart *c, double w, double h,
 		       struct coll_chart_layout *ret);

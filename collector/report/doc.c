@@ -35,6 +35,7 @@ static const char *fill(const struct ctx *c, char *buf, size_t size, const char 
 			const char *const *vars)
 {
 	coll_i18n_render(c->lang, key, vars, buf, size);
+	coll_utf8_cut(buf);
 	return buf;
 }
 #define R(c, buf, size, key, ...) fill(c, buf, size, key, (const char *const[]){__VA_ARGS__})
@@ -243,6 +244,7 @@ static void series_into(struct ctx *c, struct coll_chart *ch, const struct coll_
 		return;
 	struct coll_chart_series *o = &ch->s[ch->n_series++];
 	snprintf(o->label, sizeof(o->label), "%s", label);
+	coll_utf8_cut(o->label);
 	for (size_t i = 0; i < s->n && o->n < COLL_CHART_MAX_POINTS; i++) {
 		o->x[o->n] = (double)s->t[i];
 		o->y[o->n] = s->v[i];
@@ -495,8 +497,7 @@ static void sec_capacity(struct ctx *c)
 		snprintf(ch->threshold_label, sizeof(ch->threshold_label), "%s",
 			 T(c, "report.capacity.line"));
 		for (size_t i = 0; i < m->n_fs && i < COLL_CHART_MAX_SERIES; i++) {
-			snprintf(label, sizeof(label), "%.20s %.24s", m->fs[i].s.host,
-				 m->fs[i].s.object);
+			snprintf(label, sizeof(label), "%s %s", m->fs[i].s.host, m->fs[i].s.object);
 			series_into(c, ch, &m->fs[i].s, label);
 		}
 	}

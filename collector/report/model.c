@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collector/analysis/score.h"
+#include "collector/report/chart.h"
 #include "collector/report/model.h"
 #include "collector/report/model_int.h"
 #include "collector/report/report.h"
@@ -86,6 +87,7 @@ int64_t coll_rm_int(const json_t *o, const char *key)
 void coll_rm_copy(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
+	coll_utf8_cut(dst);
 }
 
 int coll_rm_fail(char *err, size_t err_size, struct coll_store *s, const char *what, int r)
