@@ -92,12 +92,24 @@ static void use_series(struct coll_report_model *m, struct coll_rm_state *st, co
 	coll_rm_copy(ser->object, sizeof(ser->object), name + strlen(prefixes[p]));
 	if (ser->n == 0)
 		return;
-	if (p == P_DISK && m->n_fs < COLL_REPORT_MAX_ROWS) {
-		struct coll_report_fs *fs = &m->fs[m->n_fs++];
-		fs->s = *ser;
-		fs->first = ser->v[0];
-		fs->last = last_of(ser);
-		fs->full_at = full_at(m, forecasts, ser->object);
+	if (p == P_DISK) {
+		/* the fullest first: the chart draws the first four */
+		double last = last_of(ser);
+		size_t at = m->n_fs;
+		while (at > 0 && !(m->fs[at - 1].last >= last))
+			at--;
+		if (at < COLL_REPORT_MAX_ROWS) {
+			size_t n =
+				m->n_fs < COLL_REPORT_MAX_ROWS ? m->n_fs : COLL_REPORT_MAX_ROWS - 1;
+			memmove(&m->fs[at + 1], &m->fs[at], (n - at) * sizeof(m->fs[0]));
+			m->fs[at] = (struct coll_report_fs){
+				.s = *ser,
+				.first = ser->v[0],
+				.last = last,
+				.full_at = full_at(m, forecasts, ser->object)};
+			if (m->n_fs < COLL_REPORT_MAX_ROWS)
+				m->n_fs++;
+		}
 	} else if (p == P_INDEX) {
 		index_add(m, ser);
 	} else if (p == P_LOG || p == P_JOURNAL) {

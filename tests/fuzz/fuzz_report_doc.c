@@ -20,17 +20,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const tags[] = {
-	"!DOCTYPE", "html", "head", "meta", "title", "style", "body", "header", "h1", "h2",
-	"p",	    "strong", "main", "div", "b",    "span", "table", "colgroup", "col", "thead",
-	"tbody",    "tr",     "th",   "td",  "svg",  "line", "polyline", "circle", "rect",
-	"text",	    "ul",     "li",   "footer",
+	"!DOCTYPE", "html",  "head",   "meta", "title", "style",  "body", "header", "h1",
+	"h2",       "p",     "strong", "main", "div",   "b",      "span", "table",  "colgroup",
+	"col",      "thead", "tbody",  "tr",   "th",    "td",     "svg",  "line",   "polyline",
+	"circle",   "rect",  "text",   "ul",   "li",    "footer",
 };
 
 static void check_tags(const char *h)
 {
 	for (const char *p = strchr(h, '<'); p; p = strchr(p + 1, '<')) {
 		const char *t = p[1] == '/' ? p + 2 : p + 1;
-		size_t n = strspn(t, "!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+		size_t n = strspn(
+			t, "!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 		size_t k = 0;
 		for (; k < sizeof(tags) / sizeof(tags[0]); k++)
 			if (strlen(tags[k]) == n && strncmp(tags[k], t, n) == 0)
