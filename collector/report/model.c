@@ -201,8 +201,9 @@ static void risk_add(struct coll_report_model *m, const struct coll_report_risk 
 }
 
 /* One host's explanation into the categories and the risks. */
-static void host_score(struct coll_report_model *m, const char *hostname, const json_t *expl,
-		       int worst_sev[COLL_REPORT_CATEGORIES], bool fresh[COLL_REPORT_CATEGORIES])
+static void host_score(struct coll_report_model *m, const char *id, const char *hostname,
+		       const json_t *expl, int worst_sev[COLL_REPORT_CATEGORIES],
+		       bool fresh[COLL_REPORT_CATEGORIES])
 {
 	const json_t *cats = json_object_get(expl, "categories");
 	for (int c = 0; c < COLL_REPORT_CATEGORIES; c++) {
@@ -231,6 +232,7 @@ static void host_score(struct coll_report_model *m, const char *hostname, const 
 		struct coll_report_risk r = {.severity = severity_of(coll_rm_str(d, "severity")),
 					     .points = (int)pts,
 					     .value = coll_rm_num(d, "value")};
+		coll_rm_copy(r.agent_id, sizeof(r.agent_id), id);
 		coll_rm_copy(r.host, sizeof(r.host), hostname);
 		coll_rm_copy(r.kind, sizeof(r.kind), coll_rm_str(d, "kind"));
 		coll_rm_copy(r.object, sizeof(r.object), coll_rm_str(d, "object"));
@@ -244,6 +246,17 @@ static void host_score(struct coll_report_model *m, const char *hostname, const 
 		}
 		risk_add(m, &r);
 	}
+}
+
+/* The name the report gives agent id: its label or hostname as read with
+ * the hosts, else the incident's hostname (a host no longer listed). */
+static const char *host_name(const struct coll_report_model *m, const char *id,
+			     const char *fallback)
+{
+	for (size_t i = 0; i < m->n_names; i++)
+		if (strcmp(m->names[i].agent_id, id) == 0)
+			return m->names[i].name;
+	return fallback;
 }
 
 /* The incident of each risk (its live one, else its latest), and the fixes
@@ -260,7 +273,8 @@ static int incidents(struct coll_store *s, struct coll_report_model *m,
 	const json_t *inc;
 	json_array_foreach(list, i, inc)
 	{
-		const char *host = coll_rm_str(inc, "hostname"), *rule = coll_rm_str(inc, "rule");
+		const char *agent = coll_rm_str(inc, "agent_id"), *rule = coll_rm_str(inc, "rule");
+		const char *host = host_name(m, agent, coll_rm_str(inc, "hostname"));
 		const char *object = coll_rm_str(inc, "object"), *state = coll_rm_str(inc, "state");
 		int64_t id = json_integer_value(json_object_get(inc, "id"));
 		int64_t opened = coll_rm_int(inc, "first_opened_at");
@@ -272,7 +286,7 @@ static int incidents(struct coll_store *s, struct coll_report_model *m,
 			bool live = strcmp(state, "resolved") != 0 && strcmp(state, "closed") != 0;
 			bool rk_live = rk->state[0] && strcmp(rk->state, "resolved") != 0 &&
 				       strcmp(rk->state, "closed") != 0;
-			if (strcmp(rk->host, host) || strcmp(rk->kind, rule) ||
+			if (strcmp(rk->agent_id, agent) || strcmp(rk->kind, rule) ||
 			    strcmp(rk->object, object) || (rk_live && !live) ||
 			    (rk->incident_id > id && rk_live == live))
 				continue;
@@ -410,11 +424,17 @@ static int hosts(struct coll_store *s, struct coll_report_model *m, const struct
 		if (r < 0)
 			break;
 		m->hosts++;
-		const char *name = coll_rm_str(host, "hostname");
-		host_score(m, name, json_object_get(host, "explanation"), worst_sev, fresh);
+		const char *label = coll_rm_str(host, "label");
+		const char *name = label[0] ? label : coll_rm_str(host, "hostname");
+		if (m->n_names < COLL_REPORT_MAX_HOSTS) {
+			coll_rm_copy(m->names[m->n_names].agent_id, COLL_ID_SIZE, id);
+			coll_rm_copy(m->names[m->n_names].name, sizeof(m->names[0].name), name);
+			name = m->names[m->n_names++].name;
+		}
+		host_score(m, id, name, json_object_get(host, "explanation"), worst_sev, fresh);
 		r = category_months(s, m, scope, id, tz);
 		if (r == 0)
-			r = coll_rm_host_state(s, m, scope, id, host, &st);
+			r = coll_rm_host_state(s, m, scope, id, name, host, &st);
 		json_decref(host);
 		if (r < 0)
 			break;

@@ -17,9 +17,10 @@
 #define COLL_REPORT_TREND_MONTHS 6
 #define COLL_REPORT_CATEGORIES   5 /* database, storage, errors, patches, liveness */
 #define COLL_REPORT_MAX_RISKS    5
-#define COLL_REPORT_MAX_ROWS     12 /* rows of any other list */
-#define COLL_REPORT_MAX_POINTS   62 /* points of a monthly series (twice a day) */
-#define COLL_REPORT_PROMISE_PCT  95 /* the resolution rate promised (docs/incidents.md) */
+#define COLL_REPORT_MAX_ROWS     12  /* rows of any other list */
+#define COLL_REPORT_MAX_POINTS   62  /* points of a monthly series (twice a day) */
+#define COLL_REPORT_MAX_HOSTS    512 /* hosts whose names (labels) the report knows */
+#define COLL_REPORT_PROMISE_PCT  95  /* the resolution rate promised (docs/incidents.md) */
 
 enum coll_rating {
 	COLL_RATING_GREEN,
@@ -48,6 +49,7 @@ struct coll_report_category {
 };
 
 struct coll_report_risk {
+	char agent_id[COLL_ID_SIZE];
 	char host[128], kind[64], object[256];
 	int severity; /* 1 warning, 2 critical */
 	int points;
@@ -107,6 +109,12 @@ struct coll_report_model {
 	int32_t utc_offset;    /* the zone's offset at from (display of dates) */
 	char time_zone[64];
 	size_t hosts;
+	/* each host's name as the portal shows it: its label, else its hostname */
+	size_t n_names;
+	struct {
+		char agent_id[COLL_ID_SIZE];
+		char name[128];
+	} names[COLL_REPORT_MAX_HOSTS];
 
 	/* overall */
 	int score;                              /* -1 = no score */

@@ -24,10 +24,10 @@ struct coll_rm_state {
 };
 void coll_rm_state_init(struct coll_rm_state *st);
 /* Capacity, database, patches and logs of one host (host: coll_store_host's
- * answer). 0 or -errno. */
+ * answer, name: how the report calls it). 0 or -errno. */
 int coll_rm_host_state(struct coll_store *s, struct coll_report_model *m,
-		       const struct coll_scope *scope, const char *id, const json_t *host,
-		       struct coll_rm_state *st);
+		       const struct coll_scope *scope, const char *id, const char *name,
+		       const json_t *host, struct coll_rm_state *st);
 void coll_rm_state_finish(struct coll_report_model *m, const struct coll_rm_state *st);
 
 #endif

@@ -235,13 +235,12 @@ static int series_names(struct coll_store *s, const struct coll_scope *scope, co
 }
 
 int coll_rm_host_state(struct coll_store *s, struct coll_report_model *m,
-		       const struct coll_scope *scope, const char *id, const json_t *host,
-		       struct coll_rm_state *st)
+		       const struct coll_scope *scope, const char *id, const char *hostname,
+		       const json_t *host, struct coll_rm_state *st)
 {
 	const char *names[MAX_NAMES];
 	size_t n = 0;
 	json_t *list = NULL, *ans = NULL;
-	const char *hostname = coll_rm_str(host, "hostname");
 	struct coll_report_patch patch = {.security = -1, .reboot = -1};
 	coll_rm_copy(patch.host, sizeof(patch.host), hostname);
 	int r = series_names(s, scope, id, names, &n, &list);

@@ -5,7 +5,8 @@ that `erpulse-collector customer add` and `customer tier` have prepared.
 Every figure is fixed so that the report's figures can be asserted:
 
   now               2026-12-01 02:00 +08:00 (the report runs on the 1st)
-  hosts             erp-db-01 (production, score 62, at_risk), erp-app-01 (88)
+  hosts             erp-db-01 (production, score 62, at_risk), erp-app-01 (88,
+                    labelled "Odoo app A": the report calls it so)
   fleet_history     customer score per month Jun..Nov: 55 63 68 74 70 62
                     (one row every 6 h; each month's mean is its value)
   score_history     erp-db-01 database category: October 80, November 55
@@ -99,6 +100,7 @@ db_findings = [
     finding("reboot_required", "erp-db-01", 1, "warning", None, "bool"),
 ]
 app_findings = [finding("log_errors", "odoo", 2.4, "warning", 1, "records/min")]
+c.execute("UPDATE agents SET label = 'Odoo app A' WHERE id = ?", (APP_ID,))
 c.execute("INSERT INTO current_findings VALUES (?,?,?)", (DB_ID, 2, json.dumps(db_findings)))
 c.execute("INSERT INTO current_findings VALUES (?,?,?)", (APP_ID, 2, json.dumps(app_findings)))
 
