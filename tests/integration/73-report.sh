@@ -8,7 +8,8 @@
 #  - pdffonts: every font embedded; pdftoppm renders every page;
 #  - the HTML is one file: no src= or href= to anything, inline CSS and SVG;
 #  - clear errors and a non-zero exit: unknown customer, bad month, a month
-#    not begun, an unwritable file.
+#    not begun, an unwritable file;
+#  - the same fixture on PostgreSQL gives the same report, word for word.
 # UPDATE_SAMPLES=1 copies the PDFs to docs/samples/.
 . "$(dirname "$0")/lib.sh"
 
@@ -134,6 +135,30 @@ C customer add Empty >/dev/null
 C report Empty --month 2026-11 --lang en --format html -o "$T/empty.html" 2>/dev/null
 tap_check "empty customer: renders" test -s "$T/empty.html"
 tap_like "empty customer: no data this month" "$(cat "$T/empty.html")" "No data this month"
+
+# ---- the same month on PostgreSQL: the same report, word for word -----------------
+if pg_start; then
+	pg_sql -c "CREATE DATABASE erpulse_report" || bail "createdb"
+	PGURL="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_report"
+	P() { "$COLLECTOR" --store "$PGURL" "$@"; }
+	PCID=$(P customer add "Acme Manufacturing") || bail "customer add (PostgreSQL)"
+	P customer tier "Acme Manufacturing" gold >/dev/null
+	python3 "$SRC/tests/integration/report-fixture.py" - "$PCID" >"$T/fixture.sql"
+	tap_check "PostgreSQL: fixture loaded" pg_sql -d erpulse_report -f "$T/fixture.sql"
+	for lang in zh-CN en; do
+		tap_check "PostgreSQL: report $lang" P report "Acme Manufacturing" --month 2026-11 \
+			--lang "$lang" --time-zone Asia/Shanghai -o "$T/pg.$lang.pdf"
+		tap_is "PostgreSQL: $lang text as on SQLite" \
+			"$(pdftotext -layout "$T/pg.$lang.pdf" - 2>/dev/null | md5sum)" \
+			"$(pdftotext -layout "$T/r.$lang.pdf" - 2>/dev/null | md5sum)"
+	done
+	pdftotext -layout "$T/pg.zh-CN.pdf" "$T/pg.txt" 2>/dev/null
+	pdftotext -layout "$T/r.zh-CN.pdf" "$T/lite.txt" 2>/dev/null
+	diff "$T/lite.txt" "$T/pg.txt" | head -20 | sed 's/^/#   /'
+	pg_stop
+else
+	tap_fail "PostgreSQL did not start"
+fi
 
 if [ "${UPDATE_SAMPLES:-0}" = 1 ]; then
 	mkdir -p "$SRC/docs/samples"

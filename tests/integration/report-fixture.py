@@ -29,7 +29,8 @@ Every figure is fixed so that the report's figures can be asserted:
   patches           4 security updates, reboot required, OS EOL 2028-06-30
   signatures        odoo: 3 signatures (count 412, 97, 12)
 
-    report-fixture.py DB CUSTOMER_ID
+    report-fixture.py DB CUSTOMER_ID     writes into the SQLite file DB, prints NOW
+    report-fixture.py - CUSTOMER_ID      prints the same rows as SQL (for psql)
 """
 import json
 import sqlite3
@@ -44,8 +45,27 @@ NOW = ts(2026, 12, 1, 2, 0)
 NOV, DEC = ts(2026, 11, 1), ts(2026, 12, 1)
 DB_ID, APP_ID = "d" * 32, "a" * 32
 
-c = sqlite3.connect(db, timeout=30)
-c.execute("BEGIN IMMEDIATE")
+def literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+class Script:
+    """The rows as SQL text both stores take (numbers and quoted strings)."""
+    def __init__(self):
+        self.sql = ["BEGIN;"]
+    def execute(self, sql, params=()):
+        parts = sql.split("?")
+        out = parts[0]
+        for p, rest in zip(params, parts[1:]):
+            out += literal(p) + rest
+        self.sql.append(out + ";")
+
+c = Script()
 
 def category(score):
     return {"weight": 0, "lost": 0, "score": score, "state": "fresh", "stale_since": None}
@@ -127,7 +147,7 @@ monthly = [(6, 55), (7, 63), (8, 68), (9, 74), (10, 70), (11, 62)]
 for m, score in monthly:
     t, end = ts(2026, m, 1), ts(2026, m + 1, 1)
     while t < end:
-        c.execute("INSERT OR REPLACE INTO fleet_history VALUES (?,?,?,?,?,?,?,?)",
+        c.execute("INSERT INTO fleet_history VALUES (?,?,?,?,?,?,?,?)",
                   (cust, t, score, 1, 1, 0, 0, 0))
         t += 6 * 3600
 
@@ -137,7 +157,7 @@ for aid, octo, nove in ((DB_ID, (62, 80, 84, 100, 70, 100), (55, 55, 84, 100, 50
     for start, end, row in ((ts(2026, 10, 1), NOV, octo), (NOV, DEC, nove)):
         t = start
         while t < end:
-            c.execute("INSERT OR REPLACE INTO score_history VALUES (?,?,?,?,?,?,?,?)",
+            c.execute("INSERT INTO score_history VALUES (?,?,?,?,?,?,?,?)",
                       (aid, t) + row)
             t += 6 * 3600
 
@@ -153,7 +173,7 @@ for i in range(N):
             (DB_ID, "security_updates:erp-db-01", 4 if t >= ts(2026, 11, 18) else 0),
             (APP_ID, "log_errors:odoo", 0.5 + (i % 7) * 0.3)]
     for aid, series, v in rows:
-        c.execute("INSERT OR REPLACE INTO samples VALUES (?,?,?,?)", (aid, series, t, round(v, 3)))
+        c.execute("INSERT INTO samples VALUES (?,?,?,?)", (aid, series, t, round(v, 3)))
 
 def incident(id_, aid, rule, obj, sev, state, opened, responded=None, resolved=None,
              before=None, after=None, close_reason=None, closed=None):
@@ -178,5 +198,11 @@ incident(3, DB_ID, "index_fragmentation", "odoo/public.sale_order_line_order_id_
 incident(4, DB_ID, "security_updates", "erp-db-01", "critical", "open", ts(2026, 11, 25, 14))
 incident(5, APP_ID, "log_errors", "odoo", "warning", "closed", ts(2026, 11, 12, 16),
          ts(2026, 11, 12, 16, 10), close_reason="false_positive", closed=ts(2026, 11, 12, 16, 10))
-c.commit()
-print(NOW)
+c.sql.append("COMMIT;")
+if db == "-":
+    print("\n".join(c.sql))
+else:
+    con = sqlite3.connect(db, timeout=30)
+    con.executescript("\n".join(c.sql))
+    con.close()
+    print(NOW)
