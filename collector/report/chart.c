@@ -127,6 +127,11 @@ static void y_range(const struct coll_chart *c, double *lo, double *hi)
 
 static void x_range(const struct coll_chart *c, double *lo, double *hi)
 {
+	if (c->x_max > c->x_min) {
+		*lo = c->x_min;
+		*hi = c->x_max;
+		return;
+	}
 	*lo = INFINITY;
 	*hi = -INFINITY;
 	for (size_t i = 0; i < c->n_series; i++)

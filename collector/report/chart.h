@@ -54,6 +54,7 @@ struct coll_chart {
 	double threshold;                                        /* NAN = none */
 	char threshold_label[COLL_CHART_LABEL];
 	double y_min, y_max; /* y_max NAN = from the data */
+	double x_min, x_max; /* line: the x axis' span; x_max <= x_min = from the data */
 	char unit[16];       /* after the y tick values ("%") */
 };
 

@@ -250,6 +250,9 @@ static void series_into(struct ctx *c, struct coll_chart *ch, const struct coll_
 		o->y[o->n] = s->v[i];
 		o->n++;
 	}
+	/* the whole month, whatever part of it has data */
+	ch->x_min = (double)c->m->from;
+	ch->x_max = (double)(c->m->to - 1);
 	date(c, ch->x_label[0], sizeof(ch->x_label[0]), c->m->from);
 	date(c, ch->x_label[1], sizeof(ch->x_label[1]), c->m->to - 1);
 }
