@@ -613,9 +613,16 @@ static void sec_patches(struct ctx *c)
 		cell(c, b, i, 1, p->security >= 0 ? v : T(c, "report.unknown"));
 		if (p->security > 0)
 			b->cells[(i + 1) * b->cols + 1].color = (int)COLL_COLOR_YELLOW;
-		cell(c, b, i, 2,
-		     p->security > 0 && p->pending_since ? date(c, v, sizeof(v), p->pending_since)
-							 : "—");
+		if (p->security > 0 && p->pending_since) {
+			char buf[160], days[24];
+			snprintf(days, sizeof(days), "%lld",
+				 (long long)((m->now - p->pending_since) / DAY));
+			cell(c, b, i, 2,
+			     R(c, buf, sizeof(buf), "report.patches.since", "date",
+			       date(c, v, sizeof(v), p->pending_since), "n", days, NULL));
+		} else {
+			cell(c, b, i, 2, "—");
+		}
 		cell(c, b, i, 3, yes_no(c, p->reboot));
 		cell(c, b, i, 4,
 		     p->eol_at ? date(c, v, sizeof(v), p->eol_at) : T(c, "report.unknown"));

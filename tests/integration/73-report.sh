@@ -62,7 +62,7 @@ tap_like "zh-CN 2 indexes over 30%" "$ZH" "2 个索引超过碎片阈值（30%�
 tap_like "zh-CN maintenance debt 1" "$ZH" "维护欠账：1 项"
 tap_like "zh-CN backup 20 h" "$ZH" "20 小时前"
 tap_like "zh-CN patches: 4 pending since 18 Nov, reboot, EOL" "$ZH" \
-	"erp-db-01 +4 +2026年11月18日 +是 +2028年6月30日"
+	"erp-db-01 +4 +2026年11月18日（13 天） +是 +2028年6月30日"
 tap_like "zh-CN top signature 412, on the host's label" "$ZH" "psycopg2.OperationalError.*Odoo app A +odoo +412"
 tap_like "zh-CN the closed incident of the labelled host" "$ZH" "日志错误：odoo +Odoo app A .*#5 已关闭"
 tap_like "zh-CN month over month: database 80 -> 55 regressed" "$ZH" "数据库 +80 +55 +退步"
