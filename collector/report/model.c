@@ -178,26 +178,29 @@ static int severity_of(const char *s)
 	return strcmp(s, "critical") == 0 ? 2 : strcmp(s, "warning") == 0 ? 1 : 0;
 }
 
-/* Keeps the worst COLL_REPORT_MAX_RISKS: severity, then points, then value. */
-static void risk_add(struct coll_report_model *m, const struct coll_report_risk *r)
+void coll_rm_insert(void *base, size_t *n, size_t cap, size_t elem, const void *item,
+		    bool (*worse)(const void *item, const void *element))
 {
-	size_t at = m->n_risks;
-	while (at > 0) {
-		const struct coll_report_risk *p = &m->risks[at - 1];
-		bool worse = r->severity != p->severity ? r->severity > p->severity
-			     : r->points != p->points   ? r->points > p->points
-							: r->value > p->value;
-		if (!worse)
-			break;
+	unsigned char *b = base;
+	size_t at = *n;
+	while (at > 0 && worse(item, b + (at - 1) * elem))
 		at--;
-	}
-	if (at >= COLL_REPORT_MAX_RISKS)
+	if (at >= cap)
 		return;
-	size_t n = m->n_risks < COLL_REPORT_MAX_RISKS ? m->n_risks : COLL_REPORT_MAX_RISKS - 1;
-	memmove(&m->risks[at + 1], &m->risks[at], (n - at) * sizeof(m->risks[0]));
-	m->risks[at] = *r;
-	if (m->n_risks < COLL_REPORT_MAX_RISKS)
-		m->n_risks++;
+	size_t keep = *n < cap ? *n : cap - 1;
+	memmove(b + (at + 1) * elem, b + at * elem, (keep - at) * elem);
+	memcpy(b + at * elem, item, elem);
+	if (*n < cap)
+		(*n)++;
+}
+
+/* Risks: worse by severity, then points, then value. */
+static bool risk_worse(const void *item, const void *element)
+{
+	const struct coll_report_risk *r = item, *p = element;
+	return r->severity != p->severity ? r->severity > p->severity
+	       : r->points != p->points   ? r->points > p->points
+					  : r->value > p->value;
 }
 
 /* One host's explanation into the categories and the risks. */
@@ -244,7 +247,8 @@ static void host_score(struct coll_report_model *m, const char *id, const char *
 			coll_rm_copy(m->cat[c].object, sizeof(m->cat[c].object), r.object);
 			coll_rm_copy(m->cat[c].host, sizeof(m->cat[c].host), hostname);
 		}
-		risk_add(m, &r);
+		coll_rm_insert(m->risks, &m->n_risks, COLL_REPORT_MAX_RISKS, sizeof(r), &r,
+			       risk_worse);
 	}
 }
 

@@ -15,6 +15,12 @@ int coll_rm_fail(char *err, size_t err_size, struct coll_store *s, const char *w
 /* out = the element named name of a {series: [{name, t, v}]} answer. */
 void coll_rm_series(const json_t *answer, const char *name, struct coll_report_series *out);
 
+/* Inserts item (elem bytes) into base[0..*n), a list kept worst first and at
+ * most cap long, after the last element it is not worse than (worse(item,
+ * element)); when full the last one drops out, or item is not kept. */
+void coll_rm_insert(void *base, size_t *n, size_t cap, size_t elem, const void *item,
+		    bool (*worse)(const void *item, const void *element));
+
 /* Sums across hosts, finished once every host is read. */
 struct coll_rm_state {
 	double err_sum[COLL_REPORT_MAX_POINTS];

@@ -49,20 +49,24 @@ static double last_of(const struct coll_report_series *s)
 	return s->n ? s->v[s->n - 1] : NAN;
 }
 
-/* Inserts ser into the indexes, worst last value first, at most MAX_ROWS. */
-static void index_add(struct coll_report_model *m, const struct coll_report_series *ser)
+/* Indexes: the higher last value first (a series without one last). */
+static bool index_worse(const void *item, const void *element)
 {
-	double v = last_of(ser);
-	size_t at = m->n_indexes;
-	while (at > 0 && !(last_of(&m->indexes[at - 1]) >= v))
-		at--;
-	if (at >= COLL_REPORT_MAX_ROWS)
-		return;
-	size_t n = m->n_indexes < COLL_REPORT_MAX_ROWS ? m->n_indexes : COLL_REPORT_MAX_ROWS - 1;
-	memmove(&m->indexes[at + 1], &m->indexes[at], (n - at) * sizeof(m->indexes[0]));
-	m->indexes[at] = *ser;
-	if (m->n_indexes < COLL_REPORT_MAX_ROWS)
-		m->n_indexes++;
+	return !(last_of(element) >= last_of(item));
+}
+
+/* Filesystems: the fullest first. */
+static bool fs_worse(const void *item, const void *element)
+{
+	const struct coll_report_fs *a = item, *b = element;
+	return !(b->last >= a->last);
+}
+
+/* Signatures: the most frequent first. */
+static bool signature_worse(const void *item, const void *element)
+{
+	const struct coll_report_signature *a = item, *b = element;
+	return a->count > b->count;
 }
 
 static int64_t full_at(const struct coll_report_model *m, const json_t *forecasts,
@@ -94,24 +98,14 @@ static void use_series(struct coll_report_model *m, struct coll_rm_state *st, co
 		return;
 	if (p == P_DISK) {
 		/* the fullest first: the chart draws the first four */
-		double last = last_of(ser);
-		size_t at = m->n_fs;
-		while (at > 0 && !(m->fs[at - 1].last >= last))
-			at--;
-		if (at < COLL_REPORT_MAX_ROWS) {
-			size_t n =
-				m->n_fs < COLL_REPORT_MAX_ROWS ? m->n_fs : COLL_REPORT_MAX_ROWS - 1;
-			memmove(&m->fs[at + 1], &m->fs[at], (n - at) * sizeof(m->fs[0]));
-			m->fs[at] = (struct coll_report_fs){
-				.s = *ser,
-				.first = ser->v[0],
-				.last = last,
-				.full_at = full_at(m, forecasts, ser->object)};
-			if (m->n_fs < COLL_REPORT_MAX_ROWS)
-				m->n_fs++;
-		}
+		struct coll_report_fs fs = {.s = *ser,
+					    .first = ser->v[0],
+					    .last = last_of(ser),
+					    .full_at = full_at(m, forecasts, ser->object)};
+		coll_rm_insert(m->fs, &m->n_fs, COLL_REPORT_MAX_ROWS, sizeof(fs), &fs, fs_worse);
 	} else if (p == P_INDEX) {
-		index_add(m, ser);
+		coll_rm_insert(m->indexes, &m->n_indexes, COLL_REPORT_MAX_ROWS, sizeof(*ser), ser,
+			       index_worse);
 	} else if (p == P_LOG || p == P_JOURNAL) {
 		for (size_t i = 0; i < ser->n; i++) {
 			int64_t k = (ser->t[i] - m->from) / st->step;
@@ -195,19 +189,8 @@ static void use_report(struct coll_report_model *m, const char *host, const json
 			coll_rm_copy(one.host, sizeof(one.host), host);
 			coll_rm_copy(one.source, sizeof(one.source), coll_rm_str(mt, "source"));
 			coll_rm_copy(one.text, sizeof(one.text), coll_rm_str(sg, "signature"));
-			size_t at = m->n_signatures;
-			while (at > 0 && m->signatures[at - 1].count < one.count)
-				at--;
-			if (at >= COLL_REPORT_MAX_ROWS)
-				continue;
-			size_t n = m->n_signatures < COLL_REPORT_MAX_ROWS
-					   ? m->n_signatures
-					   : COLL_REPORT_MAX_ROWS - 1;
-			memmove(&m->signatures[at + 1], &m->signatures[at],
-				(n - at) * sizeof(m->signatures[0]));
-			m->signatures[at] = one;
-			if (m->n_signatures < COLL_REPORT_MAX_ROWS)
-				m->n_signatures++;
+			coll_rm_insert(m->signatures, &m->n_signatures, COLL_REPORT_MAX_ROWS,
+				       sizeof(one), &one, signature_worse);
 		}
 	}
 }
