@@ -161,6 +161,14 @@ void coll_dx_nodata(struct coll_dx *c)
 	text_block(c, COLL_BLOCK_NODATA, coll_dx_text(c, "report.nodata"));
 }
 
+bool coll_dx_section(struct coll_dx *c, const char *key, bool has)
+{
+	coll_dx_heading(c, key);
+	if (!has)
+		coll_dx_nodata(c);
+	return has;
+}
+
 /* A table of cols columns, the header from keys, weights w. */
 struct coll_block *coll_dx_table(struct coll_dx *c, size_t rows, size_t cols,
 				 const char *const *keys, const double *w)

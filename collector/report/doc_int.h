@@ -3,6 +3,7 @@
 #ifndef COLL_REPORT_DOC_INT_H
 #define COLL_REPORT_DOC_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,12 +41,13 @@ struct coll_block *coll_dx_block(struct coll_dx *c, enum coll_block_kind k);
 void coll_dx_heading(struct coll_dx *c, const char *key);
 void coll_dx_para(struct coll_dx *c, const char *s);
 void coll_dx_nodata(struct coll_dx *c);
+/* A section's heading, and "no data this month" when it has none; has. */
+bool coll_dx_section(struct coll_dx *c, const char *key, bool has);
 /* A table of rows data rows and cols columns, header from keys ("" none),
  * relative widths w. */
 struct coll_block *coll_dx_table(struct coll_dx *c, size_t rows, size_t cols,
 				 const char *const *keys, const double *w);
-void coll_dx_cell(struct coll_dx *c, struct coll_block *b, size_t row, size_t col,
-		  const char *s);
+void coll_dx_cell(struct coll_dx *c, struct coll_block *b, size_t row, size_t col, const char *s);
 struct coll_chart *coll_dx_chart(struct coll_dx *c);
 /* A month's series as the chart's next line, the whole month on the x axis. */
 void coll_dx_series(struct coll_dx *c, struct coll_chart *ch, const struct coll_report_series *s,

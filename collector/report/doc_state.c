@@ -18,11 +18,8 @@ static void sec_capacity(struct coll_dx *c)
 	static const double w[] = {1.4, 1.4, 1, 1, 1.8};
 	const struct coll_report_model *m = c->m;
 	char v[64], label[COLL_CHART_LABEL];
-	coll_dx_heading(c, "report.section.capacity");
-	if (m->n_fs == 0) {
-		coll_dx_nodata(c);
+	if (!coll_dx_section(c, "report.section.capacity", m->n_fs > 0))
 		return;
-	}
 	coll_dx_para(c, coll_dx_text(c, "report.capacity.chart"));
 	struct coll_chart *ch = coll_dx_chart(c);
 	if (ch) {
@@ -45,8 +42,8 @@ static void sec_capacity(struct coll_dx *c)
 		coll_dx_cell(c, b, i, 2, coll_dx_pct(v, sizeof(v), f->first / 100));
 		coll_dx_cell(c, b, i, 3, coll_dx_pct(v, sizeof(v), f->last / 100));
 		coll_dx_cell(c, b, i, 4,
-		     f->full_at ? coll_dx_date(c, v, sizeof(v), f->full_at)
-				: coll_dx_text(c, "report.capacity.no_forecast"));
+			     f->full_at ? coll_dx_date(c, v, sizeof(v), f->full_at)
+					: coll_dx_text(c, "report.capacity.no_forecast"));
 	}
 }
 
@@ -60,19 +57,20 @@ static void sec_database(struct coll_dx *c)
 	static const double bw[] = {1.4, 2, 1.4};
 	const struct coll_report_model *m = c->m;
 	char buf[TEXT_MAX], v[64], t[48];
-	coll_dx_heading(c, "report.section.database");
-	if (m->n_indexes == 0 && m->indexes_over < 0 && m->maintenance_debt < 0 &&
-	    m->n_backups == 0) {
-		coll_dx_nodata(c);
+	if (!coll_dx_section(c, "report.section.database",
+			     m->n_indexes > 0 || m->indexes_over >= 0 || m->maintenance_debt >= 0 ||
+				     m->n_backups > 0))
 		return;
-	}
 	if (m->indexes_over >= 0) {
 		snprintf(v, sizeof(v), "%lld", (long long)m->indexes_over);
 		if (isfinite(m->index_threshold))
-			coll_dx_para(c, COLL_DX_R(c, buf, sizeof(buf), "report.db.over", "n", v, "t",
-				  coll_dx_num(t, sizeof(t), m->index_threshold, 0), NULL));
+			coll_dx_para(c,
+				     COLL_DX_R(c, buf, sizeof(buf), "report.db.over", "n", v, "t",
+					       coll_dx_num(t, sizeof(t), m->index_threshold, 0),
+					       NULL));
 		else
-			coll_dx_para(c, COLL_DX_R(c, buf, sizeof(buf), "report.db.over_nothreshold", "n", v, NULL));
+			coll_dx_para(c, COLL_DX_R(c, buf, sizeof(buf), "report.db.over_nothreshold",
+						  "n", v, NULL));
 	}
 	if (m->maintenance_debt > 0) {
 		snprintf(v, sizeof(v), "%lld", (long long)m->maintenance_debt);
@@ -88,8 +86,8 @@ static void sec_database(struct coll_dx *c)
 			ch->threshold = m->index_threshold;
 			snprintf(ch->unit, sizeof(ch->unit), "%%");
 			COLL_DX_R(c, ch->threshold_label, sizeof(ch->threshold_label),
-			  "report.db.threshold_line", "t", coll_dx_num(t, sizeof(t), m->index_threshold, 0),
-			  NULL);
+				  "report.db.threshold_line", "t",
+				  coll_dx_num(t, sizeof(t), m->index_threshold, 0), NULL);
 			for (size_t i = 0; i < m->n_indexes && i < 3; i++)
 				coll_dx_series(c, ch, &m->indexes[i], m->indexes[i].object);
 		}
@@ -111,8 +109,8 @@ static void sec_database(struct coll_dx *c)
 		coll_dx_cell(c, b, i, 0, m->backups[i].host);
 		coll_dx_cell(c, b, i, 1, m->backups[i].object);
 		coll_dx_cell(c, b, i, 2,
-		     COLL_DX_R(c, buf, sizeof(buf), "report.db.hours_ago", "n",
-		       coll_dx_num(t, sizeof(t), m->backups[i].age_h, 0), NULL));
+			     COLL_DX_R(c, buf, sizeof(buf), "report.db.hours_ago", "n",
+				       coll_dx_num(t, sizeof(t), m->backups[i].age_h, 0), NULL));
 		if (m->backups[i].severity)
 			b->cells[(i + 1) * b->cols + 2].color =
 				(int)(m->backups[i].severity >= 2 ? COLL_COLOR_RED
@@ -133,11 +131,8 @@ static void sec_patches(struct coll_dx *c)
 	static const double w[] = {1.5, 1.1, 1.4, 1, 1.4};
 	const struct coll_report_model *m = c->m;
 	char v[64];
-	coll_dx_heading(c, "report.section.patches");
-	if (m->n_patches == 0) {
-		coll_dx_nodata(c);
+	if (!coll_dx_section(c, "report.section.patches", m->n_patches > 0))
 		return;
-	}
 	struct coll_block *b = coll_dx_table(c, m->n_patches, 5, cols, w);
 	for (size_t i = 0; b && i < m->n_patches; i++) {
 		const struct coll_report_patch *p = &m->patches[i];
@@ -151,14 +146,16 @@ static void sec_patches(struct coll_dx *c)
 			snprintf(days, sizeof(days), "%lld",
 				 (long long)((m->now - p->pending_since) / DAY));
 			coll_dx_cell(c, b, i, 2,
-			     COLL_DX_R(c, buf, sizeof(buf), "report.patches.since", "date",
-			       coll_dx_date(c, v, sizeof(v), p->pending_since), "n", days, NULL));
+				     COLL_DX_R(c, buf, sizeof(buf), "report.patches.since", "date",
+					       coll_dx_date(c, v, sizeof(v), p->pending_since), "n",
+					       days, NULL));
 		} else {
 			coll_dx_cell(c, b, i, 2, "—");
 		}
 		coll_dx_cell(c, b, i, 3, yes_no(c, p->reboot));
 		coll_dx_cell(c, b, i, 4,
-		     p->eol_at ? coll_dx_date(c, v, sizeof(v), p->eol_at) : coll_dx_text(c, "report.unknown"));
+			     p->eol_at ? coll_dx_date(c, v, sizeof(v), p->eol_at)
+				       : coll_dx_text(c, "report.unknown"));
 	}
 }
 
@@ -169,11 +166,8 @@ static void sec_logs(struct coll_dx *c)
 	static const double w[] = {4, 1.3, 1, 0.8};
 	const struct coll_report_model *m = c->m;
 	char v[64];
-	coll_dx_heading(c, "report.section.logs");
-	if (m->errors.n == 0 && m->n_signatures == 0) {
-		coll_dx_nodata(c);
+	if (!coll_dx_section(c, "report.section.logs", m->errors.n > 0 || m->n_signatures > 0))
 		return;
-	}
 	if (m->errors.n) {
 		coll_dx_para(c, coll_dx_text(c, "report.logs.chart"));
 		struct coll_chart *ch = coll_dx_chart(c);
@@ -192,7 +186,8 @@ static void sec_logs(struct coll_dx *c)
 		coll_dx_cell(c, b, i, 0, m->signatures[i].text);
 		coll_dx_cell(c, b, i, 1, m->signatures[i].host);
 		coll_dx_cell(c, b, i, 2, m->signatures[i].source);
-		coll_dx_cell(c, b, i, 3, coll_dx_num(v, sizeof(v), (double)m->signatures[i].count, 0));
+		coll_dx_cell(c, b, i, 3,
+			     coll_dx_num(v, sizeof(v), (double)m->signatures[i].count, 0));
 	}
 }
 
@@ -228,7 +223,8 @@ static void sec_mom(struct coll_dx *c)
 	}
 	snprintf(n1, sizeof(n1), "%lld", (long long)m->incidents_new);
 	snprintf(n2, sizeof(n2), "%lld", (long long)m->incidents_resolved);
-	coll_dx_para(c, COLL_DX_R(c, buf, sizeof(buf), "report.mom.incidents", "new", n1, "resolved", n2, NULL));
+	coll_dx_para(c, COLL_DX_R(c, buf, sizeof(buf), "report.mom.incidents", "new", n1,
+				  "resolved", n2, NULL));
 }
 
 /* Bullets for next month, from the figures above (docs/report.md lists the rules). */
@@ -241,11 +237,13 @@ static void sec_recommendations(struct coll_dx *c)
 	for (size_t i = 0; i < m->n_risks && n < 2; i++)
 		if (m->risks[i].severity >= 2)
 			COLL_DX_R(c, items[n++], TEXT_MAX,
-			  strcmp(m->risks[i].object, m->risks[i].host) ? "report.rec.critical"
-								       : "report.rec.critical_host",
-			  "title", coll_dx_title(c, m->risks[i].kind), "object", m->risks[i].object,
-			  "host", m->risks[i].host, "remediation",
-			  coll_i18n_finding(c->lang, m->risks[i].kind, "remediation"), NULL);
+				  strcmp(m->risks[i].object, m->risks[i].host)
+					  ? "report.rec.critical"
+					  : "report.rec.critical_host",
+				  "title", coll_dx_title(c, m->risks[i].kind), "object",
+				  m->risks[i].object, "host", m->risks[i].host, "remediation",
+				  coll_i18n_finding(c->lang, m->risks[i].kind, "remediation"),
+				  NULL);
 	int64_t work = (m->indexes_over > 0 ? m->indexes_over : 0) +
 		       (m->maintenance_debt > 0 ? m->maintenance_debt : 0);
 	if (work > 0) {
@@ -253,28 +251,32 @@ static void sec_recommendations(struct coll_dx *c)
 		int64_t next_end = coll_report_month_start(NULL, m->year, m->month + 2) - 4 * DAY;
 		snprintf(v, sizeof(v), "%lld", (long long)work);
 		COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.window", "n", v, "date",
-		  coll_dx_date(c, d, sizeof(d), next_end - m->utc_offset), NULL);
+			  coll_dx_date(c, d, sizeof(d), next_end - m->utc_offset), NULL);
 	}
 	for (size_t i = 0; i < m->n_patches && n < 5; i++)
 		if (m->patches[i].security > 0) {
 			snprintf(v, sizeof(v), "%lld", (long long)m->patches[i].security);
 			COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.patches", "n", v, "host",
-			  m->patches[i].host, "reboot",
-			  m->patches[i].reboot > 0 ? coll_dx_text(c, "report.rec.patches_reboot") : "", NULL);
+				  m->patches[i].host, "reboot",
+				  m->patches[i].reboot > 0
+					  ? coll_dx_text(c, "report.rec.patches_reboot")
+					  : "",
+				  NULL);
 		}
 	for (size_t i = 0; i < m->n_fs && n < 6; i++)
 		if (m->fs[i].full_at && m->fs[i].full_at < m->now + 90 * DAY)
-			COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.disk", "mount", m->fs[i].s.object,
-			  "host", m->fs[i].s.host, "date", coll_dx_date(c, d, sizeof(d), m->fs[i].full_at),
-			  NULL);
+			COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.disk", "mount",
+				  m->fs[i].s.object, "host", m->fs[i].s.host, "date",
+				  coll_dx_date(c, d, sizeof(d), m->fs[i].full_at), NULL);
 	if (m->sla.has && isfinite(m->sla.resolution_rate) &&
 	    m->sla.resolution_rate * 100 < COLL_REPORT_PROMISE_PCT && n < 7)
 		COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.sla", "rate",
-		  coll_dx_pct(v, sizeof(v), m->sla.resolution_rate), NULL);
+			  coll_dx_pct(v, sizeof(v), m->sla.resolution_rate), NULL);
 	for (size_t i = 0; i < m->n_patches && n < 8; i++)
 		if (m->patches[i].eol_at && m->patches[i].eol_at < m->now + 365 * DAY)
-			COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.eol", "host", m->patches[i].host,
-			  "date", coll_dx_date(c, d, sizeof(d), m->patches[i].eol_at), NULL);
+			COLL_DX_R(c, items[n++], TEXT_MAX, "report.rec.eol", "host",
+				  m->patches[i].host, "date",
+				  coll_dx_date(c, d, sizeof(d), m->patches[i].eol_at), NULL);
 	if (n == 0)
 		snprintf(items[n++], TEXT_MAX, "%s", coll_dx_text(c, "report.rec.none"));
 	struct coll_block *b = coll_dx_block(c, COLL_BLOCK_BULLETS);
