@@ -35,7 +35,8 @@ BIN      := $(O)/bin
 endif
 
 # pkg-config name -> Debian package (for the one-line "missing" message)
-PKGS := libpq odbc libcurl jansson libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih
+PKGS := libpq odbc libcurl jansson libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih \
+        pangocairo cairo-pdf
 TEST_PKGS := cmocka
 
 CC       ?= cc

@@ -16,6 +16,10 @@ int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int a
  * -1 when cmd/argv is none of them (the caller goes on). */
 int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **argv);
 
+/* report CUSTOMER --month YYYY-MM [--lang L] [--format pdf|html]
+ * [--time-zone TZ] [-o FILE]: the monthly report (docs/report.md). */
+int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
+
 /* tls init --name HOST [--dir DIR]: a private CA and a server certificate
  * (GnuTLS), never overwriting; prints the agent's ca_file and pin. */
 int coll_cli_tls(int argc, char **argv);

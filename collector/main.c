@@ -64,6 +64,9 @@ static void usage(FILE *f)
 		"  incident escalate                  check SLA clocks now (serve does it itself)\n"
 		"  sla [--customer C] [--month YYYY-MM] [--json]\n"
 		"                                     SLA figures of a month\n"
+		"  report CUSTOMER --month YYYY-MM [--lang zh-CN|en] [--format pdf|html]\n"
+		"           [--time-zone TZ] [-o FILE]\n"
+		"                                     the monthly health report (docs/report.md)\n"
 		"  notify test CHANNEL                send a test notice to a named channel\n"
 		"  maintenance add CUSTOMER [--host AGENT] (--weekly 'Sun 02:00-04:00' |\n"
 		"           --from T --to T) [--time-zone TZ] [--reason R] [--approved]\n"
@@ -689,7 +692,8 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
 		     strcmp(cmd, "sweep") == 0 || strcmp(cmd, "incident") == 0 ||
 		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0 ||
-		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0;
+		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0 ||
+		     strcmp(cmd, "report") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -726,6 +730,8 @@ int main(int argc, char **argv)
 		rc = cmd_user(s, nargs, args);
 	else if (strcmp(cmd, "sweep") == 0)
 		rc = cmd_sweep(&cfg, s, nargs, args);
+	else if (strcmp(cmd, "report") == 0)
+		rc = coll_cli_report(&cfg, s, nargs, args);
 	else if (strcmp(cmd, "import") == 0)
 		rc = coll_cli_import(&cfg, s, nargs, args);
 	else if (strcmp(cmd, "scores") == 0 && nargs == 0)
