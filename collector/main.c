@@ -73,6 +73,16 @@ static void usage(FILE *f)
 		"what agents need\n"
 		"  import FILE                        ingest an agent's export bundle (signed "
 		"reports)\n"
+		"  customer report-settings CUSTOMER [timezone=TZ] [language=en|zh-CN]\n"
+		"           [contacts=A,B] [account_manager=M]\n"
+		"                                     the monthly report's time zone, language "
+		"and recipients\n"
+		"  report-send CUSTOMER --month YYYY-MM [--again]\n"
+		"                                     render, store and mail one month's report "
+		"now\n"
+		"  report-schedule [--now EPOCH]      send the monthly reports that are due (serve "
+		"does it itself)\n"
+		"  report-list CUSTOMER [--json]      the customer's stored monthly reports\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -689,7 +699,8 @@ int main(int argc, char **argv)
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
 		     strcmp(cmd, "sweep") == 0 || strcmp(cmd, "incident") == 0 ||
 		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0 ||
-		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0;
+		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0 ||
+		     strncmp(cmd, "report-", 7) == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -710,6 +721,12 @@ int main(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(cmd, "customer") == 0 && nargs == 3 && strcmp(args[0], "tier") == 0)
 		rc = coll_cli_customer_tier(&cfg, s, args[1], args[2]);
+	else if (strcmp(cmd, "customer") == 0 && nargs >= 1 &&
+		 strcmp(args[0], "report-settings") == 0)
+		rc = coll_cli_report_settings(s, nargs - 1, args + 1);
+	else if (strcmp(cmd, "report-send") == 0 || strcmp(cmd, "report-schedule") == 0 ||
+		 strcmp(cmd, "report-list") == 0)
+		rc = coll_cli_report(&cfg, s, cmd, nargs, args);
 	else if (strcmp(cmd, "customer") == 0)
 		rc = cmd_customer(s, nargs, args);
 	else if (strcmp(cmd, "incident") == 0)

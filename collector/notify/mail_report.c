@@ -1,0 +1,146 @@
+/* The monthly report's mail (notify.h, coll_report_mail_render): MIME by
+ * hand, as smtp.c does for notices: every body part in base64 (76-column
+ * lines), so the message is 7-bit whatever the language; the attachment's
+ * file name in RFC 2231 form (filename*=UTF-8''...) with an ASCII fallback,
+ * which mail clients of both generations understand. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "collector/notify/channel.h"
+#include "collector/notify/notify.h"
+#include "erpulse/crypto.h"
+#include "erpulse/util.h"
+
+#define MAIL_MAX (64u << 20)
+
+static bool has_crlf(const char *s)
+{
+	return s && strpbrk(s, "\r\n") != NULL;
+}
+
+/* data in base64, 57 input bytes (76 characters) per line. */
+static int put_base64(struct ep_buf *b, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char line[80];
+	int r = 0;
+	for (size_t off = 0; off < len && r == 0; off += 57) {
+		size_t n = len - off > 57 ? 57 : len - off;
+		r = ep_base64_encode(p + off, n, line, sizeof(line));
+		if (r == 0)
+			r = ep_buf_printf(b, "%s\r\n", line);
+	}
+	return r;
+}
+
+/* A file name parameter safe in a quoted string: printable ASCII but '"'
+ * and '\\'; anything else becomes '_'. */
+static void ascii_fallback(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+	for (; *in && o + 1 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+		if ((c & 0xC0) == 0x80)
+			continue; /* one '_' per non-ASCII character */
+		out[o++] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ? '_' : (char)c;
+	}
+	out[o] = '\0';
+}
+
+static bool plain_name(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' ||
+		    *s == '\\')
+			return false;
+	return true;
+}
+
+/* RFC 2231 ext-value: attr-char as is, every other byte %XX. */
+static int put_ext_value(struct ep_buf *b, const char *s)
+{
+	int r = ep_buf_printf(b, "UTF-8''");
+	for (; *s && r == 0; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("!#$&+-.^_`|~", c))
+			r = ep_buf_append(b, s, 1);
+		else
+			r = ep_buf_printf(b, "%%%02X", c);
+	}
+	return r;
+}
+
+int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message)
+{
+	struct ep_buf b;
+	char date[64], mixed[64], alt[64], hex[33], fallback[512];
+	unsigned char rnd[16];
+	int r = 0;
+
+	if (!m || !m->from || !m->to || !m->pdf_filename || !ret_message || has_crlf(m->from) ||
+	    has_crlf(m->to) || has_crlf(m->message_id) || has_crlf(m->pdf_filename))
+		return -EINVAL;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		ep_random_bytes(rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	/* "=_" cannot occur in base64 text: the boundaries never clash */
+	snprintf(mixed, sizeof(mixed), "=_erpulse_mixed_%s", hex);
+	snprintf(alt, sizeof(alt), "=_erpulse_alt_%s", hex);
+	coll_mail_date(m->at, date, sizeof(date));
+	ascii_fallback(m->pdf_filename, fallback, sizeof(fallback));
+	char subj[1024];
+	snprintf(subj, sizeof(subj), "%s", m->subject ? m->subject : "");
+	for (char *p = subj; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+
+	ep_buf_init(&b, MAIL_MAX);
+	r |= ep_buf_printf(&b, "From: %s\r\nTo: %s\r\n", m->from, m->to);
+	r |= coll_mail_put_subject(&b, subj);
+	r |= ep_buf_printf(&b, "Date: %s\r\n", date);
+	if (m->message_id)
+		r |= ep_buf_printf(&b, "Message-ID: <%s>\r\n", m->message_id);
+	r |= ep_buf_printf(&b, "MIME-Version: 1.0\r\n"
+			       "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+			       "\r\nThis is a MIME message.\r\n",
+			   mixed);
+	/* the body: text, then the HTML report (the last part is preferred) */
+	r |= ep_buf_printf(&b,
+			   "--%s\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+			   mixed, alt);
+	r |= ep_buf_printf(&b,
+			   "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			   "Content-Transfer-Encoding: base64\r\n\r\n",
+			   alt);
+	r |= put_base64(&b, m->text ? m->text : "", m->text ? strlen(m->text) : 0);
+	if (m->html) {
+		r |= ep_buf_printf(&b,
+				   "--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+				   "Content-Transfer-Encoding: base64\r\n\r\n",
+				   alt);
+		r |= put_base64(&b, m->html, m->html_len);
+	}
+	r |= ep_buf_printf(&b, "--%s--\r\n", alt);
+	/* the PDF */
+	r |= ep_buf_printf(&b, "--%s\r\nContent-Type: application/pdf; name=\"%s\"\r\n", mixed,
+			   fallback);
+	r |= ep_buf_printf(&b, "Content-Disposition: attachment; filename=\"%s\"", fallback);
+	if (!plain_name(m->pdf_filename)) {
+		r |= ep_buf_printf(&b, ";\r\n filename*=");
+		r |= put_ext_value(&b, m->pdf_filename);
+	}
+	r |= ep_buf_printf(&b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	r |= put_base64(&b, m->pdf, m->pdf_len);
+	r |= ep_buf_printf(&b, "--%s--\r\n", mixed);
+	if (r) {
+		ep_buf_free(&b);
+		return r == -E2BIG ? -E2BIG : -ENOMEM;
+	}
+	*ret_message = ep_buf_steal(&b);
+	return 0;
+}
