@@ -20,7 +20,8 @@ static bool email_ok(const char *a)
 	    at[1] == '.' || a[n - 1] == '.')
 		return false;
 	for (const char *p = a; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("\"<>,;()[]\\", *p))
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"<>,;()[]\\", *p))
 			return false;
 	return true;
 }
@@ -116,7 +117,8 @@ int coll_cli_report_settings(struct coll_store *s, int argc, char **argv)
 			if (strstr(v, "..") || v[0] == '/' || strlen(v) >= sizeof(st.time_zone) ||
 			    coll_tz_load(v, NULL, &tz, why, sizeof(why)) < 0) {
 				fprintf(stderr,
-					"erpulse-collector: timezone: '%s' is not a time zone under "
+					"erpulse-collector: timezone: '%s' is not a time zone "
+					"under "
 					"%s (e.g. Asia/Shanghai, Europe/Berlin, UTC)\n",
 					v, COLL_ZONEINFO);
 				return 2;
@@ -125,8 +127,9 @@ int coll_cli_report_settings(struct coll_store *s, int argc, char **argv)
 			snprintf(st.time_zone, sizeof(st.time_zone), "%s", v);
 		} else if (k == 1 && *v) {
 			if (strcmp(v, "en") && strcmp(v, "zh-CN")) {
-				fprintf(stderr, "erpulse-collector: language: '%s' is not en or "
-						"zh-CN\n",
+				fprintf(stderr,
+					"erpulse-collector: language: '%s' is not en or "
+					"zh-CN\n",
 					v);
 				return 2;
 			}

@@ -1,8 +1,7 @@
 /* The monthly report's mail (notify.h, coll_report_mail_render): MIME by
  * hand, as smtp.c does for notices: every body part in base64 (76-column
- * lines), so the message is 7-bit whatever the language; the attachment's
- * file name in RFC 2231 form (filename*=UTF-8''...) with an ASCII fallback,
- * which mail clients of both generations understand. */
+ * lines), so the message is 7-bit whatever the language; a non-ASCII
+ * attachment name in RFC 2231 form (filename*=UTF-8''...). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +52,7 @@ static void ascii_fallback(const char *in, char *out, size_t size)
 static bool plain_name(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' ||
-		    *s == '\\')
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\')
 			return false;
 	return true;
 }
@@ -74,10 +72,42 @@ static int put_ext_value(struct ep_buf *b, const char *s)
 	return r;
 }
 
+/* attr="value" when value is plain ASCII, else attr*=UTF-8''%XX... */
+static int put_param(struct ep_buf *b, const char *attr, const char *value)
+{
+	if (plain_name(value))
+		return ep_buf_printf(b, "%s=\"%s\"", attr, value);
+	int r = ep_buf_printf(b, "%s*=", attr);
+	return r ? r : put_ext_value(b, value);
+}
+
+int coll_content_disposition(const char *filename, char **ret)
+{
+	char fallback[512];
+	struct ep_buf b;
+	if (!filename || has_crlf(filename))
+		return -EINVAL;
+	ascii_fallback(filename, fallback, sizeof(fallback));
+	ep_buf_init(&b, 8192);
+	/* RFC 6266: browsers that know filename* prefer it, whatever the order */
+	int r = ep_buf_printf(&b, "attachment; filename=\"%s\"", fallback);
+	if (r == 0 && !plain_name(filename)) {
+		r = ep_buf_printf(&b, "; ");
+		if (r == 0)
+			r = put_param(&b, "filename", filename);
+	}
+	if (r) {
+		ep_buf_free(&b);
+		return r;
+	}
+	*ret = ep_buf_steal(&b);
+	return 0;
+}
+
 int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message)
 {
 	struct ep_buf b;
-	char date[64], mixed[64], alt[64], hex[33], fallback[512];
+	char date[64], mixed[64], alt[64], hex[33];
 	unsigned char rnd[16];
 	int r = 0;
 
@@ -92,7 +122,6 @@ int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message
 	snprintf(mixed, sizeof(mixed), "=_erpulse_mixed_%s", hex);
 	snprintf(alt, sizeof(alt), "=_erpulse_alt_%s", hex);
 	coll_mail_date(m->at, date, sizeof(date));
-	ascii_fallback(m->pdf_filename, fallback, sizeof(fallback));
 	char subj[1024];
 	snprintf(subj, sizeof(subj), "%s", m->subject ? m->subject : "");
 	for (char *p = subj; *p; p++)
@@ -105,9 +134,10 @@ int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message
 	r |= ep_buf_printf(&b, "Date: %s\r\n", date);
 	if (m->message_id)
 		r |= ep_buf_printf(&b, "Message-ID: <%s>\r\n", m->message_id);
-	r |= ep_buf_printf(&b, "MIME-Version: 1.0\r\n"
-			       "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
-			       "\r\nThis is a MIME message.\r\n",
+	r |= ep_buf_printf(&b,
+			   "MIME-Version: 1.0\r\n"
+			   "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
+			   "\r\nThis is a MIME message.\r\n",
 			   mixed);
 	/* the body: text, then the HTML report (the last part is preferred) */
 	r |= ep_buf_printf(&b,
@@ -127,14 +157,14 @@ int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message
 	}
 	r |= ep_buf_printf(&b, "--%s--\r\n", alt);
 	/* the PDF */
-	r |= ep_buf_printf(&b, "--%s\r\nContent-Type: application/pdf; name=\"%s\"\r\n", mixed,
-			   fallback);
-	r |= ep_buf_printf(&b, "Content-Disposition: attachment; filename=\"%s\"", fallback);
-	if (!plain_name(m->pdf_filename)) {
-		r |= ep_buf_printf(&b, ";\r\n filename*=");
-		r |= put_ext_value(&b, m->pdf_filename);
-	}
-	r |= ep_buf_printf(&b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	/* mail readers take the RFC 2231 form alone (a plain fallback beside it
+	 * wins in some of them) */
+	r |= ep_buf_printf(&b, "--%s\r\nContent-Type: application/pdf;\r\n ", mixed);
+	r |= put_param(&b, "name", m->pdf_filename);
+	r |= ep_buf_printf(&b, "\r\nContent-Disposition: attachment;\r\n ");
+	r |= put_param(&b, "filename", m->pdf_filename);
+	r |= ep_buf_printf(&b, "\r\n");
+	r |= ep_buf_printf(&b, "Content-Transfer-Encoding: base64\r\n\r\n");
 	r |= put_base64(&b, m->pdf, m->pdf_len);
 	r |= ep_buf_printf(&b, "--%s--\r\n", mixed);
 	if (r) {

@@ -142,6 +142,12 @@ struct coll_report_mail {
  * id), -E2BIG (over 64 MiB) or -ENOMEM. */
 int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message);
 
+/* An HTTP Content-Disposition value (RFC 6266): "attachment;
+ * filename=\"ASCII\"" and, when filename is not plain ASCII, ";
+ * filename*=UTF-8''%XX...". *ret malloc'd. 0, -EINVAL (CR/LF in the name)
+ * or -ENOMEM. */
+int coll_content_disposition(const char *filename, char **ret);
+
 /* True when sa (AF_INET / AF_INET6) lies in a range webhooks must not reach
  * without allow_private: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16, 224/4 and up, ::, ::1, fc00::/7, fe80::/10, ff00::/8, and the

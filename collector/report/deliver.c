@@ -55,8 +55,8 @@ static int render(struct coll_store *s, const struct coll_report_target *t, stru
 	};
 	char why[512] = "";
 	if (coll_report_render(s, &rq, f, ret, ret_len, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "rendering the %s: %.400s", f == COLL_REPORT_PDF ? "PDF" : "HTML",
-			 why);
+		snprintf(err, errlen, "rendering the %s: %.400s",
+			 f == COLL_REPORT_PDF ? "PDF" : "HTML", why);
 		return -1;
 	}
 	return 0;
@@ -70,8 +70,9 @@ static int compose(const struct coll_report_delivery *d, const struct coll_repor
 	const char *lang = t->settings.language;
 	char month[8], subject[512], text[2048], portal[1024] = "", file[512], mid[256];
 	coll_month_format(m, month, sizeof(month));
-	const char *vars[] = {"customer", t->name, "month", month,
-			      "portal",   d->dashboard_url ? d->dashboard_url : "", NULL};
+	const char *vars[] = {"customer", t->name,  "month",
+			      month,      "portal", d->dashboard_url ? d->dashboard_url : "",
+			      NULL};
 	coll_i18n_render(lang, "delivery.mail.subject", vars, subject, sizeof(subject));
 	coll_i18n_render(lang, "delivery.mail.text", vars, text, sizeof(text));
 	if (d->dashboard_url) {
@@ -137,8 +138,9 @@ int coll_report_deliver(const struct coll_report_delivery *d, struct coll_store 
 		goto out;
 	}
 	if (!d->smtp_url || !d->mail_from) {
-		snprintf(why, sizeof(why), "no SMTP server: set [report] or [alerts] smtp_url and "
-					   "mail_from");
+		snprintf(why, sizeof(why),
+			 "no SMTP server: set [report] or [alerts] smtp_url and "
+			 "mail_from");
 		goto failed;
 	}
 	r = compose(d, t, m, now, to, pdf, pdf_len, html, html_len, &message);
@@ -158,7 +160,8 @@ int coll_report_deliver(const struct coll_report_delivery *d, struct coll_store 
 	dead = res.outcome == COLL_SEND_PERMANENT;
 failed:
 	dead = dead || attempt >= d->max_attempts;
-	snprintf(err, errlen, "%.100s %s: %.400s%s", t->name, month, why, dead ? " (given up)" : "");
+	snprintf(err, errlen, "%.100s %s: %.400s%s", t->name, month, why,
+		 dead ? " (given up)" : "");
 	*ret = COLL_REPORT_FAILED;
 	r = coll_store_report_failed(s, t->id, month, d->worker, now + d->retry_s, dead, why);
 out:

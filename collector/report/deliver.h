@@ -18,7 +18,7 @@
 struct coll_report_delivery {
 	bool enabled;
 	int day, hour;
-	const char *smtp_url;      /* NULL: stored only, mail retried until set */
+	const char *smtp_url; /* NULL: stored only, mail retried until set */
 	const char *mail_from;
 	const char *dashboard_url; /* linked from the mail, may be NULL */
 	struct coll_send_opts send;

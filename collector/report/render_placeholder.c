@@ -71,10 +71,11 @@ int coll_report_render(struct coll_store *s, const struct coll_report_request *r
 	if (format == COLL_REPORT_PDF)
 		r = pdf(text, &b);
 	else
-		r = ep_buf_printf(&b,
-				  "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
-				  "<title>%s</title></head><body><h1>%s</h1></body></html>\n",
-				  rq->lang ? rq->lang : "en", text, text);
+		r = ep_buf_printf(
+			&b,
+			"<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+			"<title>%s</title></head><body><h1>%s</h1></body></html>\n",
+			rq->lang ? rq->lang : "en", text, text);
 	if (r) {
 		ep_buf_free(&b);
 		snprintf(err, err_size, "report: out of memory");

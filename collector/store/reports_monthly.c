@@ -27,8 +27,7 @@ static int customer_exists(struct coll_store *s, const char *id)
 }
 
 int coll_store_report_settings_set(struct coll_store *s, const char *customer_id,
-				   const struct coll_report_settings *st, unsigned set,
-				   int64_t now)
+				   const struct coll_report_settings *st, unsigned set, int64_t now)
 {
 	const char *v[] = {st->time_zone, st->language, st->contacts, st->account_manager};
 	static const char *const sql[] = {
@@ -108,8 +107,7 @@ static void fill_target(struct coll_report_target *t, const struct coll_db_res *
 	     coll_db_val(res, i, 6));
 }
 
-int coll_store_report_targets(struct coll_store *s, struct coll_report_target **ret,
-			      size_t *ret_n)
+int coll_store_report_targets(struct coll_store *s, struct coll_report_target **ret, size_t *ret_n)
 {
 	struct coll_db_res res;
 	int r = coll_sql_query(s, TARGET_SQL " WHERE c.archived_at IS NULL ORDER BY c.id", NULL, 0,
@@ -179,8 +177,9 @@ int coll_store_report_list(struct coll_store *s, const struct coll_scope *scope,
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = COLL_Q(s, "SELECT 1 FROM customers WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR id = ?)",
-		       &res, customer_id, scope->customer_id, scope->customer_id);
+	int r = COLL_Q(
+		s, "SELECT 1 FROM customers WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR id = ?)",
+		&res, customer_id, scope->customer_id, scope->customer_id);
 	if (r < 0)
 		return r;
 	bool found = res.rows > 0;
@@ -202,9 +201,8 @@ int coll_store_report_list(struct coll_store *s, const struct coll_scope *scope,
 		if (!cur || strcmp(coll_jstr(cur, "month"), month) != 0 ||
 		    strcmp(coll_jstr(cur, "lang"), lang) != 0) {
 			const char *sent = coll_db_val(&res, i, 6);
-			cur = json_pack("{s:s,s:s,s:[],s:I,s:o,s:s?}", "month", month, "lang",
-					lang, "formats", "created_at", (json_int_t)created,
-					"sent_at",
+			cur = json_pack("{s:s,s:s,s:[],s:I,s:o,s:s?}", "month", month, "lang", lang,
+					"formats", "created_at", (json_int_t)created, "sent_at",
 					sent ? json_integer(coll_s2i(sent)) : json_null(),
 					"recipients", coll_db_val(&res, i, 7));
 			if (!cur || json_array_append_new(out, cur) < 0) {
@@ -213,10 +211,10 @@ int coll_store_report_list(struct coll_store *s, const struct coll_scope *scope,
 				break;
 			}
 		}
-		json_t *f = json_pack("{s:s,s:I,s:s,s:I}", "format", coll_db_val(&res, i, 2),
-				      "bytes", (json_int_t)coll_s2i(coll_db_val(&res, i, 3)),
-				      "sha256", coll_db_val(&res, i, 4), "created_at",
-				      (json_int_t)created);
+		json_t *f =
+			json_pack("{s:s,s:I,s:s,s:I}", "format", coll_db_val(&res, i, 2), "bytes",
+				  (json_int_t)coll_s2i(coll_db_val(&res, i, 3)), "sha256",
+				  coll_db_val(&res, i, 4), "created_at", (json_int_t)created);
 		if (!f || json_array_append_new(json_object_get(cur, "formats"), f) < 0) {
 			json_decref(out);
 			out = NULL;
@@ -241,10 +239,12 @@ int coll_store_report_get(struct coll_store *s, const struct coll_scope *scope,
 		s,
 		"SELECT r.body, r.lang FROM monthly_reports r LEFT JOIN report_settings rs ON"
 		" rs.customer_id = r.customer_id JOIN customers c ON c.id = r.customer_id WHERE"
-		" r.customer_id = ? AND r.month = ? AND r.format = ? AND (CAST(? AS TEXT) IS NULL OR"
+		" r.customer_id = ? AND r.month = ? AND r.format = ? AND (CAST(? AS TEXT) IS NULL "
+		"OR"
 		" r.lang = ?) AND (CAST(? AS TEXT) IS NULL OR r.customer_id = ?) ORDER BY CASE WHEN"
 		" r.lang = COALESCE(NULLIF(rs.language, ''), c.language) THEN 0 ELSE 1 END, r.lang",
-		&res, customer_id, month, format, lang, lang, scope->customer_id, scope->customer_id);
+		&res, customer_id, month, format, lang, lang, scope->customer_id,
+		scope->customer_id);
 	if (r < 0)
 		return r;
 	if (res.rows == 0) {

@@ -40,8 +40,7 @@ struct coll_report_target {
 	struct coll_report_settings settings;
 };
 /* Every customer that is not archived, by id. *ret malloc'd (free()). */
-int coll_store_report_targets(struct coll_store *s, struct coll_report_target **ret,
-			      size_t *ret_n);
+int coll_store_report_targets(struct coll_store *s, struct coll_report_target **ret, size_t *ret_n);
 /* One customer (name or id), as coll_store_report_targets. -ENOENT. */
 int coll_store_report_target(struct coll_store *s, const char *name_or_id,
 			     struct coll_report_target *ret);
