@@ -116,7 +116,8 @@ static enum MHD_Result download(struct req *rq, const char *id, const char *mont
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type",
-				f == COLL_REPORT_PDF ? "application/pdf" : "text/html; charset=utf-8");
+				f == COLL_REPORT_PDF ? "application/pdf"
+						     : "text/html; charset=utf-8");
 	MHD_add_response_header(resp, "Content-Disposition", disposition);
 	MHD_add_response_header(resp, "Content-Language", found_lang);
 	MHD_add_response_header(resp, "Cache-Control", "private, no-store");

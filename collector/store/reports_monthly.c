@@ -345,7 +345,7 @@ int coll_store_report_run_state(struct coll_store *s, const char *customer_id, c
 {
 	struct coll_db_res res;
 	int r = COLL_Q(s,
-		       "SELECT sent_at, dead_at, lease_until, last_error FROM report_runs WHERE"
+		       "SELECT sent_at, dead_at, lease_until FROM report_runs WHERE"
 		       " customer_id = ? AND month = ?",
 		       &res, customer_id, month);
 	if (r < 0)
@@ -358,7 +358,7 @@ int coll_store_report_run_state(struct coll_store *s, const char *customer_id, c
 		*ret_sent_at = coll_s2i(coll_db_val(&res, 0, 0));
 	} else if (coll_db_val(&res, 0, 1))
 		snprintf(ret_state, 16, "dead");
-	else if (coll_db_val(&res, 0, 3))
+	else if (coll_s2i(coll_db_val(&res, 0, 2)) == 0) /* a failed send gives its lease back */
 		snprintf(ret_state, 16, "retry");
 	else
 		snprintf(ret_state, 16, "claimed");

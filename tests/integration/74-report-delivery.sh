@@ -191,6 +191,15 @@ unset ERPULSE_TEST_CLOCK_FILE
 
 # ---- two collectors, one PostgreSQL --------------------------------------------------
 pg_start || bail "PostgreSQL did not start"
+pg_sql -c "CREATE DATABASE erpulse_unit" || bail "createdb"
+bin=$O/build/obj/tests/unit/test_report_schedule
+if ERPULSE_TEST_PG_URL="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_unit" \
+	CMOCKA_MESSAGE_OUTPUT=TAP "$bin" >"$T/unit.out" 2>&1; then
+	tap_ok "the claim and stored-report cases on PostgreSQL: $(grep -c '^ok ' "$T/unit.out") pass"
+else
+	sed 's/^/#   /' "$T/unit.out" | grep -v '^#   ok' | tail -30
+	tap_fail "the claim and stored-report cases on PostgreSQL"
+fi
 pg_sql -c "CREATE DATABASE erpulse_reports" || bail "createdb"
 url="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_reports"
 PGMAIL=$T/pgmail
