@@ -252,6 +252,8 @@ static int cmd_schedule(const struct coll_report_delivery *d, struct coll_store 
 		printf("%zu customers, %zu due: %zu sent, %zu stored, %zu failed, %zu already "
 		       "done or held by another collector\n",
 		       st.customers, st.due, st.sent, st.stored, st.failed, st.held);
+	if (d->enabled && st.sent + st.stored)
+		printf("per report: median %.1f ms, max %.1f ms\n", st.median_ms, st.max_ms);
 	if (r < 0 || st.failed) {
 		fprintf(stderr, "erpulse-collector: report-schedule: %s\n", err);
 		return 1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector/report/deliver.h"
@@ -197,10 +198,25 @@ static const struct coll_tz *tz_get(struct tz_cache *c, const char *name, const 
 	return &c->tz[c->n++];
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s, int64_t now,
 		     struct coll_report_tick_stats *ret, char *err, size_t errlen)
 {
 	struct coll_report_target *v = NULL;
+	double *ms = NULL;
+	size_t n_ms = 0;
 	struct tz_cache cache = {.n = 0};
 	size_t n = 0;
 	memset(ret, 0, sizeof(*ret));
@@ -212,6 +228,11 @@ int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s,
 		return r;
 	}
 	ret->customers = n;
+	ms = calloc(n ? n : 1, sizeof(*ms));
+	if (!ms) {
+		free(v);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct coll_tz *tz = tz_get(&cache, v[i].settings.time_zone, d->zoneinfo);
 		if (!tz) /* checked when set; a zone removed since: UTC */
@@ -226,7 +247,10 @@ int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s,
 		ret->due++;
 		enum coll_report_outcome o;
 		char why[512] = "";
+		double t0 = mono_ms();
 		r = coll_report_deliver(d, s, &v[i], m, now, &o, why, sizeof(why));
+		if (o == COLL_REPORT_SENT || o == COLL_REPORT_STORED)
+			ms[n_ms++] = mono_ms() - t0;
 		if (r < 0) {
 			snprintf(err, errlen, "%s", why);
 			break;
@@ -239,8 +263,14 @@ int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s,
 			snprintf(err, errlen, "%s", why); /* the last failure, for the log */
 		}
 	}
+	if (n_ms) {
+		qsort(ms, n_ms, sizeof(*ms), cmp_ms);
+		ret->median_ms = n_ms % 2 ? ms[n_ms / 2] : (ms[n_ms / 2 - 1] + ms[n_ms / 2]) / 2;
+		ret->max_ms = ms[n_ms - 1];
+	}
 	for (size_t i = 0; i < cache.n; i++)
 		coll_tz_free(&cache.tz[i]);
+	free(ms);
 	free(v);
 	return r;
 }

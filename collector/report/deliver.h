@@ -36,6 +36,7 @@ void coll_report_delivery_init(const struct coll_settings *cfg, struct coll_repo
 
 struct coll_report_tick_stats {
 	size_t customers, due, sent, stored, failed, held;
+	double median_ms, max_ms; /* per report delivered (sent or stored) */
 };
 
 enum coll_report_outcome {

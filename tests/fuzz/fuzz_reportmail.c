@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (coll_report_mail_render(&mail, &msg) == 0) {
 		size_t col = 0;
 		for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-			if (*p >= 0x80 || (*p == '\n' && (p == (const unsigned char *)msg || p[-1] != '\r')) ||
+			if (*p >= 0x80 ||
+			    (*p == '\n' && (p == (const unsigned char *)msg || p[-1] != '\r')) ||
 			    (*p == '\r' && p[1] != '\n'))
 				abort();
 			col = *p == '\n' ? 0 : col + 1;

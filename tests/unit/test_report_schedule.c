@@ -40,8 +40,8 @@ static void test_months(void **state)
 	assert_int_equal(coll_month_parse("2026-11", &m), 0);
 	assert_int_equal(m.year, 2026);
 	assert_int_equal(m.month, 11);
-	static const char *const bad[] = {"2026-13", "2026-00", "2026-1", "1999-12", "2026/11",
-					  "2026-11-01", "", "abcd-ef", "2026-1x"};
+	static const char *const bad[] = {"2026-13",    "2026-00", "2026-1",  "1999-12", "2026/11",
+					  "2026-11-01", "",        "abcd-ef", "2026-1x"};
 	for (size_t i = 0; i < EP_ARRAY_SIZE(bad); i++)
 		assert_int_equal(coll_month_parse(bad[i], &m), -EINVAL);
 	m = coll_month_prev((struct coll_month){2027, 1});
@@ -219,8 +219,8 @@ static void test_stored(void **state)
 {
 	struct fixture *f = *state;
 	struct coll_store *s = f->s;
-	struct coll_scope vendor = {.customer_id = NULL}, other = {.customer_id = "ffffffffffffffff"},
-			  own = {.customer_id = f->id};
+	struct coll_scope vendor = {.customer_id = NULL},
+			  other = {.customer_id = "ffffffffffffffff"}, own = {.customer_id = f->id};
 	static const unsigned char pdf[] = {'%', 'P', 'D', 'F', '-', 0, 1, 2, 0xff, 0xfe};
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -228,19 +228,19 @@ static void test_stored(void **state)
 	json_t *list = NULL;
 	assert_int_equal(
 		coll_store_report_put(s, f->id, "2026-11", "zh-CN", "pdf", pdf, sizeof(pdf), 5), 0);
-	assert_int_equal(coll_store_report_get(s, &own, f->id, "2026-11", NULL, "pdf", &data, &len,
-					       lang),
-			 0);
+	assert_int_equal(
+		coll_store_report_get(s, &own, f->id, "2026-11", NULL, "pdf", &data, &len, lang),
+		0);
 	assert_int_equal(len, sizeof(pdf));
 	assert_memory_equal(data, pdf, sizeof(pdf));
 	assert_string_equal(lang, "zh-CN");
 	free(data);
-	assert_int_equal(coll_store_report_get(s, &other, f->id, "2026-11", NULL, "pdf", &data,
-					       &len, lang),
-			 -ENOENT);
-	assert_int_equal(coll_store_report_get(s, &vendor, f->id, "2026-11", "en", "pdf", &data,
-					       &len, lang),
-			 -ENOENT);
+	assert_int_equal(
+		coll_store_report_get(s, &other, f->id, "2026-11", NULL, "pdf", &data, &len, lang),
+		-ENOENT);
+	assert_int_equal(
+		coll_store_report_get(s, &vendor, f->id, "2026-11", "en", "pdf", &data, &len, lang),
+		-ENOENT);
 	assert_int_equal(coll_store_report_list(s, &other, f->id, &list), -ENOENT);
 	assert_int_equal(coll_store_report_list(s, &own, f->id, &list), 0);
 	assert_int_equal(json_array_size(list), 1);
