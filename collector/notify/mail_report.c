@@ -129,7 +129,25 @@ int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message
 			*p = ' ';
 
 	ep_buf_init(&b, MAIL_MAX);
-	r |= ep_buf_printf(&b, "From: %s\r\nTo: %s\r\n", m->from, m->to);
+	/* one address a line: a long list stays under the 998-octet limit */
+	r |= ep_buf_printf(&b, "From: %s\r\nTo:", m->from);
+	bool first = true;
+	for (const char *p = m->to; *p && r == 0;) {
+		size_t n = strcspn(p, ",");
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		size_t k = n;
+		while (k && (p[k - 1] == ' ' || p[k - 1] == '\t'))
+			k--;
+		if (k) {
+			r |= ep_buf_printf(&b, "%s %.*s", first ? "" : ",\r\n", (int)k, p);
+			first = false;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	r |= ep_buf_printf(&b, "\r\n");
 	r |= coll_mail_put_subject(&b, subj);
 	r |= ep_buf_printf(&b, "Date: %s\r\n", date);
 	if (m->message_id)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/notify/notify.h"
 #include "collector/report/schedule.h"
 #include "collector/store/reports_monthly.h"
 #include "erpulse/util.h"
@@ -247,6 +248,55 @@ static void test_stored(void **state)
 	json_decref(list);
 }
 
+/* The report mail's framing (the MIME is taken apart by Python's email
+ * package in tests/integration/74-report-delivery.sh). */
+static void test_mail(void **state)
+{
+	(void)state;
+	static const unsigned char pdf[] = "%PDF-1.4\n%%EOF\n";
+	char to[2048] = "";
+	for (int i = 0; i < 60; i++) /* a long list: folded, one address a line */
+		snprintf(to + strlen(to), sizeof(to) - strlen(to), "%scontact-%02d@acme.example",
+			 i ? ", " : "", i);
+	struct coll_report_mail m = {
+		.from = "reports@vendor.example",
+		.to = to,
+		.subject = "月度健康报告 2026-11：北京测试",
+		.text = "附件是月度健康报告。\n",
+		.html = (const unsigned char *)"<html></html>",
+		.html_len = 13,
+		.pdf = pdf,
+		.pdf_len = sizeof(pdf) - 1,
+		.pdf_filename = "erpulse-北京测试-2026-11.zh-CN.pdf",
+		.message_id = "report.x.2026-11.zh-CN@vendor.example",
+		.at = 1796083200,
+	};
+	char *msg = NULL;
+	assert_int_equal(coll_report_mail_render(&m, &msg), 0);
+	size_t col = 0;
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		assert_true(*p < 0x80);
+		col = *p == '\n' ? 0 : col + 1;
+		assert_true(col <= 998);
+	}
+	assert_non_null(strstr(msg, "Subject: =?UTF-8?B?"));
+	assert_non_null(strstr(msg, "To: contact-00@acme.example,\r\n contact-01@acme.example"));
+	assert_non_null(strstr(msg, "Content-Type: multipart/mixed; boundary="));
+	assert_non_null(strstr(msg, "filename*=UTF-8''erpulse-%E5%8C%97%E4%BA%AC"));
+	assert_non_null(strstr(msg, "Message-ID: <report.x.2026-11.zh-CN@vendor.example>"));
+	free(msg);
+	m.to = "a@b.example\r\nBcc: evil@x.example";
+	assert_int_equal(coll_report_mail_render(&m, &msg), -EINVAL);
+	char *cd = NULL;
+	assert_int_equal(coll_content_disposition("erpulse-Acme-2026-11.en.pdf", &cd), 0);
+	assert_string_equal(cd, "attachment; filename=\"erpulse-Acme-2026-11.en.pdf\"");
+	free(cd);
+	assert_int_equal(coll_content_disposition("北京.pdf", &cd), 0);
+	assert_string_equal(
+		cd, "attachment; filename=\"__.pdf\"; filename*=UTF-8''%E5%8C%97%E4%BA%AC.pdf");
+	free(cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_due_shanghai),
 		cmocka_unit_test(test_due_dst),
 		cmocka_unit_test(test_due_bounds),
+		cmocka_unit_test(test_mail),
 		cmocka_unit_test_setup_teardown(test_claim, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_stored, store_setup, store_teardown),
 	};
