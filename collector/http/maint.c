@@ -35,6 +35,8 @@ void *coll_http_maint(void *arg)
 		next_history = ep_mono_ms() + 5000, next_report = ep_mono_ms() + 3000;
 	struct coll_report_delivery delivery;
 	coll_report_delivery_init(srv->cfg, &delivery);
+	/* the 1st's thousand reports in slices: escalations and sweeps go on */
+	delivery.budget_ms = 5000;
 	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
 	 * rather than large bursts of writeback */
 	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
@@ -114,14 +116,16 @@ void *coll_http_maint(void *arg)
 		}
 		if (now >= next_report && delivery.enabled) {
 			/* the monthly reports that are due (report/deliver.h): rendering
-			 * takes its time, so no statement deadline */
+			 * takes its time, so no statement deadline; a slice at a time */
 			struct coll_report_tick_stats st;
 			next_report = now + srv->cfg->report_check_interval_s * 1000;
 			coll_store_set_deadline(s, INT64_MAX);
 			if (coll_report_tick(&delivery, s, coll_service_now(), &st, err,
 					     sizeof(err)) < 0)
 				ep_log_warning("monthly reports: %s", err);
-			else if (st.sent || st.stored || st.failed)
+			else if (st.more)
+				next_report = now + 500;
+			if (st.sent || st.stored || st.failed)
 				ep_log_notice(
 					"monthly reports: %zu sent, %zu stored, %zu failed%s%s",
 					st.sent, st.stored, st.failed, st.failed ? ": " : "",

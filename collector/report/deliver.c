@@ -233,7 +233,12 @@ int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s,
 		free(v);
 		return -ENOMEM;
 	}
+	double start = mono_ms();
 	for (size_t i = 0; i < n && r == 0; i++) {
+		if (d->budget_ms > 0 && mono_ms() - start > (double)d->budget_ms) {
+			ret->more = true; /* the rest in the next pass: the claims skip the done */
+			break;
+		}
 		const struct coll_tz *tz = tz_get(&cache, v[i].settings.time_zone, d->zoneinfo);
 		if (!tz) /* checked when set; a zone removed since: UTC */
 			tz = tz_get(&cache, "UTC", d->zoneinfo);

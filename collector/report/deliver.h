@@ -26,6 +26,7 @@ struct coll_report_delivery {
 	int64_t retry_s;      /* a failed send is retried after this */
 	int64_t max_attempts; /* then given up */
 	const char *zoneinfo; /* NULL: /usr/share/zoneinfo */
+	int64_t budget_ms;    /* a pass stops after this (0: none); the next goes on */
 	char worker[96];      /* who claims: "host:pid" */
 };
 
@@ -37,6 +38,7 @@ void coll_report_delivery_init(const struct coll_settings *cfg, struct coll_repo
 struct coll_report_tick_stats {
 	size_t customers, due, sent, stored, failed, held;
 	double median_ms, max_ms; /* per report delivered (sent or stored) */
+	bool more;                /* stopped at budget_ms with customers left */
 };
 
 enum coll_report_outcome {
