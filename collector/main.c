@@ -694,13 +694,22 @@ int main(int argc, char **argv)
 		coll_settings_free(&cfg);
 		return rc;
 	}
+	if (strncmp(cmd, "report-", 7) == 0 || (strcmp(cmd, "customer") == 0 && nargs >= 1 &&
+						strcmp(args[0], "report-settings") == 0)) {
+		/* the monthly report's delivery (cli_report_delivery.c) */
+		struct coll_store *s = NULL;
+		rc = open_store(&cfg, &s) < 0 ? 1
+					      : coll_cli_report_delivery(&cfg, s, cmd, nargs, args);
+		coll_store_close(s);
+		coll_settings_free(&cfg);
+		return rc;
+	}
 	bool known = strcmp(cmd, "migrate") == 0 || strcmp(cmd, "customer") == 0 ||
 		     strcmp(cmd, "token") == 0 || strcmp(cmd, "agent") == 0 ||
 		     strcmp(cmd, "user") == 0 || strcmp(cmd, "scores") == 0 ||
 		     strcmp(cmd, "sweep") == 0 || strcmp(cmd, "incident") == 0 ||
 		     strcmp(cmd, "sla") == 0 || strcmp(cmd, "maintenance") == 0 ||
-		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0 ||
-		     strncmp(cmd, "report-", 7) == 0;
+		     strcmp(cmd, "import") == 0 || strcmp(cmd, "host") == 0;
 	if (!known) {
 		fprintf(stderr, "erpulse-collector: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -721,12 +730,6 @@ int main(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(cmd, "customer") == 0 && nargs == 3 && strcmp(args[0], "tier") == 0)
 		rc = coll_cli_customer_tier(&cfg, s, args[1], args[2]);
-	else if (strcmp(cmd, "customer") == 0 && nargs >= 1 &&
-		 strcmp(args[0], "report-settings") == 0)
-		rc = coll_cli_report_settings(s, nargs - 1, args + 1);
-	else if (strcmp(cmd, "report-send") == 0 || strcmp(cmd, "report-schedule") == 0 ||
-		 strcmp(cmd, "report-list") == 0)
-		rc = coll_cli_report(&cfg, s, cmd, nargs, args);
 	else if (strcmp(cmd, "customer") == 0)
 		rc = cmd_customer(s, nargs, args);
 	else if (strcmp(cmd, "incident") == 0)

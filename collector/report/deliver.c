@@ -31,6 +31,7 @@ void coll_report_delivery_init(const struct coll_settings *cfg, struct coll_repo
 	d->lease_s = 900;
 	d->retry_s = cfg->report_retry_s;
 	d->max_attempts = cfg->report_max_attempts;
+	d->incidents = &cfg->service.ctx;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(d->worker, sizeof(d->worker), "%s:%ld", host, (long)getpid());
 }
@@ -42,9 +43,10 @@ static void recipients(const struct coll_report_settings *st, char *buf, size_t 
 		 st->contacts[0] && st->account_manager[0] ? ", " : "", st->account_manager);
 }
 
-static int render(struct coll_store *s, const struct coll_report_target *t, struct coll_month m,
-		  int64_t now, enum coll_report_format f, unsigned char **ret, size_t *ret_len,
-		  char *err, size_t errlen)
+static int render(const struct coll_report_delivery *d, struct coll_store *s,
+		  const struct coll_report_target *t, struct coll_month m, int64_t now,
+		  enum coll_report_format f, unsigned char **ret, size_t *ret_len, char *err,
+		  size_t errlen)
 {
 	struct coll_report_request rq = {
 		.customer = t->id,
@@ -53,6 +55,7 @@ static int render(struct coll_store *s, const struct coll_report_target *t, stru
 		.lang = t->settings.language,
 		.time_zone = t->settings.time_zone,
 		.now = now,
+		.incidents = d->incidents,
 	};
 	char why[512] = "";
 	if (coll_report_render(s, &rq, f, ret, ret_len, why, sizeof(why)) < 0) {
@@ -121,8 +124,8 @@ int coll_report_deliver(const struct coll_report_delivery *d, struct coll_store 
 		return attempt;
 	}
 	int r = 0;
-	if (render(s, t, m, now, COLL_REPORT_PDF, &pdf, &pdf_len, why, sizeof(why)) < 0 ||
-	    render(s, t, m, now, COLL_REPORT_HTML, &html, &html_len, why, sizeof(why)) < 0)
+	if (render(d, s, t, m, now, COLL_REPORT_PDF, &pdf, &pdf_len, why, sizeof(why)) < 0 ||
+	    render(d, s, t, m, now, COLL_REPORT_HTML, &html, &html_len, why, sizeof(why)) < 0)
 		goto failed;
 	r = coll_store_report_put(s, t->id, month, t->settings.language, "pdf", pdf, pdf_len, now);
 	if (r == 0)

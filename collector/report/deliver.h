@@ -27,10 +27,12 @@ struct coll_report_delivery {
 	int64_t max_attempts; /* then given up */
 	const char *zoneinfo; /* NULL: /usr/share/zoneinfo */
 	int64_t budget_ms;    /* a pass stops after this (0: none); the next goes on */
-	char worker[96];      /* who claims: "host:pid" */
+	const struct coll_incident_ctx *incidents; /* the tiers, for the SLA section */
+	char worker[96];                           /* who claims: "host:pid" */
 };
 
 struct coll_settings;
+struct coll_incident_ctx;
 /* d from the configuration ([report], [alerts] for the SMTP server, its
  * sender and the TLS/timeout options); worker "host:pid". Borrows cfg. */
 void coll_report_delivery_init(const struct coll_settings *cfg, struct coll_report_delivery *d);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct coll_store;
+struct coll_incident_ctx;
 
 enum coll_report_format {
 	COLL_REPORT_PDF,
@@ -24,6 +25,9 @@ struct coll_report_request {
 	const char *lang;      /* "en" | "zh-CN" (NULL: "en") */
 	const char *time_zone; /* IANA name for the month's bounds and times (NULL: "UTC") */
 	int64_t now;           /* the clock (tests inject it) */
+	/* the incident tiers for the SLA section (the collector's
+	 * cfg->service.ctx); NULL = the built-in tiers */
+	const struct coll_incident_ctx *incidents;
 };
 
 /* Renders the report into *ret (malloc'd, *ret_len bytes; the caller frees).

@@ -81,7 +81,7 @@ static void print_settings(const char *customer, const struct coll_report_target
 	       t->settings.account_manager[0] ? t->settings.account_manager : "-");
 }
 
-int coll_cli_report_settings(struct coll_store *s, int argc, char **argv)
+static int cmd_settings(struct coll_store *s, int argc, char **argv)
 {
 	static const char *const keys[] = {"timezone", "language", "contacts", "account_manager"};
 	struct coll_report_settings st;
@@ -305,14 +305,22 @@ static int cmd_list(struct coll_store *s, int argc, char **argv)
 	return 0;
 }
 
-int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, const char *cmd,
-		    int argc, char **argv)
+int coll_cli_report_delivery(const struct coll_settings *cfg, struct coll_store *s, const char *cmd,
+			     int argc, char **argv)
 {
 	struct coll_report_delivery d;
 	coll_report_delivery_init(cfg, &d);
+	if (!strcmp(cmd, "customer")) /* customer report-settings ... */
+		return cmd_settings(s, argc - 1, argv + 1);
 	if (!strcmp(cmd, "report-send"))
 		return cmd_send(&d, s, argc, argv);
 	if (!strcmp(cmd, "report-schedule"))
 		return cmd_schedule(&d, s, argc, argv);
-	return cmd_list(s, argc, argv);
+	if (!strcmp(cmd, "report-list"))
+		return cmd_list(s, argc, argv);
+	fprintf(stderr,
+		"erpulse-collector: unknown command '%s' (report-send, report-schedule, "
+		"report-list)\n",
+		cmd);
+	return 2;
 }
