@@ -368,6 +368,12 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 		r = -EINVAL;
 		goto out;
 	}
+	if (s.report_smtp_url && !s.report_mail_from && !s.mail_from) {
+		snprintf(err, errlen,
+			 "%s: [report] smtp_url needs mail_from (in [report] or [alerts])", file);
+		r = -EINVAL;
+		goto out;
+	}
 	/* mail_to is the alert notices' list; e-mail channels name their own */
 	if (s.smtp_url && (!s.mail_from || (!s.mail_to && !has_email_channel(&s.service)))) {
 		snprintf(err, errlen, "%s: [alerts] smtp_url needs mail_from and mail_to", file);
