@@ -131,6 +131,8 @@ const struct ep_option coll_report_options[] = {
 	{"retry_interval", EP_OPT_DURATION, "15m", 10, 7 * 86400,
 	 "a report whose mail failed is sent again after this"},
 	{"max_attempts", EP_OPT_INT, "20", 1, 1000, "attempts before a report's mail is given up"},
+	{"keep_months", EP_OPT_INT, "25", 1, 1200,
+	 "stored reports older than this many months are deleted"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -351,6 +353,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 				   errlen));
 	TRY(ep_config_get_duration(rp, ro, "retry_interval", &s.report_retry_s, err, errlen));
 	TRY(ep_config_get_int(rp, ro, "max_attempts", &s.report_max_attempts, err, errlen));
+	TRY(ep_config_get_int(rp, ro, "keep_months", &s.report_keep_months, err, errlen));
 	TRY(coll_service_load(cfg, &s.service, err, errlen));
 	s.service.channels.smtp_url = s.smtp_url;
 	s.service.channels.mail_from = s.mail_from;

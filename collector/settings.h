@@ -66,7 +66,7 @@ struct coll_settings {
 	bool report_enabled;
 	int64_t report_day, report_hour;
 	char *report_smtp_url, *report_mail_from; /* NULL: [alerts]' */
-	int64_t report_check_interval_s, report_retry_s, report_max_attempts;
+	int64_t report_check_interval_s, report_retry_s, report_max_attempts, report_keep_months;
 	/* [health] (docs/adoption.md) */
 	struct coll_adoption_params adoption;
 	struct coll_health_weights health_weights;

@@ -31,6 +31,7 @@ void coll_report_delivery_init(const struct coll_settings *cfg, struct coll_repo
 	d->lease_s = 900;
 	d->retry_s = cfg->report_retry_s;
 	d->max_attempts = cfg->report_max_attempts;
+	d->keep_months = cfg->report_keep_months;
 	d->incidents = &cfg->service.ctx;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(d->worker, sizeof(d->worker), "%s:%ld", host, (long)getpid());
@@ -225,7 +226,22 @@ int coll_report_tick(const struct coll_report_delivery *d, struct coll_store *s,
 	memset(ret, 0, sizeof(*ret));
 	if (!d->enabled)
 		return 0;
-	int r = coll_store_report_targets(s, &v, &n);
+	int r = 0;
+	if (d->keep_months > 0) {
+		/* the first month kept, in UTC (a day either way does not matter) */
+		struct coll_month m;
+		int y, mo, dd;
+		char month[8];
+		int64_t deleted;
+		coll_date_civil((int32_t)(now / 86400), &y, &mo, &dd);
+		m = (struct coll_month){y, mo};
+		for (int64_t k = 0; k < d->keep_months && m.year > 2000; k++)
+			m = coll_month_prev(m);
+		coll_month_format(m, month, sizeof(month));
+		r = coll_store_report_expire(s, month, &deleted);
+	}
+	if (r == 0)
+		r = coll_store_report_targets(s, &v, &n);
 	if (r < 0) {
 		snprintf(err, errlen, "report customers: %.400s", s->err);
 		return r;

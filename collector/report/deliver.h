@@ -25,6 +25,7 @@ struct coll_report_delivery {
 	int64_t lease_s;      /* a claim's lease: a crashed sender's month is retried after */
 	int64_t retry_s;      /* a failed send is retried after this */
 	int64_t max_attempts; /* then given up */
+	int64_t keep_months;  /* stored reports kept (0: all) */
 	const char *zoneinfo; /* NULL: /usr/share/zoneinfo */
 	int64_t budget_ms;    /* a pass stops after this (0: none); the next goes on */
 	const struct coll_incident_ctx *incidents; /* the tiers, for the SLA section */

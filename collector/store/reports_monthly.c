@@ -269,6 +269,18 @@ int coll_store_report_get(struct coll_store *s, const struct coll_scope *scope,
 	return 0;
 }
 
+int coll_store_report_expire(struct coll_store *s, const char *month, int64_t *ret_deleted)
+{
+	struct coll_db_res res;
+	/* "YYYY-MM" sorts as text in month order */
+	int r = COLL_Q(s, "DELETE FROM monthly_reports WHERE month < ?", &res, month);
+	if (r < 0)
+		return r;
+	*ret_deleted = res.changes;
+	coll_db_res_free(&res);
+	return COLL_Q(s, "DELETE FROM report_runs WHERE month < ?", NULL, month);
+}
+
 int coll_store_report_claim(struct coll_store *s, const char *customer_id, const char *month,
 			    const char *worker, int64_t now, int64_t lease_s)
 {

@@ -62,6 +62,10 @@ int coll_store_report_get(struct coll_store *s, const struct coll_scope *scope,
 			  const char *format, unsigned char **ret, size_t *ret_len,
 			  char ret_lang[8]);
 
+/* Deletes the stored reports (and runs) of months before `month`
+ * ("YYYY-MM"). *ret_deleted: reports deleted. */
+int coll_store_report_expire(struct coll_store *s, const char *month, int64_t *ret_deleted);
+
 /* The send claim of (customer, month): the attempt number (1, 2, ...) when
  * worker now holds it (a new run, or one whose lease ran out and whose retry
  * is due, not sent and not given up), 0 when another holds it or it is

@@ -246,6 +246,15 @@ static void test_stored(void **state)
 	assert_int_equal(coll_store_report_list(s, &own, f->id, &list), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
+	/* retention: months before the first kept one go */
+	int64_t deleted = -1;
+	assert_int_equal(coll_store_report_expire(s, "2026-11", &deleted), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(coll_store_report_expire(s, "2026-12", &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(
+		coll_store_report_get(s, &own, f->id, "2026-11", NULL, "pdf", &data, &len, lang),
+		-ENOENT);
 }
 
 /* The report mail's framing (the MIME is taken apart by Python's email
