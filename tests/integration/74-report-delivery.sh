@@ -231,7 +231,7 @@ at 2026-12-01T00:00:00Z >"$ERPULSE_TEST_CLOCK_FILE" # nothing is due yet
 conf=("[store]" "url = $url" "[report]" "smtp_url = smtp://127.0.0.1:$SINK_PORT"
 	"mail_from = reports@vendor.example" "check_interval = 10s")
 coll_start p1 "${conf[@]}" || bail "collector 1 did not start"
-P1_CONF=$COLL_CONF
+P1_CONF=$COLL_CONF P1_PID=$COLL_PID
 coll_start p2 "${conf[@]}" || bail "collector 2 did not start"
 P2_CONF=$COLL_CONF
 N=12
@@ -258,13 +258,13 @@ tap_is "four CLI passes beside two servers succeed" "$rcs" "0 0 0 0 "
 all_sent() { [ "$(pg_sql -d erpulse_reports -c "SELECT COUNT(*) FROM report_runs WHERE sent_at IS NOT NULL")" = "$N" ]; }
 wait_for 60 all_sent
 tap_check "every customer's December run is sent" all_sent
-sleep 1 # a duplicate, if any, would be on its way now
+# both servers stopped (a send in flight finishes first): then count
+kill "$P1_PID" "$COLL_PID" 2>/dev/null
+wait "$P1_PID" "$COLL_PID" 2>/dev/null
 tap_is "exactly one mail per customer" "$(mails "$PGMAIL")" "$N"
 tap_is "  ... to $N different recipients" "$(cat "$PGMAIL"/*.rcpt | sort -u | wc -l)" "$N"
 tap_is "one stored PDF and HTML each" \
 	"$(pg_sql -d erpulse_reports -c "SELECT COUNT(*) FROM monthly_reports")" "$((2 * N))"
-kill "$COLL_PID" 2>/dev/null
-wait "$COLL_PID" 2>/dev/null
 out=$("$COLLECTOR" --config "$P1_CONF" report-schedule 2>&1)
 tap_like "after a restart: nothing is sent again" "$out" "$N due: 0 sent, 0 stored, 0 failed, $N already"
 tap_is "  ... still one mail per customer" "$(mails "$PGMAIL")" "$N"
