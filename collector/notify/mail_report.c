@@ -57,10 +57,10 @@ static bool plain_name(const char *s)
 	return true;
 }
 
-/* RFC 2231 ext-value: attr-char as is, every other byte %XX. */
-static int put_ext_value(struct ep_buf *b, const char *s)
+/* RFC 2231 ext-value: attr-char as is, every other byte %XX (no charset). */
+static int put_pct(struct ep_buf *b, const char *s)
 {
-	int r = ep_buf_printf(b, "UTF-8''");
+	int r = 0;
 	for (; *s && r == 0; s++) {
 		unsigned char c = (unsigned char)*s;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -72,13 +72,32 @@ static int put_ext_value(struct ep_buf *b, const char *s)
 	return r;
 }
 
-/* attr="value" when value is plain ASCII, else attr*=UTF-8''%XX... */
-static int put_param(struct ep_buf *b, const char *attr, const char *value)
+/* attr="value" when value is plain ASCII, else attr*=UTF-8''%XX...; fold
+ * (mail): a long encoded value in RFC 2231 continuations of at most 60
+ * characters a line (attr*0*=UTF-8''...;CRLF attr*1*=...), never cutting a
+ * %XX. */
+static int put_param(struct ep_buf *b, const char *attr, const char *value, bool fold)
 {
 	if (plain_name(value))
 		return ep_buf_printf(b, "%s=\"%s\"", attr, value);
-	int r = ep_buf_printf(b, "%s*=", attr);
-	return r ? r : put_ext_value(b, value);
+	struct ep_buf enc;
+	ep_buf_init(&enc, 16384);
+	int r = put_pct(&enc, value);
+	if (r == 0 && (!fold || enc.len <= 60))
+		r = ep_buf_printf(b, "%s*=UTF-8''%s", attr, enc.data ? enc.data : "");
+	else
+		for (size_t pos = 0, k = 0; r == 0 && pos < enc.len; k++) {
+			size_t n = enc.len - pos > 60 ? 60 : enc.len - pos;
+			if (pos + n < enc.len && enc.data[pos + n - 1] == '%')
+				n -= 1;
+			else if (pos + n < enc.len && enc.data[pos + n - 2] == '%')
+				n -= 2;
+			r = ep_buf_printf(b, "%s%s*%zu*=%s%.*s", k ? ";\r\n " : "", attr, k,
+					  k ? "" : "UTF-8''", (int)n, enc.data + pos);
+			pos += n;
+		}
+	ep_buf_free(&enc);
+	return r;
 }
 
 int coll_content_disposition(const char *filename, char **ret)
@@ -94,7 +113,7 @@ int coll_content_disposition(const char *filename, char **ret)
 	if (r == 0 && !plain_name(filename)) {
 		r = ep_buf_printf(&b, "; ");
 		if (r == 0)
-			r = put_param(&b, "filename", filename);
+			r = put_param(&b, "filename", filename, false);
 	}
 	if (r) {
 		ep_buf_free(&b);
@@ -178,9 +197,9 @@ int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message
 	/* mail readers take the RFC 2231 form alone (a plain fallback beside it
 	 * wins in some of them) */
 	r |= ep_buf_printf(&b, "--%s\r\nContent-Type: application/pdf;\r\n ", mixed);
-	r |= put_param(&b, "name", m->pdf_filename);
+	r |= put_param(&b, "name", m->pdf_filename, true);
 	r |= ep_buf_printf(&b, "\r\nContent-Disposition: attachment;\r\n ");
-	r |= put_param(&b, "filename", m->pdf_filename);
+	r |= put_param(&b, "filename", m->pdf_filename, true);
 	r |= ep_buf_printf(&b, "\r\n");
 	r |= ep_buf_printf(&b, "Content-Transfer-Encoding: base64\r\n\r\n");
 	r |= put_base64(&b, m->pdf, m->pdf_len);

@@ -291,7 +291,7 @@ static void test_mail(void **state)
 	assert_non_null(strstr(msg, "Subject: =?UTF-8?B?"));
 	assert_non_null(strstr(msg, "To: contact-00@acme.example,\r\n contact-01@acme.example"));
 	assert_non_null(strstr(msg, "Content-Type: multipart/mixed; boundary="));
-	assert_non_null(strstr(msg, "filename*=UTF-8''erpulse-%E5%8C%97%E4%BA%AC"));
+	assert_non_null(strstr(msg, "filename*0*=UTF-8''erpulse-%E5%8C%97%E4%BA%AC"));
 	assert_non_null(strstr(msg, "Message-ID: <report.x.2026-11.zh-CN@vendor.example>"));
 	free(msg);
 	m.to = "a@b.example\r\nBcc: evil@x.example";
