@@ -29,4 +29,14 @@ int coll_cli_tls(int argc, char **argv);
  * cannot write. 0: go ahead. */
 int coll_cli_check_owner(const struct coll_settings *cfg, int argc, char **argv);
 
+/* The monthly report's delivery (cli_report_delivery.c, docs/report.md
+ * "Delivery"): cmd is one of
+ *   customer report-settings CUSTOMER [timezone=TZ] [language=en|zh-CN]
+ *                            [contacts=A,B] [account_manager=M]
+ *   report-send CUSTOMER --month YYYY-MM [--again] [--now EPOCH]
+ *   report-schedule [--now EPOCH]
+ *   report-list CUSTOMER [--json] */
+int coll_cli_report_delivery(const struct coll_settings *cfg, struct coll_store *s, const char *cmd,
+			     int argc, char **argv);
+
 #endif

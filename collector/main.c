@@ -76,6 +76,16 @@ static void usage(FILE *f)
 		"what agents need\n"
 		"  import FILE                        ingest an agent's export bundle (signed "
 		"reports)\n"
+		"  customer report-settings CUSTOMER [timezone=TZ] [language=en|zh-CN]\n"
+		"           [contacts=A,B] [account_manager=M]\n"
+		"                                     the monthly report's time zone, language "
+		"and recipients\n"
+		"  report-send CUSTOMER --month YYYY-MM [--again]\n"
+		"                                     render, store and mail one month's report "
+		"now\n"
+		"  report-schedule [--now EPOCH]      send the monthly reports that are due (serve "
+		"does it itself)\n"
+		"  report-list CUSTOMER [--json]      the customer's stored monthly reports\n"
 		"  --version | --help\n"
 		"Config: %s (see docs/collector.md)\n",
 		COLL_DEFAULT_CONFIG);
@@ -684,6 +694,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "erpulse-collector: notify test CHANNEL\n");
 			rc = 2;
 		}
+		coll_settings_free(&cfg);
+		return rc;
+	}
+	if (strncmp(cmd, "report-", 7) == 0 || (strcmp(cmd, "customer") == 0 && nargs >= 1 &&
+						strcmp(args[0], "report-settings") == 0)) {
+		/* the monthly report's delivery (cli_report_delivery.c) */
+		struct coll_store *s = NULL;
+		rc = open_store(&cfg, &s) < 0 ? 1
+					      : coll_cli_report_delivery(&cfg, s, cmd, nargs, args);
+		coll_store_close(s);
 		coll_settings_free(&cfg);
 		return rc;
 	}

@@ -116,6 +116,26 @@ const struct ep_option coll_health_options[] = {
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 
+const struct ep_option coll_report_options[] = {
+	{"enabled", EP_OPT_BOOL, "yes", 0, 0,
+	 "render, store and mail every customer's monthly report (docs/report.md)"},
+	{"day", EP_OPT_INT, "1", 1, 28,
+	 "day of the month the previous month's report is sent, in the customer's time zone"},
+	{"hour", EP_OPT_INT, "8", 0, 23, "hour of that day (customer's time zone)"},
+	{"smtp_url", EP_OPT_STRING, NULL, 1, 4096,
+	 "smtp://host:port or smtps://host:port for the reports (default: [alerts] smtp_url)"},
+	{"mail_from", EP_OPT_STRING, NULL, 1, 512,
+	 "From address of the report mail (default: [alerts] mail_from)"},
+	{"check_interval", EP_OPT_DURATION, "5m", 10, 86400,
+	 "how often serve looks for reports that are due"},
+	{"retry_interval", EP_OPT_DURATION, "15m", 10, 7 * 86400,
+	 "a report whose mail failed is sent again after this"},
+	{"max_attempts", EP_OPT_INT, "20", 1, 1000, "attempts before a report's mail is given up"},
+	{"keep_months", EP_OPT_INT, "25", 1, 1200,
+	 "stored reports older than this many months are deleted"},
+	{NULL, 0, NULL, 0, 0, NULL},
+};
+
 static int get_str(const struct ep_config_section *sec, const struct ep_option *o, const char *k,
 		   char **ret, char *err, size_t errlen)
 {
@@ -234,12 +254,14 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 			o = coll_alerts_options;
 		else if (strcmp(sec->name, "health") == 0)
 			o = coll_health_options;
+		else if (strcmp(sec->name, "report") == 0)
+			o = coll_report_options;
 		else if (coll_service_section(sec->type))
 			continue; /* coll_service_load checks these */
 		if (!o) {
 			snprintf(err, errlen,
 				 "%s:%d: [%s]: unknown section (expected server, store, alerts, "
-				 "health, incidents, tier.NAME, channel.NAME, route.NAME)",
+				 "health, report, incidents, tier.NAME, channel.NAME, route.NAME)",
 				 file, sec->line, sec->name);
 			r = -EINVAL;
 			goto out;
@@ -320,6 +342,18 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(ep_config_get_bool(al, ao, "group_notices", &s.group_notices, err, errlen));
 	TRY(ep_config_get_duration(al, ao, "stale_after", &s.stale_after_s, err, errlen));
 	TRY(load_health(ep_config_find(cfg, "health"), file, &s, err, errlen));
+	const struct ep_config_section *rp = ep_config_find(cfg, "report");
+	const struct ep_option *ro = coll_report_options;
+	TRY(ep_config_get_bool(rp, ro, "enabled", &s.report_enabled, err, errlen));
+	TRY(ep_config_get_int(rp, ro, "day", &s.report_day, err, errlen));
+	TRY(ep_config_get_int(rp, ro, "hour", &s.report_hour, err, errlen));
+	TRY(get_str(rp, ro, "smtp_url", &s.report_smtp_url, err, errlen));
+	TRY(get_str(rp, ro, "mail_from", &s.report_mail_from, err, errlen));
+	TRY(ep_config_get_duration(rp, ro, "check_interval", &s.report_check_interval_s, err,
+				   errlen));
+	TRY(ep_config_get_duration(rp, ro, "retry_interval", &s.report_retry_s, err, errlen));
+	TRY(ep_config_get_int(rp, ro, "max_attempts", &s.report_max_attempts, err, errlen));
+	TRY(ep_config_get_int(rp, ro, "keep_months", &s.report_keep_months, err, errlen));
 	TRY(coll_service_load(cfg, &s.service, err, errlen));
 	s.service.channels.smtp_url = s.smtp_url;
 	s.service.channels.mail_from = s.mail_from;
@@ -334,6 +368,12 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	if (s.language && strcmp(s.language, "en") != 0 && strcmp(s.language, "zh-CN") != 0) {
 		snprintf(err, errlen, "%s: [alerts] language: '%s' is not en or zh-CN", file,
 			 s.language);
+		r = -EINVAL;
+		goto out;
+	}
+	if (s.report_smtp_url && !s.report_mail_from && !s.mail_from) {
+		snprintf(err, errlen,
+			 "%s: [report] smtp_url needs mail_from (in [report] or [alerts])", file);
 		r = -EINVAL;
 		goto out;
 	}
@@ -358,11 +398,12 @@ void coll_settings_free(struct coll_settings *s)
 	if (!s)
 		return;
 	coll_service_free(&s->service);
-	char **strs[] = {&s->listen_host,   &s->tls_cert,    &s->tls_key,         &s->log_level,
-			 &s->store_url,     &s->webhook_url, &s->webhook_format,  &s->smtp_url,
-			 &s->mail_from,     &s->mail_to,     &s->smtp_user,       &s->smtp_password,
-			 &s->dashboard_url, &s->ca_file,     &s->tls_min_version, &s->tls_ciphers,
-			 &s->metrics_token, &s->language};
+	char **strs[] = {
+		&s->listen_host,   &s->tls_cert,    &s->tls_key,         &s->log_level,
+		&s->store_url,     &s->webhook_url, &s->webhook_format,  &s->smtp_url,
+		&s->mail_from,     &s->mail_to,     &s->smtp_user,       &s->smtp_password,
+		&s->dashboard_url, &s->ca_file,     &s->tls_min_version, &s->tls_ciphers,
+		&s->metrics_token, &s->language,    &s->report_smtp_url, &s->report_mail_from};
 	for (size_t i = 0; i < EP_ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

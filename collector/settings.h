@@ -21,6 +21,7 @@ extern const struct ep_option coll_server_options[];
 extern const struct ep_option coll_store_options[];
 extern const struct ep_option coll_alerts_options[];
 extern const struct ep_option coll_health_options[];
+extern const struct ep_option coll_report_options[];
 
 struct coll_settings {
 	/* [server] */
@@ -61,6 +62,11 @@ struct coll_settings {
 	int64_t max_attempts;
 	bool group_notices;    /* one grouped message per report and channel */
 	int64_t stale_after_s; /* carried data this old: category unknown (0 = 3 intervals) */
+	/* [report] the monthly report's delivery (docs/report.md, "Delivery") */
+	bool report_enabled;
+	int64_t report_day, report_hour;
+	char *report_smtp_url, *report_mail_from; /* NULL: [alerts]' */
+	int64_t report_check_interval_s, report_retry_s, report_max_attempts, report_keep_months;
 	/* [health] (docs/adoption.md) */
 	struct coll_adoption_params adoption;
 	struct coll_health_weights health_weights;

@@ -216,6 +216,9 @@ enum MHD_Result coll_api_windows(struct req *rq, const char *url);
 enum MHD_Result coll_api_window_approve(struct req *rq, const char *url);
 /* Is url POST /api/v1/maintenance/{id}/approve? */
 bool coll_api_window_approve_url(const char *url);
+/* the monthly reports of a customer (api_custreports.c) */
+enum MHD_Result coll_api_custreports(struct req *rq, const char *url);
+bool coll_custreports_url(const char *url);
 /* history for charts (api_series.c); coll_series_url matches its URLs */
 enum MHD_Result coll_api_series(struct req *rq, const char *url);
 bool coll_series_url(const char *url);

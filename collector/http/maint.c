@@ -1,6 +1,6 @@
 /* The maintenance thread (http.h): cuts requests over the total deadline
  * (the reaper), checkpoints SQLite's WAL, runs the dead-man sweep and
- * retention, the fleet's hourly history. */
+ * retention, the fleet's hourly history, the monthly reports' delivery. */
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -15,6 +15,7 @@
 #include "collector/metrics.h"
 #include "collector/analysis/analysis.h"
 #include "collector/notify/outbox.h"
+#include "collector/report/deliver.h"
 #include "collector/store/sql.h"
 #include "erpulse/log.h"
 #include "erpulse/util.h"
@@ -31,7 +32,11 @@ void *coll_http_maint(void *arg)
 	};
 	int64_t next_sweep = ep_mono_ms() + 5000, next_retention = ep_mono_ms() + 60000;
 	int64_t next_open = 0, next_reap = 0, next_escalate = ep_mono_ms() + 1000,
-		next_history = ep_mono_ms() + 5000;
+		next_history = ep_mono_ms() + 5000, next_report = ep_mono_ms() + 3000;
+	struct coll_report_delivery delivery;
+	coll_report_delivery_init(srv->cfg, &delivery);
+	/* the 1st's thousand reports in slices: escalations and sweeps go on */
+	delivery.budget_ms = 5000;
 	/* SQLite: small, frequent WAL checkpoints (a few MiB each at full load)
 	 * rather than large bursts of writeback */
 	bool lite = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE;
@@ -55,7 +60,8 @@ void *coll_http_maint(void *arg)
 			coll_http_reap(srv);
 			next_reap = now + 250;
 		}
-		if (now < next_sweep && now < next_retention && now < next_escalate && !lite)
+		if (now < next_sweep && now < next_retention && now < next_escalate &&
+		    now < next_report && !lite)
 			continue;
 		if (!s && now >= next_open &&
 		    coll_store_open(srv->cfg->store_url, &o, &s, err, sizeof(err)) < 0) {
@@ -71,7 +77,8 @@ void *coll_http_maint(void *arg)
 			coll_store_set_deadline(s, INT64_MAX);
 			if (coll_db_checkpoint(s->db) < 0)
 				ep_log_debug("WAL checkpoint: %s", coll_db_error(s->db));
-			if (now < next_sweep && now < next_retention && now < next_escalate)
+			if (now < next_sweep && now < next_retention && now < next_escalate &&
+			    now < next_report)
 				continue;
 		}
 		if (now >= next_escalate) {
@@ -106,6 +113,23 @@ void *coll_http_maint(void *arg)
 							srv->cfg->rollup_retention_days * 86400) <
 			    0)
 				ep_log_warning("history: %s", s->err);
+		}
+		if (now >= next_report && delivery.enabled) {
+			/* the monthly reports that are due (report/deliver.h): rendering
+			 * takes its time, so no statement deadline; a slice at a time */
+			struct coll_report_tick_stats st;
+			next_report = now + srv->cfg->report_check_interval_s * 1000;
+			coll_store_set_deadline(s, INT64_MAX);
+			if (coll_report_tick(&delivery, s, coll_service_now(), &st, err,
+					     sizeof(err)) < 0)
+				ep_log_warning("monthly reports: %s", err);
+			else if (st.more)
+				next_report = now + 500;
+			if (st.sent || st.stored || st.failed)
+				ep_log_notice(
+					"monthly reports: %zu sent, %zu stored, %zu failed%s%s",
+					st.sent, st.stored, st.failed, st.failed ? ": " : "",
+					st.failed ? err : "");
 		}
 		if (now >= next_retention) {
 			next_retention = now + 3600 * 1000;

@@ -19,6 +19,7 @@ static const struct coll_route routes[] = {
 	{"/healthz", false, NULL, false, COLL_BODY_NONE, false, coll_api_healthz},
 	{"/metrics", false, NULL, false, COLL_BODY_NONE, false, coll_api_metrics},
 	{NULL, false, coll_series_url, false, COLL_BODY_NONE, false, coll_api_series},
+	{NULL, false, coll_custreports_url, false, COLL_BODY_NONE, false, coll_api_custreports},
 	{"/api/v1/customers", false, NULL, false, COLL_BODY_NONE, false, coll_api_customers},
 	{"/api/v1/hosts", false, NULL, false, COLL_BODY_NONE, false, coll_api_hosts},
 	{"/api/v1/hosts/", true, NULL, false, COLL_BODY_NONE, false, coll_api_host},

@@ -10,8 +10,18 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "collector/notify/notify.h"
+#include "erpulse/util.h"
+
+/* ---- mail pieces (smtp.c) ---------------------------------------------- */
+
+/* "Subject: ..." with CRLF: plain when printable ASCII, else RFC 2047
+ * encoded words (UTF-8, base64), folded. 0 or ep_buf's error. */
+int coll_mail_put_subject(struct ep_buf *b, const char *subject);
+/* RFC 5322 date of at (now when at <= 0), in UTC. */
+void coll_mail_date(int64_t at, char *buf, size_t size);
 
 /* ---- text pieces (notify.c) -------------------------------------------- */
 

@@ -122,6 +122,32 @@ int coll_webhook_send(const char *url, const char *body, size_t len,
 int coll_mail_send(const char *smtp_url, const char *from, const char *to, const char *message,
 		   const struct coll_send_opts *opts, struct coll_send_result *ret);
 
+/* The monthly report's mail (mail_report.c): multipart/mixed of a
+ * multipart/alternative body (text, then the HTML report) and the PDF
+ * attached. Strings are borrowed; subject, text and filename are UTF-8. */
+struct coll_report_mail {
+	const char *from, *to; /* to: comma-separated addresses */
+	const char *subject;
+	const char *text;
+	const unsigned char *html;
+	size_t html_len;
+	const unsigned char *pdf;
+	size_t pdf_len;
+	const char *pdf_filename; /* RFC 2231 encoded when not plain ASCII */
+	const char *message_id;   /* "id@domain" (stable: a resend is the same message) */
+	int64_t at;
+};
+/* The RFC 5322 message (CRLF lines, 7-bit: bodies in base64) into
+ * *ret_message (malloc'd). 0, -EINVAL (CR/LF in an address or the
+ * id), -E2BIG (over 64 MiB) or -ENOMEM. */
+int coll_report_mail_render(const struct coll_report_mail *m, char **ret_message);
+
+/* An HTTP Content-Disposition value (RFC 6266): "attachment;
+ * filename=\"ASCII\"" and, when filename is not plain ASCII, ";
+ * filename*=UTF-8''%XX...". *ret malloc'd. 0, -EINVAL (CR/LF in the name)
+ * or -ENOMEM. */
+int coll_content_disposition(const char *filename, char **ret);
+
 /* True when sa (AF_INET / AF_INET6) lies in a range webhooks must not reach
  * without allow_private: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16, 224/4 and up, ::, ::1, fc00::/7, fe80::/10, ff00::/8, and the

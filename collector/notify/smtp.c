@@ -43,7 +43,7 @@ static bool is_ascii_printable(const char *s)
 
 /* Subject header value: plain when printable ASCII, else RFC 2047 encoded
  * words of at most 45 input bytes (cut at UTF-8 boundaries), folded. */
-static int put_subject(struct ep_buf *b, const char *subject)
+int coll_mail_put_subject(struct ep_buf *b, const char *subject)
 {
 	size_t len = strlen(subject), pos = 0;
 	int r = 0;
@@ -95,7 +95,7 @@ static int put_body_text(struct ep_buf *b, const char *s)
 	return r;
 }
 
-static void mail_date(int64_t at, char *buf, size_t size)
+void coll_mail_date(int64_t at, char *buf, size_t size)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -125,7 +125,7 @@ int coll_notice_render_mail(const struct coll_notice *n, const char *from, const
 	for (char *p = subj; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
-	mail_date(n->at, date, sizeof(date));
+	coll_mail_date(n->at, date, sizeof(date));
 	coll_notice_value(n, val, sizeof(val));
 	coll_notice_when(n, when, sizeof(when));
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -138,7 +138,7 @@ int coll_notice_render_mail(const struct coll_notice *n, const char *from, const
 	ep_buf_init(&b, 256 * 1024);
 	r |= ep_buf_printf(&b, "From: %s\r\n", from);
 	r |= ep_buf_printf(&b, "To: %s\r\n", to);
-	r |= put_subject(&b, subj);
+	r |= coll_mail_put_subject(&b, subj);
 	r |= ep_buf_printf(&b, "Date: %s\r\n", date);
 	/* the domain may end in '>' when from is "Name <addr>" */
 	r |= ep_buf_printf(&b, "Message-ID: <%s.erpulse@%.*s>\r\n", idhex,

@@ -92,12 +92,36 @@
 	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
 	"ALTER TABLE agents ADD COLUMN label TEXT;"
 
+/* 6: reserved for pgpart (samples/rollups partitioning); a no-op here, the
+ * lead renumbers at merge. */
+#define SCHEMA_V6 "SELECT 1"
+
+/* 7: the monthly report's delivery (docs/report.md, "Delivery"): per
+ * customer settings, the stored reports (base64 of the rendered bytes) and
+ * one run row per (customer, month), whose primary key makes the send a
+ * claim: exactly one collector mails a customer's month. */
+#define SCHEMA_V7                                                                                  \
+	"CREATE TABLE report_settings (customer_id TEXT PRIMARY KEY REFERENCES customers(id),"     \
+	" time_zone TEXT, language TEXT, contacts TEXT, account_manager TEXT,"                     \
+	" updated_at BIGINT NOT NULL);"                                                            \
+	"CREATE TABLE monthly_reports (customer_id TEXT NOT NULL REFERENCES customers(id),"        \
+	" month TEXT NOT NULL, lang TEXT NOT NULL, format TEXT NOT NULL, body TEXT NOT NULL,"      \
+	" bytes BIGINT NOT NULL, sha256 TEXT NOT NULL, created_at BIGINT NOT NULL,"                \
+	" PRIMARY KEY (customer_id, month, lang, format));"                                        \
+	"CREATE TABLE report_runs (customer_id TEXT NOT NULL REFERENCES customers(id),"            \
+	" month TEXT NOT NULL, claimed_by TEXT NOT NULL, claimed_at BIGINT NOT NULL,"              \
+	" lease_until BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"                       \
+	" next_at BIGINT NOT NULL, sent_at BIGINT, dead_at BIGINT, recipients TEXT,"               \
+	" last_error TEXT, PRIMARY KEY (customer_id, month));"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_V6,
+	SCHEMA_V7,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -105,6 +129,8 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_V6,
+	SCHEMA_V7,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

@@ -56,6 +56,9 @@ static size_t sections_of(const char *prog, struct section *out)
 					    "customer-health and adoption weights and bands "
 					    "(docs/adoption.md)",
 					    coll_health_options, false};
+		out[n++] = (struct section){"[report]",
+					    "the monthly report's delivery (docs/report.md)",
+					    coll_report_options, false};
 	}
 	return n;
 }

@@ -130,6 +130,9 @@ static void test_errors(void **state)
 		{"[health]\nrisk_weight = 0\nadoption_weight = 0\nsla_weight = 0\n",
 		 ":4: [health] sla_weight"},
 		{"[health]\nchurn = 1\n", ":2:"},
+		{"[report]\nday = 29\n", ":2: [report] day"},
+		{"[report]\nhour = 24\n", "[report] hour"},
+		{"[report]\nsmtp_url = smtp://x\n", "[report] smtp_url needs mail_from"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -138,6 +141,15 @@ static void test_errors(void **state)
 		if (!strstr(err, cases[i].want))
 			fail_msg("case %zu: '%s' does not mention '%s'", i, err, cases[i].want);
 	}
+	/* [report]: defaults, and [alerts]' SMTP server when it names none */
+	assert_int_equal(write_conf("[report]\nmail_from = r@v.example\n"), 0);
+	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
+	assert_true(s.report_enabled);
+	assert_int_equal(s.report_day, 1);
+	assert_int_equal(s.report_hour, 8);
+	assert_int_equal(s.report_check_interval_s, 300);
+	assert_null(s.report_smtp_url);
+	coll_settings_free(&s);
 	unlink(path);
 	assert_true(coll_settings_load("/nonexistent/collector.conf", &s, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "/nonexistent/collector.conf"));
