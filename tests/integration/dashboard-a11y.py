@@ -33,6 +33,7 @@ chromium, tmp, base, vendor, viewer, host, lang = sys.argv[1:8]
 shots = sys.argv[8] if len(sys.argv) > 8 else None
 other = "zh-CN" if lang == "en" else "en"
 failures = 0
+TOTAL = {"nodes": 0, "pairs": {}}  # over every view and width, for docs/dashboard.md
 
 # The measuring code, evaluated in the page (DevTools evaluation is not
 # subject to the page's CSP).
@@ -211,6 +212,10 @@ def contrast(p, view, width):
     c = p.eval("__a11y.contrast()")
     m = c["min"]
     mt = c["minText"]
+    TOTAL["nodes"] += c["checked"] + c["nontext"]
+    for k, v in c["pairs"].items():
+        if k not in TOTAL["pairs"] or v["ratio"] < TOTAL["pairs"][k]["ratio"]:
+            TOTAL["pairs"][k] = v
     print("# figures %s %s %dpx: %d text nodes, %d marks/boundaries, %d distinct pairs, lowest text %.2f:1 (%s on %s %r),"
           " lowest against its need %.2f:1 (needs %s) %s on %s, %r at %s"
           % (lang, view, width, c["checked"], c["nontext"], c["npairs"], mt["ratio"], mt["fg"], mt["bg"], mt["text"],
@@ -298,6 +303,13 @@ def main():
         for fn, args in ((skip_link, ()), (sort_keys, ()), (open_host, ("link",)), (open_host, ("Escape",)), (language_switch, ())):
             guard(fn, p, *args)
         guard(narrow, b)
+    low = {}
+    for k, v in TOTAL["pairs"].items():
+        kind = "text" if v["kind"] == "text" else "marks"
+        if kind not in low or v["ratio"] < low[kind][0]:
+            low[kind] = (v["ratio"], k, v["text"])
+    print("# figures %s total: %d measurements, %d distinct colour pairs; lowest %s"
+          % (lang, TOTAL["nodes"], len(TOTAL["pairs"]), "; ".join("%s %.2f:1 (%s, %r)" % (kd, r, k, t) for kd, (r, k, t) in sorted(low.items()))))
     print("# %d failed" % failures)
     return 1 if failures else 0
 
