@@ -300,7 +300,7 @@ def main():
         p = b.page(1280, 900)
         for view in ("signin", "fleet", "host", "portal"):
             guard(one_view, p, view)
-        for fn, args in ((skip_link, ()), (sort_keys, ()), (open_host, ("link",)), (open_host, ("Escape",)), (language_switch, ())):
+        for fn, args in ((skip_link, ()), (sort_keys, ()), (focus_kept, ()), (open_host, ("link",)), (open_host, ("Escape",)), (language_switch, ())):
             guard(fn, p, *args)
         guard(narrow, b)
     low = {}
@@ -341,6 +341,26 @@ def sort_keys(p):
     p.wait("document.querySelector('#hosts th[data-sort=hostname]').getAttribute('aria-sort') === 'descending'", "aria-sort descending")
     say(p.eval("document.activeElement.getAttribute('data-sort')") == "hostname",
         "a sortable header sorts with Enter (ascending) and Space (descending), aria-sort says so, the focus stays")
+
+
+def focus_kept(p):
+    """a refresh and a filter re-render the tables and buttons: the focus stays on the same control"""
+    load(p, "fleet")
+    p.eval("document.querySelector('#hosts tbody a').focus(); window.__a11yOldLink = document.activeElement")
+    href = p.eval("document.activeElement.getAttribute('href')")
+    p.eval("document.dispatchEvent(new Event('visibilitychange'))")  # what a tab coming back does: refresh
+    p.wait("!__a11yOldLink.isConnected && document.activeElement.tagName === 'A'"
+           " && document.activeElement.getAttribute('href') === %s && !!document.activeElement.closest('#hosts')" % json.dumps(href),
+           "the focus on the host link after a refresh")
+    say(True, "a refresh re-renders the hosts table and the focused host link keeps the focus")
+    p.eval("document.querySelector('#customers button.cust').focus(); window.__a11yOldCust = document.activeElement")
+    p.key("Enter")
+    p.wait("!__a11yOldCust.isConnected && document.activeElement.matches('#customers button.cust')"
+           " && document.activeElement.getAttribute('aria-pressed') === 'true'", "the focus on the pressed customer filter")
+    p.key(" ")
+    p.wait("document.activeElement.matches('#customers button.cust') && document.activeElement.getAttribute('aria-pressed') === 'false'",
+           "the customer filter released by Space")
+    say(True, "a customer filter toggles with Enter and Space, says aria-pressed, and keeps the focus")
 
 
 def open_host(p, back):
