@@ -411,6 +411,10 @@ def narrow(b):
         wide = p.eval("[].filter.call(document.querySelectorAll('.uplot'), function (u) { var c = u.closest('.card'); return u.getBoundingClientRect().right > c.getBoundingClientRect().right + 1; }).length")
         say(wide == 0, "%s at 700 px: every chart fits in its card" % view)
         contrast(p, view, 700)
+        stops = tab_walk(p, view + " at 700 px")
+        if view != "host":
+            sorts = [s for s in stops if "th.sort" in s["where"] or "th.num.sort" in s["where"]]
+            say(len(sorts) == 6, "%s at 700 px: the 6 sortable headers are still Tab stops (%d)" % (view, len(sorts)))
         if shots:
             p.screenshot(os.path.join(shots, "a11y-700-%s-%s.png" % (view, lang)))
     # charts follow the window: drawn at 1280 px, then the window narrows to 700 px
