@@ -162,7 +162,43 @@ window.__a11y = window.__a11y || (function () {
 			hit: hit ? where(hit) : null, ring: !!ring || cs.boxShadow !== "none", ringRatio: ringRatio,
 			text: (e.textContent || e.value || "").trim().slice(0, 40) };
 	}
-	return { contrast: contrast, focused: focused };
+	/* every band colour in every use the page has, whether or not the
+	 * fixture shows it (an unknown host, a skipped probe): added to a card
+	 * of the page, measured by contrast(), then removed */
+	function swatches() {
+		var box = document.createElement("div"), add = function (parent, tag, cls, text) {
+			var e = document.createElement(tag);
+			e.className = cls;
+			if (text) e.textContent = text;
+			parent.appendChild(e);
+			return e;
+		};
+		box.className = "card";
+		box.id = "a11y-swatches";
+		["healthy", "at_risk", "critical", "unknown", "none"].forEach(function (b) {
+			add(box, "span", "score " + b, "42");
+			add(box, "span", "score big " + b, "42");
+			var chip = add(box, "span", "chip", b);
+			add(chip, "span", "dot " + b);
+			var bar = add(box, "div", "bar");
+			add(bar, "div", b).setAttribute("data-w", "1");
+		});
+		["critical", "warning", "info"].forEach(function (v) { add(box, "span", "sev " + v, v); });
+		["error", "silent", "revoked", "skipped", "never_reported", "ok", "active"].forEach(function (v) { add(box, "span", "st " + v, v); });
+		["green", "yellow", "red", "grey"].forEach(function (r) {
+			var d = add(box, "div", "rating " + r);
+			add(d, "strong", "", r);
+			add(d, "div", "why", "why " + r);
+		});
+		add(box, "span", "stale", "stale");
+		add(box, "span", "tag", "tag");
+		add(box, "span", "muted", "muted");
+		var main = document.getElementById("main");
+		main.insertBefore(box, main.firstChild);
+		[].forEach.call(box.querySelectorAll(".bar > div"), function (d) { d.style.width = "50%"; });
+		return box.querySelectorAll("*").length;
+	}
+	return { contrast: contrast, focused: focused, swatches: swatches };
 })();
 """
 
@@ -274,6 +310,11 @@ def one_view(p, view):
     say(lab == lang, "%s: <html lang> follows the language (%s)" % (view, lab))
     if view in ("host", "portal"):
         charts(p, view)
+    if view == "fleet":
+        n = p.eval("__a11y.swatches()")
+        c = p.eval("(function () { var c = __a11y.contrast(); document.getElementById('a11y-swatches').remove(); return c; })()")
+        say(not c["fails"], "every band colour as a badge, a big badge, a dot, a bar, a rating, and as severity/state text meets AA (%d swatch elements)" % n,
+            ["%.2f:1 < %s:1 %s %s on %s %r at %s" % (f["ratio"], f["need"], f["kind"], f["fg"], f["bg"], f["text"], f["where"]) for f in c["fails"]])
 
 
 def charts(p, view):
