@@ -14,7 +14,7 @@ dash_fixture
 for L in en zh-CN; do
 	/usr/bin/python3 "$SRC/tests/integration/dashboard-a11y.py" "$CHROMIUM" "$T/chromium-$L" "$COLL_URL/" \
 		"$VENDOR" "$ACME" "$A" "$L" "${DASH_SCREENSHOTS:-$T}" >"$T/a11y-$L.out" 2>&1
-	echo "# dashboard-a11y.py $L exited $?"
+	rc=$?
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) tap_ok "${line#ok - }" ;;
@@ -22,6 +22,8 @@ for L in en zh-CN; do
 		*) echo "$line" ;;
 		esac
 	done <"$T/a11y-$L.out"
+	# a crash that printed no failure of its own still fails the test
+	[ "$rc" -eq 0 ] || grep -q '^not ok' "$T/a11y-$L.out" || tap_fail "dashboard-a11y.py ($L) exited with status $rc"
 done
 tap_check "the collector is still running" kill -0 "$COLL_PID"
 tap_done

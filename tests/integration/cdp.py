@@ -47,12 +47,13 @@ class Browser:
             os.dup2(hi_w, 4)
 
         env = dict(os.environ, HOME=tmpdir)
+        self.log = open(tmpdir + "/chromium.log", "w")
         self.proc = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
              "--hide-scrollbars", "--remote-debugging-pipe", "--user-data-dir=" + tmpdir + "/profile",
              "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(tmpdir + "/chromium.log", "w"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
             preexec_fn=child_fds, close_fds=False, env=env)
         for fd in (cmd_r, ev_w, hi_r, hi_w):
             os.close(fd)
@@ -125,6 +126,7 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
     def __enter__(self):
         return self
