@@ -290,6 +290,8 @@ def tab_walk(p, view):
               for s in stops if not s["ring"] or (s["ringRatio"] is not None and s["ringRatio"] < 3)]
     say(not noring, "%s: every focused element shows a focus ring (3:1 against its surroundings)" % view, noring)
     noname = [s["where"] for s in stops if not (s["ax"] and s["ax"]["name"].strip())]
+    noname += ["%s: Copy without saying what" % s["where"] for s in stops
+               if "button.copy" in s["where"] and not (s["ax"] and s["ax"]["description"].strip())]
     say(not noname, "%s: every focused element has an accessible name" % view, noname)
     print("#   %s stops: %s" % (view, " | ".join("%s [%s]" % (s["where"].split(" > ")[-1], s["ax"]["name"][:24] if s["ax"] else "?") for s in stops)))
     return stops
