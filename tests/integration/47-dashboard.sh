@@ -111,7 +111,7 @@ else
 	dom_like "vendor: host detail names the host" '<h1 class="hostname">erp-prod-01</h1>'
 	dom_like "vendor: host detail shows the score" "<span class=\"score [a-z_]+ big\" title=\"[A-Za-z ]+\">$SCORE_A</span>"
 	dom_like "vendor: every lost point with its remediation and a copy button" \
-		'Why points were lost.*index_fragmentation.*REINDEX INDEX CONCURRENTLY "public"."sale_order_line_order_id_idx";</pre><button class="copy" type="button">Copy</button>'
+		'Why points were lost.*index_fragmentation.*REINDEX INDEX CONCURRENTLY "public"."sale_order_line_order_id_idx";</pre><button class="copy" type="button"[^>]*>Copy</button>'
 	dom_like "vendor: probes with their status" '<strong>postgres</strong>.*<span class="st ok">ok</span>'
 
 	render "$COLL_URL/#token=$VIEWER"
