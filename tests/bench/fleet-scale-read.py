@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""fleet-scale-read: read latency of erpulse-collector's endpoints for
+tests/bench/fleet-scale.sh. Each request is timed from sending it to
+having read the whole answer (keep-alive connection, loopback).
+
+  fleet-scale-read.py --url URL --runs N [--token T] [--html index.html]
+                      LABEL=PATH ...   (PATH relative to /api/v1/, or /metrics)
+                      LABEL=@first-view  (what the dashboard fetches on load,
+                                          in parallel, read from --html)
+Prints per endpoint: "read LABEL p50_ms p99_ms bytes items how" where how is
+"page" (the answer pages: {"items", "next"}, its first page with the default
+limit), "list" (the whole list) or "text"; for the first view, the paths.
+"""
+import argparse
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def first_view_paths(html):
+    """The API paths the dashboard's refresh() fetches when it loads (string
+    literals of api("...") calls; a detail path ending in "/" is a host the
+    page shows only when one is open)."""
+    text = open(html, encoding="utf-8").read()
+    m = re.search(r"function refresh\(\)(.*?)\n\t}\n", text, re.S)
+    body = m.group(1) if m else ""
+    paths = [p for p in re.findall(r'\bapi\("([^"]+)"', body) if not p.endswith("/")]
+    return paths or ["hosts", "alerts", "customers", "incidents"]
+
+
+class Client:
+    def __init__(self, url, token):
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port = u.hostname, u.port
+        self.token = token
+        self.conn = None
+
+    def get(self, path):
+        if not path.startswith("/"):
+            path = "/api/v1/" + path
+        hdrs = {"Authorization": "Bearer " + self.token} if self.token else {}
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            try:
+                t0 = time.perf_counter()
+                self.conn.request("GET", path, headers=hdrs)
+                r = self.conn.getresponse()
+                body = r.read()
+                return r.status, body, (time.perf_counter() - t0) * 1000
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        return 0, b"", 0.0
+
+
+def shape(body):
+    try:
+        j = json.loads(body)
+    except ValueError:
+        return "text", 0
+    if isinstance(j, dict) and "items" in j and "next" in j:
+        return "page", len(j["items"]) if isinstance(j["items"], list) else 0
+    if isinstance(j, dict):
+        for v in j.values():
+            if isinstance(v, list):
+                return "list", len(v)
+    return "list", len(j) if isinstance(j, list) else 0
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))] if v else 0.0
+
+
+def measure(args, label, path):
+    c = Client(args.url, args.token)
+    c.get(path)  # warm: prepared statements, page cache
+    ms, size, how, items = [], 0, "text", 0
+    for _ in range(args.runs):
+        st, body, t = c.get(path)
+        if st != 200:
+            sys.exit("fleet-scale-read: %s: HTTP %d %s" % (path, st, body[:200]))
+        ms.append(t)
+        size = len(body)
+    how, items = shape(body)
+    print("read %s %.1f %.1f %d %d %s" % (label, pct(ms, 0.5), pct(ms, 0.99), size, items, how),
+          flush=True)
+
+
+def measure_parallel(args, label, paths):
+    clients = [Client(args.url, args.token) for _ in paths]
+    out = [None] * len(paths)
+
+    def one(i):
+        out[i] = clients[i].get(paths[i])
+
+    def round_trip():
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
+        t0 = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return (time.perf_counter() - t0) * 1000
+
+    round_trip()
+    ms = []
+    for _ in range(args.runs):
+        ms.append(round_trip())
+        for i, r in enumerate(out):
+            if r[0] != 200:
+                sys.exit("fleet-scale-read: %s: HTTP %d" % (paths[i], r[0]))
+    size = sum(len(r[1]) for r in out)
+    print("read %s %.1f %.1f %d %d %s" % (label, pct(ms, 0.5), pct(ms, 0.99), size, len(paths),
+                                         "+".join(p.replace(" ", "") for p in paths)), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--token", default="")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--html")
+    ap.add_argument("endpoints", nargs="+")
+    args = ap.parse_args()
+    for e in args.endpoints:
+        label, path = e.split("=", 1)
+        if path == "@first-view":
+            measure_parallel(args, label, first_view_paths(args.html))
+        else:
+            measure(args, label, path)
+
+
+if __name__ == "__main__":
+    main()
