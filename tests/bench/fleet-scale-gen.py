@@ -345,15 +345,26 @@ def psql(args, sql, capture=False):
     return r.stdout
 
 
+# the primary key of a history table (no foreign key points at it) is
+# dropped and added back after the rows, as pg_restore does
+PG_KEYS = ("SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE"
+           " k.conrelid = '\"%s\"'::regclass AND k.contype = 'p' AND NOT EXISTS (SELECT 1"
+           " FROM pg_constraint f WHERE f.confrelid = k.conrelid)")
+
+
 def gen_pg(args, steps):
     for table, n, stmts in steps:
         t0 = time.time()
         idx = [line.split("|", 1) for line in psql(args, PG_INDEXES % table, True).splitlines()
                if "|" in line]
+        keys = [line.split("|", 1) for line in psql(args, PG_KEYS % table, True).splitlines()
+                if "|" in line] if len(stmts) > 1 or n > 1000000 else []
         sql = ["SET synchronous_commit = off;", "SET maintenance_work_mem = '512MB';",
                "SET statement_timeout = 0;", "BEGIN;"]
         sql += ['DROP INDEX "%s";' % name for name, _ in idx]
+        sql += ['ALTER TABLE "%s" DROP CONSTRAINT "%s";' % (table, name) for name, _ in keys]
         sql += [s + ";" for s in stmts]
+        sql += ['ALTER TABLE "%s" ADD CONSTRAINT "%s" %s;' % (table, name, d) for name, d in keys]
         sql += [d + ";" for _, d in idx]
         sql += ["COMMIT;"]
         psql(args, "\n".join(sql))
