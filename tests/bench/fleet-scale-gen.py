@@ -277,7 +277,9 @@ def plan(args):
     sd = min(args.days, args.retention)
     p = {"H": args.hosts, "C": args.customers, "D": args.days, "S": args.sample_hosts,
          "SER": len(SERIES), "SD": sd, "RD": args.days - sd, "NOW": args.now,
-         "H0": (args.now - args.now % 3600) - (args.days * 24 - 1) * 3600, "TID": args.template_id}
+         # the history ends two hours before now: the hours the collector
+         # itself wrote (the empty-store run, a minute ago) are its own
+         "H0": (args.now - args.now % 3600) - (args.days * 24 + 1) * 3600, "TID": args.template_id}
     out = []
     for table, sources, where, cols in TABLES:
         n = 1
