@@ -125,7 +125,8 @@ def measure_parallel(args, label, paths):
     size = sum(len(r[1]) for r in out)
     how = "+".join(p.replace(" ", "") for p in paths)
     if failed:
-        how = "+".join("HTTP%d:%dof%d" % (st, n, args.runs) for st, n in sorted(failed.items()))
+        how = "+".join("HTTP%d:%dof%d" % (st, n, args.runs * len(paths))
+                       for st, n in sorted(failed.items()))
     print("read %s %.1f %.1f %d %d %s" % (label, pct(ms, 0.5), pct(ms, 0.99), size, len(paths), how),
           flush=True)
 
