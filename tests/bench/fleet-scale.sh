@@ -112,6 +112,7 @@ rss() { awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { printf "%d %d", r / 1
 row() { # WHAT OURS TARGET BEFORE VERDICT
 	printf '| %-44s | %-26s | %-14s | %-30s | %-4s |\n' "$1" "$2" "$3" "$4" "$5"
 }
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = op == "<" ? x + 0 < y + 0 : x + 0 >= y + 0; print ok ? "PASS" : "MISS" }'; }
 
 bench_store() {
@@ -260,15 +261,16 @@ bench_store() {
 		local before=${BEFORE[$name]:-${BEFORE[${name}_$kind]:-"-"}}
 		case $how in
 		HTTP*) row "$what" "${how//:/ } ($p99 ms)" "p99 < 200 ms" "$before" "MISS" ;;
-		*) row "$what" "$p50 / $p99 ms ($((size / 1024)) KiB)" "p99 < 200 ms" "$before" "$(verdict "$p99" "<" 200)" ;;
+		*) row "$what" "$p50 / $p99 ms$( [ "$name" = scores ] || echo " ($((size / 1024)) KiB)")" "p99 < 200 ms" \
+			"$before" "$(verdict "$p99" "<" 200)" ;;
 		esac
 	done <"$T/reads"
 	row "store bytes per host-day" "$((R[bytes] / 1024)) KiB" "<= 100 KiB" "${BEFORE[bytes]}" \
 		"$( ((R[b_reports] > 0 && R[b_samples] > 0)) && verdict "${R[bytes]}" "<" 102401 || echo "-")"
-	row "  raw reports (x 288 per day)" "$((R[b_reports] / 1024)) KiB" "" "" ""
-	row "  samples (8 series x 144 per day)" "$((R[b_samples] / 1024)) KiB" "" "" ""
-	row "  score history (24 per day) + fleet share" "$(((R[b_score] + R[b_fleet]) / 1024)) KiB" "" "" ""
-	row "  state per host (not per day)" "$((R[state] / 1024)) KiB" "" "" ""
+	row "  raw reports (x 288 per day)" "$(kib "${R[b_reports]}")" "" "" ""
+	row "  samples (8 series x 144 per day)" "$(kib "${R[b_samples]}")" "" "" ""
+	row "  score history (24 per day) + fleet share" "$(kib $((R[b_score] + R[b_fleet])))" "" "" ""
+	row "  state per host (not per day)" "$(kib "${R[state]}")" "" "" ""
 	row "collector RSS after the reads (peak)" "${R[rss]} MiB (${R[hwm]} MiB)" "-" "${BEFORE[rss]}" "-"
 	echo "real: every row above measured on this machine against the generated store;" \
 		"bytes per host-day = bytes per row measured in this store x rows per host-day" \
