@@ -23,13 +23,43 @@ import urllib.parse
 
 
 def first_view_paths(html):
-    """The API paths the dashboard's refresh() fetches when it loads (string
-    literals of api("...") calls; a detail path ending in "/" is a host the
-    page shows only when one is open)."""
+    """The API paths the dashboard's refresh() fetches when the page opens
+    (no host open, no filter): its api(...) calls, except the conditional
+    ones (`cond ? api(...) : null`) and a host's detail ("hosts/" + id).
+    An argument is a string literal, a literal + a numeric `var` of the page
+    (PAGE), or a function of the page returning `"path?" + qs({... limit:
+    N ...})`, taken as "path?limit=N"."""
     text = open(html, encoding="utf-8").read()
+    nums = dict(re.findall(r"\b([A-Z_]+) = (\d+)\b", text))
     m = re.search(r"function refresh\(\)(.*?)\n\t}\n", text, re.S)
     body = m.group(1) if m else ""
-    paths = [p for p in re.findall(r'\bapi\("([^"]+)"', body) if not p.endswith("/")]
+    paths = []
+    for at in [m.end() for m in re.finditer(r"\bapi\(", body)]:
+        depth, end = 1, at
+        while depth and end < len(body):
+            depth += {"(": 1, ")": -1}.get(body[end], 0)
+            end += 1
+        arg = body[at:end - 1]
+        if body[:at - 4].rstrip().endswith("?"):
+            continue  # conditional: not on the first view
+        lit = re.match(r'\s*"([^"]*)"\s*(?:\+\s*([A-Z_]+)\b)?', arg)
+        call = re.match(r"\s*(\w+)\(\)\s*$", arg)
+        if lit:
+            # a literal + (a parenthesized choice) is the literal: the page's defaults
+            path = lit.group(1) + (nums.get(lit.group(2), "") if lit.group(2) else "")
+        elif call:
+            f = re.search(r"function %s\(\) \{\s*return \"([^\"]+)\"(.*?)\n\t}" % call.group(1),
+                          text, re.S)
+            if not f:
+                continue
+            lim = re.search(r"\blimit: (\w+)", f.group(2))
+            path = f.group(1)
+            if lim:
+                path += "limit=" + nums.get(lim.group(1), lim.group(1))
+        else:
+            continue
+        if path and not path.endswith("/"):
+            paths.append(path)
     return paths or ["hosts", "alerts", "customers", "incidents"]
 
 
@@ -137,12 +167,14 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--html")
+    ap.add_argument("--first-view", help="PATH,PATH...: instead of reading them from --html")
     ap.add_argument("endpoints", nargs="+")
     args = ap.parse_args()
     for e in args.endpoints:
         label, path = e.split("=", 1)
         if path == "@first-view":
-            measure_parallel(args, label, first_view_paths(args.html))
+            paths = args.first_view.split(",") if args.first_view else first_view_paths(args.html)
+            measure_parallel(args, label, paths)
         else:
             measure(args, label, path)
 

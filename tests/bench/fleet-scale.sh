@@ -24,6 +24,8 @@
 #  5. store bytes per host-day from the tables' measured bytes per row,
 #     collector RSS; one table per store: ours, the target, the issue's figure.
 # --quick: 2,000 hosts, 3 days, 32 agents x 10 reports, 10 runs (a smoke).
+# FIRST_VIEW="PATH,PATH" replaces the dashboard's first view read from
+# collector/web/index.html (fleet-scale-read.py says how it reads it).
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/40-collector-ingest.sh"
 set -o pipefail
@@ -198,7 +200,7 @@ bench_store() {
 	cust1=$(printf '%016x' 1)
 	viewer=$(coll_cli user add olga --role viewer --customer "$cust1" 2>/dev/null)
 	python3 "$READ" --url "$COLL_URL" --token "$vendor" --runs "$RUNS" \
-		--html "$SRC/collector/web/index.html" hosts=hosts alerts=alerts incidents=incidents \
+		--html "$SRC/collector/web/index.html" ${FIRST_VIEW:+--first-view "$FIRST_VIEW"} hosts=hosts alerts=alerts incidents=incidents \
 		customers=customers first_view=@first-view metrics=/metrics >"$T/reads" || return 1
 	python3 "$READ" --url "$COLL_URL" --token "$viewer" --runs "$RUNS" hosts_viewer=hosts \
 		>>"$T/reads" || return 1
