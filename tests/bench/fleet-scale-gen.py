@@ -334,7 +334,8 @@ def gen_sqlite(args, steps):
     log("%-16s %12s       %6.1f s" % ("ANALYZE", "", time.time() - t0))
 
 
-PG_INDEXES = ("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = '%s'"
+# (definitions on one line: an expression index's has line breaks)
+PG_INDEXES = ("SELECT i.indexname, replace(i.indexdef, chr(10), ' ') FROM pg_indexes i WHERE i.tablename = '%s'"
               " AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint k"
               " WHERE k.conname = i.indexname)")
 
@@ -349,7 +350,7 @@ def psql(args, sql, capture=False):
 
 # the primary key of a history table (no foreign key points at it) is
 # dropped and added back after the rows, as pg_restore does
-PG_KEYS = ("SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE"
+PG_KEYS = ("SELECT k.conname, replace(pg_get_constraintdef(k.oid), chr(10), ' ') FROM pg_constraint k WHERE"
            " k.conrelid = '\"%s\"'::regclass AND k.contype = 'p' AND NOT EXISTS (SELECT 1"
            " FROM pg_constraint f WHERE f.confrelid = k.conrelid)")
 

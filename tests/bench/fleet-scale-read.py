@@ -4,12 +4,13 @@ tests/bench/fleet-scale.sh. Each request is timed from sending it to
 having read the whole answer (keep-alive connection, loopback).
 
   fleet-scale-read.py --url URL --runs N [--token T] [--html index.html]
-                      LABEL=PATH ...   (PATH relative to /api/v1/, or /metrics)
+                      LABEL=PATH[|PAGE] ...  (PATH relative to /api/v1/, or /metrics;
+                                              PAGE: the first page, when it pages)
                       LABEL=@first-view  (what the dashboard fetches on load,
                                           in parallel, read from --html)
 Prints per endpoint: "read LABEL p50_ms p99_ms bytes items how" where how is
-"page" (the answer pages: {"items", "next"}, its first page with the default
-limit), "list" (the whole list) or "text"; for the first view, the paths;
+"page" (PAGE answered {"items", "next"}: that first page was measured),
+"list" (the whole list) or "text"; for the first view, the paths;
 "HTTP503:4of20" when answers other than 200 came (their times count too).
 """
 import argparse
@@ -52,10 +53,13 @@ def first_view_paths(html):
                           text, re.S)
             if not f:
                 continue
+            # qs({...}): a key's string literal (or its `|| "default"`), the
+            # limit's number; keys that are null when nothing is chosen go
+            args_ = re.findall(r'\b(\w+): (?:[^,{}"]*\|\|\s*)?"([^"]+)"', f.group(2))
             lim = re.search(r"\blimit: (\w+)", f.group(2))
-            path = f.group(1)
             if lim:
-                path += "limit=" + nums.get(lim.group(1), lim.group(1))
+                args_.append(("limit", nums.get(lim.group(1), lim.group(1))))
+            path = f.group(1) + "&".join("%s=%s" % kv for kv in args_)
         else:
             continue
         if path and not path.endswith("/"):
@@ -112,6 +116,13 @@ def pct(v, p):
 
 def measure(args, label, path):
     c = Client(args.url, args.token)
+    path, _, paged = path.partition("|")
+    if paged:
+        # an endpoint that pages when asked (keyset: {"items", "next"}) is
+        # measured on its first page; one that does not, on what it answers
+        st, body, _ = c.get(paged)
+        if st == 200 and shape(body)[0] == "page":
+            path = paged
     c.get(path)  # warm: prepared statements, page cache
     ms, size, how, items, failed, ok_body = [], 0, "text", 0, {}, b""
     for _ in range(args.runs):
