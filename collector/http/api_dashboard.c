@@ -33,3 +33,82 @@ enum MHD_Result coll_api_dashboard(struct req *rq, const char *url)
 	MHD_destroy_response(resp);
 	return r;
 }
+
+/* One bounded list of the first view: {items, next, total}. */
+static int part(struct coll_store *s, const struct coll_scope *scope, int64_t now, int64_t limit,
+		const char *sort, coll_page_fn fn, json_t *view, const char *key)
+{
+	struct coll_page *p = calloc(1, sizeof(*p));
+	json_t *items = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->sort = sort;
+	p->limit = limit;
+	int r = fn(s, scope, p, now, &items);
+	if (r == 0 && json_object_set_new(view, key, coll_http_page_answer(items, p)) < 0)
+		r = -ENOMEM;
+	free(p);
+	return r;
+}
+
+static int hosts_fn(struct coll_store *s, const struct coll_scope *scope, struct coll_page *p,
+		    int64_t now, json_t **ret)
+{
+	return coll_store_hosts_page(s, scope, now, p, ret);
+}
+static int alerts_fn(struct coll_store *s, const struct coll_scope *scope, struct coll_page *p,
+		     int64_t now, json_t **ret)
+{
+	(void)now;
+	return coll_store_alerts_page(s, scope, p, ret);
+}
+static int incidents_fn(struct coll_store *s, const struct coll_scope *scope, struct coll_page *p,
+			int64_t now, json_t **ret)
+{
+	(void)now;
+	return coll_store_incidents_page(s, scope, p, ret);
+}
+static int customers_fn(struct coll_store *s, const struct coll_scope *scope, struct coll_page *p,
+			int64_t now, json_t **ret)
+{
+	(void)now;
+	return coll_store_customers_page(s, scope, p, ret);
+}
+
+/* The first view (docs/dashboard.md "Data"): counts per band and of open
+ * alerts, the worst hosts, the triage queue (live incidents; open alerts
+ * by severity), the customers worst first -- each limit rows (default 20)
+ * with the cursor of its list's next page. Its cost does not grow with the
+ * fleet but for the counts (one indexed scan each). */
+static int view(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		const char *url, int64_t now, json_t **ret)
+{
+	(void)rq;
+	(void)url;
+	json_t *v = NULL;
+	int64_t n = scope->limit ? scope->limit : 20;
+	if (n > COLL_PAGE_MAX || scope->offset) {
+		snprintf(s->err, sizeof(s->err), "limit: 1..%d", COLL_PAGE_MAX);
+		return -EINVAL;
+	}
+	int r = coll_store_fleet_counts(s, scope, &v);
+	if (r == 0)
+		r = part(s, scope, now, n, "score", hosts_fn, v, "worst");
+	if (r == 0)
+		r = part(s, scope, now, n, "triage", incidents_fn, v, "incidents");
+	if (r == 0)
+		r = part(s, scope, now, n, "severity", alerts_fn, v, "alerts_open");
+	if (r == 0)
+		r = part(s, scope, now, n, "score", customers_fn, v, "customers");
+	if (r < 0) {
+		json_decref(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
+enum MHD_Result coll_api_dashboard_data(struct req *rq, const char *url)
+{
+	return coll_http_read(rq, url, view, NULL);
+}
