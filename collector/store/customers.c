@@ -58,9 +58,10 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'at_risk') THEN 'at_risk'"             \
 	" WHEN EXISTS (SELECT 1" COUNTED_SQL ") THEN 'healthy' END"
 
-static const char *const customer_names[] = {"id",    "name", "created_at", "hosts",
-					     "score", "band", "tier",       "open_incidents"};
-static const char customer_types[] = "ssiiissi";
+static const char *const customer_names[] = {"id",    "name",           "created_at",
+					     "hosts", "score",          "band",
+					     "tier",  "open_incidents", "open_alerts"};
+static const char customer_types[] = "ssiiissii";
 
 /* the customer score: its worst production host's, else its worst host's */
 #define CUSTOMER_SCORE_SQL                                                                         \
@@ -73,7 +74,8 @@ static const char customer_types[] = "ssiiissi";
 	" (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "          \
 	"NULL), " CUSTOMER_SCORE_SQL ", " CUSTOMER_BAND_SQL                                        \
 	", c.tier, (SELECT COUNT(*) FROM incidents i"                                              \
-	" WHERE i.customer_id = c.id AND i.live = 1)"
+	" WHERE i.customer_id = c.id AND i.live = 1), (SELECT COALESCE(SUM(a.open_alerts), 0)"     \
+	" FROM agents a WHERE a.customer_id = c.id)"
 
 int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
 {
@@ -102,6 +104,7 @@ static const struct coll_listdef customer_list = {
 	.name = "customers",
 	.select = CUSTOMER_COLS,
 	.from = " FROM customers c",
+	.outer = " JOIN customers c ON c.id = p.id_",
 	.count_from = " FROM customers c",
 	.id = "c.id",
 	.id_type = 's',

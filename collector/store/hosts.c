@@ -70,6 +70,7 @@ static const struct coll_listdef host_list = {
 	.name = "hosts",
 	.select = HOST_COLS,
 	.from = HOST_FROM,
+	.outer = " JOIN agents a ON a.id = p.id_ JOIN customers c ON c.id = a.customer_id",
 	.count_from = " FROM agents a",
 	.id = "a.id",
 	.id_type = 's',
@@ -114,10 +115,12 @@ int coll_store_hosts_page(struct coll_store *s, const struct coll_scope *scope, 
 			return -EINVAL;
 		}
 		coll_like_pattern(page->q, like, sizeof(like));
-		coll_keyset_where(&k,
-				  "(LOWER(a.hostname) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(a.label,"
-				  " '')) LIKE ? ESCAPE '\\')",
-				  like, like);
+		coll_keyset_where_same(
+			&k,
+			"(LOWER(a.hostname) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(a.label,"
+			" '')) LIKE ? ESCAPE '\\' OR a.customer_id IN (SELECT y.id FROM"
+			" customers y WHERE LOWER(y.name) LIKE ? ESCAPE '\\'))",
+			like, 3);
 	}
 	if (page->state) {
 		const char *st = page->state;
@@ -329,7 +332,8 @@ static const struct coll_sortcol alert_sorts[] = {
 static const struct coll_listdef alert_list = {
 	.name = "alerts",
 	.select = ALERT_COLS,
-	.from = ALERT_FROM,
+	.from = " FROM alerts x",
+	.outer = " JOIN alerts x ON x.id = p.id_ JOIN agents a ON a.id = x.agent_id",
 	.count_from = " FROM alerts x",
 	.id = "x.id",
 	.id_type = 'i',

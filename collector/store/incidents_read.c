@@ -118,8 +118,9 @@ static const struct coll_sortcol incident_sorts[] = {
 static const struct coll_listdef incident_list = {
 	.name = "incidents",
 	.select = "SELECT " LIST_COLS,
-	.from = " FROM incidents i JOIN customers c ON c.id = i.customer_id JOIN agents a ON a.id ="
-		" i.agent_id",
+	.from = " FROM incidents i",
+	.outer = " JOIN incidents i ON i.id = p.id_ JOIN customers c ON c.id = i.customer_id JOIN"
+		 " agents a ON a.id = i.agent_id",
 	.count_from = " FROM incidents i",
 	.id = "i.id",
 	.id_type = 'i',

@@ -262,6 +262,18 @@ void coll_keyset_where(struct coll_keyset *k, const char *cond, const char *p1, 
 	where(k, cond, p1, p2, true);
 }
 
+void coll_keyset_where_same(struct coll_keyset *k, const char *cond, const char *p, size_t times)
+{
+	where(k, cond, p, times > 1 ? p : NULL, true);
+	for (size_t i = 2; i < times && !k->overflow; i++) {
+		if (k->n >= COLL_KEYSET_PARAMS) {
+			k->overflow = true;
+			break;
+		}
+		k->params[k->n++] = p; /* the fingerprint has the value already */
+	}
+}
+
 void coll_keyset_where_now(struct coll_keyset *k, const char *cond, const char *now_text)
 {
 	where(k, cond, now_text, NULL, false);
@@ -281,18 +293,25 @@ static const char *param_sql(char type)
 	return type == 'i' ? "CAST(? AS BIGINT)" : "?";
 }
 
+/* Two steps: the page's ids and keys first (filters and keys only, so
+ * rows that do not make the page never have their columns computed -- a
+ * customer's band, an alert's host), then the page's columns for those. */
 static int build(const struct coll_keyset *k, struct ep_buf *b, bool count)
 {
 	const struct coll_listdef *d = k->def;
 	const struct coll_sortcol *c = k->col;
+	const char *dir = k->desc ? " DESC" : "";
 	size_t nk = n_keys(c);
 	int r = 0;
 	if (count)
 		return ep_buf_printf(b, "SELECT COUNT(*)%s%s", d->count_from, k->where);
 	r |= ep_buf_printf(b, "%s", d->select);
 	for (size_t i = 0; i < nk; i++)
-		r |= ep_buf_printf(b, ", %s", c->key[i]);
-	r |= ep_buf_printf(b, ", %s%s%s", d->id, d->from, k->where);
+		r |= ep_buf_printf(b, ", p.k%zu", i);
+	r |= ep_buf_printf(b, ", p.id_ FROM (SELECT ");
+	for (size_t i = 0; i < nk; i++)
+		r |= ep_buf_printf(b, "%s AS k%zu, ", c->key[i], i);
+	r |= ep_buf_printf(b, "%s AS id_%s%s", d->id, d->from, k->where);
 	if (k->has_cursor) {
 		r |= ep_buf_printf(b, "%s(", k->wlen ? " AND " : " WHERE ");
 		for (size_t i = 0; i < nk; i++)
@@ -304,8 +323,11 @@ static int build(const struct coll_keyset *k, struct ep_buf *b, bool count)
 	}
 	r |= ep_buf_printf(b, " ORDER BY ");
 	for (size_t i = 0; i < nk; i++)
-		r |= ep_buf_printf(b, "%s%s, ", c->key[i], k->desc ? " DESC" : "");
-	r |= ep_buf_printf(b, "%s%s LIMIT CAST(? AS BIGINT)", d->id, k->desc ? " DESC" : "");
+		r |= ep_buf_printf(b, "%s%s, ", c->key[i], dir);
+	r |= ep_buf_printf(b, "%s%s LIMIT CAST(? AS BIGINT)) p%s ORDER BY ", d->id, dir, d->outer);
+	for (size_t i = 0; i < nk; i++)
+		r |= ep_buf_printf(b, "p.k%zu%s, ", i, dir);
+	r |= ep_buf_printf(b, "p.id_%s", dir);
 	return r;
 }
 

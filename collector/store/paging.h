@@ -45,7 +45,8 @@ struct coll_sortcol {
 struct coll_listdef {
 	const char *name;       /* in the cursor: "hosts" */
 	const char *select;     /* "SELECT <columns>" */
-	const char *from;       /* " FROM ... JOIN ..." */
+	const char *from;       /* " FROM ...": what the filters and keys read */
+	const char *outer;      /* " JOIN ... ON ... = p.id_ ...": the select's tables */
 	const char *count_from; /* " FROM ..." for the total (filters only use its tables) */
 	const char *id;         /* the unique tie-breaker */
 	char id_type;           /* 'i' or 's' */
@@ -82,6 +83,8 @@ int coll_keyset_init(struct coll_store *s, struct coll_keyset *k, const struct c
  * both the rows and the cursor's fingerprint depend on it. cond must be a
  * string literal (it becomes part of a cached statement's text). */
 void coll_keyset_where(struct coll_keyset *k, const char *cond, const char *p1, const char *p2);
+/* cond with times '?' that all take p. */
+void coll_keyset_where_same(struct coll_keyset *k, const char *cond, const char *p, size_t times);
 /* The same for a condition on the current time (now_text): the cursor
  * stays valid as time passes (the value is left out of the fingerprint). */
 void coll_keyset_where_now(struct coll_keyset *k, const char *cond, const char *now_text);
