@@ -75,24 +75,29 @@ static int customers_fn(struct coll_store *s, const struct coll_scope *scope, st
 	return coll_store_customers_page(s, scope, p, ret);
 }
 
-/* The counts per band and of open alerts are one grouped scan of every host
- * and open alert in scope: kept COUNTS_TTL_MS per scope (the vendor's is
- * shared by every vendor user), so dashboards refreshing every 30 s cost
- * one scan per interval, not one each. A few seconds stale at most, like
- * the page itself. */
+/* The counts per band and of open alerts, and the customers worst first,
+ * read every host and open alert in scope (the customer score is its worst
+ * host's): kept COUNTS_TTL_MS per scope and limit (the vendor's shared by
+ * every vendor user), so dashboards refreshing every 30 s cost one pass
+ * per interval, not one each. A few seconds stale at most, like the page
+ * itself; the worst hosts, the triage queue and the alerts are read fresh
+ * from their indexes. */
 #define COUNTS_TTL_MS 15000
 #define COUNTS_SLOTS  64
 static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	char scope[COLL_ID_SIZE]; /* "" = every customer */
+	char scope[COLL_ID_SIZE + 24]; /* customer ("" = every one) "/" limit */
 	int64_t at_ms;
 	json_t *counts;
 } counts[COUNTS_SLOTS];
 
-static int fleet_counts(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
+static int fleet_counts(struct coll_store *s, const struct coll_scope *scope, int64_t limit,
+			int64_t now_s, json_t **ret)
 {
-	const char *key = scope->customer_id ? scope->customer_id : "";
+	char key[COLL_ID_SIZE + 24];
 	int64_t now = ep_mono_ms();
+	snprintf(key, sizeof(key), "%s/%lld", scope->customer_id ? scope->customer_id : "",
+		 (long long)limit);
 	size_t slot = 0, oldest = 0;
 	pthread_mutex_lock(&counts_lock);
 	for (slot = 0; slot < COUNTS_SLOTS; slot++) {
@@ -109,8 +114,12 @@ static int fleet_counts(struct coll_store *s, const struct coll_scope *scope, js
 	pthread_mutex_unlock(&counts_lock);
 	json_t *fresh = NULL;
 	int r = coll_store_fleet_counts(s, scope, &fresh);
-	if (r < 0)
+	if (r == 0)
+		r = part(s, scope, now_s, limit, "score", customers_fn, fresh, "customers");
+	if (r < 0) {
+		json_decref(fresh);
 		return r;
+	}
 	pthread_mutex_lock(&counts_lock);
 	if (slot == COUNTS_SLOTS)
 		slot = oldest;
@@ -139,15 +148,13 @@ static int view(struct coll_store *s, const struct coll_scope *scope, struct req
 		snprintf(s->err, sizeof(s->err), "limit: 1..%d", COLL_PAGE_MAX);
 		return -EINVAL;
 	}
-	int r = fleet_counts(s, scope, &v);
+	int r = fleet_counts(s, scope, n, now, &v);
 	if (r == 0)
 		r = part(s, scope, now, n, "score", hosts_fn, v, "worst");
 	if (r == 0)
 		r = part(s, scope, now, n, "triage", incidents_fn, v, "incidents");
 	if (r == 0)
 		r = part(s, scope, now, n, "severity", alerts_fn, v, "alerts_open");
-	if (r == 0)
-		r = part(s, scope, now, n, "score", customers_fn, v, "customers");
 	if (r < 0) {
 		json_decref(v);
 		return r;

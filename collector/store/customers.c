@@ -97,8 +97,15 @@ int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, j
 }
 
 static const struct coll_sortcol customer_sorts[] = {
-	{"name", {"c.name"}, "s", false},
-	{"score", {"COALESCE(" CUSTOMER_SCORE_SQL ", 101)"}, "i", false},
+	{"name", {"c.name"}, "s", false, NULL},
+	/* one grouped pass over the hosts, not two subqueries per customer */
+	{"score",
+	 {"COALESCE(w.p, w.m, 101)"},
+	 "i",
+	 false,
+	 " FROM customers c LEFT JOIN (SELECT a.customer_id, MIN(CASE WHEN a.production = 1 THEN"
+	 " a.score END) AS p, MIN(a.score) AS m FROM agents a WHERE a.revoked_at IS NULL GROUP BY"
+	 " a.customer_id) w ON w.customer_id = c.id"},
 };
 static const struct coll_listdef customer_list = {
 	.name = "customers",

@@ -52,19 +52,21 @@ int coll_store_hosts(struct coll_store *s, const struct coll_scope *scope, int64
 	return r;
 }
 
-/* band rank: critical, unknown (and never reported), at_risk, healthy */
+/* band rank: critical, unknown (and never reported: no band yet), at_risk,
+ * healthy. Reads band alone (not last_report_at, which every report
+ * changes) so that an index can serve it without costing ingest. */
 #define BAND_RANK_SQL                                                                              \
-	"CASE WHEN a.last_report_at IS NULL THEN 1 WHEN a.band = 'critical' THEN 0 WHEN a.band ="  \
-	" 'at_risk' THEN 2 WHEN a.band = 'healthy' THEN 3 ELSE 1 END"
+	"CASE COALESCE(a.band, 'unknown') WHEN 'critical' THEN 0 WHEN 'at_risk' THEN 2 WHEN"       \
+	" 'healthy' THEN 3 ELSE 1 END"
 
 static const struct coll_sortcol host_sorts[] = {
-	{"score", {"COALESCE(a.score, 101)"}, "i", false},
-	{"name", {"COALESCE(a.label, a.hostname)"}, "s", false},
-	{"hostname", {"a.hostname"}, "s", false},
-	{"customer", {"c.name"}, "s", false},
-	{"band", {BAND_RANK_SQL, "COALESCE(a.score, 101)"}, "ii", false},
-	{"last_report_at", {"COALESCE(a.last_report_at, 0)"}, "i", true},
-	{"open_alerts", {"a.open_alerts"}, "i", true},
+	{"score", {"COALESCE(a.score, 101)"}, "i", false, NULL},
+	{"name", {"COALESCE(a.label, a.hostname)"}, "s", false, NULL},
+	{"hostname", {"a.hostname"}, "s", false, NULL},
+	{"customer", {"c.name"}, "s", false, NULL},
+	{"band", {BAND_RANK_SQL, "COALESCE(a.score, 101)"}, "ii", false, NULL},
+	{"last_report_at", {"COALESCE(a.last_report_at, 0)"}, "i", true, NULL},
+	{"open_alerts", {"a.open_alerts"}, "i", true, NULL},
 };
 static const struct coll_listdef host_list = {
 	.name = "hosts",
@@ -322,12 +324,13 @@ int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool
 }
 
 static const struct coll_sortcol alert_sorts[] = {
-	{"updated_at", {"x.updated_at"}, "i", true},
-	{"opened_at", {"x.opened_at"}, "i", true},
+	{"updated_at", {"x.updated_at"}, "i", true, NULL},
+	{"opened_at", {"x.opened_at"}, "i", true, NULL},
 	{"severity",
 	 {"CASE x.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END", "x.opened_at"},
 	 "ii",
-	 false},
+	 false,
+	 NULL},
 };
 static const struct coll_listdef alert_list = {
 	.name = "alerts",

@@ -111,9 +111,10 @@ static const struct coll_sortcol incident_sorts[] = {
 	 {"COALESCE(i.triage_at, 9223372036854775807)",
 	  "CASE WHEN i.severity = 'critical' THEN 0 ELSE 1 END", "i.tier_rank"},
 	 "iii",
-	 false},
-	{"opened_at", {"i.opened_at"}, "i", true},
-	{"updated_at", {"i.updated_at"}, "i", true},
+	 false,
+	 NULL},
+	{"opened_at", {"i.opened_at"}, "i", true, NULL},
+	{"updated_at", {"i.updated_at"}, "i", true, NULL},
 };
 static const struct coll_listdef incident_list = {
 	.name = "incidents",

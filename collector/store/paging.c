@@ -311,7 +311,7 @@ static int build(const struct coll_keyset *k, struct ep_buf *b, bool count)
 	r |= ep_buf_printf(b, ", p.id_ FROM (SELECT ");
 	for (size_t i = 0; i < nk; i++)
 		r |= ep_buf_printf(b, "%s AS k%zu, ", c->key[i], i);
-	r |= ep_buf_printf(b, "%s AS id_%s%s", d->id, d->from, k->where);
+	r |= ep_buf_printf(b, "%s AS id_%s%s", d->id, c->from ? c->from : d->from, k->where);
 	if (k->has_cursor) {
 		r |= ep_buf_printf(b, "%s(", k->wlen ? " AND " : " WHERE ");
 		for (size_t i = 0; i < nk; i++)

@@ -40,6 +40,7 @@ struct coll_sortcol {
 	const char *key[COLL_CURSOR_KEYS - 1];
 	const char *types; /* one per key: 'i' integer, 's' text */
 	bool desc;         /* the default order */
+	const char *from;  /* this sort's " FROM ...", NULL: the list's */
 };
 
 struct coll_listdef {

@@ -109,10 +109,22 @@
 	"CREATE INDEX agents_cust_name ON agents(customer_id, (COALESCE(label, hostname)), id);"   \
 	"CREATE INDEX agents_open_alerts ON agents(open_alerts, id);"                              \
 	"CREATE INDEX agents_cust_open_alerts ON agents(customer_id, open_alerts, id);"            \
+	"CREATE INDEX agents_band ON agents((CASE COALESCE(band, 'unknown') WHEN 'critical' THEN"  \
+	" 0 WHEN 'at_risk' THEN 2 WHEN 'healthy' THEN 3 ELSE 1 END), (COALESCE(score, 101)), id);" \
+	"CREATE INDEX agents_cust_band ON agents(customer_id, (CASE COALESCE(band, 'unknown') "    \
+	"WHEN"                                                                                     \
+	" 'critical' THEN 0 WHEN 'at_risk' THEN 2 WHEN 'healthy' THEN 3 ELSE 1 END),"              \
+	" (COALESCE(score, 101)), id);"                                                            \
+	"CREATE INDEX agents_cust_scores ON agents(customer_id, revoked_at, production, score);"   \
 	"CREATE INDEX agents_cust_id ON agents(customer_id, id);"                                  \
 	"CREATE INDEX alerts_open_updated ON alerts(updated_at, id) WHERE closed_at IS NULL;"      \
 	"CREATE INDEX alerts_cust_open_updated ON alerts(customer_id, updated_at, id)"             \
 	" WHERE closed_at IS NULL;"                                                                \
+	"CREATE INDEX alerts_open_severity ON alerts((CASE severity WHEN 'critical' THEN 0 WHEN"   \
+	" 'warning' THEN 1 ELSE 2 END), opened_at, id) WHERE closed_at IS NULL;"                   \
+	"CREATE INDEX alerts_cust_open_severity ON alerts(customer_id, (CASE severity WHEN"        \
+	" 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END), opened_at, id) WHERE closed_at IS"  \
+	" NULL;"                                                                                   \
 	"CREATE INDEX alerts_updated ON alerts(updated_at, id);"                                   \
 	"CREATE INDEX alerts_cust_updated ON alerts(customer_id, updated_at, id);"
 #define SCHEMA_V9_LITE                                                                             \

@@ -98,7 +98,7 @@ def key(sort, h):
     return {"score": (s,), "name": ((h["label"] or h["hostname"]).encode(),), "hostname": (h["hostname"].encode(),),
             "customer": (h["customer"].encode(),), "last_report_at": (h["last_report_at"] or 0,),
             "open_alerts": (h["open_alerts"],),
-            "band": (1 if h["last_report_at"] is None else b.get(h["band"], 1), s)}[sort] + (h["id"].encode(),)
+            "band": (b.get(h["band"], 1), s)}[sort] + (h["id"].encode(),)
 for sort in ["score", "name", "hostname", "customer", "band", "last_report_at", "open_alerts"]:
     for order in ["asc", "desc"]:
         got, total = walk(vendor, "hosts", sort=sort, order=order)
