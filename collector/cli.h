@@ -4,6 +4,10 @@
 #ifndef COLL_CLI_H
 #define COLL_CLI_H
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "collector/settings.h"
 #include "collector/store/store.h"
 
@@ -19,6 +23,12 @@ int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **a
 /* report CUSTOMER --month YYYY-MM [--lang L] [--format pdf|html]
  * [--time-zone TZ] [-o FILE]: the monthly report (docs/report.md). */
 int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
+
+/* Walks the host list (hosts) or the customer list page by page in sort
+ * (and, for hosts, state: see struct coll_page), calling fn on each row;
+ * *ret_n: rows seen. 0 or -errno (s->err). */
+int coll_cli_pages(struct coll_store *s, bool hosts, const char *sort, const char *state,
+		   void (*fn)(json_t *row, void *ctx), void *ctx, size_t *ret_n);
 
 /* tls init --name HOST [--dir DIR]: a private CA and a server certificate
  * (GnuTLS), never overwriting; prints the agent's ca_file and pin. */

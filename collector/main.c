@@ -456,60 +456,47 @@ static void table_row(const struct col *cols, size_t n, const char *const *cells
 	}
 }
 
+static const struct col ccols[] = {{5, true}, {9, false}, {30, false}, {5, true}};
+static const struct col hcols[] = {{5, true},   {9, false}, {20, false}, {24, false},
+				   {14, false}, {6, true},  {0, false}};
+
+static void customer_row(json_t *c, void *ctx)
+{
+	(void)ctx;
+	char score[16], n[16];
+	jint_text(c, "score", score, sizeof(score));
+	jint_text(c, "hosts", n, sizeof(n));
+	table_row(ccols, 4,
+		  (const char *[]){score, jstr_or(c, "band", "-"), jstr_or(c, "name", "-"), n});
+}
+
+static void host_row(json_t *h, void *ctx)
+{
+	(void)ctx;
+	char score[16], alerts[16];
+	jint_text(h, "score", score, sizeof(score));
+	jint_text(h, "open_alerts", alerts, sizeof(alerts));
+	table_row(hcols, 7,
+		  (const char *[]){score, jstr_or(h, "band", "-"), jstr_or(h, "customer", "-"),
+				   jstr_or(h, "hostname", "-"), jstr_or(h, "state", "-"), alerts,
+				   jstr_or(h, "top_reason", "-")});
+}
+
+/* customers worst first (the customer score is its worst production
+ * host's), then the hosts worst first, revoked ones last; page by page */
 static int cmd_scores(struct coll_store *s)
 {
-	struct coll_scope all = {.customer_id = NULL};
-	json_t *hosts = NULL, *h;
-	size_t i;
-	json_t *customers = NULL;
-	int r = coll_store_customers(s, &all, &customers);
-	if (r < 0)
-		return fail_store(s, "scores", r);
-	/* customers first, worst first: the customer score is its worst
-	 * production host's */
-	size_t nc = json_array_size(customers);
-	json_t **order = calloc(nc ? nc : 1, sizeof(*order));
-	if (!order) {
-		json_decref(customers);
-		return 1;
-	}
-	for (i = 0; i < nc; i++)
-		order[i] = json_array_get(customers, i);
-	for (size_t a = 1; a < nc; a++)
-		for (size_t b = a; b > 0; b--) {
-			json_t *x = json_object_get(order[b - 1], "score"),
-			       *y = json_object_get(order[b], "score");
-			json_int_t vx = json_is_integer(x) ? json_integer_value(x) : 101;
-			json_int_t vy = json_is_integer(y) ? json_integer_value(y) : 101;
-			if (vx <= vy)
-				break;
-			json_t *t = order[b - 1];
-			order[b - 1] = order[b];
-			order[b] = t;
-		}
 	const char *lang = cli_lang();
-	static const struct col ccols[] = {{5, true}, {9, false}, {30, false}, {5, true}};
+	size_t n = 0, m = 0;
 	table_row(ccols, 4,
 		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
 				   coll_i18n_text(lang, "cli.scores.band"),
 				   coll_i18n_text(lang, "cli.scores.customer"),
 				   coll_i18n_text(lang, "cli.scores.hosts")});
-	for (size_t k = 0; k < nc; k++) {
-		char score[16], n[16];
-		jint_text(order[k], "score", score, sizeof(score));
-		jint_text(order[k], "hosts", n, sizeof(n));
-		table_row(ccols, 4,
-			  (const char *[]){score, jstr_or(order[k], "band", "-"),
-					   jstr_or(order[k], "name", "-"), n});
-	}
-	free(order);
-	json_decref(customers);
-	printf("\n");
-	r = coll_store_hosts(s, &all, now_s(), &hosts);
+	int r = coll_cli_pages(s, false, "score", NULL, customer_row, NULL, &n);
 	if (r < 0)
 		return fail_store(s, "scores", r);
-	static const struct col hcols[] = {{5, true},   {9, false}, {20, false}, {24, false},
-					   {14, false}, {6, true},  {0, false}};
+	printf("\n");
 	table_row(hcols, 7,
 		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
 				   coll_i18n_text(lang, "cli.scores.band"),
@@ -518,20 +505,13 @@ static int cmd_scores(struct coll_store *s)
 				   coll_i18n_text(lang, "cli.scores.state"),
 				   coll_i18n_text(lang, "cli.scores.alerts"),
 				   coll_i18n_text(lang, "cli.scores.reason")});
-	json_array_foreach(hosts, i, h)
-	{
-		char score[16], alerts[16];
-		jint_text(h, "score", score, sizeof(score));
-		jint_text(h, "open_alerts", alerts, sizeof(alerts));
-		table_row(hcols, 7,
-			  (const char *[]){score, jstr_or(h, "band", "-"),
-					   jstr_or(h, "customer", "-"), jstr_or(h, "hostname", "-"),
-					   jstr_or(h, "state", "-"), alerts,
-					   jstr_or(h, "top_reason", "-")});
-	}
-	if (json_array_size(hosts) == 0)
+	r = coll_cli_pages(s, true, "score", "current", host_row, NULL, &n);
+	if (r == 0)
+		r = coll_cli_pages(s, true, "score", "revoked", host_row, NULL, &m);
+	if (r < 0)
+		return fail_store(s, "scores", r);
+	if (n + m == 0)
 		printf("%s\n", coll_i18n_text(lang, "cli.scores.none"));
-	json_decref(hosts);
 	return 0;
 }
 

@@ -57,6 +57,37 @@ static bool metrics_allowed(struct req *rq)
 	return d == 0;
 }
 
+/* The agent and incident gauges count whole tables: one scrape's figures
+ * serve the scrapes of the next METRICS_CACHE_MS (several Prometheus
+ * servers, or a short scrape interval, then cost one count, not one each;
+ * issue 16). The outbox depth reads a partial index and stays live. */
+#define METRICS_CACHE_MS 10000
+static pthread_mutex_t counts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool valid;
+	int64_t at_ms;
+	int64_t states[4];
+	struct coll_incident_counts inc;
+} counts;
+
+static int cached_counts(struct coll_store *s, int64_t states[4], struct coll_incident_counts *inc)
+{
+	int r = 0;
+	int64_t now = ep_mono_ms();
+	pthread_mutex_lock(&counts_lock);
+	if (!counts.valid || now - counts.at_ms >= METRICS_CACHE_MS) {
+		r = coll_store_agent_states(s, ep_wall_ms() / 1000, counts.states);
+		if (r == 0)
+			r = coll_store_incident_counts(s, coll_service_now(), &counts.inc);
+		counts.valid = r == 0;
+		counts.at_ms = now;
+	}
+	memcpy(states, counts.states, sizeof(counts.states));
+	*inc = counts.inc;
+	pthread_mutex_unlock(&counts_lock);
+	return r;
+}
+
 enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
 {
 	(void)url;
@@ -71,9 +102,7 @@ enum MHD_Result coll_api_metrics(struct req *rq, const char *url)
 	struct coll_incident_counts inc;
 	int r = s ? coll_store_outbox_depth(s, &depth) : -ETIMEDOUT;
 	if (r == 0)
-		r = coll_store_agent_states(s, ep_wall_ms() / 1000, states);
-	if (r == 0)
-		r = coll_store_incident_counts(s, coll_service_now(), &inc);
+		r = cached_counts(s, states, &inc);
 	coll_pool_put(&rq->srv->pool, s);
 	pthread_mutex_lock(&rq->srv->qlock);
 	size_t qlen = rq->srv->qlen;

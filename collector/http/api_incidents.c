@@ -69,10 +69,16 @@ static int customer_arg(struct coll_store *s, struct req *rq, char id[COLL_ID_SI
 	return r;
 }
 
-static int list(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
-		const char *url, int64_t now, json_t **ret)
+static int page(struct coll_store *s, const struct coll_scope *scope, struct coll_page *p,
+		int64_t now, json_t **ret)
 {
-	(void)url;
+	(void)now;
+	return coll_store_incidents_page(s, scope, p, ret);
+}
+
+static int all(struct coll_store *s, const struct coll_scope *scope, struct req *rq, int64_t now,
+	       json_t **ret)
+{
 	(void)now;
 	char cid[COLL_ID_SIZE];
 	struct coll_incident_filter f = {
@@ -87,9 +93,16 @@ static int list(struct coll_store *s, const struct coll_scope *scope, struct req
 	return coll_store_incidents(s, scope, &f, ret);
 }
 
+static int list(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		const char *url, int64_t now, json_t **ret)
+{
+	(void)url;
+	return coll_http_list(s, scope, rq, "incidents", page, all, now, ret);
+}
+
 enum MHD_Result coll_api_incidents(struct req *rq, const char *url)
 {
-	return coll_http_read(rq, url, list, "incidents");
+	return coll_http_read(rq, url, list, NULL);
 }
 
 static int show(struct coll_store *s, const struct coll_scope *scope, struct req *rq,

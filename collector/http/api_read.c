@@ -78,3 +78,77 @@ enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn,
 		j = json_pack("{s:o}", key, j);
 	return coll_http_json(rq->conn, 200, j, NULL);
 }
+
+static const char *arg(struct req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool coll_http_paged(struct req *rq)
+{
+	static const char *const names[] = {"cursor", "sort", "order", "band", "q"};
+	for (size_t i = 0; i < EP_ARRAY_SIZE(names); i++)
+		if (arg(rq, names[i]))
+			return true;
+	return false;
+}
+
+int coll_http_page(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		   struct coll_page *page, char cid[COLL_ID_SIZE])
+{
+	memset(page, 0, sizeof(*page));
+	page->sort = arg(rq, "sort");
+	page->order = arg(rq, "order");
+	page->cursor = arg(rq, "cursor");
+	page->band = arg(rq, "band");
+	page->q = arg(rq, "q");
+	page->state = arg(rq, "state");
+	page->limit = scope->limit;
+	if (page->limit > COLL_PAGE_MAX || scope->offset) {
+		snprintf(s->err, sizeof(s->err), "limit: 1..%d; offset: not with sort or cursor",
+			 COLL_PAGE_MAX);
+		return -EINVAL;
+	}
+	const char *c = arg(rq, "customer");
+	if (!c)
+		return 0;
+	int r = coll_store_customer_find(s, c, cid);
+	if (r == -ENOENT) {
+		snprintf(cid, COLL_ID_SIZE, "-"); /* matches nothing */
+		r = 0;
+	}
+	page->customer = cid;
+	return r;
+}
+
+json_t *coll_http_page_answer(json_t *items, const struct coll_page *page)
+{
+	return json_pack("{s:o,s:o,s:o}", "items", items, "next",
+			 page->next[0] ? json_string(page->next) : json_null(), "total",
+			 page->total >= 0 ? json_integer(page->total) : json_null());
+}
+
+int coll_http_list(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		   const char *key, coll_page_fn page_fn, coll_list_fn list_fn, int64_t now,
+		   json_t **ret)
+{
+	json_t *items = NULL;
+	char cid[COLL_ID_SIZE];
+	struct coll_page *page;
+	if (!coll_http_paged(rq)) {
+		int r = list_fn(s, scope, rq, now, &items);
+		if (r == 0 && !(*ret = json_pack("{s:o}", key, items)))
+			r = -ENOMEM;
+		return r;
+	}
+	page = malloc(sizeof(*page)); /* a cursor is a few KiB: not on the stack */
+	if (!page)
+		return -ENOMEM;
+	int r = coll_http_page(s, scope, rq, page, cid);
+	if (r == 0)
+		r = page_fn(s, scope, page, now, &items);
+	if (r == 0 && !(*ret = coll_http_page_answer(items, page)))
+		r = -ENOMEM;
+	free(page);
+	return r;
+}

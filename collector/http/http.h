@@ -186,6 +186,28 @@ typedef int (*coll_read_fn)(struct coll_store *s, const struct coll_scope *scope
  * answers; the result is wrapped as {key: result} unless key is NULL. */
 enum MHD_Result coll_http_read(struct req *rq, const char *url, coll_read_fn fn, const char *key);
 
+/* Does the request ask for the page shape {items, next, total} (it has
+ * cursor, sort, order, band or q)? Without them a list answers its old
+ * shape {<list>: [...]} with limit/offset (docs/decisions.md "keyset"). */
+bool coll_http_paged(struct req *rq);
+/* The request's paging arguments (sort, order, cursor, limit, band, q,
+ * state, customer: a name or id, resolved into cid) into page. 0, -EINVAL
+ * (s->err), -errno. */
+int coll_http_page(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		   struct coll_page *page, char cid[COLL_ID_SIZE]);
+/* {items, next (null on the last page), total (null after the first)};
+ * consumes items. */
+json_t *coll_http_page_answer(json_t *items, const struct coll_page *page);
+typedef int (*coll_page_fn)(struct coll_store *s, const struct coll_scope *scope,
+			    struct coll_page *page, int64_t now, json_t **ret);
+typedef int (*coll_list_fn)(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+			    int64_t now, json_t **ret);
+/* A list endpoint: the page shape through page_fn when coll_http_paged,
+ * else {key: list_fn's list}. Use with coll_http_read(..., key NULL). */
+int coll_http_list(struct coll_store *s, const struct coll_scope *scope, struct req *rq,
+		   const char *key, coll_page_fn page_fn, coll_list_fn list_fn, int64_t now,
+		   json_t **ret);
+
 /* Reports (api_reports.c): called once the headers are in, before a byte
  * of the body is read: refuses a request whose X-Erpulse-Agent is missing,
  * unknown or revoked. 0 (rq->agent set), or 1 with an answer queued (*ret). */
@@ -203,6 +225,8 @@ enum MHD_Result coll_api_host(struct req *rq, const char *url);
 enum MHD_Result coll_api_alerts(struct req *rq, const char *url);
 enum MHD_Result coll_api_adoption(struct req *rq, const char *url);
 enum MHD_Result coll_api_dashboard(struct req *rq, const char *url);
+/* GET /api/v1/dashboard: the dashboard's first view, bounded (api_dashboard.c) */
+enum MHD_Result coll_api_dashboard_data(struct req *rq, const char *url);
 enum MHD_Result coll_api_incidents(struct req *rq, const char *url);
 enum MHD_Result coll_api_incident(struct req *rq, const char *url);
 enum MHD_Result coll_api_incident_action(struct req *rq, const char *url);

@@ -24,6 +24,7 @@ static const struct coll_route routes[] = {
 	{"/api/v1/hosts", false, NULL, false, COLL_BODY_NONE, false, coll_api_hosts},
 	{"/api/v1/hosts/", true, NULL, false, COLL_BODY_NONE, false, coll_api_host},
 	{"/api/v1/alerts", false, NULL, false, COLL_BODY_NONE, false, coll_api_alerts},
+	{"/api/v1/dashboard", false, NULL, false, COLL_BODY_NONE, false, coll_api_dashboard_data},
 	{"/api/v1/adoption/", true, NULL, false, COLL_BODY_NONE, false, coll_api_adoption},
 	{NULL, false, coll_api_incident_action_url, true, COLL_BODY_ACTION, false,
 	 coll_api_incident_action},

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/store/paging.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"
@@ -57,31 +58,82 @@ int coll_store_customer_find(struct coll_store *s, const char *name_or_id,
 	" WHEN EXISTS (SELECT 1" COUNTED_SQL " AND h.band = 'at_risk') THEN 'at_risk'"             \
 	" WHEN EXISTS (SELECT 1" COUNTED_SQL ") THEN 'healthy' END"
 
+static const char *const customer_names[] = {"id",    "name",           "created_at",
+					     "hosts", "score",          "band",
+					     "tier",  "open_incidents", "open_alerts"};
+static const char customer_types[] = "ssiiissii";
+
+/* the customer score: its worst production host's, else its worst host's */
+#define CUSTOMER_SCORE_SQL                                                                         \
+	"COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"               \
+	" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"                     \
+	" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"                       \
+	" a.revoked_at IS NULL AND a.score IS NOT NULL))"
+#define CUSTOMER_COLS                                                                              \
+	"SELECT c.id, c.name, c.created_at,"                                                       \
+	" (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "          \
+	"NULL), " CUSTOMER_SCORE_SQL ", " CUSTOMER_BAND_SQL                                        \
+	", c.tier, (SELECT COUNT(*) FROM incidents i"                                              \
+	" WHERE i.customer_id = c.id AND i.live = 1), (SELECT COALESCE(SUM(a.open_alerts), 0)"     \
+	" FROM agents a WHERE a.customer_id = c.id)"
+
 int coll_store_customers(struct coll_store *s, const struct coll_scope *scope, json_t **ret)
 {
-	static const char *const names[] = {"id",    "name", "created_at", "hosts",
-					    "score", "band", "tier",       "open_incidents"};
 	struct coll_db_res res;
 	if (!scope)
 		return -EINVAL;
-	int r = COLL_Q(
-		s,
-		"SELECT c.id, c.name, c.created_at,"
-		" (SELECT COUNT(*) FROM agents a WHERE a.customer_id = c.id AND a.revoked_at IS "
-		"NULL),"
-		" COALESCE((SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		" a.revoked_at IS NULL AND a.production = 1 AND a.score IS NOT NULL),"
-		" (SELECT MIN(a.score) FROM agents a WHERE a.customer_id = c.id AND"
-		" a.revoked_at IS NULL AND a.score IS NOT NULL)), " CUSTOMER_BAND_SQL
-		", c.tier, (SELECT COUNT(*) FROM incidents i WHERE i.customer_id = c.id AND"
-		" i.live = 1)"
-		" FROM customers c WHERE (CAST(? AS TEXT) IS NULL OR c.id = ?) ORDER BY c.name",
-		&res, scope->customer_id, scope->customer_id);
+	int r = scope->customer_id
+			? COLL_Q(s,
+				 CUSTOMER_COLS " FROM customers c WHERE c.id = ?"
+					       " ORDER BY c.name",
+				 &res, scope->customer_id)
+			: coll_sql_query(s, CUSTOMER_COLS " FROM customers c ORDER BY c.name", NULL,
+					 0, &res);
 	if (r < 0)
 		return r;
-	r = coll_rows_json(&res, names, "ssiiissi", ret);
+	r = coll_rows_json(&res, customer_names, customer_types, ret);
 	coll_db_res_free(&res);
 	return r;
+}
+
+static const struct coll_sortcol customer_sorts[] = {
+	{"name", {"c.name"}, "s", false, NULL},
+	/* one grouped pass over the hosts, not two subqueries per customer */
+	{"score",
+	 {"COALESCE(w.p, w.m, 101)"},
+	 "i",
+	 false,
+	 " FROM customers c LEFT JOIN (SELECT a.customer_id, MIN(CASE WHEN a.production = 1 THEN"
+	 " a.score END) AS p, MIN(a.score) AS m FROM agents a WHERE a.revoked_at IS NULL GROUP BY"
+	 " a.customer_id) w ON w.customer_id = c.id"},
+};
+static const struct coll_listdef customer_list = {
+	.name = "customers",
+	.select = CUSTOMER_COLS,
+	.from = " FROM customers c",
+	.outer = " JOIN customers c ON c.id = p.id_",
+	.count_from = " FROM customers c",
+	.id = "c.id",
+	.id_type = 's',
+	.cols = customer_sorts,
+	.n_cols = EP_ARRAY_SIZE(customer_sorts),
+	.allowed = "name, score",
+};
+
+int coll_store_customers_page(struct coll_store *s, const struct coll_scope *scope,
+			      struct coll_page *page, json_t **ret)
+{
+	struct coll_keyset k;
+	if (!scope)
+		return -EINVAL;
+	int r = coll_keyset_init(s, &k, &customer_list, page);
+	if (r < 0)
+		return r;
+	if (scope->customer_id)
+		coll_keyset_where(&k, "c.id = ?", scope->customer_id, NULL);
+	if (page->customer)
+		coll_keyset_where(&k, "c.id = ?", page->customer, NULL);
+	return coll_keyset_json(s, &k, customer_names, customer_types, ret);
 }
 
 int coll_store_token_add(struct coll_store *s, const char *customer_id, const char *hash,

@@ -97,6 +97,11 @@ struct coll_incident_filter {
  * live ones in triage order: time to breach, then severity, then tier. */
 int coll_store_incidents(struct coll_store *s, const struct coll_scope *scope,
 			 const struct coll_incident_filter *f, json_t **ret);
+/* A keyset page of incidents (docs/api.md "Paging"): page->state NULL or
+ * "live" the triage queue (sort "triage"), else a state or "all" (sort
+ * "opened_at", newest first); sorts: triage, opened_at, updated_at. */
+int coll_store_incidents_page(struct coll_store *s, const struct coll_scope *scope,
+			      struct coll_page *page, json_t **ret);
 /* One incident with "timeline": [{at, actor, role, action, visibility,
  * detail}], oldest first. internal = false (customer roles) leaves out
  * internal entries. -ENOENT when missing or out of scope. */

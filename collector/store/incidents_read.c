@@ -9,6 +9,7 @@
 #include "collector/service/sla.h"
 #include "collector/store/incidents.h"
 #include "collector/store/incidents_int.h"
+#include "collector/store/paging.h"
 #include "collector/store/sql.h"
 #include "erpulse/util.h"
 
@@ -103,6 +104,56 @@ int coll_store_incidents(struct coll_store *s, const struct coll_scope *scope,
 	r = coll_rows_json(&res, list_names, list_types, ret);
 	coll_db_res_free(&res);
 	return r;
+}
+
+static const struct coll_sortcol incident_sorts[] = {
+	{"triage",
+	 {"COALESCE(i.triage_at, 9223372036854775807)",
+	  "CASE WHEN i.severity = 'critical' THEN 0 ELSE 1 END", "i.tier_rank"},
+	 "iii",
+	 false,
+	 NULL},
+	{"opened_at", {"i.opened_at"}, "i", true, NULL},
+	{"updated_at", {"i.updated_at"}, "i", true, NULL},
+};
+static const struct coll_listdef incident_list = {
+	.name = "incidents",
+	.select = "SELECT " LIST_COLS,
+	.from = " FROM incidents i",
+	.outer = " JOIN incidents i ON i.id = p.id_ JOIN customers c ON c.id = i.customer_id JOIN"
+		 " agents a ON a.id = i.agent_id",
+	.count_from = " FROM incidents i",
+	.id = "i.id",
+	.id_type = 'i',
+	.cols = incident_sorts,
+	.n_cols = EP_ARRAY_SIZE(incident_sorts),
+	.allowed = "triage, opened_at, updated_at",
+};
+
+int coll_store_incidents_page(struct coll_store *s, const struct coll_scope *scope,
+			      struct coll_page *page, json_t **ret)
+{
+	struct coll_keyset k;
+	enum coll_incident_state st;
+	const char *state = page->state && strcmp(page->state, "live") != 0 ? page->state : NULL;
+	if (state && strcmp(state, "all") != 0 && coll_incident_state_parse(state, &st) < 0)
+		return coll_inc_bad_request(
+			s, "state: live, open, acknowledged, in_progress, waiting_customer, "
+			   "resolved, closed or all");
+	if (state && !page->sort && !page->cursor)
+		page->sort = "opened_at"; /* a state's list: the newest first */
+	int r = coll_keyset_init(s, &k, &incident_list, page);
+	if (r < 0)
+		return r;
+	if (!state)
+		coll_keyset_where(&k, "i.live = 1", NULL, NULL);
+	else if (strcmp(state, "all") != 0)
+		coll_keyset_where(&k, "i.state = ?", state, NULL);
+	if (scope->customer_id)
+		coll_keyset_where(&k, "i.customer_id = ?", scope->customer_id, NULL);
+	if (page->customer)
+		coll_keyset_where(&k, "i.customer_id = ?", page->customer, NULL);
+	return coll_keyset_json(s, &k, list_names, list_types, ret);
 }
 
 int coll_store_incident(struct coll_store *s, const struct coll_scope *scope, int64_t id,

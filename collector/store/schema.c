@@ -114,6 +114,61 @@
 	" next_at BIGINT NOT NULL, sent_at BIGINT, dead_at BIGINT, recipients TEXT,"               \
 	" last_error TEXT, PRIMARY KEY (customer_id, month));"
 
+/* 9: reads that do not grow with the fleet (issue 16, docs/api.md
+ * "Paging"): an open-alert counter per host kept by triggers (no count per
+ * host per read), and an index per keyset sort, the vendor's and the
+ * customer's (customer_id first) -- on columns that change seldom, so that
+ * ingest's per-report UPDATE of agents stays cheap (PostgreSQL keeps it a
+ * HOT update: last_report_at and last_seq are not indexed). 6-8 are other
+ * branches' numbers, no-ops here until merged. */
+#define SCHEMA_V9_COMMON                                                                           \
+	"ALTER TABLE agents ADD COLUMN open_alerts BIGINT NOT NULL DEFAULT 0;"                     \
+	"UPDATE agents SET open_alerts = (SELECT COUNT(*) FROM alerts x WHERE x.agent_id ="        \
+	" agents.id AND x.closed_at IS NULL);"                                                     \
+	"CREATE INDEX agents_score ON agents((COALESCE(score, 101)), id);"                         \
+	"CREATE INDEX agents_cust_score ON agents(customer_id, (COALESCE(score, 101)), id);"       \
+	"CREATE INDEX agents_name ON agents((COALESCE(label, hostname)), id);"                     \
+	"CREATE INDEX agents_cust_name ON agents(customer_id, (COALESCE(label, hostname)), id);"   \
+	"CREATE INDEX agents_open_alerts ON agents(open_alerts, id);"                              \
+	"CREATE INDEX agents_cust_open_alerts ON agents(customer_id, open_alerts, id);"            \
+	"CREATE INDEX agents_band ON agents((CASE COALESCE(band, 'unknown') WHEN 'critical' THEN"  \
+	" 0 WHEN 'at_risk' THEN 2 WHEN 'healthy' THEN 3 ELSE 1 END), (COALESCE(score, 101)), id);" \
+	"CREATE INDEX agents_cust_band ON agents(customer_id, (CASE COALESCE(band, 'unknown') "    \
+	"WHEN"                                                                                     \
+	" 'critical' THEN 0 WHEN 'at_risk' THEN 2 WHEN 'healthy' THEN 3 ELSE 1 END),"              \
+	" (COALESCE(score, 101)), id);"                                                            \
+	"CREATE INDEX agents_cust_scores ON agents(customer_id, revoked_at, production, score);"   \
+	"CREATE INDEX agents_cust_id ON agents(customer_id, id);"                                  \
+	"CREATE INDEX alerts_open_updated ON alerts(updated_at, id) WHERE closed_at IS NULL;"      \
+	"CREATE INDEX alerts_cust_open_updated ON alerts(customer_id, updated_at, id)"             \
+	" WHERE closed_at IS NULL;"                                                                \
+	"CREATE INDEX alerts_open_severity ON alerts((CASE severity WHEN 'critical' THEN 0 WHEN"   \
+	" 'warning' THEN 1 ELSE 2 END), opened_at, id) WHERE closed_at IS NULL;"                   \
+	"CREATE INDEX alerts_cust_open_severity ON alerts(customer_id, (CASE severity WHEN"        \
+	" 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END), opened_at, id) WHERE closed_at IS"  \
+	" NULL;"                                                                                   \
+	"CREATE INDEX alerts_updated ON alerts(updated_at, id);"                                   \
+	"CREATE INDEX alerts_cust_updated ON alerts(customer_id, updated_at, id);"
+#define SCHEMA_V9_LITE                                                                             \
+	SCHEMA_V9_COMMON                                                                           \
+	"CREATE TRIGGER alerts_open_ins AFTER INSERT ON alerts WHEN NEW.closed_at IS NULL"         \
+	" BEGIN UPDATE agents SET open_alerts = open_alerts + 1 WHERE id = NEW.agent_id; END;"     \
+	"CREATE TRIGGER alerts_open_upd AFTER UPDATE OF closed_at ON alerts"                       \
+	" WHEN (OLD.closed_at IS NULL) <> (NEW.closed_at IS NULL) BEGIN UPDATE agents SET"         \
+	" open_alerts = open_alerts + CASE WHEN NEW.closed_at IS NULL THEN 1 ELSE -1 END"          \
+	" WHERE id = NEW.agent_id; END;"                                                           \
+	"CREATE TRIGGER alerts_open_del AFTER DELETE ON alerts WHEN OLD.closed_at IS NULL"         \
+	" BEGIN UPDATE agents SET open_alerts = open_alerts - 1 WHERE id = OLD.agent_id; END;"
+#define SCHEMA_V9_PG                                                                               \
+	SCHEMA_V9_COMMON                                                                           \
+	"CREATE FUNCTION erpulse_open_alerts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"       \
+	" IF TG_OP <> 'INSERT' THEN IF OLD.closed_at IS NULL THEN UPDATE agents SET open_alerts"   \
+	" = open_alerts - 1 WHERE id = OLD.agent_id; END IF; END IF;"                              \
+	" IF TG_OP <> 'DELETE' THEN IF NEW.closed_at IS NULL THEN UPDATE agents SET open_alerts"   \
+	" = open_alerts + 1 WHERE id = NEW.agent_id; END IF; END IF; RETURN NULL; END $$;"         \
+	"CREATE TRIGGER alerts_open_count AFTER INSERT OR DELETE OR UPDATE OF closed_at ON"        \
+	" alerts FOR EACH ROW EXECUTE FUNCTION erpulse_open_alerts();"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
@@ -122,6 +177,8 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V5,
 	SCHEMA_V6,
 	SCHEMA_V7,
+	"SELECT 1", /* 8: zstd */
+	SCHEMA_V9_LITE,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -131,6 +188,8 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V5,
 	SCHEMA_V6,
 	SCHEMA_V7,
+	"SELECT 1", /* 8: zstd */
+	SCHEMA_V9_PG,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 7
+#define COLL_SCHEMA_VERSION 9
 
 struct coll_store {
 	struct coll_db *db;
@@ -226,6 +226,44 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
  *   message, opened_at, updated_at, closed_at}] newest first; open_only. */
 int coll_store_alerts(struct coll_store *s, const struct coll_scope *scope, bool open_only,
 		      json_t **ret);
+
+/* ---- keyset pages (store/paging.c, docs/api.md "Paging") -------------- */
+
+#define COLL_PAGE_DEFAULT 100
+#define COLL_PAGE_MAX     1000
+#define COLL_CURSOR_MAX   4352 /* a cursor's text, NUL included */
+
+/* One page of a list: the sort (a column of the list's whitelist), the
+ * cursor of the previous page, filters (NULL: none). The customer scope
+ * (struct coll_scope) applies on top of every filter and every cursor. */
+struct coll_page {
+	const char *sort;     /* NULL: the list's default */
+	const char *order;    /* "asc" | "desc"; NULL: the column's default */
+	const char *cursor;   /* the previous answer's next; NULL: the first page */
+	int64_t limit;        /* 1..COLL_PAGE_MAX; 0: COLL_PAGE_DEFAULT */
+	const char *customer; /* a customer id */
+	const char *band;     /* hosts: critical, unknown, at_risk, healthy */
+	const char *q;        /* hosts: substring of the hostname or label */
+	const char *state;    /* hosts: active, silent, never_reported, revoked, current;
+				 alerts: open (default) or all; incidents: as
+				 coll_incident_filter */
+	/* out */
+	char next[COLL_CURSOR_MAX]; /* "" on the last page */
+	int64_t total;              /* matching rows on the first page; -1 on later pages */
+};
+/* Pages of the host, alert and customer lists: items as the lists above.
+ * 0, -EINVAL (s->err says why: the sort, the order, the cursor or a
+ * filter) or -errno. */
+int coll_store_hosts_page(struct coll_store *s, const struct coll_scope *scope, int64_t now,
+			  struct coll_page *page, json_t **ret);
+int coll_store_alerts_page(struct coll_store *s, const struct coll_scope *scope,
+			   struct coll_page *page, json_t **ret);
+int coll_store_customers_page(struct coll_store *s, const struct coll_scope *scope,
+			      struct coll_page *page, json_t **ret);
+/* The dashboard's first view (docs/dashboard.md): {bands: {critical,
+ * unknown, at_risk, healthy}, hosts, alerts: {critical, warning}} of the
+ * hosts in scope that are not revoked. */
+int coll_store_fleet_counts(struct coll_store *s, const struct coll_scope *scope, json_t **ret);
 
 /* ---- history (store/history.c, docs/dashboard.md "History API") ---- */
 
