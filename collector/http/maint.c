@@ -66,6 +66,7 @@ void *coll_http_maint(void *arg)
 		}
 		if (!s)
 			continue;
+		s->keep_raw_days = srv->cfg->keep_raw_days;
 		if (lite) {
 			/* the batchers' WAL checkpoints, off their critical path */
 			coll_store_set_deadline(s, INT64_MAX);

@@ -92,12 +92,56 @@
 	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
 	"ALTER TABLE agents ADD COLUMN label TEXT;"
 
+/* 6 and 7: placeholders on this branch (6 = pgpart, 7 = report-deliver;
+ * the lead renumbers at merge). */
+#define SCHEMA_NOOP "SELECT 1"
+
+/* 8: raw report bodies compressed (store/codec.h), kept for a short window
+ * and then one per agent and UTC day (store/reports.c, docs/decisions.md
+ * "zstd"). SQLite: the codec marker is added and old rows (plain text,
+ * codec 0) stay where they are until retention takes them; its BLOBs live in
+ * the TEXT-declared column as they are. */
+#define REPORTS_DAILY_COLS(BLOB)                                                                   \
+	"(agent_id TEXT NOT NULL, seq BIGINT NOT NULL, received_at BIGINT NOT NULL,"               \
+	" generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL, body " BLOB " NOT NULL"
+#define SCHEMA_V8_LITE                                                                             \
+	"ALTER TABLE reports ADD COLUMN codec SMALLINT NOT NULL DEFAULT 0;"                        \
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS(                                          \
+		"BLOB") ", PRIMARY KEY (agent_id, seq));"                                          \
+			"CREATE INDEX reports_daily_received ON reports_daily(received_at);"
+/* PostgreSQL: the text column cannot hold bytes, so the old table stays as
+ * reports_plain (read through, emptied by retention, never rewritten) and
+ * reports is new, partitioned by UTC day (store/partitions.c): a default
+ * partition takes what no day partition covers yet. The primary key of a
+ * partitioned table must hold the partition key; the seq gate on agents
+ * keeps (agent_id, seq) unique. */
+#define SCHEMA_V8_PG                                                                               \
+	"ALTER TABLE reports RENAME TO reports_plain;"                                             \
+	"ALTER INDEX reports_received RENAME TO reports_plain_received;"                           \
+	"ALTER TABLE reports_plain RENAME CONSTRAINT reports_pkey TO reports_plain_pkey;"          \
+	"CREATE TABLE reports (agent_id TEXT NOT NULL REFERENCES agents(id), seq BIGINT NOT NULL," \
+	" received_at BIGINT NOT NULL, generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL,"     \
+	" body BYTEA NOT NULL, PRIMARY KEY (agent_id, seq, received_at))"                          \
+	" PARTITION BY RANGE (received_at);"                                                       \
+	"CREATE TABLE reports_default PARTITION OF reports DEFAULT;"                               \
+	"CREATE INDEX reports_default_received ON reports_default(received_at);"                   \
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS(                                          \
+		"BYTEA") ","                                                                       \
+			 " PRIMARY KEY (agent_id, seq, received_at)) PARTITION BY RANGE "          \
+			 "(received_at);"                                                          \
+			 "CREATE TABLE reports_daily_default PARTITION OF reports_daily DEFAULT;"  \
+			 "CREATE INDEX reports_daily_default_received ON "                         \
+			 "reports_daily_default(received_at);"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_NOOP,
+	SCHEMA_NOOP,
+	SCHEMA_V8_LITE,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -105,6 +149,9 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_NOOP,
+	SCHEMA_NOOP,
+	SCHEMA_V8_PG,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

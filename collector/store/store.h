@@ -16,11 +16,14 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 5
+#define COLL_SCHEMA_VERSION 8
 
 struct coll_store {
 	struct coll_db *db;
 	uint64_t outbox_added; /* rows coll_store_outbox_add wrote (committed or not) */
+	/* raw report bodies: every one for this many days, then one per agent
+	 * and UTC day until the retention's end (0 = every one until then) */
+	int64_t keep_raw_days;
 	char err[512];
 };
 
@@ -171,6 +174,10 @@ struct coll_ingest {
 	/* optional: coll_store_findings_json(report), computed before the batch
 	 * (off the write lock); NULL = computed inside coll_store_ingest */
 	const char *findings_json;
+	/* optional: the body as stored (coll_codec_compress), compressed before
+	 * the batch (off the write lock); NULL = compressed by the store */
+	const void *stored;
+	size_t stored_len;
 	/* out */
 	enum coll_ingest_result result;
 	int64_t last_seq;    /* for duplicates and conflicts */
@@ -208,9 +215,29 @@ char *coll_json_compact(const json_t *j);
 char *coll_store_findings_json(const json_t *report);
 
 /* Deletes raw reports and samples older than keep_raw_s, rollups older than
- * keep_rollup_s; rolls samples up by hour first. */
+ * keep_rollup_s; rolls samples up by hour first. Raw report bodies older
+ * than s->keep_raw_days go sooner (coll_store_reports_retention). */
 int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			 int64_t keep_rollup_s);
+
+/* Raw report retention (docs/decisions.md "zstd"): every body of the last
+ * raw_days UTC days (whole days past it; 0 = the whole keep_s), one per agent
+ * and day (its last) from then until keep_s; PostgreSQL drops day partitions,
+ * SQLite deletes in short transactions. Also creates the coming days'
+ * partitions. 0 or -errno (message in s->err). */
+int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_days,
+				 int64_t keep_s);
+
+/* The stored report (agent_id, seq) as its JSON text, decoded and capped
+ * (store/codec.h). *ret: malloc'd. 0; -ENOENT when no longer kept; -EBADMSG
+ * or -EFBIG for a corrupt body (message in s->err); -errno. */
+int coll_store_report_body(struct coll_store *s, const char *agent_id, int64_t seq, char **ret,
+			   size_t *ret_len);
+/* Decodes the body column of every row of res in place (codec in column
+ * codec_col): the value becomes its JSON text; a corrupt body becomes NULL
+ * (and is counted in *ret_bad when not NULL). 0 or -ENOMEM. */
+int coll_store_decode_bodies(struct coll_db_res *res, size_t body_col, size_t codec_col,
+			     size_t *ret_bad);
 
 /* ---- read API -------------------------------------------------------- */
 
