@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "collector/store/codec.h"
 
@@ -63,7 +64,10 @@ static int zstd_decode(const void *data, size_t len, size_t max, char **ret, siz
 	for (;;) {
 		size_t rc = ZSTD_decompressStream(dctx, &o, &in);
 		if (ZSTD_isError(rc)) {
-			r = -EBADMSG;
+			/* a window larger than the cap: it means to say more */
+			r = ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge
+				    ? -EFBIG
+				    : -EBADMSG;
 			goto out;
 		}
 		if (rc == 0)
@@ -78,7 +82,8 @@ static int zstd_decode(const void *data, size_t len, size_t max, char **ret, siz
 					size_t before = in.pos;
 					rc = ZSTD_decompressStream(dctx, &p, &in);
 					if (!ZSTD_isError(rc) && rc && !p.pos && in.pos == before)
-						rc = (size_t)-1; /* stuck: input used up (an error code) */
+						rc = (size_t)-1; /* stuck: input used up (an error
+								    code) */
 				} while (!ZSTD_isError(rc) && rc && !p.pos);
 				r = ZSTD_isError(rc) ? -EBADMSG : p.pos ? -EFBIG : 0;
 				if (r < 0)

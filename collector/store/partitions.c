@@ -49,14 +49,15 @@ int coll_part_ensure_day(struct coll_store *s, const char *table, const char *co
 		return r;
 	/* created apart and attached: CREATE ... PARTITION OF fails when the
 	 * default partition holds rows of that day, so they move first */
-	snprintf(sql, sizeof(sql),
-		 "BEGIN; SELECT pg_advisory_xact_lock(" PART_LOCK ");"
-		 " CREATE TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
-		 " WITH m AS (DELETE FROM %s_default WHERE %s >= %lld AND %s < %lld RETURNING *)"
-		 " INSERT INTO %s SELECT * FROM m;"
-		 " ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld); COMMIT",
-		 name, table, table, column, (long long)day, column, (long long)day + 86400, name,
-		 table, name, (long long)day, (long long)day + 86400);
+	snprintf(
+		sql, sizeof(sql),
+		"BEGIN; SELECT pg_advisory_xact_lock(" PART_LOCK ");"
+		" CREATE TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+		" WITH m AS (DELETE FROM %s_default WHERE %s >= %lld AND %s < %lld RETURNING *)"
+		" INSERT INTO %s SELECT * FROM m;"
+		" ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%lld) TO (%lld); COMMIT",
+		name, table, table, column, (long long)day, column, (long long)day + 86400, name,
+		table, name, (long long)day, (long long)day + 86400);
 	r = exec(s, sql);
 	if (r < 0) {
 		coll_db_rollback(s->db);

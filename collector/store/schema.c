@@ -169,6 +169,11 @@ int coll_store_schema_version(struct coll_store *s, int *ret)
 
 int coll_store_migrate(struct coll_store *s)
 {
+	return coll_store_migrate_to(s, COLL_SCHEMA_VERSION);
+}
+
+int coll_store_migrate_to(struct coll_store *s, int target)
+{
 	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
 	const char *const *m = pg ? pg_migrations : lite_migrations;
 	size_t n = pg ? EP_ARRAY_SIZE(pg_migrations) : EP_ARRAY_SIZE(lite_migrations);
@@ -194,7 +199,7 @@ int coll_store_migrate(struct coll_store *s)
 		r = -EPROTO;
 		goto unlock;
 	}
-	for (size_t v = (size_t)version + 1; v <= n; v++) {
+	for (size_t v = (size_t)version + 1; v <= n && v <= (size_t)target; v++) {
 		r = coll_db_begin(s->db);
 		if (r < 0)
 			goto unlock;

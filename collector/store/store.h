@@ -42,6 +42,9 @@ void coll_store_close(struct coll_store *s);
  * transaction (PostgreSQL: under pg_advisory_lock so that several collectors
  * starting together migrate once). 0 or -errno with s->err. */
 int coll_store_migrate(struct coll_store *s);
+/* coll_store_migrate up to version (tests build a store of an older
+ * schema with it). */
+int coll_store_migrate_to(struct coll_store *s, int version);
 /* Current schema version (0 = empty database). */
 int coll_store_schema_version(struct coll_store *s, int *ret);
 /* A trivial query: is the store reachable? */
