@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	if (mode == 0 || mode == 2) {
-		r = coll_codec_decode(mode == 0 ? COLL_CODEC_ZSTD : COLL_CODEC_PLAIN, p, n, CAP, &text,
-				      &len);
+		r = coll_codec_decode(mode == 0 ? COLL_CODEC_ZSTD : COLL_CODEC_PLAIN, p, n, CAP,
+				      &text, &len);
 		if (r != 0 && r != -EBADMSG && r != -EFBIG && r != -ENOMEM)
 			abort();
 		check_text(r, text, len);

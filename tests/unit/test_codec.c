@@ -20,13 +20,20 @@ static const char report[] =
 	"\"interval_s\":300,\"probes\":[{\"name\":\"disk\",\"status\":\"ok\",\"findings\":"
 	"[{\"kind\":\"disk_usage\",\"object\":\"/\",\"value\":41.5}]}],\"seq\":42}";
 
+/* the report compressed; *ret_len its size */
+static void *compressed(size_t *ret_len)
+{
+	void *z = NULL;
+	assert_int_equal(coll_codec_compress(report, strlen(report), &z, ret_len), 0);
+	return z;
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
-	void *z = NULL;
 	size_t zn = 0, len = 0;
+	void *z = compressed(&zn);
 	char *text = NULL;
-	assert_int_equal(coll_codec_compress(report, strlen(report), &z, &zn), 0);
 	assert_true(zn < strlen(report));
 	assert_int_equal(coll_codec_decode(COLL_CODEC_ZSTD, z, zn, 1 << 20, &text, &len), 0);
 	assert_int_equal(len, strlen(report));
@@ -55,15 +62,15 @@ static void test_plain(void **state)
 	char *text = NULL;
 	size_t len = 0;
 	/* a row written before the codec: the text as it is */
-	assert_int_equal(coll_codec_decode(COLL_CODEC_PLAIN, report, strlen(report), 1 << 20, &text,
-					   &len),
-			 0);
+	assert_int_equal(
+		coll_codec_decode(COLL_CODEC_PLAIN, report, strlen(report), 1 << 20, &text, &len),
+		0);
 	assert_string_equal(text, report);
 	free(text);
 	text = NULL;
-	assert_int_equal(coll_codec_decode(COLL_CODEC_PLAIN, report, strlen(report), 10, &text,
-					   &len),
-			 -EFBIG);
+	assert_int_equal(
+		coll_codec_decode(COLL_CODEC_PLAIN, report, strlen(report), 10, &text, &len),
+		-EFBIG);
 	assert_int_equal(coll_codec_decode(COLL_CODEC_PLAIN, "a\0b", 3, 10, &text, &len), -EBADMSG);
 	assert_int_equal(coll_codec_decode(7, report, strlen(report), 1 << 20, &text, &len),
 			 -EPROTONOSUPPORT);
@@ -112,10 +119,9 @@ static void test_bomb(void **state)
 static void test_corrupt(void **state)
 {
 	(void)state;
-	void *z = NULL;
 	size_t zn = 0, len = 0;
+	void *z = compressed(&zn);
 	char *text = NULL;
-	assert_int_equal(coll_codec_compress(report, strlen(report), &z, &zn), 0);
 	unsigned char *b = malloc(zn + 8);
 	/* cut short at every length */
 	for (size_t n = 0; n < zn; n++)
@@ -140,9 +146,9 @@ static void test_corrupt(void **state)
 		text = NULL;
 	}
 	/* plain JSON handed to the zstd decoder (a codec marker gone wrong) */
-	assert_int_equal(coll_codec_decode(COLL_CODEC_ZSTD, report, strlen(report), 1 << 20, &text,
-					   &len),
-			 -EBADMSG);
+	assert_int_equal(
+		coll_codec_decode(COLL_CODEC_ZSTD, report, strlen(report), 1 << 20, &text, &len),
+		-EBADMSG);
 	assert_null(text);
 	free(b);
 	free(z);
