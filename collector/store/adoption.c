@@ -90,7 +90,7 @@ int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *s
 			   ret, customer_id, f.s, customer_id, f.s);
 	if (r < 0)
 		return r;
-	r = coll_store_decode_bodies(ret, 1, 2, NULL); /* a corrupt body: NULL, skipped */
+	r = coll_store_decode_bodies(s, ret, 1, 2, NULL); /* a corrupt body: NULL, skipped */
 	if (r < 0)
 		coll_db_res_free(ret);
 	return r;

@@ -345,8 +345,32 @@ int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 
 /* ---- raw report bodies: reads ---------------------------------------------------- */
 
-int coll_store_decode_bodies(struct coll_db_res *res, size_t body_col, size_t codec_col,
-			     size_t *ret_bad)
+/* Decodes one stored body, with the dictionary its frame names: known to
+ * this process, else read from codec_dicts (and remembered). */
+static int decode(struct coll_store *s, const char *codec, const char *data, size_t len, char **ret,
+		  size_t *ret_len)
+{
+	int c = (int)coll_s2i(codec);
+	uint32_t id = c == COLL_CODEC_ZSTD ? coll_codec_frame_dict(data, len) : 0;
+	struct coll_codec_dict *d = id ? coll_codec_known(id) : NULL;
+	if (id && !d) {
+		struct coll_db_res res;
+		int r = COLL_Q(s, "SELECT dict FROM codec_dicts WHERE id = ?", &res,
+			       coll_i2s(id).s);
+		if (r < 0)
+			return r;
+		if (res.rows == 1 &&
+		    coll_codec_dict_new(coll_db_val(&res, 0, 0), coll_db_len(&res, 0, 0), &d) == 0)
+			coll_codec_remember(d);
+		coll_db_res_free(&res);
+	}
+	int r = coll_codec_decode_dict(c, data, len, COLL_CODEC_MAX_TEXT, d, ret, ret_len);
+	coll_codec_dict_unref(d);
+	return r;
+}
+
+int coll_store_decode_bodies(struct coll_store *s, struct coll_db_res *res, size_t body_col,
+			     size_t codec_col, size_t *ret_bad)
 {
 	for (size_t i = 0; i < res->rows; i++) {
 		size_t k = i * res->cols + body_col;
@@ -355,10 +379,9 @@ int coll_store_decode_bodies(struct coll_db_res *res, size_t body_col, size_t co
 			continue;
 		char *text = NULL;
 		size_t len;
-		int r = coll_codec_decode((int)coll_s2i(coll_db_val(res, i, codec_col)), v,
-					  coll_db_len(res, i, body_col), COLL_CODEC_MAX_TEXT, &text,
-					  &len);
-		if (r == -ENOMEM)
+		int r = decode(s, coll_db_val(res, i, codec_col), v, coll_db_len(res, i, body_col),
+			       &text, &len);
+		if (r == -ENOMEM || (r < 0 && coll_store_unavailable(r)))
 			return r;
 		if (r < 0 && ret_bad)
 			(*ret_bad)++;
@@ -400,13 +423,13 @@ int coll_store_report_body(struct coll_store *s, const char *agent_id, int64_t s
 		coll_db_res_free(&res);
 		return -ENOENT;
 	}
-	r = coll_codec_decode((int)coll_s2i(coll_db_val(&res, 0, 0)), coll_db_val(&res, 0, 1),
-			      coll_db_len(&res, 0, 1), COLL_CODEC_MAX_TEXT, ret, ret_len);
+	r = decode(s, coll_db_val(&res, 0, 0), coll_db_val(&res, 0, 1), coll_db_len(&res, 0, 1),
+		   ret, ret_len);
 	coll_db_res_free(&res);
-	if (r < 0)
+	if (r == -EBADMSG || r == -EFBIG || r == -EPROTONOSUPPORT || r == -ENOKEY)
 		snprintf(s->err, sizeof(s->err), "report %s/%lld: %s", agent_id, (long long)seq,
 			 coll_codec_strerror(r));
-	return r;
+	return r == -ENOKEY || r == -EPROTONOSUPPORT ? -EBADMSG : r; /* unreadable */
 }
 
 /* ---- raw report bodies: retention ------------------------------------------------ */
@@ -595,4 +618,116 @@ int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_
 	if (r == 0 && raw_cut > keep_cut)
 		r = retire_raw(s, keep_cut);
 	return r;
+}
+
+/* ---- raw report bodies: the dictionary ------------------------------------------ */
+
+#define DICT_EVERY   (7 * DAY)         /* a new dictionary a week: the fleet changes */
+#define DICT_SAMPLES "2000"            /* at most this many recent bodies to learn from */
+#define DICT_MIN     100               /* fewer: no dictionary yet */
+#define DICT_BYTES   ((size_t)8 << 20) /* at most this much sample text */
+#define DICT_CAP     ((size_t)64 << 10)
+
+/* Trains a dictionary on the latest bodies of the fleet's agents (2000 in
+ * all, at least 3 each) and stores it. 0 (also when there is too little to learn from) or
+ * -errno. */
+static int train(struct coll_store *s, int64_t now)
+{
+	struct coll_db_res res;
+	/* the latest few of as many agents as fit: a fleet's variety */
+	int r = coll_sql_query(s, "SELECT COUNT(*) FROM agents WHERE revoked_at IS NULL", NULL, 0,
+			       &res);
+	if (r < 0)
+		return r;
+	int64_t agents = coll_s2i(coll_db_val(&res, 0, 0)), each = 2000 / (agents ? agents : 1);
+	coll_db_res_free(&res);
+	r = COLL_Q(s,
+		   "SELECT r.codec, r.body FROM agents a JOIN reports r ON r.agent_id = a.id AND"
+		   " r.seq > a.last_seq - CAST(? AS BIGINT) WHERE a.revoked_at IS NULL"
+		   " LIMIT " DICT_SAMPLES,
+		   &res, coll_i2s(each < 3 ? 3 : each).s);
+	if (r < 0)
+		return r;
+	char **text = calloc(res.rows ? res.rows : 1, sizeof(*text));
+	size_t *lens = calloc(res.rows ? res.rows : 1, sizeof(*lens)), n = 0, total = 0;
+	if (!text || !lens) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < res.rows && total < DICT_BYTES; i++) {
+		r = decode(s, coll_db_val(&res, i, 0), coll_db_val(&res, i, 1),
+			   coll_db_len(&res, i, 1), &text[n], &lens[n]);
+		if (r == -ENOMEM || (r < 0 && coll_store_unavailable(r)))
+			goto out;
+		if (r == 0)
+			total += lens[n++];
+	}
+	r = 0;
+	void *dict = NULL;
+	size_t dlen = 0;
+	/* zstd wants about ten times the dictionary's size in samples */
+	size_t cap = total / 10 < DICT_CAP ? total / 10 : DICT_CAP;
+	if (n < DICT_MIN || cap < 1024 ||
+	    coll_codec_dict_train((const char *const *)text, lens, n, cap, &dict, &dlen) < 0)
+		goto out; /* too little, or too uniform, to learn from: next time */
+	struct coll_codec_dict *d = NULL;
+	if (coll_codec_dict_new(dict, dlen, &d) == 0) {
+		struct coll_num id = coll_i2s(coll_codec_dict_id(d)), at = coll_i2s(now);
+		const char *const params[] = {id.s, at.s, dict};
+		const size_t lens_p[] = {COLL_DB_TEXT, COLL_DB_TEXT, dlen};
+		r = coll_db_query_bin(
+			s->db,
+			"INSERT INTO codec_dicts (id, created_at, dict) VALUES (?, ?, ?)"
+			" ON CONFLICT DO NOTHING",
+			params, lens_p, EP_ARRAY_SIZE(params), NULL);
+		if (r < 0)
+			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+		coll_codec_dict_unref(d);
+	}
+	free(dict);
+out:
+	for (size_t i = 0; text && i < n; i++)
+		free(text[i]);
+	free(text);
+	free(lens);
+	coll_db_res_free(&res);
+	return r;
+}
+
+/* The newest dictionary as of now: rows (id, created_at, dict), 0 or 1. */
+static int newest_dict(struct coll_store *s, int64_t now, struct coll_db_res *ret)
+{
+	return COLL_Q(s,
+		      "SELECT id, created_at, dict FROM codec_dicts WHERE created_at <= CAST(? AS"
+		      " BIGINT) ORDER BY created_at DESC LIMIT 1",
+		      ret, coll_i2s(now).s);
+}
+
+int coll_store_codec_maintain(struct coll_store *s, int64_t now)
+{
+	struct coll_db_res res;
+	int r = newest_dict(s, now, &res);
+	if (r < 0)
+		return r;
+	bool stale = res.rows == 0 || coll_s2i(coll_db_val(&res, 0, 1)) <= now - DICT_EVERY;
+	coll_db_res_free(&res);
+	if (stale && (r = train(s, now)) < 0)
+		return r;
+	/* the newest, whoever trained it (several collectors share a store) */
+	if ((r = newest_dict(s, now, &res)) < 0)
+		return r;
+	struct coll_codec_dict *cur = coll_codec_current(), *d = NULL;
+	uint32_t id = (uint32_t)coll_s2i(coll_db_val(&res, 0, 0));
+	if (res.rows == 1 && coll_codec_dict_id(cur) != id) {
+		d = coll_codec_known(id);
+		if (!d &&
+		    coll_codec_dict_new(coll_db_val(&res, 0, 2), coll_db_len(&res, 0, 2), &d) < 0)
+			d = NULL; /* not a dictionary: keep compressing without */
+		if (d)
+			coll_codec_set_current(d);
+		coll_codec_dict_unref(d);
+	}
+	coll_codec_dict_unref(cur);
+	coll_db_res_free(&res);
+	return 0;
 }

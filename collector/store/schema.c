@@ -101,14 +101,17 @@
  * "zstd"). SQLite: the codec marker is added and old rows (plain text,
  * codec 0) stay where they are until retention takes them; its BLOBs live in
  * the TEXT-declared column as they are. */
-#define REPORTS_DAILY_COLS(BLOB)                                                                   \
+#define REPORTS_DAILY_COLS                                                                         \
 	"(agent_id TEXT NOT NULL, seq BIGINT NOT NULL, received_at BIGINT NOT NULL,"               \
-	" generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL, body " BLOB " NOT NULL"
+	" generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL,"
+/* the zstd dictionaries trained on the store's reports (store/codec.h) */
+#define CODEC_DICTS "CREATE TABLE codec_dicts (id BIGINT PRIMARY KEY, created_at BIGINT NOT NULL,"
 #define SCHEMA_V8_LITE                                                                             \
 	"ALTER TABLE reports ADD COLUMN codec SMALLINT NOT NULL DEFAULT 0;"                        \
-	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS(                                          \
-		"BLOB") ", PRIMARY KEY (agent_id, seq));"                                          \
-			"CREATE INDEX reports_daily_received ON reports_daily(received_at);"
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS " body BLOB NOT NULL,"                    \
+	" PRIMARY KEY (agent_id, seq));"                                                           \
+	"CREATE INDEX reports_daily_received ON reports_daily(received_at);" CODEC_DICTS           \
+	" dict BLOB NOT NULL);"
 /* PostgreSQL: the text column cannot hold bytes, so the old table stays as
  * reports_plain (read through, emptied by retention, never rewritten) and
  * reports is new, partitioned by UTC day (store/partitions.c): a default
@@ -125,13 +128,11 @@
 	" PARTITION BY RANGE (received_at);"                                                       \
 	"CREATE TABLE reports_default PARTITION OF reports DEFAULT;"                               \
 	"CREATE INDEX reports_default_received ON reports_default(received_at);"                   \
-	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS(                                          \
-		"BYTEA") ","                                                                       \
-			 " PRIMARY KEY (agent_id, seq, received_at)) PARTITION BY RANGE "          \
-			 "(received_at);"                                                          \
-			 "CREATE TABLE reports_daily_default PARTITION OF reports_daily DEFAULT;"  \
-			 "CREATE INDEX reports_daily_default_received ON "                         \
-			 "reports_daily_default(received_at);"
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS " body BYTEA NOT NULL,"                   \
+	" PRIMARY KEY (agent_id, seq, received_at)) PARTITION BY RANGE (received_at);"             \
+	"CREATE TABLE reports_daily_default PARTITION OF reports_daily DEFAULT;"                   \
+	"CREATE INDEX reports_daily_default_received ON "                                          \
+	"reports_daily_default(received_at);" CODEC_DICTS " dict BYTEA NOT NULL);"
 
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),

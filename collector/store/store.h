@@ -238,9 +238,14 @@ int coll_store_report_body(struct coll_store *s, const char *agent_id, int64_t s
 			   size_t *ret_len);
 /* Decodes the body column of every row of res in place (codec in column
  * codec_col): the value becomes its JSON text; a corrupt body becomes NULL
- * (and is counted in *ret_bad when not NULL). 0 or -ENOMEM. */
-int coll_store_decode_bodies(struct coll_db_res *res, size_t body_col, size_t codec_col,
-			     size_t *ret_bad);
+ * (and is counted in *ret_bad when not NULL). 0 or -errno. */
+int coll_store_decode_bodies(struct coll_store *s, struct coll_db_res *res, size_t body_col,
+			     size_t codec_col, size_t *ret_bad);
+/* The compression dictionary (store/codec.h): trains one on the latest
+ * bodies when the newest is older than a week (or there is none and enough
+ * bodies), and makes the newest the process's current one. Hourly, from the
+ * maintenance. 0 or -errno. */
+int coll_store_codec_maintain(struct coll_store *s, int64_t now);
 
 /* ---- read API -------------------------------------------------------- */
 

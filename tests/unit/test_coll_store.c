@@ -18,6 +18,7 @@
 
 #include "collector/analysis/analysis.h"
 #include "collector/store/adoption.h"
+#include "collector/store/codec.h"
 #include "collector/store/partitions.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
@@ -863,6 +864,58 @@ static void test_reports_legacy(void **state)
 	json_decref(next);
 }
 
+/* A dictionary trained on the store's bodies: new bodies use it, every
+ * reader finds it (in this process or, by id, in the store). */
+static void test_reports_dict(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	make_agent(s, "Acme", cid, aid, &kp);
+	int64_t now = now_s();
+	assert_int_equal(coll_store_codec_maintain(s, now), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM codec_dicts"), 0); /* nothing to learn */
+	char obj[64];
+	json_t *seven = NULL;
+	for (int i = 1; i <= 120; i++) {
+		snprintf(obj, sizeof(obj), "odoo/public.idx_%d", i % 17);
+		json_t *r = report(aid, i, frag(obj, 10 + i % 50), "erp01");
+		assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+		if (i == 7)
+			seven = r;
+		else
+			json_decref(r);
+	}
+	assert_int_equal(coll_store_codec_maintain(s, now), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM codec_dicts"), 1);
+	json_t *r = report(aid, 121, frag("odoo/public.idx_3", 33), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	struct coll_db_res res;
+	assert_int_equal(
+		coll_db_query(s->db, "SELECT body FROM reports WHERE seq = 121", NULL, 0, &res), 0);
+	uint32_t id = coll_codec_frame_dict(coll_db_val(&res, 0, 0), coll_db_len(&res, 0, 0));
+	coll_db_res_free(&res);
+	assert_int_not_equal(id, 0);
+	assert_int_equal(count(s, "SELECT MIN(id) FROM codec_dicts"), id);
+	assert_body(s, aid, 121, r);
+	assert_body(s, aid, 7, seven); /* written before the dictionary */
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_DUPLICATE);
+	/* another process: the dictionary comes from the store */
+	coll_codec_forget_all();
+	assert_body(s, aid, 121, r);
+	/* a dictionary gone: a clear error, not a crash */
+	coll_codec_forget_all();
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM codec_dicts"), 0);
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(coll_store_report_body(s, aid, 121, &text, &len), -EBADMSG);
+	assert_non_null(strstr(s->err, "dictionary"));
+	assert_null(text);
+	json_decref(r);
+	json_decref(seven);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -883,6 +936,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",
