@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "collector/store/codec.h"
-#include "collector/store/partitions.h"
+#include "collector/store/dayparts.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"

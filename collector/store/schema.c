@@ -114,7 +114,7 @@
 	" dict BLOB NOT NULL);"
 /* PostgreSQL: the text column cannot hold bytes, so the old table stays as
  * reports_plain (read through, emptied by retention, never rewritten) and
- * reports is new, partitioned by UTC day (store/partitions.c): a default
+ * reports is new, partitioned by UTC day (store/dayparts.c): a default
  * partition takes what no day partition covers yet. The primary key of a
  * partitioned table must hold the partition key; the seq gate on agents
  * keeps (agent_id, seq) unique. */

@@ -50,8 +50,8 @@ static void jitter(json_t *j)
 		json_object_foreach(j, k, v)
 		{
 			if (json_is_real(v)) /* agents send rounded measurements */
-				json_real_set(v,
-					      round(json_real_value(v) * (1 + noise()) * 100) / 100);
+				json_real_set(v, round(json_real_value(v) * (1 + noise()) * 100) /
+							 100);
 			else if (json_is_integer(v) && json_integer_value(v) > 1000)
 				json_integer_set(v, (json_int_t)((double)json_integer_value(v) *
 								 (1 + noise())));
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	int64_t now = ep_wall_ms() / 1000, start = now - now % DAY - (int64_t)days * DAY;
 	if (coll_store_customer_add(s, "Bench", start, cid) < 0)
 		return 1;
-	char (*aid)[COLL_ID_SIZE] = calloc((size_t)hosts, COLL_ID_SIZE);
+	char(*aid)[COLL_ID_SIZE] = calloc((size_t)hosts, COLL_ID_SIZE);
 	for (int h = 0; h < hosts; h++) {
 		char token[64], hash[65], pk[EP_PUBLIC_KEY_B64_SIZE], got[COLL_ID_SIZE], name[32];
 		struct ep_keypair kp;
@@ -118,9 +118,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	struct coll_analysis an = {.forecast_window_s = 30 * DAY,
-				   .sample_interval_s = 600,
-				   .max_forecasts = 64};
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 64};
 	struct coll_ingest *it = calloc((size_t)hosts, sizeof(*it));
 	struct coll_ingest **items = calloc((size_t)hosts, sizeof(*items));
 	char **bodies = calloc((size_t)hosts, sizeof(*bodies));
@@ -167,7 +166,7 @@ int main(int argc, char **argv)
 		}
 		if ((t + interval) % DAY >= interval)
 			continue;
-		/* the day's end: the collector's maintenance */
+			/* the day's end: the collector's maintenance */
 #if COLL_SCHEMA_VERSION >= 8
 		if (coll_store_codec_maintain(s, t + interval) < 0) {
 			fprintf(stderr, "store-size: dictionary: %s\n", s->err);

@@ -19,7 +19,7 @@
 #include "collector/analysis/analysis.h"
 #include "collector/store/adoption.h"
 #include "collector/store/codec.h"
-#include "collector/store/partitions.h"
+#include "collector/store/dayparts.h"
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"

@@ -3,8 +3,8 @@
  * <table>_default what no day partition covers. Retention drops a day's
  * partition instead of deleting its rows. Generic: the table and column
  * names are the caller's constants (never outside input). */
-#ifndef COLL_STORE_PARTITIONS_H
-#define COLL_STORE_PARTITIONS_H
+#ifndef COLL_STORE_DAYPARTS_H
+#define COLL_STORE_DAYPARTS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,11 +1,11 @@
-/* Day partitions on PostgreSQL (partitions.h). */
+/* Day partitions on PostgreSQL (dayparts.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "collector/store/partitions.h"
+#include "collector/store/dayparts.h"
 #include "collector/store/sql.h"
 
 #define PART_LOCK "7238450114" /* pg_advisory_xact_lock key: "erpulse partitions" */
