@@ -78,11 +78,13 @@ int main(int argc, char **argv)
 				"KEEP_RAW_DAYS\n");
 		return 2;
 	}
-	int hosts = atoi(argv[3]), days = atoi(argv[4]), interval = atoi(argv[5]);
-	int keep_raw = atoi(argv[6]);
+	int64_t hosts = 0, days = 0, interval = 0, keep_raw = -1;
 	json_error_t je;
 	json_t *tpl = json_load_file(argv[2], 0, &je);
-	if (!tpl || hosts < 1 || days < 1 || interval < 1) {
+	if (!tpl || ep_parse_int64(argv[3], 1, 1000000, &hosts) < 0 ||
+	    ep_parse_int64(argv[4], 1, 3650, &days) < 0 ||
+	    ep_parse_int64(argv[5], 1, 86400, &interval) < 0 ||
+	    ep_parse_int64(argv[6], 0, 36500, &keep_raw) < 0) {
 		fprintf(stderr, "store-size: bad arguments (%s)\n", tpl ? "numbers" : je.text);
 		return 2;
 	}
