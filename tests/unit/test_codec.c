@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -154,13 +155,60 @@ static void test_corrupt(void **state)
 	free(z);
 }
 
+/* With a trained dictionary: smaller, and only readable with it. */
+static void test_dictionary(void **state)
+{
+	(void)state;
+	char *samples[200];
+	size_t lens[200];
+	for (int i = 0; i < 200; i++) {
+		samples[i] = malloc(sizeof(report) + 32);
+		lens[i] = (size_t)snprintf(samples[i], sizeof(report) + 32, "%.*s,\"n\":%d}",
+					   (int)strlen(report) - 1, report, i * 7919);
+	}
+	void *raw = NULL;
+	size_t raw_len = 0;
+	assert_int_equal(coll_codec_dict_train((const char *const *)samples, lens, 200, 4096, &raw,
+					       &raw_len),
+			 0);
+	struct coll_codec_dict *d = NULL;
+	assert_int_equal(coll_codec_dict_new(raw, raw_len, &d), 0);
+	assert_int_equal(
+		coll_codec_dict_new("not a dictionary", 16, &(struct coll_codec_dict *){0}),
+		-EINVAL);
+	size_t plain_len = 0, zn = 0, len = 0;
+	void *plain = compressed(&plain_len);
+	coll_codec_set_current(d);
+	void *z = compressed(&zn);
+	assert_true(zn < plain_len);
+	assert_int_equal(coll_codec_frame_dict(z, zn), coll_codec_dict_id(d));
+	char *text = NULL;
+	assert_int_equal(coll_codec_decode_dict(COLL_CODEC_ZSTD, z, zn, 1 << 20, d, &text, &len),
+			 0);
+	assert_string_equal(text, report);
+	free(text);
+	text = NULL;
+	assert_int_equal(coll_codec_decode(COLL_CODEC_ZSTD, z, zn, 1 << 20, &text, &len), -ENOKEY);
+	assert_null(text);
+	struct coll_codec_dict *k = coll_codec_known(coll_codec_dict_id(d));
+	assert_ptr_equal(k, d);
+	coll_codec_dict_unref(k);
+	coll_codec_forget_all();
+	assert_null(coll_codec_current());
+	coll_codec_dict_unref(d);
+	free(z);
+	free(plain);
+	free(raw);
+	for (int i = 0; i < 200; i++)
+		free(samples[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_plain),
-		cmocka_unit_test(test_bomb),
-		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_bomb),       cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_dictionary),
 	};
 	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }
