@@ -22,7 +22,9 @@
 # Before: everything per host-day (every raw body is kept R days).
 #
 #   HOSTS=4 DAYS=5 INTERVAL=300 KEEP_RAW=2 BEFORE_REF=main tests/bench/store-size.sh
-# (BODY_OUT=FILE keeps a copy of the agent's report.)
+# BODY_OUT=FILE keeps a copy of the agent's report, BODY_IN=FILE uses one
+# instead of running the agent, BEFORE_TOOL=PATH a store-size built from the
+# "before" tree, STORES="sqlite" or "pg" measures one store only.
 # Figures, not a test: exits non-zero only when it could not measure.
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -38,8 +40,12 @@ TOOL=$O/build/obj/tests/bench/store-size
 [ -x "$AGENT" ] || die "no $AGENT (make)"
 [ "$DAYS" -gt $((KEEP_RAW + 1)) ] || die "DAYS must exceed KEEP_RAW + 1 (daily bodies are measured)"
 
-# ---- a real report -----------------------------------------------------------
+STORES=${STORES:-sqlite pg}
 pg_start || die "PostgreSQL did not start"
+# ---- a real report -----------------------------------------------------------
+if [ -n "${BODY_IN:-}" ]; then
+	cp "$BODY_IN" "$T/body.json" || die "no $BODY_IN"
+else
 MONPW="mon-$RANDOM$RANDOM"
 pg_sql -c "CREATE DATABASE odoo" >/dev/null || die "createdb"
 pg_sql -c "CREATE ROLE erpulse_monitor LOGIN PASSWORD '$MONPW'; GRANT pg_monitor TO erpulse_monitor" >/dev/null ||
@@ -94,17 +100,20 @@ CONF
 "$AGENT" --config "$T/agent.conf" once --print >"$T/body.json" 2>"$T/agent.err"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/body.json" 2>/dev/null ||
 	die "no report from the agent: $(tail -3 "$T/agent.err")"
+fi
 [ -z "${BODY_OUT:-}" ] || cp "$T/body.json" "$BODY_OUT"
 BODY=$(wc -c <"$T/body.json")
 PROBES=$(python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["probes"]))' "$T/body.json")
 
 # ---- the tool built from the "before" tree -----------------------------------
-BTOOL=$T/before/build/obj/tests/bench/store-size
-mkdir -p "$T/before"
-git -C "$SRC" archive "$BEFORE_REF" | tar -x -C "$T/before" || die "git archive $BEFORE_REF"
-cp "$SRC/tests/bench/store-size.c" "$T/before/tests/bench/"
-make -s -C "$T/before" -j2 build/obj/tests/bench/store-size >"$T/before.log" 2>&1 ||
-	die "cannot build $BEFORE_REF: $(tail -3 "$T/before.log")"
+BTOOL=${BEFORE_TOOL:-$T/before/build/obj/tests/bench/store-size}
+if [ -z "${BEFORE_TOOL:-}" ]; then
+	mkdir -p "$T/before"
+	git -C "$SRC" archive "$BEFORE_REF" | tar -x -C "$T/before" || die "git archive $BEFORE_REF"
+	cp "$SRC/tests/bench/store-size.c" "$T/before/tests/bench/"
+	make -s -C "$T/before" -j2 build/obj/tests/bench/store-size >"$T/before.log" 2>&1 ||
+		die "cannot build $BEFORE_REF: $(tail -3 "$T/before.log")"
+fi
 
 # ---- measure -------------------------------------------------------------------
 # bytes by group: raw daily samples rest total (one line)
@@ -146,12 +155,10 @@ run() { # run LABEL TOOL STORE(sqlite|pg)
 	if [ "$kind" = sqlite ]; then b=$(lite_bytes "$T/s$n.db"); else b=$(pg_bytes "s$n"); fi
 	echo "$label $kind $out $b"
 }
-{
-	run before "$BTOOL" sqlite
-	run after "$TOOL" sqlite
-	run before "$BTOOL" pg
-	run after "$TOOL" pg
-} >"$T/runs" || exit 1
+for kind in $STORES; do
+	run before "$BTOOL" "$kind" || exit 1
+	run after "$TOOL" "$kind" || exit 1
+done >"$T/runs"
 
 python3 - "$T/runs" "$HOSTS" "$DAYS" "$KEEP_RAW" "$R" "$BODY" "$INTERVAL" "$PROBES" <<'PY'
 import sys
