@@ -32,12 +32,14 @@ int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *s
 	if (n == 0)
 		return -ENOENT;
 	/* the raw window and the daily bodies kept past it (store/reports.c);
-	 * PostgreSQL also the rows written before migration 8 */
+	 * PostgreSQL also the rows written before migration 8. Not
+	 * materialized: the grouping reads keys only, bodies only for the
+	 * rows it picks */
 	struct coll_num f = coll_i2s(from);
 	if (coll_db_kind(s->db) == COLL_DB_PG)
 		r = COLL_Q(
 			s,
-			"WITH u AS (" ADOPTION_ROWS(
+			"WITH u AS NOT MATERIALIZED (" ADOPTION_ROWS(
 				"reports", "codec",
 				"body") " UNION ALL " ADOPTION_ROWS("reports_daily", "codec",
 								    "body") " UNION "
@@ -83,7 +85,7 @@ int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *s
 			ret, customer_id, f.s, customer_id, f.s, customer_id, f.s);
 	else
 		r = COLL_Q(s,
-			   "WITH u AS (" ADOPTION_ROWS(
+			   "WITH u AS NOT MATERIALIZED (" ADOPTION_ROWS(
 				   "reports", "codec",
 				   "body") " UNION ALL " ADOPTION_ROWS("reports_daily", "codec",
 								       "body") ")" ADOPTION_LAST,
