@@ -597,11 +597,18 @@ int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_
 		r = coll_part_ensure_day(s, "reports", "received_at", d);
 	if (r == 0)
 		r = retire_daily(s, keep_cut);
-	while (r == 0) {
+	for (int64_t done = INT64_MIN; r == 0;) {
 		int64_t day;
 		r = oldest_raw_day(s, &day);
 		if (r < 0 || day == INT64_MAX || day + DAY > raw_cut)
 			break;
+		if (day <= done) { /* a day that would not go: never loop on it */
+			snprintf(s->err, sizeof(s->err),
+				 "raw reports of day %lld remain after retention", (long long)day);
+			r = -EIO;
+			break;
+		}
+		done = day;
 		/* a day still within the retention keeps its last body per agent */
 		if (day + DAY > keep_cut) {
 			if (pg)
