@@ -36,7 +36,7 @@ endif
 
 # pkg-config name -> Debian package (for the one-line "missing" message)
 PKGS := libpq odbc libcurl jansson libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih \
-        pangocairo cairo-pdf
+        pangocairo cairo-pdf libzstd
 TEST_PKGS := cmocka
 
 CC       ?= cc

@@ -425,17 +425,19 @@ static int attach_findings(struct coll_store *s, const struct coll_ingest *it, j
 	{
 		int64_t n = json_integer_value(seq);
 		if (n != body_seq) {
-			struct coll_db_res res;
+			char *text = NULL;
+			size_t len;
 			json_decref(body);
 			body = NULL;
 			body_seq = n;
-			r = COLL_Q(s, "SELECT body FROM reports WHERE agent_id = ? AND seq = ?",
-				   &res, it->agent.id, coll_i2s(n).s);
-			if (r < 0)
+			r = coll_store_report_body(s, it->agent.id, n, &text, &len);
+			/* gone by retention, or unreadable: nothing left to carry */
+			if (r < 0 && r != -ENOENT && r != -EBADMSG && r != -EFBIG)
 				break;
-			if (res.rows) /* gone by retention: nothing left to carry */
-				body = json_loads(coll_db_val(&res, 0, 0), 0, NULL);
-			coll_db_res_free(&res);
+			r = 0;
+			if (text)
+				body = json_loadb(text, len, 0, NULL);
+			free(text);
 		}
 		const json_t *fs = coll_coverage_findings_of(body, key);
 		if (fs && json_object_set(json_object_get(instances, key), "findings",

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "collector/http/http.h"
+#include "collector/store/codec.h"
 #include "collector/analysis/analysis.h"
 #include "collector/ingest.h"
 #include "collector/metrics.h"
@@ -196,6 +197,9 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 	/* rendered here, on the request threads, rather than by the batcher
 	 * under the write lock (NULL: the store renders it) */
 	rq->findings = coll_store_findings_json(report);
+	size_t stored_len = 0;
+	if (coll_codec_compress(body, rq->body.len, &rq->stored, &stored_len) < 0)
+		rq->stored = NULL; /* the store compresses it */
 	pthread_mutex_lock(&srv->qlock);
 	if (srv->qlen >= QUEUE_MAX || srv->stop) {
 		pthread_mutex_unlock(&srv->qlock);
@@ -206,6 +210,8 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 	rq->report = report;
 	rq->item = (struct coll_ingest){
 		.findings_json = rq->findings,
+		.stored = rq->stored,
+		.stored_len = stored_len,
 		.agent = agent,
 		.report = report,
 		.body = body,

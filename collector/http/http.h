@@ -79,6 +79,7 @@ struct req {
 	struct coll_ingest item;
 	json_t *report;
 	char *findings; /* item.findings_json, rendered before the batch */
+	void *stored;   /* item.stored, compressed before the batch */
 	struct req *next;
 };
 

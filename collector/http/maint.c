@@ -72,6 +72,7 @@ void *coll_http_maint(void *arg)
 		}
 		if (!s)
 			continue;
+		s->keep_raw_days = srv->cfg->keep_raw_days;
 		if (lite) {
 			/* the batchers' WAL checkpoints, off their critical path */
 			coll_store_set_deadline(s, INT64_MAX);
@@ -134,6 +135,10 @@ void *coll_http_maint(void *arg)
 		if (now >= next_retention) {
 			next_retention = now + 3600 * 1000;
 			coll_store_set_deadline(s, INT64_MAX);
+			/* the compression dictionary: trained weekly, the newest
+			 * used by this process's ingest */
+			if (coll_store_codec_maintain(s, ep_wall_ms() / 1000) < 0)
+				ep_log_warning("compression dictionary: %s", s->err);
 			int r = coll_store_retention(s, ep_wall_ms() / 1000,
 						     srv->cfg->retention_days * 86400,
 						     srv->cfg->rollup_retention_days * 86400);

@@ -335,6 +335,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_sub(&srv->agent_bodies[rq->agent_slot - 1], 1);
 	json_decref(rq->report);
 	free(rq->findings);
+	free(rq->stored);
 	ep_buf_free(&rq->body);
 	free(rq);
 	*con_cls = NULL;

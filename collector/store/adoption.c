@@ -5,6 +5,17 @@
 #include "collector/store/adoption.h"
 #include "collector/store/sql.h"
 
+/* One source of the adoption's rows; two parameters: customer id, from. */
+#define ADOPTION_ROWS(table, codec, body)                                                          \
+	"SELECT agent_id, seq, received_at, " codec " AS codec, " body " AS body FROM " table      \
+	" WHERE agent_id IN (SELECT id FROM agents WHERE customer_id = ? AND revoked_at IS NULL)"  \
+	" AND received_at >= CAST(? AS BIGINT)"
+/* The last report of each agent and UTC day among u. */
+#define ADOPTION_LAST                                                                              \
+	" SELECT u.received_at, u.body, u.codec FROM u JOIN (SELECT agent_id, MAX(seq) AS seq"     \
+	" FROM u GROUP BY agent_id, received_at / 86400) d ON d.agent_id = u.agent_id AND"         \
+	" d.seq = u.seq ORDER BY u.received_at"
+
 int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *scope,
 				const char *customer_id, int64_t from, struct coll_db_res *ret)
 {
@@ -20,14 +31,71 @@ int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *s
 	coll_db_res_free(&c);
 	if (n == 0)
 		return -ENOENT;
-	return COLL_Q(
-		s,
-		"SELECT r.received_at, r.body FROM reports r JOIN (SELECT agent_id, MAX(seq) AS"
-		" seq FROM reports WHERE agent_id IN (SELECT id FROM agents WHERE customer_id = ?"
-		" AND revoked_at IS NULL) AND received_at >= CAST(? AS BIGINT) GROUP BY"
-		" agent_id, received_at / 86400) d ON d.agent_id = r.agent_id AND d.seq = r.seq"
-		" ORDER BY r.received_at",
-		ret, customer_id, coll_i2s(from).s);
+	/* the raw window and the daily bodies kept past it (store/reports.c);
+	 * PostgreSQL also the rows written before migration 8. Not
+	 * materialized: the grouping reads keys only, bodies only for the
+	 * rows it picks */
+	struct coll_num f = coll_i2s(from);
+	if (coll_db_kind(s->db) == COLL_DB_PG)
+		r = COLL_Q(
+			s,
+			"WITH u AS NOT MATERIALIZED (" ADOPTION_ROWS(
+				"reports", "codec",
+				"body") " UNION ALL " ADOPTION_ROWS("reports_daily", "codec",
+								    "body") " UNION "
+									    "ALL " ADOPTION_ROWS(
+										    "r"
+										    "e"
+										    "p"
+										    "o"
+										    "r"
+										    "t"
+										    "s"
+										    "_"
+										    "p"
+										    "l"
+										    "a"
+										    "i"
+										    "n",
+										    "0",
+										    "c"
+										    "o"
+										    "n"
+										    "v"
+										    "e"
+										    "r"
+										    "t"
+										    "_"
+										    "t"
+										    "o"
+										    "("
+										    "b"
+										    "o"
+										    "d"
+										    "y"
+										    ","
+										    " "
+										    "'"
+										    "U"
+										    "T"
+										    "F"
+										    "8"
+										    "'"
+										    ")") ")" ADOPTION_LAST,
+			ret, customer_id, f.s, customer_id, f.s, customer_id, f.s);
+	else
+		r = COLL_Q(s,
+			   "WITH u AS NOT MATERIALIZED (" ADOPTION_ROWS(
+				   "reports", "codec",
+				   "body") " UNION ALL " ADOPTION_ROWS("reports_daily", "codec",
+								       "body") ")" ADOPTION_LAST,
+			   ret, customer_id, f.s, customer_id, f.s);
+	if (r < 0)
+		return r;
+	r = coll_store_decode_bodies(s, ret, 1, 2, NULL); /* a corrupt body: NULL, skipped */
+	if (r < 0)
+		coll_db_res_free(ret);
+	return r;
 }
 
 int coll_store_customer_risk(struct coll_store *s, const char *customer_id, int *ret)

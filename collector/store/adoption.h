@@ -10,7 +10,8 @@
 #include "collector/store/store.h"
 
 /* The customer's raw reports since `from`, one per agent and UTC day (the
- * day's last), oldest first: rows (received_at, body). -ENOENT when the
+ * day's last), oldest first: rows (received_at, body, codec), the body
+ * decoded to its JSON text (NULL when corrupt). -ENOENT when the
  * customer does not exist or is outside scope. res is the caller's
  * (coll_db_res_free). */
 int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *scope,

@@ -82,8 +82,31 @@ void coll_db_res_free(struct coll_db_res *r)
 	for (size_t i = 0; i < r->rows * r->cols; i++)
 		free(r->v[i]);
 	free(r->v);
+	free(r->lens);
 	r->v = NULL;
+	r->lens = NULL;
 	r->rows = r->cols = 0;
+}
+
+size_t coll_db_len(const struct coll_db_res *r, size_t row, size_t col)
+{
+	const char *v = coll_db_val(r, row, col);
+	if (!v)
+		return 0;
+	size_t n = r->lens ? r->lens[row * r->cols + col] : SIZE_MAX;
+	return n == SIZE_MAX ? strlen(v) : n;
+}
+
+/* A copy of n bytes with a NUL after them. */
+static char *dup_bytes(const void *p, size_t n)
+{
+	char *c = malloc(n + 1);
+	if (c) {
+		if (n)
+			memcpy(c, p, n);
+		c[n] = '\0';
+	}
+	return c;
 }
 
 /* ---- SQLite ----------------------------------------------------------- */
@@ -200,13 +223,14 @@ static int res_alloc(struct coll_db_res *r, size_t rows, size_t cols)
 	return r->v ? 0 : -ENOMEM;
 }
 
-static int lite_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
-		      struct coll_db_res *ret)
+static int lite_query(struct coll_db *db, const char *sql, const char *const *params,
+		      const size_t *lens, size_t n, struct coll_db_res *ret)
 {
 	struct stmt_slot *slot = slot_for(db, sql);
 	sqlite3_stmt *st = slot ? slot->stmt : NULL;
 	int rc, r = 0;
 	char **vals = NULL;
+	size_t *vlens = NULL; /* allocated at the first BLOB value */
 	size_t nvals = 0, cap = 0, cols = 0, rows = 0;
 	bool ticket = false;
 
@@ -218,8 +242,12 @@ static int lite_query(struct coll_db *db, const char *sql, const char *const *pa
 			slot->stmt = st;
 	}
 	for (size_t i = 0; i < n; i++) {
-		rc = params[i] ? sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC)
-			       : sqlite3_bind_null(st, (int)i + 1);
+		if (!params[i])
+			rc = sqlite3_bind_null(st, (int)i + 1);
+		else if (lens && lens[i] != COLL_DB_TEXT)
+			rc = sqlite3_bind_blob64(st, (int)i + 1, params[i], lens[i], SQLITE_STATIC);
+		else
+			rc = sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC);
 		if (rc != SQLITE_OK) {
 			r = lite_rc(db, rc);
 			goto out;
@@ -242,11 +270,42 @@ static int lite_query(struct coll_db *db, const char *sql, const char *const *pa
 				goto out;
 			}
 			vals = nv;
+			if (vlens) {
+				size_t *nl = realloc(vlens, ncap * sizeof(size_t));
+				if (!nl) {
+					r = -ENOMEM;
+					goto out;
+				}
+				vlens = nl;
+			}
 			cap = ncap;
 		}
 		for (size_t c = 0; c < cols; c++) {
+			if (sqlite3_column_type(st, (int)c) == SQLITE_BLOB) {
+				if (!vlens) {
+					vlens = malloc(cap * sizeof(size_t));
+					if (!vlens) {
+						r = -ENOMEM;
+						goto out;
+					}
+					for (size_t k = 0; k < cap; k++)
+						vlens[k] = SIZE_MAX;
+				}
+				const void *b = sqlite3_column_blob(st, (int)c);
+				size_t bn = (size_t)sqlite3_column_bytes(st, (int)c);
+				vals[nvals] = dup_bytes(b, bn);
+				vlens[nvals] = bn;
+				if (!vals[nvals]) {
+					r = -ENOMEM;
+					goto out;
+				}
+				nvals++;
+				continue;
+			}
 			const unsigned char *t = sqlite3_column_text(st, (int)c);
 			vals[nvals] = t ? strdup((const char *)t) : NULL;
+			if (vlens)
+				vlens[nvals] = SIZE_MAX;
 			if (t && !vals[nvals]) {
 				r = -ENOMEM;
 				goto out;
@@ -263,14 +322,17 @@ static int lite_query(struct coll_db *db, const char *sql, const char *const *pa
 		ret->rows = rows;
 		ret->cols = cols;
 		ret->v = vals;
+		ret->lens = vlens;
 		ret->changes = sqlite3_changes(db->lite);
 		vals = NULL;
+		vlens = NULL;
 		nvals = 0;
 	}
 out:
 	for (size_t i = 0; i < nvals; i++)
 		free(vals[i]);
 	free(vals);
+	free(vlens);
 	sqlite3_reset(st);
 	if (ticket)
 		write_release(db);
@@ -473,8 +535,37 @@ static int pg_ensure(struct coll_db *db)
 	return pg_connect(db);
 }
 
-static int pg_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
-		    struct coll_db_res *ret)
+#define PG_BYTEA_OID 17
+
+/* The values of column c of res: bytea unescaped (with its length). */
+static int pg_copy_bytea(PGresult *res, size_t cols, size_t c, struct coll_db_res *ret)
+{
+	if (!ret->lens) {
+		ret->lens = malloc(ret->rows * cols * sizeof(size_t));
+		if (!ret->lens)
+			return -ENOMEM;
+		for (size_t k = 0; k < ret->rows * cols; k++)
+			ret->lens[k] = SIZE_MAX;
+	}
+	for (size_t i = 0; i < ret->rows; i++) {
+		if (PQgetisnull(res, (int)i, (int)c))
+			continue;
+		size_t n = 0;
+		unsigned char *b =
+			PQunescapeBytea((const unsigned char *)PQgetvalue(res, (int)i, (int)c), &n);
+		if (!b)
+			return -ENOMEM;
+		ret->v[i * cols + c] = dup_bytes(b, n);
+		ret->lens[i * cols + c] = n;
+		PQfreemem(b);
+		if (!ret->v[i * cols + c])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int pg_query(struct coll_db *db, const char *sql, const char *const *params,
+		    const size_t *lens, size_t n, struct coll_db_res *ret)
 {
 	int r = pg_ensure(db);
 	if (r < 0)
@@ -514,8 +605,26 @@ static int pg_query(struct coll_db *db, const char *sql, const char *const *para
 			slot->pg_session = db->pg_session;
 		}
 	}
-	int sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, NULL, NULL, 0)
-			: PQsendQueryParams(db->pg, text, (int)n, NULL, params, NULL, NULL, 0);
+	/* binary parameters: lengths and formats (at most a few per statement) */
+	int plen[16], pfmt[16];
+	bool bin = false;
+	for (size_t i = 0; lens && i < n; i++)
+		bin |= lens[i] != COLL_DB_TEXT;
+	if (bin) {
+		if (n > EP_ARRAY_SIZE(plen)) {
+			free(owned);
+			set_err(db, "postgresql: ", "too many binary parameters");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			bool b = lens[i] != COLL_DB_TEXT && lens[i] <= INT32_MAX;
+			plen[i] = b ? (int)lens[i] : 0;
+			pfmt[i] = b ? 1 : 0;
+		}
+	}
+	const int *pl = bin ? plen : NULL, *pf = bin ? pfmt : NULL;
+	int sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, pl, pf, 0)
+			: PQsendQueryParams(db->pg, text, (int)n, NULL, params, pl, pf, 0);
 	if (!sent) {
 		free(owned);
 		set_err(db, "postgresql: ", PQerrorMessage(db->pg));
@@ -530,9 +639,13 @@ static int pg_query(struct coll_db *db, const char *sql, const char *const *para
 	if (ret && res) {
 		size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
 		r = res_alloc(ret, rows, cols);
+		for (size_t c = 0; r == 0 && rows && c < cols; c++)
+			if (PQftype(res, (int)c) == PG_BYTEA_OID)
+				r = pg_copy_bytea(res, cols, c, ret);
 		for (size_t i = 0; r == 0 && i < rows; i++)
 			for (size_t c = 0; c < cols; c++) {
-				if (PQgetisnull(res, (int)i, (int)c))
+				if (PQgetisnull(res, (int)i, (int)c) ||
+				    PQftype(res, (int)c) == PG_BYTEA_OID)
 					continue;
 				ret->v[i * cols + c] = strdup(PQgetvalue(res, (int)i, (int)c));
 				if (!ret->v[i * cols + c]) {
@@ -678,11 +791,17 @@ void coll_db_close(struct coll_db *db)
 int coll_db_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
 		  struct coll_db_res *ret)
 {
+	return coll_db_query_bin(db, sql, params, NULL, n, ret);
+}
+
+int coll_db_query_bin(struct coll_db *db, const char *sql, const char *const *params,
+		      const size_t *lens, size_t n, struct coll_db_res *ret)
+{
 	if (ret)
 		memset(ret, 0, sizeof(*ret));
 	if (db->kind == COLL_DB_SQLITE)
-		return lite_query(db, sql, params, n, ret);
-	return pg_query(db, sql, params, n, ret);
+		return lite_query(db, sql, params, lens, n, ret);
+	return pg_query(db, sql, params, lens, n, ret);
 }
 
 int coll_db_exec(struct coll_db *db, const char *sql)

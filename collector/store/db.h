@@ -34,10 +34,13 @@ enum coll_db_kind coll_db_kind(const struct coll_db *db);
 /* The last error's message. */
 const char *coll_db_error(const struct coll_db *db);
 
-/* Result of a query: rows x cols of text values, owned by the caller. */
+/* Result of a query: rows x cols of text values, owned by the caller. A
+ * BLOB (SQLite) or BYTEA (PostgreSQL) value comes as its bytes, with a NUL
+ * after them; its length is coll_db_len's. */
 struct coll_db_res {
 	size_t rows, cols;
 	char **v;        /* rows*cols, NULL = SQL NULL */
+	size_t *lens;    /* rows*cols, or NULL when no value is binary; SIZE_MAX = text */
 	int64_t changes; /* rows affected by INSERT/UPDATE/DELETE */
 };
 void coll_db_res_free(struct coll_db_res *r);
@@ -45,12 +48,20 @@ static inline const char *coll_db_val(const struct coll_db_res *r, size_t row, s
 {
 	return (row < r->rows && col < r->cols) ? r->v[row * r->cols + col] : NULL;
 }
+/* The length of a value in bytes (0 for NULL). */
+size_t coll_db_len(const struct coll_db_res *r, size_t row, size_t col);
 
 /* Runs one statement with n text params. ret may be NULL (results dropped);
  * *ret is set only on success. Statements are cached per connection by the
  * address of sql, so pass string literals. */
 int coll_db_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
 		  struct coll_db_res *ret);
+/* Marks a parameter of coll_db_query_bin as text (NUL-terminated). */
+#define COLL_DB_TEXT SIZE_MAX
+/* Like coll_db_query; lens[i] (lens may be NULL) is params[i]'s length when
+ * it is binary (bound as a BLOB / BYTEA), COLL_DB_TEXT when it is text. */
+int coll_db_query_bin(struct coll_db *db, const char *sql, const char *const *params,
+		      const size_t *lens, size_t n, struct coll_db_res *ret);
 /* Like coll_db_query, without parameters, several statements allowed. */
 int coll_db_exec(struct coll_db *db, const char *sql);
 

@@ -230,16 +230,16 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 	if (!host)
 		return -ENOMEM;
 
-	r = COLL_Q(
-		s,
-		"SELECT body FROM reports WHERE agent_id = ? AND seq = (SELECT last_seq FROM agents"
-		" WHERE id = ?)",
-		&res, id, id);
-	if (r < 0)
+	char *body = NULL;
+	size_t body_len;
+	r = coll_store_report_body(s, id, json_integer_value(json_object_get(host, "last_seq")),
+				   &body, &body_len);
+	if (r < 0 && r != -ENOENT && r != -EBADMSG && r != -EFBIG)
 		goto fail;
-	j = res.rows ? json_loads(coll_db_val(&res, 0, 0), 0, NULL) : NULL;
+	/* none kept, or unreadable: the rest of the host still shows */
+	j = body ? json_loadb(body, body_len, 0, NULL) : NULL;
+	free(body);
 	json_object_set_new(host, "report", j ? j : json_null());
-	coll_db_res_free(&res);
 
 	r = COLL_Q(s, "SELECT findings FROM current_findings WHERE agent_id = ?", &res, id);
 	if (r < 0)

@@ -169,6 +169,44 @@
 	"CREATE TRIGGER alerts_open_count AFTER INSERT OR DELETE OR UPDATE OF closed_at ON"        \
 	" alerts FOR EACH ROW EXECUTE FUNCTION erpulse_open_alerts();"
 
+/* 8: raw report bodies compressed (store/codec.h), kept for a short window
+ * and then one per agent and UTC day (store/reports.c, docs/decisions.md
+ * "zstd"). SQLite: the codec marker is added and old rows (plain text,
+ * codec 0) stay where they are until retention takes them; its BLOBs live in
+ * the TEXT-declared column as they are. */
+#define REPORTS_DAILY_COLS                                                                         \
+	"(agent_id TEXT NOT NULL, seq BIGINT NOT NULL, received_at BIGINT NOT NULL,"               \
+	" generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL,"
+/* the zstd dictionaries trained on the store's reports (store/codec.h) */
+#define CODEC_DICTS "CREATE TABLE codec_dicts (id BIGINT PRIMARY KEY, created_at BIGINT NOT NULL,"
+#define SCHEMA_V8_LITE                                                                             \
+	"ALTER TABLE reports ADD COLUMN codec SMALLINT NOT NULL DEFAULT 0;"                        \
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS " body BLOB NOT NULL,"                    \
+	" PRIMARY KEY (agent_id, seq));"                                                           \
+	"CREATE INDEX reports_daily_received ON reports_daily(received_at);" CODEC_DICTS           \
+	" dict BLOB NOT NULL);"
+/* PostgreSQL: the text column cannot hold bytes, so the old table stays as
+ * reports_plain (read through, emptied by retention, never rewritten) and
+ * reports is new, partitioned by UTC day (store/dayparts.c): a default
+ * partition takes what no day partition covers yet. The primary key of a
+ * partitioned table must hold the partition key; the seq gate on agents
+ * keeps (agent_id, seq) unique. */
+#define SCHEMA_V8_PG                                                                               \
+	"ALTER TABLE reports RENAME TO reports_plain;"                                             \
+	"ALTER INDEX reports_received RENAME TO reports_plain_received;"                           \
+	"ALTER TABLE reports_plain RENAME CONSTRAINT reports_pkey TO reports_plain_pkey;"          \
+	"CREATE TABLE reports (agent_id TEXT NOT NULL REFERENCES agents(id), seq BIGINT NOT NULL," \
+	" received_at BIGINT NOT NULL, generated_at BIGINT NOT NULL, codec SMALLINT NOT NULL,"     \
+	" body BYTEA NOT NULL, PRIMARY KEY (agent_id, seq, received_at))"                          \
+	" PARTITION BY RANGE (received_at);"                                                       \
+	"CREATE TABLE reports_default PARTITION OF reports DEFAULT;"                               \
+	"CREATE INDEX reports_default_received ON reports_default(received_at);"                   \
+	"CREATE TABLE reports_daily " REPORTS_DAILY_COLS " body BYTEA NOT NULL,"                   \
+	" PRIMARY KEY (agent_id, seq, received_at)) PARTITION BY RANGE (received_at);"             \
+	"CREATE TABLE reports_daily_default PARTITION OF reports_daily DEFAULT;"                   \
+	"CREATE INDEX reports_daily_default_received ON "                                          \
+	"reports_daily_default(received_at);" CODEC_DICTS " dict BYTEA NOT NULL);"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
@@ -177,7 +215,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V5,
 	SCHEMA_V6,
 	SCHEMA_V7,
-	"SELECT 1", /* 8: zstd */
+	SCHEMA_V8_LITE,
 	SCHEMA_V9_LITE,
 };
 static const char *const pg_migrations[] = {
@@ -188,7 +226,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V5,
 	SCHEMA_V6,
 	SCHEMA_V7,
-	"SELECT 1", /* 8: zstd */
+	SCHEMA_V8_PG,
 	SCHEMA_V9_PG,
 };
 
@@ -206,6 +244,11 @@ int coll_store_schema_version(struct coll_store *s, int *ret)
 }
 
 int coll_store_migrate(struct coll_store *s)
+{
+	return coll_store_migrate_to(s, COLL_SCHEMA_VERSION);
+}
+
+int coll_store_migrate_to(struct coll_store *s, int target)
 {
 	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
 	const char *const *m = pg ? pg_migrations : lite_migrations;
@@ -232,7 +275,7 @@ int coll_store_migrate(struct coll_store *s)
 		r = -EPROTO;
 		goto unlock;
 	}
-	for (size_t v = (size_t)version + 1; v <= n; v++) {
+	for (size_t v = (size_t)version + 1; v <= n && v <= (size_t)target; v++) {
 		r = coll_db_begin(s->db);
 		if (r < 0)
 			goto unlock;

@@ -21,6 +21,9 @@
 struct coll_store {
 	struct coll_db *db;
 	uint64_t outbox_added; /* rows coll_store_outbox_add wrote (committed or not) */
+	/* raw report bodies: every one for this many days, then one per agent
+	 * and UTC day until the retention's end (0 = every one until then) */
+	int64_t keep_raw_days;
 	char err[512];
 };
 
@@ -39,6 +42,9 @@ void coll_store_close(struct coll_store *s);
  * transaction (PostgreSQL: under pg_advisory_lock so that several collectors
  * starting together migrate once). 0 or -errno with s->err. */
 int coll_store_migrate(struct coll_store *s);
+/* coll_store_migrate up to version (tests build a store of an older
+ * schema with it). */
+int coll_store_migrate_to(struct coll_store *s, int version);
 /* Current schema version (0 = empty database). */
 int coll_store_schema_version(struct coll_store *s, int *ret);
 /* A trivial query: is the store reachable? */
@@ -171,6 +177,10 @@ struct coll_ingest {
 	/* optional: coll_store_findings_json(report), computed before the batch
 	 * (off the write lock); NULL = computed inside coll_store_ingest */
 	const char *findings_json;
+	/* optional: the body as stored (coll_codec_compress), compressed before
+	 * the batch (off the write lock); NULL = compressed by the store */
+	const void *stored;
+	size_t stored_len;
 	/* out */
 	enum coll_ingest_result result;
 	int64_t last_seq;    /* for duplicates and conflicts */
@@ -208,9 +218,34 @@ char *coll_json_compact(const json_t *j);
 char *coll_store_findings_json(const json_t *report);
 
 /* Deletes raw reports and samples older than keep_raw_s, rollups older than
- * keep_rollup_s; rolls samples up by hour first. */
+ * keep_rollup_s; rolls samples up by hour first. Raw report bodies older
+ * than s->keep_raw_days go sooner (coll_store_reports_retention). */
 int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			 int64_t keep_rollup_s);
+
+/* Raw report retention (docs/decisions.md "zstd"): every body of the last
+ * raw_days UTC days (whole days past it; 0 = the whole keep_s), one per agent
+ * and day (its last) from then until keep_s; PostgreSQL drops day partitions,
+ * SQLite deletes in short transactions. Also creates the coming days'
+ * partitions. 0 or -errno (message in s->err). */
+int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_days,
+				 int64_t keep_s);
+
+/* The stored report (agent_id, seq) as its JSON text, decoded and capped
+ * (store/codec.h). *ret: malloc'd. 0; -ENOENT when no longer kept; -EBADMSG
+ * or -EFBIG for a corrupt body (message in s->err); -errno. */
+int coll_store_report_body(struct coll_store *s, const char *agent_id, int64_t seq, char **ret,
+			   size_t *ret_len);
+/* Decodes the body column of every row of res in place (codec in column
+ * codec_col): the value becomes its JSON text; a corrupt body becomes NULL
+ * (and is counted in *ret_bad when not NULL). 0 or -errno. */
+int coll_store_decode_bodies(struct coll_store *s, struct coll_db_res *res, size_t body_col,
+			     size_t codec_col, size_t *ret_bad);
+/* The compression dictionary (store/codec.h): trains one on the latest
+ * bodies when the newest is older than a week (or there is none and enough
+ * bodies), and makes the newest the process's current one. Hourly, from the
+ * maintenance. 0 or -errno. */
+int coll_store_codec_maintain(struct coll_store *s, int64_t now);
 
 /* ---- read API -------------------------------------------------------- */
 

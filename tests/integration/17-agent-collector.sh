@@ -59,14 +59,16 @@ tap_is "  ... all delivered once, in order" \
 	"1 2 3 4 5 6 "
 tap_is "  ... spool empty" "$(ls "$SP" | grep -c '\.report$')" 0
 tap_check "  ... bodies stored byte for byte as the agent spooled and signed them" python3 -c '
-import glob,os,sqlite3,sys
+import glob,os,sqlite3,subprocess,sys
 c=sqlite3.connect(sys.argv[1])
 files=glob.glob(sys.argv[3]+"/*.report")
 assert len(files)==4
 for f in files:
     seq=int(os.path.basename(f).split(".")[0])
     spooled=open(f,"rb").read().split(b"\n",1)[1].decode()
-    (body,),=c.execute("SELECT body FROM reports WHERE agent_id=? AND seq=?", (sys.argv[2],seq))
+    (codec,body),=c.execute("SELECT codec, body FROM reports WHERE agent_id=? AND seq=?", (sys.argv[2],seq))
+    assert codec==1, seq  # a zstd frame (collector/store/codec.h)
+    body=subprocess.run(["zstd","-dcq"],input=body,capture_output=True,check=True).stdout.decode()
     assert body==spooled, seq' "$DB" "$aid" "$T/copies"
 
 # check-config asks the real collector whether it knows this agent

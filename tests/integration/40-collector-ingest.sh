@@ -78,6 +78,13 @@ coll_sql() { /usr/bin/python3 -c 'import sqlite3,sys
 c=sqlite3.connect(sys.argv[1], timeout=10)
 for r in c.execute(sys.argv[2]).fetchall(): print("|".join("" if v is None else str(v) for v in r))
 c.commit()' "$@"; }
+# coll_body DB WHERE: the stored raw body of the report row WHERE picks,
+# decoded (zstd frame, codec 1; plain text, codec 0) -- byte for byte
+coll_body() { /usr/bin/python3 -c 'import sqlite3,sys
+c=sqlite3.connect(sys.argv[1], timeout=10)
+codec,b=c.execute("SELECT codec, body FROM reports WHERE " + sys.argv[2]).fetchone()
+sys.stdout.buffer.write(b if isinstance(b, bytes) else b.encode())
+sys.exit(0 if codec in (0, 1) else 3)' "$@" | if [ "$(coll_sql "$1" "SELECT codec FROM reports WHERE $2")" = 1 ]; then zstd -dcq; else cat; fi; }
 # json_get FILE_OR_- EXPR: python expression over j (the parsed JSON)
 json_get() { /usr/bin/python3 -c 'import json,sys
 j=json.load(open(sys.argv[1]) if sys.argv[1]!="-" else sys.stdin)
@@ -163,9 +170,10 @@ tap_like "a replay of seq 1 after 2: duplicate with last_seq 2" "$(coll_send "$T
 tap_is "one raw report row per seq" "$(coll_sql "$DB" "SELECT COUNT(*) FROM reports")" "2"
 tap_is "the replay is flagged as a seq rewind" \
 	"$(coll_sql "$DB" "SELECT seq_rewinds FROM agents WHERE id='$A1'")" "1"
-tap_is "the stored raw body is byte-identical" \
-	"$(coll_sql "$DB" "SELECT body FROM reports WHERE seq=2" | tr -d '\n' | sha256sum)" \
-	"$(sha256sum <"$T/r2")"
+tap_is "the stored raw body is compressed (zstd)" \
+	"$(coll_sql "$DB" "SELECT codec, typeof(body) FROM reports WHERE seq=2")" "1|blob"
+tap_is "  ... and decodes byte-identical" \
+	"$(coll_body "$DB" "seq=2" | sha256sum)" "$(sha256sum <"$T/r2")"
 
 coll_report "$A1" 3 >"$T/r3"
 b_forged=$(coll_send "$T/k2" "$A1" "$T/r3")
@@ -223,7 +231,7 @@ sys.stdout.write(json.dumps(j, separators=(",", ":"), sort_keys=True, ensure_asc
 PY
 tap_like "SQL metacharacters in every string field: accepted" "$(coll_send "$T/k1" "$A1" "$T/evil")" '^200 .*accepted'
 tap_is "the body is stored byte for byte" \
-	"$(coll_sql "$DB" "SELECT body FROM reports WHERE seq=3" | tr -d '\n' | sha256sum)" "$(sha256sum <"$T/evil")"
+	"$(coll_body "$DB" "seq=3" | sha256sum)" "$(sha256sum <"$T/evil")"
 got=$(coll_sql "$DB" "SELECT findings FROM current_findings WHERE agent_id='$A1'" | /usr/bin/python3 -c '
 import json, sys; f = json.load(sys.stdin)[0]
 print("".join(f[k] for k in ("kind", "object", "unit", "method", "message", "remediation", "probe", "extra")))')

@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "collector/analysis/analysis.h"
+#include "collector/store/adoption.h"
+#include "collector/store/codec.h"
+#include "collector/store/dayparts.h"
+#include "collector/store/sql.h"
 #include "collector/store/store.h"
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
@@ -129,9 +133,11 @@ static json_t *frag(const char *object, double value)
 	return json_pack("[o]", j);
 }
 
-/* ingest one report (its own batch); returns the item's result */
-static enum coll_ingest_result ingest(struct coll_store *s, const struct coll_analysis *an,
-				      const char *aid, json_t *rep, int64_t *ret_last)
+/* ingest one report received at `at` (its own batch); returns the item's
+ * result */
+static enum coll_ingest_result ingest_rep_at(struct coll_store *s, const struct coll_analysis *an,
+					     const char *aid, json_t *rep, int64_t at,
+					     int64_t *ret_last)
 {
 	struct coll_ingest it = {0};
 	size_t len;
@@ -141,13 +147,19 @@ static enum coll_ingest_result ingest(struct coll_store *s, const struct coll_an
 	it.body = body;
 	it.len = len;
 	it.seq = json_integer_value(json_object_get(rep, "seq"));
-	it.received_at = now_s();
+	it.received_at = at;
 	struct coll_ingest *items[] = {&it};
 	assert_int_equal(coll_store_ingest(s, items, 1, an), 0);
 	free(body);
 	if (ret_last)
 		*ret_last = it.last_seq;
 	return it.result;
+}
+
+static enum coll_ingest_result ingest(struct coll_store *s, const struct coll_analysis *an,
+				      const char *aid, json_t *rep, int64_t *ret_last)
+{
+	return ingest_rep_at(s, an, aid, rep, now_s(), ret_last);
 }
 
 static int64_t count(struct coll_store *s, const char *sql)
@@ -668,6 +680,242 @@ static void test_retention(void **state)
 	assert_int_equal(count(s, "SELECT SUM(n) FROM rollups"), 12000);
 }
 
+/* ---- raw report bodies (store/codec.h, coll_store_reports_retention) ------------- */
+
+#define DAY 86400
+
+/* the stored body of (aid, seq) equals rep's serialization */
+static void assert_body(struct coll_store *s, const char *aid, int64_t seq, json_t *rep)
+{
+	size_t want_len, len = 0;
+	char *want = ep_report_serialize(rep, &want_len), *got = NULL;
+	int r = coll_store_report_body(s, aid, seq, &got, &len);
+	if (r < 0)
+		fail_msg("report %lld: %d %s", (long long)seq, r, s->err);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+}
+
+/* Bodies are zstd frames; a duplicate (same seq, same body) is still one;
+ * the daily bodies outlive the raw window; samples and findings stay. */
+static void test_reports_window(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a1[COLL_ID_SIZE], a2[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	make_agent(s, "Acme", cid, a1, &kp);
+	make_agent(s, "Acme", cid, a2, &kp);
+	int64_t now = now_s(), today = now - now % DAY;
+	/* a1: 3 reports 5 days ago, 2 three days ago, 2 yesterday, 1 today;
+	 * a2: 1 report 5 days ago */
+	const int64_t at[] = {today - 5 * DAY + 3600,  today - 5 * DAY + 7200,
+			      today - 5 * DAY + 82800, today - 3 * DAY + 3600,
+			      today - 3 * DAY + 7200,  today - DAY + 3600,
+			      today - DAY + 7200,      now};
+	json_t *rep[8];
+	for (int i = 0; i < 8; i++) {
+		rep[i] = report(a1, i + 1, frag("odoo/public.a_idx", 10 + i), "erp01");
+		assert_int_equal(ingest_rep_at(s, &an, a1, rep[i], at[i], NULL),
+				 COLL_INGEST_ACCEPTED);
+	}
+	json_t *other = report(a2, 1, frag("odoo/public.b_idx", 5), "erp02");
+	assert_int_equal(ingest_rep_at(s, &an, a2, other, today - 5 * DAY + 60, NULL),
+			 COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports WHERE codec = 1"), 9);
+	assert_body(s, a1, 2, rep[1]);
+	/* the resend of the last report, and of an older one: duplicates */
+	int64_t last = 0;
+	assert_int_equal(ingest(s, &an, a1, rep[7], &last), COLL_INGEST_DUPLICATE);
+	assert_int_equal(last, 8);
+	assert_int_equal(ingest(s, &an, a1, rep[3], &last), COLL_INGEST_DUPLICATE);
+	/* another body under a taken seq: a conflict */
+	json_t *forged = report(a1, 8, frag("odoo/public.z_idx", 99), "erp01");
+	assert_int_equal(ingest(s, &an, a1, forged, NULL), COLL_INGEST_CONFLICT);
+	json_decref(forged);
+
+	int64_t samples = count(s, "SELECT COUNT(*) FROM samples");
+	int64_t findings = count(s, "SELECT COUNT(*) FROM current_findings");
+	assert_true(samples >= 1);
+	s->keep_raw_days = 2;
+	assert_int_equal(coll_store_retention(s, now, 30 * DAY, 400 * DAY), 0);
+	/* raw: yesterday and today; daily: the last of each older day and agent */
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 3);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports_daily"), 3);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), samples);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings"), findings);
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(coll_store_report_body(s, a1, 1, &text, &len), -ENOENT);
+	assert_int_equal(coll_store_report_body(s, a1, 4, &text, &len), -ENOENT);
+	assert_null(text);
+	assert_body(s, a1, 3, rep[2]);
+	assert_body(s, a1, 5, rep[4]);
+	assert_body(s, a1, 6, rep[5]);
+	assert_body(s, a2, 1, other);
+	/* the resend of a report kept as the day's: still a duplicate */
+	assert_int_equal(ingest(s, &an, a1, rep[2], NULL), COLL_INGEST_DUPLICATE);
+	/* adoption: one body per agent and day, decoded */
+	struct coll_scope all = {0};
+	struct coll_db_res res;
+	assert_int_equal(coll_store_adoption_reports(s, &all, cid, now - 30 * DAY, &res), 0);
+	assert_int_equal(res.rows, 5);
+	for (size_t i = 0; i < res.rows; i++)
+		assert_int_equal(coll_db_val(&res, i, 1)[0], '{');
+	coll_db_res_free(&res);
+	if (pg) {
+		/* today's rows moved out of the default partition into today's */
+		int64_t *days = NULL;
+		size_t n = 0;
+		assert_int_equal(coll_part_days(s, "reports", &days, &n), 0);
+		assert_true(n >= 3);
+		bool have_today = false;
+		for (size_t i = 0; i < n; i++)
+			have_today |= days[i] == today;
+		free(days);
+		assert_true(have_today);
+		assert_int_equal(count(s, "SELECT COUNT(*) FROM reports_default"), 0);
+	}
+	/* the daily bodies older than the retention go too */
+	assert_int_equal(coll_store_retention(s, now, 4 * DAY, 400 * DAY), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports_daily"), 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 3);
+	assert_body(s, a1, 5, rep[4]);
+	for (int i = 0; i < 8; i++)
+		json_decref(rep[i]);
+	json_decref(other);
+}
+
+/* A store of schema 5 with plain-text bodies, migrated: the old rows read,
+ * count for duplicates, and retire into the daily bodies. */
+static void test_reports_legacy(void **state)
+{
+	struct coll_store *s = *state;
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	coll_store_close(s);
+	*state = s = NULL;
+	char err[512] = "";
+	struct coll_db_opts o = {.statement_timeout_ms = 5000, .busy_timeout_ms = 5000};
+	if (!pg) { /* a new file */
+		size_t l = strlen(url);
+		snprintf(url + l - 3, sizeof(url) - (l - 3), "v5.db");
+	}
+	assert_int_equal(coll_store_open(url, &o, &s, err, sizeof(err)), 0);
+	*state = s;
+	if (pg)
+		assert_int_equal(coll_db_exec(s->db, "DROP SCHEMA public CASCADE; CREATE SCHEMA "
+						     "public"),
+				 0);
+	assert_int_equal(coll_store_migrate_to(s, 5), 0);
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	make_agent(s, "Acme", cid, aid, &kp);
+	int64_t now = now_s(), today = now - now % DAY;
+	json_t *rep[2];
+	for (int i = 0; i < 2; i++) {
+		rep[i] = report(aid, i + 1, NULL, "erp01");
+		size_t len;
+		char *body = ep_report_serialize(rep[i], &len);
+		assert_int_equal(
+			COLL_Q(s,
+			       "INSERT INTO reports (agent_id, seq, received_at, generated_at,"
+			       " body) VALUES (?, ?, ?, 0, ?)",
+			       NULL, aid, coll_i2s(i + 1).s,
+			       coll_i2s(today - 4 * DAY + 3600 * (i + 1)).s, body),
+			0);
+		free(body);
+	}
+	assert_int_equal(COLL_Q(s, "UPDATE agents SET last_seq = 2 WHERE id = ?", NULL, aid), 0);
+	assert_int_equal(coll_store_migrate(s), 0);
+
+	assert_body(s, aid, 1, rep[0]);
+	assert_body(s, aid, 2, rep[1]);
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	assert_int_equal(ingest(s, &an, aid, rep[1], NULL), COLL_INGEST_DUPLICATE);
+	json_t *host = NULL;
+	struct coll_scope all = {0};
+	assert_int_equal(coll_store_host(s, &all, aid, now, &host), 0);
+	assert_true(json_is_object(json_object_get(host, "report")));
+	json_decref(host);
+	json_t *next = report(aid, 3, NULL, "erp01");
+	assert_int_equal(ingest(s, &an, aid, next, NULL), COLL_INGEST_ACCEPTED);
+	assert_body(s, aid, 3, next);
+
+	s->keep_raw_days = 1;
+	assert_int_equal(coll_store_retention(s, now, 30 * DAY, 400 * DAY), 0);
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(coll_store_report_body(s, aid, 1, &text, &len), -ENOENT);
+	assert_body(s, aid, 2, rep[1]); /* the day's last, kept as it was written */
+	assert_body(s, aid, 3, next);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports_daily WHERE codec = 0"), 1);
+	/* a corrupt body: an error, and the host still shows */
+	assert_int_equal(coll_db_exec(s->db, "UPDATE reports SET body = body || body"), 0);
+	assert_int_equal(coll_store_report_body(s, aid, 3, &text, &len), -EBADMSG);
+	assert_non_null(strstr(s->err, "corrupt"));
+	assert_int_equal(coll_store_host(s, &all, aid, now, &host), 0);
+	assert_true(json_is_null(json_object_get(host, "report")));
+	json_decref(host);
+	for (int i = 0; i < 2; i++)
+		json_decref(rep[i]);
+	json_decref(next);
+}
+
+/* A dictionary trained on the store's bodies: new bodies use it, every
+ * reader finds it (in this process or, by id, in the store). */
+static void test_reports_dict(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	make_agent(s, "Acme", cid, aid, &kp);
+	int64_t now = now_s();
+	assert_int_equal(coll_store_codec_maintain(s, now), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM codec_dicts"), 0); /* nothing to learn */
+	char obj[64];
+	json_t *seven = NULL;
+	for (int i = 1; i <= 120; i++) {
+		snprintf(obj, sizeof(obj), "odoo/public.idx_%d", i % 17);
+		json_t *r = report(aid, i, frag(obj, 10 + i % 50), "erp01");
+		assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+		if (i == 7)
+			seven = r;
+		else
+			json_decref(r);
+	}
+	assert_int_equal(coll_store_codec_maintain(s, now), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM codec_dicts"), 1);
+	json_t *r = report(aid, 121, frag("odoo/public.idx_3", 33), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	struct coll_db_res res;
+	assert_int_equal(
+		coll_db_query(s->db, "SELECT body FROM reports WHERE seq = 121", NULL, 0, &res), 0);
+	uint32_t id = coll_codec_frame_dict(coll_db_val(&res, 0, 0), coll_db_len(&res, 0, 0));
+	coll_db_res_free(&res);
+	assert_int_not_equal(id, 0);
+	assert_int_equal(count(s, "SELECT MIN(id) FROM codec_dicts"), id);
+	assert_body(s, aid, 121, r);
+	assert_body(s, aid, 7, seven); /* written before the dictionary */
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_DUPLICATE);
+	/* another process: the dictionary comes from the store */
+	coll_codec_forget_all();
+	assert_body(s, aid, 121, r);
+	/* a dictionary gone: a clear error, not a crash */
+	coll_codec_forget_all();
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM codec_dicts"), 0);
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(coll_store_report_body(s, aid, 121, &text, &len), -EBADMSG);
+	assert_non_null(strstr(s->err, "dictionary"));
+	assert_null(text);
+	json_decref(r);
+	json_decref(seven);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -686,6 +934,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",
