@@ -137,10 +137,10 @@ logp = {"name": "odoo-log", "status": "ok", "metrics": {"source": "odoo", "top_s
      "sample": "..."},
     {"signature": "werkzeug: Exception on /web/dataset/call_kw", "count": 12, "sample": "..."}]},
     "findings": []}
-c.execute("INSERT INTO reports VALUES (?,?,?,?,?)",
-          (DB_ID, 2, NOW - 300, NOW - 300, report("erp-db-01", [patches])))
-c.execute("INSERT INTO reports VALUES (?,?,?,?,?)",
-          (APP_ID, 2, NOW - 300, NOW - 300, report("erp-app-01", [logp])))
+# codec 0: a plain body (collector/store/codec.h), as an older collector stored it
+RAW = "INSERT INTO reports (agent_id, seq, received_at, generated_at, codec, body) VALUES (?,?,?,?,0,?)"
+c.execute(RAW, (DB_ID, 2, NOW - 300, NOW - 300, report("erp-db-01", [patches])))
+c.execute(RAW, (APP_ID, 2, NOW - 300, NOW - 300, report("erp-app-01", [logp])))
 
 # the customer's score per month, Jun..Nov, one row every 6 hours
 monthly = [(6, 55), (7, 63), (8, 68), (9, 74), (10, 70), (11, 62)]
