@@ -371,7 +371,7 @@ static void sec_risks(struct coll_dx *c)
 					   "report.col.remediation"};
 	static const double w[] = {0.3, 2.2, 1.2, 1.2, 1.3, 3.2};
 	const struct coll_report_model *m = c->m;
-	char buf[TEXT_MAX], n[16];
+	char buf[TEXT_MAX], n[24];
 	coll_dx_heading(c, "report.section.risks");
 	if (m->n_risks == 0) {
 		if (m->hosts)
