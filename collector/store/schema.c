@@ -92,12 +92,87 @@
 	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
 	"ALTER TABLE agents ADD COLUMN label TEXT;"
 
+/* 6: flat ingest cost and bounded history (issue 16, docs/decisions.md
+ * "pgpart"). SQLite: samples WITHOUT ROWID, so that the key is stored once
+ * (the rowid table kept it in the row and again in the primary key's index)
+ * and without the ts index (retention walks the key, store/partitions.c);
+ * rollups get an index on hour so that their retention goes in chunks. */
+#define SCHEMA_V6_LITE                                                                             \
+	"CREATE TABLE samples_v6 (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT "    \
+	"NULL,"                                                                                    \
+	" value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts)) WITHOUT ROWID;"     \
+	"INSERT INTO samples_v6 (agent_id, series, ts, value) SELECT agent_id, series, ts, value"  \
+	" FROM samples;"                                                                           \
+	"DROP TABLE samples;"                                                                      \
+	"ALTER TABLE samples_v6 RENAME TO samples;"                                                \
+	"CREATE INDEX rollups_hour ON rollups(hour);"
+
+/* PostgreSQL: samples (one partition per UTC day), rollups and
+ * score_history (one per 7 days) partitioned by time, retention by
+ * dropping whole partitions; each has a DEFAULT partition for rows outside
+ * the partitions made (a clock far off), which retention empties. The old
+ * tables' rows move into partitions made for their range here (at most the
+ * last 400 days of it; older rows go to DEFAULT). Partitions are made by
+ * erpulse_partitions_ensure (ahead of time, by the collector's maintenance,
+ * store/partitions.c). No index on ts: queries give agent_id and a time
+ * range, which prunes partitions. */
+#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD)                                                  \
+	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
+	"ALTER INDEX " T "_pkey RENAME TO " T "_v5_pkey;"                                          \
+	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
+	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
+	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
+	" MAX(" COL ") - 400 * 86400), MAX(" COL ")) FROM " T "_v5 HAVING COUNT(*) > 0;"           \
+	"INSERT INTO " T " SELECT * FROM " T "_v5;"                                                \
+	"DROP TABLE " T "_v5;"
+
+#define SCHEMA_V6_PG                                                                               \
+	"CREATE OR REPLACE FUNCTION erpulse_partitions_ensure(tbl TEXT, col TEXT, period BIGINT,"  \
+	" lo BIGINT, hi BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $f$"                           \
+	" DECLARE d BIGINT; part TEXT; made INTEGER := 0;"                                         \
+	" BEGIN"                                                                                   \
+	"  PERFORM pg_advisory_xact_lock(723845011, hashtext(tbl));"                               \
+	"  d := lo - ((lo % period) + period) % period;"                                           \
+	"  WHILE d <= hi LOOP"                                                                     \
+	"   part := tbl || '_p' || to_char(to_timestamp(d) AT TIME ZONE 'UTC', 'YYYYMMDD');"       \
+	"   IF to_regclass(part) IS NULL THEN"                                                     \
+	"    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', part, tbl);"           \
+	"    EXECUTE format('WITH m AS (DELETE FROM %I WHERE %I >= %s AND %I < %s RETURNING *)"    \
+	" INSERT INTO %I SELECT * FROM m', tbl || '_default', col, d, col, d + period, part);"     \
+	"    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',"    \
+	" tbl, part, d, d + period);"                                                              \
+	"    made := made + 1;"                                                                    \
+	"   END IF;"                                                                               \
+	"   d := d + period;"                                                                      \
+	"  END LOOP;"                                                                              \
+	"  RETURN made;"                                                                           \
+	" END $f$;"                                                                                \
+	"DROP INDEX samples_ts;"                                                                   \
+	"DROP INDEX score_history_ts;" PG_PARTITIONED(                                             \
+		"samples",                                                                         \
+		"agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,"                \
+		" value DOUBLE PRECISION NOT NULL",                                                \
+		"agent_id, series, ts", "ts", "86400")                                             \
+		PG_PARTITIONED("rollups",                                                          \
+			       "agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT "    \
+			       "NULL,"                                                             \
+			       " n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL,"               \
+			       " vmin DOUBLE PRECISION NOT NULL, vmax DOUBLE PRECISION NOT NULL",  \
+			       "agent_id, series, hour", "hour", "604800")                         \
+			PG_PARTITIONED("score_history",                                            \
+				       "agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"               \
+				       " score INTEGER NOT NULL, cat_database INTEGER,"            \
+				       " cat_storage INTEGER, cat_errors INTEGER,"                 \
+				       " cat_patches INTEGER, cat_liveness INTEGER",               \
+				       "agent_id, ts", "ts", "604800")
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_V6_LITE,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -105,6 +180,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
+	SCHEMA_V6_PG,
 };
 
 /* ---- migrations ---------------------------------------------------------- */
@@ -163,7 +239,10 @@ int coll_store_migrate(struct coll_store *s)
 			goto unlock;
 		}
 	}
-	r = 0;
+	/* this day's partitions and the next few (PostgreSQL; store/partitions.c) */
+	r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
+	if (r < 0)
+		goto unlock;
 unlock:
 	if (r < 0)
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));

@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 5
+#define COLL_SCHEMA_VERSION 6
 
 struct coll_store {
 	struct coll_db *db;
@@ -211,6 +211,25 @@ char *coll_store_findings_json(const json_t *report);
  * keep_rollup_s; rolls samples up by hour first. */
 int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			 int64_t keep_rollup_s);
+
+/* ---- time-ordered history (store/partitions.c) ---- */
+
+struct coll_retention_stats {
+	size_t partitions_dropped; /* PostgreSQL */
+	size_t series_retired;     /* SQLite: sample series rolled up and cut */
+	int64_t longest_tx_ms;     /* SQLite: the longest write transaction */
+};
+/* PostgreSQL: makes the partitions of samples, rollups and score history
+ * around now (one period back, three ahead; docs/decisions.md "pgpart").
+ * No-op for SQLite. 0 or -errno (message in s->err). */
+int coll_store_partitions_maintain(struct coll_store *s, int64_t now);
+/* The retention of samples (rolled up by hour first) older than keep_raw_s,
+ * rollups and score history older than keep_rollup_s: PostgreSQL drops whole
+ * partitions once every row in them is past the window (never DELETE
+ * scans); SQLite deletes in short transactions. ret_stats may be NULL.
+ * 0 or -errno (message in s->err). */
+int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
+				 int64_t keep_rollup_s, struct coll_retention_stats *ret_stats);
 
 /* ---- read API -------------------------------------------------------- */
 
