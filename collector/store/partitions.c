@@ -50,7 +50,8 @@ static const struct part_table part_tables[] = {
 static int append_rollup(struct ep_buf *b, const char *table, const char *where)
 {
 	if (ep_buf_append(b, ROLLUP_INSERT, strlen(ROLLUP_INSERT)) < 0 ||
-	    ep_buf_append(b, table, strlen(table)) < 0 || ep_buf_append(b, where, strlen(where)) < 0 ||
+	    ep_buf_append(b, table, strlen(table)) < 0 ||
+	    ep_buf_append(b, where, strlen(where)) < 0 ||
 	    ep_buf_append(b, ROLLUP_MERGE "; ", strlen(ROLLUP_MERGE "; ")) < 0)
 		return -ENOMEM;
 	return 0;
@@ -276,22 +277,25 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 		r = coll_store_partitions_maintain(s, now);
 		for (size_t i = 0; r == 0 && i < EP_ARRAY_SIZE(part_tables); i++) {
 			const struct part_table *t = &part_tables[i];
-			r = pg_drop_before(s, t, now - (t->period == DAY ? keep_raw_s : keep_rollup_s),
+			r = pg_drop_before(s, t,
+					   now - (t->period == DAY ? keep_raw_s : keep_rollup_s),
 					   &st.partitions_dropped);
 		}
 	} else {
 		r = lite_samples_retention(s, now - keep_raw_s, &c, &st.series_retired);
 		if (r == 0)
-			r = lite_delete_chunks(s,
-					       "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM"
-					       " rollups WHERE hour < CAST(? AS BIGINT) LIMIT 5000)",
-					       now - keep_rollup_s, &c);
+			r = lite_delete_chunks(
+				s,
+				"DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM"
+				" rollups WHERE hour < CAST(? AS BIGINT) LIMIT 5000)",
+				now - keep_rollup_s, &c);
 		if (r == 0)
-			r = lite_delete_chunks(s,
-					       "DELETE FROM score_history WHERE rowid IN (SELECT rowid"
-					       " FROM score_history WHERE ts < CAST(? AS BIGINT) LIMIT"
-					       " 5000)",
-					       now - keep_rollup_s, &c);
+			r = lite_delete_chunks(
+				s,
+				"DELETE FROM score_history WHERE rowid IN (SELECT rowid"
+				" FROM score_history WHERE ts < CAST(? AS BIGINT) LIMIT"
+				" 5000)",
+				now - keep_rollup_s, &c);
 		st.longest_tx_ms = c.longest_ms;
 	}
 	if (r < 0 && !s->err[0])

@@ -112,17 +112,18 @@
  * dropping whole partitions; each has a DEFAULT partition for rows outside
  * the partitions made (a clock far off), which retention empties. The old
  * tables' rows move into partitions made for their range here (at most the
- * last 400 days of it; older rows go to DEFAULT). Partitions are made by
+ * last 40 days of samples, 400 of the others; older rows go to DEFAULT). Partitions are made by
  * erpulse_partitions_ensure (ahead of time, by the collector's maintenance,
  * store/partitions.c). No index on ts: queries give agent_id and a time
  * range, which prunes partitions. */
-#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD)                                                  \
+#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
 	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
 	"ALTER INDEX " T "_pkey RENAME TO " T "_v5_pkey;"                                          \
 	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
 	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
 	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
-	" MAX(" COL ") - 400 * 86400), MAX(" COL ")) FROM " T "_v5 HAVING COUNT(*) > 0;"           \
+	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " T                          \
+	"_v5 HAVING COUNT(*) > 0;"                                                                 \
 	"INSERT INTO " T " SELECT * FROM " T "_v5;"                                                \
 	"DROP TABLE " T "_v5;"
 
@@ -152,19 +153,19 @@
 		"samples",                                                                         \
 		"agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,"                \
 		" value DOUBLE PRECISION NOT NULL",                                                \
-		"agent_id, series, ts", "ts", "86400")                                             \
+		"agent_id, series, ts", "ts", "86400", "40")                                       \
 		PG_PARTITIONED("rollups",                                                          \
 			       "agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT "    \
 			       "NULL,"                                                             \
 			       " n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL,"               \
 			       " vmin DOUBLE PRECISION NOT NULL, vmax DOUBLE PRECISION NOT NULL",  \
-			       "agent_id, series, hour", "hour", "604800")                         \
+			       "agent_id, series, hour", "hour", "604800", "400")                  \
 			PG_PARTITIONED("score_history",                                            \
 				       "agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"               \
 				       " score INTEGER NOT NULL, cat_database INTEGER,"            \
 				       " cat_storage INTEGER, cat_errors INTEGER,"                 \
 				       " cat_patches INTEGER, cat_liveness INTEGER",               \
-				       "agent_id, ts", "ts", "604800")
+				       "agent_id, ts", "ts", "604800", "400")
 
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
