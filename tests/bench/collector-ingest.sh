@@ -20,7 +20,8 @@ BENCH=$O/build/obj/tests/bench/collector-ingest
 COLLECTOR=${BENCH_COLLECTOR:-$COLLECTOR}
 AGENTS=${AGENTS:-256} REPORTS=${REPORTS:-40} CONC=${CONC:-64}
 GROW_HOSTS=${GROW_HOSTS:-10000} GROW_REPORTS=${GROW_REPORTS:-30}
-COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "max_per_ip = 100000")
+COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "max_per_ip = 100000"
+	"enroll_global_per_minute = 1000000" "enroll_global_burst = 1000000")
 declare -A CPU RPS VERIFY
 
 # bench LABEL URLS PIDS: one load run against the running collector(s) (the
