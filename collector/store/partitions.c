@@ -57,6 +57,52 @@ static int append_rollup(struct ep_buf *b, const char *table, const char *where)
 	return 0;
 }
 
+/* ---- writing ------------------------------------------------------------------------- */
+
+#define SAMPLE_ROWS_MAX 16
+#define R1              "(?, ?, ?, ?)"
+#define R2              R1 ", " R1
+#define R4              R2 ", " R2
+#define R8              R4 ", " R4
+#define SAMPLES_INSERT  "INSERT INTO samples (agent_id, series, ts, value) VALUES "
+#define SAMPLES_UPSERT  " ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value"
+
+/* One statement per row count (the statement cache keys on the text's
+ * address): 1, 2, 4, 8 and 16 rows; other counts are made of these. */
+static const char *const samples_sql[] = {
+	SAMPLES_INSERT R1 SAMPLES_UPSERT,         SAMPLES_INSERT R2 SAMPLES_UPSERT,
+	SAMPLES_INSERT R4 SAMPLES_UPSERT,         SAMPLES_INSERT R8 SAMPLES_UPSERT,
+	SAMPLES_INSERT R8 ", " R8 SAMPLES_UPSERT,
+};
+
+int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
+			   const char *const *series, const double *value, size_t n)
+{
+	const char *params[4 * SAMPLE_ROWS_MAX];
+	struct coll_num vals[SAMPLE_ROWS_MAX], t = coll_i2s(ts);
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = 0, rows = 1;
+		while (k + 1 < EP_ARRAY_SIZE(samples_sql) && rows * 2 <= n - done) {
+			k++;
+			rows *= 2;
+		}
+		for (size_t i = 0; i < rows; i++) {
+			vals[i] = coll_d2s(value[done + i]);
+			params[4 * i] = agent_id;
+			params[4 * i + 1] = series[done + i];
+			params[4 * i + 2] = t.s;
+			params[4 * i + 3] = vals[i].s;
+		}
+		int r = coll_sql_query(s, samples_sql[k], params, 4 * rows, NULL);
+		if (r < 0)
+			return r;
+		done += rows;
+	}
+	return 0;
+}
+
 /* ---- PostgreSQL: partitions ------------------------------------------------------ */
 
 int coll_store_partitions_maintain(struct coll_store *s, int64_t now)

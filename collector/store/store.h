@@ -223,6 +223,11 @@ struct coll_retention_stats {
  * around now (one period back, three ahead; docs/decisions.md "pgpart").
  * No-op for SQLite. 0 or -errno (message in s->err). */
 int coll_store_partitions_maintain(struct coll_store *s, int64_t now);
+/* Stores n samples of an agent at ts (series[i] = value[i]; a sample
+ * already there is replaced) in as few statements as it can (one for up
+ * to 16). Inside the ingest transaction. 0 or -errno. */
+int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
+			   const char *const *series, const double *value, size_t n);
 /* The retention of samples (rolled up by hour first) older than keep_raw_s,
  * rollups and score history older than keep_rollup_s: PostgreSQL drops whole
  * partitions once every row in them is past the window (never DELETE

@@ -10,6 +10,8 @@
  *   collector-ingest --url URL[,URL2...] --token TOKEN [--agents 256]
  *                    [--reports 40] [--concurrency 64] [--hook-port PORT]
  *                    [--triggers 4] [--label sqlite] [--pid PID[,PID2...]]
+ * --ids-file F --wait-file W: after enrollment, writes the agents' ids to F
+ * (one a line) and waits until W exists (the caller gives them history).
  * Several URLs: collectors over one store; agent i enrolls with and reports
  * to URL i mod n, and the collector CPU is the sum over the PIDs. The last
  * line ("result LABEL rps=... cpu_us=...") is for the calling script.
@@ -381,7 +383,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 int main(int argc, char **argv)
 {
 	const char *token = NULL, *label = "collector";
-	const char *url_opt = NULL, *pid_opt = NULL;
+	const char *url_opt = NULL, *pid_opt = NULL, *ids_file = NULL, *wait_file = NULL;
 	char *url_arg = NULL, *pid_arg = NULL, *urls[MAX_URLS], *pid_s[MAX_URLS];
 	int n_agents = 256, n_reports = 40, conc = 64, hook_port = 0, triggers = 4;
 	int n_urls = 0, n_pids = 0, pids[MAX_URLS];
@@ -407,6 +409,10 @@ int main(int argc, char **argv)
 			triggers = (int)strtol(v, NULL, 10);
 		else if (!strcmp(argv[i], "--pid"))
 			pid_opt = v;
+		else if (!strcmp(argv[i], "--ids-file"))
+			ids_file = v;
+		else if (!strcmp(argv[i], "--wait-file"))
+			wait_file = v;
 		else
 			continue;
 		i++;
@@ -436,6 +442,18 @@ int main(int argc, char **argv)
 			return 1;
 		if (build(a, n_reports) < 0)
 			return 1;
+	}
+	if (ids_file) {
+		FILE *f = fopen(ids_file, "w");
+		if (!f) {
+			perror(ids_file);
+			return 1;
+		}
+		for (int i = 0; i < n_agents; i++)
+			fprintf(f, "%s\n", agents[i].id);
+		fclose(f);
+		while (wait_file && access(wait_file, F_OK) != 0)
+			usleep(100000);
 	}
 	size_t total = (size_t)n_agents * (size_t)n_reports;
 	double avg = 0;
