@@ -232,3 +232,5 @@ if pg_start "synchronous_commit = on" "fsync = on" "shared_buffers = 256MB" >/de
 else
 	echo "postgresql: could not start a test server; skipped"
 fi
+# BENCH_LOGS=DIR keeps the collectors' logs (the temp dir goes at exit)
+[ -z "${BENCH_LOGS:-}" ] || cp "$T"/*.log "$BENCH_LOGS"/ 2>/dev/null
