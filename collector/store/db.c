@@ -339,6 +339,8 @@ out:
 
 static int64_t pg_wait_until(const struct coll_db *db)
 {
+	if (db->opts.statement_timeout_ms <= 0) /* none (a migration) */
+		return db->deadline_ms;
 	int64_t until = ep_mono_ms() + db->opts.statement_timeout_ms + 500;
 	return db->deadline_ms < until ? db->deadline_ms : until;
 }
@@ -767,6 +769,18 @@ int coll_db_exec(struct coll_db *db, const char *sql)
 		}
 		return 0;
 	}
+	return pg_exec(db, sql);
+}
+
+int coll_db_set_statement_timeout(struct coll_db *db, int64_t ms, int64_t *ret_old)
+{
+	if (ret_old)
+		*ret_old = db->opts.statement_timeout_ms;
+	db->opts.statement_timeout_ms = ms;
+	if (db->kind != COLL_DB_PG)
+		return 0;
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %lld", (long long)(ms > 0 ? ms : 0));
 	return pg_exec(db, sql);
 }
 

@@ -67,6 +67,10 @@ double coll_db_row_double(const struct coll_db_row *row, size_t col);
 /* Like coll_db_query, without parameters, several statements allowed. */
 int coll_db_exec(struct coll_db *db, const char *sql);
 
+/* The statement timeout from now on (0 = none: a migration that rewrites a
+ * large table); *ret_old (may be NULL) gets the one before. 0 or -errno. */
+int coll_db_set_statement_timeout(struct coll_db *db, int64_t ms, int64_t *ret_old);
+
 /* BEGIN (IMMEDIATE on SQLite) / COMMIT / ROLLBACK. */
 int coll_db_begin(struct coll_db *db);
 int coll_db_commit(struct coll_db *db);

@@ -233,9 +233,9 @@ static int next_series(struct coll_store *s, const char *agent, const char *seri
 		       struct coll_db_res *ret)
 {
 	return COLL_Q(s,
-		      "SELECT agent_id, series, ts FROM samples WHERE agent_id > ? OR (agent_id = ?"
-		      " AND series > ?) ORDER BY agent_id, series, ts LIMIT 1",
-		      ret, agent, agent, series);
+		      "SELECT agent_id, series, ts FROM samples WHERE (agent_id, series) > (?, ?)"
+		      " ORDER BY agent_id, series, ts LIMIT 1",
+		      ret, agent, series);
 }
 
 static int lite_samples_retention(struct coll_store *s, int64_t cutoff, struct tx_clock *c,

@@ -203,6 +203,7 @@ int coll_store_migrate(struct coll_store *s)
 	const char *const *m = pg ? pg_migrations : lite_migrations;
 	size_t n = pg ? EP_ARRAY_SIZE(pg_migrations) : EP_ARRAY_SIZE(lite_migrations);
 	int r, version = 0;
+	int64_t timeout = -1; /* the statement timeout to put back, -1 = untouched */
 
 	if (pg) {
 		r = coll_db_exec(s->db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")");
@@ -224,6 +225,13 @@ int coll_store_migrate(struct coll_store *s)
 		r = -EPROTO;
 		goto unlock;
 	}
+	/* a migration may rewrite a large table (6: the history into
+	 * partitions): no statement timeout while it runs */
+	if ((size_t)version < n) {
+		r = coll_db_set_statement_timeout(s->db, 0, &timeout);
+		if (r < 0)
+			goto unlock;
+	}
 	for (size_t v = (size_t)version + 1; v <= n; v++) {
 		r = coll_db_begin(s->db);
 		if (r < 0)
@@ -240,6 +248,10 @@ int coll_store_migrate(struct coll_store *s)
 			goto unlock;
 		}
 	}
+	r = timeout >= 0 ? coll_db_set_statement_timeout(s->db, timeout, NULL) : 0;
+	timeout = -1;
+	if (r < 0)
+		goto unlock;
 	/* this day's partitions and the next few (PostgreSQL; store/partitions.c) */
 	r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
 	if (r < 0)
@@ -247,6 +259,8 @@ int coll_store_migrate(struct coll_store *s)
 unlock:
 	if (r < 0)
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	if (timeout >= 0)
+		coll_db_set_statement_timeout(s->db, timeout, NULL);
 	if (pg)
 		coll_db_exec(s->db, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")");
 	return r;
