@@ -134,6 +134,24 @@ static bool part_name_ok(const char *name)
 	return n > 0;
 }
 
+/* Inside a transaction: takes the lock erpulse_partitions_ensure takes
+ * for t (schema.c; two collectors' retention and partition making run one
+ * at a time) and says whether partition name is gone meanwhile. */
+static int partition_locked_gone(struct coll_store *s, const struct part_table *t, const char *name,
+				 bool *ret_gone)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s, "SELECT pg_advisory_xact_lock(723845011, hashtext(?))", NULL, t->name);
+	if (r == 0) /* a statement of its own: it sees what the lock waited for */
+		r = COLL_Q(s, "SELECT to_regclass(?) IS NULL", &res, name);
+	if (r < 0)
+		return r;
+	const char *v = coll_db_val(&res, 0, 0);
+	*ret_gone = v && (v[0] == 't' || v[0] == '1');
+	coll_db_res_free(&res);
+	return 0;
+}
+
 /* Drops t's partitions whose upper bound is at or before cutoff (samples:
  * rolled up first, in the same transaction); empties the DEFAULT
  * partition of rows before cutoff (normally none). *ret_dropped counts. */
@@ -158,9 +176,12 @@ static int pg_drop_before(struct coll_store *s, const struct part_table *t, int6
 			r = append_rollup(&sql, name, "");
 		if (r == 0)
 			r = ep_buf_printf(&sql, "DROP TABLE %s", name);
+		bool gone = false;
 		if (r == 0)
 			r = coll_db_begin(s->db);
-		if (r == 0)
+		if (r == 0) /* another collector's retention may have dropped it */
+			r = partition_locked_gone(s, t, name, &gone);
+		if (r == 0 && !gone)
 			r = coll_db_exec(s->db, sql.data);
 		if (r == 0)
 			r = coll_db_commit(s->db);
@@ -168,7 +189,7 @@ static int pg_drop_before(struct coll_store *s, const struct part_table *t, int6
 		if (r < 0) {
 			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
 			coll_db_rollback(s->db);
-		} else {
+		} else if (!gone) {
 			(*ret_dropped)++;
 		}
 	}
