@@ -110,20 +110,50 @@ static int cmp_sample(const void *a, const void *b)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Puts the k-th smallest of v[0..n) at v[k], smaller ones before it and
+ * larger ones after (quickselect: O(n) on average, where a sort was
+ * O(n log n) for every series of every report). */
+static void select_kth(double *v, size_t n, size_t k)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;
+	}
 }
 
-/* Median of v[0..n) (n > 0); sorts v in place. */
+/* Median of v[0..n) (n > 0); reorders v. */
 static double median_sorting(double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
+	select_kth(v, n, n / 2);
 	if (n % 2)
 		return v[n / 2];
-	return (v[n / 2 - 1] + v[n / 2]) / 2.0;
+	double below = v[0]; /* the largest of the lower half */
+	for (size_t i = 1; i < n / 2; i++)
+		if (v[i] > below)
+			below = v[i];
+	return (below + v[n / 2]) / 2.0;
 }
 
 /* Median and MAD of v (n > 0), using scratch (n doubles). */
