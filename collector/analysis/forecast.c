@@ -110,6 +110,33 @@ static int cmp_sample(const void *a, const void *b)
 	return 0;
 }
 
+/* Sorts s by time, oldest first. The analysis passes its history newest
+ * first with this report's sample last: reversed, only the first is out of
+ * place, and one move sorts it (any other order: qsort). */
+static void sort_by_time(struct coll_sample *s, size_t m)
+{
+	bool sorted = true;
+	for (size_t i = 1; i < m && sorted; i++)
+		sorted = s[i - 1].t <= s[i].t;
+	if (sorted)
+		return;
+	for (size_t i = 0, j = m - 1; i < j; i++, j--) {
+		struct coll_sample t = s[i];
+		s[i] = s[j];
+		s[j] = t;
+	}
+	bool rest = s[0].t >= s[m - 1].t;
+	for (size_t i = 2; i < m && rest; i++)
+		rest = s[i - 1].t <= s[i].t;
+	if (rest) {
+		struct coll_sample first = s[0];
+		memmove(s, s + 1, (m - 1) * sizeof(*s));
+		s[m - 1] = first;
+		return;
+	}
+	qsort(s, m, sizeof(*s), cmp_sample);
+}
+
 /* Puts the k-th smallest of v[0..n) at v[k], smaller ones before it and
  * larger ones after (quickselect: O(n) on average, where a sort was
  * O(n log n) for every series of every report). */
@@ -242,7 +269,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	}
 	if (m == 0)
 		goto done;
-	qsort(s, m, sizeof(*s), cmp_sample);
+	sort_by_time(s, m);
 	fc.last_value = s[m - 1].v;
 
 	start = last_change_point(s, m, limit, p, &fc.step_detected);
