@@ -225,11 +225,12 @@ static int pg_drop_before(struct coll_store *s, const struct part_table *t, int6
 
 /* ---- SQLite: samples by series, others in chunks --------------------------------- */
 
-#define SERIES_PER_TX 64   /* series rolled up and deleted per write transaction */
+#define SERIES_PER_TX 16   /* series rolled up and deleted per write transaction */
 #define CHUNK_ROWS    5000 /* rollups or score history rows per write transaction */
 
 struct tx_clock {
 	int64_t t0, longest_ms;
+	size_t n; /* transactions committed */
 };
 
 static int lite_begin(struct coll_store *s, struct tx_clock *c)
@@ -239,12 +240,18 @@ static int lite_begin(struct coll_store *s, struct tx_clock *c)
 	return r;
 }
 
+#define CHECKPOINT_EVERY 32 /* transactions */
+
 static int lite_commit(struct coll_store *s, struct tx_clock *c)
 {
 	int r = coll_db_commit(s->db);
 	int64_t held = ep_mono_ms() - c->t0;
 	if (held > c->longest_ms)
 		c->longest_ms = held;
+	/* the WAL into the database between transactions, off the write lock
+	 * (else one commit does it: 1.7 s on a 500 MB store) */
+	if (r == 0 && ++c->n % CHECKPOINT_EVERY == 0)
+		coll_db_checkpoint(s->db);
 	return r;
 }
 
@@ -349,6 +356,8 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 					   &st.partitions_dropped);
 		}
 	} else {
+		/* its commits leave checkpoints to lite_commit, between them */
+		coll_db_tune_writer(s->db);
 		r = lite_samples_retention(s, now - keep_raw_s, &c, &st.series_retired);
 		if (r == 0)
 			r = lite_delete_chunks(
@@ -364,6 +373,8 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 				" 5000)",
 				now - keep_rollup_s, &c);
 		st.longest_tx_ms = c.longest_ms;
+		if (r == 0)
+			r = coll_db_checkpoint(s->db);
 	}
 	if (r < 0 && !s->err[0])
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
