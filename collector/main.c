@@ -53,7 +53,7 @@ static void usage(FILE *f)
 		"                                     API users; rotate prints a new token once\n"
 		"  (every listing takes --json)\n"
 		"  scores                             the fleet's risk table, worst first\n"
-		"  sweep [--now EPOCH]                run the dead-man sweep once (tests: a "
+		"  sweep [--now EPOCH] [--retention]  run the dead-man sweep once (tests: a "
 		"clock)\n"
 		"  customer tier CUSTOMER TIER        set a customer's service tier\n"
 		"  incident list [--state S] [--customer C] [--json]\n"
@@ -210,24 +210,30 @@ static int cmd_thresholds(struct coll_store *s, const char *customer)
 	return 0;
 }
 
-/* sweep [--now EPOCH]: one dead-man sweep; --now stands in for the clock
- * (tests of silence without waiting minutes; docs/testing.md). */
+/* sweep [--now EPOCH] [--retention]: one dead-man sweep; --now stands in
+ * for the clock (tests of silence without waiting minutes; docs/testing.md);
+ * --retention then runs the hourly retention at that time too. */
 static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv)
 {
 	struct coll_analysis an;
 	char err[256];
 	int64_t now = now_s();
+	bool retention = false;
 
-	if (argc == 2 && !strcmp(argv[0], "--now")) {
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--retention")) {
+			retention = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--now") != 0 || i + 1 >= argc)
+			return 2;
 		char *end = NULL;
-		long long t = strtoll(argv[1], &end, 10);
-		if (!*argv[1] || *end || t <= 0) {
+		long long t = strtoll(argv[++i], &end, 10);
+		if (!*argv[i] || *end || t <= 0) {
 			fprintf(stderr, "erpulse-collector: --now: epoch seconds\n");
 			return 2;
 		}
 		now = t;
-	} else if (argc != 0) {
-		return 2;
 	}
 	if (coll_analysis_config(cfg, &an, err, sizeof(err)) < 0) {
 		fprintf(stderr, "erpulse-collector: %s\n", err);
@@ -237,6 +243,22 @@ static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int 
 	if (r < 0)
 		return fail_store(s, "sweep", r);
 	printf("%d silent agents alerted\n", r);
+	if (!retention)
+		return 0;
+	/* history first, for its figures; coll_store_retention then finds
+	 * nothing more of it and does the rest */
+	struct coll_retention_stats st;
+	s->keep_raw_days = cfg->keep_raw_days; /* raw bodies' window (store/reports.c) */
+	int64_t keep_raw = cfg->retention_days * 86400,
+		keep_rollup = cfg->rollup_retention_days * 86400;
+	r = coll_store_history_retention(s, now, keep_raw, keep_rollup, &st);
+	if (r == 0)
+		r = coll_store_retention(s, now, keep_raw, keep_rollup);
+	if (r < 0)
+		return fail_store(s, "retention", r);
+	printf("retention: %zu partitions dropped, %zu sample series cut, longest write "
+	       "transaction %lld ms\n",
+	       st.partitions_dropped, st.series_retired, (long long)st.longest_tx_ms);
 	return 0;
 }
 

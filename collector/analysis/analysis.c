@@ -2,6 +2,7 @@
  * history -> forecasts -> score -> alerts -> outbox. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,35 +38,85 @@ static void fc_set_free(struct fc_set *f)
 	free(f->v);
 }
 
-/* Every forecastable sample of the agent in the window, ordered by series
- * then newest first: one query per report, grouped here. */
-struct history {
-	struct coll_db_res res;
-	struct coll_sample *v; /* res.rows samples, in the row order */
+/* Makes room in *v (*cap elements of size bytes) for element n: doubles
+ * the capacity when full. 0 or -ENOMEM (*v untouched). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* Every forecastable sample of the agent in the window, newest first per
+ * series (at most HISTORY_MAX each): one query per report, read in the
+ * primary key's order (no sort) straight into samples, grouped here. */
+struct history_group {
+	char *series;
+	size_t from, n; /* v[from .. from + n) */
 };
+
+struct history {
+	struct coll_sample *v;
+	size_t n, cap;
+	struct history_group *g;
+	size_t n_g, cap_g;
+	int err;
+};
+
+static int history_row(void *ctx, const struct coll_db_row *row)
+{
+	struct history *h = ctx;
+	const char *series = coll_db_row_text(row, 0);
+	if (!series)
+		return 0;
+	struct history_group *last = h->n_g ? &h->g[h->n_g - 1] : NULL;
+	if (!last || strcmp(last->series, series) != 0) {
+		if (grow((void **)&h->g, &h->cap_g, h->n_g, sizeof(*h->g)) < 0)
+			return -ENOMEM;
+		last = &h->g[h->n_g];
+		last->series = strdup(series);
+		if (!last->series)
+			return -ENOMEM;
+		last->from = h->n;
+		last->n = 0;
+		h->n_g++;
+	}
+	if (last->n >= HISTORY_MAX)
+		return 0;
+	if (grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v)) < 0)
+		return -ENOMEM;
+	h->v[h->n].t = coll_db_row_int(row, 1);
+	h->v[h->n].v = coll_db_row_double(row, 2);
+	h->n++;
+	last->n++;
+	return 0;
+}
 
 static int load_history(struct coll_store *s, const char *agent, int64_t from, struct history *h)
 {
-	int r = COLL_Q(
-		s,
-		"SELECT series, ts, value FROM samples WHERE agent_id = ? AND ts >= CAST(? AS"
-		" BIGINT) ORDER BY series, ts DESC",
-		&h->res, agent, coll_i2s(from).s);
+	struct coll_num f = coll_i2s(from);
+	const char *params[] = {agent, f.s};
+	int r = coll_db_query_each(
+		s->db,
+		"SELECT series, ts, value FROM samples WHERE agent_id = ? AND ts >="
+		" CAST(? AS BIGINT) ORDER BY series DESC, ts DESC",
+		params, EP_ARRAY_SIZE(params), history_row, h);
 	if (r < 0)
-		return r;
-	h->v = calloc(h->res.rows ? h->res.rows : 1, sizeof(*h->v));
-	if (!h->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < h->res.rows; i++) {
-		h->v[i].t = coll_s2i(coll_db_val(&h->res, i, 1));
-		h->v[i].v = strtod(coll_db_val(&h->res, i, 2), NULL);
-	}
-	return 0;
+		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	return r;
 }
 
 static void history_free(struct history *h)
 {
-	coll_db_res_free(&h->res);
+	for (size_t i = 0; i < h->n_g; i++)
+		free(h->g[i].series);
+	free(h->g);
 	free(h->v);
 }
 
@@ -73,14 +124,50 @@ static void history_free(struct history *h)
 static const struct coll_sample *history_of(const struct history *h, const char *series,
 					    size_t *ret_n)
 {
-	size_t i = 0, n = h->res.rows;
-	while (i < n && strcmp(coll_db_val(&h->res, i, 0), series) != 0)
-		i++;
-	size_t j = i;
-	while (j < n && j - i < HISTORY_MAX && strcmp(coll_db_val(&h->res, j, 0), series) == 0)
-		j++;
-	*ret_n = j - i;
-	return &h->v[i];
+	for (size_t i = 0; i < h->n_g; i++)
+		if (strcmp(h->g[i].series, series) == 0) {
+			*ret_n = h->g[i].n;
+			return &h->v[h->g[i].from];
+		}
+	*ret_n = 0;
+	return h->v;
+}
+
+/* The samples this report stores, written in one statement at the end
+ * (coll_store_samples_add) rather than one round trip each. */
+struct pending {
+	const char **series; /* owned copies */
+	double *value;
+	size_t n, cap;
+};
+
+static void pending_free(struct pending *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free((char *)(uintptr_t)p->series[i]);
+	free(p->series);
+	free(p->value);
+}
+
+static int pending_add(struct pending *p, const char *series, double value)
+{
+	/* one row per key in a statement (PostgreSQL refuses an upsert that
+	 * touches a row twice): the last value wins, as row by row */
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->series[i], series) == 0) {
+			p->value[i] = value;
+			return 0;
+		}
+	size_t cap = p->cap;
+	if (grow((void **)&p->series, &cap, p->n, sizeof(*p->series)) < 0 ||
+	    grow((void **)&p->value, &p->cap, p->n, sizeof(*p->value)) < 0)
+		return -ENOMEM;
+	char *copy = strdup(series);
+	if (!copy)
+		return -ENOMEM;
+	p->series[p->n] = copy;
+	p->value[p->n++] = value;
+	return 0;
 }
 
 /* Stores this report's value of series when a sample interval has passed
@@ -88,16 +175,12 @@ static const struct coll_sample *history_of(const struct history *h, const char 
  * series: enough for forecasts over days, and a bounded number of rows per
  * report), and returns the series as the analysis sees it: the n past
  * samples plus this value as the last (*ret_v, n + 1 entries, caller frees). */
-static int sample_series(const struct coll_analysis *an, struct coll_store *s,
+static int sample_series(const struct coll_analysis *an, struct pending *pend,
 			 const struct coll_ingest *it, const char *series, double value,
 			 const struct coll_sample *past, size_t n, struct coll_sample **ret_v)
 {
 	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
-		int r = COLL_Q(
-			s,
-			"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"
-			" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value",
-			NULL, it->agent.id, series, coll_i2s(it->received_at).s, coll_d2s(value).s);
+		int r = pending_add(pend, series, value);
 		if (r < 0)
 			return r;
 	}
@@ -115,7 +198,7 @@ static int sample_series(const struct coll_analysis *an, struct coll_store *s,
 /* Security updates have no age of their own in a report: the host's history
  * of the count says since when they have been pending (alerts.h,
  * security_pending_since). */
-static int security_pending(const struct coll_analysis *an, struct coll_store *s,
+static int security_pending(const struct coll_analysis *an, struct pending *pend,
 			    const struct coll_ingest *it, const json_t *f,
 			    const struct history *hist, int64_t *since)
 {
@@ -128,7 +211,7 @@ static int security_pending(const struct coll_analysis *an, struct coll_store *s
 	size_t n = 0;
 	const struct coll_sample *past = history_of(hist, series, &n);
 	struct coll_sample *v;
-	int r = sample_series(an, s, it, series, json_number_value(val), past, n, &v);
+	int r = sample_series(an, pend, it, series, json_number_value(val), past, n, &v);
 	if (r < 0)
 		return r;
 	int64_t t = coll_pending_since(v, n + 1);
@@ -138,7 +221,7 @@ static int security_pending(const struct coll_analysis *an, struct coll_store *s
 	return 0;
 }
 
-static int forecast_finding(const struct coll_analysis *an, struct coll_store *s,
+static int forecast_finding(const struct coll_analysis *an, struct pending *pend,
 			    const struct coll_ingest *it, const json_t *f,
 			    const struct history *hist, struct fc_set *set)
 {
@@ -169,7 +252,7 @@ static int forecast_finding(const struct coll_analysis *an, struct coll_store *s
 	int r;
 
 	struct coll_sample *v;
-	r = sample_series(an, s, it, series, value, past, n, &v);
+	r = sample_series(an, pend, it, series, value, past, n, &v);
 	if (r < 0)
 		return r;
 	if (set->n == set->cap) {
@@ -214,6 +297,7 @@ static int forecasts(const struct coll_analysis *an, struct coll_store *s,
 	const json_t *p, *f;
 	size_t i, k;
 	struct history hist = {0};
+	struct pending pend = {0};
 	int r = load_history(s, it->agent.id, it->received_at - an->forecast_window_s, &hist);
 	if (r < 0)
 		goto out;
@@ -223,14 +307,17 @@ static int forecasts(const struct coll_analysis *an, struct coll_store *s,
 		{
 			const char *kind = coll_jstr(f, "kind");
 			if (kind && strcmp(kind, "security_updates") == 0)
-				r = security_pending(an, s, it, f, &hist, &set->security_since);
+				r = security_pending(an, &pend, it, f, &hist, &set->security_since);
 			else
-				r = forecast_finding(an, s, it, f, &hist, set);
+				r = forecast_finding(an, &pend, it, f, &hist, set);
 			if (r < 0)
 				goto out;
 		}
 	}
+	r = coll_store_samples_add(s, it->agent.id, it->received_at, pend.series, pend.value,
+				   pend.n);
 out:
+	pending_free(&pend);
 	history_free(&hist);
 	return r;
 }

@@ -110,20 +110,77 @@ static int cmp_sample(const void *a, const void *b)
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Sorts s by time, oldest first. The analysis passes its history newest
+ * first with this report's sample last: reversed, only the first is out of
+ * place, and one move sorts it (any other order: qsort). */
+static void sort_by_time(struct coll_sample *s, size_t m)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	bool sorted = true;
+	for (size_t i = 1; i < m && sorted; i++)
+		sorted = s[i - 1].t <= s[i].t;
+	if (sorted)
+		return;
+	for (size_t i = 0, j = m - 1; i < j; i++, j--) {
+		struct coll_sample t = s[i];
+		s[i] = s[j];
+		s[j] = t;
+	}
+	bool rest = s[0].t >= s[m - 1].t;
+	for (size_t i = 2; i < m && rest; i++)
+		rest = s[i - 1].t <= s[i].t;
+	if (rest) {
+		struct coll_sample first = s[0];
+		memmove(s, s + 1, (m - 1) * sizeof(*s));
+		s[m - 1] = first;
+		return;
+	}
+	qsort(s, m, sizeof(*s), cmp_sample);
 }
 
-/* Median of v[0..n) (n > 0); sorts v in place. */
+/* Puts the k-th smallest of v[0..n) at v[k], smaller ones before it and
+ * larger ones after (quickselect: O(n) on average, where a sort was
+ * O(n log n) for every series of every report). */
+static void select_kth(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = v[i];
+				v[i] = v[j];
+				v[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;
+	}
+}
+
+/* Median of v[0..n) (n > 0); reorders v. */
 static double median_sorting(double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
+	select_kth(v, n, n / 2);
 	if (n % 2)
 		return v[n / 2];
-	return (v[n / 2 - 1] + v[n / 2]) / 2.0;
+	double below = v[0]; /* the largest of the lower half */
+	for (size_t i = 1; i < n / 2; i++)
+		if (v[i] > below)
+			below = v[i];
+	return (below + v[n / 2]) / 2.0;
 }
 
 /* Median and MAD of v (n > 0), using scratch (n doubles). */
@@ -212,7 +269,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	}
 	if (m == 0)
 		goto done;
-	qsort(s, m, sizeof(*s), cmp_sample);
+	sort_by_time(s, m);
 	fc.last_value = s[m - 1].v;
 
 	start = last_change_point(s, m, limit, p, &fc.step_detected);

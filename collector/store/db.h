@@ -62,8 +62,25 @@ int coll_db_query(struct coll_db *db, const char *sql, const char *const *params
  * it is binary (bound as a BLOB / BYTEA), COLL_DB_TEXT when it is text. */
 int coll_db_query_bin(struct coll_db *db, const char *sql, const char *const *params,
 		      const size_t *lens, size_t n, struct coll_db_res *ret);
+/* Like coll_db_query, but hands each row to fn as it comes, typed and
+ * without a copy (a row is valid during the call only): for queries that
+ * read many rows (the ingest's history). fn returns 0, or -errno to stop;
+ * that is returned. */
+struct coll_db_row;
+typedef int (*coll_db_row_fn)(void *ctx, const struct coll_db_row *row);
+int coll_db_query_each(struct coll_db *db, const char *sql, const char *const *params, size_t n,
+		       coll_db_row_fn fn, void *ctx);
+/* A column of the row: text (NULL = SQL NULL), integer, double (0 for NULL). */
+const char *coll_db_row_text(const struct coll_db_row *row, size_t col);
+int64_t coll_db_row_int(const struct coll_db_row *row, size_t col);
+double coll_db_row_double(const struct coll_db_row *row, size_t col);
+
 /* Like coll_db_query, without parameters, several statements allowed. */
 int coll_db_exec(struct coll_db *db, const char *sql);
+
+/* The statement timeout from now on (0 = none: a migration that rewrites a
+ * large table); *ret_old (may be NULL) gets the one before. 0 or -errno. */
+int coll_db_set_statement_timeout(struct coll_db *db, int64_t ms, int64_t *ret_old);
 
 /* BEGIN (IMMEDIATE on SQLite) / COMMIT / ROLLBACK. */
 int coll_db_begin(struct coll_db *db);

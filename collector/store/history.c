@@ -93,9 +93,7 @@ int coll_store_history_maintain(struct coll_store *s, int64_t now, int64_t keep_
 	if (r == 0)
 		r = COLL_Q(s, "DELETE FROM fleet_history WHERE ts < CAST(? AS BIGINT)", NULL,
 			   cut.s);
-	if (r == 0)
-		r = COLL_Q(s, "DELETE FROM score_history WHERE ts < CAST(? AS BIGINT)", NULL,
-			   cut.s);
+	/* score_history: coll_store_history_retention (partitions on PostgreSQL) */
 	if (r == 0)
 		r = coll_db_commit(s->db);
 	if (r == 0)

@@ -309,25 +309,10 @@ int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 {
 	struct coll_num roll_cut = coll_i2s(now - keep_rollup_s),
 			raw_cut = coll_i2s(now - keep_raw_s);
-	/* hourly rollups of the samples about to go, merged when an hour is
-	 * rolled up in two chunks */
-	int r = retire(s,
-		       "SELECT ts FROM samples WHERE ts < CAST(? AS BIGINT) ORDER BY ts LIMIT 1"
-		       " OFFSET " RETENTION_CHUNK,
-		       "INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)"
-		       " SELECT agent_id, series, ts - ts % 3600, COUNT(*), SUM(value), MIN(value),"
-		       " MAX(value) FROM samples WHERE ts < CAST(? AS BIGINT) GROUP BY agent_id,"
-		       " series, ts - ts % 3600 ON CONFLICT (agent_id, series, hour) DO UPDATE SET"
-		       " n = rollups.n + excluded.n, vsum = rollups.vsum + excluded.vsum,"
-		       " vmin = CASE WHEN excluded.vmin < rollups.vmin THEN excluded.vmin ELSE"
-		       " rollups.vmin END, vmax = CASE WHEN excluded.vmax > rollups.vmax THEN"
-		       " excluded.vmax ELSE rollups.vmax END",
-		       "DELETE FROM samples WHERE ts < CAST(? AS BIGINT)", now - keep_raw_s);
+	/* samples, rollups and score history: store/partitions.c */
+	int r = coll_store_history_retention(s, now, keep_raw_s, keep_rollup_s, NULL);
 	if (r == 0)
 		r = coll_store_reports_retention(s, now, s->keep_raw_days, keep_raw_s);
-	if (r == 0)
-		r = COLL_Q(s, "DELETE FROM rollups WHERE hour < CAST(? AS BIGINT)", NULL,
-			   roll_cut.s);
 	if (r == 0)
 		r = COLL_Q(
 			s,

@@ -92,9 +92,80 @@
 	"ALTER TABLE agents ADD COLUMN archived_at BIGINT;"                                        \
 	"ALTER TABLE agents ADD COLUMN label TEXT;"
 
-/* 6: reserved for pgpart (samples/rollups partitioning); a no-op here, the
- * lead renumbers at merge. */
-#define SCHEMA_V6 "SELECT 1"
+/* 6: flat ingest cost and bounded history (issue 16, docs/decisions.md
+ * "pgpart"). SQLite: samples WITHOUT ROWID, so that the key is stored once
+ * (the rowid table kept it in the row and again in the primary key's index)
+ * and without the ts index (retention walks the key, store/partitions.c);
+ * rollups get an index on hour so that their retention goes in chunks. */
+#define SCHEMA_V6_LITE                                                                             \
+	"CREATE TABLE samples_v6 (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT "    \
+	"NULL,"                                                                                    \
+	" value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts)) WITHOUT ROWID;"     \
+	"INSERT INTO samples_v6 (agent_id, series, ts, value) SELECT agent_id, series, ts, value"  \
+	" FROM samples;"                                                                           \
+	"DROP TABLE samples;"                                                                      \
+	"ALTER TABLE samples_v6 RENAME TO samples;"                                                \
+	"CREATE INDEX rollups_hour ON rollups(hour);"
+
+/* PostgreSQL: samples (one partition per UTC day), rollups and
+ * score_history (one per 7 days) partitioned by time, retention by
+ * dropping whole partitions; each has a DEFAULT partition for rows outside
+ * the partitions made (a clock far off), which retention empties. The old
+ * tables' rows move into partitions made for their range here (at most the
+ * last 40 days of samples, 400 of the others; older rows go to DEFAULT). Partitions are made by
+ * erpulse_partitions_ensure (ahead of time, by the collector's maintenance,
+ * store/partitions.c). No index on ts: queries give agent_id and a time
+ * range, which prunes partitions. */
+#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
+	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
+	"ALTER INDEX " T "_pkey RENAME TO " T "_v5_pkey;"                                          \
+	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
+	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
+	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
+	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " T                          \
+	"_v5 HAVING COUNT(*) > 0;"                                                                 \
+	"INSERT INTO " T " SELECT * FROM " T "_v5;"                                                \
+	"DROP TABLE " T "_v5;"
+
+#define SCHEMA_V6_PG                                                                               \
+	"CREATE OR REPLACE FUNCTION erpulse_partitions_ensure(tbl TEXT, col TEXT, period BIGINT,"  \
+	" lo BIGINT, hi BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $f$"                           \
+	" DECLARE d BIGINT; part TEXT; made INTEGER := 0;"                                         \
+	" BEGIN"                                                                                   \
+	"  PERFORM pg_advisory_xact_lock(723845011, hashtext(tbl));"                               \
+	"  d := lo - ((lo % period) + period) % period;"                                           \
+	"  WHILE d <= hi LOOP"                                                                     \
+	"   part := tbl || '_p' || to_char(to_timestamp(d) AT TIME ZONE 'UTC', 'YYYYMMDD');"       \
+	"   IF to_regclass(part) IS NULL THEN"                                                     \
+	"    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', part, tbl);"           \
+	"    EXECUTE format('WITH m AS (DELETE FROM %I WHERE %I >= %s AND %I < %s RETURNING *)"    \
+	" INSERT INTO %I SELECT * FROM m', tbl || '_default', col, d, col, d + period, part);"     \
+	"    EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',"    \
+	" tbl, part, d, d + period);"                                                              \
+	"    made := made + 1;"                                                                    \
+	"   END IF;"                                                                               \
+	"   d := d + period;"                                                                      \
+	"  END LOOP;"                                                                              \
+	"  RETURN made;"                                                                           \
+	" END $f$;"                                                                                \
+	"DROP INDEX samples_ts;"                                                                   \
+	"DROP INDEX score_history_ts;" PG_PARTITIONED(                                             \
+		"samples",                                                                         \
+		"agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,"                \
+		" value DOUBLE PRECISION NOT NULL",                                                \
+		"agent_id, series, ts", "ts", "86400", "40")                                       \
+		PG_PARTITIONED("rollups",                                                          \
+			       "agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT "    \
+			       "NULL,"                                                             \
+			       " n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL,"               \
+			       " vmin DOUBLE PRECISION NOT NULL, vmax DOUBLE PRECISION NOT NULL",  \
+			       "agent_id, series, hour", "hour", "604800", "400")                  \
+			PG_PARTITIONED("score_history",                                            \
+				       "agent_id TEXT NOT NULL, ts BIGINT NOT NULL,"               \
+				       " score INTEGER NOT NULL, cat_database INTEGER,"            \
+				       " cat_storage INTEGER, cat_errors INTEGER,"                 \
+				       " cat_patches INTEGER, cat_liveness INTEGER",               \
+				       "agent_id, ts", "ts", "604800", "400")
 
 /* 7: the monthly report's delivery (docs/report.md, "Delivery"): per
  * customer settings, the stored reports (base64 of the rendered bytes) and
@@ -213,7 +284,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V3("INTEGER PRIMARY KEY", SCHEMA_V3_LITE_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
-	SCHEMA_V6,
+	SCHEMA_V6_LITE,
 	SCHEMA_V7,
 	SCHEMA_V8_LITE,
 	SCHEMA_V9_LITE,
@@ -224,7 +295,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V3("BIGSERIAL PRIMARY KEY", SCHEMA_V3_PG_GUARD),
 	SCHEMA_V4,
 	SCHEMA_V5,
-	SCHEMA_V6,
+	SCHEMA_V6_PG,
 	SCHEMA_V7,
 	SCHEMA_V8_PG,
 	SCHEMA_V9_PG,
@@ -254,6 +325,7 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 	const char *const *m = pg ? pg_migrations : lite_migrations;
 	size_t n = pg ? EP_ARRAY_SIZE(pg_migrations) : EP_ARRAY_SIZE(lite_migrations);
 	int r, version = 0;
+	int64_t timeout = -1; /* the statement timeout to put back, -1 = untouched */
 
 	if (pg) {
 		r = coll_db_exec(s->db, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")");
@@ -275,6 +347,13 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 		r = -EPROTO;
 		goto unlock;
 	}
+	/* a migration may rewrite a large table (6: the history into
+	 * partitions): no statement timeout while it runs */
+	if ((size_t)version < n) {
+		r = coll_db_set_statement_timeout(s->db, 0, &timeout);
+		if (r < 0)
+			goto unlock;
+	}
 	for (size_t v = (size_t)version + 1; v <= n && v <= (size_t)target; v++) {
 		r = coll_db_begin(s->db);
 		if (r < 0)
@@ -291,10 +370,19 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 			goto unlock;
 		}
 	}
-	r = 0;
+	r = timeout >= 0 ? coll_db_set_statement_timeout(s->db, timeout, NULL) : 0;
+	timeout = -1;
+	if (r < 0)
+		goto unlock;
+	/* this day's partitions and the next few (PostgreSQL; store/partitions.c) */
+	r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
+	if (r < 0)
+		goto unlock;
 unlock:
 	if (r < 0)
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	if (timeout >= 0)
+		coll_db_set_statement_timeout(s->db, timeout, NULL);
 	if (pg)
 		coll_db_exec(s->db, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")");
 	return r;

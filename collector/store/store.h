@@ -247,6 +247,30 @@ int coll_store_decode_bodies(struct coll_store *s, struct coll_db_res *res, size
  * maintenance. 0 or -errno. */
 int coll_store_codec_maintain(struct coll_store *s, int64_t now);
 
+/* ---- time-ordered history (store/partitions.c) ---- */
+
+struct coll_retention_stats {
+	size_t partitions_dropped; /* PostgreSQL */
+	size_t series_retired;     /* SQLite: sample series rolled up and cut */
+	int64_t longest_tx_ms;     /* SQLite: the longest write transaction */
+};
+/* PostgreSQL: makes the partitions of samples, rollups and score history
+ * around now (one period back, three ahead; docs/decisions.md "pgpart").
+ * No-op for SQLite. 0 or -errno (message in s->err). */
+int coll_store_partitions_maintain(struct coll_store *s, int64_t now);
+/* Stores n samples of an agent at ts (series[i] = value[i]; a sample
+ * already there is replaced) in as few statements as it can (one for up
+ * to 16). Inside the ingest transaction. 0 or -errno. */
+int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
+			   const char *const *series, const double *value, size_t n);
+/* The retention of samples (rolled up by hour first) older than keep_raw_s,
+ * rollups and score history older than keep_rollup_s: PostgreSQL drops whole
+ * partitions once every row in them is past the window (never DELETE
+ * scans); SQLite deletes in short transactions. ret_stats may be NULL.
+ * 0 or -errno (message in s->err). */
+int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
+				 int64_t keep_rollup_s, struct coll_retention_stats *ret_stats);
+
 /* ---- read API -------------------------------------------------------- */
 
 /* [{id, customer_id, hostname, last_report_at, score, band, open_alerts, state}]

@@ -7,9 +7,14 @@
  * the same size measured in this run, and -- with --hook-port -- the latency
  * from a triggering report to its webhook notice (a built-in receiver).
  *
- *   collector-ingest --url URL --token TOKEN [--agents 256] [--reports 40]
- *                    [--concurrency 64] [--hook-port PORT] [--triggers 4]
- *                    [--label sqlite] [--pid COLLECTOR_PID]
+ *   collector-ingest --url URL[,URL2...] --token TOKEN [--agents 256]
+ *                    [--reports 40] [--concurrency 64] [--hook-port PORT]
+ *                    [--triggers 4] [--label sqlite] [--pid PID[,PID2...]]
+ * --ids-file F --wait-file W: after enrollment, writes the agents' ids to F
+ * (one a line) and waits until W exists (the caller gives them history).
+ * Several URLs: collectors over one store; agent i enrolls with and reports
+ * to URL i mod n, and the collector CPU is the sum over the PIDs. The last
+ * line ("result LABEL rps=... cpu_us=...") is for the calling script.
  * tests/bench/collector-ingest.sh starts the collectors and runs this. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -49,6 +54,8 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+#define MAX_URLS 8
+
 /* user + system CPU seconds of a process (all threads), or -1 */
 static double proc_cpu(int pid)
 {
@@ -69,6 +76,29 @@ static double proc_cpu(int pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The sum of proc_cpu over pids, or -1 when one is unknown. */
+static double procs_cpu(const int *pids, int n)
+{
+	double sum = 0;
+	for (int i = 0; i < n; i++) {
+		double c = proc_cpu(pids[i]);
+		if (c < 0)
+			return -1;
+		sum += c;
+	}
+	return n ? sum : -1;
+}
+
+/* Splits a comma list into at most MAX_URLS pieces of s (modified). */
+static int split_list(char *s, char **ret)
+{
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < MAX_URLS;
+	     t = strtok_r(NULL, ",", &save))
+		ret[n++] = t;
+	return n;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -133,7 +163,12 @@ static json_t *findings_for(const struct agent *a, int k)
 			"Wasted leaf space 100*(1-avg_leaf_density/fillfactor) measured exactly "
 			"with "
 			"pgstatindex() on an index of at least min_index_pages pages.",
-			rem};
+			rem,
+			0,
+			0,
+			0,
+			NULL,
+			false};
 		json_t *j = ep_finding_json(&f);
 		json_object_set_new(j, "pages", json_integer(5000 + i));
 		json_object_set_new(j, "leaf_fragmentation", json_real(12.5));
@@ -161,9 +196,13 @@ static int build(struct agent *a, int n)
 				      (json_int_t)512);
 		ep_report_add_probe(r, "postgres", "odoo@/run/postgresql", EP_STATUS_OK, NULL, 812,
 				    m, findings_for(a, k));
-		struct ep_finding d = {"disk_usage", "/var/lib/postgresql", 41.0 + 0.01 * k, "%",
-				       90,           EP_SEV_INFO,           "statvfs",       NULL,
-				       NULL};
+		struct ep_finding d = {.kind = "disk_usage",
+				       .object = "/var/lib/postgresql",
+				       .value = 41.0 + 0.01 * k,
+				       .unit = "%",
+				       .threshold = 90,
+				       .severity = EP_SEV_INFO,
+				       .method = "statvfs"};
 		ep_report_add_probe(r, "disk", "/", EP_STATUS_OK, NULL, 3,
 				    json_pack("{s:I,s:I}", "bytes_total", (json_int_t)100000000000,
 					      "bytes_used", (json_int_t)41000000000),
@@ -343,14 +382,17 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 
 int main(int argc, char **argv)
 {
-	const char *url = NULL, *token = NULL, *label = "collector";
-	int n_agents = 256, n_reports = 40, conc = 64, hook_port = 0, triggers = 4, pid = 0;
+	const char *token = NULL, *label = "collector";
+	const char *url_opt = NULL, *pid_opt = NULL, *ids_file = NULL, *wait_file = NULL;
+	char *url_arg = NULL, *pid_arg = NULL, *urls[MAX_URLS], *pid_s[MAX_URLS];
+	int n_agents = 256, n_reports = 40, conc = 64, hook_port = 0, triggers = 4;
+	int n_urls = 0, n_pids = 0, pids[MAX_URLS];
 	for (int i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			break;
 		if (!strcmp(argv[i], "--url"))
-			url = v;
+			url_opt = v;
 		else if (!strcmp(argv[i], "--token"))
 			token = v;
 		else if (!strcmp(argv[i], "--label"))
@@ -366,12 +408,22 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--triggers"))
 			triggers = (int)strtol(v, NULL, 10);
 		else if (!strcmp(argv[i], "--pid"))
-			pid = (int)strtol(v, NULL, 10);
+			pid_opt = v;
+		else if (!strcmp(argv[i], "--ids-file"))
+			ids_file = v;
+		else if (!strcmp(argv[i], "--wait-file"))
+			wait_file = v;
 		else
 			continue;
 		i++;
 	}
-	if (!url || !token || n_agents < 1 || n_reports < 1 || conc < 1) {
+	if (url_opt && (url_arg = strdup(url_opt)))
+		n_urls = split_list(url_arg, urls);
+	if (pid_opt && (pid_arg = strdup(pid_opt)))
+		n_pids = split_list(pid_arg, pid_s);
+	for (int i = 0; i < n_pids; i++)
+		pids[i] = (int)strtol(pid_s[i], NULL, 10);
+	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1) {
 		fprintf(stderr, "usage: collector-ingest --url URL --token TOKEN [--agents N] "
 				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K]\n");
 		return 2;
@@ -386,10 +438,22 @@ int main(int argc, char **argv)
 		struct agent *a = &agents[i];
 		a->trigger = i < triggers;
 		snprintf(a->host, sizeof(a->host), a->trigger ? "bench-t%d" : "bench-%d", i);
-		if (enroll(url, token, a) < 0)
+		if (enroll(urls[i % n_urls], token, a) < 0)
 			return 1;
 		if (build(a, n_reports) < 0)
 			return 1;
+	}
+	if (ids_file) {
+		FILE *f = fopen(ids_file, "w");
+		if (!f) {
+			perror(ids_file);
+			return 1;
+		}
+		for (int i = 0; i < n_agents; i++)
+			fprintf(f, "%s\n", agents[i].id);
+		fclose(f);
+		while (wait_file && access(wait_file, F_OK) != 0)
+			usleep(100000);
 	}
 	size_t total = (size_t)n_agents * (size_t)n_reports;
 	double avg = 0;
@@ -419,18 +483,18 @@ int main(int argc, char **argv)
 	struct slot *slots = calloc((size_t)conc, sizeof(*slots));
 	int64_t *lat = calloc(total, sizeof(*lat));
 	size_t done = 0, accepted = 0, other = 0, n_lat = 0;
-	char u[1024];
-	snprintf(u, sizeof(u), "%s/api/v1/reports", url);
+	char u[MAX_URLS][1024];
+	for (int i = 0; i < n_urls; i++)
+		snprintf(u[i], sizeof(u[i]), "%s/api/v1/reports", urls[i]);
 	for (int s = 0; s < conc; s++) {
 		slots[s].h = curl_easy_init();
 		slots[s].agent = -1;
-		curl_easy_setopt(slots[s].h, CURLOPT_URL, u);
 		curl_easy_setopt(slots[s].h, CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(slots[s].h, CURLOPT_PRIVATE, &slots[s]);
 		curl_easy_setopt(slots[s].h, CURLOPT_TCP_NODELAY, 1L);
 	}
 	int rr = 0;
-	double cpu0 = proc_cpu(pid), self0 = proc_cpu(getpid());
+	double cpu0 = procs_cpu(pids, n_pids), self0 = proc_cpu(getpid());
 	int64_t t_start = now_us();
 	while (done < total) {
 		for (int s = 0; s < conc; s++) {
@@ -451,6 +515,7 @@ int main(int argc, char **argv)
 			struct agent *a = &agents[pick];
 			struct slot *sl = &slots[s];
 			int k = a->next;
+			curl_easy_setopt(sl->h, CURLOPT_URL, u[pick % n_urls]);
 			curl_easy_setopt(sl->h, CURLOPT_HTTPHEADER, a->hdrs[k]);
 			curl_easy_setopt(sl->h, CURLOPT_POSTFIELDS, a->bodies[k]);
 			curl_easy_setopt(sl->h, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -487,7 +552,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double secs = (double)(now_us() - t_start) / 1e6;
-	double cpu1 = proc_cpu(pid), self1 = proc_cpu(getpid());
+	double cpu1 = procs_cpu(pids, n_pids), self1 = proc_cpu(getpid());
 	printf("verify  libsodium Ed25519 verify of %.0f-byte messages: %.0f/s on one core\n", avg,
 	       vrate);
 	printf("ingest  %-10s agents=%d concurrency=%d reports=%zu ok=%zu other=%zu in %.2fs: "
@@ -501,7 +566,9 @@ int main(int argc, char **argv)
 	       "(verify alone: %.0f us of each report)\n",
 	       label, (double)accepted / secs, vrate,
 	       vrate > 0 ? (double)accepted / secs / vrate : 0, vrate > 0 ? 1e6 / vrate : 0);
+	double cpu_per = 0;
 	if (cpu0 >= 0 && cpu1 >= 0 && accepted > 0) {
+		cpu_per = (cpu1 - cpu0) / (double)accepted * 1e6;
 		double per = (cpu1 - cpu0) / (double)accepted * 1e6;
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		printf("cpu     %-10s collector CPU per accepted report: %.0f us (%.2f cores busy "
@@ -526,6 +593,8 @@ int main(int argc, char **argv)
 		       label, n, want, pct(hook.lat, n, 0.50), pct(hook.lat, n, 0.99));
 		close(hook.fd);
 	}
+	printf("result  %s rps=%.0f cpu_us=%.0f verify=%.0f\n", label, (double)accepted / secs,
+	       cpu_per, vrate);
 	for (int s = 0; s < conc; s++)
 		curl_easy_cleanup(slots[s].h);
 	for (int i = 0; i < n_agents; i++)
@@ -533,5 +602,7 @@ int main(int argc, char **argv)
 			curl_slist_free_all(agents[i].hdrs[k]);
 	curl_multi_cleanup(multi);
 	curl_global_cleanup();
+	free(url_arg);
+	free(pid_arg);
 	return other == 0 ? 0 : 1;
 }

@@ -2,39 +2,235 @@
 # Runs tests/bench/collector-ingest against erpulse-collector with SQLite and
 # with PostgreSQL on this machine (plain HTTP over loopback), each with the
 # built-in webhook receiver measuring triggering-report -> notice latency.
-#   AGENTS=256 REPORTS=40 CONC=64 tests/bench/collector-ingest.sh
-# STORES="sqlite" (or "postgresql") runs one store only.
+# Each store is measured twice: empty, then grown by SQL to GROW_HOSTS hosts
+# with GROW_REPORTS reports each (raw bodies, samples, findings, score
+# history), and the script prints the CPU per report of both and their ratio
+# (issue 16: within 20%) next to libsodium's verify ceiling of the same run.
+# PostgreSQL runs two collectors over one database (the scale-out path).
+#   AGENTS=256 REPORTS=40 CONC=64 GROW_HOSTS=10000 GROW_REPORTS=30 \
+#     tests/bench/collector-ingest.sh
+# STORES="sqlite" (or "postgresql") runs one store only; GROW_HOSTS=0 skips
+# the grown store; in the grown store the measured agents themselves have
+# HISTORY_DAYS (30) of samples, one per 10 minutes of each series their
+# reports carry (what every report's forecasts read); BENCH_COLLECTOR=/path/to/erpulse-collector measures
+# another build (e.g. main's) with this script.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/40-collector-ingest.sh"
 
 BENCH=$O/build/obj/tests/bench/collector-ingest
 [ -x "$BENCH" ] || { echo "build it first: make bench" >&2; exit 1; }
+COLLECTOR=${BENCH_COLLECTOR:-$COLLECTOR}
 AGENTS=${AGENTS:-256} REPORTS=${REPORTS:-40} CONC=${CONC:-64}
-COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "max_per_ip = 100000")
+GROW_HOSTS=${GROW_HOSTS:-10000} GROW_REPORTS=${GROW_REPORTS:-30} HISTORY_DAYS=${HISTORY_DAYS:-30}
+COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "max_per_ip = 100000"
+	"enroll_global_per_minute = 1000000" "enroll_global_burst = 1000000")
+declare -A CPU RPS VERIFY
 
-run() { # label, then coll_start's config lines
-	local label=$1 hook tok
-	shift
-	hook=$(free_port)
-	coll_start "$label" "${COMMON[@]}" "$@" "[alerts]" "webhook_url = http://127.0.0.1:$hook/hook" \
-		"allow_private_targets = yes" || { echo "collector ($label) did not start"; return 1; }
-	coll_cli customer add Bench >/dev/null
+# bench LABEL URLS PIDS [HISTORY-FUNCTION STORE]: one load run against the
+# running collector(s) (the last started one's config enrolls); records its
+# figures. With a function: it gives the enrolled agents HISTORY_DAYS of
+# samples before the load starts.
+bench() {
+	local label=$1 urls=$2 pids=$3 hist=${4:-} tok rc bp t0
+	coll_cli customer add Bench >/dev/null 2>&1
 	tok=$(coll_cli token create Bench --uses $((AGENTS + 10)) 2>/dev/null)
-	"$BENCH" --url "$COLL_URL" --token "$tok" --agents "$AGENTS" --reports "$REPORTS" \
-		--concurrency "$CONC" --hook-port "$hook" --triggers 4 --label "$label" --pid "$COLL_PID"
-	local rc=$?
-	curl -s "$COLL_URL/metrics" | grep -E '^erpulse_store_(batches|batched_reports)_total' | sed 's/^/        /'
-	coll_stop
+	rm -f "$T/ids" "$T/go"
+	"$BENCH" --url "$urls" --token "$tok" --agents "$AGENTS" --reports "$REPORTS" \
+		--concurrency "$CONC" --hook-port "$HOOK" --triggers 4 --label "$label" --pid "$pids" \
+		${hist:+--ids-file "$T/ids" --wait-file "$T/go"} >"$T/bench.out" &
+	bp=$!
+	if [ -n "$hist" ]; then
+		while [ ! -s "$T/ids" ] && kill -0 "$bp" 2>/dev/null; do sleep 0.2; done
+		t0=$SECONDS
+		"$hist" "$5" "$T/ids" >/dev/null || echo "history seeding failed"
+		echo "history $label $(wc -l <"$T/ids") measured agents x $HISTORY_DAYS days of samples in $((SECONDS - t0))s"
+		touch "$T/go"
+	fi
+	wait "$bp"
+	rc=$?
+	local out
+	out=$(cat "$T/bench.out")
+	printf '%s\n' "$out" | grep -v '^result'
+	CPU[$label]=$(printf '%s\n' "$out" | sed -n 's/^result .* cpu_us=\([0-9]*\).*/\1/p')
+	RPS[$label]=$(printf '%s\n' "$out" | sed -n 's/^result .* rps=\([0-9]*\).*/\1/p')
+	VERIFY[$label]=$(printf '%s\n' "$out" | sed -n 's/^result .* verify=\([0-9]*\).*/\1/p')
+	curl -s "${urls%%,*}/metrics" | grep -E '^erpulse_store_(batches|batched_reports)_total' |
+		sed 's/^/        /'
 	return $rc
 }
+
+# start NAME N CONFIG...: N collectors NAME-1..N with the same config; sets
+# URLS, PIDS (comma lists).
+start() {
+	local name=$1 n=$2 i
+	shift 2
+	URLS="" PIDS=""
+	for ((i = 1; i <= n; i++)); do
+		coll_start "$name-$i" "${COMMON[@]}" "$@" "[alerts]" \
+			"webhook_url = http://127.0.0.1:$HOOK/hook" "allow_private_targets = yes" ||
+			{ echo "collector ($name-$i) did not start"; return 1; }
+		URLS=$URLS${URLS:+,}$COLL_URL PIDS=$PIDS${PIDS:+,}$COLL_PID
+	done
+}
+stop_all() {
+	local p
+	for p in ${PIDS//,/ }; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+}
+
+# The grown store's rows: GROW_HOSTS agents over 100 customers, each with
+# GROW_REPORTS reports 5 minutes apart (a ~4 KiB body), one sample per
+# 10 minutes of 8 series (what the bench's reports carry), its current
+# findings and an hourly score. Runs in seconds where the HTTP path would
+# take an hour.
+seed_sqlite() {
+	local db=$1 now
+	now=$(date +%s)
+	sqlite3 "$db" <<-SQL
+		PRAGMA busy_timeout=10000; PRAGMA synchronous=OFF;
+		BEGIN;
+		CREATE TEMP TABLE n AS WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1
+		  FROM c WHERE i < $GROW_HOSTS - 1) SELECT i, lower(hex(randomblob(16))) AS id FROM c;
+		CREATE TEMP TABLE k AS WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1
+		  FROM c WHERE k < $GROW_REPORTS) SELECT k, $now - ($GROW_REPORTS - k + 1) * 300 AS t FROM c;
+		CREATE TEMP TABLE s AS WITH RECURSIVE c(j) AS (SELECT 0 UNION ALL SELECT j + 1
+		  FROM c WHERE j < 7) SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
+		  ELSE 'index_fragmentation:odoo/public.seed_table_' || j || '_index' END AS series FROM c;
+		INSERT OR IGNORE INTO customers (id, name, created_at)
+		  SELECT 'seed' || i, 'Seed ' || i, $now FROM n WHERE i < 100;
+		INSERT INTO agents (id, customer_id, hostname, public_key, agent_version, enrolled_at,
+		  last_seq, last_report_at, interval_s, score, band, top_reason)
+		  SELECT id, 'seed' || (i % 100), 'seed-' || i, 'seedkey' || i, 'seed',
+		  $now - 86400, $GROW_REPORTS, $now - 300, 300, 90, 'healthy', NULL FROM n;
+		INSERT INTO reports (agent_id, seq, received_at, generated_at, body)
+		  SELECT n.id, k.k, k.t, k.t, '{"seed":"' || hex(randomblob(2000)) || '"}' FROM n, k;
+		INSERT INTO samples (agent_id, series, ts, value)
+		  SELECT n.id, s.series, k.t, 8 + k.k % 5 FROM n, k, s WHERE k.k % 2 = 0;
+		INSERT INTO current_findings (agent_id, seq, findings)
+		  SELECT id, $GROW_REPORTS, '[' || hex(randomblob(800)) || ']' FROM n;
+		INSERT OR IGNORE INTO score_history (agent_id, ts, score)
+		  SELECT n.id, k.t - k.t % 3600, 90 FROM n, k;
+		COMMIT;
+		PRAGMA wal_checkpoint(TRUNCATE);
+	SQL
+}
+seed_pg() {
+	local now
+	now=$(date +%s)
+	pg_sql -d erpulse_bench <<-SQL
+		BEGIN;
+		CREATE TEMP TABLE n AS SELECT i, md5(random()::text) AS id
+		  FROM generate_series(0, $GROW_HOSTS - 1) i;
+		CREATE TEMP TABLE k AS SELECT k, $now - ($GROW_REPORTS - k + 1) * 300 AS t
+		  FROM generate_series(1, $GROW_REPORTS) k;
+		CREATE TEMP TABLE s AS SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
+		  ELSE 'index_fragmentation:odoo/public.seed_table_' || j || '_index' END AS series
+		  FROM generate_series(0, 7) j;
+		CREATE TEMP TABLE pad AS SELECT string_agg(md5(random()::text), '') AS p
+		  FROM generate_series(1, 125);
+		INSERT INTO customers (id, name, created_at)
+		  SELECT 'seed' || i, 'Seed ' || i, $now FROM n WHERE i < 100 ON CONFLICT DO NOTHING;
+		INSERT INTO agents (id, customer_id, hostname, public_key, agent_version, enrolled_at,
+		  last_seq, last_report_at, interval_s, score, band)
+		  SELECT id, 'seed' || (i % 100), 'seed-' || i, 'seedkey' || i, 'seed',
+		  $now - 86400, $GROW_REPORTS, $now - 300, 300, 90, 'healthy' FROM n;
+		INSERT INTO reports (agent_id, seq, received_at, generated_at, body)
+		  SELECT n.id, k.k, k.t, k.t, '{"seed":"' || pad.p || '"}' FROM n, k, pad;
+		INSERT INTO samples (agent_id, series, ts, value)
+		  SELECT n.id, s.series, k.t, 8 + k.k % 5 FROM n, k, s WHERE k.k % 2 = 0;
+		INSERT INTO current_findings (agent_id, seq, findings)
+		  SELECT id, $GROW_REPORTS, '[' || left(pad.p, 1600) || ']' FROM n, pad;
+		INSERT INTO score_history (agent_id, ts, score)
+		  SELECT n.id, k.t - k.t % 3600, 90 FROM n, k ON CONFLICT DO NOTHING;
+		COMMIT;
+		VACUUM ANALYZE;
+	SQL
+}
+
+# history_* STORE IDS-FILE: HISTORY_DAYS of samples (one per 10 minutes) of
+# the 8 series of the bench's reports for each agent in IDS-FILE.
+history_sqlite() {
+	local now ids
+	now=$(date +%s)
+	ids=$(sed "s/.*/('&')/" "$2" | paste -sd,)
+	sqlite3 "$1" <<-SQL
+		PRAGMA busy_timeout=30000;
+		BEGIN IMMEDIATE;
+		CREATE TEMP TABLE a(id TEXT); INSERT INTO a VALUES $ids;
+		CREATE TEMP TABLE t AS WITH RECURSIVE c(t) AS (SELECT $now - $HISTORY_DAYS * 86400
+		  UNION ALL SELECT t + 600 FROM c WHERE t < $now - 1200) SELECT t FROM c;
+		CREATE TEMP TABLE s AS WITH RECURSIVE c(j) AS (SELECT 0 UNION ALL SELECT j + 1
+		  FROM c WHERE j < 7) SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
+		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
+		  AS series, CASE WHEN j = 7 THEN 41 ELSE 8 + j END AS v FROM c;
+		INSERT INTO samples (agent_id, series, ts, value) SELECT a.id, s.series, t.t, s.v
+		  FROM a, s, t;
+		COMMIT;
+	SQL
+}
+history_pg() {
+	local now ids
+	now=$(date +%s)
+	ids=$(sed "s/.*/('&')/" "$2" | paste -sd,)
+	pg_sql -d erpulse_bench <<-SQL
+		CREATE TEMP TABLE a(id TEXT); INSERT INTO a VALUES $ids;
+		INSERT INTO samples (agent_id, series, ts, value)
+		  SELECT a.id, CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
+		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END,
+		  t, CASE WHEN j = 7 THEN 41 ELSE 8 + j END
+		  FROM a, generate_series(0, 7) j,
+		  generate_series($now - $HISTORY_DAYS * 86400, $now - 1200, 600) t;
+		ANALYZE samples;
+	SQL
+}
+
+# ratio LABEL: the grown store's CPU per report against the empty one's
+ratio() {
+	local e=${CPU[$1-empty]:-} g=${CPU[$1-grown]:-}
+	[ -n "$e" ] && [ -n "$g" ] && [ "$e" -gt 0 ] || return 0
+	awk -v l="$1" -v e="$e" -v g="$g" -v re="${RPS[$1-empty]}" -v rg="${RPS[$1-grown]}" \
+		-v v="${VERIFY[$1-grown]}" -v h="$GROW_HOSTS" -v k="$GROW_REPORTS" -v d="$HISTORY_DAYS" 'BEGIN {
+		printf "growth  %-10s CPU per report %d us empty -> %d us at %d hosts x %d reports, " \
+			"%d days of history: " \
+			"x%.2f (target <= x1.20 %s); %d -> %d reports/s (target >= 3300 %s); " \
+			"libsodium verify ceiling %d/s\n", l, e, g, h, k, d, g / e, \
+			(g / e <= 1.2 ? "met" : "NOT met"), re, rg, (rg >= 3300 ? "met" : "NOT met"), v }'
+}
+
+measure() { # LABEL N-COLLECTORS SEED-FUNCTION HISTORY-FUNCTION CONFIG...
+	local label=$1 n=$2 seed=$3 hist=$4
+	shift 4
+	[ "$HISTORY_DAYS" -gt 0 ] || hist=""
+	start "$label" "$n" "$@" || return 1
+	bench "$label-empty" "$URLS" "$PIDS" || echo "warning: $label-empty: reports not accepted (above)"
+	stop_all
+	if [ "$GROW_HOSTS" -gt 0 ]; then
+		local t0=$SECONDS
+		"$seed" "$T/$label-1.db" >/dev/null || { echo "seeding $label failed"; return 1; }
+		echo "seed    $label $GROW_HOSTS hosts x $GROW_REPORTS reports in $((SECONDS - t0))s"
+		start "$label" "$n" "$@" || return 1
+		bench "$label-grown" "$URLS" "$PIDS" "$hist" "$T/$label-1.db" ||
+			echo "warning: $label-grown: reports not accepted (above)"
+		stop_all
+		ratio "$label"
+	fi
+}
+
+HOOK=$(free_port)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "collector: $COLLECTOR"
 STORES=${STORES:-sqlite postgresql}
-case " $STORES " in *" sqlite "*) run sqlite || exit 1 ;; esac
+case " $STORES " in *" sqlite "*) measure sqlite 1 seed_sqlite history_sqlite || exit 1 ;; esac
 case " $STORES " in *" postgresql "*) ;; *) exit 0 ;; esac
-if pg_start "synchronous_commit = on" "fsync = on" >/dev/null 2>&1; then
+if pg_start "synchronous_commit = on" "fsync = on" "shared_buffers = 256MB" >/dev/null 2>&1; then
 	pg_sql -c "CREATE DATABASE erpulse_bench" >/dev/null
-	run postgresql "[store]" "url = postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_bench" \
+	measure pg2 2 seed_pg history_pg "[store]" \
+		"url = postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_bench" \
 		"pool = 8"
 else
 	echo "postgresql: could not start a test server; skipped"
 fi
+# BENCH_LOGS=DIR keeps the collectors' logs (the temp dir goes at exit)
+[ -z "${BENCH_LOGS:-}" ] || cp "$T"/*.log "$BENCH_LOGS"/ 2>/dev/null

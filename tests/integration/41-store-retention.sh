@@ -1,0 +1,94 @@
+#!/bin/bash
+# Migration 6 and the retention of history (docs/decisions.md "pgpart"), on
+# SQLite and on a real PostgreSQL: a store at schema 5 with samples, rollups
+# and score history (its tables put back into their version-5 shape) migrates
+# with every row kept; `sweep --now EPOCH --retention` then removes the
+# samples past the 30-day window (rolled up by hour first) and keeps the
+# newer ones -- on PostgreSQL by dropping the old day's partition whole.
+. "$(dirname "$0")/lib.sh"
+
+now=$(date +%s)
+old=$((now - 40 * 86400))
+new=$((now - 86400))
+old_day=$(date -u -d "@$old" +%Y%m%d)
+new_day=$(date -u -d "@$new" +%Y%m%d)
+old_hour=$((old - old % 3600))
+rows="('a1', 'disk_usage:/', $old, 10), ('a1', 'disk_usage:/', $((old + 60)), 20),
+      ('a1', 'disk_usage:/', $new, 30), ('a2', 'index_fragmentation:db/i', $new, 40)"
+
+# ---- SQLite ----
+db=$T/store.db
+lite() { sqlite3 "$db" "$@"; }
+$COLLECTOR --store "sqlite://$db" migrate >"$T/m0" 2>&1 || bail "migrate: $(cat "$T/m0")"
+lite "DROP TABLE samples; DROP INDEX rollups_hour;
+      CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,
+        value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));
+      CREATE INDEX samples_ts ON samples(ts);
+      DELETE FROM schema_version WHERE version = 6;
+      INSERT INTO samples VALUES $rows;
+      INSERT INTO score_history (agent_id, ts, score) VALUES ('a1', $new, 80);" ||
+	bail "a version-5 SQLite store"
+tap_is "SQLite: the fixture is at schema 5" "$(lite 'SELECT MAX(version) FROM schema_version')" 5
+$COLLECTOR --store "sqlite://$db" migrate >"$T/m1" 2>&1
+tap_is "SQLite: migrate to 6" "$?:$(lite 'SELECT MAX(version) FROM schema_version')" "0:6"
+tap_is "SQLite: every sample kept" "$(lite 'SELECT COUNT(*), SUM(value) FROM samples')" "4|100.0"
+tap_like "SQLite: samples are WITHOUT ROWID, no ts index" \
+	"$(lite "SELECT sql FROM sqlite_master WHERE tbl_name = 'samples'")" 'WITHOUT ROWID$'
+out=$($COLLECTOR --store "sqlite://$db" sweep --now "$now" --retention 2>&1)
+tap_like "SQLite: sweep --retention" "$out" 'retention: 0 partitions dropped, 1 sample series cut'
+tap_is "SQLite: old samples gone, new ones kept" \
+	"$(lite 'SELECT GROUP_CONCAT(value) FROM (SELECT value FROM samples ORDER BY value)')" "30.0,40.0"
+tap_is "SQLite: the old ones rolled up by hour" \
+	"$(lite "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" \
+	"$old_hour|2|30.0|10.0|20.0"
+tap_is "SQLite: score history kept" "$(lite 'SELECT COUNT(*) FROM score_history')" 1
+
+# ---- PostgreSQL ----
+pg_start || bail "PostgreSQL did not start"
+pg_sql -c "CREATE DATABASE erpulse_ret" >/dev/null || bail "createdb"
+url="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_ret"
+pq() { pg_sql -d erpulse_ret -c "$@"; }
+$COLLECTOR --store "$url" migrate >"$T/p0" 2>&1 || bail "migrate: $(cat "$T/p0")"
+pq "DROP TABLE samples, rollups, score_history;
+    DROP FUNCTION erpulse_partitions_ensure;
+    CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,
+      value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));
+    CREATE INDEX samples_ts ON samples(ts);
+    CREATE TABLE rollups (agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT NULL,
+      n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL,
+      vmax DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, hour));
+    CREATE TABLE score_history (agent_id TEXT NOT NULL, ts BIGINT NOT NULL,
+      score INTEGER NOT NULL, cat_database INTEGER, cat_storage INTEGER, cat_errors INTEGER,
+      cat_patches INTEGER, cat_liveness INTEGER, PRIMARY KEY (agent_id, ts));
+    CREATE INDEX score_history_ts ON score_history(ts);
+    DELETE FROM schema_version WHERE version = 6;
+    INSERT INTO samples VALUES $rows;
+    INSERT INTO rollups VALUES ('a1', 'disk_usage:/', 1000 * 3600, 1, 5, 5, 5),
+      ('a9', 'disk_usage:/', $((new - new % 3600)), 1, 7, 7, 7);
+    INSERT INTO score_history (agent_id, ts, score) VALUES ('a1', $new, 80);" >/dev/null ||
+	bail "a version-5 PostgreSQL store"
+$COLLECTOR --store "$url" migrate >"$T/p1" 2>&1
+tap_is "PostgreSQL: migrate to 6" "$?:$(pq 'SELECT MAX(version) FROM schema_version')" "0:6"
+tap_is "PostgreSQL: every row kept" \
+	"$(pq 'SELECT (SELECT COUNT(*) FROM samples), (SELECT SUM(value) FROM samples), (SELECT COUNT(*) FROM rollups), (SELECT COUNT(*) FROM score_history)')" \
+	"4|100|2|1"
+tap_is "PostgreSQL: samples partitioned, the old rows in their day's partition" \
+	"$(pq "SELECT c.relkind, (SELECT COUNT(*) FROM samples_p$old_day), (SELECT COUNT(*) FROM samples_default) FROM pg_class c WHERE relname = 'samples'")" \
+	"p|2|0"
+tap_is "PostgreSQL: a rollup of 1970 waits in the DEFAULT partition" \
+	"$(pq 'SELECT COUNT(*) FROM rollups_default')" 1
+tap_is "PostgreSQL: partitions made ahead (the next 3 days)" \
+	"$(pq "SELECT COUNT(*) FROM pg_class WHERE relname IN ('samples_p$(date -u -d "@$((now + 86400))" +%Y%m%d)', 'samples_p$(date -u -d "@$((now + 3 * 86400))" +%Y%m%d)')")" 2
+out=$($COLLECTOR --store "$url" sweep --now "$now" --retention 2>&1)
+tap_like "PostgreSQL: sweep --retention drops partitions" "$out" 'retention: [1-9][0-9]* partitions dropped'
+tap_is "PostgreSQL: the old day's partition is gone, the new day's kept" \
+	"$(pq "SELECT to_regclass('samples_p$old_day') IS NULL, to_regclass('samples_p$new_day') IS NOT NULL")" "t|t"
+tap_is "PostgreSQL: new samples intact" \
+	"$(pq 'SELECT string_agg(value::text, $$,$$ ORDER BY value) FROM samples')" "30,40"
+tap_is "PostgreSQL: the old ones rolled up by hour; the 1970 rollup gone" \
+	"$(pq "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" "$old_hour|2|30|10|20"
+tap_is "PostgreSQL: score history kept" "$(pq 'SELECT COUNT(*) FROM score_history')" 1
+# ingest after the migration: a sample lands in today's partition
+tap_is "PostgreSQL: a new sample goes to today's partition" \
+	"$(pq "INSERT INTO samples VALUES ('a3', 's', $now, 1); SELECT COUNT(*) FROM samples_p$(date -u -d "@$now" +%Y%m%d)")" 1
+tap_done
