@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"Usage: erpulse-collector [--config PATH] [--store URL] COMMAND\n"
 		"  serve                              run the HTTP(S) server (foreground)\n"
 		"  check-config                       validate the configuration, try the store\n"
-		"  migrate                            apply store migrations and exit\n"
+		"  migrate [--to N]                   apply store migrations (up to version N) and "
+		"exit\n"
 		"  customer add NAME                  create a customer\n"
 		"  customer list                      list customers and their scores\n"
 		"  customer threshold CUSTOMER KIND [warning=N] [critical=N] [min_size=N]\n"
@@ -91,6 +92,10 @@ static void usage(FILE *f)
 		COLL_DEFAULT_CONFIG);
 }
 
+/* `migrate --to N` holds the store at version N (tests of a migration,
+ * staged upgrades); every other command migrates to the newest. */
+static int migrate_target = COLL_SCHEMA_VERSION;
+
 static int open_store(const struct coll_settings *cfg, struct coll_store **ret)
 {
 	char err[512] = "";
@@ -104,7 +109,7 @@ static int open_store(const struct coll_settings *cfg, struct coll_store **ret)
 		fprintf(stderr, "erpulse-collector: %s\n", err);
 		return r;
 	}
-	r = coll_store_migrate(*ret);
+	r = coll_store_migrate_to(*ret, migrate_target);
 	if (r < 0) {
 		fprintf(stderr, "erpulse-collector: migrating the store: %s\n", (*ret)->err);
 		coll_store_close(*ret);
@@ -721,6 +726,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		coll_settings_free(&cfg);
 		return 2;
+	}
+	if (strcmp(cmd, "migrate") == 0 && nargs > 0) {
+		int64_t to = 0;
+		if (nargs != 2 || strcmp(args[0], "--to") != 0 ||
+		    ep_parse_int64(args[1], 1, COLL_SCHEMA_VERSION, &to) < 0) {
+			fprintf(stderr,
+				"erpulse-collector: migrate takes no argument or --to N "
+				"(1..%d, the schema version to stop at)\n",
+				COLL_SCHEMA_VERSION);
+			coll_settings_free(&cfg);
+			return 2;
+		}
+		migrate_target = (int)to;
 	}
 	struct coll_store *s = NULL;
 	if (open_store(&cfg, &s) < 0) {

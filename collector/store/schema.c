@@ -374,8 +374,10 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 	timeout = -1;
 	if (r < 0)
 		goto unlock;
-	/* this day's partitions and the next few (PostgreSQL; store/partitions.c) */
-	r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
+	/* this day's partitions and the next few (PostgreSQL; store/partitions.c;
+	 * from migration 6 on: a store held at an older version has none) */
+	if (target >= 6 && n >= 6)
+		r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
 	if (r < 0)
 		goto unlock;
 unlock:

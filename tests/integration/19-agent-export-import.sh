@@ -37,11 +37,15 @@ A() { "$AGENT" --config "$T/a.conf" "$@"; }
 spooled() { ls "$S/spool" 2>/dev/null | grep -c '\.report$'; }
 agent_last_seq() { A status --json | json_get - 'j["next_seq"] - 1'; }
 # every stored body without its seq, one line each
+# the stored bodies (a zstd frame when codec is 1: collector/store/codec.h),
+# each without its seq, one per line
 bodies() {
-	coll_sql "$DB" "SELECT body FROM reports WHERE agent_id='$AID' ORDER BY seq" |
-		python3 -c 'import json,sys
-for l in sys.stdin:
-    d = json.loads(l); d.pop("seq", None); print(json.dumps(d, sort_keys=True))'
+	python3 -c 'import json,sqlite3,subprocess,sys
+c = sqlite3.connect(sys.argv[1])
+for codec, body in c.execute("SELECT codec, body FROM reports WHERE agent_id=? ORDER BY seq", (sys.argv[2],)):
+    if codec == 1:
+        body = subprocess.run(["zstd", "-dcq"], input=body, capture_output=True, check=True).stdout
+    d = json.loads(body); d.pop("seq", None); print(json.dumps(d, sort_keys=True))' "$DB" "$AID"
 }
 api_last_seq() {
 	curl -sf --cacert "$COLL_CA" -H "Authorization: Bearer $API" "$COLL_URL/api/v1/hosts/$AID" |

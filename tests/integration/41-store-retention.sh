@@ -1,7 +1,7 @@
 #!/bin/bash
 # Migration 6 and the retention of history (docs/decisions.md "pgpart"), on
 # SQLite and on a real PostgreSQL: a store at schema 5 with samples, rollups
-# and score history (its tables put back into their version-5 shape) migrates
+# and score history (`migrate --to 5`, then rows) migrates to 6
 # with every row kept; `sweep --now EPOCH --retention` then removes the
 # samples past the 30-day window (rolled up by hour first) and keeps the
 # newer ones -- on PostgreSQL by dropping the old day's partition whole.
@@ -19,17 +19,12 @@ rows="('a1', 'disk_usage:/', $old, 10), ('a1', 'disk_usage:/', $((old + 60)), 20
 # ---- SQLite ----
 db=$T/store.db
 lite() { sqlite3 "$db" "$@"; }
-$COLLECTOR --store "sqlite://$db" migrate >"$T/m0" 2>&1 || bail "migrate: $(cat "$T/m0")"
-lite "DROP TABLE samples; DROP INDEX rollups_hour;
-      CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,
-        value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));
-      CREATE INDEX samples_ts ON samples(ts);
-      DELETE FROM schema_version WHERE version = 6;
-      INSERT INTO samples VALUES $rows;
+$COLLECTOR --store "sqlite://$db" migrate --to 5 >"$T/m0" 2>&1 || bail "migrate --to 5: $(cat "$T/m0")"
+lite "INSERT INTO samples VALUES $rows;
       INSERT INTO score_history (agent_id, ts, score) VALUES ('a1', $new, 80);" ||
 	bail "a version-5 SQLite store"
 tap_is "SQLite: the fixture is at schema 5" "$(lite 'SELECT MAX(version) FROM schema_version')" 5
-$COLLECTOR --store "sqlite://$db" migrate >"$T/m1" 2>&1
+$COLLECTOR --store "sqlite://$db" migrate --to 6 >"$T/m1" 2>&1
 tap_is "SQLite: migrate to 6" "$?:$(lite 'SELECT MAX(version) FROM schema_version')" "0:6"
 tap_is "SQLite: every sample kept" "$(lite 'SELECT COUNT(*), SUM(value) FROM samples')" "4|100.0"
 tap_like "SQLite: samples are WITHOUT ROWID, no ts index" \
@@ -48,26 +43,13 @@ pg_start || bail "PostgreSQL did not start"
 pg_sql -c "CREATE DATABASE erpulse_ret" >/dev/null || bail "createdb"
 url="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_ret"
 pq() { pg_sql -d erpulse_ret -c "$@"; }
-$COLLECTOR --store "$url" migrate >"$T/p0" 2>&1 || bail "migrate: $(cat "$T/p0")"
-pq "DROP TABLE samples, rollups, score_history;
-    DROP FUNCTION erpulse_partitions_ensure;
-    CREATE TABLE samples (agent_id TEXT NOT NULL, series TEXT NOT NULL, ts BIGINT NOT NULL,
-      value DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, ts));
-    CREATE INDEX samples_ts ON samples(ts);
-    CREATE TABLE rollups (agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT NULL,
-      n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL,
-      vmax DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, hour));
-    CREATE TABLE score_history (agent_id TEXT NOT NULL, ts BIGINT NOT NULL,
-      score INTEGER NOT NULL, cat_database INTEGER, cat_storage INTEGER, cat_errors INTEGER,
-      cat_patches INTEGER, cat_liveness INTEGER, PRIMARY KEY (agent_id, ts));
-    CREATE INDEX score_history_ts ON score_history(ts);
-    DELETE FROM schema_version WHERE version = 6;
-    INSERT INTO samples VALUES $rows;
+$COLLECTOR --store "$url" migrate --to 5 >"$T/p0" 2>&1 || bail "migrate --to 5: $(cat "$T/p0")"
+pq "INSERT INTO samples VALUES $rows;
     INSERT INTO rollups VALUES ('a1', 'disk_usage:/', 1000 * 3600, 1, 5, 5, 5),
       ('a9', 'disk_usage:/', $((new - new % 3600)), 1, 7, 7, 7);
     INSERT INTO score_history (agent_id, ts, score) VALUES ('a1', $new, 80);" >/dev/null ||
 	bail "a version-5 PostgreSQL store"
-$COLLECTOR --store "$url" migrate >"$T/p1" 2>&1
+$COLLECTOR --store "$url" migrate --to 6 >"$T/p1" 2>&1
 tap_is "PostgreSQL: migrate to 6" "$?:$(pq 'SELECT MAX(version) FROM schema_version')" "0:6"
 tap_is "PostgreSQL: every row kept" \
 	"$(pq 'SELECT (SELECT COUNT(*) FROM samples), (SELECT SUM(value) FROM samples), (SELECT COUNT(*) FROM rollups), (SELECT COUNT(*) FROM score_history)')" \
