@@ -115,10 +115,13 @@ tap_is "  ... and an index of a table the map does not know carries nothing" \
 # "stock moves" (month-end itself: tests/unit/test_erp.c, time injected).
 pg_sql -d odoo -c "ALTER TABLE stock_move SET (autovacuum_enabled = false)" \
 	-c "UPDATE stock_move SET product_uom_qty = product_uom_qty" >/dev/null || bail "stock_move update"
-for _ in $(seq 50); do # statistics reach pg_stat_user_tables asynchronously
-	[ "$(pg_sql -d odoo -tAc "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'stock_move'")" -gt 0 ] && break
-	sleep 0.1
-done
+# statistics reach pg_stat_user_tables when the updating session ends (it
+# flushes them on exit); wait for that condition, bounded by 60 s rather than
+# a guess of how long a busy machine takes
+stock_move_dead() {
+	[ "$(pg_sql -d odoo -c "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'stock_move'")" -gt 0 ]
+}
+wait_for 60 stock_move_dead || bail "the dead tuples of stock_move never reached pg_stat_user_tables"
 cat >"$T/pgt.conf" <<EOF2
 [postgres]
 conninfo = $PG_CONNINFO
