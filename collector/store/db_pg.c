@@ -1,0 +1,385 @@
+/* The PostgreSQL backend of the db layer (db.h, db_int.h), driven
+ * asynchronously with poll(2) so that a hung server costs at most the
+ * deadline, never a hang: on timeout the connection is dropped and reopened
+ * by the next call. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/store/db_int.h"
+#include "erpulse/util.h"
+
+static int64_t pg_wait_until(const struct coll_db *db)
+{
+	if (db->opts.statement_timeout_ms <= 0) /* none (a migration) */
+		return db->deadline_ms;
+	int64_t until = ep_mono_ms() + db->opts.statement_timeout_ms + 500;
+	return db->deadline_ms < until ? db->deadline_ms : until;
+}
+
+static void pg_drop(struct coll_db *db)
+{
+	if (db->pg)
+		PQfinish(db->pg);
+	db->pg = NULL;
+}
+
+/* Waits until fd is readable (or writable) or until the ms clock passes
+ * until. 0, or -ETIMEDOUT. */
+static int wait_fd(int fd, bool write, int64_t until)
+{
+	for (;;) {
+		int64_t left = until - ep_mono_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = {.fd = fd, .events = write ? POLLOUT : POLLIN};
+		int rc = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* NOTICEs ("relation already exists, skipping") are not errors: drop them
+ * rather than let libpq print them on stderr. */
+static void pg_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int coll_db_pg_connect(struct coll_db *db)
+{
+	char options[128], ctimeout[32];
+	snprintf(options, sizeof(options), "-c statement_timeout=%lld -c lock_timeout=%lld",
+		 (long long)db->opts.statement_timeout_ms,
+		 (long long)db->opts.statement_timeout_ms);
+	long long cts = (db->opts.connect_timeout_ms + 999) / 1000;
+	snprintf(ctimeout, sizeof(ctimeout), "%lld", cts < 2 ? 2 : cts);
+	const char *const keys[] = {"dbname", "connect_timeout", "options", "application_name",
+				    NULL};
+	const char *const vals[] = {db->url, ctimeout, options, "erpulse-collector", NULL};
+	int64_t until = ep_mono_ms() + db->opts.connect_timeout_ms;
+	if (db->deadline_ms < until)
+		until = db->deadline_ms;
+
+	pg_drop(db);
+	db->pg = PQconnectStartParams(keys, vals, 1);
+	if (!db->pg) {
+		coll_db_set_err(db, "postgresql: ", "out of memory");
+		return -ENOMEM;
+	}
+	if (PQstatus(db->pg) == CONNECTION_BAD)
+		goto bad;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	for (;;) {
+		if (st == PGRES_POLLING_OK)
+			break;
+		if (st == PGRES_POLLING_FAILED)
+			goto bad;
+		int rc = wait_fd(PQsocket(db->pg), st == PGRES_POLLING_WRITING, until);
+		if (rc < 0) {
+			coll_db_set_err(db, "postgresql: connection timed out", "");
+			pg_drop(db);
+			return -ETIMEDOUT;
+		}
+		st = PQconnectPoll(db->pg);
+	}
+	if (PQsetnonblocking(db->pg, 1) != 0)
+		goto bad;
+	PQsetNoticeProcessor(db->pg, pg_quiet, NULL);
+	db->pg_session++;
+	return 0;
+bad:
+	coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+	pg_drop(db);
+	return -ECONNRESET;
+}
+
+static int pg_result_rc(struct coll_db *db, PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	coll_db_set_err(db, "postgresql: ", PQresultErrorMessage(res));
+	if (!state)
+		return -EIO;
+	if (strcmp(state, "23505") == 0)
+		return -EEXIST;
+	if (strncmp(state, "23", 2) == 0)
+		return -EINVAL;
+	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
+		return -ETIMEDOUT;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return -EAGAIN;
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+		return -ECONNRESET;
+	return -EIO;
+}
+
+/* Sends (already done by caller), flushes, waits for and collects every
+ * result; the last non-NULL result is kept in *ret_res. */
+static int pg_collect(struct coll_db *db, PGresult **ret_res)
+{
+	int64_t until = pg_wait_until(db);
+	int rc;
+	while ((rc = PQflush(db->pg)) == 1) {
+		if (wait_fd(PQsocket(db->pg), true, until) < 0)
+			goto timeout;
+	}
+	if (rc < 0)
+		goto broken;
+	PGresult *last = NULL;
+	int r = 0;
+	for (;;) {
+		while (PQisBusy(db->pg)) {
+			if (wait_fd(PQsocket(db->pg), false, until) < 0) {
+				PQclear(last);
+				goto timeout;
+			}
+			if (!PQconsumeInput(db->pg)) {
+				PQclear(last);
+				goto broken;
+			}
+		}
+		PGresult *res = PQgetResult(db->pg);
+		if (!res)
+			break;
+		ExecStatusType es = PQresultStatus(res);
+		if (r == 0 && es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
+		    es != PGRES_EMPTY_QUERY)
+			r = pg_result_rc(db, res);
+		PQclear(last);
+		last = res;
+	}
+	if (r < 0 || PQstatus(db->pg) == CONNECTION_BAD) {
+		PQclear(last);
+		if (PQstatus(db->pg) == CONNECTION_BAD) {
+			pg_drop(db);
+			return r < 0 ? r : -ECONNRESET;
+		}
+		return r;
+	}
+	*ret_res = last;
+	return 0;
+timeout:
+	coll_db_set_err(db, "postgresql: no answer within the deadline", "");
+	pg_drop(db);
+	return -ETIMEDOUT;
+broken:
+	coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+	pg_drop(db);
+	return -ECONNRESET;
+}
+
+static char *pg_translate(const char *sql)
+{
+	struct ep_buf b;
+	ep_buf_init(&b, 1 << 20);
+	int n = 0;
+	bool quoted = false;
+	for (const char *p = sql; *p; p++) {
+		if (*p == '\'')
+			quoted = !quoted;
+		if (*p == '?' && !quoted) {
+			if (ep_buf_printf(&b, "$%d", ++n) < 0)
+				goto fail;
+		} else if (ep_buf_append(&b, p, 1) < 0) {
+			goto fail;
+		}
+	}
+	if (!b.data && ep_buf_append(&b, "", 0) < 0)
+		goto fail;
+	return ep_buf_steal(&b);
+fail:
+	ep_buf_free(&b);
+	return NULL;
+}
+
+static int pg_ensure(struct coll_db *db)
+{
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+		return 0;
+	return coll_db_pg_connect(db);
+}
+
+static int res_alloc(struct coll_db_res *r, size_t rows, size_t cols)
+{
+	r->rows = rows;
+	r->cols = cols;
+	r->v = NULL;
+	if (rows * cols == 0)
+		return 0;
+	r->v = calloc(rows * cols, sizeof(char *));
+	return r->v ? 0 : -ENOMEM;
+}
+
+#define PG_BYTEA_OID 17
+
+/* The values of column c of res: bytea unescaped (with its length). */
+static int pg_copy_bytea(PGresult *res, size_t cols, size_t c, struct coll_db_res *ret)
+{
+	if (!ret->lens) {
+		ret->lens = malloc(ret->rows * cols * sizeof(size_t));
+		if (!ret->lens)
+			return -ENOMEM;
+		for (size_t k = 0; k < ret->rows * cols; k++)
+			ret->lens[k] = SIZE_MAX;
+	}
+	for (size_t i = 0; i < ret->rows; i++) {
+		if (PQgetisnull(res, (int)i, (int)c))
+			continue;
+		size_t n = 0;
+		unsigned char *b =
+			PQunescapeBytea((const unsigned char *)PQgetvalue(res, (int)i, (int)c), &n);
+		if (!b)
+			return -ENOMEM;
+		ret->v[i * cols + c] = coll_db_dup_bytes(b, n);
+		ret->lens[i * cols + c] = n;
+		PQfreemem(b);
+		if (!ret->v[i * cols + c])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *params,
+		     const size_t *lens, size_t n, struct coll_db_res *ret, coll_db_row_fn fn,
+		     void *ctx)
+{
+	int r = pg_ensure(db);
+	if (r < 0)
+		return r;
+	struct stmt_slot *slot = coll_db_slot_for(db, sql);
+	char *owned = NULL;
+	const char *text;
+	if (slot && slot->pg_sql) {
+		text = slot->pg_sql;
+	} else {
+		owned = pg_translate(sql);
+		if (!owned)
+			return -ENOMEM;
+		text = owned;
+		if (slot) {
+			slot->pg_sql = owned;
+			owned = NULL;
+		}
+	}
+	/* cached statements are prepared once per session: PostgreSQL then
+	 * skips the parse (and, once it settles on a generic plan, the plan)
+	 * of every later call */
+	char name[16] = "";
+	if (slot) {
+		snprintf(name, sizeof(name), "s%zu", (size_t)(slot - db->cache));
+		if (slot->pg_session != db->pg_session) {
+			if (!PQsendPrepare(db->pg, name, text, (int)n, NULL)) {
+				coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+				pg_drop(db);
+				return -ECONNRESET;
+			}
+			PGresult *pres = NULL;
+			r = pg_collect(db, &pres);
+			PQclear(pres);
+			if (r < 0)
+				return r;
+			slot->pg_session = db->pg_session;
+		}
+	}
+	/* binary parameters: lengths and formats (at most a few per statement) */
+	int plen[16], pfmt[16];
+	bool bin = false;
+	for (size_t i = 0; lens && i < n; i++)
+		bin |= lens[i] != COLL_DB_TEXT;
+	if (bin) {
+		if (n > EP_ARRAY_SIZE(plen)) {
+			free(owned);
+			coll_db_set_err(db, "postgresql: ", "too many binary parameters");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			bool b = lens[i] != COLL_DB_TEXT && lens[i] <= INT32_MAX;
+			plen[i] = b ? (int)lens[i] : 0;
+			pfmt[i] = b ? 1 : 0;
+		}
+	}
+	const int *pl = bin ? plen : NULL, *pf = bin ? pfmt : NULL;
+	int sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, pl, pf, 0)
+			: PQsendQueryParams(db->pg, text, (int)n, NULL, params, pl, pf, 0);
+	if (!sent) {
+		free(owned);
+		coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+		pg_drop(db);
+		return -ECONNRESET;
+	}
+	free(owned);
+	PGresult *res = NULL;
+	r = pg_collect(db, &res);
+	if (r < 0)
+		return r;
+	if (fn && res) {
+		for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+			struct coll_db_row row = {.res = res, .row = i};
+			r = fn(ctx, &row);
+		}
+	} else if (ret && res) {
+		size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
+		r = res_alloc(ret, rows, cols);
+		for (size_t c = 0; r == 0 && rows && c < cols; c++)
+			if (PQftype(res, (int)c) == PG_BYTEA_OID)
+				r = pg_copy_bytea(res, cols, c, ret);
+		for (size_t i = 0; r == 0 && i < rows; i++)
+			for (size_t c = 0; c < cols; c++) {
+				if (PQgetisnull(res, (int)i, (int)c) ||
+				    PQftype(res, (int)c) == PG_BYTEA_OID)
+					continue;
+				ret->v[i * cols + c] = strdup(PQgetvalue(res, (int)i, (int)c));
+				if (!ret->v[i * cols + c]) {
+					r = -ENOMEM;
+					break;
+				}
+			}
+		const char *ch = PQcmdTuples(res);
+		int64_t changes = 0;
+		if (ch && *ch)
+			ep_parse_int64(ch, 0, INT64_MAX, &changes);
+		ret->changes = changes;
+		if (r < 0)
+			coll_db_res_free(ret);
+	} else if (ret) {
+		memset(ret, 0, sizeof(*ret));
+	}
+	PQclear(res);
+	return r;
+}
+
+int coll_db_pg_exec(struct coll_db *db, const char *sql)
+{
+	int r = pg_ensure(db);
+	if (r < 0)
+		return r;
+	if (!PQsendQuery(db->pg, sql)) {
+		coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+		pg_drop(db);
+		return -ECONNRESET;
+	}
+	PGresult *res = NULL;
+	r = pg_collect(db, &res);
+	PQclear(res);
+	return r;
+}
+
+void coll_db_pg_close(struct coll_db *db)
+{
+	for (size_t i = 0; i < db->n_cache; i++)
+		free(db->cache[i].pg_sql);
+	pg_drop(db);
+}
+
+void coll_db_pg_rollback(struct coll_db *db)
+{
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(db->pg) != PQTRANS_IDLE)
+		coll_db_pg_exec(db, "ROLLBACK");
+}
