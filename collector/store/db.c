@@ -237,14 +237,14 @@ int coll_db_begin(struct coll_db *db)
 {
 	if (db->kind == COLL_DB_SQLITE)
 		return coll_db_lite_begin(db);
-	return coll_db_pg_exec(db, "BEGIN");
+	return coll_db_pg_begin(db);
 }
 
 int coll_db_commit(struct coll_db *db)
 {
 	if (db->kind == COLL_DB_SQLITE)
 		return coll_db_lite_commit(db);
-	return coll_db_pg_exec(db, "COMMIT");
+	return coll_db_pg_commit(db);
 }
 
 void coll_db_rollback(struct coll_db *db)

@@ -31,7 +31,8 @@ struct coll_db {
 	sqlite3 *lite;
 	PGconn *pg;
 	int64_t deadline_ms;
-	uint64_t pg_session; /* bumped by every (re)connect: prepared statements go */
+	uint64_t pg_session;   /* bumped by every (re)connect: prepared statements go */
+	bool pg_begin_pending; /* BEGIN to be sent with the next statement */
 	struct stmt_slot cache[STMT_CACHE];
 	size_t n_cache;
 	char err[512];
@@ -80,6 +81,10 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 		     const size_t *lens, size_t n, struct coll_db_res *ret, coll_db_row_fn fn,
 		     void *ctx);
 int coll_db_pg_exec(struct coll_db *db, const char *sql);
+/* BEGIN goes with the transaction's first statement (one round trip
+ * less); a transaction without any is never sent. */
+int coll_db_pg_begin(struct coll_db *db);
+int coll_db_pg_commit(struct coll_db *db);
 void coll_db_pg_rollback(struct coll_db *db);
 
 #endif

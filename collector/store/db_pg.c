@@ -119,40 +119,88 @@ static int pg_result_rc(struct coll_db *db, PGresult *res)
 	return -EIO;
 }
 
-/* Sends (already done by caller), flushes, waits for and collects every
- * result; the last non-NULL result is kept in *ret_res. */
-static int pg_collect(struct coll_db *db, PGresult **ret_res)
+/* Drops the connection after a timeout (r = -ETIMEDOUT) or a broken one
+ * (-ECONNRESET). Returns r. */
+static int pg_lost(struct coll_db *db, int r)
+{
+	if (r == -ETIMEDOUT)
+		coll_db_set_err(db, "postgresql: no answer within the deadline", "");
+	else
+		coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
+	pg_drop(db);
+	return r;
+}
+
+/* Sends what is queued, waiting for the socket until until. */
+static int pg_flush(struct coll_db *db, int64_t until)
+{
+	int rc;
+	while ((rc = PQflush(db->pg)) == 1)
+		if (wait_fd(PQsocket(db->pg), true, until) < 0)
+			return pg_lost(db, -ETIMEDOUT);
+	return rc < 0 ? pg_lost(db, -ECONNRESET) : 0;
+}
+
+/* The next result into *ret (NULL: the current query's are done), waiting
+ * for it until until. */
+static int pg_next(struct coll_db *db, int64_t until, PGresult **ret)
+{
+	while (PQisBusy(db->pg)) {
+		if (wait_fd(PQsocket(db->pg), false, until) < 0)
+			return pg_lost(db, -ETIMEDOUT);
+		if (!PQconsumeInput(db->pg))
+			return pg_lost(db, -ECONNRESET);
+	}
+	*ret = PQgetResult(db->pg);
+	return 0;
+}
+
+/* Flushes, waits for and collects every result of the nq queries sent
+ * (pipeline: in pipeline mode, ended by a sync, which is left too). The
+ * first failure is returned, with the index of its query in *ret_failed
+ * (nq: none failed; may be NULL); the last result of the last query is
+ * kept in *ret_res. */
+static int pg_collect_n(struct coll_db *db, int nq, bool pipeline, PGresult **ret_res,
+			int *ret_failed)
 {
 	int64_t until = pg_wait_until(db);
-	int rc;
-	while ((rc = PQflush(db->pg)) == 1) {
-		if (wait_fd(PQsocket(db->pg), true, until) < 0)
-			goto timeout;
-	}
-	if (rc < 0)
-		goto broken;
-	PGresult *last = NULL;
-	int r = 0;
-	for (;;) {
-		while (PQisBusy(db->pg)) {
-			if (wait_fd(PQsocket(db->pg), false, until) < 0) {
+	PGresult *last = NULL, *res;
+	int failed = nq, r = pg_flush(db, until);
+	if (r < 0)
+		return r;
+	for (int q = 0; q < nq; q++) {
+		for (;;) {
+			int rc = pg_next(db, until, &res);
+			if (rc < 0) {
 				PQclear(last);
-				goto timeout;
+				return rc;
 			}
-			if (!PQconsumeInput(db->pg)) {
-				PQclear(last);
-				goto broken;
+			if (!res)
+				break;
+			ExecStatusType es = PQresultStatus(res);
+			if (failed == nq && es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
+			    es != PGRES_EMPTY_QUERY && es != PGRES_PIPELINE_ABORTED) {
+				r = pg_result_rc(db, res);
+				failed = q;
 			}
+			PQclear(last);
+			last = res;
 		}
-		PGresult *res = PQgetResult(db->pg);
-		if (!res)
-			break;
-		ExecStatusType es = PQresultStatus(res);
-		if (r == 0 && es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK &&
-		    es != PGRES_EMPTY_QUERY)
-			r = pg_result_rc(db, res);
-		PQclear(last);
-		last = res;
+	}
+	if (ret_failed)
+		*ret_failed = failed;
+	if (pipeline) {
+		int rc = pg_next(db, until, &res);
+		if (rc < 0) {
+			PQclear(last);
+			return rc;
+		}
+		bool synced = res && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (!synced || !PQexitPipelineMode(db->pg)) {
+			PQclear(last);
+			return pg_lost(db, -ECONNRESET);
+		}
 	}
 	if (r < 0 || PQstatus(db->pg) == CONNECTION_BAD) {
 		PQclear(last);
@@ -164,14 +212,11 @@ static int pg_collect(struct coll_db *db, PGresult **ret_res)
 	}
 	*ret_res = last;
 	return 0;
-timeout:
-	coll_db_set_err(db, "postgresql: no answer within the deadline", "");
-	pg_drop(db);
-	return -ETIMEDOUT;
-broken:
-	coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
-	pg_drop(db);
-	return -ECONNRESET;
+}
+
+static int pg_collect(struct coll_db *db, PGresult **ret_res)
+{
+	return pg_collect_n(db, 1, false, ret_res, NULL);
 }
 
 static char *pg_translate(const char *sql)
@@ -267,26 +312,6 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 			owned = NULL;
 		}
 	}
-	/* cached statements are prepared once per session: PostgreSQL then
-	 * skips the parse (and, once it settles on a generic plan, the plan)
-	 * of every later call */
-	char name[16] = "";
-	if (slot) {
-		snprintf(name, sizeof(name), "s%zu", (size_t)(slot - db->cache));
-		if (slot->pg_session != db->pg_session) {
-			if (!PQsendPrepare(db->pg, name, text, (int)n, NULL)) {
-				coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
-				pg_drop(db);
-				return -ECONNRESET;
-			}
-			PGresult *pres = NULL;
-			r = pg_collect(db, &pres);
-			PQclear(pres);
-			if (r < 0)
-				return r;
-			slot->pg_session = db->pg_session;
-		}
-	}
 	/* binary parameters: lengths and formats (at most a few per statement) */
 	int plen[16], pfmt[16];
 	bool bin = false;
@@ -305,17 +330,43 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 		}
 	}
 	const int *pl = bin ? plen : NULL, *pf = bin ? pfmt : NULL;
-	int sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, pl, pf, 0)
-			: PQsendQueryParams(db->pg, text, (int)n, NULL, params, pl, pf, 0);
-	if (!sent) {
-		free(owned);
-		coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
-		pg_drop(db);
-		return -ECONNRESET;
+	/* cached statements are prepared once per session: PostgreSQL then
+	 * skips the parse (and, once it settles on a generic plan, the plan)
+	 * of every later call. A BEGIN not sent yet and the statement's
+	 * prepare go in one pipeline with it: one round trip. */
+	char name[16] = "";
+	bool begin = db->pg_begin_pending, prepare = false;
+	if (slot) {
+		snprintf(name, sizeof(name), "s%zu", (size_t)(slot - db->cache));
+		prepare = slot->pg_session != db->pg_session;
 	}
+	bool pipeline = begin || prepare;
+	int nq = 0, q_prepare = -1;
+	bool sent = !pipeline || PQenterPipelineMode(db->pg);
+	db->pg_begin_pending = false;
+	if (sent && begin) {
+		sent = PQsendQueryParams(db->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		nq++;
+	}
+	if (sent && prepare) {
+		sent = PQsendPrepare(db->pg, name, text, (int)n, NULL);
+		q_prepare = nq++;
+	}
+	if (sent) {
+		sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, pl, pf, 0)
+			    : PQsendQueryParams(db->pg, text, (int)n, NULL, params, pl, pf, 0);
+		nq++;
+	}
+	if (sent && pipeline)
+		sent = PQpipelineSync(db->pg);
 	free(owned);
+	if (!sent)
+		return pg_lost(db, -ECONNRESET);
 	PGresult *res = NULL;
-	r = pg_collect(db, &res);
+	int failed = nq;
+	r = pg_collect_n(db, nq, pipeline, &res, &failed);
+	if (prepare && (r == 0 || (failed > q_prepare && failed < nq)))
+		slot->pg_session = db->pg_session;
 	if (r < 0)
 		return r;
 	if (fn && res) {
@@ -359,15 +410,41 @@ int coll_db_pg_exec(struct coll_db *db, const char *sql)
 	int r = pg_ensure(db);
 	if (r < 0)
 		return r;
-	if (!PQsendQuery(db->pg, sql)) {
-		coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
-		pg_drop(db);
-		return -ECONNRESET;
+	char *owned = NULL;
+	if (db->pg_begin_pending) { /* several statements in one query text */
+		db->pg_begin_pending = false;
+		owned = malloc(strlen(sql) + sizeof("BEGIN; "));
+		if (!owned)
+			return -ENOMEM;
+		memcpy(owned, "BEGIN; ", 7);
+		memcpy(owned + 7, sql, strlen(sql) + 1);
+		sql = owned;
 	}
+	int sent = PQsendQuery(db->pg, sql);
+	free(owned);
+	if (!sent)
+		return pg_lost(db, -ECONNRESET);
 	PGresult *res = NULL;
 	r = pg_collect(db, &res);
 	PQclear(res);
 	return r;
+}
+
+int coll_db_pg_begin(struct coll_db *db)
+{
+	int r = pg_ensure(db); /* a server that is down fails here, as BEGIN did */
+	if (r == 0)
+		db->pg_begin_pending = true;
+	return r;
+}
+
+int coll_db_pg_commit(struct coll_db *db)
+{
+	if (db->pg_begin_pending) { /* nothing was sent */
+		db->pg_begin_pending = false;
+		return 0;
+	}
+	return coll_db_pg_exec(db, "COMMIT");
 }
 
 void coll_db_pg_close(struct coll_db *db)
@@ -379,6 +456,7 @@ void coll_db_pg_close(struct coll_db *db)
 
 void coll_db_pg_rollback(struct coll_db *db)
 {
+	db->pg_begin_pending = false;
 	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(db->pg) != PQTRANS_IDLE)
 		coll_db_pg_exec(db, "ROLLBACK");

@@ -31,7 +31,7 @@ declare -A CPU RPS VERIFY
 # figures. With a function: it gives the enrolled agents HISTORY_DAYS of
 # samples before the load starts.
 bench() {
-	local label=$1 urls=$2 pids=$3 hist=${4:-} tok rc bp t0
+	local label=$1 urls=$2 pids=$3 hist=${4:-} tok rc bp t0 ticks0 wal0
 	coll_cli customer add Bench >/dev/null 2>&1
 	tok=$(coll_cli token create Bench --uses $((AGENTS + 10)) 2>/dev/null)
 	rm -f "$T/ids" "$T/go"
@@ -46,8 +46,14 @@ bench() {
 		echo "history $label $(wc -l <"$T/ids") measured agents x $HISTORY_DAYS days of samples in $((SECONDS - t0))s"
 		touch "$T/go"
 	fi
+	[ "${label#pg}" = "$label" ] || ticks0=$(pg_ticks) wal0=$(pg_wal)
 	wait "$bp"
 	rc=$?
+	# the server's side of each report (includes the agents' enrollment)
+	[ -z "${ticks0:-}" ] || awk -v a="$ticks0" -v b="$(pg_ticks)" -v wa="$wal0" -v wb="$(pg_wal)" \
+		-v hz="$(getconf CLK_TCK)" -v n=$((AGENTS * REPORTS)) -v l="$label" 'BEGIN {
+		printf "server  %-10s PostgreSQL CPU %.0f us, WAL %.0f bytes per report\n", l,
+			(b - a) / hz / n * 1e6, (wb - wa) / n }'
 	local out
 	out=$(cat "$T/bench.out")
 	printf '%s\n' "$out" | grep -v '^result'
@@ -58,6 +64,16 @@ bench() {
 		sed 's/^/        /'
 	return $rc
 }
+
+# pg_ticks: CPU clock ticks of the PostgreSQL server (postmaster and its
+# children, as fleet-scale.sh); pg_wal: the WAL position in bytes
+pg_ticks() {
+	local p
+	for p in "$PG_PID" $(pgrep -P "$PG_PID"); do
+		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+pg_wal() { pg_sql -d erpulse_bench -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
 
 # start NAME N CONFIG...: N collectors NAME-1..N with the same config; sets
 # URLS, PIDS (comma lists).
