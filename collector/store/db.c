@@ -109,11 +109,15 @@ struct stmt_slot *coll_db_slot_for(struct coll_db *db, const char *sql)
 {
 	for (size_t i = 0; i < db->n_cache; i++)
 		if (db->cache[i].sql == sql)
-			return &db->cache[i];
+			return strcmp(db->cache[i].text, sql) == 0 ? &db->cache[i] : NULL;
 	if (db->n_cache < STMT_CACHE) {
-		struct stmt_slot *s = &db->cache[db->n_cache++];
+		struct stmt_slot *s = &db->cache[db->n_cache];
 		memset(s, 0, sizeof(*s));
+		s->text = strdup(sql);
+		if (!s->text)
+			return NULL;
 		s->sql = sql;
+		db->n_cache++;
 		return s;
 	}
 	return NULL;
@@ -184,6 +188,8 @@ void coll_db_close(struct coll_db *db)
 		coll_db_lite_close(db);
 	else
 		coll_db_pg_close(db);
+	for (size_t i = 0; i < db->n_cache; i++)
+		free(db->cache[i].text);
 	if (db->url) /* a PostgreSQL URL may carry the password */
 		explicit_bzero(db->url, strlen(db->url));
 	free(db->url);

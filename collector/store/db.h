@@ -52,8 +52,11 @@ static inline const char *coll_db_val(const struct coll_db_res *r, size_t row, s
 size_t coll_db_len(const struct coll_db_res *r, size_t row, size_t col);
 
 /* Runs one statement with n text params. ret may be NULL (results dropped);
- * *ret is set only on success. Statements are cached per connection by the
- * address of sql, so pass string literals. */
+ * *ret is set only on success. Statements are cached (prepared once; on
+ * PostgreSQL, named prepared statements of the session, prepared again after
+ * a reconnect) per connection by the address of sql, so pass string
+ * literals: a text that comes at a cached address with other words (a
+ * buffer) is prepared at every call. */
 int coll_db_query(struct coll_db *db, const char *sql, const char *const *params, size_t n,
 		  struct coll_db_res *ret);
 /* Marks a parameter of coll_db_query_bin as text (NUL-terminated). */

@@ -18,6 +18,7 @@
 
 struct stmt_slot {
 	const char *sql; /* key: the literal's address */
+	char *text;      /* and its text (an address that comes with another is not cached) */
 	sqlite3_stmt *stmt;
 	char *pg_sql;        /* '?' -> $n translation */
 	uint64_t pg_session; /* prepared as "s<index>" in this session (0 = not) */
@@ -55,7 +56,9 @@ void coll_db_redact_url(char *msg, size_t size, const char *url);
 void coll_db_set_err(struct coll_db *db, const char *prefix, const char *msg);
 /* A copy of n bytes with a NUL after them. */
 char *coll_db_dup_bytes(const void *p, size_t n);
-/* The cache slot of sql (found or new), NULL when the cache is full. */
+/* The cache slot of sql (found or new), NULL when the cache is full or
+ * when sql's address is cached with another text (a buffer, not a
+ * literal: such a statement is prepared at every call). */
 struct stmt_slot *coll_db_slot_for(struct coll_db *db, const char *sql);
 
 /* ---- db_lite.c ---- */

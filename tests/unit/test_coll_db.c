@@ -1,0 +1,230 @@
+/* The db layer (collector/store/db.h) itself: transactions (on PostgreSQL
+ * BEGIN goes with the first statement), cached statements across a lost
+ * connection, and cached (prepared, generic-plan) statements on the
+ * day-partitioned samples table. Runs on SQLite in a temp file and, when
+ * ERPULSE_TEST_PG_URL names a PostgreSQL database (set by
+ * tests/integration/41-store-db-pg.sh, which starts a real server), on
+ * PostgreSQL with the same cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/store/sql.h"
+#include "collector/store/store.h"
+#include "erpulse/util.h"
+
+static char url[4096];
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+	const char *pg = getenv("ERPULSE_TEST_PG_URL");
+	if (pg && *pg) {
+		snprintf(url, sizeof(url), "%s", pg);
+	} else {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_coll_db.XXXXXX");
+		assert_non_null(mkdtemp(tmpdir));
+		snprintf(url, sizeof(url), "sqlite://%s/store.db", tmpdir);
+	}
+	struct coll_store *s = NULL;
+	char err[512] = "";
+	struct coll_db_opts o = {.statement_timeout_ms = 5000, .busy_timeout_ms = 5000};
+	if (coll_store_open(url, &o, &s, err, sizeof(err)) < 0)
+		fail_msg("open %s: %s", url, err);
+	if (coll_db_kind(s->db) == COLL_DB_PG)
+		assert_int_equal(coll_db_exec(s->db, "DROP SCHEMA public CASCADE; CREATE SCHEMA "
+						     "public"),
+				 0);
+	assert_int_equal(coll_store_migrate(s), 0);
+	*state = s;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	coll_store_close(*state);
+	if (tmpdir[0]) {
+		const char *suffix[] = {"", "-wal", "-shm"};
+		char p[512];
+		for (int k = 0; k < 3; k++) {
+			snprintf(p, sizeof(p), "%s/store.db%s", tmpdir, suffix[k]);
+			unlink(p);
+		}
+		rmdir(tmpdir);
+		tmpdir[0] = '\0';
+	}
+	return 0;
+}
+
+static int64_t count(struct coll_store *s, const char *sql)
+{
+	struct coll_db_res res;
+	assert_int_equal(coll_db_query(s->db, sql, NULL, 0, &res), 0);
+	int64_t v = coll_s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return v;
+}
+
+#define ADD_CUSTOMER "INSERT INTO customers (id, name, created_at) VALUES (?, ?, 1)"
+#define N_CUSTOMERS  "SELECT COUNT(*) FROM customers"
+
+static void test_transactions(void **state)
+{
+	struct coll_store *s = *state;
+	/* a transaction without statements */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_rollback(s->db);
+	/* committed */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "Two"), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 2);
+	/* rolled back, the first statement of the transaction too */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c3", "Three"), 0);
+	coll_db_rollback(s->db);
+	assert_int_equal(count(s, N_CUSTOMERS), 2);
+	/* the transaction's first statement fails: its error, then a rollback */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "again"), -EEXIST);
+	coll_db_rollback(s->db);
+	/* an exec first (BEGIN goes with it), then a statement */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM customers WHERE id = 'c2'"), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c4", "Four"), 0);
+	coll_db_rollback(s->db);
+	assert_int_equal(count(s, N_CUSTOMERS), 2);
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM customers WHERE id = 'c2'"), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 1);
+}
+
+/* PostgreSQL: the session of a connection ends under it (a server restart,
+ * a failover): the call that finds it gone fails, the next reconnects and
+ * prepares its statements again. */
+static void test_reconnect(void **state)
+{
+	struct coll_store *s = *state;
+	if (coll_db_kind(s->db) != COLL_DB_PG)
+		skip();
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 1);
+	struct coll_db_res res;
+	assert_int_equal(coll_db_query(s->db, "SELECT pg_backend_pid()", NULL, 0, &res), 0);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%s", coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+
+	struct coll_store *killer = NULL;
+	char err[512] = "";
+	struct coll_db_opts o = {.statement_timeout_ms = 5000};
+	if (coll_store_open(url, &o, &killer, err, sizeof(err)) < 0)
+		fail_msg("open %s: %s", url, err);
+	assert_int_equal(COLL_Q(killer, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", NULL, pid),
+			 0);
+	coll_store_close(killer);
+
+	int r, lost = 0;
+	for (int i = 0; i < 3; i++) {
+		r = COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "Two");
+		if (r == 0)
+			break;
+		assert_int_equal(r, -ECONNRESET);
+		lost++;
+	}
+	assert_int_equal(r, 0);
+	assert_true(lost <= 1);
+	/* the cached statements work again, in a transaction too */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c3", "Three"), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 3);
+}
+
+#define ADD_SAMPLE                                                                                 \
+	"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"                    \
+	" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value"
+#define READ_SAMPLES                                                                               \
+	"SELECT COUNT(*), CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM samples WHERE agent_id = ? AND ts >= CAST(? " \
+	"AS BIGINT) AND ts < CAST(? AS BIGINT)"
+
+/* Cached statements run past the custom plans of their first executions
+ * (PostgreSQL then plans them once, generically): a row still lands in its
+ * day's partition and a read of a time range still finds exactly its rows. */
+static void test_partitions_generic(void **state)
+{
+	struct coll_store *s = *state;
+	const int64_t day = 86400, now = 1800000000 - 1800000000 % day;
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	assert_int_equal(coll_store_partitions_maintain(s, now), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(COLL_Q(s,
+				"INSERT INTO agents (id, customer_id, hostname, public_key,"
+				" agent_version, enrolled_at, interval_s) VALUES (?, 'c1', 'h', ?,"
+				" 'v', 1, 300)",
+				NULL, "a1", "k1"),
+			 0);
+	/* day k (now - 1 .. now + 2) gets k + 1 rows, values 1 .. k + 1: 10
+	 * executions of the INSERT, 12 of the SELECT */
+	for (int k = 0; k < 4; k++)
+		for (int j = 0; j <= k; j++) {
+			int64_t ts = now - day + k * day + j * 600;
+			assert_int_equal(COLL_Q(s, ADD_SAMPLE, NULL, "a1", "load", coll_i2s(ts).s,
+						coll_i2s(j + 1).s),
+					 0);
+		}
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < 4; k++) {
+			int64_t from = now - day + k * day;
+			struct coll_db_res res;
+			assert_int_equal(COLL_Q(s, READ_SAMPLES, &res, "a1", coll_i2s(from).s,
+						coll_i2s(from + day).s),
+					 0);
+			assert_int_equal(coll_s2i(coll_db_val(&res, 0, 0)), k + 1);
+			assert_int_equal(coll_s2i(coll_db_val(&res, 0, 1)), (k + 1) * (k + 2) / 2);
+			coll_db_res_free(&res);
+		}
+	if (!pg)
+		return;
+	/* each day's rows in that day's partition, none in the default one;
+	 * the query text changes in one buffer: never taken for the statement
+	 * cached at that address */
+	for (int k = 0; k < 4; k++) {
+		char sql[256];
+		struct coll_db_res res;
+		time_t t = (time_t)(now - day + k * day);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM samples_p%04d%02d%02d",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		assert_int_equal(coll_db_query(s->db, sql, NULL, 0, &res), 0);
+		assert_int_equal(coll_s2i(coll_db_val(&res, 0, 0)), k + 1);
+		coll_db_res_free(&res);
+	}
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples_default"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partitions_generic, setup, teardown),
+	};
+	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_db_pg"
+									 : "coll_db_sqlite",
+					   tests, NULL, NULL);
+}
