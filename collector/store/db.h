@@ -90,6 +90,16 @@ int coll_db_begin(struct coll_db *db);
 int coll_db_commit(struct coll_db *db);
 void coll_db_rollback(struct coll_db *db);
 
+/* PostgreSQL: until this transaction ends (commit or rollback), a
+ * statement whose results are dropped (ret NULL) is sent without waiting
+ * for its answer: the answers are read with the next call that waits (a
+ * query with results, an exec, the COMMIT), all in one round trip. Such a
+ * statement returns 0 once sent; its failure is returned by that later
+ * call instead (the transaction is then aborted: roll back). For a
+ * transaction that treats every failure alike (the ingest batch, which
+ * runs again with savepoints). No-op for SQLite. Call after coll_db_begin. */
+void coll_db_defer_writes(struct coll_db *db);
+
 /* SQLite, for a connection that commits all day (the ingest batcher): its
  * commits leave the WAL checkpoint to coll_db_checkpoint (another thread's
  * connection) unless the WAL has grown past COLL_DB_WAL_HARD_PAGES, so that

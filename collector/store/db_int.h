@@ -15,6 +15,8 @@
  * runs some 70 (store, analysis, incidents, notices); one that does not fit
  * would be parsed again at every call */
 #define STMT_CACHE 192
+/* prepares in one pipeline at most (each deferred statement can bring one) */
+#define PG_PREPARING_MAX 64
 
 struct stmt_slot {
 	const char *sql; /* key: the literal's address */
@@ -34,6 +36,13 @@ struct coll_db {
 	int64_t deadline_ms;
 	uint64_t pg_session;   /* bumped by every (re)connect: prepared statements go */
 	bool pg_begin_pending; /* BEGIN to be sent with the next statement */
+	bool pg_defer;         /* coll_db_defer_writes: until the transaction ends */
+	int pg_queued;         /* queries in the pipeline whose answers are not read */
+	struct {
+		struct stmt_slot *slot;
+		int query;                /* its index in the pipeline */
+	} pg_preparing[PG_PREPARING_MAX]; /* prepares sent in the pipeline */
+	size_t pg_n_preparing;
 	struct stmt_slot cache[STMT_CACHE];
 	size_t n_cache;
 	char err[512];

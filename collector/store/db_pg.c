@@ -12,6 +12,10 @@
 #include "collector/store/db_int.h"
 #include "erpulse/util.h"
 
+/* statements deferred at most before their answers are read (their
+ * answers, a few bytes each, never fill a socket buffer) */
+#define PG_QUEUE_MAX 64
+
 static int64_t pg_wait_until(const struct coll_db *db)
 {
 	if (db->opts.statement_timeout_ms <= 0) /* none (a migration) */
@@ -25,6 +29,8 @@ static void pg_drop(struct coll_db *db)
 	if (db->pg)
 		PQfinish(db->pg);
 	db->pg = NULL;
+	db->pg_queued = 0; /* with the session: the statements prepared in it go */
+	db->pg_n_preparing = 0;
 }
 
 /* Waits until fd is readable (or writable) or until the ms clock passes
@@ -219,6 +225,36 @@ static int pg_collect(struct coll_db *db, PGresult **ret_res)
 	return pg_collect_n(db, 1, false, ret_res, NULL);
 }
 
+/* Collects the results of nq queries sent (pipeline: in pipeline mode,
+ * the sync sent too): the first failure, or 0 and the last query's result
+ * in *ret_res. The statements prepared in the pipeline at or after the
+ * failed query are not. */
+static int pg_settle(struct coll_db *db, int nq, bool pipeline, PGresult **ret_res)
+{
+	int failed = nq;
+	int r = pg_collect_n(db, nq, pipeline, ret_res, &failed);
+	for (size_t i = 0; db->pg && i < db->pg_n_preparing; i++)
+		if (db->pg_preparing[i].query >= failed)
+			db->pg_preparing[i].slot->pg_session = 0;
+	db->pg_queued = 0;
+	db->pg_n_preparing = 0;
+	return r;
+}
+
+/* Reads the answers of the deferred statements: the first failure of
+ * theirs, or 0. */
+static int pg_sync(struct coll_db *db)
+{
+	if (!db->pg || db->pg_queued == 0)
+		return 0;
+	if (!PQpipelineSync(db->pg))
+		return pg_lost(db, -ECONNRESET);
+	PGresult *res = NULL;
+	int r = pg_settle(db, db->pg_queued, true, &res);
+	PQclear(res);
+	return r;
+}
+
 static char *pg_translate(const char *sql)
 {
 	struct ep_buf b;
@@ -332,17 +368,20 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 	const int *pl = bin ? plen : NULL, *pf = bin ? pfmt : NULL;
 	/* cached statements are prepared once per session: PostgreSQL then
 	 * skips the parse (and, once it settles on a generic plan, the plan)
-	 * of every later call. A BEGIN not sent yet and the statement's
-	 * prepare go in one pipeline with it: one round trip. */
+	 * of every later call. A BEGIN not sent yet, the statement's prepare
+	 * and the writes deferred before it go in one pipeline with it: one
+	 * round trip. */
 	char name[16] = "";
 	bool begin = db->pg_begin_pending, prepare = false;
 	if (slot) {
 		snprintf(name, sizeof(name), "s%zu", (size_t)(slot - db->cache));
 		prepare = slot->pg_session != db->pg_session;
 	}
-	bool pipeline = begin || prepare;
-	int nq = 0, q_prepare = -1;
-	bool sent = !pipeline || PQenterPipelineMode(db->pg);
+	bool defer = db->pg_defer && !ret && !fn && db->pg_queued + 3 <= PG_QUEUE_MAX;
+	bool pipeline = begin || prepare || defer || db->pg_queued > 0;
+	bool sent = !pipeline || PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF ||
+		    PQenterPipelineMode(db->pg);
+	int nq = db->pg_queued;
 	db->pg_begin_pending = false;
 	if (sent && begin) {
 		sent = PQsendQueryParams(db->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
@@ -350,23 +389,28 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 	}
 	if (sent && prepare) {
 		sent = PQsendPrepare(db->pg, name, text, (int)n, NULL);
-		q_prepare = nq++;
+		/* taken as prepared from now on (a second call in this
+		 * pipeline); pg_settle takes it back if it failed */
+		slot->pg_session = db->pg_session;
+		db->pg_preparing[db->pg_n_preparing].slot = slot;
+		db->pg_preparing[db->pg_n_preparing++].query = nq++;
 	}
 	if (sent) {
 		sent = slot ? PQsendQueryPrepared(db->pg, name, (int)n, params, pl, pf, 0)
 			    : PQsendQueryParams(db->pg, text, (int)n, NULL, params, pl, pf, 0);
 		nq++;
 	}
+	free(owned);
+	if (sent && defer) { /* the answers are read by the next call that waits */
+		db->pg_queued = nq;
+		return PQflush(db->pg) < 0 ? pg_lost(db, -ECONNRESET) : 0;
+	}
 	if (sent && pipeline)
 		sent = PQpipelineSync(db->pg);
-	free(owned);
 	if (!sent)
 		return pg_lost(db, -ECONNRESET);
 	PGresult *res = NULL;
-	int failed = nq;
-	r = pg_collect_n(db, nq, pipeline, &res, &failed);
-	if (prepare && (r == 0 || (failed > q_prepare && failed < nq)))
-		slot->pg_session = db->pg_session;
+	r = pg_settle(db, nq, pipeline, &res);
 	if (r < 0)
 		return r;
 	if (fn && res) {
@@ -407,7 +451,9 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 
 int coll_db_pg_exec(struct coll_db *db, const char *sql)
 {
-	int r = pg_ensure(db);
+	int r = pg_sync(db); /* a text of several statements cannot join the pipeline */
+	if (r == 0)
+		r = pg_ensure(db);
 	if (r < 0)
 		return r;
 	char *owned = NULL;
@@ -440,11 +486,27 @@ int coll_db_pg_begin(struct coll_db *db)
 
 int coll_db_pg_commit(struct coll_db *db)
 {
+	db->pg_defer = false;
 	if (db->pg_begin_pending) { /* nothing was sent */
 		db->pg_begin_pending = false;
 		return 0;
 	}
-	return coll_db_pg_exec(db, "COMMIT");
+	if (!db->pg || db->pg_queued == 0)
+		return coll_db_pg_exec(db, "COMMIT");
+	/* the deferred statements' answers, and the COMMIT's, in one round trip */
+	if (!PQsendQueryParams(db->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(db->pg))
+		return pg_lost(db, -ECONNRESET);
+	PGresult *res = NULL;
+	int r = pg_settle(db, db->pg_queued + 1, true, &res);
+	PQclear(res);
+	return r;
+}
+
+void coll_db_defer_writes(struct coll_db *db)
+{
+	if (db->kind == COLL_DB_PG)
+		db->pg_defer = true;
 }
 
 void coll_db_pg_close(struct coll_db *db)
@@ -457,6 +519,8 @@ void coll_db_pg_close(struct coll_db *db)
 void coll_db_pg_rollback(struct coll_db *db)
 {
 	db->pg_begin_pending = false;
+	db->pg_defer = false;
+	pg_sync(db); /* their failure is what is rolled back */
 	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(db->pg) != PQTRANS_IDLE)
 		coll_db_pg_exec(db, "ROLLBACK");

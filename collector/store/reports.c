@@ -170,6 +170,11 @@ static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, 
 	int r = coll_db_begin(s->db);
 	if (r < 0)
 		return r;
+	/* PostgreSQL: writes without results go without waiting for their
+	 * answers (a failure comes with a later call: the batch runs again with
+	 * savepoints, where each item waits for its own) */
+	if (!savepoints)
+		coll_db_defer_writes(s->db);
 	for (size_t i = 0; i < n; i++) {
 		struct coll_ingest *it = items[i];
 		it->result = COLL_INGEST_PENDING;
@@ -208,7 +213,10 @@ static int ingest_batch(struct coll_store *s, struct coll_ingest *const *items, 
 			}
 		}
 	}
-	return coll_db_commit(s->db);
+	r = coll_db_commit(s->db);
+	if (r < 0 && !savepoints && !coll_store_unavailable(r))
+		*ret_redo = true; /* a deferred write's failure */
+	return r;
 }
 
 int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *items, size_t n,

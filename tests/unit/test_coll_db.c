@@ -112,6 +112,59 @@ static void test_transactions(void **state)
 	assert_int_equal(count(s, N_CUSTOMERS), 1);
 }
 
+#define RENAME_CUSTOMER "UPDATE customers SET name = ? WHERE id = ?"
+
+/* coll_db_defer_writes (PostgreSQL; a no-op on SQLite, where each call
+ * answers at once): writes go without waiting, a read after them sees
+ * them, a failure comes with a later call and aborts the transaction, and
+ * a statement first prepared after the failure in the same pipeline is
+ * prepared again on its next use. */
+static void test_deferred_writes(void **state)
+{
+	struct coll_store *s = *state;
+	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_defer_writes(s->db);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "Two"), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 2);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c3", "Three"), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 3);
+
+	/* a duplicate: its failure at the COMMIT (PostgreSQL) */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_defer_writes(s->db);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c4", "Four"), 0);
+	int r = COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "again");
+	if (pg) {
+		assert_int_equal(r, 0);
+		assert_int_equal(COLL_Q(s, RENAME_CUSTOMER, NULL, "Uno", "c1"), 0);
+		r = coll_db_commit(s->db);
+	}
+	assert_int_equal(r, -EEXIST);
+	coll_db_rollback(s->db);
+	assert_int_equal(count(s, N_CUSTOMERS), 3);
+	/* RENAME_CUSTOMER's prepare was skipped with the failed pipeline */
+	assert_int_equal(COLL_Q(s, RENAME_CUSTOMER, NULL, "Uno", "c1"), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM customers WHERE name = 'Uno'"), 1);
+
+	/* a failure found by a read */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_defer_writes(s->db);
+	r = COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "again");
+	if (pg) {
+		assert_int_equal(r, 0);
+		struct coll_db_res res;
+		r = coll_db_query(s->db, N_CUSTOMERS, NULL, 0, &res);
+	}
+	assert_int_equal(r, -EEXIST);
+	coll_db_rollback(s->db);
+	/* the transaction's end ends the deferring: an error comes at once */
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c3", "again"), -EEXIST);
+	assert_int_equal(count(s, N_CUSTOMERS), 3);
+}
+
 /* PostgreSQL: the session of a connection ends under it (a server restart,
  * a failover): the call that finds it gone fails, the next reconnects and
  * prepares its statements again. */
@@ -133,8 +186,8 @@ static void test_reconnect(void **state)
 	struct coll_db_opts o = {.statement_timeout_ms = 5000};
 	if (coll_store_open(url, &o, &killer, err, sizeof(err)) < 0)
 		fail_msg("open %s: %s", url, err);
-	assert_int_equal(COLL_Q(killer, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", NULL, pid),
-			 0);
+	assert_int_equal(
+		COLL_Q(killer, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", NULL, pid), 0);
 	coll_store_close(killer);
 
 	int r, lost = 0;
@@ -158,7 +211,8 @@ static void test_reconnect(void **state)
 	"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"                    \
 	" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value"
 #define READ_SAMPLES                                                                               \
-	"SELECT COUNT(*), CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM samples WHERE agent_id = ? AND ts >= CAST(? " \
+	"SELECT COUNT(*), CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM samples WHERE agent_id = "  \
+	"? AND ts >= CAST(? "                                                                      \
 	"AS BIGINT) AND ts < CAST(? AS BIGINT)"
 
 /* Cached statements run past the custom plans of their first executions
@@ -221,10 +275,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partitions_generic, setup, teardown),
 	};
-	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_db_pg"
-									 : "coll_db_sqlite",
-					   tests, NULL, NULL);
+	return cmocka_run_group_tests_name(
+		getenv("ERPULSE_TEST_PG_URL") ? "coll_db_pg" : "coll_db_sqlite", tests, NULL, NULL);
 }
