@@ -283,6 +283,8 @@ static int pg_ensure(struct coll_db *db)
 {
 	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
 		return 0;
+	if (db->pg_queued > 0) /* deferred writes went with the session: never lose them unsaid */
+		return pg_lost(db, -ECONNRESET);
 	return coll_db_pg_connect(db);
 }
 
