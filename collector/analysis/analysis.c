@@ -542,9 +542,9 @@ static int load_state(struct coll_store *s, const struct coll_ingest *it, struct
 {
 	struct coll_db_res res;
 	int r = COLL_Q(s,
-		       "SELECT instances, (SELECT COUNT(*) FROM customer_thresholds t WHERE"
-		       " t.customer_id = ?) FROM agents WHERE id = ?",
-		       &res, it->agent.customer_id, it->agent.id);
+		       "SELECT (SELECT instances FROM agent_analysis WHERE agent_id = ?), (SELECT"
+		       " COUNT(*) FROM customer_thresholds t WHERE t.customer_id = ?)",
+		       &res, it->agent.id, it->agent.customer_id);
 	if (r < 0)
 		return r;
 	const char *text = coll_db_val(&res, 0, 0);
@@ -585,26 +585,96 @@ static void host_state_free(struct host_state *hs)
 
 /* ---- the ingest step ------------------------------------------------------------ */
 
+/* The score's columns of agents, written only when one changed: they are
+ * indexed (the keyset sorts, migration 9), the rest of the per-report UPDATE
+ * of agents is not, so that PostgreSQL keeps that one a HOT update. */
+static int store_head(struct coll_store *s, const struct coll_ingest *it,
+		      const struct coll_score *sc)
+{
+	struct coll_num score = coll_i2s(sc->score);
+	const char *band = coll_band_name(sc->band), *why = coll_score_top_reason(sc);
+	const char *stale = sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL;
+	return COLL_Q(s,
+		      "UPDATE agents SET score = ?, band = ?, top_reason = ?, stale_since = ? WHERE"
+		      " id = ? AND (score IS DISTINCT FROM CAST(? AS INTEGER) OR band IS DISTINCT"
+		      " FROM CAST(? AS TEXT) OR top_reason IS DISTINCT FROM CAST(? AS TEXT) OR"
+		      " stale_since IS DISTINCT FROM CAST(? AS BIGINT))",
+		      NULL, score.s, band, why, stale, it->agent.id, score.s, band, why, stale);
+}
+
+/* The wide texts of agent_analysis (migration 10): only those whose hash
+ * differs from the stored one (the seq gate read them), none when all are
+ * equal. text/hash: score, forecasts, instances. One constant statement per
+ * set of changed texts (the db layer caches statements by their text's
+ * address). */
+#define SET_SCORE            "score_hash = ?, score_json = ?"
+#define SET_FORECASTS        "forecasts_hash = ?, forecasts_json = ?"
+#define SET_INSTANCES        "instances_hash = ?, instances = ?"
+#define UPDATE_ANALYSIS(SET) "UPDATE agent_analysis SET " SET " WHERE agent_id = ?"
+static int store_analysis(struct coll_store *s, const struct coll_ingest *it, char *const text[3],
+			  const int64_t hash[3])
+{
+	static const char *const sql[8] = {
+		NULL,
+		UPDATE_ANALYSIS(SET_SCORE),
+		UPDATE_ANALYSIS(SET_FORECASTS),
+		UPDATE_ANALYSIS(SET_SCORE ", " SET_FORECASTS),
+		UPDATE_ANALYSIS(SET_INSTANCES),
+		UPDATE_ANALYSIS(SET_SCORE ", " SET_INSTANCES),
+		UPDATE_ANALYSIS(SET_FORECASTS ", " SET_INSTANCES),
+		UPDATE_ANALYSIS(SET_SCORE ", " SET_FORECASTS ", " SET_INSTANCES),
+	};
+	const int64_t old[3] = {it->score_hash, it->forecasts_hash, it->instances_hash};
+	struct coll_num h[3] = {coll_i2s(hash[0]), coll_i2s(hash[1]), coll_i2s(hash[2])};
+	const char *params[7];
+	size_t n = 0, mask = 0;
+
+	if (!it->analysis_row)
+		return COLL_Q(s,
+			      "INSERT INTO agent_analysis (agent_id, score_hash, score_json,"
+			      " forecasts_hash, forecasts_json, instances_hash, instances) VALUES"
+			      " (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET"
+			      " score_hash = excluded.score_hash, score_json = excluded.score_json,"
+			      " forecasts_hash = excluded.forecasts_hash, forecasts_json ="
+			      " excluded.forecasts_json, instances_hash = excluded.instances_hash,"
+			      " instances = excluded.instances",
+			      NULL, it->agent.id, h[0].s, text[0], h[1].s, text[1], h[2].s,
+			      text[2]);
+	for (size_t i = 0; i < 3; i++) {
+		if (hash[i] == old[i])
+			continue;
+		mask |= (size_t)1 << i;
+		params[n++] = h[i].s;
+		params[n++] = text[i];
+	}
+	if (!mask)
+		return 0; /* nothing changed */
+	params[n++] = it->agent.id;
+	return coll_sql_query(s, sql[mask], params, n, NULL);
+}
+
 static int store_score(struct coll_store *s, const struct coll_ingest *it,
 		       const struct coll_score *sc, const struct fc_set *set,
 		       const struct coll_coverage *cov)
 {
 	json_t *sj = coll_score_json(sc), *fj = json_array();
-	char *score_json = NULL, *fc_json = NULL, *inst_json = NULL;
+	char *text[3] = {NULL, NULL, NULL}; /* score, forecasts, instances */
+	int64_t hash[3];
 	int r = -ENOMEM;
 
 	for (size_t i = 0; fj && i < set->n; i++)
 		json_array_append_new(fj, coll_object_forecast_json(&set->v[i]));
-	score_json = sj ? coll_json_compact(sj) : NULL;
-	fc_json = fj ? coll_json_compact(fj) : NULL;
-	inst_json = coll_json_compact(cov->instances);
-	if (score_json && fc_json && inst_json)
-		r = COLL_Q(s,
-			   "UPDATE agents SET score = ?, band = ?, top_reason = ?, score_json = ?,"
-			   " forecasts_json = ?, instances = ?, stale_since = ? WHERE id = ?",
-			   NULL, coll_i2s(sc->score).s, coll_band_name(sc->band),
-			   coll_score_top_reason(sc), score_json, fc_json, inst_json,
-			   sc->stale_since > 0 ? coll_i2s(sc->stale_since).s : NULL, it->agent.id);
+	text[0] = sj ? coll_json_compact(sj) : NULL;
+	text[1] = fj ? coll_json_compact(fj) : NULL;
+	text[2] = coll_json_compact(cov->instances);
+	if (text[0] && text[1] && text[2]) {
+		for (size_t i = 0; i < 3; i++)
+			hash[i] = coll_text_hash(text[i]);
+		/* the explanation holds score, band, top_reason and stale_since */
+		r = hash[0] != it->score_hash || !it->analysis_row ? store_head(s, it, sc) : 0;
+		if (r == 0)
+			r = store_analysis(s, it, text, hash);
+	}
 	/* a removal is worth remembering even when it had no open alert */
 	for (size_t i = 0; r == 0 && i < json_array_size(cov->removed); i++)
 		r = COLL_Q(s,
@@ -614,17 +684,18 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 			   coll_jstr(json_array_get(cov->removed, i), "instance"));
 	if (r == 0 && (cov->n_stale || cov->n_override || json_array_size(cov->removed))) {
 		/* the read API shows what was scored: carried findings too */
-		char *text = coll_store_findings_json(cov->report);
-		r = text ? COLL_Q(s, "UPDATE current_findings SET findings = ? WHERE agent_id = ?",
-				  NULL, text, it->agent.id)
-			 : -ENOMEM;
-		free(text);
+		char *f = coll_store_findings_json(cov->report);
+		r = f ? COLL_Q(s,
+			       "UPDATE current_findings SET findings = ?, hash = ? WHERE agent_id "
+			       "= ?",
+			       NULL, f, coll_i2s(coll_text_hash(f)).s, it->agent.id)
+		      : -ENOMEM;
+		free(f);
 	}
 	json_decref(sj);
 	json_decref(fj);
-	free(score_json);
-	free(fc_json);
-	free(inst_json);
+	for (size_t i = 0; i < 3; i++)
+		free(text[i]);
 	return r;
 }
 
@@ -726,7 +797,8 @@ static int silent_score(struct coll_store *s, const struct coll_target *t, int64
 			int64_t now, int64_t interval_s)
 {
 	struct coll_db_res res;
-	int r = COLL_Q(s, "SELECT score_json FROM agents WHERE id = ?", &res, t->agent_id);
+	int r = COLL_Q(s, "SELECT score_json FROM agent_analysis WHERE agent_id = ?", &res,
+		       t->agent_id);
 	if (r < 0)
 		return r;
 	const char *text = coll_db_val(&res, 0, 0);
@@ -741,8 +813,13 @@ static int silent_score(struct coll_store *s, const struct coll_target *t, int64
 	else if (score >= 0)
 		r = COLL_Q(s,
 			   "UPDATE agents SET score = ?, band = 'unknown', top_reason = ?,"
-			   " score_json = ?, stale_since = ? WHERE id = ?",
-			   NULL, coll_i2s(score).s, why, out, coll_i2s(last_seen).s, t->agent_id);
+			   " stale_since = ? WHERE id = ?",
+			   NULL, coll_i2s(score).s, why, coll_i2s(last_seen).s, t->agent_id);
+	if (score >= 0 && r == 0) /* the stored hash stays the stored text's */
+		r = COLL_Q(s,
+			   "UPDATE agent_analysis SET score_json = ?, score_hash = ? WHERE"
+			   " agent_id = ?",
+			   NULL, out, coll_i2s(coll_text_hash(out)).s, t->agent_id);
 	else /* no score yet: the band alone says it */
 		r = COLL_Q(s, "UPDATE agents SET band = 'unknown', stale_since = ? WHERE id = ?",
 			   NULL, coll_i2s(last_seen).s, t->agent_id);

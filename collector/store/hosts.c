@@ -215,8 +215,9 @@ int coll_store_host(struct coll_store *s, const struct coll_scope *scope, const 
 		s,
 		"SELECT a.id, a.customer_id, c.name, a.hostname, a.agent_version, a.enrolled_at,"
 		" a.revoked_at, a.last_seq, a.last_report_at, " COLL_STATE_SQL ", a.score,"
-		" " COLL_BAND_SQL ", a.seq_rewinds, a.score_json, a.forecasts_json, a.stale_since,"
+		" " COLL_BAND_SQL ", a.seq_rewinds, y.score_json, y.forecasts_json, a.stale_since,"
 		" a.label FROM agents a JOIN customers c ON c.id = a.customer_id"
+		" LEFT JOIN agent_analysis y ON y.agent_id = a.id"
 		" WHERE a.id = ? AND (CAST(? AS TEXT) IS NULL OR a.customer_id = ?)",
 		&res, coll_i2s(now).s, id, scope->customer_id, scope->customer_id);
 	if (r < 0)

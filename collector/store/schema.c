@@ -278,6 +278,35 @@
 	"CREATE INDEX reports_daily_default_received ON "                                          \
 	"reports_daily_default(received_at);" CODEC_DICTS " dict BYTEA NOT NULL);"
 
+/* 10: the wide per-host JSON out of the agents row (issue 16, docs/store.md
+ * "narrowrow branch"): the score explanation, the forecasts and the instance
+ * state live in agent_analysis, each beside a 64-bit hash of its text
+ * (coll_text_hash), and current_findings keeps the hash of its findings, so
+ * that ingest writes a text only when it changed and the per-report UPDATE of
+ * agents touches a small row (PostgreSQL: a HOT update, nothing to TOAST).
+ * Column order: what changes with most reports (the instance state: seq,
+ * last_ok_at) last, so that PostgreSQL's WAL record of an update leaves the
+ * unchanged prefix out. Hashes of the moved rows start at 0 (= unknown): the
+ * first report after the migration writes them. */
+#define SCHEMA_V10(WITH)                                                                           \
+	"CREATE TABLE agent_analysis (agent_id TEXT PRIMARY KEY REFERENCES agents(id),"            \
+	" score_hash BIGINT NOT NULL DEFAULT 0, forecasts_hash BIGINT NOT NULL DEFAULT 0,"         \
+	" score_json TEXT, forecasts_json TEXT, instances_hash BIGINT NOT NULL DEFAULT 0,"         \
+	" instances TEXT)" WITH ";"                                                                \
+	"INSERT INTO agent_analysis (agent_id, score_json, forecasts_json, instances)"             \
+	" SELECT id, score_json, forecasts_json, instances FROM agents WHERE score_json IS NOT"    \
+	" NULL OR forecasts_json IS NOT NULL OR instances IS NOT NULL;"                            \
+	"ALTER TABLE agents DROP COLUMN score_json;"                                               \
+	"ALTER TABLE agents DROP COLUMN forecasts_json;"                                           \
+	"ALTER TABLE agents DROP COLUMN instances;"                                                \
+	"ALTER TABLE current_findings ADD COLUMN hash BIGINT NOT NULL DEFAULT 0;"
+/* PostgreSQL: room on each page for the next version of its rows, so that
+ * the per-report updates stay HOT (same page, no index entry) */
+#define SCHEMA_V10_PG                                                                              \
+	SCHEMA_V10(" WITH (fillfactor = 50)")                                                      \
+	"ALTER TABLE agents SET (fillfactor = 70);"                                                \
+	"ALTER TABLE current_findings SET (fillfactor = 70);"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
@@ -288,6 +317,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V7,
 	SCHEMA_V8_LITE,
 	SCHEMA_V9_LITE,
+	SCHEMA_V10(""),
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -299,6 +329,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V7,
 	SCHEMA_V8_PG,
 	SCHEMA_V9_PG,
+	SCHEMA_V10_PG,
 };
 
 /* ---- migrations ---------------------------------------------------------- */

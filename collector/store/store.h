@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 9
+#define COLL_SCHEMA_VERSION 10
 
 struct coll_store {
 	struct coll_db *db;
@@ -186,6 +186,12 @@ struct coll_ingest {
 	int64_t last_seq;    /* for duplicates and conflicts */
 	int64_t open_alerts; /* the agent's open alerts before this report */
 	int error;           /* -errno when FAILED */
+	/* out, read by the seq gate: the hashes (coll_text_hash) of the texts
+	 * stored before this report, 0 = none; a text equal to what is stored
+	 * is not written again (docs/store.md "narrowrow branch") */
+	int64_t findings_hash;
+	bool analysis_row; /* the agent has an agent_analysis row */
+	int64_t score_hash, forecasts_hash, instances_hash;
 };
 
 /* What the caller does with each accepted report inside the ingest
@@ -211,6 +217,10 @@ int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *ite
  * (ingest dumps the findings, score and forecasts of every report).
  * malloc'd, NULL when out of memory. */
 char *coll_json_compact(const json_t *j);
+
+/* A 64-bit hash of text (SipHash-2-4, a fixed key), never 0: what ingest
+ * keeps beside a stored text to tell whether a new one differs. */
+int64_t coll_text_hash(const char *text);
 
 /* The text stored as an agent's current findings: a JSON array of every
  * finding of report, each with its probe's name added as "probe". malloc'd,

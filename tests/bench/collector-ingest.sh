@@ -215,21 +215,59 @@ ratio() {
 			(g / e <= 1.2 ? "met" : "NOT met"), re, rg, (rg >= 3300 ? "met" : "NOT met"), v }'
 }
 
+# pg_mark: PostgreSQL's WAL position, the row updates (all, HOT) of the
+# tables ingest updates per report and the server's CPU clock ticks;
+# pg_per_report LABEL BEFORE AFTER prints them
+# per measured report (the collectors stopped: their statistics flushed).
+PG_MARK_TABLES="agents agent_analysis current_findings"
+pg_mark() {
+	[ -n "${PG_PID:-}" ] || return 0
+	local t p sql="SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"
+	for t in $PG_MARK_TABLES; do
+		sql="$sql, (SELECT COALESCE(SUM(n_tup_upd), 0) || ' ' || COALESCE(SUM(n_tup_hot_upd), 0)"
+		sql="$sql FROM pg_stat_user_tables WHERE relname = '$t')"
+	done
+	printf '%s ' "$(pg_sql -d erpulse_bench -F ' ' -c "$sql")"
+	# the postmaster's own and its exited children's, the live children's
+	{
+		sed 's/.*) //' "/proc/$PG_PID/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+		for p in $(pgrep -P "$PG_PID"); do
+			sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+		done
+	} | awk '{ s += $1 } END { print s + 0 }'
+}
+pg_per_report() {
+	[ -n "$2" ] || return 0
+	awk -v label="$1" -v a="$2" -v b="$3" -v n=$((AGENTS * REPORTS)) -v tables="$PG_MARK_TABLES" \
+		-v hz="$(getconf CLK_TCK)" '
+	BEGIN { split(a, x, " "); split(b, y, " "); split(tables, t, " ")
+		printf "pg      %s: server CPU %.0f us, WAL %.0f bytes per report", label,
+			(y[8] - x[8]) * 1e6 / hz / n, (y[1] - x[1]) / n
+		for (i = 1; i <= 3; i++)
+			printf "; %s updates %.2f (HOT %.2f)", t[i], (y[2 * i] - x[2 * i]) / n,
+				(y[2 * i + 1] - x[2 * i + 1]) / n
+		print "" }'
+}
+
 measure() { # LABEL N-COLLECTORS SEED-FUNCTION HISTORY-FUNCTION CONFIG...
-	local label=$1 n=$2 seed=$3 hist=$4
+	local label=$1 n=$2 seed=$3 hist=$4 m0
 	shift 4
 	[ "$HISTORY_DAYS" -gt 0 ] || hist=""
 	start "$label" "$n" "$@" || return 1
+	m0=$(pg_mark)
 	bench "$label-empty" "$URLS" "$PIDS" || echo "warning: $label-empty: reports not accepted (above)"
 	stop_all
+	pg_per_report "$label-empty" "$m0" "$(pg_mark)"
 	if [ "$GROW_HOSTS" -gt 0 ]; then
 		local t0=$SECONDS
 		"$seed" "$T/$label-1.db" >/dev/null || { echo "seeding $label failed"; return 1; }
 		echo "seed    $label $GROW_HOSTS hosts x $GROW_REPORTS reports in $((SECONDS - t0))s"
 		start "$label" "$n" "$@" || return 1
+		m0=$(pg_mark)
 		bench "$label-grown" "$URLS" "$PIDS" "$hist" "$T/$label-1.db" ||
 			echo "warning: $label-grown: reports not accepted (above)"
 		stop_all
+		pg_per_report "$label-grown" "$m0" "$(pg_mark)"
 		ratio "$label"
 	fi
 }

@@ -69,11 +69,16 @@ TABLES = [
         "score": SCORE,
         "band": BAND,
         "top_reason": "CASE WHEN n % 100 < 30 AND n % 100 >= 2 THEN " + ALERT_MSG + " END",
-        "score_json": "(SELECT score_json FROM agents WHERE id = '{TID}')",
-        "forecasts_json": "(SELECT forecasts_json FROM agents WHERE id = '{TID}')",
-        "instances": "(SELECT instances FROM agents WHERE id = '{TID}')",
         "stale_since": "CASE WHEN n % 100 < 2 THEN {NOW} - 7200 END",
         "label": "CASE WHEN n % 3 = 0 THEN 'prod-' || CAST(n % 97 AS TEXT) END",
+    }),
+    # the wide JSON (migration 10): its own table; hashes 0 = written anew by
+    # the host's next report
+    ("agent_analysis", ["n"], None, {
+        "agent_id": "{hex32:n + 1}",
+        "score_json": "(SELECT score_json FROM agent_analysis WHERE agent_id = '{TID}')",
+        "forecasts_json": "(SELECT forecasts_json FROM agent_analysis WHERE agent_id = '{TID}')",
+        "instances": "(SELECT instances FROM agent_analysis WHERE agent_id = '{TID}')",
     }),
     ("current_findings", ["n"], None, {
         "agent_id": "{hex32:n + 1}",

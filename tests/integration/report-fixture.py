@@ -102,9 +102,11 @@ for aid, host, score, band, sj, fc in ((DB_ID, "erp-db-01", 62, "at_risk", db_sc
                                        (APP_ID, "erp-app-01", 88, "healthy", app_score, [])):
     c.execute("INSERT INTO agents (id, customer_id, hostname, public_key, agent_version,"
               " enrolled_at, last_seq, last_report_at, interval_s, production, score, band,"
-              " top_reason, score_json, forecasts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+              " top_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
               (aid, cust, host, "x", "0.2.0", ts(2026, 5, 1), 2, NOW - 300, 300, 1, score,
-               band, sj["top_reason"], json.dumps(sj), json.dumps(fc)))
+               band, sj["top_reason"]))
+    c.execute("INSERT INTO agent_analysis (agent_id, score_json, forecasts_json) VALUES (?,?,?)",
+              (aid, json.dumps(sj), json.dumps(fc)))
 
 def finding(kind, obj, value, sev, threshold=None, unit="%"):
     return {"kind": kind, "object": obj, "value": value, "unit": unit, "threshold": threshold,
@@ -121,8 +123,9 @@ db_findings = [
 ]
 app_findings = [finding("log_errors", "odoo", 2.4, "warning", 1, "records/min")]
 c.execute("UPDATE agents SET label = 'Odoo app A' WHERE id = ?", (APP_ID,))
-c.execute("INSERT INTO current_findings VALUES (?,?,?)", (DB_ID, 2, json.dumps(db_findings)))
-c.execute("INSERT INTO current_findings VALUES (?,?,?)", (APP_ID, 2, json.dumps(app_findings)))
+for aid, fs in ((DB_ID, db_findings), (APP_ID, app_findings)):
+    c.execute("INSERT INTO current_findings (agent_id, seq, findings) VALUES (?,?,?)",
+              (aid, 2, json.dumps(fs)))
 
 def report(host, probes):
     return json.dumps({"schema": "erpulse.report.v1", "host": {"hostname": host},

@@ -553,8 +553,9 @@ static void test_deadman(void **state)
 	assert_int_equal(outbox, 1);
 	/* silence is never health: unknown, liveness lost, stale since the report */
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE band = 'unknown' AND"
-				  " score <= 85 AND stale_since = last_report_at AND"
-				  " score_json LIKE '%report_age%'"),
+				  " score <= 85 AND stale_since = last_report_at AND (SELECT"
+				  " score_json FROM agent_analysis WHERE agent_id = agents.id) LIKE"
+				  " '%report_age%'"),
 			 1);
 	/* the next report clears it */
 	r = report(aid, 2, NULL, "erp01");
@@ -916,6 +917,56 @@ static void test_reports_dict(void **state)
 	json_decref(seven);
 }
 
+/* Ingest writes a stored text only when it changed (migration 10, docs/store.md
+ * "narrowrow branch"): texts replaced behind the store's back, their hashes
+ * kept, survive a report with the same content; what changed is written. */
+static void ingest_frag(struct coll_store *s, const char *aid, int64_t seq, double value)
+{
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	json_t *r = report(aid, seq, frag("odoo/public.idx", value), "erp01");
+	assert_int_equal(ingest(s, &an, aid, r, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+}
+
+static void test_unchanged_not_rewritten(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	make_agent(s, "Acme", cid, aid, &kp);
+	ingest_frag(s, aid, 1, 40);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agent_analysis WHERE score_hash <> 0 AND"
+				  " forecasts_hash <> 0 AND instances_hash <> 0 AND score_json LIKE"
+				  " '{%' AND forecasts_json LIKE '[%' AND instances LIKE '{%'"),
+			 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings WHERE hash <> 0"), 1);
+	assert_int_equal(coll_db_exec(s->db, "UPDATE current_findings SET findings = 'kept'"), 0);
+	assert_int_equal(
+		coll_db_exec(s->db,
+			     "UPDATE agent_analysis SET score_json = 'kept', instances = 'kept'"),
+		0);
+	/* the same findings and score: neither written again; the instance
+	 * state carries the report's seq, so it is */
+	ingest_frag(s, aid, 2, 40);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings WHERE seq = 1 AND"
+				  " findings = 'kept'"),
+			 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agent_analysis WHERE score_json = 'kept'"
+				  " AND instances LIKE '%\"seq\":2%'"),
+			 1);
+	/* changed: written */
+	ingest_frag(s, aid, 3, 45);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings WHERE seq = 3 AND"
+				  " findings LIKE '%45%'"),
+			 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agent_analysis WHERE score_json LIKE"
+				  " '%45%' AND instances LIKE '%\"seq\":3%'"),
+			 1);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE score IS NOT NULL AND band"
+				  " IS NOT NULL"),
+			 1);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -937,6 +988,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",
