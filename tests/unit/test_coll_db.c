@@ -112,6 +112,12 @@ static void test_transactions(void **state)
 	assert_int_equal(count(s, N_CUSTOMERS), 1);
 }
 
+static void begin_deferred(struct coll_store *s)
+{
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_defer_writes(s->db);
+}
+
 #define RENAME_CUSTOMER "UPDATE customers SET name = ? WHERE id = ?"
 
 /* coll_db_defer_writes (PostgreSQL; a no-op on SQLite, where each call
@@ -123,8 +129,7 @@ static void test_deferred_writes(void **state)
 {
 	struct coll_store *s = *state;
 	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
-	assert_int_equal(coll_db_begin(s->db), 0);
-	coll_db_defer_writes(s->db);
+	begin_deferred(s);
 	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
 	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "Two"), 0);
 	assert_int_equal(count(s, N_CUSTOMERS), 2);
@@ -133,8 +138,7 @@ static void test_deferred_writes(void **state)
 	assert_int_equal(count(s, N_CUSTOMERS), 3);
 
 	/* a duplicate: its failure at the COMMIT (PostgreSQL) */
-	assert_int_equal(coll_db_begin(s->db), 0);
-	coll_db_defer_writes(s->db);
+	begin_deferred(s);
 	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c4", "Four"), 0);
 	int r = COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "again");
 	if (pg) {
@@ -150,8 +154,7 @@ static void test_deferred_writes(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM customers WHERE name = 'Uno'"), 1);
 
 	/* a failure found by a read */
-	assert_int_equal(coll_db_begin(s->db), 0);
-	coll_db_defer_writes(s->db);
+	begin_deferred(s);
 	r = COLL_Q(s, ADD_CUSTOMER, NULL, "c2", "again");
 	if (pg) {
 		assert_int_equal(r, 0);
@@ -165,16 +168,9 @@ static void test_deferred_writes(void **state)
 	assert_int_equal(count(s, N_CUSTOMERS), 3);
 }
 
-/* PostgreSQL: the session of a connection ends under it (a server restart,
- * a failover): the call that finds it gone fails, the next reconnects and
- * prepares its statements again. */
-static void test_reconnect(void **state)
+/* Ends s's PostgreSQL session from another connection. */
+static void kill_session(struct coll_store *s)
 {
-	struct coll_store *s = *state;
-	if (coll_db_kind(s->db) != COLL_DB_PG)
-		skip();
-	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
-	assert_int_equal(count(s, N_CUSTOMERS), 1);
 	struct coll_db_res res;
 	assert_int_equal(coll_db_query(s->db, "SELECT pg_backend_pid()", NULL, 0, &res), 0);
 	char pid[32];
@@ -189,6 +185,19 @@ static void test_reconnect(void **state)
 	assert_int_equal(
 		COLL_Q(killer, "SELECT pg_terminate_backend(CAST(? AS INTEGER))", NULL, pid), 0);
 	coll_store_close(killer);
+}
+
+/* PostgreSQL: the session of a connection ends under it (a server restart,
+ * a failover): the call that finds it gone fails, the next reconnects and
+ * prepares its statements again. */
+static void test_reconnect(void **state)
+{
+	struct coll_store *s = *state;
+	if (coll_db_kind(s->db) != COLL_DB_PG)
+		skip();
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 1);
+	kill_session(s);
 
 	int r, lost = 0;
 	for (int i = 0; i < 3; i++) {
@@ -204,6 +213,18 @@ static void test_reconnect(void **state)
 	assert_int_equal(coll_db_begin(s->db), 0);
 	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c3", "Three"), 0);
 	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(count(s, N_CUSTOMERS), 3);
+
+	/* deferred writes whose session ends before their answers: the
+	 * COMMIT fails, nothing of them is there */
+	begin_deferred(s);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c4", "Four"), 0);
+	kill_session(s);
+	r = COLL_Q(s, ADD_CUSTOMER, NULL, "c5", "Five"); /* queued, or found lost */
+	if (r == 0)
+		r = coll_db_commit(s->db);
+	assert_true(r == -ECONNRESET || r == -EIO);
+	coll_db_rollback(s->db);
 	assert_int_equal(count(s, N_CUSTOMERS), 3);
 }
 
