@@ -485,6 +485,10 @@ int coll_analysis_config(const struct coll_settings *cfg, struct coll_analysis *
 
 struct host_state {
 	json_t *instances; /* stored instance state (coverage.h), or NULL */
+	/* agent_analysis (migration 10): the stored texts' hashes (score,
+	 * forecasts, instances; coll_text_hash) when the host has a row */
+	bool analysis_row;
+	int64_t hash[3];
 	struct coll_db_res ov_res;
 	struct coll_threshold_override *ov;
 	size_t n_ov;
@@ -541,14 +545,21 @@ static int attach_findings(struct coll_store *s, const struct coll_ingest *it, j
 static int load_state(struct coll_store *s, const struct coll_ingest *it, struct host_state *hs)
 {
 	struct coll_db_res res;
-	int r = COLL_Q(s,
-		       "SELECT (SELECT instances FROM agent_analysis WHERE agent_id = ?), (SELECT"
-		       " COUNT(*) FROM customer_thresholds t WHERE t.customer_id = ?)",
-		       &res, it->agent.id, it->agent.customer_id);
+	/* after the seq gate: the agents row is locked, so this statement sees
+	 * what the last writer of this agent committed */
+	int r = COLL_Q(
+		s,
+		"SELECT (SELECT COUNT(*) FROM customer_thresholds t WHERE t.customer_id = ?),"
+		" x.instances, x.score_hash, x.forecasts_hash, x.instances_hash FROM (SELECT"
+		" 1 AS one) o LEFT JOIN agent_analysis x ON x.agent_id = ?",
+		&res, it->agent.customer_id, it->agent.id);
 	if (r < 0)
 		return r;
-	const char *text = coll_db_val(&res, 0, 0);
-	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 1)) : 0;
+	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 0)) : 0;
+	const char *text = res.rows ? coll_db_val(&res, 0, 1) : NULL;
+	hs->analysis_row = res.rows && coll_db_val(&res, 0, 2);
+	for (size_t i = 0; i < 3; i++)
+		hs->hash[i] = hs->analysis_row ? coll_s2i(coll_db_val(&res, 0, 2 + i)) : 0;
 	hs->instances = text ? json_loads(text, 0, NULL) : NULL;
 	coll_db_res_free(&res);
 	r = attach_findings(s, it, hs->instances);
@@ -603,7 +614,7 @@ static int store_head(struct coll_store *s, const struct coll_ingest *it,
 }
 
 /* The wide texts of agent_analysis (migration 10): only those whose hash
- * differs from the stored one (the seq gate read them), none when all are
+ * differs from the stored one (load_state read them), none when all are
  * equal. text/hash: score, forecasts, instances. One constant statement per
  * set of changed texts (the db layer caches statements by their text's
  * address). */
@@ -611,8 +622,8 @@ static int store_head(struct coll_store *s, const struct coll_ingest *it,
 #define SET_FORECASTS        "forecasts_hash = ?, forecasts_json = ?"
 #define SET_INSTANCES        "instances_hash = ?, instances = ?"
 #define UPDATE_ANALYSIS(SET) "UPDATE agent_analysis SET " SET " WHERE agent_id = ?"
-static int store_analysis(struct coll_store *s, const struct coll_ingest *it, char *const text[3],
-			  const int64_t hash[3])
+static int store_analysis(struct coll_store *s, const struct coll_ingest *it,
+			  const struct host_state *hs, char *const text[3], const int64_t hash[3])
 {
 	static const char *const sql[8] = {
 		NULL,
@@ -624,12 +635,11 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it, ch
 		UPDATE_ANALYSIS(SET_FORECASTS ", " SET_INSTANCES),
 		UPDATE_ANALYSIS(SET_SCORE ", " SET_FORECASTS ", " SET_INSTANCES),
 	};
-	const int64_t old[3] = {it->score_hash, it->forecasts_hash, it->instances_hash};
 	struct coll_num h[3] = {coll_i2s(hash[0]), coll_i2s(hash[1]), coll_i2s(hash[2])};
 	const char *params[7];
 	size_t n = 0, mask = 0;
 
-	if (!it->analysis_row)
+	if (!hs->analysis_row)
 		return COLL_Q(s,
 			      "INSERT INTO agent_analysis (agent_id, score_hash, score_json,"
 			      " forecasts_hash, forecasts_json, instances_hash, instances) VALUES"
@@ -641,7 +651,7 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it, ch
 			      NULL, it->agent.id, h[0].s, text[0], h[1].s, text[1], h[2].s,
 			      text[2]);
 	for (size_t i = 0; i < 3; i++) {
-		if (hash[i] == old[i])
+		if (hash[i] == hs->hash[i])
 			continue;
 		mask |= (size_t)1 << i;
 		params[n++] = h[i].s;
@@ -654,8 +664,8 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it, ch
 }
 
 static int store_score(struct coll_store *s, const struct coll_ingest *it,
-		       const struct coll_score *sc, const struct fc_set *set,
-		       const struct coll_coverage *cov)
+		       const struct host_state *hs, const struct coll_score *sc,
+		       const struct fc_set *set, const struct coll_coverage *cov)
 {
 	json_t *sj = coll_score_json(sc), *fj = json_array();
 	char *text[3] = {NULL, NULL, NULL}; /* score, forecasts, instances */
@@ -671,9 +681,9 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 		for (size_t i = 0; i < 3; i++)
 			hash[i] = coll_text_hash(text[i]);
 		/* the explanation holds score, band, top_reason and stale_since */
-		r = hash[0] != it->score_hash || !it->analysis_row ? store_head(s, it, sc) : 0;
+		r = hash[0] != hs->hash[0] || !hs->analysis_row ? store_head(s, it, sc) : 0;
 		if (r == 0)
-			r = store_analysis(s, it, text, hash);
+			r = store_analysis(s, it, hs, text, hash);
 	}
 	/* a removal is worth remembering even when it had no open alert */
 	for (size_t i = 0; r == 0 && i < json_array_size(cov->removed); i++)
@@ -740,7 +750,7 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	r = coll_score_host(&si, &sc);
 	if (r < 0)
 		goto out;
-	r = store_score(s, it, &sc, &set, &cov);
+	r = store_score(s, it, &hs, &sc, &set, &cov);
 	if (r == 0) {
 		_Static_assert(COLL_CAT_COUNT == COLL_HISTORY_CATEGORIES, "history columns");
 		r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,

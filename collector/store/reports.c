@@ -15,8 +15,10 @@
 #include "erpulse/util.h"
 
 /* The report's findings, written only when they differ from the stored
- * ones (the hash the seq gate read): seq is the report that last changed
- * them. */
+ * ones (their hash, migration 10): seq is the report that last changed them.
+ * The comparison is the upsert's own, on the row it locks, so a collector
+ * that waited for another's report of the same agent compares with what
+ * that one committed. */
 static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 {
 	char *owned = NULL;
@@ -26,39 +28,15 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 		if (!text)
 			return -ENOMEM;
 	}
-	int64_t h = coll_text_hash(text);
-	int r = h == it->findings_hash
-			? 0
-			: COLL_Q(s,
-				 "INSERT INTO current_findings (agent_id, seq, findings, hash) "
-				 "VALUES"
-				 " (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET seq ="
-				 " excluded.seq, findings = excluded.findings, hash = "
-				 "excluded.hash",
-				 NULL, it->agent.id, coll_i2s(it->seq).s, text, coll_i2s(h).s);
+	int r = COLL_Q(
+		s,
+		"INSERT INTO current_findings (agent_id, seq, findings, hash) VALUES (?, ?, ?,"
+		" ?) ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, findings ="
+		" excluded.findings, hash = excluded.hash WHERE current_findings.hash <>"
+		" excluded.hash",
+		NULL, it->agent.id, coll_i2s(it->seq).s, text, coll_i2s(coll_text_hash(text)).s);
 	free(owned);
 	return r;
-}
-
-/* The gate's RETURNING: the open alerts (kept by triggers, migration 9) and
- * the hashes of the stored texts (migration 10), in the same round trip. */
-#define GATE_RETURNING                                                                             \
-	" RETURNING open_alerts, (SELECT f.hash FROM current_findings f WHERE f.agent_id ="        \
-	" agents.id), (SELECT CAST(x.score_hash AS TEXT) || ' ' || CAST(x.forecasts_hash AS"       \
-	" TEXT) || ' ' || CAST(x.instances_hash AS TEXT) FROM agent_analysis x WHERE"              \
-	" x.agent_id = agents.id)"
-
-static void gate_read(struct coll_ingest *it, const struct coll_db_res *res)
-{
-	const char *f = coll_db_val(res, 0, 1), *a = coll_db_val(res, 0, 2);
-	long long h[3] = {0, 0, 0};
-
-	it->open_alerts = coll_s2i(coll_db_val(res, 0, 0));
-	it->findings_hash = f ? coll_s2i(f) : 0;
-	it->analysis_row = a && sscanf(a, "%lld %lld %lld", &h[0], &h[1], &h[2]) == 3;
-	it->score_hash = h[0];
-	it->forecasts_hash = h[1];
-	it->instances_hash = h[2];
 }
 
 /* The seq did not advance: a duplicate only when this very body is stored
@@ -134,16 +112,16 @@ static int ingest_one(struct coll_store *s, struct coll_ingest *it, coll_ingest_
 		   "hostname),"
 		   " agent_version = COALESCE(?, agent_version), interval_s = ? WHERE id = ? AND"
 		   " last_seq < CAST(? AS BIGINT) AND CAST(? AS BIGINT) - last_seq "
-		   "<= " COLL_SEQ_MAX_JUMP_SQL " AND revoked_at IS NULL" GATE_RETURNING,
+		   "<= " COLL_SEQ_MAX_JUMP_SQL " AND revoked_at IS NULL RETURNING open_alerts",
 		   &res, seq.s, now.s, coll_jstr(host, "hostname"),
 		   coll_jstr(it->report, "agent_version"), coll_i2s(interval).s, it->agent.id,
 		   seq.s, seq.s);
 	if (r < 0)
 		return r;
 	int64_t changed = (int64_t)res.rows;
-	it->open_alerts = 0;
-	if (changed == 1)
-		gate_read(it, &res);
+	/* the counter kept by triggers (migration 9), read from the row the
+	 * gate locked: what the last writer committed */
+	it->open_alerts = changed == 1 ? coll_s2i(coll_db_val(&res, 0, 0)) : 0;
 	coll_db_res_free(&res);
 	if (changed != 1)
 		return not_advanced(s, it, now);

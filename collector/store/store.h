@@ -186,12 +186,6 @@ struct coll_ingest {
 	int64_t last_seq;    /* for duplicates and conflicts */
 	int64_t open_alerts; /* the agent's open alerts before this report */
 	int error;           /* -errno when FAILED */
-	/* out, read by the seq gate: the hashes (coll_text_hash) of the texts
-	 * stored before this report, 0 = none; a text equal to what is stored
-	 * is not written again (docs/store.md "narrowrow branch") */
-	int64_t findings_hash;
-	bool analysis_row; /* the agent has an agent_analysis row */
-	int64_t score_hash, forecasts_hash, instances_hash;
 };
 
 /* What the caller does with each accepted report inside the ingest

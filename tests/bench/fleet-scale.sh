@@ -238,7 +238,7 @@ bench_store() {
 		END {
 			printf "%.0f %.0f %.0f %.0f %.0f\n", per["reports"] * 288, per["samples"] * 8 * 144,
 				per["score_history"] * 24, per["fleet_history"] * 24 * c / h,
-				(bytes["agents"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h
+				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h
 		}' "$T/sizes")"
 	R[bytes]=$((R[b_reports] + R[b_samples] + R[b_score] + R[b_fleet]))
 	echo
