@@ -139,10 +139,10 @@ static void host_row(json_t *h, void *ctx)
 	coll_cli_jint(h, "score", score, sizeof(score));
 	coll_cli_jint(h, "open_alerts", alerts, sizeof(alerts));
 	table_row(hcols, 7,
-		  (const char *[]){score, coll_cli_jstr(h, "band", "-"),
-				   coll_cli_jstr(h, "customer", "-"),
-				   coll_cli_jstr(h, "hostname", "-"), coll_cli_jstr(h, "state", "-"),
-				   alerts, coll_cli_jstr(h, "top_reason", "-")});
+		  (const char *[]){
+			  score, coll_cli_jstr(h, "band", "-"), coll_cli_jstr(h, "customer", "-"),
+			  coll_cli_jstr(h, "hostname", "-"), coll_cli_jstr(h, "state", "-"), alerts,
+			  coll_cli_jstr(h, "top_reason", "-")});
 }
 
 static void json_row(json_t *row, void *ctx)
@@ -254,8 +254,7 @@ int coll_cli_scores(struct coll_store *s, int argc, char **argv)
 		if (strcmp(o, "--band") == 0) {
 			if (strcmp(v, "critical") != 0 && strcmp(v, "unknown") != 0 &&
 			    strcmp(v, "at_risk") != 0 && strcmp(v, "healthy") != 0)
-				return usage_error(
-					"--band: critical, unknown, at_risk or healthy");
+				return usage_error("--band: critical, unknown, at_risk or healthy");
 			w.band = v;
 		}
 		if (strcmp(o, "--after") == 0) {
