@@ -9,6 +9,7 @@ tests/bench/fleet-scale.sh (issue 16 item 5, docs/store.md "Fleet scale").
   fleet-scale-gen.py sizes --dialect pg     --psql "CMD"
 knobs: --hosts N --customers C --days D --sample-hosts S --now EPOCH --template-id ID
        --retention DAYS --keep-samples DAYS (the windows of the collector's [store])
+       --jobs N (PostgreSQL: sessions generating a big history at once; default: the CPUs)
 
 What is generated (and what is not) is listed in TABLES below, the ONE place
 to adapt when the schema changes: per table the columns and, per column, an
@@ -20,9 +21,11 @@ every generated host, so rows have the real shape and size.
 """
 import argparse
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 # Row sources: g_<name>(<name>) counts 0..COUNT-1. A table's rows are the
@@ -365,6 +368,19 @@ def psql(args, sql, capture=False):
     return r.stdout
 
 
+def parallel(args, scripts):
+    """Each script (a list of statements) in its own psql at once."""
+    with tempfile.TemporaryDirectory() as d:
+        procs = []
+        for k, script in enumerate(scripts):
+            path = os.path.join(d, "part-%d.sql" % k)
+            with open(path, "w") as f:
+                f.write("\n".join(script) + "\n")
+            procs.append(subprocess.Popen("%s < %s" % (args.psql, shlex.quote(path)), shell=True))
+        if any([p.wait() != 0 for p in procs]):  # (every one waited for)
+            sys.exit("fleet-scale-gen: psql failed")
+
+
 # the primary key of a history table (no foreign key points at it) is
 # dropped and added back after the rows, as pg_restore does
 PG_KEYS = ("SELECT k.conname, replace(pg_get_constraintdef(k.oid), chr(10), ' ') FROM pg_constraint k WHERE"
@@ -390,15 +406,21 @@ def gen_pg(args, steps):
                if "|" in line]
         keys = [line.split("|", 1) for line in psql(args, PG_KEYS % table, True).splitlines()
                 if "|" in line] if len(stmts) > 1 or n > 1000000 else []
-        sql = ["SET synchronous_commit = off;", "SET maintenance_work_mem = '512MB';",
-               "SET statement_timeout = 0;", "BEGIN;"]
-        sql += ['DROP INDEX "%s";' % name for name, _ in idx]
-        sql += ['ALTER TABLE "%s" DROP CONSTRAINT "%s";' % (table, name) for name, _ in keys]
-        sql += [s + ";" for s in stmts]
-        sql += ['ALTER TABLE "%s" ADD CONSTRAINT "%s" %s;' % (table, name, d) for name, d in keys]
-        sql += [d + ";" for _, d in idx]
-        sql += ["COMMIT;"]
-        psql(args, "\n".join(sql))
+        head = ["SET synchronous_commit = off;", "SET maintenance_work_mem = '512MB';",
+                "SET statement_timeout = 0;"]
+        drop = ['DROP INDEX "%s";' % name for name, _ in idx]
+        drop += ['ALTER TABLE "%s" DROP CONSTRAINT "%s";' % (table, name) for name, _ in keys]
+        add = ['ALTER TABLE "%s" ADD CONSTRAINT "%s" %s;' % (table, name, d) for name, d in keys]
+        add += [d + ";" for _, d in idx]
+        if len(stmts) >= 2 * args.jobs > 2:
+            # a big history: its chunks in --jobs sessions at once, each its
+            # own transaction, between dropping the keys and adding them back
+            psql(args, "\n".join(head + ["BEGIN;"] + drop + ["COMMIT;"]))
+            parallel(args, [head + ["BEGIN;"] + [s + ";" for s in stmts[j::args.jobs]] + ["COMMIT;"]
+                            for j in range(args.jobs)])
+            psql(args, "\n".join(head + ["BEGIN;"] + add + ["COMMIT;"]))
+        else:
+            psql(args, "\n".join(head + ["BEGIN;"] + drop + [s + ";" for s in stmts] + add + ["COMMIT;"]))
         log("%-16s %12d rows  %6.1f s" % (table, n, time.time() - t0))
     t0 = time.time()
     psql(args, "VACUUM (ANALYZE);")
@@ -470,6 +492,8 @@ def main():
     ap.add_argument("--customers", type=int, default=0)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--retention", type=int, default=30)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="PostgreSQL: sessions generating a big history at once")
     ap.add_argument("--keep-samples", type=int, default=2, help="[store] keep_samples_days")
     ap.add_argument("--sample-hosts", type=int, default=200)
     ap.add_argument("--now", type=int, default=int(time.time()))
