@@ -24,6 +24,11 @@
 #  5. store bytes per host-day from the tables' measured bytes per row,
 #     collector RSS; one table per store: ours, the target, the issue's figure.
 # --quick: 2,000 hosts, 3 days, 32 agents x 10 reports, 10 runs (a smoke).
+# Store bytes per host-day: the steady state of the windows of the
+# collector's configuration (retention_days, keep_raw_days,
+# keep_samples_days, rollup_retention_days, sample_interval, agent_interval;
+# the formula is printed under the table); STORE_OPTS="k = v; k = v" adds
+# [store] lines. The collectors run with [report] enabled = no.
 # FIRST_VIEW="PATH,PATH" replaces the dashboard's first view read from
 # collector/web/index.html (fleet-scale-read.py says how it reads it).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -172,6 +177,11 @@ bench_store() {
 		DB=$T/fleet-$kind.db
 		store_lines=("[store]" "url = sqlite://$DB")
 	fi
+	# STORE_OPTS="retention_days = 14; keep_raw_days = 1": more [store] lines
+	# (the windows of the bytes per host-day follow them)
+	local opt
+	IFS=';' read -ra opt <<<"${STORE_OPTS:-}"
+	store_lines+=("${opt[@]}")
 	# the monthly report scheduler off: it would render every generated
 	# customer's report in the background while ingest is measured
 	store_lines+=("[report]" "enabled = no")
