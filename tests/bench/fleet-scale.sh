@@ -116,6 +116,9 @@ windows() {
 	[ "${W[keep_raw_days]}" -gt 0 ] || W[keep_raw_days]=${W[retention_days]}
 }
 
+# samples per series and day (sample_interval 0: one per report)
+spd() { echo $((86400 / (W[sample_interval] > 0 ? W[sample_interval] : W[agent_interval]))); }
+
 step() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 # ingest LABEL URL TOKEN PID: runs the load generator, sets ING_RATE ING_CPU ING_VERIFY
@@ -308,7 +311,7 @@ bench_store() {
 		<<<"$(awk -v c="$CUSTOMERS" -v h="$HOSTS" -v w="${W[retention_days]}" -v kr="${W[keep_raw_days]}" \
 			-v ks="${W[keep_samples_days]}" -v rr="${W[rollup_retention_days]}" \
 			-v rpd=$((86400 / W[agent_interval])) \
-			-v spd=$((W[sample_interval] > 0 ? 86400 / W[sample_interval] : 86400 / W[agent_interval])) '
+			-v spd="$(spd)" '
 		function pos(x) { return x > 0 ? x : 0 }
 		$1 == "size" && $3 > 0 { per[$2] = $4 / $3; bytes[$2] = $4 }
 		$1 == "size" && $2 == "_series" { ser = $4 }
@@ -363,7 +366,7 @@ bench_store() {
 	row "store bytes per host-day ($wd-day window)" "$((R[bytes] / 1024)) KiB" "<= 100 KiB" "${BEFORE[bytes]}" \
 		"$( ((R[b_reports] > 0 && R[b_samples] > 0 && R[b_rollups] > 0)) && verdict "${R[bytes]}" "<" 102401 || echo "-")"
 	row "  raw reports: $rpd x $((kr + 1)) d + 1 x $((wd - kr - 1 > 0 ? wd - kr - 1 : 0)) d" "$(kib $((R[b_reports] / wd)))" "" "" ""
-	row "  samples: ${R[series]} series x $((86400 / W[sample_interval])) x $((ks + 1)) d" "$(kib $((R[b_samples] / wd)))" "" "" ""
+	row "  samples: ${R[series]} series x $(spd) x $((ks + 1)) d" "$(kib $((R[b_samples] / wd)))" "" "" ""
 	row "  rollups: ${R[series]} series x 24 x $((wd - ks - 1 > 0 ? wd - ks - 1 : 0)) d" "$(kib $((R[b_rollups] / wd)))" "" "" ""
 	row "  score history 24 x $wd d + fleet share" "$(kib $(((R[b_score] + R[b_fleet]) / wd)))" "" "" ""
 	row "  state (per host, over $wd d)" "$(kib $((R[state] / wd)))" "" "" ""
@@ -373,7 +376,7 @@ bench_store() {
 	echo "real: every row above measured on this machine against the generated store;" \
 		"bytes per host-day = (bytes per row measured in this store x the rows one host keeps in the steady state of" \
 		"the windows) / $wd: raw reports x ($rpd x (keep_raw_days $kr + 1) + (retention_days $wd - $kr - 1))," \
-		"samples x ${R[series]} series x $((86400 / W[sample_interval])) x (keep_samples_days $ks + 1)," \
+		"samples x ${R[series]} series x $(spd) x (keep_samples_days $ks + 1)," \
 		"rollups x ${R[series]} x 24 x ($wd - $ks - 1), score history x 24 x $wd, fleet history x 24 x $wd x customers / hosts," \
 		"state (agents, findings, alerts, incidents) / hosts; rollups and score history past $wd days (kept" \
 		"rollup_retention_days ${W[rollup_retention_days]}) beside, per host. Windows from ${COLL_CONF##*/}" \
