@@ -16,7 +16,7 @@
 int coll_cli_import(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
 
 /* user list|revoke|rotate, token list|revoke, customer rename, host
- * production, and the --json listings (customer/agent list, scores).
+ * production, and the --json listings (customer/agent list).
  * -1 when cmd/argv is none of them (the caller goes on). */
 int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **argv);
 
@@ -24,11 +24,16 @@ int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **a
  * [--time-zone TZ] [-o FILE]: the monthly report (docs/report.md). */
 int coll_cli_report(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv);
 
-/* Walks the host list (hosts) or the customer list page by page in sort
- * (and, for hosts, state: see struct coll_page), calling fn on each row;
- * *ret_n: rows seen. 0 or -errno (s->err). */
-int coll_cli_pages(struct coll_store *s, bool hosts, const char *sort, const char *state,
-		   void (*fn)(json_t *row, void *ctx), void *ctx, size_t *ret_n);
+/* scores [--limit N] [--customer C] [--band B] [--after CURSOR] [--json]
+ * (cli_scores.c): the whole fleet streamed page by page, or with an option
+ * the hosts that are not revoked, filtered, the first N and the next
+ * page's cursor. 2 on a bad argument (an unknown customer, a foreign
+ * cursor). */
+int coll_cli_scores(struct coll_store *s, int argc, char **argv);
+
+/* A listed row's string k (def when absent) and integer k as text ("-"). */
+const char *coll_cli_jstr(const json_t *o, const char *k, const char *def);
+void coll_cli_jint(const json_t *o, const char *k, char *buf, size_t size);
 
 /* tls init --name HOST [--dir DIR]: a private CA and a server certificate
  * (GnuTLS), never overwriting; prints the agent's ca_file and pin. */

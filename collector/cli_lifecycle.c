@@ -42,55 +42,6 @@ static int print_json(json_t *list)
 	return 0;
 }
 
-/* Walks a list page by page (COLL_PAGE_MAX rows at a time) and calls fn
- * on each row: the fleet is never held in memory whole. 0 or -errno. */
-int coll_cli_pages(struct coll_store *s, bool hosts, const char *sort, const char *state,
-		   void (*fn)(json_t *row, void *ctx), void *ctx, size_t *ret_n)
-{
-	struct coll_scope all = {.customer_id = NULL};
-	struct coll_page *p = calloc(1, sizeof(*p));
-	char *cursor = NULL;
-	int r = p ? 0 : -ENOMEM;
-	*ret_n = 0;
-	do {
-		json_t *items = NULL, *row;
-		size_t i;
-		memset(p, 0, sizeof(*p));
-		p->sort = sort;
-		p->state = state;
-		p->limit = COLL_PAGE_MAX;
-		p->cursor = cursor;
-		r = hosts ? coll_store_hosts_page(s, &all, now_s(), p, &items)
-			  : coll_store_customers_page(s, &all, p, &items);
-		free(cursor);
-		cursor = NULL;
-		if (r < 0)
-			break;
-		json_array_foreach(items, i, row)
-		{
-			fn(row, ctx);
-		}
-		*ret_n += json_array_size(items);
-		json_decref(items);
-		if (p->next[0] && !(cursor = strdup(p->next)))
-			r = -ENOMEM;
-	} while (r == 0 && cursor);
-	free(cursor);
-	free(p);
-	return r;
-}
-
-struct json_rows {
-	size_t n;
-};
-static void json_row(json_t *row, void *ctx)
-{
-	struct json_rows *rows = ctx;
-	char *text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	printf("%s\n  %s", rows->n++ ? "," : "", text ? text : "null");
-	free(text);
-}
-
 static const char *str(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -263,21 +214,6 @@ int coll_cli_lifecycle(struct coll_store *s, const char *cmd, int argc, char **a
 						: "its hosts revoked and its tokens used up; the "
 						  "history is kept");
 		return 0;
-	}
-	if (strcmp(cmd, "scores") == 0 && argc == 0 && json) {
-		/* streamed: one row per line, page by page */
-		struct json_rows rows = {0};
-		size_t n;
-		printf("{\"customers\": [");
-		int r = coll_cli_pages(s, false, "score", NULL, json_row, &rows, &n);
-		printf("\n], \"hosts\": [");
-		rows.n = 0;
-		if (r == 0)
-			r = coll_cli_pages(s, true, "score", "current", json_row, &rows, &n);
-		if (r == 0)
-			r = coll_cli_pages(s, true, "score", "revoked", json_row, &rows, &n);
-		printf("\n]}\n");
-		return r < 0 ? fail(s, "scores", r) : 0;
 	}
 	return -1;
 }

@@ -53,7 +53,10 @@ static void usage(FILE *f)
 		"  user list | user revoke NAME | user rotate NAME\n"
 		"                                     API users; rotate prints a new token once\n"
 		"  (every listing takes --json)\n"
-		"  scores                             the fleet's risk table, worst first\n"
+		"  scores [--limit N] [--customer C] [--band B] [--after CURSOR]\n"
+		"                                     the fleet's risk table, worst first (with\n"
+		"                                     --limit: the N worst hosts and the next "
+		"page's cursor)\n"
 		"  sweep [--now EPOCH] [--retention]  run the dead-man sweep once (tests: a "
 		"clock)\n"
 		"  customer tier CUSTOMER TIER        set a customer's service tier\n"
@@ -359,21 +362,6 @@ static int cmd_token(struct coll_store *s, int argc, char **argv)
 	return 0;
 }
 
-static const char *jstr_or(const json_t *o, const char *k, const char *def)
-{
-	const json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : def;
-}
-
-static void jint_text(const json_t *o, const char *k, char *buf, size_t size)
-{
-	const json_t *v = json_object_get(o, k);
-	if (json_is_integer(v))
-		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
-	else
-		snprintf(buf, size, "-");
-}
-
 static int cmd_agent(struct coll_store *s, int argc, char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
@@ -388,11 +376,12 @@ static int cmd_agent(struct coll_store *s, int argc, char **argv)
 		json_array_foreach(list, i, a)
 		{
 			char seq[24], score[16];
-			jint_text(a, "last_seq", seq, sizeof(seq));
-			jint_text(a, "score", score, sizeof(score));
-			printf("%-32s  %-20s  %-24s  %-14s  %8s  %5s\n", jstr_or(a, "id", "-"),
-			       jstr_or(a, "customer", "-"), jstr_or(a, "hostname", "-"),
-			       jstr_or(a, "state", "-"), seq, score);
+			coll_cli_jint(a, "last_seq", seq, sizeof(seq));
+			coll_cli_jint(a, "score", score, sizeof(score));
+			printf("%-32s  %-20s  %-24s  %-14s  %8s  %5s\n",
+			       coll_cli_jstr(a, "id", "-"), coll_cli_jstr(a, "customer", "-"),
+			       coll_cli_jstr(a, "hostname", "-"), coll_cli_jstr(a, "state", "-"),
+			       seq, score);
 		}
 		json_decref(list);
 		return 0;
@@ -454,91 +443,6 @@ static int cmd_user(struct coll_store *s, int argc, char **argv)
 		return fail_store(s, argv[1], r);
 	printf("%s\n", token);
 	fprintf(stderr, "API token for %s (%s); shown only now\n", argv[1], role);
-	return 0;
-}
-
-/* The CLI's language: the locale's (LC_ALL, LC_MESSAGES, LANG), as gettext. */
-static const char *cli_lang(void)
-{
-	static const char *const vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
-	for (size_t i = 0; i < EP_ARRAY_SIZE(vars); i++) {
-		const char *v = getenv(vars[i]);
-		if (v && *v)
-			return coll_i18n_lang(v);
-	}
-	return "en";
-}
-
-/* One table row: cells padded to their columns by display width (CJK
- * characters take two), two spaces apart, the last cell unpadded. */
-struct col {
-	size_t width;
-	bool right;
-};
-static void table_row(const struct col *cols, size_t n, const char *const *cells)
-{
-	for (size_t i = 0; i < n; i++) {
-		ep_fput_padded(stdout, cells[i], i + 1 < n ? cols[i].width : 0, cols[i].right);
-		fputs(i + 1 < n ? "  " : "\n", stdout);
-	}
-}
-
-static const struct col ccols[] = {{5, true}, {9, false}, {30, false}, {5, true}};
-static const struct col hcols[] = {{5, true},   {9, false}, {20, false}, {24, false},
-				   {14, false}, {6, true},  {0, false}};
-
-static void customer_row(json_t *c, void *ctx)
-{
-	(void)ctx;
-	char score[16], n[16];
-	jint_text(c, "score", score, sizeof(score));
-	jint_text(c, "hosts", n, sizeof(n));
-	table_row(ccols, 4,
-		  (const char *[]){score, jstr_or(c, "band", "-"), jstr_or(c, "name", "-"), n});
-}
-
-static void host_row(json_t *h, void *ctx)
-{
-	(void)ctx;
-	char score[16], alerts[16];
-	jint_text(h, "score", score, sizeof(score));
-	jint_text(h, "open_alerts", alerts, sizeof(alerts));
-	table_row(hcols, 7,
-		  (const char *[]){score, jstr_or(h, "band", "-"), jstr_or(h, "customer", "-"),
-				   jstr_or(h, "hostname", "-"), jstr_or(h, "state", "-"), alerts,
-				   jstr_or(h, "top_reason", "-")});
-}
-
-/* customers worst first (the customer score is its worst production
- * host's), then the hosts worst first, revoked ones last; page by page */
-static int cmd_scores(struct coll_store *s)
-{
-	const char *lang = cli_lang();
-	size_t n = 0, m = 0;
-	table_row(ccols, 4,
-		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
-				   coll_i18n_text(lang, "cli.scores.band"),
-				   coll_i18n_text(lang, "cli.scores.customer"),
-				   coll_i18n_text(lang, "cli.scores.hosts")});
-	int r = coll_cli_pages(s, false, "score", NULL, customer_row, NULL, &n);
-	if (r < 0)
-		return fail_store(s, "scores", r);
-	printf("\n");
-	table_row(hcols, 7,
-		  (const char *[]){coll_i18n_text(lang, "cli.scores.score"),
-				   coll_i18n_text(lang, "cli.scores.band"),
-				   coll_i18n_text(lang, "cli.scores.customer"),
-				   coll_i18n_text(lang, "cli.scores.host"),
-				   coll_i18n_text(lang, "cli.scores.state"),
-				   coll_i18n_text(lang, "cli.scores.alerts"),
-				   coll_i18n_text(lang, "cli.scores.reason")});
-	r = coll_cli_pages(s, true, "score", "current", host_row, NULL, &n);
-	if (r == 0)
-		r = coll_cli_pages(s, true, "score", "revoked", host_row, NULL, &m);
-	if (r < 0)
-		return fail_store(s, "scores", r);
-	if (n + m == 0)
-		printf("%s\n", coll_i18n_text(lang, "cli.scores.none"));
 	return 0;
 }
 
@@ -774,8 +678,8 @@ int main(int argc, char **argv)
 		rc = coll_cli_report(&cfg, s, nargs, args);
 	else if (strcmp(cmd, "import") == 0)
 		rc = coll_cli_import(&cfg, s, nargs, args);
-	else if (strcmp(cmd, "scores") == 0 && nargs == 0)
-		rc = cmd_scores(s);
+	else if (strcmp(cmd, "scores") == 0)
+		rc = coll_cli_scores(s, nargs, args);
 	else {
 		usage(stderr);
 		rc = 2;

@@ -7,7 +7,9 @@ tests/bench/fleet-scale.sh (issue 16 item 5, docs/store.md "Fleet scale").
   fleet-scale-gen.py gen   --dialect pg     --psql "CMD"   [knobs]   (runs CMD, SQL on stdin)
   fleet-scale-gen.py sizes --dialect sqlite --db FILE
   fleet-scale-gen.py sizes --dialect pg     --psql "CMD"
-knobs: --hosts N --customers C --days D --sample-hosts S --now EPOCH --template-customer NAME
+knobs: --hosts N --customers C --days D --sample-hosts S --now EPOCH --template-id ID
+       --retention DAYS --keep-samples DAYS (the windows of the collector's [store])
+       --jobs N (PostgreSQL: sessions generating a big history at once; default: the CPUs)
 
 What is generated (and what is not) is listed in TABLES below, the ONE place
 to adapt when the schema changes: per table the columns and, per column, an
@@ -19,9 +21,11 @@ every generated host, so rows have the real shape and size.
 """
 import argparse
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 # Row sources: g_<name>(<name>) counts 0..COUNT-1. A table's rows are the
@@ -33,6 +37,7 @@ SERIES = [
     "disk_usage:/var/lib/postgresql",
 ] + ["index_fragmentation:odoo/public.bench_table_%d_partner_id_index" % i for i in range(7)]
 
+ID32 = "{hex32:n + 1}"  # a host's agent id
 BAND = ("CASE WHEN n % 100 < 2 THEN 'unknown' WHEN n % 100 < 10 THEN 'critical'"
         " WHEN n % 100 < 30 THEN 'at_risk' ELSE 'healthy' END")
 SCORE = ("CASE WHEN n % 100 < 2 THEN NULL WHEN n % 100 < 10 THEN 20 + n % 40"
@@ -189,7 +194,7 @@ TABLES = [
         "no_score": "0",
     }),
     # samples: the sample hosts only, every series at sample_interval (10 min)
-    # over min(D, retention) days; hourly rollups for the days beyond retention
+    # over min(D, keep_samples_days + 1) days; hourly rollups for the days before
     ("samples", ["s", "k", "i"], None, {
         "agent_id": "{hex32:s + 1}",
         "series": "{series:k}",
@@ -251,7 +256,10 @@ def statement(table, sources, where, cols, params, dialect, chunk=None):
     """INSERT ... SELECT over the sources; chunk=(lo, hi) limits the first
     source to [lo, hi)."""
     names = list(cols)
-    exprs = [expand(cols[c], params, dialect) for c in names]
+    # a host's id is computed once per host, not once per row of its history
+    # (materialized below): half the generation time of score_history
+    hoist = sources[0] == "n" and len(sources) > 1
+    exprs = [("id32" if hoist and cols[c] == ID32 else expand(cols[c], params, dialect)) for c in names]
     counts = [expand(COUNTS[s], params, dialect) for s in sources]
     bounds = []
     for k, s in enumerate(sources):
@@ -259,9 +267,14 @@ def statement(table, sources, where, cols, params, dialect, chunk=None):
         bounds.append((s, lo, hi))
     cond = expand(where, params, dialect) if where else None
     ins = "INSERT INTO %s (%s) SELECT %s" % (table, ", ".join(names), ", ".join(exprs))
+    hexid = expand(ID32, params, dialect)
     if dialect == "sqlite":
-        ctes = ", ".join("g_%s(%s) AS (SELECT %s UNION ALL SELECT %s + 1 FROM g_%s WHERE %s < (%s) - 1)"
-                         % (s, s, lo, s, s, s, hi) for s, lo, hi in bounds)
+        # every source materialized once (the inner ones are re-read per
+        # outer row rather than recomputed by the recursive CTE)
+        ctes = ", ".join("r_%s(%s) AS (SELECT %s UNION ALL SELECT %s + 1 FROM r_%s WHERE %s < (%s) - 1),"
+                         " g_%s AS MATERIALIZED (SELECT %s%s FROM r_%s)"
+                         % (s, s, lo, s, s, s, hi, s, s, ", %s AS id32" % hexid if hoist and not k else "", s)
+                         for k, (s, lo, hi) in enumerate(bounds))
         frm = " CROSS JOIN ".join("g_%s" % s for s, _, _ in bounds)
         sql = "WITH RECURSIVE %s %s FROM %s" % (ctes, ins, frm)
     else:
@@ -269,8 +282,11 @@ def statement(table, sources, where, cols, params, dialect, chunk=None):
         parts = []
         for k, (s, lo, hi) in enumerate(bounds):
             ref = " + 0 * %s" % bounds[k - 1][0] if k else ""
-            parts.append("%sgenerate_series(%s, (%s) - 1%s) AS g_%s(%s)"
-                         % ("CROSS JOIN LATERAL " if k else "", lo, hi, ref, s, s))
+            src = "generate_series(%s, (%s) - 1%s)" % (lo, hi, ref)
+            if hoist and not k:
+                parts.append("(SELECT %s, %s AS id32 FROM %s AS r_%s(%s)) AS g_%s" % (s, hexid, src, s, s, s))
+            else:
+                parts.append("%s%s AS g_%s(%s)" % ("CROSS JOIN LATERAL " if k else "", src, s, s))
         sql = "%s FROM %s" % (ins, " ".join(parts))
     if cond:
         sql += " WHERE " + cond
@@ -279,7 +295,10 @@ def statement(table, sources, where, cols, params, dialect, chunk=None):
 
 def plan(args):
     """(label, rows estimate, [statements]) per generated table, for one dialect."""
-    sd = min(args.days, args.retention)
+    # the steady state of the windows: raw samples over keep_samples_days
+    # full days and today, hourly rollups for the days before them
+    # (at least one day of rollups, for their bytes per row)
+    sd = max(1, min(args.days - 1, args.keep_samples + 1))
     p = {"H": args.hosts, "C": args.customers, "D": args.days, "S": args.sample_hosts,
          "SER": len(SERIES), "SD": sd, "RD": args.days - sd, "NOW": args.now,
          # the history ends two hours before now: the hours the collector
@@ -333,6 +352,7 @@ def gen_sqlite(args, steps):
         db.execute("COMMIT")
         log("%-16s %12d rows  %6.1f s" % (table, n, time.time() - t0))
     t0 = time.time()
+    db.execute("PRAGMA analysis_limit = 1000")  # sampled statistics: minutes less at 30 days
     db.execute("ANALYZE")
     db.execute("PRAGMA journal_mode = WAL")
     db.close()
@@ -351,6 +371,19 @@ def psql(args, sql, capture=False):
     if r.returncode != 0:
         sys.exit("fleet-scale-gen: psql failed")
     return r.stdout
+
+
+def parallel(args, scripts):
+    """Each script (a list of statements) in its own psql at once."""
+    with tempfile.TemporaryDirectory() as d:
+        procs = []
+        for k, script in enumerate(scripts):
+            path = os.path.join(d, "part-%d.sql" % k)
+            with open(path, "w") as f:
+                f.write("\n".join(script) + "\n")
+            procs.append(subprocess.Popen("%s < %s" % (args.psql, shlex.quote(path)), shell=True))
+        if any([p.wait() != 0 for p in procs]):  # (every one waited for)
+            sys.exit("fleet-scale-gen: psql failed")
 
 
 # the primary key of a history table (no foreign key points at it) is
@@ -378,15 +411,21 @@ def gen_pg(args, steps):
                if "|" in line]
         keys = [line.split("|", 1) for line in psql(args, PG_KEYS % table, True).splitlines()
                 if "|" in line] if len(stmts) > 1 or n > 1000000 else []
-        sql = ["SET synchronous_commit = off;", "SET maintenance_work_mem = '512MB';",
-               "SET statement_timeout = 0;", "BEGIN;"]
-        sql += ['DROP INDEX "%s";' % name for name, _ in idx]
-        sql += ['ALTER TABLE "%s" DROP CONSTRAINT "%s";' % (table, name) for name, _ in keys]
-        sql += [s + ";" for s in stmts]
-        sql += ['ALTER TABLE "%s" ADD CONSTRAINT "%s" %s;' % (table, name, d) for name, d in keys]
-        sql += [d + ";" for _, d in idx]
-        sql += ["COMMIT;"]
-        psql(args, "\n".join(sql))
+        head = ["SET synchronous_commit = off;", "SET maintenance_work_mem = '512MB';",
+                "SET statement_timeout = 0;"]
+        drop = ['DROP INDEX "%s";' % name for name, _ in idx]
+        drop += ['ALTER TABLE "%s" DROP CONSTRAINT "%s";' % (table, name) for name, _ in keys]
+        add = ['ALTER TABLE "%s" ADD CONSTRAINT "%s" %s;' % (table, name, d) for name, d in keys]
+        add += [d + ";" for _, d in idx]
+        if len(stmts) >= 2 * args.jobs > 2:
+            # a big history: its chunks in --jobs sessions at once, each its
+            # own transaction, between dropping the keys and adding them back
+            psql(args, "\n".join(head + ["BEGIN;"] + drop + ["COMMIT;"]))
+            parallel(args, [head + ["BEGIN;"] + [s + ";" for s in stmts[j::args.jobs]] + ["COMMIT;"]
+                            for j in range(args.jobs)])
+            psql(args, "\n".join(head + ["BEGIN;"] + add + ["COMMIT;"]))
+        else:
+            psql(args, "\n".join(head + ["BEGIN;"] + drop + [s + ";" for s in stmts] + add + ["COMMIT;"]))
         log("%-16s %12d rows  %6.1f s" % (table, n, time.time() - t0))
     t0 = time.time()
     psql(args, "VACUUM (ANALYZE);")
@@ -398,6 +437,10 @@ def log(msg):
 
 
 # ---- sizes ------------------------------------------------------------------
+
+# the series of a sampled host (the first generated one)
+SERIES_PER_HOST = "SELECT COUNT(DISTINCT series) FROM samples WHERE agent_id = '%032x'" % 1
+
 
 def sizes_sqlite(args):
     db = sqlite3.connect(args.db)
@@ -412,6 +455,7 @@ def sizes_sqlite(args):
         rows = db.execute('SELECT COUNT(*) FROM "%s"' % t).fetchone()[0]
         print("size %s %d %d" % (t, rows, total[t]))
     print("size _file %d %d" % (0, os.path.getsize(args.db)))
+    print("size _series 0 %d" % db.execute(SERIES_PER_HOST).fetchone()[0])
 
 
 def sizes_pg(args):
@@ -427,6 +471,7 @@ def sizes_pg(args):
     for (t, size), rows in zip(tables, counts):
         print("size %s %s %s" % (t, rows, size))
     print("size _file 0 %s" % psql(args, "SELECT pg_database_size(current_database())", True).strip())
+    print("size _series 0 %s" % psql(args, SERIES_PER_HOST, True).strip())
 
 
 def touch(args):
@@ -452,6 +497,9 @@ def main():
     ap.add_argument("--customers", type=int, default=0)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--retention", type=int, default=30)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="PostgreSQL: sessions generating a big history at once")
+    ap.add_argument("--keep-samples", type=int, default=2, help="[store] keep_samples_days")
     ap.add_argument("--sample-hosts", type=int, default=200)
     ap.add_argument("--now", type=int, default=int(time.time()))
     ap.add_argument("--template-id", default="")

@@ -24,6 +24,11 @@
 #  5. store bytes per host-day from the tables' measured bytes per row,
 #     collector RSS; one table per store: ours, the target, the issue's figure.
 # --quick: 2,000 hosts, 3 days, 32 agents x 10 reports, 10 runs (a smoke).
+# Store bytes per host-day: the steady state of the windows of the
+# collector's configuration (retention_days, keep_raw_days,
+# keep_samples_days, rollup_retention_days, sample_interval, agent_interval;
+# the formula is printed under the table); STORE_OPTS="k = v; k = v" adds
+# [store] lines. The collectors run with [report] enabled = no.
 # FIRST_VIEW="PATH,PATH" replaces the dashboard's first view read from
 # collector/web/index.html (fleet-scale-read.py says how it reads it).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -60,6 +65,8 @@ LOADGEN=$O/build/obj/tests/bench/collector-ingest
 [ -x "$LOADGEN" ] || make -s -C "$SRC" O="$O" "$O/build/obj/tests/bench/collector-ingest" >/dev/null 2>&1
 [ -x "$LOADGEN" ] || { echo "no load generator at $LOADGEN (make bench)" >&2 && exit 1; }
 SCORES_RUNS=$((RUNS < 5 ? RUNS : 5))
+OPTDOC=$O/build/obj/tests/tools/optdoc
+[ -x "$OPTDOC" ] || make -s -C "$SRC" O="$O" "$OPTDOC" >/dev/null 2>&1
 COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "enroll_global_burst = 10000000"
 	"enroll_global_per_minute = 10000000" "max_per_ip = 100000")
 
@@ -77,6 +84,40 @@ declare -A BEFORE=(
 # the whole list to both, and is measured on that)
 PAGES=("hosts=hosts|hosts?sort=score&limit=50" "alerts=alerts|alerts?sort=severity&limit=50"
 	"incidents=incidents|incidents?sort=triage&limit=50" "customers=customers|customers?sort=score&limit=50")
+
+# windows CONF: W[...] = the store's windows of the collector's configuration
+# CONF (the one this bench wrote), else the collector's defaults (its option
+# table, through optdoc); keep_samples_days, not an option of every
+# collector, falls back to 2. Durations in seconds.
+declare -A W=()
+windows() {
+	local spec sec name v defaults
+	defaults=$("$OPTDOC" markdown collector 2>/dev/null)
+	for spec in "store retention_days" "store keep_raw_days" "store keep_samples_days" \
+		"store rollup_retention_days" "store sample_interval" "server agent_interval"; do
+		read -r sec name <<<"$spec"
+		v=$(awk -v s="[$sec]" -v n="$name" '/^\[/ { in_s = $1 == s } in_s && $1 == n && $2 == "=" { print $3 }' "$1")
+		W[${name}_from]="$1"
+		if [ -z "$v" ]; then
+			v=$(printf '%s\n' "$defaults" | awk -v s="### \`[$sec]\`" -v n="| \`$name\` |" \
+				'/^###/ { in_s = $0 == s } in_s && index($0, n) == 1 { split($0, c, "|"); gsub(/[ `]/, "", c[4]); print c[4] }')
+			W[${name}_from]="default"
+		fi
+		[ -n "$v" ] || { v=2 && W[${name}_from]="not an option of this collector: 2 assumed"; }
+		case $v in
+		*d) v=$((${v%d} * 86400)) ;;
+		*h) v=$((${v%h} * 3600)) ;;
+		*m) v=$((${v%m} * 60)) ;;
+		*s) v=${v%s} ;;
+		esac
+		W[$name]=$v
+	done
+	# keep_raw_days = 0: every raw body for retention_days
+	[ "${W[keep_raw_days]}" -gt 0 ] || W[keep_raw_days]=${W[retention_days]}
+}
+
+# samples per series and day (sample_interval 0: one per report)
+spd() { echo $((86400 / (W[sample_interval] > 0 ? W[sample_interval] : W[agent_interval]))); }
 
 step() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
@@ -139,6 +180,14 @@ bench_store() {
 		DB=$T/fleet-$kind.db
 		store_lines=("[store]" "url = sqlite://$DB")
 	fi
+	# STORE_OPTS="retention_days = 14; keep_raw_days = 1": more [store] lines
+	# (the windows of the bytes per host-day follow them)
+	local opt
+	IFS=';' read -ra opt <<<"${STORE_OPTS:-}"
+	store_lines+=("${opt[@]}")
+	# the monthly report scheduler off: it would render every generated
+	# customer's report in the background while ingest is measured
+	store_lines+=("[report]" "enabled = no")
 
 	# 1. the empty store: the collector migrates it; templates from real ingest
 	coll_start "$kind-1" "${COMMON[@]}" "${store_lines[@]}" || return 1
@@ -149,6 +198,7 @@ bench_store() {
 	R[cpu_empty]=$ING_CPU R[rate_empty]=$ING_RATE
 	coll_stop
 	local tid
+	windows "$COLL_CONF"
 	tid=$(sql_one "$kind" "SELECT id FROM agents WHERE hostname = 'bench-0' LIMIT 1")
 	[ -n "$tid" ] || { echo "no template host" && return 1; }
 
@@ -156,7 +206,8 @@ bench_store() {
 	step "generating the fleet (log: gen lines)"
 	t0=$(date +%s)
 	gen "$kind" gen --hosts $((HOSTS - 2 * AGENTS)) --customers "$CUSTOMERS" --days "$DAYS" \
-		--sample-hosts "$SAMPLE_HOSTS" --template-id "$tid" | sed 's/^/        /' || return 1
+		--sample-hosts "$SAMPLE_HOSTS" --template-id "$tid" --retention "${W[retention_days]}" \
+		--keep-samples "${W[keep_samples_days]}" | sed 's/^/        /' || return 1
 	R[gen_s]=$(($(date +%s) - t0))
 	# every generated host reported within 5 minutes of (now + 20 min): an
 	# active fleet for the dead-man sweep through the measurement
@@ -220,6 +271,17 @@ bench_store() {
 	printf '%s\n' "${ms[@]}" | sort -n | awk -v n="$(wc -l <"$T/scores.out")" '{ v[NR] = $1 }
 		END { printf "read scores %.1f %.1f %d %d list\n", v[int((NR + 1) / 2)], v[NR], 0, n }' >>"$T/reads"
 	tail -n1 "$T/reads" | sed 's/^/        /'
+	# the bounded first page (the 50 worst hosts and the next cursor), RUNS times
+	ms=()
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$(date +%s%N)
+		coll_cli scores --limit 50 >"$T/scores.out" 2>&1 || { tail -3 "$T/scores.out" && break; }
+		ms+=("$((($(date +%s%N) - t0) / 1000000))")
+	done
+	printf '%s\n' "${ms[@]}" | sort -n | awk -v n="$(grep -c '^ *[0-9-]' "$T/scores.out")" '{ v[NR] = $1 }
+		END { printf "read scores_page %.1f %.1f %d %d list\n", v[int((NR + 1) / 2)],
+			v[int(NR * 0.99 + 0.99)], 0, n }' >>"$T/reads"
+	tail -n1 "$T/reads" | sed 's/^/        /'
 	read -r R[rss] R[hwm] <<<"$(rss "$COLL_PID")"
 	coll_stop
 
@@ -230,17 +292,43 @@ bench_store() {
 	[ "$kind" = pg ] && pg_stop
 
 	# the table
-	local sd=$((DAYS < 30 ? DAYS : 30)) name
-	# bytes per host-day: raw reports x 288, samples x 8 series x 144,
-	# score history x 24, fleet history x 24 per customer's share
-	read -r R[b_reports] R[b_samples] R[b_score] R[b_fleet] R[state] <<<"$(awk -v c="$CUSTOMERS" -v h="$HOSTS" '
-		$1 == "size" && $3 > 0 { per[$2] = $4 / $3; rows[$2] = $3; bytes[$2] = $4 }
+	local name
+	# Store bytes per host-day: the store one host holds in the steady state
+	# of the windows (W = retention_days), divided by W; each part = bytes
+	# per row measured in this store x the rows the windows keep per host:
+	#   raw reports   rpd x (keep_raw_days + 1) + (W - keep_raw_days - 1)
+	#                 (every body of keep_raw_days full days and today, then
+	#                 one a day; rpd = 86400 / agent_interval)
+	#   samples       series x spd x (keep_samples_days + 1)
+	#                 (spd = 86400 / sample_interval)
+	#   rollups       series x 24 x (W - keep_samples_days - 1)
+	#                 (hourly, for the window's days before the raw samples)
+	#   score history 24 x W; fleet history 24 x W x customers / hosts
+	#   state         agents, current findings, alerts, incidents per host
+	# Rollups and score history kept past W (to rollup_retention_days) are
+	# the long-term history: printed per host beside, not in the total.
+	read -r R[series] R[b_reports] R[b_samples] R[b_rollups] R[b_score] R[b_fleet] R[state] R[b_long] \
+		<<<"$(awk -v c="$CUSTOMERS" -v h="$HOSTS" -v w="${W[retention_days]}" -v kr="${W[keep_raw_days]}" \
+			-v ks="${W[keep_samples_days]}" -v rr="${W[rollup_retention_days]}" \
+			-v rpd=$((86400 / W[agent_interval])) \
+			-v spd="$(spd)" '
+		function pos(x) { return x > 0 ? x : 0 }
+		$1 == "size" && $3 > 0 { per[$2] = $4 / $3; bytes[$2] = $4 }
+		$1 == "size" && $2 == "_series" { ser = $4 }
 		END {
-			printf "%.0f %.0f %.0f %.0f %.0f\n", per["reports"] * 288, per["samples"] * 8 * 144,
-				per["score_history"] * 24, per["fleet_history"] * 24 * c / h,
-				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h
+			kr = kr < w ? kr : w; ks = ks < w ? ks : w
+			fleet = per["fleet_history"] * 24 * c / h
+			printf "%d %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", ser,
+				per["reports"] * (rpd * (kr + 1) + pos(w - kr - 1)),
+				per["samples"] * ser * spd * (ks + 1),
+				per["rollups"] * ser * 24 * pos(w - ks - 1),
+				per["score_history"] * 24 * w, fleet * w,
+				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h,
+				(per["rollups"] * ser * 24 + per["score_history"] * 24 + fleet) * pos(rr - w)
 		}' "$T/sizes")"
-	R[bytes]=$((R[b_reports] + R[b_samples] + R[b_score] + R[b_fleet]))
+	local wd=${W[retention_days]}
+	R[per_host]=$((R[b_reports] + R[b_samples] + R[b_rollups] + R[b_score] + R[b_fleet] + R[state]))
+	R[bytes]=$((R[per_host] / wd))
 	echo
 	echo "fleet-scale $kind: $HOSTS hosts ($((HOSTS - 2 * AGENTS)) generated + $((2 * AGENTS)) enrolled over HTTP), $CUSTOMERS customers, $DAYS days; generated in ${R[gen_s]} s; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	row "what" "ours" "target" "issue 16 (before)" ""
@@ -265,24 +353,35 @@ bench_store() {
 		first_view) what="dashboard first view ($items in parallel)" ;;
 		metrics) what="GET /metrics" ;;
 		scores) what="erpulse-collector scores ($items lines)" ;;
+		scores_page) what="erpulse-collector scores --limit 50 ($items)" ;;
 		esac
 		local before=${BEFORE[$name]:-${BEFORE[${name}_$kind]:-"-"}}
 		case $how in
 		HTTP*) row "$what" "${how//:/ } ($p99 ms)" "p99 < 200 ms" "$before" "MISS" ;;
-		*) row "$what" "$p50 / $p99 ms$( [ "$name" = scores ] || echo " ($((size / 1024)) KiB)")" "p99 < 200 ms" \
+		*) row "$what" "$p50 / $p99 ms$( [[ $name == scores* ]] || echo " ($((size / 1024)) KiB)")" "p99 < 200 ms" \
 			"$before" "$(verdict "$p99" "<" 200)" ;;
 		esac
 	done <"$T/reads"
-	row "store bytes per host-day" "$((R[bytes] / 1024)) KiB" "<= 100 KiB" "${BEFORE[bytes]}" \
-		"$( ((R[b_reports] > 0 && R[b_samples] > 0)) && verdict "${R[bytes]}" "<" 102401 || echo "-")"
-	row "  raw reports (x 288 per day)" "$(kib "${R[b_reports]}")" "" "" ""
-	row "  samples (8 series x 144 per day)" "$(kib "${R[b_samples]}")" "" "" ""
-	row "  score history (24 per day) + fleet share" "$(kib $((R[b_score] + R[b_fleet])))" "" "" ""
-	row "  state per host (not per day)" "$(kib "${R[state]}")" "" "" ""
+	local kr=${W[keep_raw_days]} ks=${W[keep_samples_days]} rpd=$((86400 / W[agent_interval]))
+	row "store bytes per host-day ($wd-day window)" "$((R[bytes] / 1024)) KiB" "<= 100 KiB" "${BEFORE[bytes]}" \
+		"$( ((R[b_reports] > 0 && R[b_samples] > 0 && R[b_rollups] > 0)) && verdict "${R[bytes]}" "<" 102401 || echo "-")"
+	row "  raw reports: $rpd x $((kr + 1)) d + 1 x $((wd - kr - 1 > 0 ? wd - kr - 1 : 0)) d" "$(kib $((R[b_reports] / wd)))" "" "" ""
+	row "  samples: ${R[series]} series x $(spd) x $((ks + 1)) d" "$(kib $((R[b_samples] / wd)))" "" "" ""
+	row "  rollups: ${R[series]} series x 24 x $((wd - ks - 1 > 0 ? wd - ks - 1 : 0)) d" "$(kib $((R[b_rollups] / wd)))" "" "" ""
+	row "  score history 24 x $wd d + fleet share" "$(kib $(((R[b_score] + R[b_fleet]) / wd)))" "" "" ""
+	row "  state (per host, over $wd d)" "$(kib $((R[state] / wd)))" "" "" ""
+	row "  = per host in the window" "$(awk -v b="${R[per_host]}" 'BEGIN { printf "%.2f MiB", b / 1048576 }')" "" "" ""
+	row "  + past the window, to ${W[rollup_retention_days]} d (per host)" "$(awk -v b="${R[b_long]}" 'BEGIN { printf "%.2f MiB", b / 1048576 }')" "" "" ""
 	row "collector RSS after the reads (peak)" "${R[rss]} MiB (${R[hwm]} MiB)" "-" "${BEFORE[rss]}" "-"
 	echo "real: every row above measured on this machine against the generated store;" \
-		"bytes per host-day = bytes per row measured in this store x rows per host-day" \
-		"(reports: the real signed ingest's; samples: $SAMPLE_HOSTS hosts x $sd days, extrapolated to every host)"
+		"bytes per host-day = (bytes per row measured in this store x the rows one host keeps in the steady state of" \
+		"the windows) / $wd: raw reports x ($rpd x (keep_raw_days $kr + 1) + (retention_days $wd - $kr - 1))," \
+		"samples x ${R[series]} series x $(spd) x (keep_samples_days $ks + 1)," \
+		"rollups x ${R[series]} x 24 x ($wd - $ks - 1), score history x 24 x $wd, fleet history x 24 x $wd x customers / hosts," \
+		"state (agents, findings, alerts, incidents) / hosts; rollups and score history past $wd days (kept" \
+		"rollup_retention_days ${W[rollup_retention_days]}) beside, per host. Windows from ${COLL_CONF##*/}" \
+		"(keep_samples_days: ${W[keep_samples_days_from]}); bytes per row: reports from the real signed ingest," \
+		"samples and rollups from $SAMPLE_HOSTS generated hosts"
 	echo
 }
 

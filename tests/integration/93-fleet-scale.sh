@@ -20,7 +20,9 @@ for store in sqlite pg; do
 		"GET /api/v1/hosts \((list|page), [0-9]+\) +\| [0-9.]+ / [0-9.]+ ms" \
 		"dashboard first view \([0-9] in parallel\) +\| [0-9.]+ / [0-9.]+ ms" \
 		"erpulse-collector scores \([0-9]+ lines\) +\| [0-9.]+ / [0-9.]+ ms" \
-		"store bytes per host-day +\| [1-9][0-9]* KiB"; do
+		"erpulse-collector scores --limit 50 \(50\) +\| [0-9.]+ / [0-9.]+ ms" \
+		"store bytes per host-day \(30-day window\) +\| [1-9][0-9]* KiB" \
+		"  rollups: 8 series x 24 x 27 d +\| [0-9.]+ KiB"; do
 		tap_like "  ... $(printf '%s' "$what" | sed 's/ *+\\|.*//; s/\\//g')" "$table" "$what"
 	done
 done
