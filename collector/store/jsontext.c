@@ -36,6 +36,18 @@ static int jb_reserve(struct ep_buf *b, size_t extra)
 	return 0;
 }
 
+/* One byte, without a call to ep_buf_append (the JSON punctuation: most of
+ * the appends). */
+static int jb_char(struct ep_buf *b, char c)
+{
+	int r = jb_reserve(b, 1);
+	if (r < 0)
+		return r;
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 static int jd_string(struct ep_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -321,39 +333,40 @@ static int jd(struct ep_buf *b, const json_t *j, int depth)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
 		const char *key;
+		size_t klen;
 		json_t *v;
 		bool first = true;
-		r = ep_buf_append(b, "{", 1);
-		json_object_foreach((json_t *)(uintptr_t)j, key, v)
+		r = jb_char(b, '{');
+		json_object_keylen_foreach((json_t *)(uintptr_t)j, key, klen, v)
 		{
 			if (r == 0 && !first)
-				r = ep_buf_append(b, ",", 1);
+				r = jb_char(b, ',');
 			first = false;
 			if (r == 0)
-				r = jd_string(b, key, strlen(key));
+				r = jd_string(b, key, klen);
 			if (r == 0)
-				r = ep_buf_append(b, ":", 1);
+				r = jb_char(b, ':');
 			if (r == 0)
 				r = jd(b, v, depth + 1);
 			if (r < 0)
 				return r;
 		}
-		return r == 0 ? ep_buf_append(b, "}", 1) : r;
+		return r == 0 ? jb_char(b, '}') : r;
 	}
 	case JSON_ARRAY: {
 		size_t i;
 		json_t *v;
-		r = ep_buf_append(b, "[", 1);
+		r = jb_char(b, '[');
 		json_array_foreach(j, i, v)
 		{
 			if (r == 0 && i > 0)
-				r = ep_buf_append(b, ",", 1);
+				r = jb_char(b, ',');
 			if (r == 0)
 				r = jd(b, v, depth + 1);
 			if (r < 0)
 				return r;
 		}
-		return r == 0 ? ep_buf_append(b, "]", 1) : r;
+		return r == 0 ? jb_char(b, ']') : r;
 	}
 	case JSON_STRING:
 		return jd_string(b, json_string_value(j), json_string_length(j));
@@ -400,19 +413,20 @@ char *coll_json_compact(const json_t *j)
 static int jd_with_probe(struct ep_buf *b, const json_t *obj, const json_t *probe)
 {
 	const char *key;
+	size_t klen;
 	json_t *v;
 	bool first = true, replaced = false;
-	int r = ep_buf_append(b, "{", 1);
-	json_object_foreach((json_t *)(uintptr_t)obj, key, v)
+	int r = jb_char(b, '{');
+	json_object_keylen_foreach((json_t *)(uintptr_t)obj, key, klen, v)
 	{
-		bool is_probe = strcmp(key, "probe") == 0;
+		bool is_probe = klen == 5 && memcmp(key, "probe", 5) == 0;
 		if (r == 0 && !first)
-			r = ep_buf_append(b, ",", 1);
+			r = jb_char(b, ',');
 		first = false;
 		if (r == 0)
-			r = jd_string(b, key, strlen(key));
+			r = jd_string(b, key, klen);
 		if (r == 0)
-			r = ep_buf_append(b, ":", 1);
+			r = jb_char(b, ':');
 		if (r == 0)
 			r = jd(b, is_probe ? probe : v, 1);
 		replaced |= is_probe;
@@ -423,7 +437,7 @@ static int jd_with_probe(struct ep_buf *b, const json_t *obj, const json_t *prob
 		r = ep_buf_append(b, first ? "\"probe\":" : ",\"probe\":", first ? 8 : 9);
 	if (r == 0 && !replaced)
 		r = jd(b, probe, 1);
-	return r == 0 ? ep_buf_append(b, "}", 1) : r;
+	return r == 0 ? jb_char(b, '}') : r;
 }
 
 char *coll_store_findings_json(const json_t *report)
@@ -439,14 +453,14 @@ char *coll_store_findings_json(const json_t *report)
 		b.data[0] = '\0';
 		b.cap = 8192;
 	}
-	int r = ep_buf_append(&b, "[", 1);
+	int r = jb_char(&b, '[');
 	json_array_foreach(probes, i, p)
 	{
 		const json_t *probe = json_object_get(p, "name");
 		json_array_foreach(json_object_get(p, "findings"), k, f)
 		{
 			if (r == 0 && !first)
-				r = ep_buf_append(&b, ",", 1);
+				r = jb_char(&b, ',');
 			first = false;
 			/* json_object_set would refuse a non-object or a missing name */
 			if (r == 0)
@@ -455,7 +469,7 @@ char *coll_store_findings_json(const json_t *report)
 		}
 	}
 	if (r == 0)
-		r = ep_buf_append(&b, "]", 1);
+		r = jb_char(&b, ']');
 	if (r < 0) {
 		ep_buf_free(&b);
 		return NULL;
