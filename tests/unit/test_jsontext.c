@@ -69,7 +69,8 @@ static void test_compact_values(void **state)
 static void test_findings_text(void **state)
 {
 	static const char report[] =
-		"{\"probes\":[{\"name\":\"postgres\",\"findings\":[{\"kind\":\"index_fragmentation\","
+		"{\"probes\":[{\"name\":\"postgres\",\"findings\":[{\"kind\":\"index_"
+		"fragmentation\","
 		"\"value\":12.5,\"threshold\":30,\"message\":\"a \\\"quoted\\\" text\\n\"},"
 		"{\"kind\":\"x\",\"probe\":\"spoofed\",\"value\":1}]},{\"name\":\"disk\","
 		"\"findings\":[]},{\"name\":\"journal\",\"findings\":[{}]}]}";
@@ -78,9 +79,9 @@ static void test_findings_text(void **state)
 	size_t i, k;
 
 	(void)state;
-	assert_int_equal(
-		ep_json_parse_strict(report, strlen(report), EP_REPORT_MAX_BYTES, &j, err, sizeof(err)),
-		0);
+	assert_int_equal(ep_json_parse_strict(report, strlen(report), EP_REPORT_MAX_BYTES, &j, err,
+					      sizeof(err)),
+			 0);
 	/* what the store wrote before: a copy of each finding with its probe's
 	 * name set, through json_dumps */
 	json_array_foreach(json_object_get(j, "probes"), i, p)
@@ -88,7 +89,8 @@ static void test_findings_text(void **state)
 		json_array_foreach(json_object_get(p, "findings"), k, f)
 		{
 			json_t *g = json_copy(f);
-			assert_int_equal(json_object_set(g, "probe", json_object_get(p, "name")), 0);
+			assert_int_equal(json_object_set(g, "probe", json_object_get(p, "name")),
+					 0);
 			assert_int_equal(json_array_append_new(want, g), 0);
 		}
 	}
