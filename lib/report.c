@@ -714,10 +714,12 @@ static int check_probe(const json_t *p, const char *prefix, char *err, size_t er
 	}
 	json_array_foreach(findings, i, f)
 	{
+		/* the JSON path is written out only for the error: checked
+		 * without a message first, then again with it */
+		if (check_finding(f, "", NULL, 0) == 0)
+			continue;
 		(void)ep_snprintf(fpath, sizeof(fpath), "%s.findings[%zu]", prefix, i);
-		r = check_finding(f, fpath, err, errlen);
-		if (r < 0)
-			return r;
+		return check_finding(f, fpath, err, errlen);
 	}
 	return 0;
 }
@@ -758,10 +760,10 @@ int ep_report_validate(const json_t *report, char *err, size_t errlen)
 	}
 	json_array_foreach(probes, i, p)
 	{
+		if (check_probe(p, "", NULL, 0) == 0) /* as for findings */
+			continue;
 		(void)ep_snprintf(ppath, sizeof(ppath), "probes[%zu]", i);
-		r = check_probe(p, ppath, err, errlen);
-		if (r < 0)
-			return r;
+		return check_probe(p, ppath, err, errlen);
 	}
 	probes = json_object_get(report, "configured"); /* optional */
 	if (json_array_size(probes) > EP_REPORT_MAX_PROBES) {
@@ -771,15 +773,17 @@ int ep_report_validate(const json_t *report, char *err, size_t errlen)
 	}
 	json_array_foreach(probes, i, p)
 	{
+		if (json_is_object(p) &&
+		    check_fields(p, "", configured_fields, EP_ARRAY_SIZE(configured_fields), NULL,
+				 0) == 0)
+			continue; /* as for findings */
 		(void)ep_snprintf(ppath, sizeof(ppath), "configured[%zu]", i);
 		if (!json_is_object(p)) {
 			ep_snprintf(err, errlen, "%s: expected an object", ppath);
 			return -EINVAL;
 		}
-		r = check_fields(p, ppath, configured_fields, EP_ARRAY_SIZE(configured_fields), err,
-				 errlen);
-		if (r < 0)
-			return r;
+		return check_fields(p, ppath, configured_fields, EP_ARRAY_SIZE(configured_fields),
+				    err, errlen);
 	}
 	return 0;
 }
