@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/store/store.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
 
@@ -46,6 +47,41 @@ static void check_round_trip(const json_t *j, bool report)
 	json_decref(again);
 }
 
+/* The store's hand-written json_dumps(JSON_COMPACT) against jansson's. */
+static void check_compact(const json_t *j)
+{
+	char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY), *got = coll_json_compact(j);
+	if (!want || !got || strcmp(want, got) != 0)
+		abort();
+	free(want);
+	free(got);
+}
+
+/* coll_store_findings_json against what it replaced: a copy of each finding
+ * with its probe's name set, through json_dumps. */
+static void check_findings_text(const json_t *report)
+{
+	json_t *want = json_array(), *p, *f;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(report, "probes"), i, p)
+	{
+		json_array_foreach(json_object_get(p, "findings"), k, f)
+		{
+			json_t *g = json_copy(f);
+			if (!g || json_object_set(g, "probe", json_object_get(p, "name")) < 0 ||
+			    json_array_append_new(want, g) < 0)
+				abort();
+		}
+	}
+	char *w = json_dumps(want, JSON_COMPACT), *got = coll_store_findings_json(report);
+	if (!w || !got || strcmp(w, got) != 0)
+		abort();
+	free(w);
+	free(got);
+	json_decref(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -56,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (ep_report_parse(in, size, EP_REPORT_MAX_BYTES, &j, err, sizeof(err)) == 0) {
 		check_round_trip(j, true);
+		check_findings_text(j);
 		json_decref(j);
 		j = NULL;
 	}
@@ -64,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ep_utf8_valid(in, size))
 			abort();
 		check_round_trip(j, false);
+		check_compact(j);
 		json_decref(j);
 	}
 	/* the date parser the validator uses, on a NUL-terminated copy */
