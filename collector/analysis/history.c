@@ -1,0 +1,331 @@
+/* A host's history as the forecasts see it, and the forecasts of one
+ * report (history.h; docs/forecasts.md "Input"): the raw samples of the
+ * recent days plus the hourly rollups of the older ones, read in one query,
+ * so that the points per series stay bounded (about 2 x 144 raw + 28 x 24
+ * hourly in a 30-day window) whatever a host's age. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/analysis/alerts.h"
+#include "collector/analysis/history.h"
+#include "collector/store/sql.h"
+#include "erpulse/report.h"
+#include "erpulse/util.h"
+
+#define HISTORY_MAX 5000 /* samples used per series */
+
+/* ---- forecasts ------------------------------------------------------------ */
+
+void coll_fc_set_free(struct fc_set *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->objects[i]);
+	free(f->objects);
+	free(f->v);
+}
+
+/* Makes room in *v (*cap elements of size bytes) for element n: doubles
+ * the capacity when full. 0 or -ENOMEM (*v untouched). */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* Every forecastable point of the agent in the window, newest first per
+ * series (at most HISTORY_MAX each): the raw samples, then the hourly
+ * rollups of older ones (store/partitions.c rolls samples past
+ * keep_samples_days up by whole hours), one query per report read in the
+ * primary keys' order (a merge of two index scans, no sort) straight into
+ * points, grouped here. */
+struct history_group {
+	char *series;
+	size_t from, n; /* v[from .. from + n) */
+};
+
+struct history {
+	struct coll_sample *v;
+	size_t n, cap;
+	struct history_group *g;
+	size_t n_g, cap_g;
+	int err;
+};
+
+#define HOUR            3600
+#define SECURITY_PREFIX "security_updates:"
+
+static int history_row(void *ctx, const struct coll_db_row *row)
+{
+	struct history *h = ctx;
+	const char *series = coll_db_row_text(row, 0);
+	if (!series)
+		return 0;
+	struct history_group *last = h->n_g ? &h->g[h->n_g - 1] : NULL;
+	if (!last || strcmp(last->series, series) != 0) {
+		if (grow((void **)&h->g, &h->cap_g, h->n_g, sizeof(*h->g)) < 0)
+			return -ENOMEM;
+		last = &h->g[h->n_g];
+		last->series = strdup(series);
+		if (!last->series)
+			return -ENOMEM;
+		last->from = h->n;
+		last->n = 0;
+		h->n_g++;
+	}
+	if (last->n >= HISTORY_MAX)
+		return 0;
+	if (grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v)) < 0)
+		return -ENOMEM;
+	struct coll_sample *p = &h->v[h->n];
+	p->t = coll_db_row_int(row, 1);
+	p->v = coll_db_row_double(row, 2);
+	if (coll_db_row_int(row, 4)) {
+		/* an hour's rollup: its mean at the hour's middle; for the age
+		 * of pending security updates its minimum (a zero in the hour
+		 * ends the run, coll_pending_since) */
+		p->t += HOUR / 2;
+		if (strncmp(series, SECURITY_PREFIX, strlen(SECURITY_PREFIX)) == 0)
+			p->v = coll_db_row_double(row, 3);
+	}
+	h->n++;
+	last->n++;
+	return 0;
+}
+
+static int load_history(struct coll_store *s, const char *agent, int64_t from, struct history *h)
+{
+	/* a rollup counts when its middle is in the window */
+	struct coll_num f = coll_i2s(from), fh = coll_i2s(from - HOUR / 2);
+	const char *params[] = {agent, f.s, agent, fh.s};
+	int r = coll_db_query_each(
+		s->db,
+		"SELECT series, ts, value, value AS vmin, 0 AS rolled FROM samples WHERE agent_id "
+		"= ?"
+		" AND ts >= CAST(? AS BIGINT) UNION ALL SELECT series, hour, vsum / n, vmin, 1 FROM"
+		" rollups WHERE agent_id = ? AND hour >= CAST(? AS BIGINT)"
+		" ORDER BY series DESC, ts DESC",
+		params, EP_ARRAY_SIZE(params), history_row, h);
+	if (r < 0)
+		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+	return r;
+}
+
+static void history_free(struct history *h)
+{
+	for (size_t i = 0; i < h->n_g; i++)
+		free(h->g[i].series);
+	free(h->g);
+	free(h->v);
+}
+
+/* The rows of one series (at most HISTORY_MAX, newest first). */
+static const struct coll_sample *history_of(const struct history *h, const char *series,
+					    size_t *ret_n)
+{
+	for (size_t i = 0; i < h->n_g; i++)
+		if (strcmp(h->g[i].series, series) == 0) {
+			*ret_n = h->g[i].n;
+			return &h->v[h->g[i].from];
+		}
+	*ret_n = 0;
+	return h->v;
+}
+
+/* The samples this report stores, written in one statement at the end
+ * (coll_store_samples_add) rather than one round trip each. */
+struct pending {
+	const char **series; /* owned copies */
+	double *value;
+	size_t n, cap;
+};
+
+static void pending_free(struct pending *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free((char *)(uintptr_t)p->series[i]);
+	free(p->series);
+	free(p->value);
+}
+
+static int pending_add(struct pending *p, const char *series, double value)
+{
+	/* one row per key in a statement (PostgreSQL refuses an upsert that
+	 * touches a row twice): the last value wins, as row by row */
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->series[i], series) == 0) {
+			p->value[i] = value;
+			return 0;
+		}
+	size_t cap = p->cap;
+	if (grow((void **)&p->series, &cap, p->n, sizeof(*p->series)) < 0 ||
+	    grow((void **)&p->value, &p->cap, p->n, sizeof(*p->value)) < 0)
+		return -ENOMEM;
+	char *copy = strdup(series);
+	if (!copy)
+		return -ENOMEM;
+	p->series[p->n] = copy;
+	p->value[p->n++] = value;
+	return 0;
+}
+
+/* Stores this report's value of series when a sample interval has passed
+ * since the last stored one (history keeps one sample per interval per
+ * series: enough for forecasts over days, and a bounded number of rows per
+ * report), and returns the series as the analysis sees it: the n past
+ * samples plus this value as the last (*ret_v, n + 1 entries, caller frees). */
+static int sample_series(const struct coll_analysis *an, struct pending *pend,
+			 const struct coll_ingest *it, const char *series, double value,
+			 const struct coll_sample *past, size_t n, struct coll_sample **ret_v)
+{
+	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
+		int r = pending_add(pend, series, value);
+		if (r < 0)
+			return r;
+	}
+	struct coll_sample *v = malloc((n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (n)
+		memcpy(v, past, n * sizeof(*v));
+	v[n].t = it->received_at;
+	v[n].v = value;
+	*ret_v = v;
+	return 0;
+}
+
+/* Security updates have no age of their own in a report: the host's history
+ * of the count says since when they have been pending (alerts.h,
+ * security_pending_since). */
+static int security_pending(const struct coll_analysis *an, struct pending *pend,
+			    const struct coll_ingest *it, const json_t *f,
+			    const struct history *hist, int64_t *since)
+{
+	const char *object = coll_jstr(f, "object");
+	const json_t *val = json_object_get(f, "value");
+	if (!object || !json_is_number(val))
+		return 0;
+	char series[EP_REPORT_MAX_STRING + 32];
+	snprintf(series, sizeof(series), "security_updates:%s", object);
+	size_t n = 0;
+	const struct coll_sample *past = history_of(hist, series, &n);
+	struct coll_sample *v;
+	int r = sample_series(an, pend, it, series, json_number_value(val), past, n, &v);
+	if (r < 0)
+		return r;
+	int64_t t = coll_pending_since(v, n + 1);
+	free(v);
+	if (t > 0 && (*since == 0 || t < *since))
+		*since = t;
+	return 0;
+}
+
+static int forecast_finding(const struct coll_analysis *an, struct pending *pend,
+			    const struct coll_ingest *it, const json_t *f,
+			    const struct history *hist, struct fc_set *set)
+{
+	const char *kind = coll_jstr(f, "kind"), *object = coll_jstr(f, "object");
+	const json_t *val = json_object_get(f, "value"), *thr = json_object_get(f, "threshold");
+	enum coll_forecast_kind fk;
+	double limit = 100;
+	if (!kind || !object || !json_is_number(val))
+		return 0;
+	if (strcmp(kind, "disk_usage") == 0)
+		fk = COLL_FK_DISK_BYTES;
+	else if (strcmp(kind, "inode_usage") == 0)
+		fk = COLL_FK_DISK_INODES;
+	else if (strcmp(kind, "index_fragmentation") == 0) {
+		fk = COLL_FK_INDEX_FRAGMENTATION;
+		limit = json_is_number(thr) ? json_number_value(thr) : 30;
+	} else if (strcmp(kind, "log_errors") == 0 || strcmp(kind, "journal_errors") == 0)
+		fk = COLL_FK_ERROR_SPIKE;
+	else
+		return 0;
+	if (set->n >= an->max_forecasts)
+		return 0;
+	char series[EP_REPORT_MAX_STRING * 2 + 2];
+	snprintf(series, sizeof(series), "%s:%s", kind, object);
+	size_t n = 0;
+	const struct coll_sample *past = history_of(hist, series, &n);
+	double value = json_number_value(val);
+	int r;
+
+	struct coll_sample *v;
+	r = sample_series(an, pend, it, series, value, past, n, &v);
+	if (r < 0)
+		return r;
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 8;
+		struct coll_object_forecast *nv = realloc(set->v, ncap * sizeof(*nv));
+		char **no = nv ? realloc(set->objects, ncap * sizeof(*no)) : NULL;
+		if (nv)
+			set->v = nv;
+		if (!nv || !no) {
+			free(v);
+			return -ENOMEM;
+		}
+		set->objects = no;
+		set->cap = ncap;
+	}
+	struct coll_object_forecast *o = &set->v[set->n];
+	memset(o, 0, sizeof(*o));
+	o->kind = fk;
+	set->objects[set->n] = strdup(object);
+	if (!set->objects[set->n]) {
+		free(v);
+		return -ENOMEM;
+	}
+	o->object = set->objects[set->n];
+	if (fk == COLL_FK_ERROR_SPIKE) {
+		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
+	} else {
+		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
+	}
+	free(v);
+	if (r < 0) {
+		free(set->objects[set->n]);
+		return r == -ENOMEM ? r : 0; /* a series it cannot use is skipped */
+	}
+	set->n++;
+	return 0;
+}
+
+int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
+		   const struct coll_ingest *it, struct fc_set *set)
+{
+	const json_t *p, *f;
+	size_t i, k;
+	struct history hist = {0};
+	struct pending pend = {0};
+	int r = load_history(s, it->agent.id, it->received_at - an->forecast_window_s, &hist);
+	if (r < 0)
+		goto out;
+	json_array_foreach(json_object_get(it->report, "probes"), i, p)
+	{
+		json_array_foreach(json_object_get(p, "findings"), k, f)
+		{
+			const char *kind = coll_jstr(f, "kind");
+			if (kind && strcmp(kind, "security_updates") == 0)
+				r = security_pending(an, &pend, it, f, &hist, &set->security_since);
+			else
+				r = forecast_finding(an, &pend, it, f, &hist, set);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = coll_store_samples_add(s, it->agent.id, it->received_at, pend.series, pend.value,
+				   pend.n);
+out:
+	pending_free(&pend);
+	history_free(&hist);
+	return r;
+}
