@@ -4,6 +4,7 @@
  * so that the points per series stay bounded (about 2 x 144 raw + 28 x 24
  * hourly in a 30-day window) whatever a host's age. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,20 +46,31 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 /* Every forecastable point of the agent in the window, newest first per
  * series (at most HISTORY_MAX each): the raw samples, then the hourly
  * rollups of older ones (store/partitions.c rolls samples past
- * keep_samples_days up by whole hours), one query per report read in the
- * primary keys' order (a merge of two index scans, no sort) straight into
- * points, grouped here. */
+ * keep_samples_days up by whole hours). One query per report, UNION ALL of
+ * the two tables without ORDER BY (SQLite walks each primary key in
+ * order; a merge of the two would cost about as much as reading them);
+ * the rows are put in order here: per series and table a run that is
+ * already in time order one way or the other (reversed in place when
+ * ascending, sorted only when neither), raw before rolled up. */
 struct history_group {
 	char *series;
-	size_t from, n; /* v[from .. from + n) */
+	size_t n_raw, n_rolled; /* rows read */
+	size_t from, n;         /* the series' points: v[from .. from + n) */
+};
+
+struct history_row {
+	uint32_t group;
+	bool rolled;
+	struct coll_sample p;
 };
 
 struct history {
-	struct coll_sample *v;
-	size_t n, cap;
+	struct history_row *rows; /* as read */
+	size_t n_rows, cap_rows;
+	struct coll_sample *v; /* grouped and ordered (history_order) */
 	struct history_group *g;
 	size_t n_g, cap_g;
-	int err;
+	uint32_t last; /* the group of the previous row */
 };
 
 #define HOUR            3600
@@ -70,35 +82,106 @@ static int history_row(void *ctx, const struct coll_db_row *row)
 	const char *series = coll_db_row_text(row, 0);
 	if (!series)
 		return 0;
-	struct history_group *last = h->n_g ? &h->g[h->n_g - 1] : NULL;
-	if (!last || strcmp(last->series, series) != 0) {
-		if (grow((void **)&h->g, &h->cap_g, h->n_g, sizeof(*h->g)) < 0)
-			return -ENOMEM;
-		last = &h->g[h->n_g];
-		last->series = strdup(series);
-		if (!last->series)
-			return -ENOMEM;
-		last->from = h->n;
-		last->n = 0;
-		h->n_g++;
+	uint32_t k = h->last;
+	if (k >= h->n_g || strcmp(h->g[k].series, series) != 0) {
+		for (k = 0; k < h->n_g && strcmp(h->g[k].series, series) != 0; k++)
+			;
+		if (k == h->n_g) {
+			if (h->n_g >= UINT32_MAX ||
+			    grow((void **)&h->g, &h->cap_g, h->n_g, sizeof(*h->g)) < 0)
+				return -ENOMEM;
+			h->g[k] = (struct history_group){.series = strdup(series)};
+			if (!h->g[k].series)
+				return -ENOMEM;
+			h->n_g++;
+		}
+		h->last = k;
 	}
-	if (last->n >= HISTORY_MAX)
-		return 0;
-	if (grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v)) < 0)
+	if (grow((void **)&h->rows, &h->cap_rows, h->n_rows, sizeof(*h->rows)) < 0)
 		return -ENOMEM;
-	struct coll_sample *p = &h->v[h->n];
-	p->t = coll_db_row_int(row, 1);
-	p->v = coll_db_row_double(row, 2);
-	if (coll_db_row_int(row, 4)) {
+	struct history_row *r = &h->rows[h->n_rows++];
+	r->group = k;
+	r->rolled = coll_db_row_int(row, 4) != 0;
+	r->p.t = coll_db_row_int(row, 1);
+	r->p.v = coll_db_row_double(row, 2);
+	if (r->rolled) {
 		/* an hour's rollup: its mean at the hour's middle; for the age
 		 * of pending security updates its minimum (a zero in the hour
 		 * ends the run, coll_pending_since) */
-		p->t += HOUR / 2;
+		r->p.t += HOUR / 2;
 		if (strncmp(series, SECURITY_PREFIX, strlen(SECURITY_PREFIX)) == 0)
-			p->v = coll_db_row_double(row, 3);
+			r->p.v = coll_db_row_double(row, 3);
 	}
-	h->n++;
-	last->n++;
+	if (r->rolled)
+		h->g[k].n_rolled++;
+	else
+		h->g[k].n_raw++;
+	return 0;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct coll_sample *x = a, *y = b;
+	return x->t < y->t ? 1 : x->t > y->t ? -1 : 0;
+}
+
+/* Puts v[0..n) newest first: nothing to do, a reversal, or a sort. */
+static void order_run(struct coll_sample *v, size_t n)
+{
+	bool desc = true, asc = true;
+	for (size_t i = 1; i < n && (desc || asc); i++) {
+		if (v[i].t > v[i - 1].t)
+			desc = false;
+		if (v[i].t < v[i - 1].t)
+			asc = false;
+	}
+	if (desc)
+		return;
+	if (asc) {
+		for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+			struct coll_sample x = v[i];
+			v[i] = v[j];
+			v[j] = x;
+		}
+		return;
+	}
+	qsort(v, n, sizeof(*v), newest_first);
+}
+
+/* The rows read into v, per series: raw then rolled up, each newest
+ * first (one sort of the series when the two overlap in time: samples
+ * that arrived late, or keep_samples_days changed), at most HISTORY_MAX. */
+static int history_order(struct history *h)
+{
+	size_t at = 0;
+	h->v = malloc((h->n_rows ? h->n_rows : 1) * sizeof(*h->v));
+	size_t *next = calloc(2 * (h->n_g ? h->n_g : 1), sizeof(*next));
+	if (!h->v || !next) {
+		free(next);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < h->n_g; k++) {
+		h->g[k].from = at;
+		next[2 * k] = at;
+		next[2 * k + 1] = at + h->g[k].n_raw;
+		at += h->g[k].n_raw + h->g[k].n_rolled;
+	}
+	for (size_t i = 0; i < h->n_rows; i++)
+		h->v[next[2 * h->rows[i].group + h->rows[i].rolled]++] = h->rows[i].p;
+	free(next);
+	for (size_t k = 0; k < h->n_g; k++) {
+		struct history_group *g = &h->g[k];
+		struct coll_sample *raw = &h->v[g->from], *rolled = raw + g->n_raw;
+		order_run(raw, g->n_raw);
+		order_run(rolled, g->n_rolled);
+		g->n = g->n_raw + g->n_rolled;
+		if (g->n_raw && g->n_rolled && rolled[0].t > raw[g->n_raw - 1].t)
+			qsort(raw, g->n, sizeof(*raw), newest_first);
+		if (g->n > HISTORY_MAX)
+			g->n = HISTORY_MAX;
+	}
+	free(h->rows);
+	h->rows = NULL;
 	return 0;
 }
 
@@ -112,12 +195,13 @@ static int load_history(struct coll_store *s, const char *agent, int64_t from, s
 		"SELECT series, ts, value, value AS vmin, 0 AS rolled FROM samples WHERE agent_id "
 		"= ?"
 		" AND ts >= CAST(? AS BIGINT) UNION ALL SELECT series, hour, vsum / n, vmin, 1 FROM"
-		" rollups WHERE agent_id = ? AND hour >= CAST(? AS BIGINT)"
-		" ORDER BY series DESC, ts DESC",
+		" rollups WHERE agent_id = ? AND hour >= CAST(? AS BIGINT)",
 		params, EP_ARRAY_SIZE(params), history_row, h);
-	if (r < 0)
+	if (r < 0) {
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
-	return r;
+		return r;
+	}
+	return history_order(h);
 }
 
 static void history_free(struct history *h)
@@ -125,6 +209,7 @@ static void history_free(struct history *h)
 	for (size_t i = 0; i < h->n_g; i++)
 		free(h->g[i].series);
 	free(h->g);
+	free(h->rows);
 	free(h->v);
 }
 

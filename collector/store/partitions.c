@@ -370,8 +370,10 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 		if (r == 0)
 			r = lite_delete_chunks(
 				s,
-				"DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM"
-				" rollups WHERE hour < CAST(? AS BIGINT) LIMIT 5000)",
+				"DELETE FROM rollups WHERE (agent_id, series, hour) IN (SELECT"
+				" agent_id, series, hour FROM rollups WHERE hour < CAST(? AS "
+				"BIGINT)"
+				" LIMIT 5000)",
 				now - keep_rollup_s, &c);
 		if (r == 0)
 			r = lite_delete_chunks(

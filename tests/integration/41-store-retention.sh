@@ -45,6 +45,12 @@ tap_is "SQLite: the old ones rolled up by hour" \
 tap_is "SQLite: a sample past keep_samples_days (3 days old) rolled up by hour" \
 	"$(lite "SELECT hour, n, vsum FROM rollups WHERE agent_id = 'a4'")" "$mid_hour|1|5.0"
 tap_is "SQLite: score history kept" "$(lite 'SELECT COUNT(*) FROM score_history')" 1
+# migration 11: rollups WITHOUT ROWID, every row kept
+before=$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')
+$COLLECTOR --store "sqlite://$db" migrate >"$T/m2" 2>&1
+tap_is "SQLite: migrate to the latest, rollups kept" "$?:$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')" "0:$before"
+tap_like "SQLite: rollups are WITHOUT ROWID" \
+	"$(lite "SELECT sql FROM sqlite_master WHERE name = 'rollups'")" 'WITHOUT ROWID$'
 
 # ---- PostgreSQL ----
 pg_start || bail "PostgreSQL did not start"
