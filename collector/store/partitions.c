@@ -1,6 +1,10 @@
 /* Time-ordered history and its retention (store.h, docs/decisions.md
  * "pgpart"): samples, rollups and score history.
  *
+ * Samples are kept raw for s->keep_samples_days (docs/decisions.md
+ * "samples"), cut on a whole hour, then rolled up by hour; the forecasts
+ * read both (analysis/history.c).
+ *
  * PostgreSQL partitions the three tables by time (schema.c, migration 6):
  * coll_store_partitions_maintain makes the partitions ahead of time and
  * retention drops whole partitions once all their rows are past the window

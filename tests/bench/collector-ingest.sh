@@ -138,8 +138,9 @@ seed_pg() {
 		  last_seq, last_report_at, interval_s, score, band)
 		  SELECT id, 'seed' || (i % 100), 'seed-' || i, 'seedkey' || i, 'seed',
 		  $now - 86400, $GROW_REPORTS, $now - 300, 300, 90, 'healthy' FROM n;
-		INSERT INTO reports (agent_id, seq, received_at, generated_at, body)
-		  SELECT n.id, k.k, k.t, k.t, '{"seed":"' || pad.p || '"}' FROM n, k, pad;
+		INSERT INTO reports (agent_id, seq, received_at, generated_at, codec, body)
+		  SELECT n.id, k.k, k.t, k.t, 0, convert_to('{"seed":"' || pad.p || '"}', 'UTF8')
+		  FROM n, k, pad;
 		INSERT INTO samples (agent_id, series, ts, value)
 		  SELECT n.id, s.series, k.t, 8 + k.k % 5 FROM n, k, s WHERE k.k % 2 = 0;
 		INSERT INTO current_findings (agent_id, seq, findings)
