@@ -256,7 +256,8 @@ static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int 
 	/* history first, for its figures; coll_store_retention then finds
 	 * nothing more of it and does the rest */
 	struct coll_retention_stats st;
-	s->keep_raw_days = cfg->keep_raw_days; /* raw bodies' window (store/reports.c) */
+	s->keep_raw_days = cfg->keep_raw_days;         /* raw bodies' window (store/reports.c) */
+	s->keep_samples_days = cfg->keep_samples_days; /* raw samples' (store/partitions.c) */
 	int64_t keep_raw = cfg->retention_days * 86400,
 		keep_rollup = cfg->rollup_retention_days * 86400;
 	r = coll_store_history_retention(s, now, keep_raw, keep_rollup, &st);

@@ -57,7 +57,9 @@ const struct ep_option coll_store_options[] = {
 	{"url", EP_OPT_STRING, "sqlite:///var/lib/erpulse-collector/erpulse.db", 1, 4096,
 	 "sqlite:///path/file.db or postgresql://user@host/db"},
 	{"retention_days", EP_OPT_INT, "30", 1, 36500,
-	 "days samples and raw reports are kept (raw: one per host and day past keep_raw_days)"},
+	 "days raw reports are kept (one per host and day past keep_raw_days)"},
+	{"keep_samples_days", EP_OPT_INT, "2", 0, 36500,
+	 "days raw history samples are kept, then rolled up by hour (0 = retention_days)"},
 	{"keep_raw_days", EP_OPT_INT, "2", 0, 36500,
 	 "full UTC days every raw report body is kept besides today's (0 = retention_days)"},
 	{"rollup_retention_days", EP_OPT_INT, "400", 1, 36500,
@@ -319,6 +321,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(get_str(st, to, "url", &s.store_url, err, errlen));
 	TRY(ep_config_get_int(st, to, "retention_days", &s.retention_days, err, errlen));
 	TRY(ep_config_get_int(st, to, "keep_raw_days", &s.keep_raw_days, err, errlen));
+	TRY(ep_config_get_int(st, to, "keep_samples_days", &s.keep_samples_days, err, errlen));
 	TRY(ep_config_get_int(st, to, "rollup_retention_days", &s.rollup_retention_days, err,
 			      errlen));
 	TRY(ep_config_get_int(st, to, "statement_timeout_ms", &s.statement_timeout_ms, err,

@@ -47,7 +47,8 @@ struct coll_settings {
 	/* [store] */
 	char *store_url;
 	int64_t retention_days, rollup_retention_days;
-	int64_t keep_raw_days; /* every raw body; then one per host and day */
+	int64_t keep_raw_days;     /* every raw body; then one per host and day */
+	int64_t keep_samples_days; /* raw samples; then hourly rollups (0 = retention_days) */
 	int64_t statement_timeout_ms, connect_timeout_ms, busy_timeout_ms;
 	int64_t pool_size;
 	int64_t sample_interval_s;

@@ -73,6 +73,7 @@ void *coll_http_maint(void *arg)
 		if (!s)
 			continue;
 		s->keep_raw_days = srv->cfg->keep_raw_days;
+		s->keep_samples_days = srv->cfg->keep_samples_days;
 		if (lite) {
 			/* the batchers' WAL checkpoints, off their critical path */
 			coll_store_set_deadline(s, INT64_MAX);

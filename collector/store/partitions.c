@@ -1,6 +1,10 @@
 /* Time-ordered history and its retention (store.h, docs/decisions.md
  * "pgpart"): samples, rollups and score history.
  *
+ * Samples are kept raw for s->keep_samples_days (docs/decisions.md
+ * "samples"), cut on a whole hour, then rolled up by hour; the forecasts
+ * read both (analysis/history.c).
+ *
  * PostgreSQL partitions the three tables by time (schema.c, migration 6):
  * coll_store_partitions_maintain makes the partitions ahead of time and
  * retention drops whole partitions once all their rows are past the window
@@ -347,23 +351,33 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 	int r;
 
 	s->err[0] = '\0';
+	/* raw samples for keep_samples_days, then hourly rollups; the cut on
+	 * a whole hour, so that no hour is part raw, part rolled up (the
+	 * forecasts read both, analysis/history.c) */
+	int64_t keep_samples_s = keep_raw_s;
+	if (s->keep_samples_days > 0 && s->keep_samples_days * DAY < keep_samples_s)
+		keep_samples_s = s->keep_samples_days * DAY;
+	int64_t samples_cut = now - keep_samples_s;
+	samples_cut -= (samples_cut % 3600 + 3600) % 3600;
 	if (coll_db_kind(s->db) == COLL_DB_PG) {
 		r = coll_store_partitions_maintain(s, now);
 		for (size_t i = 0; r == 0 && i < EP_ARRAY_SIZE(part_tables); i++) {
 			const struct part_table *t = &part_tables[i];
 			r = pg_drop_before(s, t,
-					   now - (t->period == DAY ? keep_raw_s : keep_rollup_s),
+					   t->period == DAY ? samples_cut : now - keep_rollup_s,
 					   &st.partitions_dropped);
 		}
 	} else {
 		/* its commits leave checkpoints to lite_commit, between them */
 		coll_db_tune_writer(s->db);
-		r = lite_samples_retention(s, now - keep_raw_s, &c, &st.series_retired);
+		r = lite_samples_retention(s, samples_cut, &c, &st.series_retired);
 		if (r == 0)
 			r = lite_delete_chunks(
 				s,
-				"DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM"
-				" rollups WHERE hour < CAST(? AS BIGINT) LIMIT 5000)",
+				"DELETE FROM rollups WHERE (agent_id, series, hour) IN (SELECT"
+				" agent_id, series, hour FROM rollups WHERE hour < CAST(? AS "
+				"BIGINT)"
+				" LIMIT 5000)",
 				now - keep_rollup_s, &c);
 		if (r == 0)
 			r = lite_delete_chunks(

@@ -306,6 +306,22 @@
 	SCHEMA_V10(" WITH (fillfactor = 50)")                                                      \
 	"ALTER TABLE agents SET (fillfactor = 70);"                                                \
 	"ALTER TABLE current_findings SET (fillfactor = 70);"
+/* 11: SQLite rollups WITHOUT ROWID (docs/decisions.md "samples"): the
+ * forecasts read the hourly rollups of 28 days on every report
+ * (analysis/history.c); in key order that is one B-tree walk with the
+ * values in the key's leaf, where the rowid table took a second lookup per
+ * row, and the key is stored once. Retention deletes by key
+ * (store/partitions.c). PostgreSQL: nothing (its partitions' primary key
+ * index plus heap are what they are). */
+#define SCHEMA_V11_LITE                                                                            \
+	"CREATE TABLE rollups_v11 (agent_id TEXT NOT NULL, series TEXT NOT NULL, hour BIGINT NOT " \
+	"NULL, n BIGINT NOT NULL, vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL," \
+	" vmax DOUBLE PRECISION NOT NULL, PRIMARY KEY (agent_id, series, hour)) WITHOUT ROWID;"    \
+	"INSERT INTO rollups_v11 (agent_id, series, hour, n, vsum, vmin, vmax) SELECT agent_id,"   \
+	" series, hour, n, vsum, vmin, vmax FROM rollups;"                                         \
+	"DROP TABLE rollups;"                                                                      \
+	"ALTER TABLE rollups_v11 RENAME TO rollups;"                                               \
+	"CREATE INDEX rollups_hour ON rollups(hour);"
 
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
@@ -318,6 +334,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V8_LITE,
 	SCHEMA_V9_LITE,
 	SCHEMA_V10(""),
+	SCHEMA_V11_LITE,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -330,6 +347,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V8_PG,
 	SCHEMA_V9_PG,
 	SCHEMA_V10_PG,
+	"SELECT 1", /* 11: SQLite only */
 };
 
 /* ---- migrations ---------------------------------------------------------- */

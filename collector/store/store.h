@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 10
+#define COLL_SCHEMA_VERSION 11
 
 struct coll_store {
 	struct coll_db *db;
@@ -24,6 +24,9 @@ struct coll_store {
 	/* raw report bodies: every one for this many days, then one per agent
 	 * and UTC day until the retention's end (0 = every one until then) */
 	int64_t keep_raw_days;
+	/* raw samples: this many days, then rolled up by hour (0 = as long as
+	 * the retention's keep_raw_s; store/partitions.c) */
+	int64_t keep_samples_days;
 	char err[512];
 };
 
@@ -221,8 +224,9 @@ int64_t coll_text_hash(const char *text);
  * NULL when out of memory. */
 char *coll_store_findings_json(const json_t *report);
 
-/* Deletes raw reports and samples older than keep_raw_s, rollups older than
- * keep_rollup_s; rolls samples up by hour first. Raw report bodies older
+/* Deletes raw reports older than keep_raw_s, rollups older than
+ * keep_rollup_s; rolls samples past s->keep_samples_days (or keep_raw_s)
+ * up by hour (coll_store_history_retention). Raw report bodies older
  * than s->keep_raw_days go sooner (coll_store_reports_retention). */
 int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 			 int64_t keep_rollup_s);
@@ -267,11 +271,11 @@ int coll_store_partitions_maintain(struct coll_store *s, int64_t now);
  * to 16). Inside the ingest transaction. 0 or -errno. */
 int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
 			   const char *const *series, const double *value, size_t n);
-/* The retention of samples (rolled up by hour first) older than keep_raw_s,
- * rollups and score history older than keep_rollup_s: PostgreSQL drops whole
- * partitions once every row in them is past the window (never DELETE
- * scans); SQLite deletes in short transactions. ret_stats may be NULL.
- * 0 or -errno (message in s->err). */
+/* The retention of samples older than s->keep_samples_days (0: than
+ * keep_raw_s; the cut on a whole hour), rolled up by hour first, rollups and score history older
+ * than keep_rollup_s: PostgreSQL drops whole partitions once every row in them is past the window
+ * (never DELETE scans); SQLite deletes in short transactions. ret_stats may be NULL. 0 or -errno
+ * (message in s->err). */
 int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
 				 int64_t keep_rollup_s, struct coll_retention_stats *ret_stats);
 

@@ -11,8 +11,10 @@
 #     tests/bench/collector-ingest.sh
 # STORES="sqlite" (or "postgresql") runs one store only; GROW_HOSTS=0 skips
 # the grown store; in the grown store the measured agents themselves have
-# HISTORY_DAYS (30) of samples, one per 10 minutes of each series their
-# reports carry (what every report's forecasts read); BENCH_COLLECTOR=/path/to/erpulse-collector measures
+# HISTORY_DAYS (30) of history of each series their reports carry (what
+# every report's forecasts read): raw samples, one per 10 minutes, of the
+# last KEEP_SAMPLES_DAYS (2) and hourly rollups before (KEEP_SAMPLES_DAYS=30:
+# raw samples only, what a store before keep_samples_days held); BENCH_COLLECTOR=/path/to/erpulse-collector measures
 # another build (e.g. main's) with this script.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/40-collector-ingest.sh"
@@ -166,41 +168,66 @@ seed_pg() {
 	SQL
 }
 
-# history_* STORE IDS-FILE: HISTORY_DAYS of samples (one per 10 minutes) of
-# the 8 series of the bench's reports for each agent in IDS-FILE.
+# history_* STORE IDS-FILE: HISTORY_DAYS of history of the 8 series of the
+# bench's reports for each agent in IDS-FILE, as the store keeps it: raw
+# samples (one per 10 minutes) of the last KEEP_SAMPLES_DAYS (2, the
+# collector's keep_samples_days), hourly rollups (6 samples each) before,
+# cut on a whole hour as the sweep cuts. KEEP_SAMPLES_DAYS >= HISTORY_DAYS
+# seeds raw samples only (what a collector before keep_samples_days kept).
 history_sqlite() {
-	local now ids
+	local now ids cut
 	now=$(date +%s)
+	cut=$(history_cut "$now")
 	ids=$(sed "s/.*/('&')/" "$2" | paste -sd,)
 	sqlite3 "$1" <<-SQL
 		PRAGMA busy_timeout=30000;
 		BEGIN IMMEDIATE;
 		CREATE TEMP TABLE a(id TEXT); INSERT INTO a VALUES $ids;
-		CREATE TEMP TABLE t AS WITH RECURSIVE c(t) AS (SELECT $now - $HISTORY_DAYS * 86400
+		CREATE TEMP TABLE t AS WITH RECURSIVE c(t) AS (SELECT $cut
 		  UNION ALL SELECT t + 600 FROM c WHERE t < $now - 1200) SELECT t FROM c;
+		CREATE TEMP TABLE h AS WITH RECURSIVE c(h) AS (SELECT $((now - HISTORY_DAYS * 86400))
+		  - $((now - HISTORY_DAYS * 86400)) % 3600 UNION ALL SELECT h + 3600 FROM c
+		  WHERE h + 3600 < $cut) SELECT h FROM c WHERE h < $cut;
 		CREATE TEMP TABLE s AS WITH RECURSIVE c(j) AS (SELECT 0 UNION ALL SELECT j + 1
 		  FROM c WHERE j < 7) SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
 		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
 		  AS series, CASE WHEN j = 7 THEN 41 ELSE 8 + j END AS v FROM c;
 		INSERT INTO samples (agent_id, series, ts, value) SELECT a.id, s.series, t.t, s.v
 		  FROM a, s, t;
+		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
+		  SELECT a.id, s.series, h.h, 6, 6 * s.v, s.v, s.v FROM a, s, h;
 		COMMIT;
 	SQL
 }
 history_pg() {
-	local now ids
+	local now ids cut
 	now=$(date +%s)
+	cut=$(history_cut "$now")
 	ids=$(sed "s/.*/('&')/" "$2" | paste -sd,)
 	pg_sql -d erpulse_bench <<-SQL
 		CREATE TEMP TABLE a(id TEXT); INSERT INTO a VALUES $ids;
+		CREATE TEMP TABLE s AS SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
+		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
+		  AS series, CASE WHEN j = 7 THEN 41 ELSE 8 + j END AS v FROM generate_series(0, 7) j;
 		INSERT INTO samples (agent_id, series, ts, value)
-		  SELECT a.id, CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
-		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END,
-		  t, CASE WHEN j = 7 THEN 41 ELSE 8 + j END
-		  FROM a, generate_series(0, 7) j,
-		  generate_series($now - $HISTORY_DAYS * 86400, $now - 1200, 600) t;
-		ANALYZE samples;
+		  SELECT a.id, s.series, t, s.v FROM a, s, generate_series($cut, $now - 1200, 600) t;
+		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
+		  SELECT a.id, s.series, h, 6, 6 * s.v, s.v, s.v FROM a, s,
+		  generate_series($((now - HISTORY_DAYS * 86400)) - $((now - HISTORY_DAYS * 86400)) % 3600,
+		  $cut - 3600, 3600) h;
+		ANALYZE samples; ANALYZE rollups;
 	SQL
+}
+# history_cut NOW: where raw samples start (whole hour; the window's start
+# when KEEP_SAMPLES_DAYS covers it)
+history_cut() {
+	local keep=${KEEP_SAMPLES_DAYS:-2} c
+	if [ "$keep" -ge "$HISTORY_DAYS" ]; then
+		echo $(($1 - HISTORY_DAYS * 86400))
+		return
+	fi
+	c=$(($1 - keep * 86400))
+	echo $((c - c % 3600))
 }
 
 # ratio LABEL: the grown store's CPU per report against the empty one's

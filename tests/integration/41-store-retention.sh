@@ -4,17 +4,23 @@
 # and score history (`migrate --to 5`, then rows) migrates to 6
 # with every row kept; `sweep --now EPOCH --retention` then removes the
 # samples past the 30-day window (rolled up by hour first) and keeps the
-# newer ones -- on PostgreSQL by dropping the old day's partition whole.
+# newer ones -- on PostgreSQL by dropping the old day's partition whole; and
+# rolls up the samples past keep_samples_days (2 by default: a sample 3
+# days old) the same way, into rollups kept rollup_retention_days.
 . "$(dirname "$0")/lib.sh"
 
 now=$(date +%s)
 old=$((now - 40 * 86400))
 new=$((now - 86400))
+mid=$((now - 3 * 86400))
+mid_day=$(date -u -d "@$mid" +%Y%m%d)
+mid_hour=$((mid - mid % 3600))
 old_day=$(date -u -d "@$old" +%Y%m%d)
 new_day=$(date -u -d "@$new" +%Y%m%d)
 old_hour=$((old - old % 3600))
 rows="('a1', 'disk_usage:/', $old, 10), ('a1', 'disk_usage:/', $((old + 60)), 20),
-      ('a1', 'disk_usage:/', $new, 30), ('a2', 'index_fragmentation:db/i', $new, 40)"
+      ('a1', 'disk_usage:/', $new, 30), ('a2', 'index_fragmentation:db/i', $new, 40),
+      ('a4', 'disk_usage:/data', $mid, 5)"
 
 # ---- SQLite ----
 db=$T/store.db
@@ -26,17 +32,25 @@ lite "INSERT INTO samples VALUES $rows;
 tap_is "SQLite: the fixture is at schema 5" "$(lite 'SELECT MAX(version) FROM schema_version')" 5
 $COLLECTOR --store "sqlite://$db" migrate --to 6 >"$T/m1" 2>&1
 tap_is "SQLite: migrate to 6" "$?:$(lite 'SELECT MAX(version) FROM schema_version')" "0:6"
-tap_is "SQLite: every sample kept" "$(lite 'SELECT COUNT(*), SUM(value) FROM samples')" "4|100.0"
+tap_is "SQLite: every sample kept" "$(lite 'SELECT COUNT(*), SUM(value) FROM samples')" "5|105.0"
 tap_like "SQLite: samples are WITHOUT ROWID, no ts index" \
 	"$(lite "SELECT sql FROM sqlite_master WHERE tbl_name = 'samples'")" 'WITHOUT ROWID$'
 out=$($COLLECTOR --store "sqlite://$db" sweep --now "$now" --retention 2>&1)
-tap_like "SQLite: sweep --retention" "$out" 'retention: 0 partitions dropped, 1 sample series cut'
+tap_like "SQLite: sweep --retention" "$out" 'retention: 0 partitions dropped, 2 sample series cut'
 tap_is "SQLite: old samples gone, new ones kept" \
 	"$(lite 'SELECT GROUP_CONCAT(value) FROM (SELECT value FROM samples ORDER BY value)')" "30.0,40.0"
 tap_is "SQLite: the old ones rolled up by hour" \
 	"$(lite "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" \
 	"$old_hour|2|30.0|10.0|20.0"
+tap_is "SQLite: a sample past keep_samples_days (3 days old) rolled up by hour" \
+	"$(lite "SELECT hour, n, vsum FROM rollups WHERE agent_id = 'a4'")" "$mid_hour|1|5.0"
 tap_is "SQLite: score history kept" "$(lite 'SELECT COUNT(*) FROM score_history')" 1
+# migration 11: rollups WITHOUT ROWID, every row kept
+before=$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')
+$COLLECTOR --store "sqlite://$db" migrate >"$T/m2" 2>&1
+tap_is "SQLite: migrate to the latest, rollups kept" "$?:$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')" "0:$before"
+tap_like "SQLite: rollups are WITHOUT ROWID" \
+	"$(lite "SELECT sql FROM sqlite_master WHERE name = 'rollups'")" 'WITHOUT ROWID$'
 
 # ---- PostgreSQL ----
 pg_start || bail "PostgreSQL did not start"
@@ -53,7 +67,7 @@ $COLLECTOR --store "$url" migrate --to 6 >"$T/p1" 2>&1
 tap_is "PostgreSQL: migrate to 6" "$?:$(pq 'SELECT MAX(version) FROM schema_version')" "0:6"
 tap_is "PostgreSQL: every row kept" \
 	"$(pq 'SELECT (SELECT COUNT(*) FROM samples), (SELECT SUM(value) FROM samples), (SELECT COUNT(*) FROM rollups), (SELECT COUNT(*) FROM score_history)')" \
-	"4|100|2|1"
+	"5|105|2|1"
 tap_is "PostgreSQL: samples partitioned, the old rows in their day's partition" \
 	"$(pq "SELECT c.relkind, (SELECT COUNT(*) FROM samples_p$old_day), (SELECT COUNT(*) FROM samples_default) FROM pg_class c WHERE relname = 'samples'")" \
 	"p|2|0"
@@ -69,6 +83,9 @@ tap_is "PostgreSQL: new samples intact" \
 	"$(pq 'SELECT string_agg(value::text, $$,$$ ORDER BY value) FROM samples')" "30,40"
 tap_is "PostgreSQL: the old ones rolled up by hour; the 1970 rollup gone" \
 	"$(pq "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" "$old_hour|2|30|10|20"
+tap_is "PostgreSQL: the partition of 3 days ago (past keep_samples_days) rolled up and dropped" \
+	"$(pq "SELECT to_regclass('samples_p$mid_day') IS NULL, (SELECT hour || ':' || n || ':' || vsum FROM rollups WHERE agent_id = 'a4')")" \
+	"t|$mid_hour:1:5"
 tap_is "PostgreSQL: score history kept" "$(pq 'SELECT COUNT(*) FROM score_history')" 1
 # ingest after the migration: a sample lands in today's partition
 tap_is "PostgreSQL: a new sample goes to today's partition" \

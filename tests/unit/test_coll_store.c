@@ -685,6 +685,78 @@ static void test_retention(void **state)
 
 #define DAY 86400
 
+/* The index forecast of the host's one index (days to the threshold), and
+ * how many points its fit used. */
+static double frag_forecast(struct coll_store *s, const char *aid, int64_t now, int64_t *ret_n_used)
+{
+	json_t *host = NULL, *f;
+	struct coll_scope all = {.customer_id = NULL};
+	size_t i;
+	double days = NAN;
+	assert_int_equal(coll_store_host(s, &all, aid, now, &host), 0);
+	json_array_foreach(json_object_get(host, "forecasts"), i, f)
+	{
+		const char *kind = json_string_value(json_object_get(f, "kind"));
+		if (kind && strcmp(kind, "index_fragmentation") == 0) {
+			days = json_number_value(json_object_get(f, "days"));
+			*ret_n_used = json_integer_value(json_object_get(f, "n_used"));
+		}
+	}
+	json_decref(host);
+	return days;
+}
+
+/* A host with 30 days of history (an index 10% fragmented, +0.5 points a
+ * day, one sample per 10 minutes): after the sweep keeps 2 days of raw
+ * samples and rolls the rest up by hour, the forecast reads a bounded
+ * input (raw + hourly rollups) and answers the same (analysis/history.c,
+ * docs/forecasts.md "Input"). */
+static void test_forecast_rollups(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE], sql[768];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t now = now_s() - now_s() % 600, t0 = now - 30 * DAY, n_used = 0;
+	make_agent(s, "Acme", cid, aid, &kp);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO samples (agent_id, series, ts, value)"
+		 " WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
+		 " x < 4319) SELECT '%s', 'index_fragmentation:odoo/public.x_idx',"
+		 " %lld + 600 * x, 10 + 0.5 * (600 * x) / 86400.0 FROM c",
+		 aid, (long long)t0);
+	assert_int_equal(coll_db_exec(s->db, sql), 0);
+
+	json_t *r = report(aid, 1, frag("odoo/public.x_idx", 25), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, aid, r, now, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	double raw_days = frag_forecast(s, aid, now, &n_used);
+	assert_true(fabs(raw_days - 10.0) < 0.01); /* (30 - 25) / 0.5 */
+	assert_true(n_used > 4000);
+
+	/* the sweep an hour later: 2 days raw, the 28 before by hour */
+	s->keep_samples_days = 2;
+	struct coll_retention_stats st;
+	assert_int_equal(coll_store_history_retention(s, now + 3600, 30 * DAY, 400 * DAY, &st), 0);
+	int64_t raw = count(s, "SELECT COUNT(*) FROM samples"),
+		hours = count(s, "SELECT COUNT(*) FROM rollups"),
+		rolled = count(s, "SELECT SUM(n) FROM rollups");
+	assert_true(raw >= 2 * 144 - 6 && raw <= 2 * 144 + 1);
+	assert_int_equal(raw + rolled, 4321); /* every sample in one place or the other */
+	assert_true(hours >= 28 * 24 - 1 && hours <= 28 * 24 + 2);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM rollups WHERE hour % 3600 <> 0"), 0);
+
+	int64_t later = now + 3600;
+	r = report(aid, 2, frag("odoo/public.x_idx", 25 + 0.5 / 24), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, aid, r, later, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	double days = frag_forecast(s, aid, later, &n_used);
+	/* the same line an hour on: 10 days less an hour, from ~1,000 points */
+	assert_true(fabs(days - (10.0 - 1.0 / 24)) < 0.05);
+	assert_true(n_used < 1000);
+}
+
 /* the stored body of (aid, seq) equals rep's serialization */
 static void assert_body(struct coll_store *s, const char *aid, int64_t seq, json_t *rep)
 {
@@ -985,6 +1057,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forecast_rollups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
