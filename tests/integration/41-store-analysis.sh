@@ -28,7 +28,7 @@ db=$T/store.db
 lite() { sqlite3 "$db" "$@"; }
 $COLLECTOR --store "sqlite://$db" migrate --to 9 >"$T/m0" 2>&1 || bail "migrate --to 9: $(cat "$T/m0")"
 lite "$FIXTURE" || bail "a version-9 SQLite store"
-$COLLECTOR --store "sqlite://$db" migrate >"$T/m1" 2>&1
+$COLLECTOR --store "sqlite://$db" migrate --to 10 >"$T/m1" 2>&1
 tap_is "SQLite: migrate to 10" "$?:$(lite 'SELECT MAX(version) FROM schema_version')" "0:10"
 tap_is "SQLite: the wide JSON intact in agent_analysis" "$(lite "$CHECK_TEXTS")" 1
 tap_is "SQLite: one row per agent that had JSON; score, band and findings kept" \
@@ -43,7 +43,7 @@ url="postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_m10"
 pq() { pg_sql -d erpulse_m10 -c "$@"; }
 $COLLECTOR --store "$url" migrate --to 9 >"$T/p0" 2>&1 || bail "migrate --to 9: $(cat "$T/p0")"
 pq "$FIXTURE" >/dev/null || bail "a version-9 PostgreSQL store"
-$COLLECTOR --store "$url" migrate >"$T/p1" 2>&1
+$COLLECTOR --store "$url" migrate --to 10 >"$T/p1" 2>&1
 tap_is "PostgreSQL: migrate to 10" "$?:$(pq 'SELECT MAX(version) FROM schema_version')" "0:10"
 tap_is "PostgreSQL: the wide JSON intact in agent_analysis" "$(pq "$CHECK_TEXTS")" 1
 tap_is "PostgreSQL: one row per agent that had JSON; score, band and findings kept" \
