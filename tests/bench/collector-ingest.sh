@@ -48,11 +48,11 @@ bench() {
 		echo "history $label $(wc -l <"$T/ids") measured agents x $HISTORY_DAYS days of samples in $((SECONDS - t0))s"
 		touch "$T/go"
 	fi
-	[ "${label#pg}" = "$label" ] || ticks0=$(pg_ticks) wal0=$(pg_wal)
+	[ "${label#pg}" = "$label" ] || ticks0=$(pg_ticks) wal0=$(pg_wal erpulse_bench)
 	wait "$bp"
 	rc=$?
 	# the server's side of each report (includes the agents' enrollment)
-	[ -z "${ticks0:-}" ] || awk -v a="$ticks0" -v b="$(pg_ticks)" -v wa="$wal0" -v wb="$(pg_wal)" \
+	[ -z "${ticks0:-}" ] || awk -v a="$ticks0" -v b="$(pg_ticks)" -v wa="$wal0" -v wb="$(pg_wal erpulse_bench)" \
 		-v hz="$(getconf CLK_TCK)" -v n=$((AGENTS * REPORTS)) -v l="$label" 'BEGIN {
 		printf "server  %-10s PostgreSQL CPU %.0f us, WAL %.0f bytes per report\n", l,
 			(b - a) / hz / n * 1e6, (wb - wa) / n }'
@@ -67,15 +67,6 @@ bench() {
 	return $rc
 }
 
-# pg_ticks: CPU clock ticks of the PostgreSQL server (postmaster and its
-# children, as fleet-scale.sh); pg_wal: the WAL position in bytes
-pg_ticks() {
-	local p
-	for p in "$PG_PID" $(pgrep -P "$PG_PID"); do
-		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-	done | awk '{ s += $1 } END { print s + 0 }'
-}
-pg_wal() { pg_sql -d erpulse_bench -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
 
 # start NAME N CONFIG...: N collectors NAME-1..N with the same config; sets
 # URLS, PIDS (comma lists).

@@ -148,14 +148,6 @@ gen() { # KIND ARGS...: the generator on this store
 		python3 "$GEN" "$@" --dialect pg --psql "$PG_BIN/psql -X -q -A -t -v ON_ERROR_STOP=1 -h $PGHOST -p $PGPORT -U $PG_SUPERUSER -d erpulse_fleet"
 	fi
 }
-# pg_ticks: CPU clock ticks of the PostgreSQL server (postmaster and its children)
-pg_ticks() {
-	local p
-	for p in "$PG_PID" $(pgrep -P "$PG_PID"); do
-		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-	done | awk '{ s += $1 } END { print s + 0 }'
-}
-pg_wal() { pg_sql -d erpulse_fleet -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
 rss() { awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { printf "%d %d", r / 1024, h / 1024 }' "/proc/$1/status"; }
 
 row() { # WHAT OURS TARGET BEFORE VERDICT
@@ -219,14 +211,14 @@ bench_store() {
 	step "ingest, big store"
 	local tok ticks0 wal0
 	tok=$(coll_cli token create Bench --uses $((AGENTS * 4)) 2>/dev/null)
-	[ "$kind" = pg ] && ticks0=$(pg_ticks) wal0=$(pg_wal)
+	[ "$kind" = pg ] && ticks0=$(pg_ticks) wal0=$(pg_wal erpulse_fleet)
 	ingest "$kind-big" "$COLL_URL" "$tok" "$COLL_PID" || return 1
 	R[cpu_big]=$ING_CPU R[rate_big]=$ING_RATE R[verify]=$ING_VERIFY R[other_big]=$ING_OTHER
 	if [ "$kind" = pg ]; then
 		# the server's side of each report (includes the agents' enrollment)
 		R[pg_cpu]=$(awk -v a="$ticks0" -v b="$(pg_ticks)" -v hz="$(getconf CLK_TCK)" -v n=$((AGENTS * REPORTS)) \
 			'BEGIN { printf "%.0f", (b - a) / hz / n * 1e6 }')
-		R[pg_wal]=$(awk -v a="$wal0" -v b="$(pg_wal)" -v n=$((AGENTS * REPORTS)) 'BEGIN { printf "%.0f", (b - a) / n }')
+		R[pg_wal]=$(awk -v a="$wal0" -v b="$(pg_wal erpulse_fleet)" -v n=$((AGENTS * REPORTS)) 'BEGIN { printf "%.0f", (b - a) / n }')
 	fi
 	if [ "$kind" = pg ]; then
 		step "ingest, big store, two collectors over one PostgreSQL"

@@ -263,6 +263,17 @@ pg_sql() {
 	"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PG_SUPERUSER" "$@"
 }
 
+# pg_ticks: CPU clock ticks of the running PostgreSQL server (postmaster and
+# its children; the benchmarks' server CPU per report); pg_wal DB: the WAL
+# position in bytes
+pg_ticks() {
+	local p
+	for p in "$PG_PID" $(pgrep -P "$PG_PID"); do
+		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+pg_wal() { pg_sql -d "$1" -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"; }
+
 pg_stop() {
 	[ -n "$PG_PID" ] || return 0
 	if kill -0 "$PG_PID" 2>/dev/null; then
