@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "collector/report/model.h"
 #include "collector/report/render.h"
 #include "collector/report/report.h"
+#include "erpulse/util.h"
 
 static void test_rating(void **state)
 {
@@ -211,6 +213,31 @@ static void test_filename(void **state)
 		coll_report_filename("x", 2026, 1, NULL, COLL_REPORT_HTML, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "erpulse-x-2026-01.en.html");
 	assert_true(coll_report_filename("x", 2026, 1, "en", COLL_REPORT_PDF, buf, 8) < 0);
+	/* a Chinese name stays readable; broken UTF-8, C1 and bidi controls do not pass */
+	assert_int_equal(coll_report_filename("北京 测试/有限公司", 2026, 11, "zh-CN",
+					      COLL_REPORT_PDF, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "erpulse-北京-测试-有限公司-2026-11.zh-CN.pdf");
+	assert_int_equal(coll_report_filename("a\xe5\x8c"
+					      "b\xc2\x85"
+					      "c\xe2\x80\xaex",
+					      2026, 11, "en", COLL_REPORT_PDF, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "erpulse-a-b-c-x-2026-11.en.pdf");
+	/* a long name is cut between characters, never inside one */
+	char longname[200];
+	for (size_t i = 0; i < 60; i++)
+		memcpy(longname + 3 * i, "京", 3);
+	longname[180] = '\0';
+	assert_int_equal(coll_report_filename(longname, 2026, 11, "zh-CN", COLL_REPORT_PDF, buf,
+					      sizeof(buf)),
+			 -ENOSPC);
+	char big[400];
+	assert_int_equal(coll_report_filename(longname, 2026, 11, "zh-CN", COLL_REPORT_PDF, big,
+					      sizeof(big)),
+			 0);
+	assert_true(ep_utf8_valid(big, strlen(big)));
+	assert_string_equal(big + strlen(big) - strlen("-2026-11.zh-CN.pdf"), "-2026-11.zh-CN.pdf");
 }
 
 int main(void)
