@@ -4,7 +4,9 @@
  * sanitizers it checks the contract: a parsed month is 1..12 and formats
  * back to its text; the mail is 7-bit with CRLF lines of at most 998 octets
  * (no header injection whatever the name); the Content-Disposition value
- * holds no CR, LF or NUL. */
+ * holds no CR, LF or NUL; a report's file name made of any customer name
+ * (coll_report_filename) is valid UTF-8 without '/', controls or
+ * bidirectional controls. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +15,9 @@
 
 #include "collector/http/http.h"
 #include "collector/notify/notify.h"
+#include "collector/report/report.h"
 #include "collector/report/schedule.h"
+#include "erpulse/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,6 +42,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strpbrk(cd, "\r\n"))
 			abort();
 		free(cd);
+	}
+	char file[300];
+	if (coll_report_filename(text, 2026, 11, "zh-CN", COLL_REPORT_PDF, file, sizeof(file)) ==
+	    0) {
+		if (!ep_utf8_valid(file, strlen(file)) || strchr(file, '/') ||
+		    strstr(file, "\xe2\x80\xae") || strstr(file, "\xe2\x81\xa6"))
+			abort();
+		for (const unsigned char *p = (const unsigned char *)file; *p; p++)
+			if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+				abort();
 	}
 	static const unsigned char pdf[] = "%PDF-1.4\n%%EOF\n";
 	struct coll_report_mail mail = {
