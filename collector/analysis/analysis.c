@@ -357,6 +357,10 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it,
 	}
 	if (!mask)
 		return 0; /* nothing changed */
+	/* PostgreSQL: with the round's other reports, in one statement */
+	int r = coll_store_round_analysis(s, it->agent.id, (unsigned)mask, hash, text);
+	if (r != -ENOTSUP)
+		return r;
 	params[n++] = it->agent.id;
 	return coll_sql_query(s, sql[mask], params, n, NULL);
 }
@@ -451,8 +455,11 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	r = store_score(s, it, &hs, &sc, &set, &cov);
 	if (r == 0) {
 		_Static_assert(COLL_CAT_COUNT == COLL_HISTORY_CATEGORIES, "history columns");
-		r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
-					     sc.category_score);
+		r = coll_store_round_score(s, it->agent.id, it->received_at, sc.score,
+					   sc.category_score);
+		if (r == -ENOTSUP)
+			r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
+						     sc.category_score);
 	}
 	if (r < 0)
 		goto out;
