@@ -474,13 +474,17 @@ static int ingest_rounds(struct coll_store *s, struct coll_ingest *const *items,
 		if (round_of[i] + 1 > rounds)
 			rounds = round_of[i] + 1;
 	}
-	struct coll_round_writes w;
-	round_writes_init(&w);
+	/* the hook's writes of the round (coll_store_round_score) */
+	struct coll_round_writes *w = malloc(sizeof(*w));
+	if (w)
+		round_writes_init(w);
+	else
+		r = -ENOMEM;
 	if (r == 0)
 		r = coll_db_begin(s->db);
 	if (r == 0)
 		coll_db_defer_writes(s->db);
-	s->round = &w;
+	s->round = w;
 	for (size_t k = 0; r == 0 && k < rounds; k++) {
 		rd.n = 0;
 		for (size_t i = 0; i < n; i++)
@@ -505,6 +509,11 @@ static int ingest_rounds(struct coll_store *s, struct coll_ingest *const *items,
 				pos++;
 			if (!rd.advanced[pos]) {
 				r = not_advanced(s, it, coll_i2s(it->received_at));
+				if (r == -EPERM) { /* revoked: fails before any write */
+					it->result = COLL_INGEST_FAILED;
+					it->error = r;
+					r = 0;
+				}
 			} else {
 				r = hook ? hook(ctx, s, it) : 0;
 				if (r == 0) {
@@ -512,19 +521,16 @@ static int ingest_rounds(struct coll_store *s, struct coll_ingest *const *items,
 					it->last_seq = it->seq;
 				}
 			}
-			if (r == -EPERM) { /* revoked: failed before any write of its own */
-				it->result = COLL_INGEST_FAILED;
-				it->error = r;
-				r = 0;
-			} else if (r < 0) {
+			if (r < 0)
 				*ret_redo = !coll_store_unavailable(r);
-			}
 		}
-		if (r == 0 && (r = flush_round(s, &w)) < 0)
+		if (r == 0 && (r = flush_round(s, w)) < 0)
 			*ret_redo = !coll_store_unavailable(r);
 	}
 	s->round = NULL;
-	round_writes_free(&w);
+	if (w)
+		round_writes_free(w);
+	free(w);
 	free(round_of);
 	free(rd.v);
 	free(rd.advanced);
