@@ -358,6 +358,9 @@ struct coll_round_writes {
 	struct coll_db_array an[7]; /* agent, then hash and text of score, forecasts, instances */
 	size_t n_score, n_an;
 	int err; /* a failed add: the round fails */
+	/* the analysis state of the round's agents (prefetch_state) */
+	struct coll_db_res state;
+	bool have_state;
 };
 
 static void round_writes_init(struct coll_round_writes *w)
@@ -373,6 +376,9 @@ static void round_writes_init(struct coll_round_writes *w)
 
 static void round_writes_free(struct coll_round_writes *w)
 {
+	if (w->have_state)
+		coll_db_res_free(&w->state);
+	w->have_state = false;
 	for (size_t i = 0; i < 8; i++)
 		coll_db_array_free(&w->score[i]);
 	for (size_t i = 0; i < 7; i++)
@@ -413,6 +419,64 @@ int coll_store_round_analysis(struct coll_store *s, const char *agent_id, unsign
 	if (r < 0)
 		w->err = -ENOMEM;
 	return w->err;
+}
+
+/* The analysis state of the agents of a round's advanced reports, read
+ * once for the round after its seq gate (the rows are locked: what their
+ * last writer committed), for the hook's coll_store_round_state. */
+static int prefetch_state(struct coll_store *s, struct coll_ingest *const *items,
+			  const struct round *rd, struct coll_round_writes *w)
+{
+	struct coll_db_array a[2];
+	size_t n = 0;
+	coll_db_array_init(&a[0], COLL_DB_ARRAY_TEXT);
+	coll_db_array_init(&a[1], COLL_DB_ARRAY_TEXT);
+	for (size_t k = 0; k < rd->n; k++)
+		if (rd->advanced[k]) {
+			coll_db_array_add_text(&a[0], items[rd->v[k]]->agent.id);
+			coll_db_array_add_text(&a[1], items[rd->v[k]]->agent.customer_id);
+			n++;
+		}
+	if (!n) {
+		coll_db_array_free(&a[0]);
+		coll_db_array_free(&a[1]);
+		return 0;
+	}
+	int r = query_arrays(
+		s,
+		"SELECT v.id, (SELECT COUNT(*) FROM customer_thresholds t WHERE t.customer_id ="
+		" v.cid), x.instances, x.score_hash, x.forecasts_hash, x.instances_hash FROM"
+		" unnest(CAST(? AS text[]), CAST(? AS text[])) AS v(id, cid) LEFT JOIN"
+		" agent_analysis x ON x.agent_id = v.id",
+		a, 2, &w->state);
+	w->have_state = r == 0;
+	return r;
+}
+
+int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret)
+{
+	const struct coll_round_writes *w = s->round;
+	if (!w || !w->have_state)
+		return -ENOTSUP;
+	for (size_t i = 0; i < w->state.rows; i++) {
+		if (strcmp(coll_db_val(&w->state, i, 0), agent_id) != 0)
+			continue;
+		memset(ret, 0, sizeof(*ret));
+		ret->v = calloc(5, sizeof(*ret->v));
+		if (!ret->v)
+			return -ENOMEM;
+		ret->rows = 1;
+		ret->cols = 5;
+		for (size_t c = 0; c < 5; c++) {
+			const char *v = coll_db_val(&w->state, i, c + 1);
+			if (v && !(ret->v[c] = strdup(v))) {
+				coll_db_res_free(ret);
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	}
+	return -ENOTSUP; /* not read for this round: the caller reads it */
 }
 
 /* The round's score rows and agent_analysis texts: one statement each,
@@ -495,6 +559,8 @@ static int ingest_rounds(struct coll_store *s, struct coll_ingest *const *items,
 		r = gate_round(s, items, &rd);
 		if (r == 0)
 			r = store_round(s, items, &rd);
+		if (r == 0 && hook)
+			r = prefetch_state(s, items, &rd, w);
 		if (r < 0) {
 			*ret_redo = !coll_store_unavailable(r);
 			break;

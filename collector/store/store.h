@@ -209,6 +209,12 @@ int coll_store_round_score(struct coll_store *s, const char *agent_id, int64_t t
 			   const int categories[5]);
 int coll_store_round_analysis(struct coll_store *s, const char *agent_id, unsigned mask,
 			      const int64_t hash[3], char *const text[3]);
+/* The analysis state of the agent of a report in the round, read for the
+ * whole round after its seq gate: one row of (number of the customer's
+ * threshold overrides, instances, score_hash, forecasts_hash,
+ * instances_hash; NULLs without an agent_analysis row) into *ret, as the
+ * analysis reads it alone. -ENOTSUP outside a round (the caller reads it). */
+int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
 
 /* What the caller does with each accepted report inside the ingest
  * transaction, after the report and its findings are stored (the analysis
