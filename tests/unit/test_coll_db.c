@@ -1,10 +1,10 @@
 /* The db layer (collector/store/db.h) itself: transactions (on PostgreSQL
  * BEGIN goes with the first statement), cached statements across a lost
  * connection, cached (prepared, generic-plan) statements on the
- * day-partitioned samples table, and array parameters (coll_db_array). Runs on SQLite in a temp file and, when
- * ERPULSE_TEST_PG_URL names a PostgreSQL database (set by
- * tests/integration/41-store-db-pg.sh, which starts a real server), on
- * PostgreSQL with the same cases. */
+ * day-partitioned samples table, and array parameters (coll_db_array).
+ * Runs on SQLite in a temp file and, when ERPULSE_TEST_PG_URL names a
+ * PostgreSQL database (set by tests/integration/41-store-db-pg.sh, which
+ * starts a real server), on PostgreSQL with the same cases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
