@@ -244,13 +244,16 @@ static int load_state(struct coll_store *s, const struct coll_ingest *it, struct
 {
 	struct coll_db_res res;
 	/* after the seq gate: the agents row is locked, so this statement sees
-	 * what the last writer of this agent committed */
-	int r = COLL_Q(
-		s,
-		"SELECT (SELECT COUNT(*) FROM customer_thresholds t WHERE t.customer_id = ?),"
-		" x.instances, x.score_hash, x.forecasts_hash, x.instances_hash FROM (SELECT"
-		" 1 AS one) o LEFT JOIN agent_analysis x ON x.agent_id = ?",
-		&res, it->agent.customer_id, it->agent.id);
+	 * what the last writer of this agent committed (PostgreSQL: read for
+	 * the batch's round at once) */
+	int r = coll_store_round_state(s, it->agent.id, &res);
+	if (r == -ENOTSUP)
+		r = COLL_Q(s,
+			   "SELECT (SELECT COUNT(*) FROM customer_thresholds t WHERE"
+			   " t.customer_id = ?), x.instances, x.score_hash, x.forecasts_hash,"
+			   " x.instances_hash FROM (SELECT 1 AS one) o LEFT JOIN agent_analysis x"
+			   " ON x.agent_id = ?",
+			   &res, it->agent.customer_id, it->agent.id);
 	if (r < 0)
 		return r;
 	int64_t n_ov = res.rows ? coll_s2i(coll_db_val(&res, 0, 0)) : 0;
@@ -357,6 +360,10 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it,
 	}
 	if (!mask)
 		return 0; /* nothing changed */
+	/* PostgreSQL: with the round's other reports, in one statement */
+	int r = coll_store_round_analysis(s, it->agent.id, (unsigned)mask, hash, text);
+	if (r != -ENOTSUP)
+		return r;
 	params[n++] = it->agent.id;
 	return coll_sql_query(s, sql[mask], params, n, NULL);
 }
@@ -451,8 +458,11 @@ int coll_analysis_run(const struct coll_analysis *an, struct coll_store *s,
 	r = store_score(s, it, &hs, &sc, &set, &cov);
 	if (r == 0) {
 		_Static_assert(COLL_CAT_COUNT == COLL_HISTORY_CATEGORIES, "history columns");
-		r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
-					     sc.category_score);
+		r = coll_store_round_score(s, it->agent.id, it->received_at, sc.score,
+					   sc.category_score);
+		if (r == -ENOTSUP)
+			r = coll_store_history_score(s, it->agent.id, it->received_at, sc.score,
+						     sc.category_score);
 	}
 	if (r < 0)
 		goto out;

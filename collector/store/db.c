@@ -260,3 +260,94 @@ void coll_db_rollback(struct coll_db *db)
 	else
 		coll_db_pg_rollback(db);
 }
+
+/* ---- array parameters (PostgreSQL's binary array format: ndim, has-null
+ * flag, element type, then per dimension its size and lower bound, then each
+ * element as a length (-1 = NULL) and its bytes; integers big-endian) ---- */
+
+#define ARRAY_HEAD 20 /* ndim, flags, element type, size, lower bound */
+
+static void put_be32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
+static int array_grow(struct coll_db_array *a, size_t more)
+{
+	if (a->err)
+		return a->err;
+	if (a->len + more <= a->cap)
+		return 0;
+	size_t cap = a->cap ? a->cap : 256;
+	while (cap < a->len + more)
+		cap *= 2;
+	char *d = realloc(a->data, cap);
+	if (!d) {
+		a->err = -ENOMEM;
+		return a->err;
+	}
+	a->data = d;
+	a->cap = cap;
+	return 0;
+}
+
+void coll_db_array_init(struct coll_db_array *a, enum coll_db_array_type type)
+{
+	memset(a, 0, sizeof(*a));
+	if (array_grow(a, ARRAY_HEAD) < 0)
+		return;
+	put_be32(a->data, 1);                  /* one dimension */
+	put_be32(a->data + 4, 0);              /* has NULLs: set by the first */
+	put_be32(a->data + 8, (uint32_t)type); /* the element type's oid */
+	put_be32(a->data + 12, 0);             /* its size: coll_db_array_param */
+	put_be32(a->data + 16, 1);             /* lower bound */
+	a->len = ARRAY_HEAD;
+}
+
+int coll_db_array_add(struct coll_db_array *a, const void *p, size_t len)
+{
+	if (p && len > INT32_MAX)
+		return a->err = -E2BIG;
+	int r = array_grow(a, 4 + (p ? len : 0));
+	if (r < 0)
+		return r;
+	put_be32(a->data + a->len, p ? (uint32_t)len : UINT32_MAX);
+	if (p)
+		memcpy(a->data + a->len + 4, p, len);
+	else
+		put_be32(a->data + 4, 1);
+	a->len += 4 + (p ? len : 0);
+	a->n++;
+	return 0;
+}
+
+int coll_db_array_add_text(struct coll_db_array *a, const char *text)
+{
+	return coll_db_array_add(a, text, text ? strlen(text) : 0);
+}
+
+int coll_db_array_add_int(struct coll_db_array *a, int64_t v)
+{
+	char b[8];
+	put_be32(b, (uint32_t)((uint64_t)v >> 32));
+	put_be32(b + 4, (uint32_t)v);
+	return coll_db_array_add(a, b, sizeof(b));
+}
+
+const char *coll_db_array_param(struct coll_db_array *a, size_t *ret_len)
+{
+	if (a->err || !a->data || a->n > INT32_MAX)
+		return NULL;
+	put_be32(a->data + 12, (uint32_t)a->n);
+	*ret_len = a->len;
+	return a->data;
+}
+
+void coll_db_array_free(struct coll_db_array *a)
+{
+	free(a->data);
+	memset(a, 0, sizeof(*a));
+}

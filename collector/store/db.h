@@ -65,6 +65,29 @@ int coll_db_query(struct coll_db *db, const char *sql, const char *const *params
  * it is binary (bound as a BLOB / BYTEA), COLL_DB_TEXT when it is text. */
 int coll_db_query_bin(struct coll_db *db, const char *sql, const char *const *params,
 		      const size_t *lens, size_t n, struct coll_db_res *ret);
+/* A one-dimensional array parameter of coll_db_query_bin in PostgreSQL's
+ * binary format (its length: coll_db_array_len), for one statement per
+ * batch: "... FROM unnest(CAST(? AS text[]), ...)". Elements are text,
+ * bigint or bytea (the cast's type); NULL: an SQL NULL element. Adds return
+ * 0 or -ENOMEM (the array is then unusable; free it). */
+enum coll_db_array_type {
+	COLL_DB_ARRAY_TEXT = 25,
+	COLL_DB_ARRAY_INT8 = 20,
+	COLL_DB_ARRAY_BYTEA = 17
+};
+struct coll_db_array {
+	char *data;
+	size_t len, cap, n;
+	int err;
+};
+void coll_db_array_init(struct coll_db_array *a, enum coll_db_array_type type);
+int coll_db_array_add(struct coll_db_array *a, const void *p, size_t len);
+int coll_db_array_add_text(struct coll_db_array *a, const char *text);
+int coll_db_array_add_int(struct coll_db_array *a, int64_t v);
+/* The parameter: data (the element count written in) and its length; NULL
+ * after a failed add. */
+const char *coll_db_array_param(struct coll_db_array *a, size_t *ret_len);
+void coll_db_array_free(struct coll_db_array *a);
 /* Like coll_db_query, but hands each row to fn as it comes, typed and
  * without a copy (a row is valid during the call only): for queries that
  * read many rows (the ingest's history). fn returns 0, or -errno to stop;

@@ -21,12 +21,18 @@
 struct coll_store {
 	struct coll_db *db;
 	uint64_t outbox_added; /* rows coll_store_outbox_add wrote (committed or not) */
+	/* batches run again per report with savepoints (an item failed after
+	 * the batch may have written; coll_store_ingest_batch) */
+	uint64_t ingest_reruns;
 	/* raw report bodies: every one for this many days, then one per agent
 	 * and UTC day until the retention's end (0 = every one until then) */
 	int64_t keep_raw_days;
 	/* raw samples: this many days, then rolled up by hour (0 = as long as
 	 * the retention's keep_raw_s; store/partitions.c) */
 	int64_t keep_samples_days;
+	/* PostgreSQL ingest: the writes of the round being run (store/reports.c,
+	 * coll_store_round_score), NULL outside one */
+	struct coll_round_writes *round;
 	char err[512];
 };
 
@@ -190,6 +196,25 @@ struct coll_ingest {
 	int64_t open_alerts; /* the agent's open alerts before this report */
 	int error;           /* -errno when FAILED */
 };
+
+/* The hook's per-report writes that wait for the end of the round (PostgreSQL:
+ * coll_store_ingest_batch runs a batch in rounds, each agent at most once per
+ * round) and go with the round's other reports in one statement each: the
+ * hourly score row (what coll_store_history_score writes) and the texts of an
+ * agent_analysis row that exists (mask: bit 0 score, 1 forecasts, 2 instances;
+ * hash/text of the others are ignored). Nothing later in the same round reads
+ * them: the next report of the agent is in the next round. -ENOTSUP outside a
+ * round (the caller writes them itself), 0, or -ENOMEM. */
+int coll_store_round_score(struct coll_store *s, const char *agent_id, int64_t ts, int score,
+			   const int categories[5]);
+int coll_store_round_analysis(struct coll_store *s, const char *agent_id, unsigned mask,
+			      const int64_t hash[3], char *const text[3]);
+/* The analysis state of the agent of a report in the round, read for the
+ * whole round after its seq gate: one row of (number of the customer's
+ * threshold overrides, instances, score_hash, forecasts_hash,
+ * instances_hash; NULLs without an agent_analysis row) into *ret, as the
+ * analysis reads it alone. -ENOTSUP outside a round (the caller reads it). */
+int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
 
 /* What the caller does with each accepted report inside the ingest
  * transaction, after the report and its findings are stored (the analysis

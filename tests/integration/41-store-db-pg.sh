@@ -2,7 +2,8 @@
 # The db layer's suite (tests/unit/test_coll_db.c) against a real
 # PostgreSQL, through ERPULSE_TEST_PG_URL: transactions whose BEGIN goes with
 # their first statement, prepared statements after the session is killed,
-# generic plans on the day-partitioned samples.
+# generic plans on the day-partitioned samples, binary array parameters (the
+# set-based ingest's).
 . "$(dirname "$0")/lib.sh"
 
 bin=$O/build/obj/tests/unit/test_coll_db

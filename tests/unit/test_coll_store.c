@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,7 @@ static void test_batch_isolation(void **state)
 	assert_int_equal(it[0].result, COLL_INGEST_ACCEPTED);
 	assert_int_equal(it[1].result, COLL_INGEST_FAILED);
 	assert_int_equal(it[1].error, -EPERM);
+	assert_int_equal(s->ingest_reruns, 0); /* revoked: fails before any write */
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 1);
 	free(b1);
 	free(b2);
@@ -383,6 +385,7 @@ static void test_batch_rerun(void **state)
 	assert_int_equal(it[2].result, COLL_INGEST_ACCEPTED);
 	assert_int_equal(it[3].result, COLL_INGEST_FAILED);
 	assert_int_equal(it[3].error, -EPERM);
+	assert_int_equal(s->ingest_reruns, 1); /* the bad body: once more, per report */
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 2);
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM agents WHERE last_seq = 1"), 2);
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings"), 2);
@@ -392,6 +395,331 @@ static void test_batch_rerun(void **state)
 		free(body[i]);
 		json_decref(rep[i]);
 	}
+}
+
+/* ---- batches: PostgreSQL runs them set-based, in rounds (store/reports.c);
+ * SQLite per report. Both must give each report the result it would get
+ * alone, in arrival order. ---- */
+
+struct item {
+	struct coll_ingest it;
+	json_t *rep;
+	char *body;
+};
+
+static void item_init(struct coll_store *s, struct item *x, const char *aid, int64_t seq,
+		      json_t *findings, const char *host)
+{
+	memset(x, 0, sizeof(*x));
+	x->rep = report(aid, seq, findings, host);
+	x->body = ep_report_serialize(x->rep, &x->it.len);
+	assert_int_equal(coll_store_agent_get(s, aid, &x->it.agent), 0);
+	x->it.report = x->rep;
+	x->it.body = x->body;
+	x->it.seq = seq;
+	x->it.received_at = now_s();
+}
+
+static void item_free(struct item *x)
+{
+	free(x->body);
+	json_decref(x->rep);
+}
+
+static const struct coll_analysis batch_an = {
+	.forecast_window_s = 30 * 86400, .sample_interval_s = 300, .max_forecasts = 64};
+
+static int64_t count1(struct coll_store *s, const char *sql, const char *param)
+{
+	struct coll_db_res res;
+	const char *params[] = {param};
+	assert_int_equal(coll_db_query(s->db, sql, params, 1, &res), 0);
+	int64_t v = coll_s2i(coll_db_val(&res, 0, 0));
+	coll_db_res_free(&res);
+	return v;
+}
+
+/* Three reports of one agent and one of another in one batch: one round each
+ * on PostgreSQL (an upsert touches a row once per statement), every one
+ * stored, and each report's analysis saw the one before it. A newer seq
+ * before an older one in a batch: the older is a conflict, as it would be
+ * alone after it. */
+static void test_batch_same_agent(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct item x[4];
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	item_init(s, &x[0], a, 1, frag("odoo/public.a_idx", 10), "h1");
+	item_init(s, &x[1], b, 1, NULL, "hb");
+	item_init(s, &x[2], a, 2, frag("odoo/public.a_idx", 45), "h2");
+	item_init(s, &x[3], a, 3, NULL, "h3");
+	struct coll_ingest *items[] = {&x[0].it, &x[1].it, &x[2].it, &x[3].it};
+	assert_int_equal(coll_store_ingest(s, items, 4, &batch_an), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(x[i].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(s->ingest_reruns, 0); /* in one go, not report by report */
+	assert_int_equal(count1(s, "SELECT last_seq FROM agents WHERE id = ?", a), 3);
+	assert_int_equal(
+		count1(s, "SELECT COUNT(*) FROM agents WHERE id = ? AND hostname = 'h3'", a), 1);
+	assert_int_equal(count1(s, "SELECT COUNT(*) FROM reports WHERE agent_id = ?", a), 3);
+	assert_int_equal(count1(s, "SELECT COUNT(*) FROM reports WHERE agent_id = ?", b), 1);
+	/* the last report's findings (none) and instance state */
+	assert_int_equal(count1(s,
+				"SELECT COUNT(*) FROM current_findings WHERE agent_id = ? AND"
+				" seq = 3 AND findings = '[]'",
+				a),
+			 1);
+	assert_int_equal(count1(s,
+				"SELECT COUNT(*) FROM agent_analysis WHERE agent_id = ? AND"
+				" instances LIKE '%\"seq\":3%'",
+				a),
+			 1);
+	/* one row per hour (three reports, the same hour) */
+	assert_int_equal(count1(s, "SELECT COUNT(*) FROM score_history WHERE agent_id = ?", a), 1);
+	assert_int_equal(count1(s, "SELECT COUNT(*) FROM score_history WHERE agent_id = ?", b), 1);
+	for (int i = 0; i < 4; i++)
+		item_free(&x[i]);
+
+	item_init(s, &x[0], a, 5, NULL, "h5");
+	item_init(s, &x[1], a, 4, NULL, "h4");
+	assert_int_equal(coll_store_ingest(s, items, 2, &batch_an), 0);
+	assert_int_equal(x[0].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(x[1].it.result, COLL_INGEST_CONFLICT);
+	assert_int_equal(x[1].it.error, -EEXIST);
+	assert_int_equal(x[1].it.last_seq, 5);
+	assert_int_equal(s->ingest_reruns, 0);
+	assert_int_equal(count1(s, "SELECT seq_rewinds FROM agents WHERE id = ?", a), 1);
+	assert_int_equal(count1(s, "SELECT COUNT(*) FROM reports WHERE agent_id = ?", a), 4);
+	item_free(&x[0]);
+	item_free(&x[1]);
+}
+
+/* A resend, a conflict and new reports in one batch: each gets its own
+ * result (the set-based seq gate tells them apart per report). */
+static void test_batch_duplicate_conflict(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[3][COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct item x[4], first[2];
+	for (int i = 0; i < 3; i++)
+		make_agent(s, "Acme", cid, a[i], &kp);
+	item_init(s, &first[0], a[0], 1, NULL, "h0");
+	item_init(s, &first[1], a[1], 1, NULL, "h1");
+	struct coll_ingest *pre[] = {&first[0].it, &first[1].it};
+	assert_int_equal(coll_store_ingest(s, pre, 2, &batch_an), 0);
+	assert_int_equal(first[0].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(first[1].it.result, COLL_INGEST_ACCEPTED);
+
+	item_init(s, &x[0], a[0], 1, NULL, "h0");
+	free(x[0].body); /* the very body stored: a resend */
+	x[0].body = ep_report_serialize(first[0].rep, &x[0].it.len);
+	x[0].it.body = x[0].body;
+	item_init(s, &x[1], a[1], 1, NULL, "another body"); /* same seq, other body */
+	item_init(s, &x[2], a[2], 1, frag("odoo/public.c_idx", 10), "h2");
+	item_init(s, &x[3], a[0], 2, NULL, "h0");
+	struct coll_ingest *items[] = {&x[0].it, &x[1].it, &x[2].it, &x[3].it};
+	assert_int_equal(coll_store_ingest(s, items, 4, &batch_an), 0);
+	assert_int_equal(x[0].it.result, COLL_INGEST_DUPLICATE);
+	assert_int_equal(x[0].it.last_seq, 1);
+	assert_int_equal(x[1].it.result, COLL_INGEST_CONFLICT);
+	assert_int_equal(x[1].it.error, -EEXIST);
+	assert_int_equal(x[2].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(x[3].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(s->ingest_reruns, 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM reports"), 4);
+	assert_int_equal(count1(s, "SELECT last_seq FROM agents WHERE id = ?", a[0]), 2);
+	assert_int_equal(count1(s, "SELECT last_seq FROM agents WHERE id = ?", a[1]), 1);
+	assert_int_equal(
+		count1(s, "SELECT COUNT(*) FROM agents WHERE id = ? AND hostname = 'h1'", a[1]), 1);
+	/* the conflict is flagged; a plain resend of the last report is not */
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'agent_seq_rewind'"),
+			 1);
+	assert_int_equal(count1(s, "SELECT seq_rewinds FROM agents WHERE id = ?", a[1]), 1);
+	for (int i = 0; i < 4; i++)
+		item_free(&x[i]);
+	item_free(&first[0]);
+	item_free(&first[1]);
+}
+
+static struct coll_store *open_other(void)
+{
+	struct coll_store *s = NULL;
+	char err[512] = "";
+	struct coll_db_opts o = {.statement_timeout_ms = 10000, .busy_timeout_ms = 10000};
+	if (coll_store_open(url, &o, &s, err, sizeof(err)) < 0)
+		fail_msg("open %s: %s", url, err);
+	return s;
+}
+
+/* Two collectors racing for the same report (PostgreSQL): collector A has
+ * passed the seq gate and holds the agent's row; B's batch (the same report
+ * and another agent's) waits on that row lock, and once A commits finds the
+ * seq taken: B's copy is a duplicate, B's other report is stored. */
+struct racer {
+	struct coll_store *s;
+	struct coll_ingest **items;
+	size_t n;
+	bool hold; /* A: wait in the hook until released */
+	int rc;
+};
+static pthread_mutex_t race_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t race_cv = PTHREAD_COND_INITIALIZER;
+static int race_stage;
+
+static int race_hook(void *ctx, struct coll_store *s, const struct coll_ingest *it)
+{
+	(void)ctx;
+	(void)s;
+	(void)it;
+	pthread_mutex_lock(&race_mu);
+	race_stage = 1;
+	pthread_cond_broadcast(&race_cv);
+	while (race_stage < 2)
+		pthread_cond_wait(&race_cv, &race_mu);
+	pthread_mutex_unlock(&race_mu);
+	return 0;
+}
+
+static void *race_run(void *arg)
+{
+	struct racer *r = arg;
+	r->rc = coll_store_ingest_batch(r->s, r->items, r->n, r->hold ? race_hook : NULL, NULL);
+	return NULL;
+}
+
+static void test_batch_race(void **state)
+{
+	struct coll_store *s = *state;
+	if (coll_db_kind(s->db) != COLL_DB_PG)
+		skip(); /* SQLite: one writer at a time, no race */
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], c[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct item x, y, other;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, c, &kp);
+	item_init(s, &x, a, 1, NULL, "h");
+	y = x; /* the same report, received by the other collector */
+	y.it.result = COLL_INGEST_PENDING;
+	item_init(s, &other, c, 1, NULL, "hc");
+	struct coll_store *s2 = open_other(), *watch = open_other();
+	struct coll_ingest *ia[] = {&x.it}, *ib[] = {&other.it, &y.it};
+	struct racer ra = {.s = s, .items = ia, .n = 1, .hold = true},
+		     rb = {.s = s2, .items = ib, .n = 2};
+	pthread_t ta, tb;
+	race_stage = 0;
+	assert_int_equal(pthread_create(&ta, NULL, race_run, &ra), 0);
+	pthread_mutex_lock(&race_mu);
+	while (race_stage < 1)
+		pthread_cond_wait(&race_cv, &race_mu);
+	pthread_mutex_unlock(&race_mu);
+	assert_int_equal(pthread_create(&tb, NULL, race_run, &rb), 0);
+	/* B is waiting for A's row lock: then A goes on */
+	int64_t until = ep_mono_ms() + 10000, waiting = 0;
+	while (waiting == 0 && ep_mono_ms() < until)
+		waiting = count(watch, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname ="
+				       " current_database() AND wait_event_type = 'Lock'");
+	pthread_mutex_lock(&race_mu);
+	race_stage = 2;
+	pthread_cond_broadcast(&race_cv);
+	pthread_mutex_unlock(&race_mu);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(waiting, 1);
+	assert_int_equal(ra.rc, 0);
+	assert_int_equal(rb.rc, 0);
+	assert_int_equal(s->ingest_reruns + s2->ingest_reruns, 0);
+	assert_int_equal(x.it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(y.it.result, COLL_INGEST_DUPLICATE);
+	assert_int_equal(y.it.last_seq, 1);
+	assert_int_equal(other.it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(watch, "SELECT COUNT(*) FROM reports"), 2);
+	assert_int_equal(count(watch, "SELECT COUNT(*) FROM events"), 0);
+	coll_store_close(s2);
+	coll_store_close(watch);
+	item_free(&x);
+	item_free(&other);
+}
+
+/* The connection is killed in the middle of a batch (PostgreSQL): the
+ * transaction is gone, so no report of it may be acknowledged; run again,
+ * every one is stored once. */
+struct killer {
+	struct coll_store *other;
+	const char *pid;
+	int calls;
+};
+
+static int kill_hook(void *ctx, struct coll_store *s, const struct coll_ingest *it)
+{
+	struct killer *k = ctx;
+	(void)s;
+	(void)it;
+	if (k->calls++ != 1)
+		return 0;
+	const char *params[] = {k->pid};
+	struct coll_db_res res;
+	int r = coll_db_query(k->other->db,
+			      "SELECT pg_terminate_backend(CAST(? AS INTEGER), 10000)", params, 1,
+			      &res);
+	if (r == 0)
+		coll_db_res_free(&res);
+	return r;
+}
+
+static void test_batch_conn_killed(void **state)
+{
+	struct coll_store *s = *state;
+	if (coll_db_kind(s->db) != COLL_DB_PG)
+		skip();
+	char cid[COLL_ID_SIZE], a[4][COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct item x[4];
+	for (int i = 0; i < 4; i++)
+		make_agent(s, "Acme", cid, a[i], &kp);
+	for (int i = 0; i < 4; i++)
+		item_init(s, &x[i], a[i < 3 ? i : 0], i < 3 ? 1 : 2, NULL, "h");
+	struct coll_db_res res;
+	assert_int_equal(coll_db_query(s->db, "SELECT pg_backend_pid()", NULL, 0, &res), 0);
+	struct coll_store *other = open_other();
+	struct killer k = {.other = other, .pid = coll_db_val(&res, 0, 0)};
+	struct coll_ingest *items[] = {&x[0].it, &x[1].it, &x[2].it, &x[3].it};
+	int rc = coll_store_ingest_batch(s, items, 4, kill_hook, &k);
+	coll_db_res_free(&res);
+	assert_true(k.calls >= 2);
+	/* whatever the batch says, what it acknowledged is stored */
+	int64_t acked = 0;
+	for (int i = 0; i < 4; i++) {
+		char seq[8];
+		snprintf(seq, sizeof(seq), "%lld", (long long)x[i].it.seq);
+		const char *params[] = {x[i].it.agent.id, seq};
+		struct coll_db_res got;
+		assert_int_equal(coll_db_query(other->db,
+					       "SELECT COUNT(*) FROM reports WHERE agent_id = ? AND"
+					       " seq = CAST(? AS BIGINT)",
+					       params, 2, &got),
+				 0);
+		int64_t stored = coll_s2i(coll_db_val(&got, 0, 0));
+		coll_db_res_free(&got);
+		bool ok = x[i].it.result == COLL_INGEST_ACCEPTED;
+		assert_int_equal(stored, ok ? 1 : 0);
+		acked += ok;
+	}
+	/* the session died under the transaction: nothing of it committed */
+	assert_true(rc < 0);
+	assert_int_equal(acked, 0);
+	assert_int_equal(count(other, "SELECT COUNT(*) FROM reports"), 0);
+	/* the agent resends: the store reconnects and takes them all */
+	assert_int_equal(coll_store_ingest_batch(s, items, 4, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(x[i].it.result, COLL_INGEST_ACCEPTED);
+	assert_int_equal(count(other, "SELECT COUNT(*) FROM reports"), 4);
+	coll_store_close(other);
+	for (int i = 0; i < 4; i++)
+		item_free(&x[i]);
 }
 
 static json_t *security(double count)
@@ -1052,6 +1380,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest_metacharacters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rerun, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_same_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_duplicate_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_conn_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_security_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadman, setup, teardown),
