@@ -192,10 +192,11 @@ static int load_history(struct coll_store *s, const char *agent, int64_t from, s
 	const char *params[] = {agent, f.s, agent, fh.s};
 	int r = coll_db_query_each(
 		s->db,
-		"SELECT series, ts, value, value AS vmin, 0 AS rolled FROM samples WHERE agent_id "
-		"= ?"
-		" AND ts >= CAST(? AS BIGINT) UNION ALL SELECT series, hour, vsum / n, vmin, 1 FROM"
-		" rollups WHERE agent_id = ? AND hour >= CAST(? AS BIGINT)",
+		"SELECT x.name, s.ts, s.value, s.value AS vmin, 0 AS rolled FROM series x JOIN"
+		" samples s ON s.series_id = x.id WHERE x.agent_id = ? AND s.ts >= CAST(? AS"
+		" BIGINT) UNION ALL SELECT x.name, r.hour, r.vsum / r.n, r.vmin, 1 FROM series x"
+		" JOIN rollups r ON r.series_id = x.id WHERE x.agent_id = ? AND r.hour >= CAST(?"
+		" AS BIGINT)",
 		params, EP_ARRAY_SIZE(params), history_row, h);
 	if (r < 0) {
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));

@@ -315,7 +315,8 @@ bench_store() {
 				per["samples"] * ser * spd * (ks + 1),
 				per["rollups"] * ser * 24 * pos(w - ks - 1),
 				per["score_history"] * 24 * w, fleet * w,
-				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h,
+				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h \
+					+ per["series"] * ser,
 				(per["rollups"] * ser * 24 + per["score_history"] * 24 + fleet) * pos(rr - w)
 		}' "$T/sizes")"
 	local wd=${W[retention_days]}
