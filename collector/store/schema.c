@@ -486,6 +486,10 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 	 * from migration 6 on: a store held at an older version has none) */
 	if (target >= 6 && n >= 6)
 		r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
+	/* and the raw reports' (from migration 8 on), so that the first hour
+	 * of a store does not go to the default partition */
+	if (r == 0 && target >= 8 && n >= 8)
+		r = coll_store_reports_partitions(s, ep_wall_ms() / 1000);
 	if (r < 0)
 		goto unlock;
 unlock:
