@@ -69,10 +69,10 @@ static int append_rollup(struct ep_buf *b, const char *table, const char *where)
  * a second one stores the samples with their ids looked up in the same
  * statement. Both return nothing, so that PostgreSQL's ingest pipelines
  * them (coll_db_defer_writes): no round trip is added. */
-#define N1              "(?)"
-#define N2              N1 ", " N1
-#define N4              N2 ", " N2
-#define N8              N4 ", " N4
+#define N1 "(?)"
+#define N2 N1 ", " N1
+#define N4 N2 ", " N2
+#define N8 N4 ", " N4
 #define SERIES_INSERT                                                                              \
 	"INSERT INTO series (agent_id, name) SELECT CAST(? AS TEXT), v.column1 FROM (VALUES "
 #define SERIES_NEW                                                                                 \
@@ -94,8 +94,9 @@ static int append_rollup(struct ep_buf *b, const char *table, const char *where)
 /* One statement per row count (the statement cache keys on the text's
  * address): 1, 2, 4, 8 and 16 rows; other counts are made of these. */
 static const char *const series_sql[] = {
-	SERIES_INSERT N1 SERIES_NEW, SERIES_INSERT N2 SERIES_NEW,         SERIES_INSERT N4 SERIES_NEW,
-	SERIES_INSERT N8 SERIES_NEW, SERIES_INSERT N8 ", " N8 SERIES_NEW,
+	SERIES_INSERT N1 SERIES_NEW,         SERIES_INSERT N2 SERIES_NEW,
+	SERIES_INSERT N4 SERIES_NEW,         SERIES_INSERT N8 SERIES_NEW,
+	SERIES_INSERT N8 ", " N8 SERIES_NEW,
 };
 static const char *const samples_sql[] = {
 	SAMPLES_INSERT R1 SAMPLES_UPSERT,         SAMPLES_INSERT R2 SAMPLES_UPSERT,
@@ -322,8 +323,9 @@ static int lite_samples_retention(struct coll_store *s, int64_t cutoff, struct t
 		if (in_tx == 0 && (r = lite_begin(s, c)) < 0)
 			break;
 		r = COLL_Q(s,
-			   ROLLUP_INSERT "samples WHERE series_id = CAST(? AS BIGINT) AND ts < CAST(?"
-					 " AS BIGINT)" ROLLUP_MERGE,
+			   ROLLUP_INSERT
+			   "samples WHERE series_id = CAST(? AS BIGINT) AND ts < CAST(?"
+			   " AS BIGINT)" ROLLUP_MERGE,
 			   NULL, id.s, cut.s);
 		if (r == 0)
 			r = COLL_Q(s,

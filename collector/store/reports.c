@@ -591,9 +591,8 @@ int coll_store_reports_partitions(struct coll_store *s, int64_t now)
 	/* yesterday to the day after tomorrow: ingest never waits for one, and
 	 * never writes into the default partition (whose rows a day partition
 	 * made later moves: a DELETE, dead rows until vacuum) */
-	for (int64_t d = today - DAY; coll_db_kind(s->db) == COLL_DB_PG && r == 0 &&
-				      d <= today + 2 * DAY;
-	     d += DAY)
+	for (int64_t d = today - DAY;
+	     coll_db_kind(s->db) == COLL_DB_PG && r == 0 && d <= today + 2 * DAY; d += DAY)
 		r = coll_part_ensure_day(s, "reports", "received_at", d);
 	return r;
 }

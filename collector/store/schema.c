@@ -116,16 +116,20 @@
  * erpulse_partitions_ensure (ahead of time, by the collector's maintenance,
  * store/partitions.c). No index on ts: queries give agent_id and a time
  * range, which prunes partitions. */
-#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
-	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
-	"ALTER INDEX " T "_pkey RENAME TO " T "_v5_pkey;"                                          \
+/* T made partitioned by COL, with partitions for the rows of table OLD
+ * (which it takes, then drops) */
+#define PG_PARTITIONED_FROM(T, OLD, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                           \
 	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
 	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
 	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
-	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " T                          \
-	"_v5 HAVING COUNT(*) > 0;"                                                                 \
-	"INSERT INTO " T " SELECT * FROM " T "_v5;"                                                \
-	"DROP TABLE " T "_v5;"
+	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " OLD                        \
+	" HAVING COUNT(*) > 0;"                                                                    \
+	"INSERT INTO " T " SELECT * FROM " OLD ";"                                                 \
+	"DROP TABLE " OLD ";"
+#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
+	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
+	"ALTER INDEX " T "_pkey RENAME TO " T                                                      \
+	"_v5_pkey;" PG_PARTITIONED_FROM(T, T "_v5", COLS, KEY, COL, PERIOD, WINDOW_DAYS)
 
 #define SCHEMA_V6_PG                                                                               \
 	"CREATE OR REPLACE FUNCTION erpulse_partitions_ensure(tbl TEXT, col TEXT, period BIGINT,"  \
@@ -365,14 +369,7 @@
  * ones'), the new one made and its partitions for the rows' range (as 6). */
 #define PG_REKEYED(T, ROWS, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                   \
 	"CREATE TABLE " T "_v11 AS" ROWS ";"                                                       \
-	"DROP TABLE " T ";"                                                                        \
-	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
-	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
-	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
-	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " T                          \
-	"_v11 HAVING COUNT(*) > 0;"                                                                \
-	"INSERT INTO " T " SELECT * FROM " T "_v11;"                                               \
-	"DROP TABLE " T "_v11;"
+	"DROP TABLE " T ";" PG_PARTITIONED_FROM(T, T "_v11", COLS, KEY, COL, PERIOD, WINDOW_DAYS)
 #define SCHEMA_V12_PG                                                                              \
 	SERIES_TABLE("BIGSERIAL PRIMARY KEY")                                                      \
 	PG_REKEYED("samples", SAMPLES_V11_ROWS, SAMPLES_COLS_V12, "series_id, ts", "ts", "86400",  \

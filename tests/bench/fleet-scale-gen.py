@@ -481,7 +481,6 @@ def sizes_pg(args):
         print("size %s %s %s" % (t, rows, size))
     print("size _file 0 %s" % psql(args, "SELECT pg_database_size(current_database())", True).strip())
     print("size _series 0 %s" % psql(args, SERIES_PER_HOST, True).strip())
-    print(psql(args, "SELECT 'diag', relname, n_live_tup, n_dead_tup, n_tup_ins, pg_relation_size(relid) FROM pg_stat_user_tables WHERE relname LIKE 'reports%' OR relname LIKE 'samples%' ORDER BY relname", True))
 
 
 def touch(args):

@@ -256,9 +256,9 @@ static void test_partitions_generic(void **state)
 	for (int k = 0; k < 4; k++)
 		for (int j = 0; j <= k; j++) {
 			int64_t ts = now - day + k * day + j * 600;
-			assert_int_equal(COLL_Q(s, ADD_SAMPLE, NULL, "7", coll_i2s(ts).s,
-						coll_i2s(j + 1).s),
-					 0);
+			assert_int_equal(
+				COLL_Q(s, ADD_SAMPLE, NULL, "7", coll_i2s(ts).s, coll_i2s(j + 1).s),
+				0);
 		}
 	for (int i = 0; i < 3; i++)
 		for (int k = 0; k < 4; k++) {

@@ -743,10 +743,11 @@ static void test_samples_series(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(DISTINCT agent_id || name) FROM series"), 20);
 
 	/* an hour before: a rollup of 2 samples, mean 5 */
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO rollups (series_id, hour, n, vsum, vmin, vmax) SELECT id, %lld, 2, 10,"
-		 " 4, 6 FROM series WHERE agent_id = '%s' AND name = 'disk_usage:/'",
-		 (long long)(t0 - 3600), a1);
+	snprintf(
+		sql, sizeof(sql),
+		"INSERT INTO rollups (series_id, hour, n, vsum, vmin, vmax) SELECT id, %lld, 2, 10,"
+		" 4, 6 FROM series WHERE agent_id = '%s' AND name = 'disk_usage:/'",
+		(long long)(t0 - 3600), a1);
 	assert_int_equal(coll_db_exec(s->db, sql), 0);
 	chart(s, a1, "disk_usage:/", t0, got, sizeof(got));
 	assert_string_equal(got, "5,10,14");
