@@ -434,7 +434,7 @@ def gen_pg(args, steps):
             psql(args, "\n".join(head + ["BEGIN;"] + drop + [s + ";" for s in stmts] + add + ["COMMIT;"]))
         log("%-16s %12d rows  %6.1f s" % (table, n, time.time() - t0))
     # the generated series took ids of their own: the sequence past them
-    psql(args, "SELECT setval(pg_get_serial_sequence('series', 'id'), MAX(id)) FROM series;")
+    psql(args, "SELECT setval(pg_get_serial_sequence('series', 'id'), MAX(id)) FROM series;", True)
     t0 = time.time()
     psql(args, "VACUUM (ANALYZE);")
     log("%-16s %12s       %6.1f s" % ("VACUUM ANALYZE", "", time.time() - t0))
