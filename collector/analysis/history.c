@@ -185,18 +185,36 @@ static int history_order(struct history *h)
 	return 0;
 }
 
+/* The agent's history by its series (migration 12), each table's key by
+ * series id. PostgreSQL: the agent's ids as one array (an InitPlan), so
+ * that each time partition is scanned once for all of them; the join per
+ * series that SQLite plans (one key range each, cheap there) scanned every
+ * partition once per series on PostgreSQL: 8 x 12 index scans, 383 instead
+ * of 27 us a report (pg_stat_statements). */
+static const char history_pg[] =
+	"SELECT x.name, s.ts, s.value, s.value AS vmin, 0 AS rolled FROM samples s JOIN series x"
+	" ON x.id = s.series_id WHERE s.series_id = ANY(ARRAY(SELECT id FROM series WHERE"
+	" agent_id = ?)) AND x.agent_id = ? AND s.ts >= CAST(? AS BIGINT) UNION ALL SELECT"
+	" x.name, r.hour, r.vsum / r.n, r.vmin, 1 FROM rollups r JOIN series x ON x.id ="
+	" r.series_id WHERE r.series_id = ANY(ARRAY(SELECT id FROM series WHERE agent_id = ?))"
+	" AND x.agent_id = ? AND r.hour >= CAST(? AS BIGINT)";
+static const char history_lite[] =
+	"SELECT x.name, s.ts, s.value, s.value AS vmin, 0 AS rolled FROM series x JOIN samples s"
+	" ON s.series_id = x.id WHERE x.agent_id = ? AND s.ts >= CAST(? AS BIGINT) UNION ALL"
+	" SELECT x.name, r.hour, r.vsum / r.n, r.vmin, 1 FROM series x JOIN rollups r ON"
+	" r.series_id = x.id WHERE x.agent_id = ? AND r.hour >= CAST(? AS BIGINT)";
+
 static int load_history(struct coll_store *s, const char *agent, int64_t from, struct history *h)
 {
 	/* a rollup counts when its middle is in the window */
 	struct coll_num f = coll_i2s(from), fh = coll_i2s(from - HOUR / 2);
-	const char *params[] = {agent, f.s, agent, fh.s};
-	int r = coll_db_query_each(
-		s->db,
-		"SELECT series, ts, value, value AS vmin, 0 AS rolled FROM samples WHERE agent_id "
-		"= ?"
-		" AND ts >= CAST(? AS BIGINT) UNION ALL SELECT series, hour, vsum / n, vmin, 1 FROM"
-		" rollups WHERE agent_id = ? AND hour >= CAST(? AS BIGINT)",
-		params, EP_ARRAY_SIZE(params), history_row, h);
+	const char *pg[] = {agent, agent, f.s, agent, agent, fh.s},
+		   *lite[] = {agent, f.s, agent, fh.s};
+	int r = coll_db_kind(s->db) == COLL_DB_PG
+			? coll_db_query_each(s->db, history_pg, pg, EP_ARRAY_SIZE(pg), history_row,
+					     h)
+			: coll_db_query_each(s->db, history_lite, lite, EP_ARRAY_SIZE(lite),
+					     history_row, h);
 	if (r < 0) {
 		snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
 		return r;

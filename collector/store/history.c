@@ -190,12 +190,14 @@ static int sample_series(struct coll_store *s, const char *id, const char *name,
 {
 	struct coll_db_res res;
 	struct coll_num from = coll_i2s(q->from), to = coll_i2s(q->to);
+	/* the series' id once (a scalar subquery: each table's key range, and
+	 * its time partitions pruned on PostgreSQL) */
 	int r = COLL_Q(s,
-		       "SELECT ts, value, 1 FROM samples WHERE agent_id = ? AND series = ? AND"
-		       " ts >= CAST(? AS BIGINT) AND ts < CAST(? AS BIGINT)"
-		       " UNION ALL SELECT hour, vsum, n FROM rollups WHERE agent_id = ? AND"
-		       " series = ? AND hour >= CAST(? AS BIGINT) AND hour < CAST(? AS BIGINT)"
-		       " ORDER BY 1",
+		       "SELECT ts, value, 1 FROM samples WHERE series_id = (SELECT id FROM series"
+		       " WHERE agent_id = ? AND name = ?) AND ts >= CAST(? AS BIGINT) AND"
+		       " ts < CAST(? AS BIGINT) UNION ALL SELECT hour, vsum, n FROM rollups WHERE"
+		       " series_id = (SELECT id FROM series WHERE agent_id = ? AND name = ?) AND"
+		       " hour >= CAST(? AS BIGINT) AND hour < CAST(? AS BIGINT) ORDER BY 1",
 		       &res, id, name, from.s, to.s, id, name, from.s, to.s);
 	if (r < 0)
 		return r;
@@ -219,14 +221,16 @@ static int in_scope(struct coll_store *s, const char *sql, const char *id,
 	return found ? 0 : -ENOENT;
 }
 
-/* The series names a host has: its score's and every sampled object's. */
+/* The series names a host has: its score's and every sampled object's
+ * that still has history (a series row outlives its rows). */
 static int host_names(struct coll_store *s, const char *id, json_t **ret)
 {
 	struct coll_db_res res;
 	int r = COLL_Q(s,
-		       "SELECT series FROM samples WHERE agent_id = ? UNION SELECT series FROM"
-		       " rollups WHERE agent_id = ? ORDER BY 1",
-		       &res, id, id);
+		       "SELECT x.name FROM series x WHERE x.agent_id = ? AND (EXISTS (SELECT 1"
+		       " FROM samples WHERE series_id = x.id) OR EXISTS (SELECT 1 FROM rollups"
+		       " WHERE series_id = x.id)) ORDER BY 1",
+		       &res, id);
 	if (r < 0)
 		return r;
 	json_t *a = json_array();

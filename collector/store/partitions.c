@@ -20,7 +20,6 @@
 
 #include "collector/store/sql.h"
 #include "collector/store/store.h"
-#include "erpulse/report.h"
 #include "erpulse/util.h"
 
 #define DAY  86400
@@ -40,11 +39,11 @@ static const struct part_table part_tables[] = {
 /* The hourly rollup of the samples of one source (a partition's name, or
  * "samples" with a WHERE), merged with a rollup of the same hour. */
 #define ROLLUP_INSERT                                                                              \
-	"INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)"                        \
-	" SELECT agent_id, series, ts - ts % 3600, COUNT(*), SUM(value), MIN(value), MAX(value)"   \
+	"INSERT INTO rollups (series_id, hour, n, vsum, vmin, vmax)"                               \
+	" SELECT series_id, ts - ts % 3600, COUNT(*), SUM(value), MIN(value), MAX(value)"          \
 	" FROM "
 #define ROLLUP_MERGE                                                                               \
-	" GROUP BY agent_id, series, ts - ts % 3600 ON CONFLICT (agent_id, series, hour) DO"       \
+	" GROUP BY series_id, ts - ts % 3600 ON CONFLICT (series_id, hour) DO"                     \
 	" UPDATE SET n = rollups.n + excluded.n, vsum = rollups.vsum + excluded.vsum,"             \
 	" vmin = CASE WHEN excluded.vmin < rollups.vmin THEN excluded.vmin ELSE rollups.vmin END," \
 	" vmax = CASE WHEN excluded.vmax > rollups.vmax THEN excluded.vmax ELSE rollups.vmax END"
@@ -64,15 +63,41 @@ static int append_rollup(struct ep_buf *b, const char *table, const char *where)
 /* ---- writing ------------------------------------------------------------------------- */
 
 #define SAMPLE_ROWS_MAX 16
-#define R1              "(?, ?, ?, ?)"
-#define R2              R1 ", " R1
-#define R4              R2 ", " R2
-#define R8              R4 ", " R4
-#define SAMPLES_INSERT  "INSERT INTO samples (agent_id, series, ts, value) VALUES "
-#define SAMPLES_UPSERT  " ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value"
+/* Samples are keyed by their series' id (schema.c, migration 12): one
+ * statement makes the series of the report that are new (most reports have
+ * none: one index probe each, and no sequence value taken on PostgreSQL),
+ * a second one stores the samples with their ids looked up in the same
+ * statement. Both return nothing, so that PostgreSQL's ingest pipelines
+ * them (coll_db_defer_writes): no round trip is added. */
+#define N1 "(?)"
+#define N2 N1 ", " N1
+#define N4 N2 ", " N2
+#define N8 N4 ", " N4
+#define SERIES_INSERT                                                                              \
+	"INSERT INTO series (agent_id, name) SELECT CAST(? AS TEXT), v.column1 FROM (VALUES "
+#define SERIES_NEW                                                                                 \
+	") AS v WHERE NOT EXISTS (SELECT 1 FROM series x WHERE x.agent_id = ? AND x.name ="        \
+	" v.column1) ON CONFLICT DO NOTHING"
+#define R1 "(?, CAST(? AS DOUBLE PRECISION))"
+#define R2 R1 ", " R1
+#define R4 R2 ", " R2
+#define R8 R4 ", " R4
+#define SAMPLES_INSERT                                                                             \
+	"INSERT INTO samples (series_id, ts, value) SELECT x.id, CAST(? AS BIGINT), v.column2"     \
+	" FROM (VALUES "
+/* (SQLite: an upsert's SELECT needs a WHERE, else ON CONFLICT is read as a
+ * join's ON) */
+#define SAMPLES_UPSERT                                                                             \
+	") AS v JOIN series x ON x.name = v.column1 WHERE x.agent_id = ?"                          \
+	" ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
 
 /* One statement per row count (the statement cache keys on the text's
  * address): 1, 2, 4, 8 and 16 rows; other counts are made of these. */
+static const char *const series_sql[] = {
+	SERIES_INSERT N1 SERIES_NEW,         SERIES_INSERT N2 SERIES_NEW,
+	SERIES_INSERT N4 SERIES_NEW,         SERIES_INSERT N8 SERIES_NEW,
+	SERIES_INSERT N8 ", " N8 SERIES_NEW,
+};
 static const char *const samples_sql[] = {
 	SAMPLES_INSERT R1 SAMPLES_UPSERT,         SAMPLES_INSERT R2 SAMPLES_UPSERT,
 	SAMPLES_INSERT R4 SAMPLES_UPSERT,         SAMPLES_INSERT R8 SAMPLES_UPSERT,
@@ -82,7 +107,7 @@ static const char *const samples_sql[] = {
 int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
 			   const char *const *series, const double *value, size_t n)
 {
-	const char *params[4 * SAMPLE_ROWS_MAX];
+	const char *params[2 * SAMPLE_ROWS_MAX + 2];
 	struct coll_num vals[SAMPLE_ROWS_MAX], t = coll_i2s(ts);
 	size_t done = 0;
 
@@ -92,14 +117,21 @@ int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t t
 			k++;
 			rows *= 2;
 		}
+		params[0] = agent_id;
+		for (size_t i = 0; i < rows; i++)
+			params[1 + i] = series[done + i];
+		params[1 + rows] = agent_id;
+		int r = coll_sql_query(s, series_sql[k], params, rows + 2, NULL);
+		if (r < 0)
+			return r;
+		params[0] = t.s;
 		for (size_t i = 0; i < rows; i++) {
 			vals[i] = coll_d2s(value[done + i]);
-			params[4 * i] = agent_id;
-			params[4 * i + 1] = series[done + i];
-			params[4 * i + 2] = t.s;
-			params[4 * i + 3] = vals[i].s;
+			params[1 + 2 * i] = series[done + i];
+			params[2 + 2 * i] = vals[i].s;
 		}
-		int r = coll_sql_query(s, samples_sql[k], params, 4 * rows, NULL);
+		params[1 + 2 * rows] = agent_id;
+		r = coll_sql_query(s, samples_sql[k], params, 2 * rows + 2, NULL);
 		if (r < 0)
 			return r;
 		done += rows;
@@ -259,49 +291,47 @@ static int lite_commit(struct coll_store *s, struct tx_clock *c)
 	return r;
 }
 
-/* The first sample of the series after (agent, series) in key order: one
- * index seek. */
-static int next_series(struct coll_store *s, const char *agent, const char *series,
-		       struct coll_db_res *ret)
+/* The first sample of the series after series id `after` in key order:
+ * one index seek. */
+static int next_series(struct coll_store *s, const char *after, struct coll_db_res *ret)
 {
 	return COLL_Q(s,
-		      "SELECT agent_id, series, ts FROM samples WHERE (agent_id, series) > (?, ?)"
-		      " ORDER BY agent_id, series, ts LIMIT 1",
-		      ret, agent, series);
+		      "SELECT series_id, ts FROM samples WHERE series_id > CAST(? AS BIGINT)"
+		      " ORDER BY series_id, ts LIMIT 1",
+		      ret, after);
 }
 
 static int lite_samples_retention(struct coll_store *s, int64_t cutoff, struct tx_clock *c,
 				  size_t *ret_series)
 {
-	struct coll_num cut = coll_i2s(cutoff);
-	char agent[80] = "", series[2 * EP_REPORT_MAX_STRING + 8] = "";
+	struct coll_num cut = coll_i2s(cutoff), id = coll_i2s(INT64_MIN);
 	size_t in_tx = 0;
 	int r = 0;
 
 	for (;;) {
 		struct coll_db_res res;
-		r = next_series(s, agent, series, &res);
+		r = next_series(s, id.s, &res);
 		if (r < 0 || res.rows == 0) {
 			coll_db_res_free(&res);
 			break;
 		}
-		snprintf(agent, sizeof(agent), "%s", coll_db_val(&res, 0, 0));
-		snprintf(series, sizeof(series), "%s", coll_db_val(&res, 0, 1));
-		int64_t first = coll_s2i(coll_db_val(&res, 0, 2));
+		id = coll_i2s(coll_s2i(coll_db_val(&res, 0, 0)));
+		int64_t first = coll_s2i(coll_db_val(&res, 0, 1));
 		coll_db_res_free(&res);
 		if (first >= cutoff)
 			continue; /* nothing old in this series */
 		if (in_tx == 0 && (r = lite_begin(s, c)) < 0)
 			break;
 		r = COLL_Q(s,
-			   ROLLUP_INSERT "samples WHERE agent_id = ? AND series = ? AND ts < CAST(?"
-					 " AS BIGINT)" ROLLUP_MERGE,
-			   NULL, agent, series, cut.s);
+			   ROLLUP_INSERT
+			   "samples WHERE series_id = CAST(? AS BIGINT) AND ts < CAST(?"
+			   " AS BIGINT)" ROLLUP_MERGE,
+			   NULL, id.s, cut.s);
 		if (r == 0)
 			r = COLL_Q(s,
-				   "DELETE FROM samples WHERE agent_id = ? AND series = ? AND"
+				   "DELETE FROM samples WHERE series_id = CAST(? AS BIGINT) AND"
 				   " ts < CAST(? AS BIGINT)",
-				   NULL, agent, series, cut.s);
+				   NULL, id.s, cut.s);
 		if (r == 0 && ++in_tx >= SERIES_PER_TX) {
 			r = lite_commit(s, c);
 			in_tx = 0;
@@ -374,10 +404,8 @@ int coll_store_history_retention(struct coll_store *s, int64_t now, int64_t keep
 		if (r == 0)
 			r = lite_delete_chunks(
 				s,
-				"DELETE FROM rollups WHERE (agent_id, series, hour) IN (SELECT"
-				" agent_id, series, hour FROM rollups WHERE hour < CAST(? AS "
-				"BIGINT)"
-				" LIMIT 5000)",
+				"DELETE FROM rollups WHERE (series_id, hour) IN (SELECT series_id,"
+				" hour FROM rollups WHERE hour < CAST(? AS BIGINT) LIMIT 5000)",
 				now - keep_rollup_s, &c);
 		if (r == 0)
 			r = lite_delete_chunks(

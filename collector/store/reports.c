@@ -1029,6 +1029,19 @@ static int retire_daily(struct coll_store *s, int64_t keep_cut)
 	return r;
 }
 
+int coll_store_reports_partitions(struct coll_store *s, int64_t now)
+{
+	int64_t today = now - (now % DAY + DAY) % DAY;
+	int r = 0;
+	/* yesterday to the day after tomorrow: ingest never waits for one, and
+	 * never writes into the default partition (whose rows a day partition
+	 * made later moves: a DELETE, dead rows until vacuum) */
+	for (int64_t d = today - DAY;
+	     coll_db_kind(s->db) == COLL_DB_PG && r == 0 && d <= today + 2 * DAY; d += DAY)
+		r = coll_part_ensure_day(s, "reports", "received_at", d);
+	return r;
+}
+
 int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_days,
 				 int64_t keep_s)
 {
@@ -1036,11 +1049,8 @@ int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_
 	int64_t today = now - (now % DAY + DAY) % DAY, keep_cut = now - keep_s;
 	/* whole days only: a day's bodies go together (one partition) */
 	int64_t raw_cut = raw_days > 0 ? today - raw_days * DAY : keep_cut;
-	int r = 0;
+	int r = coll_store_reports_partitions(s, now);
 
-	/* yesterday to the day after tomorrow: ingest never waits for one */
-	for (int64_t d = today - DAY; pg && r == 0 && d <= today + 2 * DAY; d += DAY)
-		r = coll_part_ensure_day(s, "reports", "received_at", d);
 	if (r == 0)
 		r = retire_daily(s, keep_cut);
 	for (int64_t done = INT64_MIN; r == 0;) {

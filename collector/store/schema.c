@@ -116,16 +116,20 @@
  * erpulse_partitions_ensure (ahead of time, by the collector's maintenance,
  * store/partitions.c). No index on ts: queries give agent_id and a time
  * range, which prunes partitions. */
-#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
-	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
-	"ALTER INDEX " T "_pkey RENAME TO " T "_v5_pkey;"                                          \
+/* T made partitioned by COL, with partitions for the rows of table OLD
+ * (which it takes, then drops) */
+#define PG_PARTITIONED_FROM(T, OLD, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                           \
 	"CREATE TABLE " T " (" COLS ", PRIMARY KEY (" KEY ")) PARTITION BY RANGE (" COL ");"       \
 	"CREATE TABLE " T "_default PARTITION OF " T " DEFAULT;"                                   \
 	"SELECT erpulse_partitions_ensure('" T "', '" COL "', " PERIOD ", GREATEST(MIN(" COL "),"  \
-	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " T                          \
-	"_v5 HAVING COUNT(*) > 0;"                                                                 \
-	"INSERT INTO " T " SELECT * FROM " T "_v5;"                                                \
-	"DROP TABLE " T "_v5;"
+	" MAX(" COL ") - " WINDOW_DAYS " * 86400), MAX(" COL ")) FROM " OLD                        \
+	" HAVING COUNT(*) > 0;"                                                                    \
+	"INSERT INTO " T " SELECT * FROM " OLD ";"                                                 \
+	"DROP TABLE " OLD ";"
+#define PG_PARTITIONED(T, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                     \
+	"ALTER TABLE " T " RENAME TO " T "_v5;"                                                    \
+	"ALTER INDEX " T "_pkey RENAME TO " T                                                      \
+	"_v5_pkey;" PG_PARTITIONED_FROM(T, T "_v5", COLS, KEY, COL, PERIOD, WINDOW_DAYS)
 
 #define SCHEMA_V6_PG                                                                               \
 	"CREATE OR REPLACE FUNCTION erpulse_partitions_ensure(tbl TEXT, col TEXT, period BIGINT,"  \
@@ -323,6 +327,56 @@
 	"ALTER TABLE rollups_v11 RENAME TO rollups;"                                               \
 	"CREATE INDEX rollups_hour ON rollups(hour);"
 
+/* 12: integer series ids (issue 16 item 2, docs/decisions.md "pgbytes"): a
+ * sample or rollup row carried its agent's id and the series' name (~80
+ * bytes of text) in the row and again in the primary key; now one `series`
+ * row per (agent, name) and the history keyed by (series_id, time). The
+ * history is rewritten once, in the migration's transaction (as 6 did):
+ * the series from both tables, then the rows with their ids. */
+#define SERIES_TABLE(AUTO_ID)                                                                      \
+	"CREATE TABLE series (id " AUTO_ID ", agent_id TEXT NOT NULL, name TEXT NOT NULL);"        \
+	"INSERT INTO series (agent_id, name) SELECT agent_id, series FROM samples UNION SELECT"    \
+	" agent_id, series FROM rollups ORDER BY 1, 2;"                                            \
+	"CREATE UNIQUE INDEX series_key ON series(agent_id, name);"
+#define SAMPLES_COLS_V12                                                                           \
+	"series_id BIGINT NOT NULL, ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL"
+#define ROLLUPS_COLS_V12                                                                           \
+	"series_id BIGINT NOT NULL, hour BIGINT NOT NULL, n BIGINT NOT NULL,"                      \
+	" vsum DOUBLE PRECISION NOT NULL, vmin DOUBLE PRECISION NOT NULL,"                         \
+	" vmax DOUBLE PRECISION NOT NULL"
+/* the old rows of T with their series' id, in the new column order */
+#define SAMPLES_V11_ROWS                                                                           \
+	" SELECT x.id, o.ts, o.value FROM samples o JOIN series x ON x.agent_id = o.agent_id"      \
+	" AND x.name = o.series"
+#define ROLLUPS_V11_ROWS                                                                           \
+	" SELECT x.id, o.hour, o.n, o.vsum, o.vmin, o.vmax FROM rollups o JOIN series x"           \
+	" ON x.agent_id = o.agent_id AND x.name = o.series"
+#define SCHEMA_V12_LITE                                                                            \
+	SERIES_TABLE("INTEGER PRIMARY KEY")                                                        \
+	"CREATE TABLE samples_v12 (" SAMPLES_COLS_V12 ", PRIMARY KEY (series_id, ts))"             \
+	" WITHOUT ROWID;"                                                                          \
+	"INSERT INTO samples_v12 (series_id, ts, value)" SAMPLES_V11_ROWS ";"                      \
+	"DROP TABLE samples;"                                                                      \
+	"ALTER TABLE samples_v12 RENAME TO samples;"                                               \
+	"CREATE TABLE rollups_v12 (" ROLLUPS_COLS_V12 ", PRIMARY KEY (series_id, hour))"           \
+	" WITHOUT ROWID;"                                                                          \
+	"INSERT INTO rollups_v12 (series_id, hour, n, vsum, vmin, vmax)" ROLLUPS_V11_ROWS ";"      \
+	"DROP TABLE rollups;"                                                                      \
+	"ALTER TABLE rollups_v12 RENAME TO rollups;"                                               \
+	"CREATE INDEX rollups_hour ON rollups(hour);"
+/* PostgreSQL: the converted rows into a plain table first, then the old
+ * partitioned table dropped with its partitions (their names are the new
+ * ones'), the new one made and its partitions for the rows' range (as 6). */
+#define PG_REKEYED(T, ROWS, COLS, KEY, COL, PERIOD, WINDOW_DAYS)                                   \
+	"CREATE TABLE " T "_v11 AS" ROWS ";"                                                       \
+	"DROP TABLE " T ";" PG_PARTITIONED_FROM(T, T "_v11", COLS, KEY, COL, PERIOD, WINDOW_DAYS)
+#define SCHEMA_V12_PG                                                                              \
+	SERIES_TABLE("BIGSERIAL PRIMARY KEY")                                                      \
+	PG_REKEYED("samples", SAMPLES_V11_ROWS, SAMPLES_COLS_V12, "series_id, ts", "ts", "86400",  \
+		   "40")                                                                           \
+	PG_REKEYED("rollups", ROLLUPS_V11_ROWS, ROLLUPS_COLS_V12, "series_id, hour", "hour",       \
+		   "604800", "400")
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
@@ -335,6 +389,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V9_LITE,
 	SCHEMA_V10(""),
 	SCHEMA_V11_LITE,
+	SCHEMA_V12_LITE,
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -348,6 +403,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V9_PG,
 	SCHEMA_V10_PG,
 	"SELECT 1", /* 11: SQLite only */
+	SCHEMA_V12_PG,
 };
 
 /* ---- migrations ---------------------------------------------------------- */
@@ -427,6 +483,10 @@ int coll_store_migrate_to(struct coll_store *s, int target)
 	 * from migration 6 on: a store held at an older version has none) */
 	if (target >= 6 && n >= 6)
 		r = coll_store_partitions_maintain(s, ep_wall_ms() / 1000);
+	/* and the raw reports' (from migration 8 on), so that the first hour
+	 * of a store does not go to the default partition */
+	if (r == 0 && target >= 8 && n >= 8)
+		r = coll_store_reports_partitions(s, ep_wall_ms() / 1000);
 	if (r < 0)
 		goto unlock;
 unlock:

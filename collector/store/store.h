@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 11
+#define COLL_SCHEMA_VERSION 12
 
 struct coll_store {
 	struct coll_db *db;
@@ -263,6 +263,11 @@ int coll_store_retention(struct coll_store *s, int64_t now, int64_t keep_raw_s,
  * partitions. 0 or -errno (message in s->err). */
 int coll_store_reports_retention(struct coll_store *s, int64_t now, int64_t raw_days,
 				 int64_t keep_s);
+
+/* PostgreSQL: makes the day partitions of the raw reports from yesterday
+ * to the day after tomorrow (at start and hourly). No-op for SQLite. 0 or
+ * -errno (message in s->err). */
+int coll_store_reports_partitions(struct coll_store *s, int64_t now);
 
 /* The stored report (agent_id, seq) as its JSON text, decoded and capped
  * (store/codec.h). *ret: malloc'd. 0; -ENOENT when no longer kept; -EBADMSG

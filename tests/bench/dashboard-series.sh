@@ -49,14 +49,15 @@ INSERT INTO fleet_history SELECT c.id, $H0 + h.i * 3600, 50 + h.i % 40, 8, 6, 5,
 WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < $DAYS * 24 - 1)
 INSERT INTO fleet_history SELECT '*', $H0 + h.i * 3600, 50, 8 * $CUSTOMERS, 6 * $CUSTOMERS,
 	5 * $CUSTOMERS, 0, $CUSTOMERS FROM h;
-WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 30 * 144 - 1),
-	o(series) AS (VALUES ('disk_usage:/'), ('index_fragmentation:erp/public.big_idx'))
-INSERT INTO samples SELECT a.id, o.series, $NOW - (30 * 144 - s.i) * 600, 50 + s.i % 30
-	FROM (SELECT id FROM agents ORDER BY id LIMIT $SAMPLED) a, o, s;
-WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < ($DAYS - 30) * 24 - 1),
-	o(series) AS (VALUES ('disk_usage:/'), ('index_fragmentation:erp/public.big_idx'))
-INSERT INTO rollups SELECT a.id, o.series, $H0 + h.i * 3600, 6, 300, 45, 55
-	FROM (SELECT id FROM agents ORDER BY id LIMIT $SAMPLED) a, o, h;
+WITH o(series) AS (VALUES ('disk_usage:/'), ('index_fragmentation:erp/public.big_idx'))
+INSERT INTO series (agent_id, name) SELECT a.id, o.series
+	FROM (SELECT id FROM agents ORDER BY id LIMIT $SAMPLED) a, o;
+WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 30 * 144 - 1)
+INSERT INTO samples SELECT x.id, $NOW - (30 * 144 - s.i) * 600, 50 + s.i % 30
+	FROM series x, s ORDER BY x.id, s.i;
+WITH RECURSIVE h(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM h WHERE i < ($DAYS - 30) * 24 - 1)
+INSERT INTO rollups SELECT x.id, $H0 + h.i * 3600, 6, 300, 45, 55
+	FROM series x, h ORDER BY x.id, h.i;
 COMMIT;
 ANALYZE;
 SQL

@@ -38,6 +38,7 @@ SERIES = [
 ] + ["index_fragmentation:odoo/public.bench_table_%d_partner_id_index" % i for i in range(7)]
 
 ID32 = "{hex32:n + 1}"  # a host's agent id
+SERIES_ID = "1000000000 + s * {SER} + k"  # a sample host's series
 BAND = ("CASE WHEN n % 100 < 2 THEN 'unknown' WHEN n % 100 < 10 THEN 'critical'"
         " WHEN n % 100 < 30 THEN 'at_risk' ELSE 'healthy' END")
 SCORE = ("CASE WHEN n % 100 < 2 THEN NULL WHEN n % 100 < 10 THEN 20 + n % 40"
@@ -194,16 +195,21 @@ TABLES = [
         "no_score": "0",
     }),
     # samples: the sample hosts only, every series at sample_interval (10 min)
-    # over min(D, keep_samples_days + 1) days; hourly rollups for the days before
-    ("samples", ["s", "k", "i"], None, {
+    # over min(D, keep_samples_days + 1) days; hourly rollups for the days before.
+    # Keyed by the series' id (migration 12): ids SERIES_ID, far above the
+    # collector's own (the hosts of the empty-store run)
+    ("series", ["s", "k"], None, {
+        "id": SERIES_ID,
         "agent_id": "{hex32:s + 1}",
-        "series": "{series:k}",
+        "name": "{series:k}",
+    }),
+    ("samples", ["s", "k", "i"], None, {
+        "series_id": SERIES_ID,
         "ts": "{NOW} - ({SD} * 144 - i) * 600",
         "value": "CASE WHEN k = 0 THEN 41 + i * 0.001 ELSE 8 + k + (i % 144) * 0.01 END",
     }),
     ("rollups", ["s", "k", "r"], None, {
-        "agent_id": "{hex32:s + 1}",
-        "series": "{series:k}",
+        "series_id": SERIES_ID,
         "hour": "{H0} + r * 3600",
         "n": "6",
         "vsum": "300",
@@ -427,6 +433,8 @@ def gen_pg(args, steps):
         else:
             psql(args, "\n".join(head + ["BEGIN;"] + drop + [s + ";" for s in stmts] + add + ["COMMIT;"]))
         log("%-16s %12d rows  %6.1f s" % (table, n, time.time() - t0))
+    # the generated series took ids of their own: the sequence past them
+    psql(args, "SELECT setval(pg_get_serial_sequence('series', 'id'), MAX(id)) FROM series;", True)
     t0 = time.time()
     psql(args, "VACUUM (ANALYZE);")
     log("%-16s %12s       %6.1f s" % ("VACUUM ANALYZE", "", time.time() - t0))
@@ -439,7 +447,8 @@ def log(msg):
 # ---- sizes ------------------------------------------------------------------
 
 # the series of a sampled host (the first generated one)
-SERIES_PER_HOST = "SELECT COUNT(DISTINCT series) FROM samples WHERE agent_id = '%032x'" % 1
+SERIES_PER_HOST = ("SELECT COUNT(*) FROM series x WHERE x.agent_id = '%032x' AND EXISTS"
+                   " (SELECT 1 FROM samples s WHERE s.series_id = x.id)" % 1)
 
 
 def sizes_sqlite(args):

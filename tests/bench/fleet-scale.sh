@@ -315,7 +315,8 @@ bench_store() {
 				per["samples"] * ser * spd * (ks + 1),
 				per["rollups"] * ser * 24 * pos(w - ks - 1),
 				per["score_history"] * 24 * w, fleet * w,
-				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h,
+				(bytes["agents"] + bytes["agent_analysis"] + bytes["current_findings"] + bytes["alerts"] + bytes["incidents"]) / h \
+					+ per["series"] * ser,
 				(per["rollups"] * ser * 24 + per["score_history"] * 24 + fleet) * pos(rr - w)
 		}' "$T/sizes")"
 	local wd=${W[retention_days]}
@@ -370,7 +371,7 @@ bench_store() {
 		"the windows) / $wd: raw reports x ($rpd x (keep_raw_days $kr + 1) + (retention_days $wd - $kr - 1))," \
 		"samples x ${R[series]} series x $(spd) x (keep_samples_days $ks + 1)," \
 		"rollups x ${R[series]} x 24 x ($wd - $ks - 1), score history x 24 x $wd, fleet history x 24 x $wd x customers / hosts," \
-		"state (agents, findings, alerts, incidents) / hosts; rollups and score history past $wd days (kept" \
+		"state (agents, findings, alerts, incidents) / hosts + series rows x ${R[series]}; rollups and score history past $wd days (kept" \
 		"rollup_retention_days ${W[rollup_retention_days]}) beside, per host. Windows from ${COLL_CONF##*/}" \
 		"(keep_samples_days: ${W[keep_samples_days_from]}); bytes per row: reports from the real signed ingest," \
 		"samples and rollups from $SAMPLE_HOSTS generated hosts"

@@ -7,7 +7,9 @@
 # then `erpulse-collector sweep --now NOW --retention` (the collector's own
 # rollup, keep_samples_days = KEEP days) and the same bytes again ("after").
 # Bytes: SQLite dbstat of the tables and their indexes after VACUUM;
-# PostgreSQL pg_total_relation_size over every partition.
+# PostgreSQL pg_total_relation_size over every partition. Since migration 12
+# the rows are keyed by series id: the `series` table (one row per host and
+# series) is counted in the per host-day figure, its bytes per row printed.
 #   HOSTS=200 DAYS=30 KEEP=2 STORES="sqlite pg" tests/bench/samples-size.sh
 # Figures, not a test.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -21,12 +23,14 @@ cat >"$T/c.conf" <<EOF
 keep_samples_days = $KEEP
 EOF
 
-# per_day LABEL BYTES-SAMPLES BYTES-ROLLUPS ROWS-SAMPLES ROWS-ROLLUPS
+# per_day LABEL BYTES-SAMPLES BYTES-ROLLUPS ROWS-SAMPLES ROWS-ROLLUPS BYTES-SERIES ROWS-SERIES
 per_day() {
-	awk -v l="$1" -v s="$2" -v r="$3" -v ns="$4" -v nr="$5" -v h="$HOSTS" -v d="$DAYS" 'BEGIN {
-		printf "%-22s samples %8d rows %6.1f B/row  rollups %7d rows %6.1f B/row  " \
-			"= %6.1f KiB per host-day (over %d days)\n", l, ns, ns ? s / ns : 0, nr, \
-			nr ? r / nr : 0, (s + r) / h / d / 1024, d }'
+	awk -v l="$1" -v s="$2" -v r="$3" -v ns="$4" -v nr="$5" -v x="$6" -v nx="$7" -v h="$HOSTS" \
+		-v d="$DAYS" 'BEGIN {
+		printf "%-22s samples %8d rows %6.1f B/row  rollups %7d rows %6.1f B/row  series %5d" \
+			" rows %6.1f B/row  = %6.1f KiB per host-day (over %d days)\n", l, ns, \
+			ns ? s / ns : 0, nr, nr ? r / nr : 0, nx, nx ? x / nx : 0, \
+			(s + r + x) / h / d / 1024, d }'
 }
 
 if [[ " $STORES " == *" sqlite "* ]]; then
@@ -41,10 +45,11 @@ if [[ " $STORES " == *" sqlite "* ]]; then
 		  FROM c WHERE j < 7) SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
 		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
 		  AS series FROM c;
-		INSERT INTO samples (agent_id, series, ts, value)
+		INSERT INTO series (agent_id, name) SELECT a.id, s.series FROM a, s ORDER BY 1, 2;
+		INSERT INTO samples (series_id, ts, value)
 		  WITH RECURSIVE c(t) AS (SELECT $now - $DAYS * 86400 UNION ALL SELECT t + 600 FROM c
-		  WHERE t + 600 < $now) SELECT a.id, s.series, c.t, 10 + (c.t % 86400) / 8640.0
-		  FROM a, s, c;
+		  WHERE t + 600 < $now) SELECT x.id, c.t, 10 + (c.t % 86400) / 8640.0
+		  FROM series x, c;
 		COMMIT;
 	SQL
 	lite_bytes() {
@@ -54,7 +59,10 @@ if [[ " $STORES " == *" sqlite "* ]]; then
 			  (SELECT name FROM sqlite_master WHERE tbl_name = 'samples' AND type = 'index')),
 			(SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = 'rollups' OR name IN
 			  (SELECT name FROM sqlite_master WHERE tbl_name = 'rollups' AND type = 'index')),
-			(SELECT COUNT(*) FROM samples), (SELECT COUNT(*) FROM rollups)"
+			(SELECT COUNT(*) FROM samples), (SELECT COUNT(*) FROM rollups),
+			(SELECT SUM(pgsize) FROM dbstat WHERE name = 'series' OR name IN
+			  (SELECT name FROM sqlite_master WHERE tbl_name = 'series' AND type = 'index')),
+			(SELECT COUNT(*) FROM series)"
 	}
 	# shellcheck disable=SC2046
 	per_day "sqlite before (raw)" $(lite_bytes)
@@ -75,10 +83,11 @@ if [[ " $STORES " == *" pg "* ]]; then
 		CREATE TEMP TABLE s AS SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
 		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
 		  AS series FROM generate_series(0, 7) j;
-		INSERT INTO samples (agent_id, series, ts, value)
-		  SELECT md5(i::text), s.series, t, 10 + (t % 86400) / 8640.0
-		  FROM generate_series(1, $HOSTS) i, s,
-		  generate_series($now - $DAYS * 86400, $now - 600, 600) t;
+		INSERT INTO series (agent_id, name) SELECT md5(i::text), s.series
+		  FROM generate_series(1, $HOSTS) i, s ORDER BY 1, 2;
+		INSERT INTO samples (series_id, ts, value)
+		  SELECT x.id, t, 10 + (t % 86400) / 8640.0
+		  FROM series x, generate_series($now - $DAYS * 86400, $now - 600, 600) t;
 		VACUUM ANALYZE;
 	SQL
 	pg_bytes() {
@@ -86,7 +95,8 @@ if [[ " $STORES " == *" pg "* ]]; then
 		pg_sql -d erpulse_size -A -t -F ' ' -c "SELECT
 			(SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree('samples')),
 			(SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree('rollups')),
-			(SELECT COUNT(*) FROM samples), (SELECT COUNT(*) FROM rollups)"
+			(SELECT COUNT(*) FROM samples), (SELECT COUNT(*) FROM rollups),
+			pg_total_relation_size('series'), (SELECT COUNT(*) FROM series)"
 	}
 	# shellcheck disable=SC2046
 	per_day "postgresql before (raw)" $(pg_bytes)

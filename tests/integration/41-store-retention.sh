@@ -6,7 +6,9 @@
 # samples past the 30-day window (rolled up by hour first) and keeps the
 # newer ones -- on PostgreSQL by dropping the old day's partition whole; and
 # rolls up the samples past keep_samples_days (2 by default: a sample 3
-# days old) the same way, into rollups kept rollup_retention_days.
+# days old) the same way, into rollups kept rollup_retention_days. (The
+# sweep migrates the store to the latest schema first: since migration 12
+# the history is keyed by series id, `rolled AGENT` reads it by agent.)
 . "$(dirname "$0")/lib.sh"
 
 now=$(date +%s)
@@ -25,6 +27,8 @@ rows="('a1', 'disk_usage:/', $old, 10), ('a1', 'disk_usage:/', $((old + 60)), 20
 # ---- SQLite ----
 db=$T/store.db
 lite() { sqlite3 "$db" "$@"; }
+# the rollups of agent $1 (schema 12: through its series)
+rolled() { echo "SELECT r.hour, r.n, r.vsum, r.vmin, r.vmax FROM rollups r JOIN series x ON x.id = r.series_id WHERE x.agent_id = '$1'"; }
 $COLLECTOR --store "sqlite://$db" migrate --to 5 >"$T/m0" 2>&1 || bail "migrate --to 5: $(cat "$T/m0")"
 lite "INSERT INTO samples VALUES $rows;
       INSERT INTO score_history (agent_id, ts, score) VALUES ('a1', $new, 80);" ||
@@ -40,15 +44,12 @@ tap_like "SQLite: sweep --retention" "$out" 'retention: 0 partitions dropped, 2 
 tap_is "SQLite: old samples gone, new ones kept" \
 	"$(lite 'SELECT GROUP_CONCAT(value) FROM (SELECT value FROM samples ORDER BY value)')" "30.0,40.0"
 tap_is "SQLite: the old ones rolled up by hour" \
-	"$(lite "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" \
+	"$(lite "$(rolled a1)")" \
 	"$old_hour|2|30.0|10.0|20.0"
 tap_is "SQLite: a sample past keep_samples_days (3 days old) rolled up by hour" \
-	"$(lite "SELECT hour, n, vsum FROM rollups WHERE agent_id = 'a4'")" "$mid_hour|1|5.0"
+	"$(lite "SELECT hour, n, vsum FROM ($(rolled a4))")" "$mid_hour|1|5.0"
 tap_is "SQLite: score history kept" "$(lite 'SELECT COUNT(*) FROM score_history')" 1
-# migration 11: rollups WITHOUT ROWID, every row kept
-before=$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')
-$COLLECTOR --store "sqlite://$db" migrate >"$T/m2" 2>&1
-tap_is "SQLite: migrate to the latest, rollups kept" "$?:$(lite 'SELECT agent_id, hour, n, vsum FROM rollups ORDER BY 1, 2')" "0:$before"
+# migrations 11 and 12 (the sweep ran them): rollups WITHOUT ROWID
 tap_like "SQLite: rollups are WITHOUT ROWID" \
 	"$(lite "SELECT sql FROM sqlite_master WHERE name = 'rollups'")" 'WITHOUT ROWID$'
 
@@ -82,12 +83,12 @@ tap_is "PostgreSQL: the old day's partition is gone, the new day's kept" \
 tap_is "PostgreSQL: new samples intact" \
 	"$(pq 'SELECT string_agg(value::text, $$,$$ ORDER BY value) FROM samples')" "30,40"
 tap_is "PostgreSQL: the old ones rolled up by hour; the 1970 rollup gone" \
-	"$(pq "SELECT hour, n, vsum, vmin, vmax FROM rollups WHERE agent_id = 'a1'")" "$old_hour|2|30|10|20"
+	"$(pq "$(rolled a1)")" "$old_hour|2|30|10|20"
 tap_is "PostgreSQL: the partition of 3 days ago (past keep_samples_days) rolled up and dropped" \
-	"$(pq "SELECT to_regclass('samples_p$mid_day') IS NULL, (SELECT hour || ':' || n || ':' || vsum FROM rollups WHERE agent_id = 'a4')")" \
+	"$(pq "SELECT to_regclass('samples_p$mid_day') IS NULL, (SELECT hour || ':' || n || ':' || vsum FROM ($(rolled a4)) r)")" \
 	"t|$mid_hour:1:5"
 tap_is "PostgreSQL: score history kept" "$(pq 'SELECT COUNT(*) FROM score_history')" 1
 # ingest after the migration: a sample lands in today's partition
 tap_is "PostgreSQL: a new sample goes to today's partition" \
-	"$(pq "INSERT INTO samples VALUES ('a3', 's', $now, 1); SELECT COUNT(*) FROM samples_p$(date -u -d "@$now" +%Y%m%d)")" 1
+	"$(pq "INSERT INTO samples VALUES (424242, $now, 1); SELECT COUNT(*) FROM samples_p$(date -u -d "@$now" +%Y%m%d)")" 1
 tap_done

@@ -39,6 +39,13 @@ for i in range(N):
     n = len(custs)  # the whole fleet's row, as the maintenance thread writes it
     c.execute("INSERT OR REPLACE INTO fleet_history VALUES (?,?,?,?,?,?,?,?)",
               ("*", ts, 70 + i % 5, 2 * n, (1 + i % 2) * n, 0, 0, 0))
+def series_id(name):
+    """The id of the host's series (history is keyed by it: migration 12)."""
+    c.execute("INSERT OR IGNORE INTO series (agent_id, name) VALUES (?,?)", (agent, name))
+    return c.execute("SELECT id FROM series WHERE agent_id = ? AND name = ?",
+                     (agent, name)).fetchone()[0]
+
+
 M = 336
 for i in range(M):
     ts = hour - (M - 1 - i) * 3600
@@ -46,10 +53,10 @@ for i in range(M):
                       ("index_fragmentation:odoo/public.sale_order_line_order_id_idx", 20 + i / 10),
                       ("log_errors:odoo", i % 5),
                       ("security_updates:host", 3 + i // 100)):
-        c.execute("INSERT OR REPLACE INTO samples VALUES (?,?,?,?)", (agent, series, ts, v))
+        c.execute("INSERT OR REPLACE INTO samples VALUES (?,?,?)", (series_id(series), ts, v))
 for d in range(15, 31):
     for h in range(24):
         ts = hour - d * 86400 + h * 3600
-        c.execute("INSERT OR REPLACE INTO rollups VALUES (?,?,?,?,?,?,?)",
-                  (agent, "disk_usage:/", ts - ts % 3600, 6, 300.0, 49.0, 51.0))
+        c.execute("INSERT OR REPLACE INTO rollups VALUES (?,?,?,?,?,?)",
+                  (series_id("disk_usage:/"), ts - ts % 3600, 6, 300.0, 49.0, 51.0))
 c.commit()

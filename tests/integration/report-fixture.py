@@ -175,8 +175,11 @@ for i in range(N):
             (DB_ID, "index_fragmentation:odoo/public.stock_move_product_id_idx", 30 + 6 * f),
             (DB_ID, "security_updates:erp-db-01", 4 if t >= ts(2026, 11, 18) else 0),
             (APP_ID, "log_errors:odoo", 0.5 + (i % 7) * 0.3)]
-    for aid, series, v in rows:
-        c.execute("INSERT INTO samples VALUES (?,?,?,?)", (aid, series, t, round(v, 3)))
+    for aid, series, v in rows:  # (keyed by the series' id: migration 12)
+        c.execute("INSERT INTO series (agent_id, name) VALUES (?,?) ON CONFLICT DO NOTHING",
+                  (aid, series))
+        c.execute("INSERT INTO samples VALUES ((SELECT id FROM series WHERE agent_id = ? AND"
+                  " name = ?),?,?)", (aid, series, t, round(v, 3)))
 
 def incident(id_, aid, rule, obj, sev, state, opened, responded=None, resolved=None,
              before=None, after=None, close_reason=None, closed=None):

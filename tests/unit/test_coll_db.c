@@ -229,12 +229,11 @@ static void test_reconnect(void **state)
 }
 
 #define ADD_SAMPLE                                                                                 \
-	"INSERT INTO samples (agent_id, series, ts, value) VALUES (?, ?, ?, ?)"                    \
-	" ON CONFLICT (agent_id, series, ts) DO UPDATE SET value = excluded.value"
+	"INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"                              \
+	" ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
 #define READ_SAMPLES                                                                               \
-	"SELECT COUNT(*), CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM samples WHERE agent_id = "  \
-	"? AND ts >= CAST(? "                                                                      \
-	"AS BIGINT) AND ts < CAST(? AS BIGINT)"
+	"SELECT COUNT(*), CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM samples WHERE series_id ="  \
+	" CAST(? AS BIGINT) AND ts >= CAST(? AS BIGINT) AND ts < CAST(? AS BIGINT)"
 
 /* Cached statements run past the custom plans of their first executions
  * (PostgreSQL then plans them once, generically): a row still lands in its
@@ -257,15 +256,15 @@ static void test_partitions_generic(void **state)
 	for (int k = 0; k < 4; k++)
 		for (int j = 0; j <= k; j++) {
 			int64_t ts = now - day + k * day + j * 600;
-			assert_int_equal(COLL_Q(s, ADD_SAMPLE, NULL, "a1", "load", coll_i2s(ts).s,
-						coll_i2s(j + 1).s),
-					 0);
+			assert_int_equal(
+				COLL_Q(s, ADD_SAMPLE, NULL, "7", coll_i2s(ts).s, coll_i2s(j + 1).s),
+				0);
 		}
 	for (int i = 0; i < 3; i++)
 		for (int k = 0; k < 4; k++) {
 			int64_t from = now - day + k * day;
 			struct coll_db_res res;
-			assert_int_equal(COLL_Q(s, READ_SAMPLES, &res, "a1", coll_i2s(from).s,
+			assert_int_equal(COLL_Q(s, READ_SAMPLES, &res, "7", coll_i2s(from).s,
 						coll_i2s(from + day).s),
 					 0);
 			assert_int_equal(coll_s2i(coll_db_val(&res, 0, 0)), k + 1);

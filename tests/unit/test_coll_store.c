@@ -994,19 +994,115 @@ static void test_retention(void **state)
 
 	/* many chunks: 12000 old samples, 7000 of them sharing one timestamp */
 	assert_int_equal(coll_db_exec(s->db, "DELETE FROM rollups"), 0);
-	char sql[512];
+	char sql[768];
 	int64_t base = now_s() - 40 * 86400;
+	/* (series s1 .. s12000 of agent 'a', samples keyed by their ids) */
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO samples (agent_id, series, ts, value)"
+		 "INSERT INTO series (agent_id, name)"
 		 " WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE"
-		 " x < 12000) SELECT 'a', 's' || CAST(x AS TEXT), CASE WHEN x <= 7000"
-		 " THEN %lld ELSE %lld + x END, 1.5 FROM c",
+		 " x < 12000) SELECT 'a', 's' || CAST(x AS TEXT) FROM c;"
+		 "INSERT INTO samples (series_id, ts, value) SELECT id, CASE WHEN"
+		 " CAST(substr(name, 2) AS INTEGER) <= 7000 THEN %lld ELSE %lld +"
+		 " CAST(substr(name, 2) AS INTEGER) END, 1.5 FROM series WHERE agent_id = 'a'",
 		 (long long)base, (long long)base);
 	assert_int_equal(coll_db_exec(s->db, sql), 0);
 	int64_t recent = count(s, "SELECT COUNT(*) FROM samples") - 12000;
 	assert_int_equal(coll_store_retention(s, now_s(), keep, 400 * 86400), 0);
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), recent);
 	assert_int_equal(count(s, "SELECT SUM(n) FROM rollups"), 12000);
+}
+
+/* The values of the host's chart of series name (one point per sample:
+ * step 600 from t0), as "v,v,...". */
+static void chart(struct coll_store *s, const char *aid, const char *name, int64_t t0, char *out,
+		  size_t len)
+{
+	struct coll_scope all = {.customer_id = NULL};
+	const char *names[] = {name};
+	struct coll_series_query q = {t0 - 7200, t0 + 3600, 600, names, 1};
+	json_t *ret = NULL, *v;
+	size_t i, at = 0;
+	assert_int_equal(coll_store_host_series(s, &all, aid, &q, &ret), 0);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(json_array_get(json_object_get(ret, "series"), 0), "v"),
+			   i, v)
+	{
+		at += (size_t)snprintf(out + at, len - at, "%s%g", i ? "," : "",
+				       json_number_value(v));
+		assert_true(at < len);
+	}
+	json_decref(ret);
+}
+
+/* Samples keyed by series id (migration 12): the write path makes each
+ * (agent, name) series once, also 17 new ones in one report and the same
+ * name on two hosts; a sample again at its time replaces the value; the
+ * chart reads raw samples and hourly rollups by the host's series; the
+ * host's names are the series that have history. */
+static void test_samples_series(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a1[COLL_ID_SIZE], a2[COLL_ID_SIZE], got[256], sql[512];
+	struct ep_keypair kp;
+	make_agent(s, "Acme", cid, a1, &kp);
+	make_agent(s, "Acme", cid, a2, &kp);
+	int64_t t0 = now_s() - now_s() % 3600;
+	const char *two[] = {"disk_usage:/", "index_fragmentation:db/public.\"x\" 引号"};
+	const double v1[] = {10, 20}, v2[] = {12, 22}, v3[] = {14}, v9[] = {99};
+	assert_int_equal(coll_store_samples_add(s, a1, t0, two, v1, 2), 0);
+	assert_int_equal(coll_store_samples_add(s, a1, t0 + 600, two, v2, 2), 0);
+	assert_int_equal(coll_store_samples_add(s, a1, t0 + 600, two, v3, 1), 0); /* replaced */
+	assert_int_equal(coll_store_samples_add(s, a2, t0, two, v9, 1), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM series"), 3);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), 5);
+
+	const char *many[17];
+	char names[17][16];
+	double vals[17];
+	for (int i = 0; i < 17; i++) {
+		snprintf(names[i], sizeof(names[i]), "log_errors:s%02d", i);
+		many[i] = names[i];
+		vals[i] = i;
+	}
+	assert_int_equal(coll_store_samples_add(s, a1, t0 + 1200, many, vals, 17), 0);
+	assert_int_equal(coll_store_samples_add(s, a1, t0 + 1800, many, vals, 17), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM series"), 20);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), 5 + 34);
+	assert_int_equal(count(s, "SELECT COUNT(DISTINCT agent_id || name) FROM series"), 20);
+
+	/* an hour before: a rollup of 2 samples, mean 5 */
+	snprintf(
+		sql, sizeof(sql),
+		"INSERT INTO rollups (series_id, hour, n, vsum, vmin, vmax) SELECT id, %lld, 2, 10,"
+		" 4, 6 FROM series WHERE agent_id = '%s' AND name = 'disk_usage:/'",
+		(long long)(t0 - 3600), a1);
+	assert_int_equal(coll_db_exec(s->db, sql), 0);
+	chart(s, a1, "disk_usage:/", t0, got, sizeof(got));
+	assert_string_equal(got, "5,10,14");
+	chart(s, a2, "disk_usage:/", t0, got, sizeof(got));
+	assert_string_equal(got, "99");
+	chart(s, a1, two[1], t0, got, sizeof(got));
+	assert_string_equal(got, "20,22");
+	chart(s, a1, "log_errors:s16", t0, got, sizeof(got));
+	assert_string_equal(got, "16,16");
+
+	/* the names: the score's, then the series with history (a2: one) */
+	struct coll_scope all = {.customer_id = NULL};
+	struct coll_series_query q = {t0 - 3600, t0 + 3600, 600, NULL, 0};
+	json_t *ret = NULL;
+	assert_int_equal(coll_store_host_series(s, &all, a2, &q, &ret), 0);
+	json_t *list = json_object_get(ret, "names");
+	assert_int_equal(json_array_size(list), 6 + 1);
+	assert_string_equal(json_string_value(json_array_get(list, 6)), "disk_usage:/");
+	json_decref(ret);
+	assert_int_equal(coll_store_host_series(s, &all, a1, &q, &ret), 0);
+	assert_int_equal(json_array_size(json_object_get(ret, "names")), 6 + 19);
+	json_decref(ret);
+	/* a series whose rows are gone is no name of the host's */
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM samples"), 0);
+	assert_int_equal(coll_store_host_series(s, &all, a2, &q, &ret), 0);
+	assert_int_equal(json_array_size(json_object_get(ret, "names")), 6);
+	json_decref(ret);
 }
 
 /* ---- raw report bodies (store/codec.h, coll_store_reports_retention) ------------- */
@@ -1042,18 +1138,20 @@ static double frag_forecast(struct coll_store *s, const char *aid, int64_t now, 
 static void test_forecast_rollups(void **state)
 {
 	struct coll_store *s = *state;
-	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE], sql[768];
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE], sql[1024];
 	struct ep_keypair kp;
 	struct coll_analysis an = {
 		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
 	int64_t now = now_s() - now_s() % 600, t0 = now - 30 * DAY, n_used = 0;
 	make_agent(s, "Acme", cid, aid, &kp);
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO samples (agent_id, series, ts, value)"
+		 "INSERT INTO series (agent_id, name) VALUES ('%s',"
+		 " 'index_fragmentation:odoo/public.x_idx');"
+		 "INSERT INTO samples (series_id, ts, value)"
 		 " WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
-		 " x < 4319) SELECT '%s', 'index_fragmentation:odoo/public.x_idx',"
+		 " x < 4319) SELECT (SELECT id FROM series WHERE agent_id = '%s'),"
 		 " %lld + 600 * x, 10 + 0.5 * (600 * x) / 86400.0 FROM c",
-		 aid, (long long)t0);
+		 aid, aid, (long long)t0);
 	assert_int_equal(coll_db_exec(s->db, sql), 0);
 
 	json_t *r = report(aid, 1, frag("odoo/public.x_idx", 25), "erp01");
@@ -1390,6 +1488,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forecast_rollups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_samples_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
