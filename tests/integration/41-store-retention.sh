@@ -12,7 +12,10 @@
 . "$(dirname "$0")/lib.sh"
 
 now=$(date +%s)
+# 40 days old, ten minutes into its hour: the two samples a minute apart
+# fall into one hour whatever the time of the run (at xx:59 they did not)
 old=$((now - 40 * 86400))
+old=$((old - old % 3600 + 600))
 new=$((now - 86400))
 mid=$((now - 3 * 86400))
 mid_day=$(date -u -d "@$mid" +%Y%m%d)
