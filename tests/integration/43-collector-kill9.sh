@@ -15,7 +15,7 @@
 ENROLL=("enroll_burst = 100" "enroll_per_minute = 1000")
 coll_start k9 "${ENROLL[@]}" || bail "collector did not start"
 DB=$T/k9.db
-AGENTS=6 PER=120
+AGENTS=6 PER=80
 for ((a = 0; a < AGENTS; a++)); do
 	id=$(coll_enroll Kill "$T/key$a" "erp$a") || bail "enrollment $a failed"
 	[ -n "$id" ] || bail "enrollment $a: no agent id"
