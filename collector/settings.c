@@ -26,6 +26,9 @@ const struct ep_option coll_server_options[] = {
 	{"request_deadline", EP_OPT_DURATION, "60s", 1, 3600,
 	 "total time one request may take, however slowly its bytes trickle in"},
 	{"threads", EP_OPT_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)"},
+	{"ingest_threads", EP_OPT_INT, "0", 0, 256,
+	 "threads that check the signature of report bodies and parse them (0 = number of "
+	 "CPUs)"},
 	{"memory_limit_kb", EP_OPT_INT, "64", 16, 4096,
 	 "per-connection memory for headers and buffers"},
 	{"enroll_per_minute", EP_OPT_INT, "30", 1, 100000,
@@ -71,6 +74,9 @@ const struct ep_option coll_store_options[] = {
 	{"pool", EP_OPT_INT, "4", 1, 64, "store connections for request handlers"},
 	{"writers", EP_OPT_INT, "0", 0, 32,
 	 "ingest transactions in parallel (0 = 1 for SQLite, 4 for PostgreSQL)"},
+	{"pipeline_commits", EP_OPT_BOOL, "yes", 0, 0,
+	 "SQLite: the next ingest transaction runs while another thread syncs the last "
+	 "one's WAL to disk (reports are acknowledged after that sync either way)"},
 	{"sample_interval", EP_OPT_DURATION, "10m", 0, 86400,
 	 "at most one history sample per series per this (forecast input)"},
 	{NULL, 0, NULL, 0, 0, NULL},
@@ -315,6 +321,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(get_str(sv, so, "tls_ciphers", &s.tls_ciphers, err, errlen));
 	TRY(get_str(sv, so, "metrics_token", &s.metrics_token, err, errlen));
 	TRY(ep_config_get_int(sv, so, "batch_max", &s.batch_max, err, errlen));
+	TRY(ep_config_get_int(sv, so, "ingest_threads", &s.ingest_threads, err, errlen));
 	TRY(ep_config_get_duration(sv, so, "agent_interval", &s.agent_interval_s, err, errlen));
 	TRY(get_str(sv, so, "log_level", &s.log_level, err, errlen));
 
@@ -331,6 +338,7 @@ int coll_settings_load(const char *path, struct coll_settings *ret, char *err, s
 	TRY(ep_config_get_int(st, to, "pool", &s.pool_size, err, errlen));
 	TRY(ep_config_get_duration(st, to, "sample_interval", &s.sample_interval_s, err, errlen));
 	TRY(ep_config_get_int(st, to, "writers", &s.writers, err, errlen));
+	TRY(ep_config_get_bool(st, to, "pipeline_commits", &s.pipeline_commits, err, errlen));
 
 	TRY(get_str(al, ao, "webhook_url", &s.webhook_url, err, errlen));
 	TRY(get_str(al, ao, "webhook_format", &s.webhook_format, err, errlen));

@@ -42,6 +42,7 @@ struct coll_settings {
 	char *tls_ciphers;          /* a GnuTLS priority string replacing ours */
 	char *metrics_token;        /* GET /metrics needs "Authorization: Bearer" it */
 	int64_t batch_max;
+	int64_t ingest_threads; /* checkers: signature and parse (0 = CPUs) */
 	int64_t agent_interval_s;
 	char *log_level;
 	/* [store] */
@@ -53,6 +54,7 @@ struct coll_settings {
 	int64_t pool_size;
 	int64_t sample_interval_s;
 	int64_t writers;
+	bool pipeline_commits; /* SQLite: WAL synced by the syncer thread (api_reports.c) */
 	/* [alerts] */
 	char *webhook_url, *webhook_format;
 	char *language; /* [alerts] language of the notices: "en" | "zh-CN" */

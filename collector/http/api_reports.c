@@ -1,8 +1,11 @@
-/* POST /api/v1/reports (docs/collector.md, "Ingest"): a signed report is
- * checked on the request thread, queued, and its connection suspended; the
- * batcher threads (one per writer connection) store up to batch_max reports
- * per transaction (group commit) and resume the connections with their
- * answers, so nothing is acknowledged before it is committed. */
+/* POST /api/v1/reports (docs/collector.md, "Ingest"): a report's connection
+ * is suspended once its body is in; a checker thread verifies, parses and
+ * queues it; the batcher threads (one per writer connection) store up to
+ * batch_max reports per transaction (group commit) and resume the
+ * connections with their answers, so nothing is acknowledged before it is
+ * committed. SQLite with pipeline_commits: the batcher hands the committed
+ * batch to the syncer, which answers it once the WAL is synced, while the
+ * batcher runs the next one (nothing is acknowledged before it is on disk). */
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -158,44 +161,89 @@ int coll_api_reports_admit(struct req *rq, enum MHD_Result *ret)
 	return 0;
 }
 
+/* The check's verdict on a report that was not queued (api: resumed by its
+ * checker). */
+static enum MHD_Result answer_check(struct req *rq)
+{
+	struct MHD_Connection *c = rq->conn;
+	const char *err = rq->check_err ? rq->check_err : "invalid report";
+	switch (rq->chk) {
+	case COLL_CHECK_UNAUTHORIZED:
+		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
+		return coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
+	case COLL_CHECK_TOO_LARGE:
+		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
+		return coll_http_error(c, 413, "too_large", err);
+	case COLL_CHECK_BAD_REQUEST:
+		coll_metrics_reject(COLL_REJECT_BAD_REQUEST);
+		return coll_http_error(c, 400, "bad_request", err);
+	case COLL_CHECK_OK: /* checked, but the queue was full or closing */
+		break;
+	}
+	coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+	return coll_http_unavailable(c);
+}
+
 enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 {
 	(void)url;
 	struct coll_server *srv = rq->srv;
 	struct MHD_Connection *c = rq->conn;
-	char err[512];
 
-	if (rq->queued) /* resumed by the batcher */
+	if (rq->queued) /* resumed by the batcher or the syncer */
 		return answer_ingest(rq);
+	if (rq->checked) /* resumed by its checker, not queued */
+		return answer_check(rq);
 	if (rq->too_large) {
 		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
 		return coll_http_error(c, 413, "too_large", "report body too large");
 	}
 	if (!rq->agent_known) /* admitted before the body, always */
 		return coll_http_error(c, 500, "internal", "report not admitted");
-	const char *agent_id = rq->agent.id;
-	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Signature");
-	struct coll_agent agent = rq->agent;
+	/* the signature check and the parse run on the checker threads: this
+	 * thread serves the other connections meanwhile, and the work is shared
+	 * evenly whichever thread libmicrohttpd gave the connection to */
+	rq->sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Erpulse-Signature");
+	pthread_mutex_lock(&srv->cklock);
+	if (srv->ckstop) {
+		pthread_mutex_unlock(&srv->cklock);
+		coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
+		return coll_http_unavailable(c);
+	}
+	/* suspended before it is handed over, so that the checker's or the
+	 * batcher's resume always finds it suspended */
+	MHD_suspend_connection(c);
+	rq->next = NULL;
+	if (srv->cktail)
+		srv->cktail->next = rq;
+	else
+		srv->ckhead = rq;
+	srv->cktail = rq;
+	pthread_cond_signal(&srv->ckcond);
+	pthread_mutex_unlock(&srv->cklock);
+	return MHD_YES;
+}
+
+/* A checker's work on one suspended report: signature, parse, findings text
+ * and compression, then the batcher's queue; or its verdict and a resume. */
+static void check_one(struct coll_server *srv, struct req *rq)
+{
+	char err[512];
+	struct coll_agent *agent = &rq->agent;
 	int64_t seq = 0;
 	json_t *report = NULL;
 	const char *body = rq->body.data ? rq->body.data : "";
-	enum coll_check chk = coll_ingest_check(agent.public_key, agent_id, sig, body, rq->body.len,
-						(size_t)srv->cfg->max_body_bytes, &report, &seq,
-						err, sizeof(err));
-	if (chk == COLL_CHECK_UNAUTHORIZED) {
-		coll_metrics_reject(COLL_REJECT_UNAUTHORIZED);
-		return coll_http_error(c, 401, "unauthorized", "unknown agent or bad signature");
+	rq->chk = coll_ingest_check(agent->public_key, agent->id, rq->sig, body, rq->body.len,
+				    (size_t)srv->cfg->max_body_bytes, &report, &seq, err,
+				    sizeof(err));
+	if (rq->chk != COLL_CHECK_OK) {
+		rq->check_err = strdup(err);
+		rq->checked = true;
+		MHD_resume_connection(rq->conn);
+		return;
 	}
-	if (chk == COLL_CHECK_TOO_LARGE) {
-		coll_metrics_reject(COLL_REJECT_TOO_LARGE);
-		return coll_http_error(c, 413, "too_large", err);
-	}
-	if (chk != COLL_CHECK_OK) {
-		coll_metrics_reject(COLL_REJECT_BAD_REQUEST);
-		return coll_http_error(c, 400, "bad_request", err);
-	}
-	/* rendered here, on the request threads, rather than by the batcher
-	 * under the write lock (NULL: the store renders it) */
+	/* rendered here rather than by the batcher under the write lock
+	 * (NULL: the store renders it) */
 	rq->findings = coll_store_findings_json(report);
 	size_t stored_len = 0;
 	if (coll_codec_compress(body, rq->body.len, &rq->stored, &stored_len) < 0)
@@ -204,15 +252,16 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 	if (srv->qlen >= QUEUE_MAX || srv->stop) {
 		pthread_mutex_unlock(&srv->qlock);
 		json_decref(report);
-		coll_metrics_reject(COLL_REJECT_UNAVAILABLE);
-		return coll_http_unavailable(c);
+		rq->checked = true; /* chk is OK: answered 503 */
+		MHD_resume_connection(rq->conn);
+		return;
 	}
 	rq->report = report;
 	rq->item = (struct coll_ingest){
 		.findings_json = rq->findings,
 		.stored = rq->stored,
 		.stored_len = stored_len,
-		.agent = agent,
+		.agent = *agent,
 		.report = report,
 		.body = body,
 		.len = rq->body.len,
@@ -220,9 +269,6 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		.received_at = ep_wall_ms() / 1000,
 	};
 	rq->queued = true;
-	/* suspended before it is queued, so the batcher's resume always
-	 * finds it suspended */
-	MHD_suspend_connection(c);
 	rq->next = NULL;
 	if (srv->qtail)
 		srv->qtail->next = rq;
@@ -232,10 +278,94 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 	srv->qlen++;
 	pthread_cond_signal(&srv->qcond);
 	pthread_mutex_unlock(&srv->qlock);
-	return MHD_YES;
+}
+
+void *coll_http_checker(void *arg)
+{
+	struct coll_server *srv = arg;
+	for (;;) {
+		pthread_mutex_lock(&srv->cklock);
+		while (!srv->ckhead && !srv->ckstop)
+			pthread_cond_wait(&srv->ckcond, &srv->cklock);
+		struct req *rq = srv->ckhead;
+		if (rq) {
+			srv->ckhead = rq->next;
+			if (!srv->ckhead)
+				srv->cktail = NULL;
+		}
+		pthread_mutex_unlock(&srv->cklock);
+		if (!rq) /* stopping, and nothing is left */
+			break;
+		check_one(srv, rq);
+	}
+	return NULL;
 }
 
 /* ---- threads ---------------------------------------------------------------------------- */
+
+/* A batch's outcome for /healthz and the log: one warning per outage, and
+ * one line when it ends, rather than one per failed batch. */
+static void note_outcome(struct coll_server *srv, int r, const char *why)
+{
+	atomic_store(&srv->last_commit, r < 0 ? r : 0);
+	if (r < 0 && atomic_fetch_add(&srv->outage_batches, 1) == 0)
+		ep_log_warning("ingest: reports are not being stored: %s (further "
+			       "failures are counted until it recovers)",
+			       why);
+	if (r == 0) {
+		uint64_t failed = atomic_exchange(&srv->outage_batches, 0);
+		if (failed)
+			ep_log_notice("ingest: reports are stored again (%llu batches "
+				      "failed meanwhile)",
+				      (unsigned long long)failed);
+	}
+}
+
+/* Answers the requests of list (chained by next): their results are set. */
+static void resume_all(struct req *list)
+{
+	while (list) {
+		struct req *rq = list;
+		list = rq->next;
+		atomic_store(&rq->done, true);
+		MHD_resume_connection(rq->conn);
+	}
+}
+
+void *coll_http_syncer(void *arg)
+{
+	struct coll_server *srv = arg;
+	for (;;) {
+		pthread_mutex_lock(&srv->slock);
+		while (!srv->shead && !srv->sstop)
+			pthread_cond_wait(&srv->scond, &srv->slock);
+		/* every batch on the list has committed: one sync covers them all */
+		struct req *list = srv->shead;
+		bool kick = srv->skick, stop = srv->sstop;
+		srv->shead = srv->stail = NULL;
+		srv->skick = false;
+		pthread_mutex_unlock(&srv->slock);
+		if (!list && stop)
+			break;
+		int r = coll_db_sync_wal(srv->wal);
+		if (r < 0) {
+			/* committed but perhaps not on disk: not acknowledged (the agent
+			 * sends it again and is told it is a duplicate) */
+			char why[300];
+			snprintf(why, sizeof(why), "syncing %s: %s", srv->wal, strerror(-r));
+			for (struct req *rq = list; rq; rq = rq->next) {
+				rq->item.result = COLL_INGEST_FAILED;
+				rq->item.error = r;
+			}
+			note_outcome(srv, r, why);
+		} else
+			note_outcome(srv, 0, NULL);
+		resume_all(list);
+		if (r == 0 && kick)
+			coll_outbox_kick(srv->outbox);
+	}
+	return NULL;
+}
 
 void *coll_http_batcher(void *arg)
 {
@@ -284,30 +414,32 @@ void *coll_http_batcher(void *arg)
 		}
 		coll_metrics_observe(COLL_HIST_STORE, ep_mono_ms() - t0);
 		coll_metrics_batch(n);
-		/* one warning per outage, and one line when it ends, rather than
-		 * one per failed batch */
-		atomic_store(&srv->last_commit, r < 0 ? r : 0);
-		if (r < 0 && atomic_fetch_add(&srv->outage_batches, 1) == 0)
-			ep_log_warning("ingest: reports are not being stored: %s (further "
-				       "failures are counted until it recovers)",
-				       w->err);
-		if (r == 0) {
-			uint64_t failed = atomic_exchange(&srv->outage_batches, 0);
-			if (failed)
-				ep_log_notice("ingest: reports are stored again (%llu batches "
-					      "failed meanwhile)",
-					      (unsigned long long)failed);
-		}
 		for (size_t i = 0; i < n; i++) {
 			if (items[i]->result == COLL_INGEST_FAILED && r == 0 &&
 			    items[i]->error != -EPERM)
 				ep_log_warning("ingest: report %s/%lld not stored: %s",
 					       items[i]->agent.id, (long long)items[i]->seq,
 					       strerror(-items[i]->error));
-			atomic_store(&batch[i]->done, true);
-			MHD_resume_connection(batch[i]->conn);
+			batch[i]->next = i + 1 < n ? batch[i + 1] : NULL;
 		}
-		if (r == 0 && w->outbox_added != added)
+		bool kick = r == 0 && w->outbox_added != added;
+		if (r == 0 && srv->wal) {
+			/* committed, not yet on disk: answered by the syncer once it
+			 * is, while this thread goes on with the next batch */
+			pthread_mutex_lock(&srv->slock);
+			if (srv->stail)
+				srv->stail->next = batch[0];
+			else
+				srv->shead = batch[0];
+			srv->stail = batch[n - 1];
+			srv->skick = srv->skick || kick;
+			pthread_cond_signal(&srv->scond);
+			pthread_mutex_unlock(&srv->slock);
+			continue;
+		}
+		note_outcome(srv, r, w->err);
+		resume_all(batch[0]);
+		if (kick)
 			coll_outbox_kick(srv->outbox);
 	}
 	free(batch);

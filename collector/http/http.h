@@ -18,6 +18,7 @@
 
 #include "collector/analysis/analysis.h"
 #include "collector/http/ratelimit.h"
+#include "collector/ingest.h"
 #include "collector/http/server.h"
 #include "collector/store/store.h"
 #include "erpulse/util.h"
@@ -73,7 +74,12 @@ struct req {
 	bool agent_known;
 	struct coll_agent agent;
 	size_t agent_slot; /* 1 + the slot of agent_bodies taken, 0: none */
-	/* ingest */
+	/* ingest: handed to a checker (sig: the header's value), then queued
+	 * for the batcher, or checked and answered with the verdict chk */
+	const char *sig;
+	bool checked;
+	enum coll_check chk;
+	char *check_err;
 	bool queued;
 	_Atomic bool done;
 	struct coll_ingest item;
@@ -148,6 +154,26 @@ struct coll_server {
 	 * /healthz; failed batches of the current outage, for the log */
 	_Atomic int last_commit;
 	_Atomic uint64_t outage_batches;
+	/* checkers: the signature check, parse and compression of report
+	 * bodies, off libmicrohttpd's threads (their queue: ck*, under cklock) */
+	pthread_t *checkers;
+	size_t n_checkers;
+	pthread_mutex_t cklock;
+	pthread_cond_t ckcond;
+	struct req *ckhead, *cktail;
+	bool ckstop; /* under cklock: refuse new reports, drain and exit */
+	/* SQLite with [store] pipeline_commits: committed batches wait on the
+	 * sync list (chained by next) until the syncer thread's fdatasync of
+	 * the WAL returns, then are answered; the batcher meanwhile runs the
+	 * next batch (api_reports.c) */
+	char *wal; /* the WAL's path; NULL: a commit is durable on return */
+	pthread_t syncer;
+	bool has_syncer;
+	pthread_mutex_t slock;
+	pthread_cond_t scond;
+	struct req *shead, *stail;
+	bool sstop; /* under slock: the batchers are gone, drain and exit */
+	bool skick; /* under slock: a batch on the list added notices */
 };
 
 /* ---- answers (respond.c) ----------------------------------------------- */
@@ -271,6 +297,11 @@ struct batcher_arg {
 /* One batcher per writer connection (api_reports.c); arg: a malloc'd
  * struct batcher_arg, freed by the thread. */
 void *coll_http_batcher(void *arg);
+/* A checker (api_reports.c), [server] ingest_threads of them; arg: the
+ * server. */
+void *coll_http_checker(void *arg);
+/* The syncer (api_reports.c), when srv->wal is set; arg: the server. */
+void *coll_http_syncer(void *arg);
 /* Cuts connections over the total request deadline, or without complete
  * request headers past the header deadline (server.c; maint.c calls it). */
 void coll_http_reap(struct coll_server *srv);

@@ -334,6 +334,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq->agent_slot)
 		atomic_fetch_sub(&srv->agent_bodies[rq->agent_slot - 1], 1);
 	json_decref(rq->report);
+	free(rq->check_err);
 	free(rq->findings);
 	free(rq->stored);
 	ep_buf_free(&rq->body);
@@ -408,6 +409,33 @@ static int read_pem(const char *path, char **ret, char *err, size_t errlen)
 	return r;
 }
 
+/* Before the batchers are stopped: the checkers refuse new reports, hand
+ * what they hold to the batchers' queue (or answer it) and exit. */
+static void stop_checkers(struct coll_server *srv)
+{
+	pthread_mutex_lock(&srv->cklock);
+	srv->ckstop = true;
+	pthread_cond_broadcast(&srv->ckcond);
+	pthread_mutex_unlock(&srv->cklock);
+	for (size_t i = 0; i < srv->n_checkers; i++)
+		pthread_join(srv->checkers[i], NULL);
+	srv->n_checkers = 0;
+}
+
+/* Once the batchers are joined: the syncer answers what they handed it and
+ * exits. */
+static void stop_syncer(struct coll_server *srv)
+{
+	if (!srv->has_syncer)
+		return;
+	pthread_mutex_lock(&srv->slock);
+	srv->sstop = true;
+	pthread_cond_signal(&srv->scond);
+	pthread_mutex_unlock(&srv->slock);
+	pthread_join(srv->syncer, NULL);
+	srv->has_syncer = false;
+}
+
 int coll_server_port(const struct coll_server *srv)
 {
 	return srv->port;
@@ -429,6 +457,10 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	pthread_mutex_init(&srv->alock, NULL);
 	pthread_mutex_init(&srv->pool.lock, NULL);
 	pthread_cond_init(&srv->pool.cond, NULL);
+	pthread_mutex_init(&srv->slock, NULL);
+	pthread_cond_init(&srv->scond, NULL);
+	pthread_mutex_init(&srv->cklock, NULL);
+	pthread_cond_init(&srv->ckcond, NULL);
 
 	if (cfg->tls) {
 		if (!cfg->tls_cert || !cfg->tls_key) {
@@ -509,10 +541,32 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			goto fail;
 		/* SQLite: the maintenance thread checkpoints the WAL */
 		coll_db_tune_writer(srv->writers[i]->db);
+		if (!cfg->pipeline_commits)
+			continue;
+		/* SQLite: the syncer makes the commits durable (one WAL for all) */
+		char *wal = NULL;
+		r = coll_db_defer_sync(srv->writers[i]->db, &wal);
+		if (r < 0 && r != -ENOTSUP) {
+			snprintf(err, errlen, "setting up the ingest connection: %s",
+				 coll_db_error(srv->writers[i]->db));
+			goto fail;
+		}
+		if (!srv->wal)
+			srv->wal = wal;
+		else
+			free(wal);
 	}
 	r = coll_outbox_start(&oc, &srv->outbox, err, errlen);
 	if (r < 0)
 		goto fail;
+	if (srv->wal) {
+		r = -pthread_create(&srv->syncer, NULL, coll_http_syncer, srv);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start the syncer: %s", strerror(-r));
+			goto fail_batcher;
+		}
+		srv->has_syncer = true;
+	}
 	for (size_t i = 0; i < srv->n_writers; i++) {
 		struct batcher_arg *ba = malloc(sizeof(*ba));
 		r = ba ? 0 : -ENOMEM;
@@ -528,6 +582,22 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			goto fail_batcher;
 		}
 		srv->n_batchers++;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nck = cfg->ingest_threads > 0 ? (size_t)cfg->ingest_threads
+					     : (size_t)(ncpu > 0 ? ncpu : 2);
+	srv->checkers = calloc(nck, sizeof(*srv->checkers));
+	if (!srv->checkers) {
+		r = -ENOMEM;
+		goto fail_batcher;
+	}
+	for (size_t i = 0; i < nck; i++) {
+		r = -pthread_create(&srv->checkers[i], NULL, coll_http_checker, srv);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start the checkers: %s", strerror(-r));
+			goto fail_batcher;
+		}
+		srv->n_checkers++;
 	}
 	r = -pthread_create(&srv->maint, NULL, coll_http_maint, srv);
 	if (r < 0) {
@@ -586,7 +656,6 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	}
 	if (cfg->tls)
 		flags |= MHD_USE_TLS;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads =
 		cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 2);
 	char prio[1200];
@@ -630,6 +699,7 @@ fail_maint:
 	pthread_mutex_unlock(&srv->mlock);
 	pthread_join(srv->maint, NULL);
 fail_batcher:
+	stop_checkers(srv);
 	pthread_mutex_lock(&srv->qlock);
 	srv->stop = true;
 	pthread_cond_broadcast(&srv->qcond);
@@ -637,6 +707,7 @@ fail_batcher:
 	for (size_t i = 0; i < srv->n_batchers; i++)
 		pthread_join(srv->batchers[i], NULL);
 	srv->n_batchers = 0;
+	stop_syncer(srv);
 	coll_outbox_stop(srv->outbox);
 	srv->outbox = NULL;
 fail:
@@ -652,6 +723,9 @@ void coll_server_stop(struct coll_server *srv)
 		return;
 	if (srv->mhd)
 		MHD_quiesce_daemon(srv->mhd);
+	/* the checkers first: what they hold goes to the batchers' queue */
+	if (srv->mhd)
+		stop_checkers(srv);
 	pthread_mutex_lock(&srv->qlock);
 	bool running = !srv->stop;
 	srv->stop = true;
@@ -662,6 +736,7 @@ void coll_server_stop(struct coll_server *srv)
 		 * answer) before they exit */
 		for (size_t i = 0; i < srv->n_batchers; i++)
 			pthread_join(srv->batchers[i], NULL);
+		stop_syncer(srv); /* after the batchers: it answers their last batches */
 		pthread_mutex_lock(&srv->mlock);
 		pthread_cond_signal(&srv->mcond);
 		pthread_mutex_unlock(&srv->mlock);
@@ -679,6 +754,7 @@ void coll_server_stop(struct coll_server *srv)
 		coll_store_close(srv->writers ? srv->writers[i] : NULL);
 	free(srv->writers);
 	free(srv->batchers);
+	free(srv->checkers);
 	while (srv->tracks) {
 		struct track *t = srv->tracks;
 		srv->tracks = t->next;
@@ -697,5 +773,10 @@ void coll_server_stop(struct coll_server *srv)
 	pthread_mutex_destroy(&srv->alock);
 	pthread_mutex_destroy(&srv->pool.lock);
 	pthread_cond_destroy(&srv->pool.cond);
+	pthread_mutex_destroy(&srv->slock);
+	pthread_cond_destroy(&srv->scond);
+	pthread_mutex_destroy(&srv->cklock);
+	pthread_cond_destroy(&srv->ckcond);
+	free(srv->wal);
 	free(srv);
 }

@@ -131,8 +131,19 @@ void coll_db_defer_writes(struct coll_db *db);
  * re-reading them from the file. No-op for PostgreSQL. */
 #define COLL_DB_WAL_HARD_PAGES 20000
 void coll_db_tune_writer(struct coll_db *db);
+/* SQLite in WAL mode: this connection's commits write the WAL without
+ * syncing it (synchronous=NORMAL), so that the next transaction can run
+ * while another thread syncs; a commit is durable once coll_db_sync_wal of
+ * the path set in *ret_wal (malloc'd) has returned 0 after it. -ENOTSUP for
+ * PostgreSQL, a journal other than WAL or a temporary database (commits stay
+ * durable on return). */
+int coll_db_defer_sync(struct coll_db *db, char **ret_wal);
+/* fdatasync of the WAL file: every commit that returned before this call
+ * is on disk when it returns 0. Safe from any thread. 0 or -errno. */
+int coll_db_sync_wal(const char *wal);
 /* SQLite: a PASSIVE checkpoint (never waits for writers; durability is the
- * WAL's, synced at every commit). 0 or -errno; no-op for PostgreSQL. */
+ * WAL's, synced at every commit or by coll_db_sync_wal). 0 or -errno; no-op
+ * for PostgreSQL. */
 int coll_db_checkpoint(struct coll_db *db);
 
 /* Every later call of this connection must end by ms on the monotonic clock

@@ -1,11 +1,13 @@
 /* The SQLite backend of the db layer (db.h, db_int.h): cached prepared
  * statements, the process's write ticket, WAL checkpoints. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/store/db_int.h"
 #include "erpulse/util.h"
@@ -249,6 +251,47 @@ void coll_db_tune_writer(struct coll_db *db)
 		return;
 	sqlite3_wal_hook(db->lite, wal_hook, NULL); /* replaces wal_autocheckpoint */
 	sqlite3_exec(db->lite, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+}
+
+int coll_db_defer_sync(struct coll_db *db, char **ret_wal)
+{
+	*ret_wal = NULL;
+	if (db->kind != COLL_DB_SQLITE || !db->lite)
+		return -ENOTSUP;
+	sqlite3_stmt *st = NULL;
+	bool wal = false;
+	if (sqlite3_prepare_v2(db->lite, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(st, 0);
+		wal = m && strcmp((const char *)m, "wal") == 0;
+	}
+	sqlite3_finalize(st);
+	const char *file = sqlite3_db_filename(db->lite, "main");
+	if (!wal || !file || !*file) /* not WAL, or a temporary database */
+		return -ENOTSUP;
+	char *path = strdup(sqlite3_filename_wal(file));
+	if (!path)
+		return -ENOMEM;
+	int r = coll_db_lite_exec(db, "PRAGMA synchronous=NORMAL");
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	*ret_wal = path;
+	return 0;
+}
+
+int coll_db_sync_wal(const char *wal)
+{
+	/* opened anew each time: were the WAL deleted and made again (only
+	 * after a complete checkpoint into the synced database), the file that
+	 * holds the commits is the one the path names now */
+	int fd = open(wal, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fdatasync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return r;
 }
 
 int coll_db_checkpoint(struct coll_db *db)

@@ -340,6 +340,35 @@ static void test_array_params(void **state)
 		coll_db_array_free(&a[i]);
 }
 
+/* SQLite: a connection whose commits leave the WAL's sync to
+ * coll_db_sync_wal (the ingest pipeline); PostgreSQL: not offered. */
+static void test_deferred_sync(void **state)
+{
+	struct coll_store *s = *state;
+	char *wal = NULL;
+	int r = coll_db_defer_sync(s->db, &wal);
+	if (coll_db_kind(s->db) == COLL_DB_PG) {
+		assert_int_equal(r, -ENOTSUP); /* a commit is durable on return */
+		assert_null(wal);
+		return;
+	}
+	assert_int_equal(r, 0);
+	assert_non_null(wal);
+	char want[512];
+	snprintf(want, sizeof(want), "%s/store.db-wal", tmpdir);
+	assert_string_equal(wal, want);
+	assert_int_equal(count(s, "PRAGMA synchronous"), 1); /* NORMAL */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "Sync"), 0);
+	assert_int_equal(coll_db_commit(s->db), 0);
+	assert_int_equal(coll_db_sync_wal(wal), 0);
+	/* the commit is in the WAL (not yet checkpointed) and visible */
+	assert_int_equal(count(s, N_CUSTOMERS), 1);
+	snprintf(want, sizeof(want), "%s/nothing-wal", tmpdir);
+	assert_int_equal(coll_db_sync_wal(want), -ENOENT);
+	free(wal);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +377,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partitions_generic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_array_params, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(
 		getenv("ERPULSE_TEST_PG_URL") ? "coll_db_pg" : "coll_db_sqlite", tests, NULL, NULL);

@@ -46,8 +46,10 @@ static void test_defaults(void **state)
 	assert_string_equal(s.webhook_format, "generic");
 	assert_null(s.webhook_url);
 	assert_false(s.allow_private_targets);
-	assert_true(s.group_notices);         /* one message per report and channel */
-	assert_int_equal(s.stale_after_s, 0); /* = 3 report intervals */
+	assert_true(s.group_notices);          /* one message per report and channel */
+	assert_int_equal(s.stale_after_s, 0);  /* = 3 report intervals */
+	assert_true(s.pipeline_commits);       /* SQLite: the WAL synced by the syncer */
+	assert_int_equal(s.ingest_threads, 0); /* = CPUs */
 	/* [health]: the published weights and bands (docs/adoption.md) */
 	assert_int_equal(s.health_weights.risk, 40);
 	assert_int_equal(s.health_weights.adoption, 40);
@@ -75,8 +77,9 @@ static void test_values(void **state)
 	char err[512] = "";
 	assert_int_equal(
 		write_conf("[server]\nlisten = [::1]:9000\ntls = no\nmax_body_kb = 64\n"
-			   "request_deadline = 2m\n[store]\nurl = postgresql://u@h/db\n"
-			   "retention_days = 7\n[alerts]\nwebhook_url = https://x.example/h\n"
+			   "request_deadline = 2m\ningest_threads = 3\n[store]\n"
+			   "url = postgresql://u@h/db\nretention_days = 7\npipeline_commits = "
+			   "no\n[alerts]\nwebhook_url = https://x.example/h\n"
 			   "webhook_format = dingtalk\nallow_private_targets = yes\n"),
 		0);
 	assert_int_equal(coll_settings_load(path, &s, err, sizeof(err)), 0);
@@ -87,6 +90,8 @@ static void test_values(void **state)
 	assert_int_equal(s.request_deadline_s, 120);
 	assert_string_equal(s.store_url, "postgresql://u@h/db");
 	assert_int_equal(s.retention_days, 7);
+	assert_int_equal(s.ingest_threads, 3);
+	assert_false(s.pipeline_commits);
 	assert_string_equal(s.webhook_format, "dingtalk");
 	assert_true(s.allow_private_targets);
 	coll_settings_free(&s);
