@@ -197,14 +197,17 @@ static void median_mad(const double *v, size_t n, double *scratch, double *ret_m
 	*ret_mad = median_sorting(scratch, n);
 }
 
-/* Index of the first sample after the last significant step down, or 0. */
+/* Index of the first sample after the last significant step down, or 0;
+ * *ret_threshold the size of step that counts. */
 static size_t last_change_point(const struct coll_sample *s, size_t n, double limit,
-				const struct coll_forecast_params *p, bool *ret_step)
+				const struct coll_forecast_params *p, bool *ret_step,
+				double *ret_threshold)
 {
 	double *d, *scratch, med, mad, threshold;
 	size_t start = 0;
 
 	*ret_step = false;
+	*ret_threshold = p->drop_fraction * fabs(limit);
 	if (n < 3)
 		return 0;
 	d = malloc((n - 1) * sizeof(*d));
@@ -219,6 +222,7 @@ static size_t last_change_point(const struct coll_sample *s, size_t n, double li
 		d[i - 1] = s[i].v - s[i - 1].v;
 	median_mad(d, n - 1, scratch, &med, &mad);
 	threshold = fmax(p->drop_fraction * fabs(limit), p->drop_noise_k * MAD_TO_SIGMA * mad);
+	*ret_threshold = threshold;
 	for (size_t i = 1; i < n; i++)
 		if (d[i - 1] < -threshold) {
 			start = i;
@@ -229,6 +233,31 @@ static size_t last_change_point(const struct coll_sample *s, size_t n, double li
 	return start;
 }
 
+/* The answer of step 5 (docs/forecasts.md) for a line of `slope` +- se
+ * (value units per second) at value `fitted` now: fc->status, days and
+ * range. */
+static void answer(struct coll_forecast *fc, double slope, double se, double fitted,
+		   const struct coll_forecast_params *p)
+{
+	double remaining;
+
+	fc->days = fc->days_low = fc->days_high = NAN;
+	/* flat, falling, or a rise indistinguishable from noise */
+	fc->status = COLL_FC_NEVER;
+	if (slope <= 0 || (se > 0 && slope / se < p->min_t_stat))
+		return;
+	remaining = fmax(0.0, fc->limit - fitted);
+	fc->days = remaining / slope / SECONDS_PER_DAY;
+	if (fc->days > p->max_days) {
+		fc->days = NAN;
+		return;
+	}
+	fc->status = COLL_FC_ETA;
+	fc->days_low = remaining / (slope + 2 * se) / SECONDS_PER_DAY;
+	fc->days_high =
+		slope - 2 * se > 0 ? remaining / (slope - 2 * se) / SECONDS_PER_DAY : INFINITY;
+}
+
 int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
 			 const struct coll_forecast_params *params, struct coll_forecast *ret)
 {
@@ -237,8 +266,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	struct coll_forecast fc = {0};
 	struct coll_sample *s = NULL, *f;
 	size_t m = 0, start, k;
-	double t0, tm = 0, vm = 0, sxx = 0, sxy = 0, sse = 0, sst = 0, slope, se, fitted_now,
-		   remaining;
+	double t0, tm = 0, vm = 0, sxx = 0, sxy = 0, sse = 0, sst = 0, slope, se;
 
 	if ((!samples && n) || !ret || !isfinite(limit))
 		return -EINVAL;
@@ -253,6 +281,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	fc.confidence = COLL_CONF_LOW;
 	fc.days = fc.days_low = fc.days_high = NAN;
 	fc.slope_per_day = fc.r2 = fc.resid_sd = fc.last_value = NAN;
+	fc.fit_t = fc.fit_v = fc.slope_se_per_day = fc.drop_threshold = NAN;
 	fc.limit = limit;
 
 	if (n) {
@@ -272,7 +301,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	sort_by_time(s, m);
 	fc.last_value = s[m - 1].v;
 
-	start = last_change_point(s, m, limit, p, &fc.step_detected);
+	start = last_change_point(s, m, limit, p, &fc.step_detected, &fc.drop_threshold);
 	f = s + start;
 	k = m - start;
 	fc.n_used = k;
@@ -313,31 +342,54 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	else
 		fc.r2 = 1.0; /* a perfectly flat series is perfectly explained */
 	se = fc.resid_sd / sqrt(sxx);
+	fc.fit_t = t0 + tm;
+	fc.fit_v = vm;
+	fc.slope_se_per_day = se * SECONDS_PER_DAY;
 	if (fc.r2 >= 0.9 && k >= 2 * p->min_samples)
 		fc.confidence = COLL_CONF_HIGH;
 	else if (fc.r2 >= 0.6)
 		fc.confidence = COLL_CONF_MEDIUM;
 
-	if (fc.status == COLL_FC_ALREADY)
-		goto done;
-	/* flat, falling, or a rise indistinguishable from noise */
-	fc.status = COLL_FC_NEVER;
-	if (slope <= 0 || (se > 0 && slope / se < p->min_t_stat))
-		goto done;
-	fitted_now = vm + slope * ((double)now - t0 - tm);
-	remaining = fmax(0.0, limit - fitted_now);
-	fc.days = remaining / slope / SECONDS_PER_DAY;
-	if (fc.days > p->max_days) {
-		fc.days = NAN;
-		goto done;
-	}
-	fc.status = COLL_FC_ETA;
-	fc.days_low = remaining / (slope + 2 * se) / SECONDS_PER_DAY;
-	fc.days_high =
-		slope - 2 * se > 0 ? remaining / (slope - 2 * se) / SECONDS_PER_DAY : INFINITY;
+	if (fc.status != COLL_FC_ALREADY)
+		answer(&fc, slope, se, vm + slope * ((double)now - t0 - tm), p);
 done:
 	free(s);
 	*ret = fc;
+	return 0;
+}
+
+int coll_forecast_from_fit(const struct coll_forecast *fit, double value, double limit,
+			   int64_t now, const struct coll_forecast_params *params,
+			   struct coll_forecast *ret)
+{
+	struct coll_forecast_params defaults;
+	const struct coll_forecast_params *p = params;
+	double threshold, fitted;
+
+	if (!fit || !ret || !isfinite(value) || !isfinite(limit))
+		return -EINVAL;
+	if (!p) {
+		coll_forecast_params_default(&defaults);
+		p = &defaults;
+	}
+	if (fit->status == COLL_FC_INSUFFICIENT || limit != fit->limit ||
+	    !isfinite(fit->last_value) || (value >= limit) != (fit->last_value >= limit))
+		return 1;
+	*ret = *fit;
+	ret->last_value = value;
+	if (fit->status == COLL_FC_ALREADY)
+		return 0; /* full is full, whatever the line */
+	/* every value since the fit within half a drop threshold of the fit's
+	 * last one: no two of them a drop apart, so no change point the fit
+	 * has not seen */
+	threshold = isfinite(fit->drop_threshold) ? fit->drop_threshold
+						  : p->drop_fraction * fabs(limit);
+	if (fabs(value - fit->last_value) > threshold / 2 || !isfinite(fit->fit_t) ||
+	    !isfinite(fit->fit_v) || !isfinite(fit->slope_per_day))
+		return 1;
+	fitted = fit->fit_v + fit->slope_per_day / SECONDS_PER_DAY * ((double)now - fit->fit_t);
+	answer(ret, fit->slope_per_day / SECONDS_PER_DAY,
+	       fit->slope_se_per_day / SECONDS_PER_DAY, fitted, p);
 	return 0;
 }
 
@@ -456,6 +508,28 @@ out:
 	free(scratch);
 	free(weeks);
 	return rc;
+}
+
+int coll_spike_from_baseline(const struct coll_spike *base, double current,
+			     const struct coll_spike_params *params, struct coll_spike *ret)
+{
+	struct coll_spike_params defaults;
+	const struct coll_spike_params *p = params;
+
+	if (!base || !ret || !isfinite(current))
+		return -EINVAL;
+	if (!p) {
+		coll_spike_params_default(&defaults);
+		p = &defaults;
+	}
+	if (base->status == COLL_SPIKE_INSUFFICIENT || !isfinite(base->baseline) ||
+	    !(base->spread > 0))
+		return 1;
+	*ret = *base;
+	ret->current = current;
+	ret->z = (current - base->baseline) / base->spread;
+	ret->status = ret->z >= p->z_threshold ? COLL_SPIKE_SPIKE : COLL_SPIKE_NORMAL;
+	return 0;
 }
 
 static json_t *num_or_null(double v)

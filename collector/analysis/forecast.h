@@ -74,6 +74,11 @@ struct coll_forecast {
 	size_t n_used;        /* samples in the fit (after window and change point) */
 	int64_t fit_from;     /* time of the first sample in the fit (0 if none) */
 	bool step_detected;   /* a significant drop was found and earlier samples ignored */
+	/* the fitted line, for coll_forecast_from_fit (NAN when there was no
+	 * fit): the line passes through value fit_v at time fit_t (epoch s);
+	 * slope_se_per_day is the slope's standard error; drop_threshold the
+	 * step down that starts a new segment (step 2 of docs/forecasts.md) */
+	double fit_t, fit_v, slope_se_per_day, drop_threshold;
 };
 
 /* Forecast when the series crosses `limit` going up, as seen at `now`.
@@ -81,6 +86,18 @@ struct coll_forecast {
  * (NULL/invalid arguments) or -E2BIG / -ENOMEM. */
 int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
 			 const struct coll_forecast_params *p, struct coll_forecast *ret);
+
+/* The forecast of `value` observed at `now` from a fit that
+ * coll_forecast_linear made earlier of the same series (docs/forecasts.md
+ * "Refit and the cached path"): the stored line evaluated at now, without
+ * the samples. Returns 1 instead when a refit must decide: the fit was
+ * insufficient, the limit changed, value is on the other side of the limit
+ * than the fit's last value, or further than half the fit's drop threshold
+ * from it (a cleanup, or a step the fit has not seen). 0 (*ret filled), 1,
+ * or -EINVAL. p NULL = defaults. */
+int coll_forecast_from_fit(const struct coll_forecast *fit, double value, double limit,
+			   int64_t now, const struct coll_forecast_params *p,
+			   struct coll_forecast *ret);
 
 /* ---- error-rate spikes ------------------------------------------------- */
 
@@ -124,6 +141,13 @@ struct coll_spike {
  * of the same series; samples at or after now are ignored)? 0 or -EINVAL/-ENOMEM. */
 int coll_spike_detect(const struct coll_sample *history, size_t n, int64_t now, double current,
 		      const struct coll_spike_params *p, struct coll_spike *ret);
+
+/* `current` judged against the baseline of an earlier coll_spike_detect
+ * at a time of the same hour-of-week bucket (docs/forecasts.md "Refit and
+ * the cached path"). 0 (*ret filled), 1 when the baseline was insufficient
+ * (a refit must decide), or -EINVAL. p NULL = defaults. */
+int coll_spike_from_baseline(const struct coll_spike *base, double current,
+			     const struct coll_spike_params *p, struct coll_spike *ret);
 
 /* Hour of the week 0..167 (Monday 00:00-00:59 = 0) of t shifted by tz_offset_s. */
 int coll_hour_of_week(int64_t t, int64_t tz_offset_s);

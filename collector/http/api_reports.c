@@ -18,6 +18,7 @@
 #include "collector/ingest.h"
 #include "collector/metrics.h"
 #include "collector/notify/outbox.h"
+#include "collector/service/service.h"
 #include "collector/store/sql.h"
 #include "erpulse/log.h"
 #include "erpulse/report.h"
@@ -217,7 +218,7 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		.body = body,
 		.len = rq->body.len,
 		.seq = seq,
-		.received_at = ep_wall_ms() / 1000,
+		.received_at = coll_service_now(), /* the test clock when one is set */
 	};
 	rq->queued = true;
 	/* suspended before it is queued, so the batcher's resume always

@@ -323,6 +323,18 @@
 	"ALTER TABLE rollups_v11 RENAME TO rollups;"                                               \
 	"CREATE INDEX rollups_hour ON rollups(hour);"
 
+/* 12: the pgbytes branch's (a placeholder on the refit branch, so that
+ * 13 keeps its number when the two merge). */
+#define SCHEMA_V12_PLACEHOLDER "SELECT 1"
+/* 13: the forecasts' fit state per host (docs/forecasts.md "Refit and the
+ * cached path", analysis/history.c): a report between refits evaluates
+ * the stored fits instead of reading the host's history. sampled_at: the
+ * last samples stored between refits. PostgreSQL: room for the updates of
+ * sampled_at to stay HOT. */
+#define SCHEMA_V13(WITH)                                                                           \
+	"CREATE TABLE forecast_fits (agent_id TEXT PRIMARY KEY REFERENCES agents(id),"             \
+	" fitted_at BIGINT NOT NULL, sampled_at BIGINT NOT NULL, state TEXT NOT NULL)" WITH ";"
+
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
 	SCHEMA_V2,
@@ -335,6 +347,8 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V9_LITE,
 	SCHEMA_V10(""),
 	SCHEMA_V11_LITE,
+	SCHEMA_V12_PLACEHOLDER,
+	SCHEMA_V13(""),
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -348,6 +362,8 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V9_PG,
 	SCHEMA_V10_PG,
 	"SELECT 1", /* 11: SQLite only */
+	SCHEMA_V12_PLACEHOLDER,
+	SCHEMA_V13(" WITH (fillfactor = 70)"),
 };
 
 /* ---- migrations ---------------------------------------------------------- */

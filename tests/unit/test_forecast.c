@@ -402,6 +402,95 @@ static void test_spike_recent_fallback(void **state)
 	assert_true(isnan(sp.z));
 }
 
+/* The cached path (coll_forecast_from_fit, docs/forecasts.md "Refit and the
+ * cached path"): the stored line evaluated later gives what a fit of the
+ * history up to then gives; what needs a refit says so. */
+static void test_from_fit(void **state)
+{
+	struct coll_sample s[61];
+	struct coll_forecast fit, full, cached;
+	(void)state;
+
+	/* 50 GB + 1 GB/day on 100 GB, a sample every 6 hours, fitted at the last */
+	for (int i = 0; i <= 60; i++) {
+		s[i].t = T0 + (int64_t)i * 6 * HOUR;
+		s[i].v = 50 * GB + (double)i * 0.25 * GB;
+	}
+	assert_int_equal(coll_forecast_linear(s, 41, 100 * GB, s[40].t, NULL, &fit), 0);
+	assert_near(fit.fit_v + fit.slope_per_day / DAY * ((double)s[40].t - fit.fit_t),
+		    60 * GB, 1.0);
+	/* 50 minutes on, the next value: the same answer as a refit */
+	int64_t later = s[40].t + 50 * 60;
+	double v = 60 * GB + 50.0 / 1440 * GB;
+	assert_int_equal(coll_forecast_from_fit(&fit, v, 100 * GB, later, NULL, &cached), 0);
+	struct coll_sample more[42];
+	memcpy(more, s, 41 * sizeof(*s));
+	more[41] = (struct coll_sample){later, v};
+	assert_int_equal(coll_forecast_linear(more, 42, 100 * GB, later, NULL, &full), 0);
+	assert_int_equal(cached.status, COLL_FC_ETA);
+	assert_near(cached.days, full.days, 1e-6);
+	assert_near(cached.days, 40.0 - 50.0 / 1440, 1e-6);
+	assert_near(cached.last_value, v, 0);
+
+	/* a cleanup (5 GB less, the threshold is 5% of 100 GB): refit */
+	assert_int_equal(coll_forecast_from_fit(&fit, 55 * GB, 100 * GB, later, NULL, &cached), 1);
+	/* half a threshold up at once: refit (a later drop of a threshold
+	 * could otherwise hide between two cached reports) */
+	assert_int_equal(coll_forecast_from_fit(&fit, 62.6 * GB, 100 * GB, later, NULL, &cached),
+			 1);
+	assert_int_equal(coll_forecast_from_fit(&fit, 62.4 * GB, 100 * GB, later, NULL, &cached),
+			 0);
+	/* the limit changed, or crossed: refit */
+	assert_int_equal(coll_forecast_from_fit(&fit, v, 200 * GB, later, NULL, &cached), 1);
+	assert_int_equal(coll_forecast_from_fit(&fit, 100 * GB, 100 * GB, later, NULL, &cached),
+			 1);
+
+	/* full stays full without a refit, the way back needs one */
+	s[40].v = 100 * GB;
+	assert_int_equal(coll_forecast_linear(s, 41, 100 * GB, s[40].t, NULL, &fit), 0);
+	assert_int_equal(fit.status, COLL_FC_ALREADY);
+	assert_int_equal(coll_forecast_from_fit(&fit, 100 * GB, 100 * GB, later, NULL, &cached), 0);
+	assert_int_equal(cached.status, COLL_FC_ALREADY);
+	assert_near(cached.days, 0, 0);
+	assert_int_equal(coll_forecast_from_fit(&fit, 99 * GB, 100 * GB, later, NULL, &cached), 1);
+
+	/* too few samples: every report refits until there are enough */
+	assert_int_equal(coll_forecast_linear(s, 3, 100 * GB, s[2].t, NULL, &fit), 0);
+	assert_int_equal(fit.status, COLL_FC_INSUFFICIENT);
+	assert_int_equal(coll_forecast_from_fit(&fit, s[2].v, 100 * GB, later, NULL, &cached), 1);
+	assert_int_equal(coll_forecast_from_fit(NULL, 1, 100, later, NULL, &cached), -EINVAL);
+}
+
+/* coll_spike_from_baseline: the current value against a stored baseline */
+static void test_spike_from_baseline(void **state)
+{
+	const int64_t monday = 1795392000; /* 2026-11-23T00:00Z, Monday */
+	struct coll_sample *s = calloc(5 * 7 * 24, sizeof(*s));
+	struct coll_spike base, sp, full;
+	size_t n;
+	(void)state;
+
+	assert_non_null(s);
+	n = weekly_history(s, monday - 5 * 7 * DAY, 5);
+	int64_t t = monday + DAY + 3 * HOUR;
+	assert_int_equal(coll_spike_detect(s, n, t, 6, NULL, &base), 0);
+	assert_int_equal(base.status, COLL_SPIKE_NORMAL);
+	/* later in the same hour: 100/min is the spike a full detection sees */
+	assert_int_equal(coll_spike_from_baseline(&base, 100, NULL, &sp), 0);
+	assert_int_equal(coll_spike_detect(s, n, t + 1800, 100, NULL, &full), 0);
+	assert_int_equal(sp.status, COLL_SPIKE_SPIKE);
+	assert_int_equal(full.status, COLL_SPIKE_SPIKE);
+	assert_near(sp.z, full.z, 1e-9);
+	assert_near(sp.current, 100, 0);
+	assert_int_equal(coll_spike_from_baseline(&base, 6, NULL, &sp), 0);
+	assert_int_equal(sp.status, COLL_SPIKE_NORMAL);
+	/* no baseline: a refit decides */
+	assert_int_equal(coll_spike_detect(s, 0, t, 6, NULL, &base), 0);
+	assert_int_equal(coll_spike_from_baseline(&base, 6, NULL, &sp), 1);
+	free(s);
+}
+
+
 static void test_forecast_json(void **state)
 {
 	struct coll_sample s[8];
@@ -441,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_spike_vs_normal_hour),
 		cmocka_unit_test(test_spike_recent_fallback),
 		cmocka_unit_test(test_forecast_json),
+		cmocka_unit_test(test_from_fit),
+		cmocka_unit_test(test_spike_from_baseline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
