@@ -306,6 +306,9 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	k = m - start;
 	fc.n_used = k;
 	fc.fit_from = f[0].t;
+	fc.sums = (struct coll_fit_sums){.t0 = f[0].t, .v0 = f[0].v};
+	for (size_t i = 0; i < k; i++)
+		coll_fit_sums_add(&fc.sums, f[i].t, f[i].v);
 	if (fc.last_value >= limit) {
 		/* full is full, however short the history */
 		fc.status = COLL_FC_ALREADY;
@@ -354,6 +357,75 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 		answer(&fc, slope, se, vm + slope * ((double)now - t0 - tm), p);
 done:
 	free(s);
+	*ret = fc;
+	return 0;
+}
+
+void coll_fit_sums_add(struct coll_fit_sums *s, int64_t t, double v)
+{
+	double dt = (double)(t - s->t0), dv = v - s->v0;
+	s->n += 1;
+	s->st += dt;
+	s->sv += dv;
+	s->stt += dt * dt;
+	s->stv += dt * dv;
+	s->svv += dv * dv;
+}
+
+int coll_forecast_from_sums(const struct coll_forecast *fit, double last_value, int64_t now,
+			    const struct coll_forecast_params *params, struct coll_forecast *ret)
+{
+	struct coll_forecast_params defaults;
+	const struct coll_forecast_params *p = params;
+	const struct coll_fit_sums *u;
+	struct coll_forecast fc;
+	double n, sxx, sxy, sst, sse, slope, se, tm, vm;
+
+	if (!fit || !ret || !isfinite(last_value))
+		return -EINVAL;
+	if (!p) {
+		coll_forecast_params_default(&defaults);
+		p = &defaults;
+	}
+	fc = *fit;
+	u = &fc.sums;
+	n = u->n;
+	fc.n_used = (size_t)n;
+	fc.last_value = last_value;
+	fc.status = COLL_FC_INSUFFICIENT;
+	fc.confidence = COLL_CONF_LOW;
+	fc.days = fc.days_low = fc.days_high = NAN;
+	fc.slope_per_day = fc.r2 = fc.resid_sd = NAN;
+	fc.fit_t = fc.fit_v = fc.slope_se_per_day = NAN;
+	if (last_value >= fc.limit) {
+		fc.status = COLL_FC_ALREADY;
+		fc.days = fc.days_low = fc.days_high = 0;
+	}
+	if (n < (double)p->min_samples || n < 3)
+		goto done;
+	tm = u->st / n;
+	vm = u->sv / n;
+	sxx = u->stt - u->st * tm;
+	sxy = u->stv - u->st * vm;
+	sst = fmax(0.0, u->svv - u->sv * vm);
+	if (!(sxx > 0))
+		goto done;
+	slope = sxy / sxx;
+	sse = fmax(0.0, sst - slope * sxy);
+	fc.slope_per_day = slope * SECONDS_PER_DAY;
+	fc.resid_sd = sqrt(sse / (n - 2));
+	fc.r2 = sst > 0 ? fmax(0.0, 1.0 - sse / sst) : 1.0;
+	se = fc.resid_sd / sqrt(sxx);
+	fc.fit_t = (double)u->t0 + tm;
+	fc.fit_v = u->v0 + vm;
+	fc.slope_se_per_day = se * SECONDS_PER_DAY;
+	if (fc.r2 >= 0.9 && n >= 2.0 * (double)p->min_samples)
+		fc.confidence = COLL_CONF_HIGH;
+	else if (fc.r2 >= 0.6)
+		fc.confidence = COLL_CONF_MEDIUM;
+	if (fc.status != COLL_FC_ALREADY)
+		answer(&fc, slope, se, fc.fit_v + slope * ((double)now - fc.fit_t), p);
+done:
 	*ret = fc;
 	return 0;
 }

@@ -60,6 +60,15 @@ enum coll_confidence {
 };
 const char *coll_confidence_name(enum coll_confidence c); /* "low" | "medium" | "high" */
 
+/* The least-squares sums of a fit's points, times relative to t0 and values
+ * to v0 (precision), so that points can be added later without the others
+ * (coll_fit_sums_add, coll_forecast_from_sums). */
+struct coll_fit_sums {
+	int64_t t0;
+	double v0, n, st, sv, stt, stv, svv;
+};
+void coll_fit_sums_add(struct coll_fit_sums *s, int64_t t, double v);
+
 struct coll_forecast {
 	enum coll_forecast_status status;
 	enum coll_confidence confidence;
@@ -79,6 +88,7 @@ struct coll_forecast {
 	 * slope_se_per_day is the slope's standard error; drop_threshold the
 	 * step down that starts a new segment (step 2 of docs/forecasts.md) */
 	double fit_t, fit_v, slope_se_per_day, drop_threshold;
+	struct coll_fit_sums sums; /* of the n_used points fitted */
 };
 
 /* Forecast when the series crosses `limit` going up, as seen at `now`.
@@ -98,6 +108,14 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 int coll_forecast_from_fit(const struct coll_forecast *fit, double value, double limit,
 			   int64_t now, const struct coll_forecast_params *p,
 			   struct coll_forecast *ret);
+
+/* The forecast at `now` from fit's sums after points were added to them
+ * (coll_fit_sums_add): the least squares of steps 4-6 of docs/forecasts.md
+ * on the sums, the change point and window as they were (fit->fit_from,
+ * fit->step_detected, fit->drop_threshold kept); last_value: the newest
+ * point's. 0 or -EINVAL. p NULL = defaults. */
+int coll_forecast_from_sums(const struct coll_forecast *fit, double last_value, int64_t now,
+			    const struct coll_forecast_params *p, struct coll_forecast *ret);
 
 /* ---- error-rate spikes ------------------------------------------------- */
 

@@ -267,23 +267,32 @@ static int pending_add(struct pending *p, const char *series, double value)
 /* ---- the fit state (forecast_fits, migration 13; docs/forecasts.md "Refit
  * and the cached path") -------------------------------------------------------
  *
- * One row per host: when its forecasts were last refitted from history
- * (fitted_at), when the cached path last stored samples (sampled_at), and
- * per series what a report needs to be judged without history, as a JSON
- * object {"v": 1, "s": {series: entry}} whose entries are arrays:
+ * One row per host: when its forecasts were last refitted from the whole
+ * history (fitted_at), when the cached path last stored samples
+ * (sampled_at), and per series what a report needs to be judged without
+ * history, as a JSON object {"v": 2, "u": updated, "i": refit interval,
+ * "s": {series: entry}} whose entries are arrays:
  *   linear  ["f", last_t, status, confidence, limit, last_value, slope/day,
  *            slope SE/day, fit_t, fit_v, r2, resid_sd, n_used, fit_from,
- *            step, drop_threshold]
- *   spike   ["s", last_t, then per hour bucket (this one and the next):
- *            hour, status, method, baseline, spread, n_baseline]
+ *            step, drop_threshold, the least-squares sums (t0, v0, n, st,
+ *            sv, stt, stv, svv) and the time of their newest point]
+ *   spike   ["s", last_t, then per hour bucket from the refit's on (2, or
+ *            25 when every one has its hour-of-week baseline): hour,
+ *            status, method, baseline, spread, n_baseline]
  *   security ["u", last_t, pending since, last value]
- * last_t: the series' newest stored sample. Non-finite numbers are null. */
-#define FIT_VERSION 1
-#define REFIT_AFTER HOUR /* a host's forecasts are refitted at least this often */
+ * last_t: the series' newest stored sample. Non-finite numbers are null.
+ * updated: the last hourly update (the linear sums took the samples stored
+ * since; fit_update). */
+#define FIT_VERSION    2
+#define UPDATE_AFTER   HOUR      /* linear sums take the new samples this often */
+#define REFIT_DAILY    (24 * HOUR) /* whole-history refit of a host ... */
+#define REFIT_HOURLY   HOUR      /* ... or of one with a recent-past spike baseline */
+#define SPIKE_BUCKETS  25        /* hour buckets of spike baselines kept (daily refit) */
 
 enum { E_TYPE, E_LAST_T, E_FIRST };
 enum { F_STATUS = E_FIRST, F_CONF, F_LIMIT, F_LAST_V, F_SLOPE, F_SLOPE_SE, F_FIT_T, F_FIT_V,
-       F_R2, F_SD, F_N, F_FROM, F_STEP, F_DROP, F_COUNT };
+       F_R2, F_SD, F_N, F_FROM, F_STEP, F_DROP, F_T0, F_V0, F_SN, F_ST, F_SV, F_STT, F_STV,
+       F_SVV, F_SUM_T, F_COUNT };
 enum { S_HOUR, S_STATUS, S_METHOD, S_BASE, S_SPREAD, S_N, S_COUNT };
 enum { U_SINCE = E_FIRST, U_LAST_V, U_COUNT };
 
@@ -291,6 +300,7 @@ struct fit_state {
 	json_t *root;   /* what this report stores (refit), or what was read */
 	json_t *series; /* root's "s" (borrowed) */
 	int64_t fitted_at, sampled_at;
+	int64_t updated_at, interval; /* root's "u" and "i" */
 	bool row; /* the host has a row */
 };
 
@@ -340,8 +350,10 @@ static int fit_state_load(struct coll_store *s, const char *agent, struct fit_st
 		fs->sampled_at = coll_s2i(coll_db_val(&res, 0, 1));
 		fs->root = json_loads(coll_db_val(&res, 0, 2), 0, NULL);
 		fs->series = json_object_get(fs->root, "s");
+		fs->updated_at = json_integer_value(json_object_get(fs->root, "u"));
+		fs->interval = json_integer_value(json_object_get(fs->root, "i"));
 		fs->row = json_integer_value(json_object_get(fs->root, "v")) == FIT_VERSION &&
-			  json_is_object(fs->series);
+			  json_is_object(fs->series) && fs->interval > 0;
 	}
 	coll_db_res_free(&res);
 	return 0;
@@ -474,6 +486,14 @@ static void fit_entry(const struct coll_forecast *fc, double *e)
 	e[F_FROM - E_FIRST] = (double)fc->fit_from;
 	e[F_STEP - E_FIRST] = fc->step_detected;
 	e[F_DROP - E_FIRST] = fc->drop_threshold;
+	e[F_T0 - E_FIRST] = (double)fc->sums.t0;
+	e[F_V0 - E_FIRST] = fc->sums.v0;
+	e[F_SN - E_FIRST] = fc->sums.n;
+	e[F_ST - E_FIRST] = fc->sums.st;
+	e[F_SV - E_FIRST] = fc->sums.sv;
+	e[F_STT - E_FIRST] = fc->sums.stt;
+	e[F_STV - E_FIRST] = fc->sums.stv;
+	e[F_SVV - E_FIRST] = fc->sums.svv;
 }
 
 static int fit_from_entry(const json_t *e, struct coll_forecast *fc)
@@ -498,6 +518,14 @@ static int fit_from_entry(const json_t *e, struct coll_forecast *fc)
 		.fit_from = (int64_t)enum_num(e, F_FROM),
 		.step_detected = enum_num(e, F_STEP) > 0,
 		.drop_threshold = enum_num(e, F_DROP),
+		.sums = {.t0 = (int64_t)enum_num(e, F_T0),
+			 .v0 = enum_num(e, F_V0),
+			 .n = enum_num(e, F_SN),
+			 .st = enum_num(e, F_ST),
+			 .sv = enum_num(e, F_SV),
+			 .stt = enum_num(e, F_STT),
+			 .stv = enum_num(e, F_STV),
+			 .svv = enum_num(e, F_SVV)},
 	};
 	if (fc->status == COLL_FC_ALREADY)
 		fc->days = fc->days_low = fc->days_high = 0;
@@ -517,10 +545,10 @@ static void spike_entry(const struct coll_spike *sp, int64_t hour, double *e)
 /* The stored baseline of the hour bucket of t; 1 when there is none. */
 static int spike_from_entry(const json_t *e, int64_t t, struct coll_spike *sp)
 {
-	if (json_array_size(e) != E_FIRST + 2 * S_COUNT)
+	size_t n = json_array_size(e);
+	if (n < E_FIRST || (n - E_FIRST) % S_COUNT != 0)
 		return 1;
-	for (size_t k = 0; k < 2; k++) {
-		size_t o = E_FIRST + k * S_COUNT;
+	for (size_t o = E_FIRST; o < n; o += S_COUNT) {
 		if ((int64_t)enum_num(e, o + S_HOUR) != t / HOUR)
 			continue;
 		*sp = (struct coll_spike){
@@ -574,25 +602,37 @@ static int forecast_refit(struct run *run, const char *series, enum coll_forecas
 	if (r < 0)
 		return r;
 	if (fk == COLL_FK_ERROR_SPIKE) {
-		/* the baselines of this hour bucket and of the next (a cached
-		 * report comes less than REFIT_AFTER later) */
-		int64_t hour = it->received_at / HOUR, next = (hour + 1) * HOUR;
-		struct coll_spike later;
-		double e[2 * S_COUNT];
+		/* the baselines of this hour bucket and the next ones: 2 (a
+		 * cached report comes less than REFIT_HOURLY later) or, when
+		 * each has its hour-of-week baseline (earlier weeks: what the
+		 * coming hours add does not change it), SPIKE_BUCKETS for a
+		 * daily refit */
+		int64_t hour = it->received_at / HOUR;
+		size_t nv = last_t == it->received_at ? n + 1 : n, b;
+		double e[SPIKE_BUCKETS * S_COUNT];
 		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
 		if (r == 0)
-			r = coll_spike_detect(v, last_t == it->received_at ? n + 1 : n, next, value,
-					      NULL, &later);
-		if (r == 0) {
 			spike_entry(&o->spike, hour, e);
-			spike_entry(&later, hour + 1, e + S_COUNT);
-			r = entry_put(&run->new, series, "s", last_t, e, EP_ARRAY_SIZE(e));
+		for (b = 1; r == 0 && b < SPIKE_BUCKETS; b++) {
+			struct coll_spike later;
+			bool weekly = e[(b - 1) * S_COUNT + S_METHOD] == COLL_BASELINE_HOUR_OF_WEEK;
+			if (b >= 2 && !weekly)
+				break;
+			r = coll_spike_detect(v, nv, (hour + (int64_t)b) * HOUR, value, NULL, &later);
+			spike_entry(&later, hour + (int64_t)b, e + b * S_COUNT);
 		}
+		if (r == 0 && (b < SPIKE_BUCKETS ||
+			       e[(b - 1) * S_COUNT + S_METHOD] != COLL_BASELINE_HOUR_OF_WEEK))
+			run->new.interval = REFIT_HOURLY;
+		if (r == 0)
+			r = entry_put(&run->new, series, "s", last_t, e, b * S_COUNT);
 	} else {
 		double e[F_COUNT - E_FIRST];
 		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
 		if (r == 0) {
 			fit_entry(&o->fc, e);
+			/* the newest point of the sums: this report's value */
+			e[F_SUM_T - E_FIRST] = (double)it->received_at;
 			r = entry_put(&run->new, series, "f", last_t, e, EP_ARRAY_SIZE(e));
 		}
 	}
@@ -699,6 +739,9 @@ static int fit_state_store(struct coll_store *s, const struct coll_ingest *it,
 		if (t > sampled)
 			sampled = t;
 	}
+	if (json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0 ||
+	    json_object_set_new(fs->root, "i", json_integer((json_int_t)fs->interval)) < 0)
+		return -ENOMEM;
 	char *text = coll_json_compact(fs->root);
 	if (!text)
 		return -ENOMEM;
@@ -711,6 +754,98 @@ static int fit_state_store(struct coll_store *s, const struct coll_ingest *it,
 	return r;
 }
 
+/* ---- the hourly update ------------------------------------------------------------- */
+
+struct update {
+	struct fit_state *fs;
+	bool refit; /* a sample a drop below the one before: a change point */
+};
+
+/* One stored sample newer than its series' sums: added to them. */
+static int update_row(void *ctx, const struct coll_db_row *row)
+{
+	struct update *u = ctx;
+	const char *series = coll_db_row_text(row, 0);
+	json_t *e = series ? json_object_get(u->fs->series, series) : NULL;
+	const char *type = json_string_value(json_array_get(e, E_TYPE));
+	int64_t t = coll_db_row_int(row, 1);
+	double v = coll_db_row_double(row, 2);
+	struct coll_forecast fit;
+	if (!type || strcmp(type, "f") != 0 || fit_from_entry(e, &fit) != 0)
+		return 0;
+	if (t <= (int64_t)enum_num(e, F_SUM_T) || !isfinite(v))
+		return 0;
+	if (v < fit.last_value - fit.drop_threshold) {
+		u->refit = true;
+		return 0;
+	}
+	coll_fit_sums_add(&fit.sums, t, v);
+	double x[F_COUNT - E_FIRST];
+	fit.last_value = v;
+	fit_entry(&fit, x);
+	x[F_SUM_T - E_FIRST] = (double)t;
+	for (size_t i = E_FIRST; i < F_COUNT; i++)
+		if (json_array_set_new(e, i, jnum(x[i - E_FIRST])) < 0)
+			return -ENOMEM;
+	if (t > json_integer_value(json_array_get(e, E_LAST_T)) &&
+	    json_array_set_new(e, E_LAST_T, json_integer((json_int_t)t)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The hourly update of the linear fits (docs/forecasts.md "Refit and the
+ * cached path"): the samples stored since each series' sums were made are
+ * added to them and the line fitted again, reading those rows only (a few
+ * per series), not the history. 0, 1 (a refit must decide) or -errno. */
+static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct fit_state *fs)
+{
+	const char *key;
+	json_t *e;
+	int64_t since = INT64_MAX;
+	json_object_foreach(fs->series, key, e)
+	{
+		const char *type = json_string_value(json_array_get(e, E_TYPE));
+		int64_t t = (int64_t)enum_num(e, F_SUM_T);
+		if (type && strcmp(type, "f") == 0 && t < since)
+			since = t;
+	}
+	if (since != INT64_MAX) {
+		struct update u = {.fs = fs};
+		const char *params[] = {it->agent.id, coll_i2s(since).s};
+		int r = coll_db_query_each(s->db,
+					   "SELECT series, ts, value FROM samples WHERE agent_id = ?"
+					   " AND ts > CAST(? AS BIGINT) ORDER BY series, ts",
+					   params, EP_ARRAY_SIZE(params), update_row, &u);
+		if (r < 0) {
+			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+			return r;
+		}
+		if (u.refit)
+			return 1;
+		/* each line as the sums say now */
+		json_object_foreach(fs->series, key, e)
+		{
+			const char *type = json_string_value(json_array_get(e, E_TYPE));
+			struct coll_forecast fit, now;
+			double x[F_COUNT - E_FIRST];
+			if (!type || strcmp(type, "f") != 0 || fit_from_entry(e, &fit) != 0)
+				continue;
+			r = coll_forecast_from_sums(&fit, fit.last_value, it->received_at, NULL, &now);
+			if (r < 0)
+				return r;
+			fit_entry(&now, x);
+			x[F_SUM_T - E_FIRST] = enum_num(e, F_SUM_T);
+			for (size_t i = E_FIRST; i < F_COUNT; i++)
+				if (json_array_set_new(e, i, jnum(x[i - E_FIRST])) < 0)
+					return -ENOMEM;
+		}
+	}
+	fs->updated_at = it->received_at;
+	return json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
 int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
 		   const struct coll_ingest *it, struct fc_set *set)
 {
@@ -720,18 +855,37 @@ int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
 	int r = fit_state_load(s, it->agent.id, &old);
 	if (r < 0)
 		goto out;
-	/* between refits: the stored fits, no history read */
-	if (old.row && it->received_at >= old.fitted_at &&
-	    it->received_at - old.fitted_at < REFIT_AFTER) {
-		r = forecast_report(&run, set);
+	/* between refits: the stored fits (updated hourly with the new
+	 * samples), no history read */
+	if (old.row && it->received_at >= old.fitted_at && it->received_at >= old.updated_at &&
+	    it->received_at - old.fitted_at < old.interval) {
+		bool updated = false;
+		if (it->received_at - old.updated_at >= UPDATE_AFTER) {
+			r = fit_update(s, it, &old);
+			if (r < 0)
+				goto out;
+			updated = r == 0;
+		}
+		if (r == 0)
+			r = forecast_report(&run, set);
 		if (r < 0)
 			goto out;
 		if (r == 0) {
+			int64_t sampled = run.pend.n ? it->received_at : old.sampled_at;
 			r = coll_store_samples_add(s, it->agent.id, it->received_at, run.pend.series,
 						   run.pend.value, run.pend.n);
-			if (r == 0 && run.pend.n)
+			if (r == 0 && updated) {
+				char *text = coll_json_compact(old.root);
+				r = text ? COLL_Q(s,
+						  "UPDATE forecast_fits SET sampled_at = ?, state = ?"
+						  " WHERE agent_id = ?",
+						  NULL, coll_i2s(sampled).s, text, it->agent.id)
+					 : -ENOMEM;
+				free(text);
+			} else if (r == 0 && run.pend.n) {
 				r = COLL_Q(s, "UPDATE forecast_fits SET sampled_at = ? WHERE agent_id = ?",
 					   NULL, coll_i2s(it->received_at).s, it->agent.id);
+			}
 			goto out;
 		}
 		run_reset(&run, set);
@@ -739,6 +893,7 @@ int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
 	/* refit: the history read, every series fitted, the state stored */
 	run.new.root = json_pack("{s:i,s:{}}", "v", FIT_VERSION, "s");
 	run.new.series = json_object_get(run.new.root, "s");
+	run.new.interval = REFIT_DAILY;
 	if (!run.new.series) {
 		r = -ENOMEM;
 		goto out;

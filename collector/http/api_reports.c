@@ -218,7 +218,7 @@ enum MHD_Result coll_api_reports(struct req *rq, const char *url)
 		.body = body,
 		.len = rq->body.len,
 		.seq = seq,
-		.received_at = coll_service_now(), /* the test clock when one is set */
+		.received_at = coll_test_clock("ERPULSE_TEST_INGEST_CLOCK_FILE"),
 	};
 	rq->queued = true;
 	/* suspended before it is queued, so the batcher's resume always

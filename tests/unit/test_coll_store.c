@@ -748,6 +748,9 @@ static void test_forecast_rollups(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM rollups WHERE hour % 3600 <> 0"), 0);
 
 	int64_t later = now + 3600;
+	/* what a whole-history refit reads (docs/forecasts.md "Refit and the
+	 * cached path": the next one would come a day after the first) */
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM forecast_fits"), 0);
 	r = report(aid, 2, frag("odoo/public.x_idx", 25 + 0.5 / 24), "erp01");
 	assert_int_equal(ingest_rep_at(s, &an, aid, r, later, NULL), COLL_INGEST_ACCEPTED);
 	json_decref(r);
@@ -1066,7 +1069,12 @@ static double jitter(int64_t i)
  * points a day; an index filling 0.5 a day, REINDEXed to 2% at report 16;
  * an index at 29% that crosses its 30% threshold at report 9; an error
  * rate of 3..7 an hour with a spike of 80 at report 5. */
-#define REFIT_REPORTS 30
+#define REFIT_REPORTS (27 * 12)
+/* errors/h: 3..7, and 30 more every day from 09:00 to 09:59 UTC (a batch job) */
+static double refit_errors(int64_t t, int64_t i)
+{
+	return 5 + (double)(i % 5) - 2 + ((t / 3600) % 24 == 9 ? 30 : 0);
+}
 static json_t *refit_findings(int64_t t0, int64_t t, int j)
 {
 	double d = (double)(t - t0) / DAY;
@@ -1076,7 +1084,7 @@ static json_t *refit_findings(int64_t t0, int64_t t, int j)
 			 finding("index_fragmentation", "odoo/public.clean_idx", clean, 30),
 			 finding("index_fragmentation", "odoo/public.hot_idx",
 				 j >= 9 ? 31 : 29 + 0.1 * jitter(i), 30),
-			 finding("log_errors", "odoo.log", j == 5 ? 80 : 5 + (double)(i % 5) - 2, 0));
+			 finding("log_errors", "odoo.log", j == 5 ? 80 : refit_errors(t, i), 0));
 }
 
 /* 30 days of the scenarios' history, one sample per 10 minutes up to
@@ -1088,13 +1096,15 @@ static void refit_history(struct coll_store *s, const char *aid, int64_t t0, int
 				"index_fragmentation:odoo/public.hot_idx", "log_errors:odoo.log"};
 	const char *value[] = {"40 + 0.5 * (x * 600) / 86400.0 + 0.2 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
 			       "10 + 0.5 * (x * 600) / 86400.0",
-			       "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)", "5 + (x * 2) % 5 - 2"};
+			       "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
+			       "5 + (x * 2) % 5 - 2 + CASE WHEN (t / 3600) % 24 = 9 THEN 30 ELSE 0 END"};
 	for (size_t k = 0; k < EP_ARRAY_SIZE(series); k++) {
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO samples (agent_id, series, ts, value)"
 			 " WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
-			 " %lld + 600 * (x + 1) < %lld) SELECT '%s', '%s', %lld + 600 * x, %s FROM c",
-			 (long long)t0, (long long)end, aid, series[k], (long long)t0, value[k]);
+			 " %lld + 600 * (x + 1) < %lld) SELECT '%s', '%s', t, %s FROM (SELECT x,"
+			 " %lld + 600 * x AS t FROM c) p",
+			 (long long)t0, (long long)end, aid, series[k], value[k], (long long)t0);
 		assert_int_equal(coll_db_exec(s->db, sql), 0);
 	}
 }
@@ -1125,12 +1135,13 @@ static int64_t fitted_at(struct coll_store *s, const char *aid)
 }
 
 /* The cached path says what a full refit says: agent a keeps its fit state
- * (a refit at most once an hour, or when a value needs one), agent b's is
- * deleted before every report (a full refit each time, what main did); on
- * the same history and reports 5 minutes apart for 2.5 hours, every
- * forecast has the same status and days-to-threshold within 2% (+0.05
- * days), every spike verdict is the same, and a has refitted only when it
- * must. */
+ * (a whole-history refit once a day or when a value needs one, the hourly
+ * update of the sums in between), agent b's is deleted before every report
+ * (a full refit each time, what main did); on the same history and reports
+ * 5 minutes apart for 27 hours, every forecast has the same status and
+ * days-to-threshold within 2% (+0.05 days), every spike verdict is the
+ * same (the 09:00 batch job's errors normal at 09:00, the spike a spike),
+ * and a has refitted only when it must. */
 static void test_refit_cached_matches_full(void **state)
 {
 	struct coll_store *s = *state;
@@ -1139,7 +1150,7 @@ static void test_refit_cached_matches_full(void **state)
 	struct coll_analysis an = {
 		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
 	int64_t start = now_s() - now_s() % 3600 + 1500, t0 = start - 30 * DAY;
-	int refits = 0;
+	int refits = 0, daily = 0;
 	make_agent(s, "Acme", cid, a, &kp);
 	make_agent(s, "Acme", cid, b, &kp);
 	refit_history(s, a, t0, start);
@@ -1203,12 +1214,14 @@ static void test_refit_cached_matches_full(void **state)
 		if (j == 5 || j == 10 || j == 11)
 			assert_false(refit);
 		if (!refit && j > 0)
-			assert_true(t - before < 3600);
+			assert_true(t - before < DAY);
+		daily += refit && j > 0 && t - before >= DAY;
 		json_decref(fa);
 		json_decref(fb);
 	}
-	/* 30 reports: 1 + the crossing + the REINDEX's short segment (~12
-	 * reports until 6 samples) + hourly ones, not 30 */
+	/* 324 reports: 1 + the crossing + the REINDEX's short segment (~12
+	 * reports until 6 samples) + the daily one */
+	assert_int_equal(daily, 1);
 	assert_true(refits >= 4 && refits <= 20);
 }
 
@@ -1225,7 +1238,8 @@ static double clean_days(struct coll_store *s, const char *aid, int64_t now, int
 
 /* A report between refits reads no history: the history deleted behind
  * the store's back is not missed by the next reports (the stored line, the
- * same refit time), and is by the first report an hour after the refit. */
+ * same refit time), nor by the hourly update (which adds the samples
+ * stored since to the sums), and is by the daily refit. */
 static void test_refit_reads_no_history(void **state)
 {
 	struct coll_store *s = *state;
@@ -1255,14 +1269,25 @@ static void test_refit_reads_no_history(void **state)
 		assert_true(fabs(d - (d0 - (double)(300 * j) / DAY)) < 1e-6);
 		assert_int_equal(n, n0);
 	}
-	/* the hour is up: the refit reads what is left (this hour's samples) */
-	int64_t later = start + 3600;
-	r = report(a, 13, refit_findings(t0, later, 0), "erp01");
-	assert_int_equal(ingest_rep_at(s, &an, a, r, later, NULL), COLL_INGEST_ACCEPTED);
+	/* an hour on: the samples stored since join the sums (5 of them: one
+	 * per 10 minutes, this report's own is stored after), nothing older
+	 * is read */
+	int64_t hour = start + 3600;
+	r = report(a, 13, refit_findings(t0, hour, 0), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, a, r, hour, NULL), COLL_INGEST_ACCEPTED);
 	json_decref(r);
-	assert_int_equal(fitted_at(s, a), later);
-	clean_days(s, a, later, &n);
-	assert_true(n >= 6 && n <= 8);
+	assert_int_equal(fitted_at(s, a), start);
+	double d = clean_days(s, a, hour, &n);
+	assert_int_equal(n, n0 + 5);
+	assert_true(fabs(d - (d0 - 1.0 / 24)) < 0.01);
+	/* a day after the refit: the whole history again, what is left of it */
+	int64_t day = start + DAY;
+	r = report(a, 14, refit_findings(t0, day, 0), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, a, r, day, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(fitted_at(s, a), day);
+	clean_days(s, a, day, &n);
+	assert_true(n >= 6 && n <= 10);
 }
 
 int main(void)
