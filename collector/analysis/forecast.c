@@ -430,41 +430,6 @@ done:
 	return 0;
 }
 
-int coll_forecast_from_fit(const struct coll_forecast *fit, double value, double limit,
-			   int64_t now, const struct coll_forecast_params *params,
-			   struct coll_forecast *ret)
-{
-	struct coll_forecast_params defaults;
-	const struct coll_forecast_params *p = params;
-	double threshold, fitted;
-
-	if (!fit || !ret || !isfinite(value) || !isfinite(limit))
-		return -EINVAL;
-	if (!p) {
-		coll_forecast_params_default(&defaults);
-		p = &defaults;
-	}
-	if (fit->status == COLL_FC_INSUFFICIENT || limit != fit->limit ||
-	    !isfinite(fit->last_value) || (value >= limit) != (fit->last_value >= limit))
-		return 1;
-	*ret = *fit;
-	ret->last_value = value;
-	if (fit->status == COLL_FC_ALREADY)
-		return 0; /* full is full, whatever the line */
-	/* every value since the fit within half a drop threshold of the fit's
-	 * last one: no two of them a drop apart, so no change point the fit
-	 * has not seen */
-	threshold = isfinite(fit->drop_threshold) ? fit->drop_threshold
-						  : p->drop_fraction * fabs(limit);
-	if (fabs(value - fit->last_value) > threshold / 2 || !isfinite(fit->fit_t) ||
-	    !isfinite(fit->fit_v) || !isfinite(fit->slope_per_day))
-		return 1;
-	fitted = fit->fit_v + fit->slope_per_day / SECONDS_PER_DAY * ((double)now - fit->fit_t);
-	answer(ret, fit->slope_per_day / SECONDS_PER_DAY,
-	       fit->slope_se_per_day / SECONDS_PER_DAY, fitted, p);
-	return 0;
-}
-
 int coll_hour_of_week(int64_t t, int64_t tz_offset_s)
 {
 	/* 1970-01-01 was a Thursday: shift so that Monday 00:00 starts a week */

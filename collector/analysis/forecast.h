@@ -83,8 +83,8 @@ struct coll_forecast {
 	size_t n_used;        /* samples in the fit (after window and change point) */
 	int64_t fit_from;     /* time of the first sample in the fit (0 if none) */
 	bool step_detected;   /* a significant drop was found and earlier samples ignored */
-	/* the fitted line, for coll_forecast_from_fit (NAN when there was no
-	 * fit): the line passes through value fit_v at time fit_t (epoch s);
+	/* the fitted line (NAN when there was no fit): it passes through
+	 * value fit_v at time fit_t (epoch s);
 	 * slope_se_per_day is the slope's standard error; drop_threshold the
 	 * step down that starts a new segment (step 2 of docs/forecasts.md) */
 	double fit_t, fit_v, slope_se_per_day, drop_threshold;
@@ -96,18 +96,6 @@ struct coll_forecast {
  * (NULL/invalid arguments) or -E2BIG / -ENOMEM. */
 int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
 			 const struct coll_forecast_params *p, struct coll_forecast *ret);
-
-/* The forecast of `value` observed at `now` from a fit that
- * coll_forecast_linear made earlier of the same series (docs/forecasts.md
- * "Refit and the cached path"): the stored line evaluated at now, without
- * the samples. Returns 1 instead when a refit must decide: the fit was
- * insufficient, the limit changed, value is on the other side of the limit
- * than the fit's last value, or further than half the fit's drop threshold
- * from it (a cleanup, or a step the fit has not seen). 0 (*ret filled), 1,
- * or -EINVAL. p NULL = defaults. */
-int coll_forecast_from_fit(const struct coll_forecast *fit, double value, double limit,
-			   int64_t now, const struct coll_forecast_params *p,
-			   struct coll_forecast *ret);
 
 /* The forecast at `now` from fit's sums after points were added to them
  * (coll_fit_sums_add): the least squares of steps 4-6 of docs/forecasts.md

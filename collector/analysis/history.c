@@ -272,10 +272,10 @@ static int pending_add(struct pending *p, const char *series, double value)
  * (sampled_at), and per series what a report needs to be judged without
  * history, as a JSON object {"v": 2, "u": updated, "i": refit interval,
  * "s": {series: entry}} whose entries are arrays:
- *   linear  ["f", last_t, status, confidence, limit, last_value, slope/day,
- *            slope SE/day, fit_t, fit_v, r2, resid_sd, n_used, fit_from,
- *            step, drop_threshold, the least-squares sums (t0, v0, n, st,
- *            sv, stt, stv, svv) and the time of their newest point]
+ *   linear  ["f", last_t, limit, last_value (the sums' newest point's),
+ *            fit_from, step, drop_threshold, the least-squares sums (t0,
+ *            v0, n, st, sv, stt, stv, svv) and the time of their newest
+ *            point] -- the rest of a forecast follows from the sums
  *   spike   ["s", last_t, then per hour bucket from the refit's on (2, or
  *            25 when every one has its hour-of-week baseline): hour,
  *            status, method, baseline, spread, n_baseline]
@@ -290,9 +290,8 @@ static int pending_add(struct pending *p, const char *series, double value)
 #define SPIKE_BUCKETS  25        /* hour buckets of spike baselines kept (daily refit) */
 
 enum { E_TYPE, E_LAST_T, E_FIRST };
-enum { F_STATUS = E_FIRST, F_CONF, F_LIMIT, F_LAST_V, F_SLOPE, F_SLOPE_SE, F_FIT_T, F_FIT_V,
-       F_R2, F_SD, F_N, F_FROM, F_STEP, F_DROP, F_T0, F_V0, F_SN, F_ST, F_SV, F_STT, F_STV,
-       F_SVV, F_SUM_T, F_COUNT };
+enum { F_LIMIT = E_FIRST, F_LAST_V, F_FROM, F_STEP, F_DROP, F_T0, F_V0, F_SN, F_ST, F_SV,
+       F_STT, F_STV, F_SVV, F_SUM_T, F_COUNT };
 enum { S_HOUR, S_STATUS, S_METHOD, S_BASE, S_SPREAD, S_N, S_COUNT };
 enum { U_SINCE = E_FIRST, U_LAST_V, U_COUNT };
 
@@ -369,6 +368,7 @@ struct run {
 	struct pending pend;
 	const struct history *hist; /* refit: the history read; NULL on the cached path */
 	const struct fit_state *old; /* cached path: the stored state */
+	bool updated;                /* cached path: fit_update ran for this report */
 	struct fit_state new;        /* refit: the state to store */
 };
 
@@ -472,17 +472,8 @@ static int security_pending(struct run *run, const json_t *f, int64_t *since)
 /* The linear fit as stored, and back. */
 static void fit_entry(const struct coll_forecast *fc, double *e)
 {
-	e[F_STATUS - E_FIRST] = fc->status;
-	e[F_CONF - E_FIRST] = fc->confidence;
 	e[F_LIMIT - E_FIRST] = fc->limit;
 	e[F_LAST_V - E_FIRST] = fc->last_value;
-	e[F_SLOPE - E_FIRST] = fc->slope_per_day;
-	e[F_SLOPE_SE - E_FIRST] = fc->slope_se_per_day;
-	e[F_FIT_T - E_FIRST] = fc->fit_t;
-	e[F_FIT_V - E_FIRST] = fc->fit_v;
-	e[F_R2 - E_FIRST] = fc->r2;
-	e[F_SD - E_FIRST] = fc->resid_sd;
-	e[F_N - E_FIRST] = (double)fc->n_used;
 	e[F_FROM - E_FIRST] = (double)fc->fit_from;
 	e[F_STEP - E_FIRST] = fc->step_detected;
 	e[F_DROP - E_FIRST] = fc->drop_threshold;
@@ -501,20 +492,12 @@ static int fit_from_entry(const json_t *e, struct coll_forecast *fc)
 	if (json_array_size(e) != F_COUNT)
 		return 1;
 	*fc = (struct coll_forecast){
-		.status = (enum coll_forecast_status)enum_num(e, F_STATUS),
-		.confidence = (enum coll_confidence)enum_num(e, F_CONF),
+		.status = COLL_FC_INSUFFICIENT,
 		.days = NAN,
 		.days_low = NAN,
 		.days_high = NAN,
 		.limit = enum_num(e, F_LIMIT),
 		.last_value = enum_num(e, F_LAST_V),
-		.slope_per_day = enum_num(e, F_SLOPE),
-		.slope_se_per_day = enum_num(e, F_SLOPE_SE),
-		.fit_t = enum_num(e, F_FIT_T),
-		.fit_v = enum_num(e, F_FIT_V),
-		.r2 = enum_num(e, F_R2),
-		.resid_sd = enum_num(e, F_SD),
-		.n_used = (size_t)enum_num(e, F_N),
 		.fit_from = (int64_t)enum_num(e, F_FROM),
 		.step_detected = enum_num(e, F_STEP) > 0,
 		.drop_threshold = enum_num(e, F_DROP),
@@ -527,9 +510,7 @@ static int fit_from_entry(const json_t *e, struct coll_forecast *fc)
 			 .stv = enum_num(e, F_STV),
 			 .svv = enum_num(e, F_SVV)},
 	};
-	if (fc->status == COLL_FC_ALREADY)
-		fc->days = fc->days_low = fc->days_high = 0;
-	return fc->status > COLL_FC_ETA || fc->confidence > COLL_CONF_HIGH;
+	return !isfinite(fc->limit) || !(fc->sums.n >= 0);
 }
 
 static void spike_entry(const struct coll_spike *sp, int64_t hour, double *e)
@@ -640,7 +621,10 @@ static int forecast_refit(struct run *run, const char *series, enum coll_forecas
 	return r;
 }
 
-/* Cached: the stored fit evaluated at this report's value; 1: refit. */
+/* Cached: the stored fit and this report's value; 1: a refit must decide,
+ * 2: the samples stored since the last update must be added first (the
+ * value moved half a drop threshold from the last one, crossed the limit,
+ * or the segment is still short: fit_update, then again). */
 static int forecast_cached(struct run *run, const char *series, enum coll_forecast_kind fk,
 			   double value, double limit, struct coll_object_forecast *o)
 {
@@ -654,9 +638,28 @@ static int forecast_cached(struct run *run, const char *series, enum coll_foreca
 		return r ? r : coll_spike_from_baseline(&base, value, NULL, &o->spike);
 	}
 	struct coll_forecast fit;
-	r = fit_from_entry(e, &fit);
-
-	return r ? r : coll_forecast_from_fit(&fit, value, limit, run->it->received_at, NULL, &o->fc);
+	if (fit_from_entry(e, &fit) != 0 || limit != fit.limit || !isfinite(value) ||
+	    !isfinite(fit.last_value))
+		return 1;
+	double threshold = isfinite(fit.drop_threshold) ? fit.drop_threshold : 0.05 * fabs(limit);
+	struct coll_forecast_params p;
+	coll_forecast_params_default(&p);
+	if (!run->updated && (fit.sums.n < (double)p.min_samples ||
+			      fabs(value - fit.last_value) > threshold / 2 ||
+			      (value >= limit) != (fit.last_value >= limit)))
+		return 2;
+	/* the sums with this value as their newest point, as a refit fits it:
+	 * a drop of the threshold from the last sample starts a new segment */
+	int64_t now = run->it->received_at;
+	if (now > (int64_t)enum_num(e, F_SUM_T)) {
+		if (value < fit.last_value - threshold) {
+			fit.sums = (struct coll_fit_sums){.t0 = now, .v0 = value};
+			fit.fit_from = now;
+			fit.step_detected = true;
+		}
+		coll_fit_sums_add(&fit.sums, now, value);
+	}
+	return coll_forecast_from_sums(&fit, value, now, NULL, &o->fc);
 }
 
 static int forecast_finding(struct run *run, const json_t *f, struct fc_set *set)
@@ -691,14 +694,14 @@ static int forecast_finding(struct run *run, const json_t *f, struct fc_set *set
 	if (r != 0) {
 		free(set->objects[set->n]);
 		/* a series it cannot use is skipped (-EINVAL, -E2BIG) */
-		return r == -ENOMEM || r == 1 ? r : 0;
+		return r == -ENOMEM || r > 0 ? r : 0;
 	}
 	set->n++;
 	return 0;
 }
 
 /* Every forecastable finding of the report: 0, 1 (the cached path met
- * what needs a refit) or -errno. */
+ * what needs a refit), 2 (... an update) or -errno. */
 static int forecast_report(struct run *run, struct fc_set *set)
 {
 	const json_t *p, *f;
@@ -758,7 +761,6 @@ static int fit_state_store(struct coll_store *s, const struct coll_ingest *it,
 
 struct update {
 	struct fit_state *fs;
-	bool refit; /* a sample a drop below the one before: a change point */
 };
 
 /* One stored sample newer than its series' sums: added to them. */
@@ -776,8 +778,10 @@ static int update_row(void *ctx, const struct coll_db_row *row)
 	if (t <= (int64_t)enum_num(e, F_SUM_T) || !isfinite(v))
 		return 0;
 	if (v < fit.last_value - fit.drop_threshold) {
-		u->refit = true;
-		return 0;
+		/* a change point: the fit starts again from this sample */
+		fit.sums = (struct coll_fit_sums){.t0 = t, .v0 = v};
+		fit.fit_from = t;
+		fit.step_detected = true;
 	}
 	coll_fit_sums_add(&fit.sums, t, v);
 	double x[F_COUNT - E_FIRST];
@@ -793,10 +797,12 @@ static int update_row(void *ctx, const struct coll_db_row *row)
 	return 0;
 }
 
-/* The hourly update of the linear fits (docs/forecasts.md "Refit and the
- * cached path"): the samples stored since each series' sums were made are
- * added to them and the line fitted again, reading those rows only (a few
- * per series), not the history. 0, 1 (a refit must decide) or -errno. */
+/* The update of the linear fits (docs/forecasts.md "Refit and the cached
+ * path"), hourly or when a report needs it: the samples stored since each
+ * series' sums were made are added to them (a drop of the threshold from
+ * the sample before starts the sums again: a change point) and the line
+ * fitted again, reading those rows only (a few per series), not the
+ * history. 0 or -errno. */
 static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct fit_state *fs)
 {
 	const char *key;
@@ -820,25 +826,6 @@ static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct
 			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
 			return r;
 		}
-		if (u.refit)
-			return 1;
-		/* each line as the sums say now */
-		json_object_foreach(fs->series, key, e)
-		{
-			const char *type = json_string_value(json_array_get(e, E_TYPE));
-			struct coll_forecast fit, now;
-			double x[F_COUNT - E_FIRST];
-			if (!type || strcmp(type, "f") != 0 || fit_from_entry(e, &fit) != 0)
-				continue;
-			r = coll_forecast_from_sums(&fit, fit.last_value, it->received_at, NULL, &now);
-			if (r < 0)
-				return r;
-			fit_entry(&now, x);
-			x[F_SUM_T - E_FIRST] = enum_num(e, F_SUM_T);
-			for (size_t i = E_FIRST; i < F_COUNT; i++)
-				if (json_array_set_new(e, i, jnum(x[i - E_FIRST])) < 0)
-					return -ENOMEM;
-		}
 	}
 	fs->updated_at = it->received_at;
 	return json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0
@@ -856,25 +843,28 @@ int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
 	if (r < 0)
 		goto out;
 	/* between refits: the stored fits (updated hourly with the new
-	 * samples), no history read */
+	 * samples, or when a value needs it), no history read */
 	if (old.row && it->received_at >= old.fitted_at && it->received_at >= old.updated_at &&
 	    it->received_at - old.fitted_at < old.interval) {
-		bool updated = false;
-		if (it->received_at - old.updated_at >= UPDATE_AFTER) {
+		if (it->received_at - old.updated_at >= UPDATE_AFTER)
 			r = fit_update(s, it, &old);
-			if (r < 0)
-				goto out;
-			updated = r == 0;
-		}
+		run.updated = r == 0 && it->received_at - old.updated_at >= UPDATE_AFTER;
 		if (r == 0)
 			r = forecast_report(&run, set);
+		if (r == 2 && !run.updated) {
+			run_reset(&run, set);
+			r = fit_update(s, it, &old);
+			run.updated = r == 0;
+			if (r == 0)
+				r = forecast_report(&run, set);
+		}
 		if (r < 0)
 			goto out;
 		if (r == 0) {
 			int64_t sampled = run.pend.n ? it->received_at : old.sampled_at;
 			r = coll_store_samples_add(s, it->agent.id, it->received_at, run.pend.series,
 						   run.pend.value, run.pend.n);
-			if (r == 0 && updated) {
+			if (r == 0 && run.updated) {
 				char *text = coll_json_compact(old.root);
 				r = text ? COLL_Q(s,
 						  "UPDATE forecast_fits SET sampled_at = ?, state = ?"

@@ -402,63 +402,51 @@ static void test_spike_recent_fallback(void **state)
 	assert_true(isnan(sp.z));
 }
 
-/* The cached path (coll_forecast_from_fit, docs/forecasts.md "Refit and the
- * cached path"): the stored line evaluated later gives what a fit of the
- * history up to then gives; what needs a refit says so. */
-static void test_from_fit(void **state)
+/* The cached path's sums (coll_fit_sums_add, coll_forecast_from_sums,
+ * docs/forecasts.md "Refit and the cached path"): points added to a fit's
+ * sums give what a fit of all the points gives. */
+static void test_from_sums(void **state)
 {
 	struct coll_sample s[61];
-	struct coll_forecast fit, full, cached;
+	struct coll_forecast fit, full, sums;
+	uint32_t st = 7;
 	(void)state;
 
-	/* 50 GB + 1 GB/day on 100 GB, a sample every 6 hours, fitted at the last */
+	/* 50 GB + 1 GB/day (+-0.2 GB) on 100 GB, a sample every 6 hours */
 	for (int i = 0; i <= 60; i++) {
 		s[i].t = T0 + (int64_t)i * 6 * HOUR;
-		s[i].v = 50 * GB + (double)i * 0.25 * GB;
+		s[i].v = 50 * GB + (double)i * 0.25 * GB + 0.2 * GB * noise(&st);
 	}
 	assert_int_equal(coll_forecast_linear(s, 41, 100 * GB, s[40].t, NULL, &fit), 0);
-	assert_near(fit.fit_v + fit.slope_per_day / DAY * ((double)s[40].t - fit.fit_t),
-		    60 * GB, 1.0);
-	/* 50 minutes on, the next value: the same answer as a refit */
-	int64_t later = s[40].t + 50 * 60;
-	double v = 60 * GB + 50.0 / 1440 * GB;
-	assert_int_equal(coll_forecast_from_fit(&fit, v, 100 * GB, later, NULL, &cached), 0);
-	struct coll_sample more[42];
-	memcpy(more, s, 41 * sizeof(*s));
-	more[41] = (struct coll_sample){later, v};
-	assert_int_equal(coll_forecast_linear(more, 42, 100 * GB, later, NULL, &full), 0);
-	assert_int_equal(cached.status, COLL_FC_ETA);
-	assert_near(cached.days, full.days, 1e-6);
-	assert_near(cached.days, 40.0 - 50.0 / 1440, 1e-6);
-	assert_near(cached.last_value, v, 0);
+	assert_near(fit.sums.n, 41, 0);
+	/* 20 more points, asked a day after the last */
+	for (int i = 41; i <= 60; i++)
+		coll_fit_sums_add(&fit.sums, s[i].t, s[i].v);
+	int64_t later = s[60].t + DAY;
+	assert_int_equal(coll_forecast_from_sums(&fit, s[60].v, later, NULL, &sums), 0);
+	assert_int_equal(coll_forecast_linear(s, 61, 100 * GB, later, NULL, &full), 0);
+	assert_int_equal(sums.status, COLL_FC_ETA);
+	assert_int_equal(full.status, COLL_FC_ETA);
+	assert_near(sums.days, full.days, 1e-6);
+	assert_near(sums.days_low, full.days_low, 1e-6);
+	assert_near(sums.days_high, full.days_high, 1e-6);
+	assert_near(sums.slope_per_day, full.slope_per_day, 1e-3 * GB * 1e-3);
+	assert_near(sums.r2, full.r2, 1e-9);
+	assert_near(sums.resid_sd, full.resid_sd, 1e-6 * GB);
+	assert_int_equal(sums.n_used, 61);
+	assert_int_equal(sums.confidence, full.confidence);
+	assert_near(sums.last_value, s[60].v, 0);
 
-	/* a cleanup (5 GB less, the threshold is 5% of 100 GB): refit */
-	assert_int_equal(coll_forecast_from_fit(&fit, 55 * GB, 100 * GB, later, NULL, &cached), 1);
-	/* half a threshold up at once: refit (a later drop of a threshold
-	 * could otherwise hide between two cached reports) */
-	assert_int_equal(coll_forecast_from_fit(&fit, 62.6 * GB, 100 * GB, later, NULL, &cached),
-			 1);
-	assert_int_equal(coll_forecast_from_fit(&fit, 62.4 * GB, 100 * GB, later, NULL, &cached),
-			 0);
-	/* the limit changed, or crossed: refit */
-	assert_int_equal(coll_forecast_from_fit(&fit, v, 200 * GB, later, NULL, &cached), 1);
-	assert_int_equal(coll_forecast_from_fit(&fit, 100 * GB, 100 * GB, later, NULL, &cached),
-			 1);
-
-	/* full stays full without a refit, the way back needs one */
-	s[40].v = 100 * GB;
-	assert_int_equal(coll_forecast_linear(s, 41, 100 * GB, s[40].t, NULL, &fit), 0);
-	assert_int_equal(fit.status, COLL_FC_ALREADY);
-	assert_int_equal(coll_forecast_from_fit(&fit, 100 * GB, 100 * GB, later, NULL, &cached), 0);
-	assert_int_equal(cached.status, COLL_FC_ALREADY);
-	assert_near(cached.days, 0, 0);
-	assert_int_equal(coll_forecast_from_fit(&fit, 99 * GB, 100 * GB, later, NULL, &cached), 1);
-
-	/* too few samples: every report refits until there are enough */
-	assert_int_equal(coll_forecast_linear(s, 3, 100 * GB, s[2].t, NULL, &fit), 0);
-	assert_int_equal(fit.status, COLL_FC_INSUFFICIENT);
-	assert_int_equal(coll_forecast_from_fit(&fit, s[2].v, 100 * GB, later, NULL, &cached), 1);
-	assert_int_equal(coll_forecast_from_fit(NULL, 1, 100, later, NULL, &cached), -EINVAL);
+	/* full is full; too few points say so */
+	assert_int_equal(coll_forecast_from_sums(&fit, 100 * GB, later, NULL, &sums), 0);
+	assert_int_equal(sums.status, COLL_FC_ALREADY);
+	assert_near(sums.days, 0, 0);
+	struct coll_forecast few = fit;
+	few.sums = (struct coll_fit_sums){.t0 = later, .v0 = 60 * GB};
+	coll_fit_sums_add(&few.sums, later, 60 * GB);
+	assert_int_equal(coll_forecast_from_sums(&few, 60 * GB, later, NULL, &sums), 0);
+	assert_int_equal(sums.status, COLL_FC_INSUFFICIENT);
+	assert_int_equal(coll_forecast_from_sums(NULL, 1, later, NULL, &sums), -EINVAL);
 }
 
 /* coll_spike_from_baseline: the current value against a stored baseline */
@@ -530,7 +518,7 @@ int main(void)
 		cmocka_unit_test(test_spike_vs_normal_hour),
 		cmocka_unit_test(test_spike_recent_fallback),
 		cmocka_unit_test(test_forecast_json),
-		cmocka_unit_test(test_from_fit),
+		cmocka_unit_test(test_from_sums),
 		cmocka_unit_test(test_spike_from_baseline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
