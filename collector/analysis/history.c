@@ -283,15 +283,30 @@ static int pending_add(struct pending *p, const char *series, double value)
  * last_t: the series' newest stored sample. Non-finite numbers are null.
  * updated: the last hourly update (the linear sums took the samples stored
  * since; fit_update). */
-#define FIT_VERSION    2
-#define UPDATE_AFTER   HOUR      /* linear sums take the new samples this often */
-#define REFIT_DAILY    (24 * HOUR) /* whole-history refit of a host ... */
-#define REFIT_HOURLY   HOUR      /* ... or of one with a recent-past spike baseline */
-#define SPIKE_BUCKETS  25        /* hour buckets of spike baselines kept (daily refit) */
+#define FIT_VERSION   2
+#define UPDATE_AFTER  HOUR        /* linear sums take the new samples this often */
+#define REFIT_DAILY   (24 * HOUR) /* whole-history refit of a host ... */
+#define REFIT_HOURLY  HOUR        /* ... or of one with a recent-past spike baseline */
+#define SPIKE_BUCKETS 25          /* hour buckets of spike baselines kept (daily refit) */
 
 enum { E_TYPE, E_LAST_T, E_FIRST };
-enum { F_LIMIT = E_FIRST, F_LAST_V, F_FROM, F_STEP, F_DROP, F_T0, F_V0, F_SN, F_ST, F_SV,
-       F_STT, F_STV, F_SVV, F_SUM_T, F_COUNT };
+enum {
+	F_LIMIT = E_FIRST,
+	F_LAST_V,
+	F_FROM,
+	F_STEP,
+	F_DROP,
+	F_T0,
+	F_V0,
+	F_SN,
+	F_ST,
+	F_SV,
+	F_STT,
+	F_STV,
+	F_SVV,
+	F_SUM_T,
+	F_COUNT
+};
 enum { S_HOUR, S_STATUS, S_METHOD, S_BASE, S_SPREAD, S_N, S_COUNT };
 enum { U_SINCE = E_FIRST, U_LAST_V, U_COUNT };
 
@@ -300,7 +315,7 @@ struct fit_state {
 	json_t *series; /* root's "s" (borrowed) */
 	int64_t fitted_at, sampled_at;
 	int64_t updated_at, interval; /* root's "u" and "i" */
-	bool row; /* the host has a row */
+	bool row;                     /* the host has a row */
 };
 
 static void fit_state_free(struct fit_state *fs)
@@ -340,7 +355,8 @@ static int entry_put(struct fit_state *fs, const char *series, const char *t, in
 static int fit_state_load(struct coll_store *s, const char *agent, struct fit_state *fs)
 {
 	struct coll_db_res res;
-	int r = COLL_Q(s, "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
+	int r = COLL_Q(s,
+		       "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
 		       &res, agent);
 	if (r < 0)
 		return r;
@@ -366,7 +382,7 @@ struct run {
 	const struct coll_analysis *an;
 	const struct coll_ingest *it;
 	struct pending pend;
-	const struct history *hist; /* refit: the history read; NULL on the cached path */
+	const struct history *hist;  /* refit: the history read; NULL on the cached path */
 	const struct fit_state *old; /* cached path: the stored state */
 	bool updated;                /* cached path: fit_update ran for this report */
 	struct fit_state new;        /* refit: the state to store */
@@ -589,21 +605,20 @@ static int forecast_refit(struct run *run, const char *series, enum coll_forecas
 		 * coming hours add does not change it), SPIKE_BUCKETS for a
 		 * daily refit */
 		int64_t hour = it->received_at / HOUR;
-		size_t nv = last_t == it->received_at ? n + 1 : n, b;
-		double e[SPIKE_BUCKETS * S_COUNT];
+		size_t nv = last_t == it->received_at ? n + 1 : n, b = 1;
+		double e[SPIKE_BUCKETS * S_COUNT] = {0};
+		bool weekly = true; /* every bucket so far */
 		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
 		if (r == 0)
 			spike_entry(&o->spike, hour, e);
-		for (b = 1; r == 0 && b < SPIKE_BUCKETS; b++) {
+		for (; r == 0 && b < SPIKE_BUCKETS && (b < 2 || weekly); b++) {
 			struct coll_spike later;
-			bool weekly = e[(b - 1) * S_COUNT + S_METHOD] == COLL_BASELINE_HOUR_OF_WEEK;
-			if (b >= 2 && !weekly)
-				break;
-			r = coll_spike_detect(v, nv, (hour + (int64_t)b) * HOUR, value, NULL, &later);
+			r = coll_spike_detect(v, nv, (hour + (int64_t)b) * HOUR, value, NULL,
+					      &later);
 			spike_entry(&later, hour + (int64_t)b, e + b * S_COUNT);
+			weekly = weekly && later.method == COLL_BASELINE_HOUR_OF_WEEK;
 		}
-		if (r == 0 && (b < SPIKE_BUCKETS ||
-			       e[(b - 1) * S_COUNT + S_METHOD] != COLL_BASELINE_HOUR_OF_WEEK))
+		if (r == 0 && !weekly)
 			run->new.interval = REFIT_HOURLY;
 		if (r == 0)
 			r = entry_put(&run->new, series, "s", last_t, e, b * S_COUNT);
@@ -644,9 +659,9 @@ static int forecast_cached(struct run *run, const char *series, enum coll_foreca
 	double threshold = isfinite(fit.drop_threshold) ? fit.drop_threshold : 0.05 * fabs(limit);
 	struct coll_forecast_params p;
 	coll_forecast_params_default(&p);
-	if (!run->updated && (fit.sums.n < (double)p.min_samples ||
-			      fabs(value - fit.last_value) > threshold / 2 ||
-			      (value >= limit) != (fit.last_value >= limit)))
+	if (!run->updated &&
+	    (fit.sums.n < (double)p.min_samples || fabs(value - fit.last_value) > threshold / 2 ||
+	     (value >= limit) != (fit.last_value >= limit)))
 		return 2;
 	/* the sums with this value as their newest point, as a refit fits it:
 	 * a drop of the threshold from the last sample starts a new segment */
@@ -730,8 +745,7 @@ static void run_reset(struct run *run, struct fc_set *set)
 }
 
 /* The refit's state, stored with the samples' newest time. */
-static int fit_state_store(struct coll_store *s, const struct coll_ingest *it,
-			   struct fit_state *fs)
+static int fit_state_store(struct coll_store *s, const struct coll_ingest *it, struct fit_state *fs)
 {
 	const char *key;
 	json_t *e;
@@ -748,11 +762,12 @@ static int fit_state_store(struct coll_store *s, const struct coll_ingest *it,
 	char *text = coll_json_compact(fs->root);
 	if (!text)
 		return -ENOMEM;
-	int r = COLL_Q(s,
-		       "INSERT INTO forecast_fits (agent_id, fitted_at, sampled_at, state) VALUES"
-		       " (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET fitted_at ="
-		       " excluded.fitted_at, sampled_at = excluded.sampled_at, state = excluded.state",
-		       NULL, it->agent.id, coll_i2s(it->received_at).s, coll_i2s(sampled).s, text);
+	int r = COLL_Q(
+		s,
+		"INSERT INTO forecast_fits (agent_id, fitted_at, sampled_at, state) VALUES"
+		" (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET fitted_at ="
+		" excluded.fitted_at, sampled_at = excluded.sampled_at, state = excluded.state",
+		NULL, it->agent.id, coll_i2s(it->received_at).s, coll_i2s(sampled).s, text);
 	free(text);
 	return r;
 }
@@ -818,10 +833,11 @@ static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct
 	if (since != INT64_MAX) {
 		struct update u = {.fs = fs};
 		const char *params[] = {it->agent.id, coll_i2s(since).s};
-		int r = coll_db_query_each(s->db,
-					   "SELECT series, ts, value FROM samples WHERE agent_id = ?"
-					   " AND ts > CAST(? AS BIGINT) ORDER BY series, ts",
-					   params, EP_ARRAY_SIZE(params), update_row, &u);
+		int r = coll_db_query_each(
+			s->db,
+			"SELECT series, ts, value FROM samples WHERE agent_id = ?"
+			" AND ts > CAST(? AS BIGINT) ORDER BY series, ts",
+			params, EP_ARRAY_SIZE(params), update_row, &u);
 		if (r < 0) {
 			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
 			return r;
@@ -862,18 +878,21 @@ int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
 			goto out;
 		if (r == 0) {
 			int64_t sampled = run.pend.n ? it->received_at : old.sampled_at;
-			r = coll_store_samples_add(s, it->agent.id, it->received_at, run.pend.series,
-						   run.pend.value, run.pend.n);
+			r = coll_store_samples_add(s, it->agent.id, it->received_at,
+						   run.pend.series, run.pend.value, run.pend.n);
 			if (r == 0 && run.updated) {
 				char *text = coll_json_compact(old.root);
 				r = text ? COLL_Q(s,
-						  "UPDATE forecast_fits SET sampled_at = ?, state = ?"
+						  "UPDATE forecast_fits SET sampled_at = ?, state "
+						  "= ?"
 						  " WHERE agent_id = ?",
 						  NULL, coll_i2s(sampled).s, text, it->agent.id)
 					 : -ENOMEM;
 				free(text);
 			} else if (r == 0 && run.pend.n) {
-				r = COLL_Q(s, "UPDATE forecast_fits SET sampled_at = ? WHERE agent_id = ?",
+				r = COLL_Q(s,
+					   "UPDATE forecast_fits SET sampled_at = ? WHERE agent_id "
+					   "= ?",
 					   NULL, coll_i2s(it->received_at).s, it->agent.id);
 			}
 			goto out;

@@ -453,8 +453,8 @@ int main(int argc, char **argv)
 		n_pids = split_list(pid_arg, pid_s);
 	for (int i = 0; i < n_pids; i++)
 		pids[i] = (int)strtol(pid_s[i], NULL, 10);
-	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1 ||
-	    clock_step < 0 || (clock_step > 0) != (clock_file != NULL)) {
+	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1 || clock_step < 0 ||
+	    (clock_step > 0) != (clock_file != NULL)) {
 		fprintf(stderr, "usage: collector-ingest --url URL --token TOKEN [--agents N] "
 				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K] "
 				"[--clock-file F --step S]\n");
@@ -593,8 +593,8 @@ int main(int argc, char **argv)
 		}
 		/* the round is over when every agent sent its report and none
 		 * is in flight: the collector's clock moves on */
-		if (clock_step && in_flight == 0 && done == (size_t)n_agents * (size_t)(round + 1) &&
-		    round + 1 < n_reports) {
+		if (clock_step && in_flight == 0 &&
+		    done == (size_t)n_agents * (size_t)(round + 1) && round + 1 < n_reports) {
 			round++;
 			if (clock_set(clock_file, clock_start + round * clock_step) < 0)
 				return 1;

@@ -178,6 +178,8 @@ seed_pg() {
 # collector's keep_samples_days), hourly rollups (6 samples each) before,
 # cut on a whole hour as the sweep cuts. KEEP_SAMPLES_DAYS >= HISTORY_DAYS
 # seeds raw samples only (what a collector before keep_samples_days kept).
+# SQLite: checkpointed here, as the grown store is, so that the collector
+# does not copy the seed's WAL into the database during the measured run.
 history_sqlite() {
 	local now ids cut
 	now=$(date +%s)
@@ -201,6 +203,7 @@ history_sqlite() {
 		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
 		  SELECT a.id, s.series, h.h, 6, 6 * s.v, s.v, s.v FROM a, s, h;
 		COMMIT;
+		PRAGMA wal_checkpoint(TRUNCATE);
 	SQL
 }
 history_pg() {

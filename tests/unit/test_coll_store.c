@@ -1080,7 +1080,8 @@ static json_t *refit_findings(int64_t t0, int64_t t, int j)
 	double d = (double)(t - t0) / DAY;
 	int64_t i = (t - t0) / 300;
 	double clean = j >= 16 ? 2 + 0.5 * (double)(j - 16) * 300 / DAY : 10 + 0.5 * d;
-	return json_pack("[oooo]", finding("disk_usage", "/data", 40 + 0.5 * d + 0.2 * jitter(i), 90),
+	return json_pack("[oooo]",
+			 finding("disk_usage", "/data", 40 + 0.5 * d + 0.2 * jitter(i), 90),
 			 finding("index_fragmentation", "odoo/public.clean_idx", clean, 30),
 			 finding("index_fragmentation", "odoo/public.hot_idx",
 				 j >= 9 ? 31 : 29 + 0.1 * jitter(i), 30),
@@ -1094,10 +1095,10 @@ static void refit_history(struct coll_store *s, const char *aid, int64_t t0, int
 	char sql[1024];
 	const char *series[] = {"disk_usage:/data", "index_fragmentation:odoo/public.clean_idx",
 				"index_fragmentation:odoo/public.hot_idx", "log_errors:odoo.log"};
-	const char *value[] = {"40 + 0.5 * (x * 600) / 86400.0 + 0.2 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
-			       "10 + 0.5 * (x * 600) / 86400.0",
-			       "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
-			       "5 + (x * 2) % 5 - 2 + CASE WHEN (t / 3600) % 24 = 9 THEN 30 ELSE 0 END"};
+	const char *value[] = {
+		"40 + 0.5 * (x * 600) / 86400.0 + 0.2 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
+		"10 + 0.5 * (x * 600) / 86400.0", "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
+		"5 + (x * 2) % 5 - 2 + CASE WHEN (t / 3600) % 24 = 9 THEN 30 ELSE 0 END"};
 	for (size_t k = 0; k < EP_ARRAY_SIZE(series); k++) {
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO samples (agent_id, series, ts, value)"
@@ -1130,7 +1131,8 @@ static json_t *host_forecasts(struct coll_store *s, const char *aid, int64_t now
 static int64_t fitted_at(struct coll_store *s, const char *aid)
 {
 	char sql[256];
-	snprintf(sql, sizeof(sql), "SELECT fitted_at FROM forecast_fits WHERE agent_id = '%s'", aid);
+	snprintf(sql, sizeof(sql), "SELECT fitted_at FROM forecast_fits WHERE agent_id = '%s'",
+		 aid);
 	return count(s, sql);
 }
 
@@ -1184,26 +1186,27 @@ static void test_refit_cached_matches_full(void **state)
 			double da = json_number_value(json_object_get(y, "days")),
 			       db = json_number_value(json_object_get(x, "days"));
 			if (strcmp(sb, "eta") == 0 && fabs(da - db) > 0.02 * db + 0.05)
-				fail_msg("report %d, %s: cached %.3f days, full refit %.3f", j, key, da,
-					 db);
+				fail_msg("report %d, %s: cached %.3f days, full refit %.3f", j, key,
+					 da, db);
 		}
 		/* the verdicts the scenarios are about */
 		const char *want_hot = j >= 9 ? "already" : "never";
-		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(fa, "index_fragmentation odoo/public.hot_idx"),
-					    "status")),
-				    want_hot);
 		assert_string_equal(
 			json_string_value(json_object_get(
-				json_object_get(fa, "error_spike odoo.log"), "status")),
-			j == 5 ? "spike" : "normal");
+				json_object_get(fa, "index_fragmentation odoo/public.hot_idx"),
+				"status")),
+			want_hot);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(fa, "error_spike odoo.log"), "status")),
+				    j == 5 ? "spike" : "normal");
 		assert_string_equal(json_string_value(json_object_get(
 					    json_object_get(fa, "disk_bytes /data"), "status")),
 				    "eta");
 		if (j >= 16 && j < 20) /* after the REINDEX: too few samples to say */
 			assert_string_equal(
 				json_string_value(json_object_get(
-					json_object_get(fa, "index_fragmentation odoo/public.clean_idx"),
+					json_object_get(
+						fa, "index_fragmentation odoo/public.clean_idx"),
 					"status")),
 				"insufficient");
 		/* a reads the whole history for its first report and a day

@@ -478,7 +478,6 @@ static void test_spike_from_baseline(void **state)
 	free(s);
 }
 
-
 static void test_forecast_json(void **state)
 {
 	struct coll_sample s[8];
