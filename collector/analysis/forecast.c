@@ -197,14 +197,17 @@ static void median_mad(const double *v, size_t n, double *scratch, double *ret_m
 	*ret_mad = median_sorting(scratch, n);
 }
 
-/* Index of the first sample after the last significant step down, or 0. */
+/* Index of the first sample after the last significant step down, or 0;
+ * *ret_threshold the size of step that counts. */
 static size_t last_change_point(const struct coll_sample *s, size_t n, double limit,
-				const struct coll_forecast_params *p, bool *ret_step)
+				const struct coll_forecast_params *p, bool *ret_step,
+				double *ret_threshold)
 {
 	double *d, *scratch, med, mad, threshold;
 	size_t start = 0;
 
 	*ret_step = false;
+	*ret_threshold = p->drop_fraction * fabs(limit);
 	if (n < 3)
 		return 0;
 	d = malloc((n - 1) * sizeof(*d));
@@ -219,6 +222,7 @@ static size_t last_change_point(const struct coll_sample *s, size_t n, double li
 		d[i - 1] = s[i].v - s[i - 1].v;
 	median_mad(d, n - 1, scratch, &med, &mad);
 	threshold = fmax(p->drop_fraction * fabs(limit), p->drop_noise_k * MAD_TO_SIGMA * mad);
+	*ret_threshold = threshold;
 	for (size_t i = 1; i < n; i++)
 		if (d[i - 1] < -threshold) {
 			start = i;
@@ -229,6 +233,31 @@ static size_t last_change_point(const struct coll_sample *s, size_t n, double li
 	return start;
 }
 
+/* The answer of step 5 (docs/forecasts.md) for a line of `slope` +- se
+ * (value units per second) at value `fitted` now: fc->status, days and
+ * range. */
+static void answer(struct coll_forecast *fc, double slope, double se, double fitted,
+		   const struct coll_forecast_params *p)
+{
+	double remaining;
+
+	fc->days = fc->days_low = fc->days_high = NAN;
+	/* flat, falling, or a rise indistinguishable from noise */
+	fc->status = COLL_FC_NEVER;
+	if (slope <= 0 || (se > 0 && slope / se < p->min_t_stat))
+		return;
+	remaining = fmax(0.0, fc->limit - fitted);
+	fc->days = remaining / slope / SECONDS_PER_DAY;
+	if (fc->days > p->max_days) {
+		fc->days = NAN;
+		return;
+	}
+	fc->status = COLL_FC_ETA;
+	fc->days_low = remaining / (slope + 2 * se) / SECONDS_PER_DAY;
+	fc->days_high =
+		slope - 2 * se > 0 ? remaining / (slope - 2 * se) / SECONDS_PER_DAY : INFINITY;
+}
+
 int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
 			 const struct coll_forecast_params *params, struct coll_forecast *ret)
 {
@@ -237,8 +266,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	struct coll_forecast fc = {0};
 	struct coll_sample *s = NULL, *f;
 	size_t m = 0, start, k;
-	double t0, tm = 0, vm = 0, sxx = 0, sxy = 0, sse = 0, sst = 0, slope, se, fitted_now,
-		   remaining;
+	double t0, tm = 0, vm = 0, sxx = 0, sxy = 0, sse = 0, sst = 0, slope, se;
 
 	if ((!samples && n) || !ret || !isfinite(limit))
 		return -EINVAL;
@@ -253,6 +281,7 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	fc.confidence = COLL_CONF_LOW;
 	fc.days = fc.days_low = fc.days_high = NAN;
 	fc.slope_per_day = fc.r2 = fc.resid_sd = fc.last_value = NAN;
+	fc.fit_t = fc.fit_v = fc.slope_se_per_day = fc.drop_threshold = NAN;
 	fc.limit = limit;
 
 	if (n) {
@@ -272,11 +301,14 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	sort_by_time(s, m);
 	fc.last_value = s[m - 1].v;
 
-	start = last_change_point(s, m, limit, p, &fc.step_detected);
+	start = last_change_point(s, m, limit, p, &fc.step_detected, &fc.drop_threshold);
 	f = s + start;
 	k = m - start;
 	fc.n_used = k;
 	fc.fit_from = f[0].t;
+	fc.sums = (struct coll_fit_sums){.t0 = f[0].t, .v0 = f[0].v};
+	for (size_t i = 0; i < k; i++)
+		coll_fit_sums_add(&fc.sums, f[i].t, f[i].v);
 	if (fc.last_value >= limit) {
 		/* full is full, however short the history */
 		fc.status = COLL_FC_ALREADY;
@@ -313,30 +345,87 @@ int coll_forecast_linear(const struct coll_sample *samples, size_t n, double lim
 	else
 		fc.r2 = 1.0; /* a perfectly flat series is perfectly explained */
 	se = fc.resid_sd / sqrt(sxx);
+	fc.fit_t = t0 + tm;
+	fc.fit_v = vm;
+	fc.slope_se_per_day = se * SECONDS_PER_DAY;
 	if (fc.r2 >= 0.9 && k >= 2 * p->min_samples)
 		fc.confidence = COLL_CONF_HIGH;
 	else if (fc.r2 >= 0.6)
 		fc.confidence = COLL_CONF_MEDIUM;
 
-	if (fc.status == COLL_FC_ALREADY)
-		goto done;
-	/* flat, falling, or a rise indistinguishable from noise */
-	fc.status = COLL_FC_NEVER;
-	if (slope <= 0 || (se > 0 && slope / se < p->min_t_stat))
-		goto done;
-	fitted_now = vm + slope * ((double)now - t0 - tm);
-	remaining = fmax(0.0, limit - fitted_now);
-	fc.days = remaining / slope / SECONDS_PER_DAY;
-	if (fc.days > p->max_days) {
-		fc.days = NAN;
-		goto done;
-	}
-	fc.status = COLL_FC_ETA;
-	fc.days_low = remaining / (slope + 2 * se) / SECONDS_PER_DAY;
-	fc.days_high =
-		slope - 2 * se > 0 ? remaining / (slope - 2 * se) / SECONDS_PER_DAY : INFINITY;
+	if (fc.status != COLL_FC_ALREADY)
+		answer(&fc, slope, se, vm + slope * ((double)now - t0 - tm), p);
 done:
 	free(s);
+	*ret = fc;
+	return 0;
+}
+
+void coll_fit_sums_add(struct coll_fit_sums *s, int64_t t, double v)
+{
+	double dt = (double)(t - s->t0), dv = v - s->v0;
+	s->n += 1;
+	s->st += dt;
+	s->sv += dv;
+	s->stt += dt * dt;
+	s->stv += dt * dv;
+	s->svv += dv * dv;
+}
+
+int coll_forecast_from_sums(const struct coll_forecast *fit, double last_value, int64_t now,
+			    const struct coll_forecast_params *params, struct coll_forecast *ret)
+{
+	struct coll_forecast_params defaults;
+	const struct coll_forecast_params *p = params;
+	const struct coll_fit_sums *u;
+	struct coll_forecast fc;
+	double n, sxx, sxy, sst, sse, slope, se, tm, vm;
+
+	if (!fit || !ret || !isfinite(last_value))
+		return -EINVAL;
+	if (!p) {
+		coll_forecast_params_default(&defaults);
+		p = &defaults;
+	}
+	fc = *fit;
+	u = &fc.sums;
+	n = u->n;
+	fc.n_used = (size_t)n;
+	fc.last_value = last_value;
+	fc.status = COLL_FC_INSUFFICIENT;
+	fc.confidence = COLL_CONF_LOW;
+	fc.days = fc.days_low = fc.days_high = NAN;
+	fc.slope_per_day = fc.r2 = fc.resid_sd = NAN;
+	fc.fit_t = fc.fit_v = fc.slope_se_per_day = NAN;
+	if (last_value >= fc.limit) {
+		fc.status = COLL_FC_ALREADY;
+		fc.days = fc.days_low = fc.days_high = 0;
+	}
+	if (n < (double)p->min_samples || n < 3)
+		goto done;
+	tm = u->st / n;
+	vm = u->sv / n;
+	sxx = u->stt - u->st * tm;
+	sxy = u->stv - u->st * vm;
+	sst = fmax(0.0, u->svv - u->sv * vm);
+	if (!(sxx > 0))
+		goto done;
+	slope = sxy / sxx;
+	sse = fmax(0.0, sst - slope * sxy);
+	fc.slope_per_day = slope * SECONDS_PER_DAY;
+	fc.resid_sd = sqrt(sse / (n - 2));
+	fc.r2 = sst > 0 ? fmax(0.0, 1.0 - sse / sst) : 1.0;
+	se = fc.resid_sd / sqrt(sxx);
+	fc.fit_t = (double)u->t0 + tm;
+	fc.fit_v = u->v0 + vm;
+	fc.slope_se_per_day = se * SECONDS_PER_DAY;
+	if (fc.r2 >= 0.9 && n >= 2.0 * (double)p->min_samples)
+		fc.confidence = COLL_CONF_HIGH;
+	else if (fc.r2 >= 0.6)
+		fc.confidence = COLL_CONF_MEDIUM;
+	if (fc.status != COLL_FC_ALREADY)
+		answer(&fc, slope, se, fc.fit_v + slope * ((double)now - fc.fit_t), p);
+done:
 	*ret = fc;
 	return 0;
 }
@@ -456,6 +545,28 @@ out:
 	free(scratch);
 	free(weeks);
 	return rc;
+}
+
+int coll_spike_from_baseline(const struct coll_spike *base, double current,
+			     const struct coll_spike_params *params, struct coll_spike *ret)
+{
+	struct coll_spike_params defaults;
+	const struct coll_spike_params *p = params;
+
+	if (!base || !ret || !isfinite(current))
+		return -EINVAL;
+	if (!p) {
+		coll_spike_params_default(&defaults);
+		p = &defaults;
+	}
+	if (base->status == COLL_SPIKE_INSUFFICIENT || !isfinite(base->baseline) ||
+	    !(base->spread > 0))
+		return 1;
+	*ret = *base;
+	ret->current = current;
+	ret->z = (current - base->baseline) / base->spread;
+	ret->status = ret->z >= p->z_threshold ? COLL_SPIKE_SPIKE : COLL_SPIKE_NORMAL;
+	return 0;
 }
 
 static json_t *num_or_null(double v)

@@ -60,6 +60,15 @@ enum coll_confidence {
 };
 const char *coll_confidence_name(enum coll_confidence c); /* "low" | "medium" | "high" */
 
+/* The least-squares sums of a fit's points, times relative to t0 and values
+ * to v0 (precision), so that points can be added later without the others
+ * (coll_fit_sums_add, coll_forecast_from_sums). */
+struct coll_fit_sums {
+	int64_t t0;
+	double v0, n, st, sv, stt, stv, svv;
+};
+void coll_fit_sums_add(struct coll_fit_sums *s, int64_t t, double v);
+
 struct coll_forecast {
 	enum coll_forecast_status status;
 	enum coll_confidence confidence;
@@ -74,6 +83,12 @@ struct coll_forecast {
 	size_t n_used;        /* samples in the fit (after window and change point) */
 	int64_t fit_from;     /* time of the first sample in the fit (0 if none) */
 	bool step_detected;   /* a significant drop was found and earlier samples ignored */
+	/* the fitted line (NAN when there was no fit): it passes through
+	 * value fit_v at time fit_t (epoch s);
+	 * slope_se_per_day is the slope's standard error; drop_threshold the
+	 * step down that starts a new segment (step 2 of docs/forecasts.md) */
+	double fit_t, fit_v, slope_se_per_day, drop_threshold;
+	struct coll_fit_sums sums; /* of the n_used points fitted */
 };
 
 /* Forecast when the series crosses `limit` going up, as seen at `now`.
@@ -81,6 +96,14 @@ struct coll_forecast {
  * (NULL/invalid arguments) or -E2BIG / -ENOMEM. */
 int coll_forecast_linear(const struct coll_sample *samples, size_t n, double limit, int64_t now,
 			 const struct coll_forecast_params *p, struct coll_forecast *ret);
+
+/* The forecast at `now` from fit's sums after points were added to them
+ * (coll_fit_sums_add): the least squares of steps 4-6 of docs/forecasts.md
+ * on the sums, the change point and window as they were (fit->fit_from,
+ * fit->step_detected, fit->drop_threshold kept); last_value: the newest
+ * point's. 0 or -EINVAL. p NULL = defaults. */
+int coll_forecast_from_sums(const struct coll_forecast *fit, double last_value, int64_t now,
+			    const struct coll_forecast_params *p, struct coll_forecast *ret);
 
 /* ---- error-rate spikes ------------------------------------------------- */
 
@@ -124,6 +147,13 @@ struct coll_spike {
  * of the same series; samples at or after now are ignored)? 0 or -EINVAL/-ENOMEM. */
 int coll_spike_detect(const struct coll_sample *history, size_t n, int64_t now, double current,
 		      const struct coll_spike_params *p, struct coll_spike *ret);
+
+/* `current` judged against the baseline of an earlier coll_spike_detect
+ * at a time of the same hour-of-week bucket (docs/forecasts.md "Refit and
+ * the cached path"). 0 (*ret filled), 1 when the baseline was insufficient
+ * (a refit must decide), or -EINVAL. p NULL = defaults. */
+int coll_spike_from_baseline(const struct coll_spike *base, double current,
+			     const struct coll_spike_params *p, struct coll_spike *ret);
 
 /* Hour of the week 0..167 (Monday 00:00-00:59 = 0) of t shifted by tz_offset_s. */
 int coll_hour_of_week(int64_t t, int64_t tz_offset_s);

@@ -4,6 +4,7 @@
  * so that the points per series stay bounded (about 2 x 144 raw + 28 x 24
  * hourly in a 30-day window) whatever a host's age. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -281,60 +282,420 @@ static int pending_add(struct pending *p, const char *series, double value)
 	return 0;
 }
 
-/* Stores this report's value of series when a sample interval has passed
- * since the last stored one (history keeps one sample per interval per
- * series: enough for forecasts over days, and a bounded number of rows per
- * report), and returns the series as the analysis sees it: the n past
- * samples plus this value as the last (*ret_v, n + 1 entries, caller frees). */
-static int sample_series(const struct coll_analysis *an, struct pending *pend,
-			 const struct coll_ingest *it, const char *series, double value,
-			 const struct coll_sample *past, size_t n, struct coll_sample **ret_v)
+/* ---- the fit state (forecast_fits, migration 13; docs/forecasts.md "Refit
+ * and the cached path") -------------------------------------------------------
+ *
+ * One row per host: when its forecasts were last refitted from the whole
+ * history (fitted_at), when the cached path last stored samples
+ * (sampled_at), and per series what a report needs to be judged without
+ * history, as a JSON object {"v": 2, "u": updated, "i": refit interval,
+ * "s": {series: entry}} whose entries are arrays:
+ *   linear  ["f", last_t, limit, last_value (the sums' newest point's),
+ *            fit_from, step, drop_threshold, the least-squares sums (t0,
+ *            v0, n, st, sv, stt, stv, svv) and the time of their newest
+ *            point] -- the rest of a forecast follows from the sums
+ *   spike   ["s", last_t, then per hour bucket from the refit's on (2, or
+ *            25 when every one has its hour-of-week baseline): hour,
+ *            status, method, baseline, spread, n_baseline]
+ *   security ["u", last_t, pending since, last value]
+ * last_t: the series' newest stored sample. Non-finite numbers are null.
+ * updated: the last hourly update (the linear sums took the samples stored
+ * since; fit_update). */
+#define FIT_VERSION   2
+#define UPDATE_AFTER  HOUR        /* linear sums take the new samples this often */
+#define REFIT_DAILY   (24 * HOUR) /* whole-history refit of a host ... */
+#define REFIT_HOURLY  HOUR        /* ... or of one with a recent-past spike baseline */
+#define SPIKE_BUCKETS 25          /* hour buckets of spike baselines kept (daily refit) */
+
+enum { E_TYPE, E_LAST_T, E_FIRST };
+enum {
+	F_LIMIT = E_FIRST,
+	F_LAST_V,
+	F_FROM,
+	F_STEP,
+	F_DROP,
+	F_T0,
+	F_V0,
+	F_SN,
+	F_ST,
+	F_SV,
+	F_STT,
+	F_STV,
+	F_SVV,
+	F_SUM_T,
+	F_COUNT
+};
+enum { S_HOUR, S_STATUS, S_METHOD, S_BASE, S_SPREAD, S_N, S_COUNT };
+enum { U_SINCE = E_FIRST, U_LAST_V, U_COUNT };
+
+struct fit_state {
+	json_t *root;   /* what this report stores (refit), or what was read */
+	json_t *series; /* root's "s" (borrowed) */
+	int64_t fitted_at, sampled_at;
+	int64_t updated_at, interval; /* root's "u" and "i" */
+	bool row;                     /* the host has a row */
+};
+
+static void fit_state_free(struct fit_state *fs)
 {
-	if (n == 0 || it->received_at - past[0].t >= an->sample_interval_s) {
-		int r = pending_add(pend, series, value);
-		if (r < 0)
-			return r;
+	json_decref(fs->root);
+	fs->root = fs->series = NULL;
+}
+
+static json_t *jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static double enum_num(const json_t *e, size_t i)
+{
+	const json_t *v = json_array_get(e, i);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Appends the numbers to a new entry of type t for series; 0 or -ENOMEM. */
+static int entry_put(struct fit_state *fs, const char *series, const char *t, int64_t last_t,
+		     const double *v, size_t n)
+{
+	json_t *e = json_array();
+	int r = e ? json_array_append_new(e, json_string(t)) : -1;
+	r |= e ? json_array_append_new(e, json_integer((json_int_t)last_t)) : -1;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r |= json_array_append_new(e, jnum(v[i]));
+	if (r == 0 && json_object_set_new(fs->series, series, e) == 0)
+		return 0;
+	if (r)
+		json_decref(e);
+	return -ENOMEM;
+}
+
+/* The host's row (fs->row false when it has none or it cannot be used). */
+static int fit_state_load(struct coll_store *s, const char *agent, struct fit_state *fs)
+{
+	struct coll_db_res res;
+	int r = COLL_Q(s,
+		       "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
+		       &res, agent);
+	if (r < 0)
+		return r;
+	if (res.rows && coll_db_val(&res, 0, 2)) {
+		fs->fitted_at = coll_s2i(coll_db_val(&res, 0, 0));
+		fs->sampled_at = coll_s2i(coll_db_val(&res, 0, 1));
+		fs->root = json_loads(coll_db_val(&res, 0, 2), 0, NULL);
+		fs->series = json_object_get(fs->root, "s");
+		fs->updated_at = json_integer_value(json_object_get(fs->root, "u"));
+		fs->interval = json_integer_value(json_object_get(fs->root, "i"));
+		fs->row = json_integer_value(json_object_get(fs->root, "v")) == FIT_VERSION &&
+			  json_is_object(fs->series) && fs->interval > 0;
 	}
+	coll_db_res_free(&res);
+	return 0;
+}
+
+/* ---- one report's series ------------------------------------------------------------ */
+
+/* What ingest needs of a report: where its samples go, the state it
+ * reads (cached path) or builds (refit). */
+struct run {
+	const struct coll_analysis *an;
+	const struct coll_ingest *it;
+	struct pending pend;
+	const struct history *hist;  /* refit: the history read; NULL on the cached path */
+	const struct fit_state *old; /* cached path: the stored state */
+	bool updated;                /* cached path: fit_update ran for this report */
+	struct fit_state new;        /* refit: the state to store */
+};
+
+/* Whether this report stores its value of series: a sample interval has
+ * passed since the series' last stored sample (history keeps one sample
+ * per interval per series: enough for forecasts over days, and a bounded
+ * number of rows per report). last_t 0: none. */
+static int sample_maybe(struct run *run, const char *series, double value, int64_t last_t,
+			bool *ret_written)
+{
+	*ret_written = last_t == 0 || run->it->received_at - last_t >= run->an->sample_interval_s;
+	return *ret_written ? pending_add(&run->pend, series, value) : 0;
+}
+
+/* Refit: the series as the analysis sees it, the n past samples (newest
+ * first) plus this value as the last (*ret_v, n + 1 entries, caller frees),
+ * stored as a sample when due; *ret_last_t the newest stored sample after. */
+static int series_refit(struct run *run, const char *series, double value,
+			struct coll_sample **ret_v, size_t *ret_n, int64_t *ret_last_t)
+{
+	size_t n = 0;
+	const struct coll_sample *past = history_of(run->hist, series, &n);
+	bool written;
+	int r = sample_maybe(run, series, value, n ? past[0].t : 0, &written);
+	if (r < 0)
+		return r;
+	*ret_last_t = written ? run->it->received_at : past[0].t;
 	struct coll_sample *v = malloc((n + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	if (n)
 		memcpy(v, past, n * sizeof(*v));
-	v[n].t = it->received_at;
+	v[n].t = run->it->received_at;
 	v[n].v = value;
 	*ret_v = v;
+	*ret_n = n;
 	return 0;
+}
+
+/* Cached path: the stored entry of series if it has type t (else 1: a
+ * series new to the state, refit), its sample stored when due. */
+static int series_cached(struct run *run, const char *series, const char *t, double value,
+			 const json_t **ret_e)
+{
+	const json_t *e = json_object_get(run->old->series, series);
+	if (!json_is_array(e) || !json_is_string(json_array_get(e, E_TYPE)) ||
+	    strcmp(json_string_value(json_array_get(e, E_TYPE)), t) != 0)
+		return 1;
+	int64_t last_t = json_integer_value(json_array_get(e, E_LAST_T));
+	/* a sample stored by the cached path since the refit counts for every
+	 * series (each report of a host carries the same series) */
+	if (run->old->sampled_at > last_t)
+		last_t = run->old->sampled_at;
+	bool written;
+	*ret_e = e;
+	return sample_maybe(run, series, value, last_t, &written);
 }
 
 /* Security updates have no age of their own in a report: the host's history
  * of the count says since when they have been pending (alerts.h,
- * security_pending_since). */
-static int security_pending(const struct coll_analysis *an, struct pending *pend,
-			    const struct coll_ingest *it, const json_t *f,
-			    const struct history *hist, int64_t *since)
+ * security_pending_since). Cached: the run's start stored at the refit, as
+ * long as the count stays zero or stays positive (else 1: refit). */
+static int security_pending(struct run *run, const json_t *f, int64_t *since)
 {
 	const char *object = coll_jstr(f, "object");
 	const json_t *val = json_object_get(f, "value");
 	if (!object || !json_is_number(val))
 		return 0;
 	char series[EP_REPORT_MAX_STRING + 32];
-	snprintf(series, sizeof(series), "security_updates:%s", object);
-	size_t n = 0;
-	const struct coll_sample *past = history_of(hist, series, &n);
-	struct coll_sample *v;
-	int r = sample_series(an, pend, it, series, json_number_value(val), past, n, &v);
-	if (r < 0)
-		return r;
-	int64_t t = coll_pending_since(v, n + 1);
-	free(v);
+	snprintf(series, sizeof(series), SECURITY_PREFIX "%s", object);
+	double value = json_number_value(val);
+	int64_t t;
+	int r;
+	if (!run->hist) {
+		const json_t *e;
+		r = series_cached(run, series, "u", value, &e);
+		if (r != 0)
+			return r;
+		if ((value > 0) != (enum_num(e, U_LAST_V) > 0))
+			return 1;
+		t = value > 0 ? (int64_t)enum_num(e, U_SINCE) : 0;
+	} else {
+		struct coll_sample *v;
+		size_t n;
+		int64_t last_t;
+		r = series_refit(run, series, value, &v, &n, &last_t);
+		if (r < 0)
+			return r;
+		t = coll_pending_since(v, n + 1);
+		free(v);
+		double e[] = {(double)t, value};
+		r = entry_put(&run->new, series, "u", last_t, e, EP_ARRAY_SIZE(e));
+		if (r < 0)
+			return r;
+	}
 	if (t > 0 && (*since == 0 || t < *since))
 		*since = t;
 	return 0;
 }
 
-static int forecast_finding(const struct coll_analysis *an, struct pending *pend,
-			    const struct coll_ingest *it, const json_t *f,
-			    const struct history *hist, struct fc_set *set)
+/* The linear fit as stored, and back. */
+static void fit_entry(const struct coll_forecast *fc, double *e)
+{
+	e[F_LIMIT - E_FIRST] = fc->limit;
+	e[F_LAST_V - E_FIRST] = fc->last_value;
+	e[F_FROM - E_FIRST] = (double)fc->fit_from;
+	e[F_STEP - E_FIRST] = fc->step_detected;
+	e[F_DROP - E_FIRST] = fc->drop_threshold;
+	e[F_T0 - E_FIRST] = (double)fc->sums.t0;
+	e[F_V0 - E_FIRST] = fc->sums.v0;
+	e[F_SN - E_FIRST] = fc->sums.n;
+	e[F_ST - E_FIRST] = fc->sums.st;
+	e[F_SV - E_FIRST] = fc->sums.sv;
+	e[F_STT - E_FIRST] = fc->sums.stt;
+	e[F_STV - E_FIRST] = fc->sums.stv;
+	e[F_SVV - E_FIRST] = fc->sums.svv;
+}
+
+static int fit_from_entry(const json_t *e, struct coll_forecast *fc)
+{
+	if (json_array_size(e) != F_COUNT)
+		return 1;
+	*fc = (struct coll_forecast){
+		.status = COLL_FC_INSUFFICIENT,
+		.days = NAN,
+		.days_low = NAN,
+		.days_high = NAN,
+		.limit = enum_num(e, F_LIMIT),
+		.last_value = enum_num(e, F_LAST_V),
+		.fit_from = (int64_t)enum_num(e, F_FROM),
+		.step_detected = enum_num(e, F_STEP) > 0,
+		.drop_threshold = enum_num(e, F_DROP),
+		.sums = {.t0 = (int64_t)enum_num(e, F_T0),
+			 .v0 = enum_num(e, F_V0),
+			 .n = enum_num(e, F_SN),
+			 .st = enum_num(e, F_ST),
+			 .sv = enum_num(e, F_SV),
+			 .stt = enum_num(e, F_STT),
+			 .stv = enum_num(e, F_STV),
+			 .svv = enum_num(e, F_SVV)},
+	};
+	return !isfinite(fc->limit) || !(fc->sums.n >= 0);
+}
+
+static void spike_entry(const struct coll_spike *sp, int64_t hour, double *e)
+{
+	e[S_HOUR] = (double)hour;
+	e[S_STATUS] = sp->status;
+	e[S_METHOD] = sp->method;
+	e[S_BASE] = sp->baseline;
+	e[S_SPREAD] = sp->spread;
+	e[S_N] = (double)sp->n_baseline;
+}
+
+/* The stored baseline of the hour bucket of t; 1 when there is none. */
+static int spike_from_entry(const json_t *e, int64_t t, struct coll_spike *sp)
+{
+	size_t n = json_array_size(e);
+	if (n < E_FIRST || (n - E_FIRST) % S_COUNT != 0)
+		return 1;
+	for (size_t o = E_FIRST; o < n; o += S_COUNT) {
+		if ((int64_t)enum_num(e, o + S_HOUR) != t / HOUR)
+			continue;
+		*sp = (struct coll_spike){
+			.status = (enum coll_spike_status)enum_num(e, o + S_STATUS),
+			.method = (enum coll_baseline_method)enum_num(e, o + S_METHOD),
+			.baseline = enum_num(e, o + S_BASE),
+			.spread = enum_num(e, o + S_SPREAD),
+			.n_baseline = (size_t)enum_num(e, o + S_N),
+			.z = NAN,
+		};
+		return sp->status > COLL_SPIKE_SPIKE || sp->method > COLL_BASELINE_RECENT;
+	}
+	return 1;
+}
+
+/* A new forecast slot in set for object; NULL on ENOMEM. */
+static struct coll_object_forecast *set_push(struct fc_set *set, enum coll_forecast_kind fk,
+					     const char *object)
+{
+	if (set->n == set->cap) {
+		size_t ncap = set->cap ? set->cap * 2 : 8;
+		struct coll_object_forecast *nv = realloc(set->v, ncap * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		set->v = nv;
+		char **no = realloc(set->objects, ncap * sizeof(*no));
+		if (!no)
+			return NULL;
+		set->objects = no;
+		set->cap = ncap;
+	}
+	struct coll_object_forecast *o = &set->v[set->n];
+	memset(o, 0, sizeof(*o));
+	o->kind = fk;
+	set->objects[set->n] = strdup(object);
+	if (!set->objects[set->n])
+		return NULL;
+	o->object = set->objects[set->n];
+	return o;
+}
+
+/* Refit of one forecastable series: from its history; the state entry. */
+static int forecast_refit(struct run *run, const char *series, enum coll_forecast_kind fk,
+			  double value, double limit, struct coll_object_forecast *o)
+{
+	const struct coll_ingest *it = run->it;
+	struct coll_sample *v;
+	size_t n;
+	int64_t last_t;
+	int r = series_refit(run, series, value, &v, &n, &last_t);
+	if (r < 0)
+		return r;
+	if (fk == COLL_FK_ERROR_SPIKE) {
+		/* the baselines of this hour bucket and the next ones: 2 (a
+		 * cached report comes less than REFIT_HOURLY later) or, when
+		 * each has its hour-of-week baseline (earlier weeks: what the
+		 * coming hours add does not change it), SPIKE_BUCKETS for a
+		 * daily refit */
+		int64_t hour = it->received_at / HOUR;
+		size_t nv = last_t == it->received_at ? n + 1 : n, b = 1;
+		double e[SPIKE_BUCKETS * S_COUNT] = {0};
+		bool weekly = true; /* every bucket so far */
+		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
+		if (r == 0)
+			spike_entry(&o->spike, hour, e);
+		for (; r == 0 && b < SPIKE_BUCKETS && (b < 2 || weekly); b++) {
+			struct coll_spike later;
+			r = coll_spike_detect(v, nv, (hour + (int64_t)b) * HOUR, value, NULL,
+					      &later);
+			spike_entry(&later, hour + (int64_t)b, e + b * S_COUNT);
+			weekly = weekly && later.method == COLL_BASELINE_HOUR_OF_WEEK;
+		}
+		if (r == 0 && !weekly)
+			run->new.interval = REFIT_HOURLY;
+		if (r == 0)
+			r = entry_put(&run->new, series, "s", last_t, e, b * S_COUNT);
+	} else {
+		double e[F_COUNT - E_FIRST];
+		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
+		if (r == 0) {
+			fit_entry(&o->fc, e);
+			/* the newest point of the sums: this report's value */
+			e[F_SUM_T - E_FIRST] = (double)it->received_at;
+			r = entry_put(&run->new, series, "f", last_t, e, EP_ARRAY_SIZE(e));
+		}
+	}
+	free(v);
+	return r;
+}
+
+/* Cached: the stored fit and this report's value; 1: a refit must decide,
+ * 2: the samples stored since the last update must be added first (the
+ * value moved half a drop threshold from the last one, crossed the limit,
+ * or the segment is still short: fit_update, then again). */
+static int forecast_cached(struct run *run, const char *series, enum coll_forecast_kind fk,
+			   double value, double limit, struct coll_object_forecast *o)
+{
+	const json_t *e;
+	int r = series_cached(run, series, fk == COLL_FK_ERROR_SPIKE ? "s" : "f", value, &e);
+	if (r != 0)
+		return r;
+	if (fk == COLL_FK_ERROR_SPIKE) {
+		struct coll_spike base;
+		r = spike_from_entry(e, run->it->received_at, &base);
+		return r ? r : coll_spike_from_baseline(&base, value, NULL, &o->spike);
+	}
+	struct coll_forecast fit;
+	if (fit_from_entry(e, &fit) != 0 || limit != fit.limit || !isfinite(value) ||
+	    !isfinite(fit.last_value))
+		return 1;
+	double threshold = isfinite(fit.drop_threshold) ? fit.drop_threshold : 0.05 * fabs(limit);
+	struct coll_forecast_params p;
+	coll_forecast_params_default(&p);
+	if (!run->updated &&
+	    (fit.sums.n < (double)p.min_samples || fabs(value - fit.last_value) > threshold / 2 ||
+	     (value >= limit) != (fit.last_value >= limit)))
+		return 2;
+	/* the sums with this value as their newest point, as a refit fits it:
+	 * a drop of the threshold from the last sample starts a new segment */
+	int64_t now = run->it->received_at;
+	if (now > (int64_t)enum_num(e, F_SUM_T)) {
+		if (value < fit.last_value - threshold) {
+			fit.sums = (struct coll_fit_sums){.t0 = now, .v0 = value};
+			fit.fit_from = now;
+			fit.step_detected = true;
+		}
+		coll_fit_sums_add(&fit.sums, now, value);
+	}
+	return coll_forecast_from_sums(&fit, value, now, NULL, &o->fc);
+}
+
+static int forecast_finding(struct run *run, const json_t *f, struct fc_set *set)
 {
 	const char *kind = coll_jstr(f, "kind"), *object = coll_jstr(f, "object");
 	const json_t *val = json_object_get(f, "value"), *thr = json_object_get(f, "threshold");
@@ -353,82 +714,231 @@ static int forecast_finding(const struct coll_analysis *an, struct pending *pend
 		fk = COLL_FK_ERROR_SPIKE;
 	else
 		return 0;
-	if (set->n >= an->max_forecasts)
+	if (set->n >= run->an->max_forecasts)
 		return 0;
 	char series[EP_REPORT_MAX_STRING * 2 + 2];
 	snprintf(series, sizeof(series), "%s:%s", kind, object);
-	size_t n = 0;
-	const struct coll_sample *past = history_of(hist, series, &n);
-	double value = json_number_value(val);
-	int r;
-
-	struct coll_sample *v;
-	r = sample_series(an, pend, it, series, value, past, n, &v);
-	if (r < 0)
-		return r;
-	if (set->n == set->cap) {
-		size_t ncap = set->cap ? set->cap * 2 : 8;
-		struct coll_object_forecast *nv = realloc(set->v, ncap * sizeof(*nv));
-		char **no = nv ? realloc(set->objects, ncap * sizeof(*no)) : NULL;
-		if (nv)
-			set->v = nv;
-		if (!nv || !no) {
-			free(v);
-			return -ENOMEM;
-		}
-		set->objects = no;
-		set->cap = ncap;
-	}
-	struct coll_object_forecast *o = &set->v[set->n];
-	memset(o, 0, sizeof(*o));
-	o->kind = fk;
-	set->objects[set->n] = strdup(object);
-	if (!set->objects[set->n]) {
-		free(v);
+	struct coll_object_forecast *o = set_push(set, fk, object);
+	if (!o)
 		return -ENOMEM;
-	}
-	o->object = set->objects[set->n];
-	if (fk == COLL_FK_ERROR_SPIKE) {
-		r = coll_spike_detect(v, n, it->received_at, value, NULL, &o->spike);
-	} else {
-		r = coll_forecast_linear(v, n + 1, limit, it->received_at, NULL, &o->fc);
-	}
-	free(v);
-	if (r < 0) {
+	double value = json_number_value(val);
+	int r = run->hist ? forecast_refit(run, series, fk, value, limit, o)
+			  : forecast_cached(run, series, fk, value, limit, o);
+	if (r != 0) {
 		free(set->objects[set->n]);
-		return r == -ENOMEM ? r : 0; /* a series it cannot use is skipped */
+		/* a series it cannot use is skipped (-EINVAL, -E2BIG) */
+		return r == -ENOMEM || r > 0 ? r : 0;
 	}
 	set->n++;
 	return 0;
 }
 
-int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
-		   const struct coll_ingest *it, struct fc_set *set)
+/* Every forecastable finding of the report: 0, 1 (the cached path met
+ * what needs a refit), 2 (... an update) or -errno. */
+static int forecast_report(struct run *run, struct fc_set *set)
 {
 	const json_t *p, *f;
 	size_t i, k;
-	struct history hist = {0};
-	struct pending pend = {0};
-	int r = load_history(s, it->agent.id, it->received_at - an->forecast_window_s, &hist);
-	if (r < 0)
-		goto out;
-	json_array_foreach(json_object_get(it->report, "probes"), i, p)
+	json_array_foreach(json_object_get(run->it->report, "probes"), i, p)
 	{
 		json_array_foreach(json_object_get(p, "findings"), k, f)
 		{
 			const char *kind = coll_jstr(f, "kind");
-			if (kind && strcmp(kind, "security_updates") == 0)
-				r = security_pending(an, &pend, it, f, &hist, &set->security_since);
-			else
-				r = forecast_finding(an, &pend, it, f, &hist, set);
-			if (r < 0)
-				goto out;
+			int r = kind && strcmp(kind, "security_updates") == 0
+					? security_pending(run, f, &set->security_since)
+					: forecast_finding(run, f, set);
+			if (r != 0)
+				return r;
 		}
 	}
-	r = coll_store_samples_add(s, it->agent.id, it->received_at, pend.series, pend.value,
-				   pend.n);
+	return 0;
+}
+
+static void run_reset(struct run *run, struct fc_set *set)
+{
+	pending_free(&run->pend);
+	run->pend = (struct pending){0};
+	coll_fc_set_free(set);
+	*set = (struct fc_set){0};
+}
+
+/* The refit's state, stored with the samples' newest time. */
+static int fit_state_store(struct coll_store *s, const struct coll_ingest *it, struct fit_state *fs)
+{
+	const char *key;
+	json_t *e;
+	int64_t sampled = 0;
+	json_object_foreach(fs->series, key, e)
+	{
+		int64_t t = json_integer_value(json_array_get(e, E_LAST_T));
+		if (t > sampled)
+			sampled = t;
+	}
+	if (json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0 ||
+	    json_object_set_new(fs->root, "i", json_integer((json_int_t)fs->interval)) < 0)
+		return -ENOMEM;
+	char *text = coll_json_compact(fs->root);
+	if (!text)
+		return -ENOMEM;
+	int r = COLL_Q(
+		s,
+		"INSERT INTO forecast_fits (agent_id, fitted_at, sampled_at, state) VALUES"
+		" (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET fitted_at ="
+		" excluded.fitted_at, sampled_at = excluded.sampled_at, state = excluded.state",
+		NULL, it->agent.id, coll_i2s(it->received_at).s, coll_i2s(sampled).s, text);
+	free(text);
+	return r;
+}
+
+/* ---- the hourly update ------------------------------------------------------------- */
+
+struct update {
+	struct fit_state *fs;
+};
+
+/* One stored sample newer than its series' sums: added to them. */
+static int update_row(void *ctx, const struct coll_db_row *row)
+{
+	struct update *u = ctx;
+	const char *series = coll_db_row_text(row, 0);
+	json_t *e = series ? json_object_get(u->fs->series, series) : NULL;
+	const char *type = json_string_value(json_array_get(e, E_TYPE));
+	int64_t t = coll_db_row_int(row, 1);
+	double v = coll_db_row_double(row, 2);
+	struct coll_forecast fit;
+	if (!type || strcmp(type, "f") != 0 || fit_from_entry(e, &fit) != 0)
+		return 0;
+	if (t <= (int64_t)enum_num(e, F_SUM_T) || !isfinite(v))
+		return 0;
+	if (v < fit.last_value - fit.drop_threshold) {
+		/* a change point: the fit starts again from this sample */
+		fit.sums = (struct coll_fit_sums){.t0 = t, .v0 = v};
+		fit.fit_from = t;
+		fit.step_detected = true;
+	}
+	coll_fit_sums_add(&fit.sums, t, v);
+	double x[F_COUNT - E_FIRST];
+	fit.last_value = v;
+	fit_entry(&fit, x);
+	x[F_SUM_T - E_FIRST] = (double)t;
+	for (size_t i = E_FIRST; i < F_COUNT; i++)
+		if (json_array_set_new(e, i, jnum(x[i - E_FIRST])) < 0)
+			return -ENOMEM;
+	if (t > json_integer_value(json_array_get(e, E_LAST_T)) &&
+	    json_array_set_new(e, E_LAST_T, json_integer((json_int_t)t)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The update of the linear fits (docs/forecasts.md "Refit and the cached
+ * path"), hourly or when a report needs it: the samples stored since each
+ * series' sums were made are added to them (a drop of the threshold from
+ * the sample before starts the sums again: a change point) and the line
+ * fitted again, reading those rows only (a few per series), not the
+ * history. 0 or -errno. */
+static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct fit_state *fs)
+{
+	const char *key;
+	json_t *e;
+	int64_t since = INT64_MAX;
+	json_object_foreach(fs->series, key, e)
+	{
+		const char *type = json_string_value(json_array_get(e, E_TYPE));
+		int64_t t = (int64_t)enum_num(e, F_SUM_T);
+		if (type && strcmp(type, "f") == 0 && t < since)
+			since = t;
+	}
+	if (since != INT64_MAX) {
+		struct update u = {.fs = fs};
+		const char *params[] = {it->agent.id, coll_i2s(since).s};
+		int r = coll_db_query_each(
+			s->db,
+			"SELECT series, ts, value FROM samples WHERE agent_id = ?"
+			" AND ts > CAST(? AS BIGINT) ORDER BY series, ts",
+			params, EP_ARRAY_SIZE(params), update_row, &u);
+		if (r < 0) {
+			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+			return r;
+		}
+	}
+	fs->updated_at = it->received_at;
+	return json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0
+		       ? -ENOMEM
+		       : 0;
+}
+
+int coll_forecasts(const struct coll_analysis *an, struct coll_store *s,
+		   const struct coll_ingest *it, struct fc_set *set)
+{
+	struct history hist = {0};
+	struct fit_state old = {0};
+	struct run run = {.an = an, .it = it, .old = &old};
+	int r = fit_state_load(s, it->agent.id, &old);
+	if (r < 0)
+		goto out;
+	/* between refits: the stored fits (updated hourly with the new
+	 * samples, or when a value needs it), no history read */
+	if (old.row && it->received_at >= old.fitted_at && it->received_at >= old.updated_at &&
+	    it->received_at - old.fitted_at < old.interval) {
+		if (it->received_at - old.updated_at >= UPDATE_AFTER)
+			r = fit_update(s, it, &old);
+		run.updated = r == 0 && it->received_at - old.updated_at >= UPDATE_AFTER;
+		if (r == 0)
+			r = forecast_report(&run, set);
+		if (r == 2 && !run.updated) {
+			run_reset(&run, set);
+			r = fit_update(s, it, &old);
+			run.updated = r == 0;
+			if (r == 0)
+				r = forecast_report(&run, set);
+		}
+		if (r < 0)
+			goto out;
+		if (r == 0) {
+			int64_t sampled = run.pend.n ? it->received_at : old.sampled_at;
+			r = coll_store_samples_add(s, it->agent.id, it->received_at,
+						   run.pend.series, run.pend.value, run.pend.n);
+			if (r == 0 && run.updated) {
+				char *text = coll_json_compact(old.root);
+				r = text ? COLL_Q(s,
+						  "UPDATE forecast_fits SET sampled_at = ?, state "
+						  "= ?"
+						  " WHERE agent_id = ?",
+						  NULL, coll_i2s(sampled).s, text, it->agent.id)
+					 : -ENOMEM;
+				free(text);
+			} else if (r == 0 && run.pend.n) {
+				r = COLL_Q(s,
+					   "UPDATE forecast_fits SET sampled_at = ? WHERE agent_id "
+					   "= ?",
+					   NULL, coll_i2s(it->received_at).s, it->agent.id);
+			}
+			goto out;
+		}
+		run_reset(&run, set);
+	}
+	/* refit: the history read, every series fitted, the state stored */
+	run.new.root = json_pack("{s:i,s:{}}", "v", FIT_VERSION, "s");
+	run.new.series = json_object_get(run.new.root, "s");
+	run.new.interval = REFIT_DAILY;
+	if (!run.new.series) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = load_history(s, it->agent.id, it->received_at - an->forecast_window_s, &hist);
+	if (r < 0)
+		goto out;
+	run.hist = &hist;
+	r = forecast_report(&run, set);
+	if (r == 0)
+		r = coll_store_samples_add(s, it->agent.id, it->received_at, run.pend.series,
+					   run.pend.value, run.pend.n);
+	if (r == 0)
+		r = fit_state_store(s, it, &run.new);
 out:
-	pending_free(&pend);
+	pending_free(&run.pend);
+	fit_state_free(&old);
+	fit_state_free(&run.new);
 	history_free(&hist);
 	return r;
 }

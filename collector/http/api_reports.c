@@ -21,6 +21,7 @@
 #include "collector/ingest.h"
 #include "collector/metrics.h"
 #include "collector/notify/outbox.h"
+#include "collector/service/service.h"
 #include "collector/store/sql.h"
 #include "erpulse/log.h"
 #include "erpulse/report.h"
@@ -266,7 +267,7 @@ static void check_one(struct coll_server *srv, struct req *rq)
 		.body = body,
 		.len = rq->body.len,
 		.seq = seq,
-		.received_at = ep_wall_ms() / 1000,
+		.received_at = coll_test_clock("ERPULSE_TEST_INGEST_CLOCK_FILE"),
 	};
 	rq->queued = true;
 	rq->next = NULL;

@@ -78,8 +78,13 @@ fail:
 
 int64_t coll_service_now(void)
 {
+	return coll_test_clock("ERPULSE_TEST_CLOCK_FILE");
+}
+
+int64_t coll_test_clock(const char *env)
+{
 	int64_t wall = ep_wall_ms() / 1000;
-	const char *f = getenv("ERPULSE_TEST_CLOCK_FILE");
+	const char *f = getenv(env);
 	char *text = NULL;
 	size_t len;
 	int64_t v;

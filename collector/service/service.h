@@ -36,6 +36,10 @@ bool coll_service_section(const char *type);
  * offset added to the wall clock) or an absolute epoch second. Tests move
  * SLA clocks forward with it instead of sleeping. */
 int64_t coll_service_now(void);
+/* The same with the file named by the environment variable env: ingest's
+ * received_at reads ERPULSE_TEST_INGEST_CLOCK_FILE (tests/bench/
+ * collector-ingest: reports minutes apart on the collector's clock). */
+int64_t coll_test_clock(const char *env);
 
 /* The incident side of one alert change, inside the ingest transaction:
  * opens/joins/reopens/resolves the incident and enqueues the opened,

@@ -376,6 +376,14 @@
 		   "40")                                                                           \
 	PG_REKEYED("rollups", ROLLUPS_V11_ROWS, ROLLUPS_COLS_V12, "series_id, hour", "hour",       \
 		   "604800", "400")
+/* 13: the forecasts' fit state per host (docs/forecasts.md "Refit and the
+ * cached path", analysis/history.c): a report between refits evaluates
+ * the stored fits instead of reading the host's history. sampled_at: the
+ * last samples stored between refits. PostgreSQL: room for the updates of
+ * sampled_at to stay HOT. */
+#define SCHEMA_V13(WITH)                                                                           \
+	"CREATE TABLE forecast_fits (agent_id TEXT PRIMARY KEY REFERENCES agents(id),"             \
+	" fitted_at BIGINT NOT NULL, sampled_at BIGINT NOT NULL, state TEXT NOT NULL)" WITH ";"
 
 static const char *const lite_migrations[] = {
 	SCHEMA_V1("INTEGER PRIMARY KEY"),
@@ -390,6 +398,7 @@ static const char *const lite_migrations[] = {
 	SCHEMA_V10(""),
 	SCHEMA_V11_LITE,
 	SCHEMA_V12_LITE,
+	SCHEMA_V13(""),
 };
 static const char *const pg_migrations[] = {
 	SCHEMA_V1("BIGSERIAL PRIMARY KEY"),
@@ -404,6 +413,7 @@ static const char *const pg_migrations[] = {
 	SCHEMA_V10_PG,
 	"SELECT 1", /* 11: SQLite only */
 	SCHEMA_V12_PG,
+	SCHEMA_V13(" WITH (fillfactor = 70)"),
 };
 
 /* ---- migrations ---------------------------------------------------------- */

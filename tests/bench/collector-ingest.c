@@ -12,6 +12,12 @@
  *                    [--triggers 4] [--label sqlite] [--pid PID[,PID2...]]
  * --ids-file F --wait-file W: after enrollment, writes the agents' ids to F
  * (one a line) and waits until W exists (the caller gives them history).
+ * --clock-file F --step S: the agents report in rounds S seconds apart on
+ * the collector's clock: round k starts when every agent's report k-1 is
+ * answered, with F (the collector's ERPULSE_TEST_INGEST_CLOCK_FILE) holding the
+ * epoch second start + k * S and each report generated at that time, so
+ * that what the collector does once per interval (history samples, forecast
+ * refits) happens at its real rate and not once per run.
  * Several URLs: collectors over one store; agent i enrolls with and reports
  * to URL i mod n, and the collector CPU is the sum over the PIDs. The last
  * line ("result LABEL rps=... cpu_us=...") is for the calling script.
@@ -177,6 +183,24 @@ static json_t *findings_for(const struct agent *a, int k)
 	return arr;
 }
 
+/* --clock-file: the collector's clock for report k (0: the wall clock) */
+static int64_t clock_start, clock_step;
+
+/* Writes the collector's clock t to path (replaced at once: the collector
+ * reads it per report). 0 or -1. */
+static int clock_set(const char *path, int64_t t)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f || fprintf(f, "%lld\n", (long long)t) < 0 || fclose(f) != 0 ||
+	    rename(tmp, path) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
 static int build(struct agent *a, int n)
 {
 	a->bodies = calloc((size_t)n, sizeof(*a->bodies));
@@ -190,7 +214,8 @@ static int build(struct agent *a, int n)
 		json_t *host = json_pack("{s:s,s:s,s:s,s:I}", "hostname", a->host, "os",
 					 "Debian GNU/Linux 12 (bookworm)", "kernel",
 					 "6.1.0-26-amd64", "uptime_s", (json_int_t)123456);
-		json_t *r = ep_report_new(a->id, k + 1, time(NULL), 300, host, 0);
+		time_t gen = clock_step ? (time_t)(clock_start + k * clock_step) : time(NULL);
+		json_t *r = ep_report_new(a->id, k + 1, gen, 300, host, 0);
 		json_t *m = json_pack("{s:I,s:I,s:I}", "indexes_checked", (json_int_t)140,
 				      "exact_measurements", (json_int_t)7, "io_budget_mb",
 				      (json_int_t)512);
@@ -383,7 +408,8 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 int main(int argc, char **argv)
 {
 	const char *token = NULL, *label = "collector";
-	const char *url_opt = NULL, *pid_opt = NULL, *ids_file = NULL, *wait_file = NULL;
+	const char *url_opt = NULL, *pid_opt = NULL, *ids_file = NULL, *wait_file = NULL,
+		   *clock_file = NULL;
 	char *url_arg = NULL, *pid_arg = NULL, *urls[MAX_URLS], *pid_s[MAX_URLS];
 	int n_agents = 256, n_reports = 40, conc = 64, hook_port = 0, triggers = 4;
 	int n_urls = 0, n_pids = 0, pids[MAX_URLS];
@@ -413,6 +439,10 @@ int main(int argc, char **argv)
 			ids_file = v;
 		else if (!strcmp(argv[i], "--wait-file"))
 			wait_file = v;
+		else if (!strcmp(argv[i], "--clock-file"))
+			clock_file = v;
+		else if (!strcmp(argv[i], "--step"))
+			clock_step = strtol(v, NULL, 10);
 		else
 			continue;
 		i++;
@@ -423,9 +453,11 @@ int main(int argc, char **argv)
 		n_pids = split_list(pid_arg, pid_s);
 	for (int i = 0; i < n_pids; i++)
 		pids[i] = (int)strtol(pid_s[i], NULL, 10);
-	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1) {
+	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1 || clock_step < 0 ||
+	    (clock_step > 0) != (clock_file != NULL)) {
 		fprintf(stderr, "usage: collector-ingest --url URL --token TOKEN [--agents N] "
-				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K]\n");
+				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K] "
+				"[--clock-file F --step S]\n");
 		return 2;
 	}
 	if (hook_port == 0)
@@ -440,8 +472,6 @@ int main(int argc, char **argv)
 		snprintf(a->host, sizeof(a->host), a->trigger ? "bench-t%d" : "bench-%d", i);
 		if (enroll(urls[i % n_urls], token, a) < 0)
 			return 1;
-		if (build(a, n_reports) < 0)
-			return 1;
 	}
 	if (ids_file) {
 		FILE *f = fopen(ids_file, "w");
@@ -455,6 +485,13 @@ int main(int argc, char **argv)
 		while (wait_file && access(wait_file, F_OK) != 0)
 			usleep(100000);
 	}
+	/* after the history: the rounds' clock starts now */
+	clock_start = time(NULL);
+	if (clock_file && clock_set(clock_file, clock_start) < 0)
+		return 1;
+	for (int i = 0; i < n_agents; i++)
+		if (build(&agents[i], n_reports) < 0)
+			return 1;
 	size_t total = (size_t)n_agents * (size_t)n_reports;
 	double avg = 0;
 	for (int i = 0; i < n_agents; i++)
@@ -493,18 +530,20 @@ int main(int argc, char **argv)
 		curl_easy_setopt(slots[s].h, CURLOPT_PRIVATE, &slots[s]);
 		curl_easy_setopt(slots[s].h, CURLOPT_TCP_NODELAY, 1L);
 	}
-	int rr = 0;
+	int rr = 0, round = 0, in_flight = 0;
 	double cpu0 = procs_cpu(pids, n_pids), self0 = proc_cpu(getpid());
 	int64_t t_start = now_us();
 	while (done < total) {
 		for (int s = 0; s < conc; s++) {
 			if (slots[s].agent >= 0)
 				continue;
-			/* next agent with a report left and none in flight */
-			int pick = -1;
+			/* next agent with a report left and none in flight (with
+			 * --clock-file: of this round) */
+			int pick = -1, last = clock_step ? round + 1 : n_reports;
 			for (int j = 0; j < n_agents; j++) {
 				int i = (rr + j) % n_agents;
-				if (!agents[i].busy && agents[i].next < n_reports) {
+				if (!agents[i].busy && agents[i].next < last &&
+				    agents[i].next < n_reports) {
 					pick = i;
 					break;
 				}
@@ -526,6 +565,7 @@ int main(int argc, char **argv)
 			a->sent_us[k] = sl->t0;
 			a->busy = true;
 			a->next++;
+			in_flight++;
 			curl_multi_add_handle(multi, sl->h);
 		}
 		int running = 0;
@@ -548,7 +588,16 @@ int main(int argc, char **argv)
 			agents[sl->agent].busy = false;
 			sl->agent = -1;
 			done++;
+			in_flight--;
 			curl_multi_remove_handle(multi, msg->easy_handle);
+		}
+		/* the round is over when every agent sent its report and none
+		 * is in flight: the collector's clock moves on */
+		if (clock_step && in_flight == 0 &&
+		    done == (size_t)n_agents * (size_t)(round + 1) && round + 1 < n_reports) {
+			round++;
+			if (clock_set(clock_file, clock_start + round * clock_step) < 0)
+				return 1;
 		}
 	}
 	double secs = (double)(now_us() - t_start) / 1e6;

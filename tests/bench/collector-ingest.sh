@@ -16,12 +16,22 @@
 # last KEEP_SAMPLES_DAYS (2) and hourly rollups before (KEEP_SAMPLES_DAYS=30:
 # raw samples only, what a store before keep_samples_days held); BENCH_COLLECTOR=/path/to/erpulse-collector measures
 # another build (e.g. main's) with this script.
+# Each agent's successive reports are CLOCK_STEP (300) seconds apart on the
+# collector's clock (the load generator moves ERPULSE_TEST_INGEST_CLOCK_FILE on
+# by a round of reports at a time), so that history samples (one per 10
+# minutes) and forecast refits (one per hour) happen at their real rate.
+# BENCH_BASE=/path/to/erpulse-collector (e.g. main's build) measures that
+# build too, in the same run before this one, on a store of its own, and
+# prints both side by side; it runs with CLOCK_STEP=0 (a build whose
+# received_at does not follow the test clock would see the reports' times
+# drift from its own and raise clock-skew alerts).
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/40-collector-ingest.sh"
 
 BENCH=$O/build/obj/tests/bench/collector-ingest
 [ -x "$BENCH" ] || { echo "build it first: make bench" >&2; exit 1; }
-COLLECTOR=${BENCH_COLLECTOR:-$COLLECTOR}
+COLLECTOR=${BENCH_COLLECTOR:-$COLLECTOR} BASE=${BENCH_BASE:-} CLOCK_STEP=${CLOCK_STEP:-300}
+export ERPULSE_TEST_INGEST_CLOCK_FILE=$T/clock
 AGENTS=${AGENTS:-256} REPORTS=${REPORTS:-40} CONC=${CONC:-64}
 GROW_HOSTS=${GROW_HOSTS:-10000} GROW_REPORTS=${GROW_REPORTS:-30} HISTORY_DAYS=${HISTORY_DAYS:-30}
 COMMON=("enroll_burst = 100000" "enroll_per_minute = 100000" "max_per_ip = 100000"
@@ -37,9 +47,11 @@ bench() {
 	coll_cli customer add Bench >/dev/null 2>&1
 	tok=$(coll_cli token create Bench --uses $((AGENTS + 10)) 2>/dev/null)
 	rm -f "$T/ids" "$T/go"
+	local clock=()
+	[ "${CLOCK_STEP:-0}" -gt 0 ] && clock=(--clock-file "$ERPULSE_TEST_INGEST_CLOCK_FILE" --step "$CLOCK_STEP")
 	"$BENCH" --url "$urls" --token "$tok" --agents "$AGENTS" --reports "$REPORTS" \
 		--concurrency "$CONC" --hook-port "$HOOK" --triggers 4 --label "$label" --pid "$pids" \
-		${hist:+--ids-file "$T/ids" --wait-file "$T/go"} >"$T/bench.out" &
+		${hist:+--ids-file "$T/ids" --wait-file "$T/go"} "${clock[@]}" >"$T/bench.out" &
 	bp=$!
 	if [ -n "$hist" ]; then
 		while [ ! -s "$T/ids" ] && kill -0 "$bp" 2>/dev/null; do sleep 0.2; done
@@ -51,6 +63,7 @@ bench() {
 	[ "${label#pg}" = "$label" ] || ticks0=$(pg_ticks) wal0=$(pg_wal erpulse_bench)
 	wait "$bp"
 	rc=$?
+	rm -f "$ERPULSE_TEST_INGEST_CLOCK_FILE" # the next collectors start on the wall clock
 	# the server's side of each report (includes the agents' enrollment)
 	[ -z "${ticks0:-}" ] || awk -v a="$ticks0" -v b="$(pg_ticks)" -v wa="$wal0" -v wb="$(pg_wal erpulse_bench)" \
 		-v hz="$(getconf CLK_TCK)" -v n=$((AGENTS * REPORTS)) -v l="$label" 'BEGIN {
@@ -165,6 +178,8 @@ seed_pg() {
 # collector's keep_samples_days), hourly rollups (6 samples each) before,
 # cut on a whole hour as the sweep cuts. KEEP_SAMPLES_DAYS >= HISTORY_DAYS
 # seeds raw samples only (what a collector before keep_samples_days kept).
+# SQLite: checkpointed here, as the grown store is, so that the collector
+# does not copy the seed's WAL into the database during the measured run.
 history_sqlite() {
 	local now ids cut
 	now=$(date +%s)
@@ -188,6 +203,7 @@ history_sqlite() {
 		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
 		  SELECT a.id, s.series, h.h, 6, 6 * s.v, s.v, s.v FROM a, s, h;
 		COMMIT;
+		PRAGMA wal_checkpoint(TRUNCATE);
 	SQL
 }
 history_pg() {
@@ -232,6 +248,17 @@ ratio() {
 			"x%.2f (target <= x1.20 %s); %d -> %d reports/s (target >= 3300 %s); " \
 			"libsodium verify ceiling %d/s\n", l, e, g, h, k, d, g / e, \
 			(g / e <= 1.2 ? "met" : "NOT met"), re, rg, (rg >= 3300 ? "met" : "NOT met"), v }'
+}
+
+# compare LABEL: the base build's figures (LABEL-main) beside this build's
+compare() {
+	local b=${CPU[$1-main-grown]:-} be=${CPU[$1-main-empty]:-} g=${CPU[$1-grown]:-} e=${CPU[$1-empty]:-}
+	[ -n "$b" ] && [ -n "$g" ] && [ -n "$be" ] && [ -n "$e" ] && [ "$g" -gt 0 ] || return 0
+	awk -v l="$1" -v b="$b" -v be="$be" -v g="$g" -v e="$e" -v d="$HISTORY_DAYS" 'BEGIN {
+		printf "compare %-10s CPU per report, agents with their own %d days of history: base " \
+			"%d us (x%.2f of its empty store, %d us), this build %d us (x%.2f of its " \
+			"empty store, %d us; target <= x1.20 %s): base/this x%.2f\n", l, d, b, b / be, \
+			be, g, g / e, e, (g / e <= 1.2 ? "met" : "NOT met"), b / g }'
 }
 
 # pg_mark: PostgreSQL's WAL position, the row updates (all, HOT) of the
@@ -295,13 +322,28 @@ HOOK=$(free_port)
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "collector: $COLLECTOR"
 STORES=${STORES:-sqlite postgresql}
-case " $STORES " in *" sqlite "*) measure sqlite 1 seed_sqlite history_sqlite || exit 1 ;; esac
+echo "base: ${BASE:-none}; reports ${CLOCK_STEP}s apart on the collector's clock"
+case " $STORES " in
+*" sqlite "*)
+	if [ -n "$BASE" ]; then
+		COLLECTOR=$BASE CLOCK_STEP=0 measure sqlite-main 1 seed_sqlite history_sqlite || exit 1
+	fi
+	measure sqlite 1 seed_sqlite history_sqlite || exit 1
+	compare sqlite
+	;;
+esac
 case " $STORES " in *" postgresql "*) ;; *) exit 0 ;; esac
 if pg_start "synchronous_commit = on" "fsync = on" "shared_buffers = 256MB" >/dev/null 2>&1; then
+	PG_STORE=("[store]" "url = postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_bench"
+		"pool = 8")
+	if [ -n "$BASE" ]; then
+		pg_sql -c "CREATE DATABASE erpulse_bench" >/dev/null
+		COLLECTOR=$BASE CLOCK_STEP=0 measure pg2-main 2 seed_pg history_pg "${PG_STORE[@]}"
+		pg_sql -c "DROP DATABASE erpulse_bench" >/dev/null
+	fi
 	pg_sql -c "CREATE DATABASE erpulse_bench" >/dev/null
-	measure pg2 2 seed_pg history_pg "[store]" \
-		"url = postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_bench" \
-		"pool = 8"
+	measure pg2 2 seed_pg history_pg "${PG_STORE[@]}"
+	compare pg2
 else
 	echo "postgresql: could not start a test server; skipped"
 fi

@@ -60,6 +60,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 GEN=$HERE/fleet-scale-gen.py
 READ=$HERE/fleet-scale-read.py
 LOADGEN=$O/build/obj/tests/bench/collector-ingest
+CLOCK_STEP=${CLOCK_STEP:-300}
+export ERPULSE_TEST_INGEST_CLOCK_FILE=$T/clock
 [ -x "$COLLECTOR" ] || { echo "no collector at $COLLECTOR (make)" >&2 && exit 1; }
 # (built without WERROR: the load generator is not part of `make tests`)
 [ -x "$LOADGEN" ] || make -s -C "$SRC" O="$O" "$O/build/obj/tests/bench/collector-ingest" >/dev/null 2>&1
@@ -121,11 +123,19 @@ spd() { echo $((86400 / (W[sample_interval] > 0 ? W[sample_interval] : W[agent_i
 
 step() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
-# ingest LABEL URL TOKEN PID: runs the load generator, sets ING_RATE ING_CPU ING_VERIFY
+# ingest LABEL URL TOKEN PID [wall]: runs the load generator, sets ING_RATE
+# ING_CPU ING_VERIFY. Each agent's reports are CLOCK_STEP (300) seconds apart
+# on the collectors' clock (ERPULSE_TEST_INGEST_CLOCK_FILE, moved on by the
+# generator a round at a time), so that history samples (one per 10 minutes)
+# and forecast updates happen at their real rate; "wall": the wall clock
+# (two generators at once cannot share one clock file).
 ingest() {
-	local out
+	local out clock=()
+	[ "${5:-}" != wall ] && [ "$CLOCK_STEP" -gt 0 ] &&
+		clock=(--clock-file "$ERPULSE_TEST_INGEST_CLOCK_FILE" --step "$CLOCK_STEP")
 	out=$("$LOADGEN" --url "$2" --token "$3" --agents "$AGENTS" --reports "$REPORTS" \
-		--concurrency "$CONC" --label "$1" --pid "$4" 2>&1)
+		--concurrency "$CONC" --label "$1" --pid "$4" "${clock[@]}" 2>&1)
+	rm -f "$ERPULSE_TEST_INGEST_CLOCK_FILE" # back to the wall clock
 	printf '%s\n' "$out" | sed 's/^/        /'
 	ING_RATE=$(printf '%s\n' "$out" | sed -n 's/^ingest .*: \([0-9]*\) reports\/s.*/\1/p')
 	ING_CPU=$(printf '%s\n' "$out" | sed -n 's/.*CPU per accepted report: \([0-9]*\) us.*/\1/p')
@@ -227,9 +237,9 @@ bench_store() {
 		COLL_CONF=$c2_conf
 		tok1=$(coll_cli token create Bench --uses $((AGENTS * 4)) 2>/dev/null)
 		tok2=$(coll_cli token create Bench --uses $((AGENTS * 4)) 2>/dev/null)
-		(ingest pg-big-c1 "$c2_url" "$tok1" "$c2_pid" >"$T/two-1" && echo "$ING_RATE $ING_CPU" >"$T/two-1.r") &
+		(ingest pg-big-c1 "$c2_url" "$tok1" "$c2_pid" wall >"$T/two-1" && echo "$ING_RATE $ING_CPU" >"$T/two-1.r") &
 		local w1=$!
-		(ingest pg-big-c2 "$c3_url" "$tok2" "$c3_pid" >"$T/two-2" && echo "$ING_RATE $ING_CPU" >"$T/two-2.r") &
+		(ingest pg-big-c2 "$c3_url" "$tok2" "$c3_pid" wall >"$T/two-2" && echo "$ING_RATE $ING_CPU" >"$T/two-2.r") &
 		wait "$w1" $!
 		cat "$T/two-1" "$T/two-2"
 		# reports/s: each generator's own rate over its own window, summed

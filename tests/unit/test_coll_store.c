@@ -1174,6 +1174,9 @@ static void test_forecast_rollups(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM rollups WHERE hour % 3600 <> 0"), 0);
 
 	int64_t later = now + 3600;
+	/* what a whole-history refit reads (docs/forecasts.md "Refit and the
+	 * cached path": the next one would come a day after the first) */
+	assert_int_equal(coll_db_exec(s->db, "DELETE FROM forecast_fits"), 0);
 	r = report(aid, 2, frag("odoo/public.x_idx", 25 + 0.5 / 24), "erp01");
 	assert_int_equal(ingest_rep_at(s, &an, aid, r, later, NULL), COLL_INGEST_ACCEPTED);
 	json_decref(r);
@@ -1465,6 +1468,257 @@ static void test_unchanged_not_rewritten(void **state)
 			 1);
 }
 
+/* ---- refit and the cached path (docs/forecasts.md "Refit and the cached
+ * path", analysis/history.c) ----------------------------------------------- */
+
+static json_t *finding(const char *kind, const char *object, double value, double threshold)
+{
+	struct ep_finding f = {.kind = kind,
+			       .object = object,
+			       .value = value,
+			       .unit = strcmp(kind, "log_errors") == 0 ? "errors/h" : "%",
+			       .threshold = threshold,
+			       .severity = EP_SEV_INFO,
+			       .method = "test",
+			       .message = "test"};
+	return ep_finding_json(&f);
+}
+
+/* small deterministic noise in [-0.5, 0.5) */
+static double jitter(int64_t i)
+{
+	return (double)((i * 7919) % 13) / 13.0 - 0.5;
+}
+
+/* The values of the refit scenarios at time t (t0: the history's start,
+ * j: the report's number after it, -1 for history): a disk filling 0.5
+ * points a day; an index filling 0.5 a day, REINDEXed to 2% at report 16;
+ * an index at 29% that crosses its 30% threshold at report 9; an error
+ * rate of 3..7 an hour with a spike of 80 at report 5. */
+#define REFIT_REPORTS (27 * 12)
+/* errors/h: 3..7, and 30 more every day from 09:00 to 09:59 UTC (a batch job) */
+static double refit_errors(int64_t t, int64_t i)
+{
+	return 5 + (double)(i % 5) - 2 + ((t / 3600) % 24 == 9 ? 30 : 0);
+}
+static json_t *refit_findings(int64_t t0, int64_t t, int j)
+{
+	double d = (double)(t - t0) / DAY;
+	int64_t i = (t - t0) / 300;
+	double clean = j >= 16 ? 2 + 0.5 * (double)(j - 16) * 300 / DAY : 10 + 0.5 * d;
+	return json_pack("[oooo]",
+			 finding("disk_usage", "/data", 40 + 0.5 * d + 0.2 * jitter(i), 90),
+			 finding("index_fragmentation", "odoo/public.clean_idx", clean, 30),
+			 finding("index_fragmentation", "odoo/public.hot_idx",
+				 j >= 9 ? 31 : 29 + 0.1 * jitter(i), 30),
+			 finding("log_errors", "odoo.log", j == 5 ? 80 : refit_errors(t, i), 0));
+}
+
+/* 30 days of the scenarios' history, one sample per 10 minutes up to
+ * before `end`, for agent aid */
+static void refit_history(struct coll_store *s, const char *aid, int64_t t0, int64_t end)
+{
+	char sql[1024];
+	const char *series[] = {"disk_usage:/data", "index_fragmentation:odoo/public.clean_idx",
+				"index_fragmentation:odoo/public.hot_idx", "log_errors:odoo.log"};
+	const char *value[] = {
+		"40 + 0.5 * (x * 600) / 86400.0 + 0.2 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
+		"10 + 0.5 * (x * 600) / 86400.0", "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
+		"5 + (x * 2) % 5 - 2 + CASE WHEN (t / 3600) % 24 = 9 THEN 30 ELSE 0 END"};
+	for (size_t k = 0; k < EP_ARRAY_SIZE(series); k++) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO samples (agent_id, series, ts, value)"
+			 " WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
+			 " %lld + 600 * (x + 1) < %lld) SELECT '%s', '%s', t, %s FROM (SELECT x,"
+			 " %lld + 600 * x AS t FROM c) p",
+			 (long long)t0, (long long)end, aid, series[k], value[k], (long long)t0);
+		assert_int_equal(coll_db_exec(s->db, sql), 0);
+	}
+}
+
+/* forecasts of a host by "kind object" */
+static json_t *host_forecasts(struct coll_store *s, const char *aid, int64_t now)
+{
+	json_t *host = NULL, *f, *ret = json_object();
+	struct coll_scope all = {.customer_id = NULL};
+	size_t i;
+	char key[256];
+	assert_int_equal(coll_store_host(s, &all, aid, now, &host), 0);
+	json_array_foreach(json_object_get(host, "forecasts"), i, f)
+	{
+		snprintf(key, sizeof(key), "%s %s", json_string_value(json_object_get(f, "kind")),
+			 json_string_value(json_object_get(f, "object")));
+		json_object_set(ret, key, f);
+	}
+	json_decref(host);
+	return ret;
+}
+
+static int64_t fitted_at(struct coll_store *s, const char *aid)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT fitted_at FROM forecast_fits WHERE agent_id = '%s'",
+		 aid);
+	return count(s, sql);
+}
+
+/* The cached path says what a full refit says: agent a keeps its fit state
+ * (a whole-history refit once a day or when a value needs one, the hourly
+ * update of the sums in between), agent b's is deleted before every report
+ * (a full refit each time, what main did); on the same history and reports
+ * 5 minutes apart for 27 hours, every forecast has the same status and
+ * days-to-threshold within 2% (+0.05 days), every spike verdict is the
+ * same (the 09:00 batch job's errors normal at 09:00, the spike a spike),
+ * and a has refitted only when it must. */
+static void test_refit_cached_matches_full(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE], sql[256];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 1500, t0 = start - 30 * DAY;
+	int refits = 0, daily = 0;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	refit_history(s, a, t0, start);
+	refit_history(s, b, t0, start);
+	for (int j = 0; j < REFIT_REPORTS; j++) {
+		int64_t t = start + 300 * j, before = j ? fitted_at(s, a) : 0;
+		snprintf(sql, sizeof(sql), "DELETE FROM forecast_fits WHERE agent_id = '%s'", b);
+		assert_int_equal(coll_db_exec(s->db, sql), 0);
+		const char *ids[] = {a, b};
+		for (int k = 0; k < 2; k++) {
+			json_t *r = report(ids[k], j + 1, refit_findings(t0, t, j), "erp01");
+			assert_int_equal(ingest_rep_at(s, &an, ids[k], r, t, NULL),
+					 COLL_INGEST_ACCEPTED);
+			json_decref(r);
+		}
+		assert_int_equal(fitted_at(s, b), t);
+		bool refit = fitted_at(s, a) == t;
+		refits += refit;
+		json_t *fa = host_forecasts(s, a, t), *fb = host_forecasts(s, b, t), *x;
+		const char *key;
+		assert_int_equal(json_object_size(fa), 4);
+		assert_int_equal(json_object_size(fb), 4);
+		json_object_foreach(fb, key, x)
+		{
+			json_t *y = json_object_get(fa, key);
+			const char *sb = json_string_value(json_object_get(x, "status")),
+				   *sa = json_string_value(json_object_get(y, "status"));
+			assert_non_null(sa);
+			if (strcmp(sa, sb) != 0)
+				fail_msg("report %d, %s: cached %s, full refit %s", j, key, sa, sb);
+			double da = json_number_value(json_object_get(y, "days")),
+			       db = json_number_value(json_object_get(x, "days"));
+			if (strcmp(sb, "eta") == 0 && fabs(da - db) > 0.02 * db + 0.05)
+				fail_msg("report %d, %s: cached %.3f days, full refit %.3f", j, key,
+					 da, db);
+		}
+		/* the verdicts the scenarios are about */
+		const char *want_hot = j >= 9 ? "already" : "never";
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(fa, "index_fragmentation odoo/public.hot_idx"),
+				"status")),
+			want_hot);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(fa, "error_spike odoo.log"), "status")),
+				    j == 5 ? "spike" : "normal");
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(fa, "disk_bytes /data"), "status")),
+				    "eta");
+		if (j >= 16 && j < 20) /* after the REINDEX: too few samples to say */
+			assert_string_equal(
+				json_string_value(json_object_get(
+					json_object_get(
+						fa, "index_fragmentation odoo/public.clean_idx"),
+					"status")),
+				"insufficient");
+		/* a reads the whole history for its first report and a day
+		 * later only: the crossing, the cleanup and the short segment
+		 * after it are updates (the samples stored since), the spike
+		 * is judged against the stored baseline */
+		if (j == 0)
+			assert_true(refit);
+		if (j > 0 && j < 12 * 24)
+			assert_false(refit);
+		if (!refit && j > 0)
+			assert_true(t - before < DAY);
+		daily += refit && j > 0 && t - before >= DAY;
+		json_decref(fa);
+		json_decref(fb);
+	}
+	/* 324 reports: the first and the daily one */
+	assert_int_equal(daily, 1);
+	assert_int_equal(refits, 2);
+}
+
+/* days and n_used of the clean_idx forecast of the refit scenarios */
+static double clean_days(struct coll_store *s, const char *aid, int64_t now, int64_t *ret_n)
+{
+	json_t *fs = host_forecasts(s, aid, now),
+	       *f = json_object_get(fs, "index_fragmentation odoo/public.clean_idx");
+	double d = json_number_value(json_object_get(f, "days"));
+	*ret_n = json_integer_value(json_object_get(f, "n_used"));
+	json_decref(fs);
+	return d;
+}
+
+/* A report between refits reads no history: the history deleted behind
+ * the store's back is not missed by the next reports (the stored line, the
+ * same refit time), nor by the hourly update (which adds the samples
+ * stored since to the sums), and is by the daily refit. */
+static void test_refit_reads_no_history(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], sql[512];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 600, t0 = start - 30 * DAY, n0, n;
+	make_agent(s, "Acme", cid, a, &kp);
+	refit_history(s, a, t0, start);
+	json_t *r = report(a, 1, refit_findings(t0, start, 0), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, a, r, start, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	double d0 = clean_days(s, a, start, &n0);
+	assert_true(d0 > 1 && n0 > 4000);
+	snprintf(sql, sizeof(sql), "DELETE FROM samples WHERE agent_id = '%s' AND ts < %lld", a,
+		 (long long)start);
+	assert_int_equal(coll_db_exec(s->db, sql), 0);
+	for (int j = 1; j < 12; j++) {
+		int64_t t = start + 300 * j;
+		r = report(a, j + 1, refit_findings(t0, t, 0), "erp01");
+		assert_int_equal(ingest_rep_at(s, &an, a, r, t, NULL), COLL_INGEST_ACCEPTED);
+		json_decref(r);
+		assert_int_equal(fitted_at(s, a), start);
+		/* the stored sums and this report's value (on the line): 300 s
+		 * nearer the threshold each report */
+		double d = clean_days(s, a, t, &n);
+		assert_true(fabs(d - (d0 - (double)(300 * j) / DAY)) < 1e-6);
+		assert_int_equal(n, n0 + 1);
+	}
+	/* an hour on: the samples stored since join the sums (5 of them: one
+	 * per 10 minutes) and this report's value, nothing older is read */
+	int64_t hour = start + 3600;
+	r = report(a, 13, refit_findings(t0, hour, 0), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, a, r, hour, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(fitted_at(s, a), start);
+	double d = clean_days(s, a, hour, &n);
+	assert_int_equal(n, n0 + 6);
+	assert_true(fabs(d - (d0 - 1.0 / 24)) < 0.01);
+	/* a day after the refit: the whole history again, what is left of it */
+	int64_t day = start + DAY;
+	r = report(a, 14, refit_findings(t0, day, 0), "erp01");
+	assert_int_equal(ingest_rep_at(s, &an, a, r, day, NULL), COLL_INGEST_ACCEPTED);
+	json_decref(r);
+	assert_int_equal(fitted_at(s, a), day);
+	clean_days(s, a, day, &n);
+	assert_true(n >= 6 && n <= 10);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -1493,6 +1747,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_cached_matches_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_reads_no_history, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",

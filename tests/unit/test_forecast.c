@@ -402,6 +402,82 @@ static void test_spike_recent_fallback(void **state)
 	assert_true(isnan(sp.z));
 }
 
+/* The cached path's sums (coll_fit_sums_add, coll_forecast_from_sums,
+ * docs/forecasts.md "Refit and the cached path"): points added to a fit's
+ * sums give what a fit of all the points gives. */
+static void test_from_sums(void **state)
+{
+	struct coll_sample s[61];
+	struct coll_forecast fit, full, sums;
+	uint32_t st = 7;
+	(void)state;
+
+	/* 50 GB + 1 GB/day (+-0.2 GB) on 100 GB, a sample every 6 hours */
+	for (int i = 0; i <= 60; i++) {
+		s[i].t = T0 + (int64_t)i * 6 * HOUR;
+		s[i].v = 50 * GB + (double)i * 0.25 * GB + 0.2 * GB * noise(&st);
+	}
+	assert_int_equal(coll_forecast_linear(s, 41, 100 * GB, s[40].t, NULL, &fit), 0);
+	assert_near(fit.sums.n, 41, 0);
+	/* 20 more points, asked a day after the last */
+	for (int i = 41; i <= 60; i++)
+		coll_fit_sums_add(&fit.sums, s[i].t, s[i].v);
+	int64_t later = s[60].t + DAY;
+	assert_int_equal(coll_forecast_from_sums(&fit, s[60].v, later, NULL, &sums), 0);
+	assert_int_equal(coll_forecast_linear(s, 61, 100 * GB, later, NULL, &full), 0);
+	assert_int_equal(sums.status, COLL_FC_ETA);
+	assert_int_equal(full.status, COLL_FC_ETA);
+	assert_near(sums.days, full.days, 1e-6);
+	assert_near(sums.days_low, full.days_low, 1e-6);
+	assert_near(sums.days_high, full.days_high, 1e-6);
+	assert_near(sums.slope_per_day, full.slope_per_day, 1e-3 * GB * 1e-3);
+	assert_near(sums.r2, full.r2, 1e-9);
+	assert_near(sums.resid_sd, full.resid_sd, 1e-6 * GB);
+	assert_int_equal(sums.n_used, 61);
+	assert_int_equal(sums.confidence, full.confidence);
+	assert_near(sums.last_value, s[60].v, 0);
+
+	/* full is full; too few points say so */
+	assert_int_equal(coll_forecast_from_sums(&fit, 100 * GB, later, NULL, &sums), 0);
+	assert_int_equal(sums.status, COLL_FC_ALREADY);
+	assert_near(sums.days, 0, 0);
+	struct coll_forecast few = fit;
+	few.sums = (struct coll_fit_sums){.t0 = later, .v0 = 60 * GB};
+	coll_fit_sums_add(&few.sums, later, 60 * GB);
+	assert_int_equal(coll_forecast_from_sums(&few, 60 * GB, later, NULL, &sums), 0);
+	assert_int_equal(sums.status, COLL_FC_INSUFFICIENT);
+	assert_int_equal(coll_forecast_from_sums(NULL, 1, later, NULL, &sums), -EINVAL);
+}
+
+/* coll_spike_from_baseline: the current value against a stored baseline */
+static void test_spike_from_baseline(void **state)
+{
+	const int64_t monday = 1795392000; /* 2026-11-23T00:00Z, Monday */
+	struct coll_sample *s = calloc(5 * 7 * 24, sizeof(*s));
+	struct coll_spike base, sp, full;
+	size_t n;
+	(void)state;
+
+	assert_non_null(s);
+	n = weekly_history(s, monday - 5 * 7 * DAY, 5);
+	int64_t t = monday + DAY + 3 * HOUR;
+	assert_int_equal(coll_spike_detect(s, n, t, 6, NULL, &base), 0);
+	assert_int_equal(base.status, COLL_SPIKE_NORMAL);
+	/* later in the same hour: 100/min is the spike a full detection sees */
+	assert_int_equal(coll_spike_from_baseline(&base, 100, NULL, &sp), 0);
+	assert_int_equal(coll_spike_detect(s, n, t + 1800, 100, NULL, &full), 0);
+	assert_int_equal(sp.status, COLL_SPIKE_SPIKE);
+	assert_int_equal(full.status, COLL_SPIKE_SPIKE);
+	assert_near(sp.z, full.z, 1e-9);
+	assert_near(sp.current, 100, 0);
+	assert_int_equal(coll_spike_from_baseline(&base, 6, NULL, &sp), 0);
+	assert_int_equal(sp.status, COLL_SPIKE_NORMAL);
+	/* no baseline: a refit decides */
+	assert_int_equal(coll_spike_detect(s, 0, t, 6, NULL, &base), 0);
+	assert_int_equal(coll_spike_from_baseline(&base, 6, NULL, &sp), 1);
+	free(s);
+}
+
 static void test_forecast_json(void **state)
 {
 	struct coll_sample s[8];
@@ -441,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_spike_vs_normal_hour),
 		cmocka_unit_test(test_spike_recent_fallback),
 		cmocka_unit_test(test_forecast_json),
+		cmocka_unit_test(test_from_sums),
+		cmocka_unit_test(test_spike_from_baseline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
