@@ -107,6 +107,27 @@ stop_all() {
 # 10 minutes of 8 series (what the bench's reports carry), its current
 # findings and an hourly score. Runs in seconds where the HTTP path would
 # take an hour.
+# The history rows of the temp tables hs (agent_id, series, ts, value) and,
+# with ROLLUPS, hr (agent_id, series, hour, n, vsum, vmin, vmax) as SQL for
+# the store's schema: keyed by series id since migration 12 (SERIES 1), by
+# agent and name before (a BENCH_BASE collector of an older main).
+# samples_from_hs SERIES SQLITE-OR PG-CONFLICT [rollups]
+samples_from_hs() {
+	if [ "$1" != 1 ]; then
+		echo "INSERT INTO samples (agent_id, series, ts, value) SELECT * FROM hs;"
+		[ -n "${4:-}" ] && echo "INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax) SELECT * FROM hr;"
+		return 0
+	fi
+	echo "INSERT $2 INTO series (agent_id, name) SELECT DISTINCT agent_id, series FROM hs $3;"
+	[ -n "${4:-}" ] && echo "INSERT $2 INTO series (agent_id, name) SELECT DISTINCT agent_id, series FROM hr $3;"
+	echo "INSERT INTO samples (series_id, ts, value) SELECT x.id, hs.ts, hs.value FROM hs"
+	echo "  JOIN series x ON x.agent_id = hs.agent_id AND x.name = hs.series;"
+	[ -n "${4:-}" ] && echo "INSERT INTO rollups (series_id, hour, n, vsum, vmin, vmax) SELECT x.id, hr.hour, hr.n, hr.vsum, hr.vmin, hr.vmax FROM hr JOIN series x ON x.agent_id = hr.agent_id AND x.name = hr.series;"
+	return 0
+}
+has_series_lite() { sqlite3 "$1" "SELECT COUNT(*) FROM sqlite_master WHERE name = 'series'"; }
+has_series_pg() { pg_sql -d erpulse_bench -c "SELECT COUNT(*) FROM pg_class WHERE relname = 'series'"; }
+
 seed_sqlite() {
 	local db=$1 now
 	now=$(date +%s)
@@ -128,8 +149,9 @@ seed_sqlite() {
 		  $now - 86400, $GROW_REPORTS, $now - 300, 300, 90, 'healthy', NULL FROM n;
 		INSERT INTO reports (agent_id, seq, received_at, generated_at, body)
 		  SELECT n.id, k.k, k.t, k.t, '{"seed":"' || hex(randomblob(2000)) || '"}' FROM n, k;
-		INSERT INTO samples (agent_id, series, ts, value)
-		  SELECT n.id, s.series, k.t, 8 + k.k % 5 FROM n, k, s WHERE k.k % 2 = 0;
+		CREATE TEMP TABLE hs AS SELECT n.id AS agent_id, s.series, k.t AS ts, 8 + k.k % 5
+		  AS value FROM n, k, s WHERE k.k % 2 = 0;
+		$(samples_from_hs "$(has_series_lite "$db")" "OR IGNORE" "")
 		INSERT INTO current_findings (agent_id, seq, findings)
 		  SELECT id, $GROW_REPORTS, '[' || hex(randomblob(800)) || ']' FROM n;
 		INSERT OR IGNORE INTO score_history (agent_id, ts, score)
@@ -161,8 +183,9 @@ seed_pg() {
 		INSERT INTO reports (agent_id, seq, received_at, generated_at, codec, body)
 		  SELECT n.id, k.k, k.t, k.t, 0, convert_to('{"seed":"' || pad.p || '"}', 'UTF8')
 		  FROM n, k, pad;
-		INSERT INTO samples (agent_id, series, ts, value)
-		  SELECT n.id, s.series, k.t, 8 + k.k % 5 FROM n, k, s WHERE k.k % 2 = 0;
+		CREATE TEMP TABLE hs AS SELECT n.id AS agent_id, s.series, k.t AS ts, 8 + k.k % 5
+		  AS value FROM n, k, s WHERE k.k % 2 = 0;
+		$(samples_from_hs "$(has_series_pg)" "" "ON CONFLICT DO NOTHING")
 		INSERT INTO current_findings (agent_id, seq, findings)
 		  SELECT id, $GROW_REPORTS, '[' || left(pad.p, 1600) || ']' FROM n, pad;
 		INSERT INTO score_history (agent_id, ts, score)
@@ -198,10 +221,11 @@ history_sqlite() {
 		  FROM c WHERE j < 7) SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
 		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
 		  AS series, CASE WHEN j = 7 THEN 41 ELSE 8 + j END AS v FROM c;
-		INSERT INTO samples (agent_id, series, ts, value) SELECT a.id, s.series, t.t, s.v
+		CREATE TEMP TABLE hs AS SELECT a.id AS agent_id, s.series, t.t AS ts, s.v AS value
 		  FROM a, s, t;
-		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
-		  SELECT a.id, s.series, h.h, 6, 6 * s.v, s.v, s.v FROM a, s, h;
+		CREATE TEMP TABLE hr AS SELECT a.id AS agent_id, s.series, h.h AS hour, 6 AS n,
+		  6 * s.v AS vsum, s.v AS vmin, s.v AS vmax FROM a, s, h;
+		$(samples_from_hs "$(has_series_lite "$1")" "OR IGNORE" "" rollups)
 		COMMIT;
 		PRAGMA wal_checkpoint(TRUNCATE);
 	SQL
@@ -216,12 +240,13 @@ history_pg() {
 		CREATE TEMP TABLE s AS SELECT CASE WHEN j = 7 THEN 'disk_usage:/var/lib/postgresql'
 		  ELSE 'index_fragmentation:odoo/public.bench_table_' || j || '_partner_id_index' END
 		  AS series, CASE WHEN j = 7 THEN 41 ELSE 8 + j END AS v FROM generate_series(0, 7) j;
-		INSERT INTO samples (agent_id, series, ts, value)
-		  SELECT a.id, s.series, t, s.v FROM a, s, generate_series($cut, $now - 1200, 600) t;
-		INSERT INTO rollups (agent_id, series, hour, n, vsum, vmin, vmax)
-		  SELECT a.id, s.series, h, 6, 6 * s.v, s.v, s.v FROM a, s,
+		CREATE TEMP TABLE hs AS SELECT a.id AS agent_id, s.series, t AS ts, s.v AS value
+		  FROM a, s, generate_series($cut, $now - 1200, 600) t;
+		CREATE TEMP TABLE hr AS SELECT a.id AS agent_id, s.series, h AS hour, 6 AS n,
+		  6 * s.v AS vsum, s.v AS vmin, s.v AS vmax FROM a, s,
 		  generate_series($((now - HISTORY_DAYS * 86400)) - $((now - HISTORY_DAYS * 86400)) % 3600,
 		  $cut - 3600, 3600) h;
+		$(samples_from_hs "$(has_series_pg)" "" "ON CONFLICT DO NOTHING" rollups)
 		ANALYZE samples; ANALYZE rollups;
 	SQL
 }
