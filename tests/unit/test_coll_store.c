@@ -1057,7 +1057,7 @@ static void test_samples_series(void **state)
 	assert_int_equal(count(s, "SELECT COUNT(*) FROM samples"), 5);
 
 	const char *many[17];
-	char names[17][16];
+	char names[17][32];
 	double vals[17];
 	for (int i = 0; i < 17; i++) {
 		snprintf(names[i], sizeof(names[i]), "log_errors:s%02d", i);
