@@ -853,8 +853,9 @@ static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct
 		const char *params[] = {it->agent.id, coll_i2s(since).s};
 		int r = coll_db_query_each(
 			s->db,
-			"SELECT series, ts, value FROM samples WHERE agent_id = ?"
-			" AND ts > CAST(? AS BIGINT) ORDER BY series, ts",
+			"SELECT x.name, s.ts, s.value FROM series x JOIN samples s ON s.series_id ="
+			" x.id WHERE x.agent_id = ? AND s.ts > CAST(? AS BIGINT) ORDER BY x.name,"
+			" s.ts",
 			params, EP_ARRAY_SIZE(params), update_row, &u);
 		if (r < 0) {
 			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));

@@ -1526,12 +1526,20 @@ static void refit_history(struct coll_store *s, const char *aid, int64_t t0, int
 		"10 + 0.5 * (x * 600) / 86400.0", "29 + 0.1 * ((x * 2 * 7919) % 13 / 13.0 - 0.5)",
 		"5 + (x * 2) % 5 - 2 + CASE WHEN (t / 3600) % 24 = 9 THEN 30 ELSE 0 END"};
 	for (size_t k = 0; k < EP_ARRAY_SIZE(series); k++) {
+		/* the series row first (migration 12), then its samples by id */
 		snprintf(sql, sizeof(sql),
-			 "INSERT INTO samples (agent_id, series, ts, value)"
-			 " WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
-			 " %lld + 600 * (x + 1) < %lld) SELECT '%s', '%s', t, %s FROM (SELECT x,"
-			 " %lld + 600 * x AS t FROM c) p",
-			 (long long)t0, (long long)end, aid, series[k], value[k], (long long)t0);
+			 "INSERT INTO series (agent_id, name) VALUES ('%s', '%s') ON CONFLICT DO"
+			 " NOTHING",
+			 aid, series[k]);
+		assert_int_equal(coll_db_exec(s->db, sql), 0);
+		snprintf(
+			sql, sizeof(sql),
+			"INSERT INTO samples (series_id, ts, value)"
+			" WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE"
+			" %lld + 600 * (x + 1) < %lld) SELECT (SELECT id FROM series WHERE agent_id"
+			" = '%s' AND name = '%s'), t, %s FROM (SELECT x, %lld + 600 * x AS t FROM"
+			" c) p",
+			(long long)t0, (long long)end, aid, series[k], value[k], (long long)t0);
 		assert_int_equal(coll_db_exec(s->db, sql), 0);
 	}
 }
@@ -1684,8 +1692,10 @@ static void test_refit_reads_no_history(void **state)
 	json_decref(r);
 	double d0 = clean_days(s, a, start, &n0);
 	assert_true(d0 > 1 && n0 > 4000);
-	snprintf(sql, sizeof(sql), "DELETE FROM samples WHERE agent_id = '%s' AND ts < %lld", a,
-		 (long long)start);
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE"
+		 " agent_id = '%s') AND ts < %lld",
+		 a, (long long)start);
 	assert_int_equal(coll_db_exec(s->db, sql), 0);
 	for (int j = 1; j < 12; j++) {
 		int64_t t = start + 300 * j;
