@@ -31,7 +31,7 @@ int coll_store_adoption_reports(struct coll_store *s, const struct coll_scope *s
 	coll_db_res_free(&c);
 	if (n == 0)
 		return -ENOENT;
-	/* the raw window and the daily bodies kept past it (store/reports.c);
+	/* the raw window and the daily bodies kept past it (store/reports_keep.c);
 	 * PostgreSQL also the rows written before migration 8. Not
 	 * materialized: the grouping reads keys only, bodies only for the
 	 * rows it picks */

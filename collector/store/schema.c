@@ -245,7 +245,7 @@
 	" alerts FOR EACH ROW EXECUTE FUNCTION erpulse_open_alerts();"
 
 /* 8: raw report bodies compressed (store/codec.h), kept for a short window
- * and then one per agent and UTC day (store/reports.c, docs/decisions.md
+ * and then one per agent and UTC day (store/reports_keep.c, docs/decisions.md
  * "zstd"). SQLite: the codec marker is added and old rows (plain text,
  * codec 0) stay where they are until retention takes them; its BLOBs live in
  * the TEXT-declared column as they are. */
