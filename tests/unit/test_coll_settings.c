@@ -138,6 +138,9 @@ static void test_errors(void **state)
 		{"[report]\nday = 29\n", ":2: [report] day"},
 		{"[report]\nhour = 24\n", "[report] hour"},
 		{"[report]\nsmtp_url = smtp://x\n", "[report] smtp_url needs mail_from"},
+		{"[server]\ningest_threads = 257\n", ":2: [server] ingest_threads"},
+		{"[server]\ningest_threads = -1\n", "ingest_threads"},
+		{"[store]\npipeline_commits = maybe\n", ":2: [store] pipeline_commits"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
