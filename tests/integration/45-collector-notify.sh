@@ -63,7 +63,10 @@ wait_for 5 hooks_ge 1
 t1=$(date +%s%N)
 tap_is "fragmentation 41% raises one webhook notice" "$(hooks)" "1"
 echo "# report to webhook: $(((t1 - t0) / 1000000)) ms"
-tap_check "the notice arrives within 1 s of the triggering report" test $(((t1 - t0) / 1000000)) -lt 1000
+# a bound, not a benchmark (tests/bench/collector-ingest measures the p99:
+# ~70 ms): 1 s failed once under load 15+ on a 2-core machine; a notice that
+# waited for a retry's backoff (30 s and more) would still fail it
+tap_check "the notice arrives within 5 s of the triggering report" test $(((t1 - t0) / 1000000)) -lt 5000
 tap_is "generic JSON: raise of index_fragmentation on the index" \
 	"$(json_get "$HOOK/000.json" 'j["state"], j["rule"], j["object"], j["severity"], j["host"], j["customer"]')" \
 	"('raise', 'index_fragmentation', 'odoo/public.sale_order_line_order_id_idx', 'warning', 'erp01', 'Acme')"

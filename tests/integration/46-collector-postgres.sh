@@ -92,12 +92,15 @@ ms=$(((t1 - t0) / 1000000))
 echo "# hung PostgreSQL: answered in $ms ms"
 tap_like "hung PostgreSQL: 503 unavailable" "$out" 'HTTP/1.1 503'
 tap_like "with Retry-After" "$out" 'Retry-After: [0-9]+'
-tap_check "within 2 s" test "$ms" -lt 2000
+# the collector gives up after statement_timeout_ms (1 s) + 0.5 s; the bound
+# leaves a busy machine room and still fails a collector that waits for the
+# client's own 10 s timeout (2 s failed once under load 15+)
+tap_check "within 5 s" test "$ms" -lt 5000
 t0=$(date +%s%N)
 code=$(curl -s -o /dev/null -w '%{http_code}' -m 10 "$URL_B/healthz")
 t1=$(date +%s%N)
 tap_is "healthz says 503 while PostgreSQL hangs" "$code" "503"
-tap_check "also within 2 s" test $(((t1 - t0) / 1000000)) -lt 2000
+tap_check "also within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
 kill -CONT $pids
 ok=""
 for i in $(seq 1 30); do
@@ -113,7 +116,7 @@ t0=$(date +%s%N)
 out=$(COLL_URL=$URL_A coll_send "$T/k" "$A" "$T/r32")
 t1=$(date +%s%N)
 tap_like "PostgreSQL down: 503" "$out" '^503 .*unavailable'
-tap_check "within 2 s" test $(((t1 - t0) / 1000000)) -lt 2000
+tap_check "within 5 s" test $(((t1 - t0) / 1000000)) -lt 5000
 tap_is "healthz 503" "$(curl -s -o /dev/null -w '%{http_code}' -m 10 "$URL_B/healthz")" "503"
 tap_check "collector A still running" kill -0 "$PID_A"
 tap_check "collector B still running" kill -0 "$PID_B"
