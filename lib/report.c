@@ -397,6 +397,8 @@ static bool depth_ok(const char *data, size_t len, int max, size_t *ret_offset)
  * escapes only shorten a string, so no decoded string is longer. */
 static bool scan_ok(const char *data, size_t len, int max, size_t *ret_longest)
 {
+	/* what ends a run of plain string text */
+	static const bool str_stop[0x80] = {[0] = true, ['"'] = true, ['\\'] = true};
 	const unsigned char *p = (const unsigned char *)data;
 	size_t longest = 0, start = 0;
 	int depth = 0;
@@ -415,6 +417,13 @@ static bool scan_ok(const char *data, size_t len, int max, size_t *ret_longest)
 		if (c == 0)
 			return false;
 		if (in_str) {
+			/* most of a body is string text: skip it in a tight loop */
+			while (c < 0x80 && !str_stop[c] && i + 1 < len)
+				c = p[++i];
+			if (c >= 0x80 || c == 0) {
+				i--;
+				continue; /* checked at the top */
+			}
 			if (c == '\\') {
 				/* the escaped byte is skipped, as depth_ok does; one that
 				 * is not plain ASCII goes the slow way */
