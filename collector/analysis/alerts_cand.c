@@ -77,8 +77,8 @@ int coll_cand_add(struct coll_cand_list *l, const struct coll_cand *t, const cha
 		l->items = items;
 		l->cap = cap;
 	}
-	const char *src[5] = {name ? name : coll_rule_get(t->rule)->name, object, unit,
-			      remediation, detail};
+	const char *src[5] = {name ? name : coll_rule_get(t->rule)->name, object, unit, remediation,
+			      detail};
 	if (!src[0] || !object || copy_strings(src, dst, 5) < 0)
 		return -ENOMEM;
 	c = &l->items[l->n];

@@ -387,7 +387,7 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 
 	for (size_t i = 0; r == 0 && i < set->n; i++)
 		r = json_array_append_new(fj, coll_object_forecast_json(&set->v[i])) < 0 ? -ENOMEM
-											  : 0;
+											 : 0;
 	if (!scratch.max)
 		ep_buf_init(&scratch, (size_t)1 << 30);
 	ep_buf_reset(&scratch);

@@ -246,10 +246,11 @@ static json_t *ok_state(const json_t *p, int64_t seq, int64_t now)
 	json_t *name = json_object_get(p, "name"), *target = json_object_get(p, "target");
 	json_t *o = name ? json_object() : NULL;
 
-	if (o && (json_object_set(o, "name", name) < 0 ||
-		  json_object_set_new(o, "target", target ? json_incref(target) : json_null()) < 0 ||
-		  json_object_set_new(o, "seq", json_integer((json_int_t)seq)) < 0 ||
-		  json_object_set_new(o, "last_ok_at", json_integer((json_int_t)now)) < 0)) {
+	if (o &&
+	    (json_object_set(o, "name", name) < 0 ||
+	     json_object_set_new(o, "target", target ? json_incref(target) : json_null()) < 0 ||
+	     json_object_set_new(o, "seq", json_integer((json_int_t)seq)) < 0 ||
+	     json_object_set_new(o, "last_ok_at", json_integer((json_int_t)now)) < 0)) {
 		json_decref(o);
 		return NULL;
 	}

@@ -598,28 +598,28 @@ static void test_stale_and_unknown(void **state)
 	json_decref(rep);
 }
 
+/* the text the json_pack form of coll_score_json wrote for the score below */
+static const char expected_score_text[] =
+	"{\"score\":40,\"band\":\"critical\",\"uncapped_score\":88,\"cap\":{\"score\":40,"
+	"\"kind\":\"disk_usage\",\"object\":\"/var\",\"reason\":\"critical\"},\"unknown_r"
+	"eason\":null,\"stale_since\":null,\"top_reason\":\"/var is 96.5% full\",\"catego"
+	"ries\":{\"database\":{\"weight\":35,\"lost\":0,\"score\":100,\"state\":\"stale\""
+	",\"stale_since\":\"2023-11-14T22:13:20Z\"},\"storage\":{\"weight\":25,\"lost\":1"
+	"2,\"score\":40,\"state\":\"fresh\",\"stale_since\":null},\"errors\":{\"weight\":"
+	"15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":null},\"patches\""
+	":{\"weight\":10,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":nul"
+	"l},\"liveness\":{\"weight\":15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"st"
+	"ale_since\":null}},\"deductions\":[{\"category\":\"storage\",\"points\":12,\"ful"
+	"l_points\":12,\"capped\":false,\"severity\":\"critical\",\"value\":96.5,\"kind\""
+	":\"disk_usage\",\"object\":\"/var\",\"reason\":\"/var is 96.5% full\",\"remediat"
+	"ion\":\"Free space on \\\"/var\\\"\",\"stale\":false,\"stale_since\":null},{\"ca"
+	"tegory\":\"database\",\"points\":0,\"full_points\":4,\"capped\":true,\"severity\""
+	":\"warning\",\"value\":null,\"kind\":\"index_fragmentation\",\"object\":\"odoo/x"
+	"\",\"reason\":\"fragmented\",\"remediation\":null,\"stale\":true,\"stale_since\""
+	":\"2023-11-14T22:13:20Z\"}],\"omitted\":3}";
+
 /* The stored explanation's exact text (its hash decides whether it is
  * written): key order, nulls, a capped and a stale deduction, the cap. */
-/* written by the json_pack form this replaced */
-#define EXPECTED_SCORE_TEXT \
-	"{\"score\":40,\"band\":\"critical\",\"uncapped_score\":88,\"cap\":{\"score\":40," \
-	"\"kind\":\"disk_usage\",\"object\":\"/var\",\"reason\":\"critical\"},\"unknown_r" \
-	"eason\":null,\"stale_since\":null,\"top_reason\":\"/var is 96.5% full\",\"catego" \
-	"ries\":{\"database\":{\"weight\":35,\"lost\":0,\"score\":100,\"state\":\"stale\"" \
-	",\"stale_since\":\"2023-11-14T22:13:20Z\"},\"storage\":{\"weight\":25,\"lost\":1" \
-	"2,\"score\":40,\"state\":\"fresh\",\"stale_since\":null},\"errors\":{\"weight\":" \
-	"15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":null},\"patches\"" \
-	":{\"weight\":10,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":nul" \
-	"l},\"liveness\":{\"weight\":15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"st" \
-	"ale_since\":null}},\"deductions\":[{\"category\":\"storage\",\"points\":12,\"ful" \
-	"l_points\":12,\"capped\":false,\"severity\":\"critical\",\"value\":96.5,\"kind\"" \
-	":\"disk_usage\",\"object\":\"/var\",\"reason\":\"/var is 96.5% full\",\"remediat" \
-	"ion\":\"Free space on \\\"/var\\\"\",\"stale\":false,\"stale_since\":null},{\"ca" \
-	"tegory\":\"database\",\"points\":0,\"full_points\":4,\"capped\":true,\"severity\"" \
-	":\"warning\",\"value\":null,\"kind\":\"index_fragmentation\",\"object\":\"odoo/x" \
-	"\",\"reason\":\"fragmented\",\"remediation\":null,\"stale\":true,\"stale_since\"" \
-	":\"2023-11-14T22:13:20Z\"}],\"omitted\":3}"
-
 static void test_json_text(void **state)
 {
 	char k1[] = "disk_usage", o1[] = "/var", r1[] = "/var is 96.5% full",
@@ -671,7 +671,7 @@ static void test_json_text(void **state)
 	json_t *j = coll_score_json(&s);
 	char *text = json_dumps(j, JSON_COMPACT);
 	assert_non_null(text);
-	assert_string_equal(text, EXPECTED_SCORE_TEXT);
+	assert_string_equal(text, expected_score_text);
 	free(text);
 	json_decref(j);
 	d[1].reason = NULL; /* refused, as json_pack refused it */
