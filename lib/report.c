@@ -349,6 +349,16 @@ char *ep_report_serialize(const json_t *report, size_t *ret_len)
 
 /* ---- strict parsing ------------------------------------------------------------ */
 
+/* A byte outside strings moves the nesting depth; false once it passes max. */
+static inline bool nest_ok(unsigned char c, int *depth, int max)
+{
+	if (c == '[' || c == '{')
+		return ++*depth <= max;
+	if (c == ']' || c == '}')
+		--*depth;
+	return true;
+}
+
 /* Deepest nesting of arrays/objects, or the offset at which it first
  * exceeds max. Strings are skipped with their escapes, exactly as a JSON
  * lexer does, so brackets inside strings do not count. */
@@ -367,23 +377,11 @@ static bool depth_ok(const char *data, size_t len, int max, size_t *ret_offset)
 				in_str = false;
 			continue;
 		}
-		switch (c) {
-		case '"':
+		if (c == '"') {
 			in_str = true;
-			break;
-		case '[':
-		case '{':
-			if (++depth > max) {
-				*ret_offset = i;
-				return false;
-			}
-			break;
-		case ']':
-		case '}':
-			depth--;
-			break;
-		default:
-			break;
+		} else if (!nest_ok((unsigned char)c, &depth, max)) {
+			*ret_offset = i;
+			return false;
 		}
 	}
 	return true;
@@ -436,22 +434,11 @@ static bool scan_ok(const char *data, size_t len, int max, size_t *ret_longest)
 			}
 			continue;
 		}
-		switch (c) {
-		case '"':
+		if (c == '"') {
 			in_str = true;
 			start = i + 1;
-			break;
-		case '[':
-		case '{':
-			if (++depth > max)
-				return false;
-			break;
-		case ']':
-		case '}':
-			depth--;
-			break;
-		default:
-			break;
+		} else if (!nest_ok(c, &depth, max)) {
+			return false;
 		}
 	}
 	*ret_longest = in_str ? len : longest;
