@@ -349,6 +349,16 @@ char *ep_report_serialize(const json_t *report, size_t *ret_len)
 
 /* ---- strict parsing ------------------------------------------------------------ */
 
+/* A byte outside strings moves the nesting depth; false once it passes max. */
+static inline bool nest_ok(unsigned char c, int *depth, int max)
+{
+	if (c == '[' || c == '{')
+		return ++*depth <= max;
+	if (c == ']' || c == '}')
+		--*depth;
+	return true;
+}
+
 /* Deepest nesting of arrays/objects, or the offset at which it first
  * exceeds max. Strings are skipped with their escapes, exactly as a JSON
  * lexer does, so brackets inside strings do not count. */
@@ -367,25 +377,71 @@ static bool depth_ok(const char *data, size_t len, int max, size_t *ret_offset)
 				in_str = false;
 			continue;
 		}
-		switch (c) {
-		case '"':
+		if (c == '"') {
 			in_str = true;
-			break;
-		case '[':
-		case '{':
-			if (++depth > max) {
-				*ret_offset = i;
-				return false;
-			}
-			break;
-		case ']':
-		case '}':
-			depth--;
-			break;
-		default:
-			break;
+		} else if (!nest_ok((unsigned char)c, &depth, max)) {
+			*ret_offset = i;
+			return false;
 		}
 	}
+	return true;
+}
+
+/* One pass over the bytes that tells whether the body passes all three
+ * scans above it in ep_json_parse_strict (no NUL, valid UTF-8, nesting
+ * within max) without saying where one fails: the accept path reads the
+ * bytes once, and a body that fails runs the scans one by one for the
+ * message. *ret_longest is the most raw bytes between a string's quotes:
+ * escapes only shorten a string, so no decoded string is longer. */
+static bool scan_ok(const char *data, size_t len, int max, size_t *ret_longest)
+{
+	/* what ends a run of plain string text */
+	static const bool str_stop[0x80] = {[0] = true, ['"'] = true, ['\\'] = true};
+	const unsigned char *p = (const unsigned char *)data;
+	size_t longest = 0, start = 0;
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+
+		if (c >= 0x80) { /* one character, its length from its first byte */
+			size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+			if (n > len - i || !ep_utf8_valid(data + i, n))
+				return false;
+			i += n - 1;
+			continue;
+		}
+		if (c == 0)
+			return false;
+		if (in_str) {
+			/* most of a body is string text: skip it in a tight loop */
+			while (c < 0x80 && !str_stop[c] && i + 1 < len)
+				c = p[++i];
+			if (c >= 0x80 || c == 0) {
+				i--;
+				continue; /* checked at the top */
+			}
+			if (c == '\\') {
+				/* the escaped byte is skipped, as depth_ok does; one that
+				 * is not plain ASCII goes the slow way */
+				if (++i < len && (p[i] == 0 || p[i] >= 0x80))
+					return false;
+			} else if (c == '"') {
+				in_str = false;
+				if (i - start > longest)
+					longest = i - start;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+			start = i + 1;
+		} else if (!nest_ok(c, &depth, max)) {
+			return false;
+		}
+	}
+	*ret_longest = in_str ? len : longest;
 	return true;
 }
 
@@ -484,7 +540,7 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 			 size_t errlen)
 {
 	const char *nul;
-	size_t off = 0;
+	size_t off = 0, longest = 0;
 	json_error_t jerr;
 	json_t *j;
 	char path[512] = "";
@@ -499,6 +555,8 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 			    max_bytes);
 		return -E2BIG;
 	}
+	if (scan_ok(data, len, EP_REPORT_MAX_DEPTH, &longest))
+		goto parse;
 	nul = len ? memchr(data, '\0', len) : NULL;
 	if (nul) {
 		ep_snprintf(err, errlen, "NUL byte at offset %zu", (size_t)(nul - data));
@@ -513,6 +571,8 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 			    EP_REPORT_MAX_DEPTH);
 		return -EINVAL;
 	}
+	longest = len;
+parse:
 	/* no JSON_ALLOW_NUL: "\u0000" is refused like a raw NUL byte */
 	j = json_loadb(len ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!j) {
@@ -520,7 +580,10 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 			    jerr.column, jerr.position, jerr.text);
 		return -EINVAL;
 	}
-	r = strings_ok(j) ? 0 : check_strings(j, path, sizeof(path), err, errlen);
+	/* a body whose strings are all short in their raw form needs no walk */
+	r = longest <= EP_REPORT_MAX_STRING || strings_ok(j)
+		    ? 0
+		    : check_strings(j, path, sizeof(path), err, errlen);
 	if (r < 0) {
 		json_decref(j);
 		return r;

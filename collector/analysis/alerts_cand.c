@@ -14,13 +14,10 @@
 
 /* ---- evaluation ---------------------------------------------------------- */
 
+/* name and the strings after it share one block (coll_cand_add) */
 static void cand_free(struct coll_cand *c)
 {
 	free(c->name);
-	free(c->object);
-	free(c->unit);
-	free(c->remediation);
-	free(c->detail);
 	free(c->why);
 }
 
@@ -44,13 +41,33 @@ char *coll_dup_or_null(const char *s, bool *fail)
 	return d;
 }
 
+/* Copies the strings src[0..n) (NULL ones stay NULL) into one block that
+ * dst[0] owns: one allocation per candidate instead of five, for every
+ * finding of every report. src[0] must not be NULL. */
+static int copy_strings(const char *const *src, char **dst, size_t n)
+{
+	size_t len[5], total = 0;
+	for (size_t i = 0; i < n; i++) {
+		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+		total += len[i];
+	}
+	char *block = malloc(total), *at = block;
+	if (!block)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = src[i] ? memcpy(at, src[i], len[i]) : NULL;
+		at += len[i];
+	}
+	return 0;
+}
+
 /* Appends a candidate shaped like t (rule, value, sev, lines, flags) with
  * copies of the strings. Duplicates are merged by coll_cand_merge(). */
 int coll_cand_add(struct coll_cand_list *l, const struct coll_cand *t, const char *name,
 		  const char *object, const char *unit, const char *remediation, const char *detail)
 {
 	struct coll_cand *c;
-	bool fail = false;
+	char *dst[5];
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
@@ -60,18 +77,18 @@ int coll_cand_add(struct coll_cand_list *l, const struct coll_cand *t, const cha
 		l->items = items;
 		l->cap = cap;
 	}
+	const char *src[5] = {name ? name : coll_rule_get(t->rule)->name, object, unit, remediation,
+			      detail};
+	if (!src[0] || !object || copy_strings(src, dst, 5) < 0)
+		return -ENOMEM;
 	c = &l->items[l->n];
 	*c = *t;
-	c->name = coll_dup_or_null(name ? name : coll_rule_get(t->rule)->name, &fail);
-	c->object = coll_dup_or_null(object, &fail);
-	c->unit = coll_dup_or_null(unit, &fail);
-	c->remediation = coll_dup_or_null(remediation, &fail);
-	c->detail = coll_dup_or_null(detail, &fail);
+	c->name = dst[0];
+	c->object = dst[1];
+	c->unit = dst[2];
+	c->remediation = dst[3];
+	c->detail = dst[4];
 	c->why = NULL;
-	if (fail || !c->object) {
-		cand_free(c);
-		return -ENOMEM;
-	}
 	l->n++;
 	return 0;
 }

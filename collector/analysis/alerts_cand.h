@@ -12,6 +12,8 @@
 
 struct coll_cand {
 	enum coll_rule rule;
+	/* name owns one block that also holds object, unit, remediation and
+	 * detail (coll_cand_add): freeing name frees them */
 	char *name; /* with object: the key; the kind for COLL_RULE_FINDING */
 	char *object;
 	double value;

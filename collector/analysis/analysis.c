@@ -368,23 +368,41 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it,
 	return coll_sql_query(s, sql[mask], params, n, NULL);
 }
 
+/* The three texts of one report are written into one buffer per thread,
+ * kept between reports (they are hashed, and written only when they changed:
+ * most reports then allocate nothing for them); a buffer grown past this is
+ * let go after the report. */
+#define TEXT_SCRATCH_KEEP ((size_t)256 * 1024)
+
 static int store_score(struct coll_store *s, const struct coll_ingest *it,
 		       const struct host_state *hs, const struct coll_score *sc,
 		       const struct fc_set *set, const struct coll_coverage *cov)
 {
+	static _Thread_local struct ep_buf scratch;
 	json_t *sj = coll_score_json(sc), *fj = json_array();
 	char *text[3] = {NULL, NULL, NULL}; /* score, forecasts, instances */
+	size_t at[3];
 	int64_t hash[3];
-	int r = -ENOMEM;
+	int r = sj && fj ? 0 : -ENOMEM;
 
-	for (size_t i = 0; fj && i < set->n; i++)
-		json_array_append_new(fj, coll_object_forecast_json(&set->v[i]));
-	text[0] = sj ? coll_json_compact(sj) : NULL;
-	text[1] = fj ? coll_json_compact(fj) : NULL;
-	text[2] = coll_json_compact(cov->instances);
-	if (text[0] && text[1] && text[2]) {
-		for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; r == 0 && i < set->n; i++)
+		r = json_array_append_new(fj, coll_object_forecast_json(&set->v[i])) < 0 ? -ENOMEM
+											 : 0;
+	if (!scratch.max)
+		ep_buf_init(&scratch, (size_t)1 << 30);
+	ep_buf_reset(&scratch);
+	const json_t *part[3] = {sj, fj, cov->instances};
+	for (size_t i = 0; r == 0 && i < 3; i++) {
+		at[i] = scratch.len;
+		r = coll_json_compact_append(&scratch, part[i]);
+		if (r == -EINVAL || r == -E2BIG)
+			r = -ENOMEM; /* as a failed coll_json_compact answered */
+	}
+	if (r == 0) {
+		for (size_t i = 0; i < 3; i++) {
+			text[i] = scratch.data + at[i];
 			hash[i] = coll_text_hash(text[i]);
+		}
 		/* the explanation holds score, band, top_reason and stale_since */
 		r = hash[0] != hs->hash[0] || !hs->analysis_row ? store_head(s, it, sc) : 0;
 		if (r == 0)
@@ -409,8 +427,8 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 	}
 	json_decref(sj);
 	json_decref(fj);
-	for (size_t i = 0; i < 3; i++)
-		free(text[i]);
+	if (scratch.cap > TEXT_SCRATCH_KEEP)
+		ep_buf_free(&scratch);
 	return r;
 }
 

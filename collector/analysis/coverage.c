@@ -238,6 +238,25 @@ static int absent_instances(const struct coll_coverage_input *in, json_t *probes
 	return 0;
 }
 
+/* An instance that reported ok: {name, target, seq, last_ok_at}, as
+ * json_pack("{s:O, s:O?, s:I, s:I}") built it (no name: NULL), without
+ * parsing a format for every probe of every report. */
+static json_t *ok_state(const json_t *p, int64_t seq, int64_t now)
+{
+	json_t *name = json_object_get(p, "name"), *target = json_object_get(p, "target");
+	json_t *o = name ? json_object() : NULL;
+
+	if (o &&
+	    (json_object_set(o, "name", name) < 0 ||
+	     json_object_set_new(o, "target", target ? json_incref(target) : json_null()) < 0 ||
+	     json_object_set_new(o, "seq", json_integer((json_int_t)seq)) < 0 ||
+	     json_object_set_new(o, "last_ok_at", json_integer((json_int_t)now)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_coverage *ret)
 {
 	struct coll_coverage c = {0};
@@ -263,10 +282,7 @@ int coll_coverage_apply(const struct coll_coverage_input *in, struct coll_covera
 		instance_key(p, key, sizeof(key));
 		st = json_object_get(in->instances, key);
 		if (status && !strcmp(status, "ok")) {
-			json_t *state = json_pack(
-				"{s:O, s:O?, s:I, s:I}", "name", json_object_get(p, "name"),
-				"target", json_object_get(p, "target"), "seq", (json_int_t)in->seq,
-				"last_ok_at", (json_int_t)in->now);
+			json_t *state = ok_state(p, in->seq, in->now);
 			if (!state || json_object_set_new(c.instances, key, state) < 0)
 				goto out;
 			if (in->n_overrides || probe_has_owned(p)) {

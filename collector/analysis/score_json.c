@@ -23,6 +23,46 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* o (NULL on failure) with key set to v; consumes v either way, as
+ * json_object_set_new does. Builds what json_pack built, in its key order,
+ * without parsing a format for every deduction of every report. */
+static json_t *with(json_t *o, const char *key, json_t *v)
+{
+	if (o && json_object_set_new(o, key, v) == 0)
+		return o;
+	if (!o)
+		json_decref(v);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *category_json(const struct coll_score *s, int c)
+{
+	json_t *o = json_object();
+	o = with(o, "weight", json_integer(coll_category_weight((enum coll_category)c)));
+	o = with(o, "lost", json_integer(s->category_lost[c]));
+	o = with(o, "score", json_integer(s->category_score[c]));
+	o = with(o, "state", json_string(coll_cat_state_name(s->category_state[c])));
+	return with(o, "stale_since", time_or_null(s->category_stale_since[c]));
+}
+
+static json_t *deduction_json(const struct coll_deduction *d)
+{
+	json_t *o = json_object();
+	o = with(o, "category", json_string(coll_category_name(d->category)));
+	o = with(o, "points", json_integer(d->points));
+	o = with(o, "full_points", json_integer(d->full_points));
+	o = with(o, "capped", json_boolean(d->capped));
+	o = with(o, "severity", json_string(d->severity == 2 ? "critical" : "warning"));
+	o = with(o, "value", isfinite(d->value) ? json_real(d->value) : json_null());
+	o = with(o, "kind", d->kind ? json_string(d->kind) : NULL);
+	o = with(o, "object", d->object ? json_string(d->object) : NULL);
+	o = with(o, "reason", d->reason ? json_string(d->reason) : NULL);
+	o = with(o, "remediation", str_or_null(d->remediation));
+	o = with(o, "stale", json_boolean(d->stale));
+	return with(o, "stale_since", time_or_null(d->stale_since));
+}
+
 json_t *coll_score_json(const struct coll_score *s)
 {
 	json_t *o = json_object(), *cats = json_object(), *list = json_array(), *cap = NULL;
@@ -31,33 +71,21 @@ json_t *coll_score_json(const struct coll_score *s)
 	if (!o || !cats || !list || !s)
 		goto fail;
 	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		json_t *cat = json_pack("{s:i, s:i, s:i, s:s, s:o}", "weight",
-					coll_category_weight((enum coll_category)c), "lost",
-					s->category_lost[c], "score", s->category_score[c], "state",
-					coll_cat_state_name(s->category_state[c]), "stale_since",
-					time_or_null(s->category_stale_since[c]));
+		json_t *cat = category_json(s, c);
 		if (!cat ||
 		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < s->n_deductions; i++) {
-		const struct coll_deduction *d = &s->deductions[i];
-		json_t *e =
-			json_pack("{s:s, s:i, s:i, s:b, s:s, s:o, s:s, s:s, s:s, s:o, s:b, s:o}",
-				  "category", coll_category_name(d->category), "points", d->points,
-				  "full_points", d->full_points, "capped", d->capped, "severity",
-				  d->severity == 2 ? "critical" : "warning", "value",
-				  isfinite(d->value) ? json_real(d->value) : json_null(), "kind",
-				  d->kind, "object", d->object, "reason", d->reason, "remediation",
-				  str_or_null(d->remediation), "stale", d->stale, "stale_since",
-				  time_or_null(d->stale_since));
+		json_t *e = deduction_json(&s->deductions[i]);
 		if (!e || json_array_append_new(list, e) < 0)
 			goto fail;
 	}
 	if (s->cap < 100) {
-		cap = json_pack("{s:i, s:o, s:o, s:o}", "score", s->cap, "kind",
-				str_or_null(s->cap_kind), "object", str_or_null(s->cap_object),
-				"reason", str_or_null(s->cap_reason));
+		cap = with(json_object(), "score", json_integer(s->cap));
+		cap = with(cap, "kind", str_or_null(s->cap_kind));
+		cap = with(cap, "object", str_or_null(s->cap_object));
+		cap = with(cap, "reason", str_or_null(s->cap_reason));
 		if (!cap)
 			goto fail;
 	}

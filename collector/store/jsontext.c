@@ -386,6 +386,12 @@ static int jd(struct ep_buf *b, const json_t *j, int depth)
 	return -EINVAL;
 }
 
+int coll_json_compact_append(struct ep_buf *b, const json_t *j)
+{
+	int r = j ? jd(b, j, 0) : -EINVAL;
+	return r == 0 ? jb_char(b, '\0') : r;
+}
+
 char *coll_json_compact(const json_t *j)
 {
 	struct ep_buf b;

@@ -240,6 +240,12 @@ int coll_store_ingest_batch(struct coll_store *s, struct coll_ingest *const *ite
  * malloc'd, NULL when out of memory. */
 char *coll_json_compact(const json_t *j);
 
+/* The same text appended to b with its NUL (b->len counts it), so that
+ * several texts can share one buffer; 0, -EINVAL for NULL, -ENOMEM or
+ * -E2BIG (b is then partly written). */
+struct ep_buf;
+int coll_json_compact_append(struct ep_buf *b, const json_t *j);
+
 /* A 64-bit hash of text (SipHash-2-4, a fixed key), never 0: what ingest
  * keeps beside a stored text to tell whether a new one differs. */
 int64_t coll_text_hash(const char *text);

@@ -10,12 +10,19 @@
  * dictionary, retention) runs at the end of every simulated day.
  * Prints the reports stored and the collector CPU per report; the store's
  * bytes are read by tests/bench/store-size.sh.
+ * STORE_SIZE_CHECK=1 also runs what the collector's checkers do with each
+ * body before the batch (strict parse and schema check, findings text,
+ * compression; no signature), so that the whole per-report path can be
+ * counted deterministically, e.g. under valgrind --tool=callgrind for an
+ * A/B of two trees (docs/store.md "cpu branch").
  *
  *   store-size STORE_URL TEMPLATE.json HOSTS DAYS INTERVAL_S KEEP_RAW_DAYS
  * Builds against older trees too (KEEP_RAW_DAYS needs schema 8). */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,9 @@
 #include "collector/analysis/analysis.h"
 #include "collector/analysis/pipeline.h"
 #include "collector/store/store.h"
+#if COLL_SCHEMA_VERSION >= 8
+#include "collector/store/codec.h"
+#endif
 #include "erpulse/crypto.h"
 #include "erpulse/report.h"
 #include "erpulse/util.h"
@@ -63,6 +73,30 @@ static void jitter(json_t *j)
 	}
 }
 
+#if COLL_SCHEMA_VERSION >= 8
+/* The checker's work on one body (http/api_reports.c check_one, without the
+ * signature): *report becomes the parsed body, as the batch gets it. */
+static int checked(struct coll_ingest *it, json_t **report, const char *body, size_t len)
+{
+	char err[256];
+	json_t *parsed = NULL;
+	if (ep_report_parse(body, len, EP_REPORT_MAX_BYTES, &parsed, err, sizeof(err)) < 0) {
+		fprintf(stderr, "store-size: parse: %s\n", err);
+		return -1;
+	}
+	json_decref(*report);
+	*report = parsed;
+	it->findings_json = coll_store_findings_json(parsed);
+	void *z = NULL;
+	size_t zlen = 0;
+	if (coll_codec_compress(body, len, &z, &zlen) == 0) {
+		it->stored = z;
+		it->stored_len = zlen;
+	}
+	return 0;
+}
+#endif
+
 static double cpu_s(void)
 {
 	struct rusage ru;
@@ -89,6 +123,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ep_crypto_init();
+	const char *check_env = getenv("STORE_SIZE_CHECK");
+	bool check = check_env && strcmp(check_env, "1") == 0;
+	(void)check; /* a tree before zstd (schema 8) has no such path */
 	struct coll_store *s = NULL;
 	char err[512] = "", cid[COLL_ID_SIZE];
 	struct coll_db_opts o = {.statement_timeout_ms = 60000, .busy_timeout_ms = 5000};
@@ -149,6 +186,10 @@ int main(int argc, char **argv)
 			body_bytes += (int64_t)len;
 			memset(&it[h], 0, sizeof(it[h]));
 			coll_store_agent_get(s, aid[h], &it[h].agent);
+#if COLL_SCHEMA_VERSION >= 8
+			if (check && checked(&it[h], &r, bodies[h], len) < 0)
+				return 1;
+#endif
 			it[h].report = r;
 			it[h].body = bodies[h];
 			it[h].len = len;
@@ -163,6 +204,10 @@ int main(int argc, char **argv)
 		}
 		for (int h = 0; h < hosts; h++) {
 			stored += it[h].result == COLL_INGEST_ACCEPTED;
+#if COLL_SCHEMA_VERSION >= 8
+			free((void *)(uintptr_t)it[h].findings_json);
+			free((void *)(uintptr_t)it[h].stored);
+#endif
 			free(bodies[h]);
 			json_decref(reps[h]);
 		}

@@ -894,6 +894,15 @@ static void test_parse_bytes(void **state)
 		{"[1,]", 4, ""},
 		{"{'a':1}", 7, ""},
 		{"[\"\\ud800\"]", 10, "invalid Unicode"},
+		/* the byte after a backslash is checked too (the one-pass scan
+		 * skips it as an escape) */
+		{"[\"\\\0\"]", 6, "NUL byte at offset 3"},
+		{"[\"\\\xc3\xa9\"]", 7, "invalid escape"},
+		{"[\"\\\xc3\"]", 6, "UTF-8"},
+		{"[\"\xe4\xb8\xad\xe6\x96\"]", 9, "UTF-8"},
+		{"[\"\xe4\xb8", 4, "UTF-8"},
+		{"[\"\x80\"]", 5, "UTF-8"},
+		{"[\"\xf0\x9f\x98\"]", 7, "UTF-8"},
 	};
 	char err[256];
 
@@ -913,6 +922,7 @@ static void test_parse_bytes(void **state)
 		"-0.5e-3",
 		" [ ] ",
 		"[\"gr\xc3\xbc\xc3\x9f \xf0\x9f\x98\x80 \\ud83d\\ude00\"]",
+		"{\"\xe7\xa3\x81\xe7\x9b\x98\":\"\xe4\xb8\xad\xe6\x96\x87 [{\\\"\xc3\xa9\"}",
 		"{\"a\":{\"a\":1},\"b\":{\"a\":1}}"};
 	for (size_t i = 0; i < EP_ARRAY_SIZE(good); i++)
 		if (parse_str(good[i], err, sizeof(err)) != 0)
@@ -976,6 +986,18 @@ static void test_parse_sizes(void **state)
 	memcpy(s + n + EP_REPORT_MAX_STRING + 1, "\":1}", 5);
 	assert_int_equal(parse_str(s, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "object key longer than 8192 bytes"));
+	free(s);
+	/* escapes count decoded: 8192 bytes written as 49152 are fine, one more is not */
+	s = malloc(6 * (EP_REPORT_MAX_STRING + 1) + 64);
+	assert_non_null(s);
+	n = (size_t)snprintf(s, 64, "{\"a\":[\"");
+	for (int i = 0; i < EP_REPORT_MAX_STRING; i++, n += 6)
+		memcpy(s + n, "\\u0061", 6);
+	memcpy(s + n, "\"]}", 4);
+	assert_int_equal(parse_str(s, err, sizeof(err)), 0);
+	memcpy(s + n, "\\u0061\"]}", 10);
+	assert_int_equal(parse_str(s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "a[0]: string longer than 8192 bytes");
 	free(s);
 	/* a top-level string */
 	s = malloc(EP_REPORT_MAX_STRING + 4);

@@ -598,6 +598,86 @@ static void test_stale_and_unknown(void **state)
 	json_decref(rep);
 }
 
+/* the text the json_pack form of coll_score_json wrote for the score below */
+static const char expected_score_text[] =
+	"{\"score\":40,\"band\":\"critical\",\"uncapped_score\":88,\"cap\":{\"score\":40,"
+	"\"kind\":\"disk_usage\",\"object\":\"/var\",\"reason\":\"critical\"},\"unknown_r"
+	"eason\":null,\"stale_since\":null,\"top_reason\":\"/var is 96.5% full\",\"catego"
+	"ries\":{\"database\":{\"weight\":35,\"lost\":0,\"score\":100,\"state\":\"stale\""
+	",\"stale_since\":\"2023-11-14T22:13:20Z\"},\"storage\":{\"weight\":25,\"lost\":1"
+	"2,\"score\":40,\"state\":\"fresh\",\"stale_since\":null},\"errors\":{\"weight\":"
+	"15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":null},\"patches\""
+	":{\"weight\":10,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"stale_since\":nul"
+	"l},\"liveness\":{\"weight\":15,\"lost\":0,\"score\":100,\"state\":\"fresh\",\"st"
+	"ale_since\":null}},\"deductions\":[{\"category\":\"storage\",\"points\":12,\"ful"
+	"l_points\":12,\"capped\":false,\"severity\":\"critical\",\"value\":96.5,\"kind\""
+	":\"disk_usage\",\"object\":\"/var\",\"reason\":\"/var is 96.5% full\",\"remediat"
+	"ion\":\"Free space on \\\"/var\\\"\",\"stale\":false,\"stale_since\":null},{\"ca"
+	"tegory\":\"database\",\"points\":0,\"full_points\":4,\"capped\":true,\"severity\""
+	":\"warning\",\"value\":null,\"kind\":\"index_fragmentation\",\"object\":\"odoo/x"
+	"\",\"reason\":\"fragmented\",\"remediation\":null,\"stale\":true,\"stale_since\""
+	":\"2023-11-14T22:13:20Z\"}],\"omitted\":3}";
+
+/* The stored explanation's exact text (its hash decides whether it is
+ * written): key order, nulls, a capped and a stale deduction, the cap. */
+static void test_json_text(void **state)
+{
+	char k1[] = "disk_usage", o1[] = "/var", r1[] = "/var is 96.5% full",
+	     m1[] = "Free space on \"/var\"", k2[] = "index_fragmentation", o2[] = "odoo/x",
+	     r2[] = "fragmented", crit[] = "critical";
+	struct coll_deduction d[2] = {
+		{.category = COLL_CAT_STORAGE,
+		 .points = 12,
+		 .full_points = 12,
+		 .severity = 2,
+		 .value = 96.5,
+		 .kind = k1,
+		 .object = o1,
+		 .reason = r1,
+		 .remediation = m1},
+		{.category = COLL_CAT_DATABASE,
+		 .points = 0,
+		 .full_points = 4,
+		 .capped = true,
+		 .severity = 1,
+		 .value = NAN,
+		 .stale = true,
+		 .stale_since = 1700000000,
+		 .kind = k2,
+		 .object = o2,
+		 .reason = r2},
+	};
+	struct coll_score s = {
+		.score = 40,
+		.uncapped = 88,
+		.cap = 40,
+		.cap_kind = k1,
+		.cap_object = o1,
+		.cap_reason = crit,
+		.band = COLL_BAND_CRITICAL,
+		.n_deductions = 2,
+		.deductions = d,
+		.omitted = 3,
+	};
+	(void)state;
+	for (int c = 0; c < COLL_CAT_COUNT; c++) {
+		s.category_score[c] = 100;
+		s.category_state[c] = COLL_CAT_FRESH;
+	}
+	s.category_lost[COLL_CAT_STORAGE] = 12;
+	s.category_score[COLL_CAT_STORAGE] = 40;
+	s.category_state[COLL_CAT_DATABASE] = COLL_CAT_STALE;
+	s.category_stale_since[COLL_CAT_DATABASE] = 1700000000;
+	json_t *j = coll_score_json(&s);
+	char *text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(text);
+	assert_string_equal(text, expected_score_text);
+	free(text);
+	json_decref(j);
+	d[1].reason = NULL; /* refused, as json_pack refused it */
+	assert_null(coll_score_json(&s));
+}
+
 /* The dead-man view: liveness all lost, band unknown, stale_since. */
 static void test_silent_json(void **state)
 {
@@ -663,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_json_and_customer),
 		cmocka_unit_test(test_explanation_worst_first),
 		cmocka_unit_test(test_stale_and_unknown),
+		cmocka_unit_test(test_json_text),
 		cmocka_unit_test(test_silent_json),
 		cmocka_unit_test(test_customer_band),
 	};
