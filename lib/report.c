@@ -7,6 +7,7 @@
  * loop, so 100000 '[' cost no stack. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,18 @@ static bool depth_ok(const char *data, size_t len, int max, size_t *ret_offset)
 	return true;
 }
 
+/* True when none of the eight bytes at s is NUL, '"', '\\' or above 0x7F
+ * (each of those sets its byte's high bit below). */
+static inline bool plain8(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t x, q, bs;
+	memcpy(&x, s, 8);
+	q = x ^ (ones * '"');
+	bs = x ^ (ones * '\\');
+	return !((x | ((x - ones) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs);
+}
+
 /* One pass over the bytes that tells whether the body passes all three
  * scans above it in ep_json_parse_strict (no NUL, valid UTF-8, nesting
  * within max) without saying where one fails: the accept path reads the
@@ -415,7 +428,12 @@ static bool scan_ok(const char *data, size_t len, int max, size_t *ret_longest)
 		if (c == 0)
 			return false;
 		if (in_str) {
-			/* most of a body is string text: skip it in a tight loop */
+			/* most of a body is string text: skip it eight bytes at a
+			 * time, then byte by byte */
+			while (len - i > 8 && !str_stop[c] && plain8(p + i + 1)) {
+				i += 8;
+				c = p[i];
+			}
 			while (c < 0x80 && !str_stop[c] && i + 1 < len)
 				c = p[++i];
 			if (c >= 0x80 || c == 0) {
