@@ -850,17 +850,9 @@ static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct
 	}
 	if (since != INT64_MAX) {
 		struct update u = {.fs = fs};
-		const char *params[] = {it->agent.id, coll_i2s(since).s};
-		int r = coll_db_query_each(
-			s->db,
-			"SELECT x.name, s.ts, s.value FROM series x JOIN samples s ON s.series_id ="
-			" x.id WHERE x.agent_id = ? AND s.ts > CAST(? AS BIGINT) ORDER BY x.name,"
-			" s.ts",
-			params, EP_ARRAY_SIZE(params), update_row, &u);
-		if (r < 0) {
-			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+		int r = coll_store_samples_since(s, it->agent.id, since, update_row, &u);
+		if (r < 0)
 			return r;
-		}
 	}
 	fs->updated_at = it->received_at;
 	return json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0

@@ -60,10 +60,11 @@ static void pg_quiet(void *arg, const char *message)
 
 int coll_db_pg_connect(struct coll_db *db)
 {
-	char options[128], ctimeout[32];
-	snprintf(options, sizeof(options), "-c statement_timeout=%lld -c lock_timeout=%lld",
+	char options[192], ctimeout[32];
+	snprintf(options, sizeof(options), "-c statement_timeout=%lld -c lock_timeout=%lld%s",
 		 (long long)db->opts.statement_timeout_ms,
-		 (long long)db->opts.statement_timeout_ms);
+		 (long long)db->opts.statement_timeout_ms,
+		 db->pg_generic ? " -c plan_cache_mode=force_generic_plan" : "");
 	long long cts = (db->opts.connect_timeout_ms + 999) / 1000;
 	snprintf(ctimeout, sizeof(ctimeout), "%lld", cts < 2 ? 2 : cts);
 	const char *const keys[] = {"dbname", "connect_timeout", "options", "application_name",
@@ -503,6 +504,24 @@ int coll_db_pg_commit(struct coll_db *db)
 	int r = pg_settle(db, db->pg_queued + 1, true, &res);
 	PQclear(res);
 	return r;
+}
+
+/* The ingest connection runs the same few dozen prepared statements all
+ * day, with keys and arrays for parameters. PostgreSQL's plan cache kept
+ * choosing a custom plan for those over arrays (unnest: the generic plan
+ * cannot know the array's length) and over partitioned tables (a generic
+ * plan prunes at run time only), so it planned them again on every call:
+ * 1.7 plans and 344 us of planner time per report in the two-collector
+ * bench (docs/store.md "pgserver branch"). Their generic plans are key
+ * lookups and nested loops over the arrays (docs/store.md "pgset branch":
+ * EXPLAIN at 100,000 agents); the other connections (pages, retention)
+ * keep the server's choice. */
+void coll_db_pg_tune_writer(struct coll_db *db)
+{
+	db->pg_generic = true;
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK &&
+	    coll_db_pg_exec(db, "SET plan_cache_mode = force_generic_plan") < 0)
+		pg_drop(db); /* the next statement connects again, with the option */
 }
 
 void coll_db_defer_writes(struct coll_db *db)
