@@ -37,7 +37,7 @@ struct coll_db {
 	uint64_t pg_session;   /* bumped by every (re)connect: prepared statements go */
 	bool pg_begin_pending; /* BEGIN to be sent with the next statement */
 	bool pg_defer;         /* coll_db_defer_writes: until the transaction ends */
-	bool pg_generic;       /* coll_db_tune_writer: generic plans in every session */
+	bool pg_writer;        /* coll_db_tune_writer: its settings in every session */
 	int pg_queued;         /* queries in the pipeline whose answers are not read */
 	struct {
 		struct stmt_slot *slot;
