@@ -532,8 +532,13 @@ static void pg_tune_session(struct coll_db *db)
 		"SET plan_cache_mode = force_generic_plan",
 		"SET default_toast_compression = lz4",
 	};
+	/* outside the transaction a reconnect may find begun (its BEGIN not
+	 * sent yet): a rollback would undo a SET made inside it */
+	bool begin = db->pg_begin_pending;
+	db->pg_begin_pending = false;
 	for (size_t i = 0; i < EP_ARRAY_SIZE(sets); i++)
 		(void)coll_db_pg_exec(db, sets[i]);
+	db->pg_begin_pending = begin;
 }
 
 void coll_db_pg_tune_writer(struct coll_db *db)

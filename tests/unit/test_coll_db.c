@@ -359,7 +359,13 @@ static void test_writer_session(void **state)
 	assert_int_equal(coll_db_query(s->db, show, NULL, 0, &res), 0);
 	assert_string_equal(coll_db_val(&res, 0, 0), "auto pglz");
 	coll_db_res_free(&res);
+	/* tuned with a transaction begun (its BEGIN not sent yet): the
+	 * settings stay when that transaction rolls back */
+	assert_int_equal(coll_db_begin(s->db), 0);
 	coll_db_tune_writer(s->db);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c0", "Zero"), 0);
+	coll_db_rollback(s->db);
+	assert_int_equal(count(s, N_CUSTOMERS), 0);
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(coll_db_query(s->db, show, NULL, 0, &res), 0);
 		assert_string_equal(coll_db_val(&res, 0, 0), want);
