@@ -373,9 +373,12 @@ static int entry_put(struct fit_state *fs, const char *series, const char *t, in
 static int fit_state_load(struct coll_store *s, const char *agent, struct fit_state *fs)
 {
 	struct coll_db_res res;
-	int r = COLL_Q(s,
-		       "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
-		       &res, agent);
+	int r = coll_store_round_fits(s, agent, &res);
+	if (r == -ENOTSUP)
+		r = COLL_Q(
+			s,
+			"SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
+			&res, agent);
 	if (r < 0)
 		return r;
 	if (res.rows && coll_db_val(&res, 0, 2)) {

@@ -215,6 +215,13 @@ int coll_store_round_analysis(struct coll_store *s, const char *agent_id, unsign
  * instances_hash; NULLs without an agent_analysis row) into *ret, as the
  * analysis reads it alone. -ENOTSUP outside a round (the caller reads it). */
 int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
+/* The forecasts' fit state of the agent of a report in the round, read
+ * with its analysis state: (fitted_at, sampled_at, state) as
+ * "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id
+ * = ?" returns it (no row without one; state's bytes with their length).
+ * The row is what the transaction wrote last (rounds of one agent follow
+ * each other). -ENOTSUP outside a round (the caller reads it). */
+int coll_store_round_fits(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
 
 /* What the caller does with each accepted report inside the ingest
  * transaction, after the report and its findings are stored (the analysis
