@@ -438,14 +438,18 @@ static int prefetch_state(struct coll_store *s, struct coll_ingest *const *items
 		return 0;
 	}
 	/* and the forecasts' fit state (coll_store_round_fits): one statement
-	 * for the round where each report read its own row */
+	 * for the round where each report read its own row. One key lookup
+	 * per agent (LATERAL, OFFSET 0: not flattened into a join), which the
+	 * generic plan of a plain join turned into a hash join over a
+	 * sequential scan of all fit states on a table of a few hundred rows */
 	int r = query_arrays(
 		s,
 		"SELECT v.id, (SELECT COUNT(*) FROM customer_thresholds t WHERE t.customer_id ="
 		" v.cid), x.instances, x.score_hash, x.forecasts_hash, x.instances_hash,"
 		" f.fitted_at, f.sampled_at, f.state FROM unnest(CAST(? AS text[]), CAST(? AS"
 		" text[])) AS v(id, cid) LEFT JOIN agent_analysis x ON x.agent_id = v.id LEFT"
-		" JOIN forecast_fits f ON f.agent_id = v.id",
+		" JOIN LATERAL (SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE"
+		" agent_id = v.id OFFSET 0) f ON TRUE",
 		a, 2, &w->state);
 	w->have_state = r == 0;
 	return r;
