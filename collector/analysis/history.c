@@ -373,9 +373,12 @@ static int entry_put(struct fit_state *fs, const char *series, const char *t, in
 static int fit_state_load(struct coll_store *s, const char *agent, struct fit_state *fs)
 {
 	struct coll_db_res res;
-	int r = COLL_Q(s,
-		       "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
-		       &res, agent);
+	int r = coll_store_round_fits(s, agent, &res);
+	if (r == -ENOTSUP)
+		r = COLL_Q(
+			s,
+			"SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?",
+			&res, agent);
 	if (r < 0)
 		return r;
 	if (res.rows && coll_db_val(&res, 0, 2)) {
@@ -850,17 +853,9 @@ static int fit_update(struct coll_store *s, const struct coll_ingest *it, struct
 	}
 	if (since != INT64_MAX) {
 		struct update u = {.fs = fs};
-		const char *params[] = {it->agent.id, coll_i2s(since).s};
-		int r = coll_db_query_each(
-			s->db,
-			"SELECT x.name, s.ts, s.value FROM series x JOIN samples s ON s.series_id ="
-			" x.id WHERE x.agent_id = ? AND s.ts > CAST(? AS BIGINT) ORDER BY x.name,"
-			" s.ts",
-			params, EP_ARRAY_SIZE(params), update_row, &u);
-		if (r < 0) {
-			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+		int r = coll_store_samples_since(s, it->agent.id, since, update_row, &u);
+		if (r < 0)
 			return r;
-		}
 	}
 	fs->updated_at = it->received_at;
 	return json_object_set_new(fs->root, "u", json_integer((json_int_t)it->received_at)) < 0

@@ -128,7 +128,10 @@ void coll_db_defer_writes(struct coll_db *db);
  * connection) unless the WAL has grown past COLL_DB_WAL_HARD_PAGES, so that
  * it does not copy the WAL into the database on its own time; and its page
  * cache holds the hot rows of every agent (64 MiB instead of 2) rather than
- * re-reading them from the file. No-op for PostgreSQL. */
+ * re-reading them from the file. PostgreSQL: the connection plans its
+ * prepared statements once (plan_cache_mode = force_generic_plan) and
+ * compresses wide values with lz4, in this session and in every session
+ * it reconnects (db_pg.c). */
 #define COLL_DB_WAL_HARD_PAGES 20000
 void coll_db_tune_writer(struct coll_db *db);
 /* SQLite in WAL mode: this connection's commits write the WAL without

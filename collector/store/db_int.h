@@ -37,6 +37,7 @@ struct coll_db {
 	uint64_t pg_session;   /* bumped by every (re)connect: prepared statements go */
 	bool pg_begin_pending; /* BEGIN to be sent with the next statement */
 	bool pg_defer;         /* coll_db_defer_writes: until the transaction ends */
+	bool pg_writer;        /* coll_db_tune_writer: its settings in every session */
 	int pg_queued;         /* queries in the pipeline whose answers are not read */
 	struct {
 		struct stmt_slot *slot;
@@ -93,6 +94,8 @@ int coll_db_pg_query(struct coll_db *db, const char *sql, const char *const *par
 		     const size_t *lens, size_t n, struct coll_db_res *ret, coll_db_row_fn fn,
 		     void *ctx);
 int coll_db_pg_exec(struct coll_db *db, const char *sql);
+/* The ingest connection's tuning (db.h, coll_db_tune_writer). */
+void coll_db_pg_tune_writer(struct coll_db *db);
 /* BEGIN goes with the transaction's first statement (one round trip
  * less); a transaction without any is never sent. */
 int coll_db_pg_begin(struct coll_db *db);

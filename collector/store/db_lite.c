@@ -247,6 +247,8 @@ static int wal_hook(void *arg, sqlite3 *lite, const char *name, int pages)
 
 void coll_db_tune_writer(struct coll_db *db)
 {
+	if (db->kind == COLL_DB_PG)
+		coll_db_pg_tune_writer(db);
 	if (db->kind != COLL_DB_SQLITE || !db->lite)
 		return;
 	sqlite3_wal_hook(db->lite, wal_hook, NULL); /* replaces wal_autocheckpoint */

@@ -58,6 +58,8 @@ static void pg_quiet(void *arg, const char *message)
 	(void)message;
 }
 
+static void pg_tune_session(struct coll_db *db);
+
 int coll_db_pg_connect(struct coll_db *db)
 {
 	char options[128], ctimeout[32];
@@ -99,6 +101,8 @@ int coll_db_pg_connect(struct coll_db *db)
 		goto bad;
 	PQsetNoticeProcessor(db->pg, pg_quiet, NULL);
 	db->pg_session++;
+	if (db->pg_writer)
+		pg_tune_session(db);
 	return 0;
 bad:
 	coll_db_set_err(db, "postgresql: ", PQerrorMessage(db->pg));
@@ -503,6 +507,45 @@ int coll_db_pg_commit(struct coll_db *db)
 	int r = pg_settle(db, db->pg_queued + 1, true, &res);
 	PQclear(res);
 	return r;
+}
+
+/* The ingest connection's session (coll_db_tune_writer), set again at
+ * every reconnect; a setting the server does not know (an older version,
+ * a build without lz4) is left at the server's default:
+ * - plan_cache_mode: the connection runs the same few dozen prepared
+ *   statements all day, with keys and arrays for parameters. PostgreSQL's
+ *   plan cache kept choosing a custom plan for those over arrays (unnest:
+ *   a generic plan cannot know the array's length) and over partitioned
+ *   tables (a generic plan prunes at run time only), so it planned them
+ *   again on every call: 1.7 plans and 344 us of planner time per report
+ *   in the two-collector bench (docs/store.md "pgserver branch"). Their
+ *   generic plans are key lookups and nested loops over the arrays
+ *   (docs/store.md "pgset branch": EXPLAIN at 100,000 agents).
+ * - default_toast_compression: the findings text (3.5 KB in the bench,
+ *   rewritten by most reports) and the forecasts' texts are compressed
+ *   inline when a row passes 2 KB; pglz took 4% of the server's CPU,
+ *   lz4 compresses them 4% larger at a fraction of the CPU.
+ * The other connections (pages, retention) keep the server's choices. */
+static void pg_tune_session(struct coll_db *db)
+{
+	static const char *const sets[] = {
+		"SET plan_cache_mode = force_generic_plan",
+		"SET default_toast_compression = lz4",
+	};
+	/* outside the transaction a reconnect may find begun (its BEGIN not
+	 * sent yet): a rollback would undo a SET made inside it */
+	bool begin = db->pg_begin_pending;
+	db->pg_begin_pending = false;
+	for (size_t i = 0; i < EP_ARRAY_SIZE(sets); i++)
+		(void)coll_db_pg_exec(db, sets[i]);
+	db->pg_begin_pending = begin;
+}
+
+void coll_db_pg_tune_writer(struct coll_db *db)
+{
+	db->pg_writer = true;
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+		pg_tune_session(db);
 }
 
 void coll_db_defer_writes(struct coll_db *db)

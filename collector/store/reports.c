@@ -437,15 +437,54 @@ static int prefetch_state(struct coll_store *s, struct coll_ingest *const *items
 		coll_db_array_free(&a[1]);
 		return 0;
 	}
+	/* and the forecasts' fit state (coll_store_round_fits): one statement
+	 * for the round where each report read its own row. One key lookup
+	 * per agent (LATERAL, OFFSET 0: not flattened into a join), which the
+	 * generic plan of a plain join turned into a hash join over a
+	 * sequential scan of all fit states on a table of a few hundred rows */
 	int r = query_arrays(
 		s,
 		"SELECT v.id, (SELECT COUNT(*) FROM customer_thresholds t WHERE t.customer_id ="
-		" v.cid), x.instances, x.score_hash, x.forecasts_hash, x.instances_hash FROM"
-		" unnest(CAST(? AS text[]), CAST(? AS text[])) AS v(id, cid) LEFT JOIN"
-		" agent_analysis x ON x.agent_id = v.id",
+		" v.cid), x.instances, x.score_hash, x.forecasts_hash, x.instances_hash,"
+		" f.fitted_at, f.sampled_at, f.state FROM unnest(CAST(? AS text[]), CAST(? AS"
+		" text[])) AS v(id, cid) LEFT JOIN agent_analysis x ON x.agent_id = v.id LEFT"
+		" JOIN LATERAL (SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE"
+		" agent_id = v.id OFFSET 0) f ON TRUE",
 		a, 2, &w->state);
 	w->have_state = r == 0;
 	return r;
+}
+
+/* A copy of row i's columns from..from + n - 1 of res into the one-row
+ * *ret (binary values with their lengths). 0 or -ENOMEM. */
+static int copy_row(const struct coll_db_res *res, size_t i, size_t from, size_t n,
+		    struct coll_db_res *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->v = calloc(n, sizeof(*ret->v));
+	ret->lens = res->lens ? calloc(n, sizeof(*ret->lens)) : NULL;
+	if (!ret->v || (res->lens && !ret->lens)) {
+		coll_db_res_free(ret);
+		return -ENOMEM;
+	}
+	ret->rows = 1;
+	ret->cols = n;
+	for (size_t c = 0; c < n; c++) {
+		const char *v = coll_db_val(res, i, from + c);
+		size_t len = coll_db_len(res, i, from + c);
+		if (ret->lens)
+			ret->lens[c] = res->lens[i * res->cols + from + c];
+		if (!v)
+			continue;
+		ret->v[c] = malloc(len + 1);
+		if (!ret->v[c]) {
+			coll_db_res_free(ret);
+			return -ENOMEM;
+		}
+		memcpy(ret->v[c], v, len);
+		ret->v[c][len] = '\0';
+	}
+	return 0;
 }
 
 int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret)
@@ -454,24 +493,27 @@ int coll_store_round_state(struct coll_store *s, const char *agent_id, struct co
 	if (!w || !w->have_state)
 		return -ENOTSUP;
 	for (size_t i = 0; i < w->state.rows; i++) {
-		if (strcmp(coll_db_val(&w->state, i, 0), agent_id) != 0)
-			continue;
-		memset(ret, 0, sizeof(*ret));
-		ret->v = calloc(5, sizeof(*ret->v));
-		if (!ret->v)
-			return -ENOMEM;
-		ret->rows = 1;
-		ret->cols = 5;
-		for (size_t c = 0; c < 5; c++) {
-			const char *v = coll_db_val(&w->state, i, c + 1);
-			if (v && !(ret->v[c] = strdup(v))) {
-				coll_db_res_free(ret);
-				return -ENOMEM;
-			}
-		}
-		return 0;
+		if (strcmp(coll_db_val(&w->state, i, 0), agent_id) == 0)
+			return copy_row(&w->state, i, 1, 5, ret);
 	}
 	return -ENOTSUP; /* not read for this round: the caller reads it */
+}
+
+int coll_store_round_fits(struct coll_store *s, const char *agent_id, struct coll_db_res *ret)
+{
+	const struct coll_round_writes *w = s->round;
+	if (!w || !w->have_state || w->state.cols < 9)
+		return -ENOTSUP;
+	for (size_t i = 0; i < w->state.rows; i++) {
+		if (strcmp(coll_db_val(&w->state, i, 0), agent_id) != 0)
+			continue;
+		if (!coll_db_val(&w->state, i, 6)) { /* no row */
+			memset(ret, 0, sizeof(*ret));
+			return 0;
+		}
+		return copy_row(&w->state, i, 6, 3, ret);
+	}
+	return -ENOTSUP;
 }
 
 /* The round's score rows and agent_analysis texts: one statement each,

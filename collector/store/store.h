@@ -215,6 +215,13 @@ int coll_store_round_analysis(struct coll_store *s, const char *agent_id, unsign
  * instances_hash; NULLs without an agent_analysis row) into *ret, as the
  * analysis reads it alone. -ENOTSUP outside a round (the caller reads it). */
 int coll_store_round_state(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
+/* The forecasts' fit state of the agent of a report in the round, read
+ * with its analysis state: (fitted_at, sampled_at, state) as
+ * "SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id
+ * = ?" returns it (no row without one; state's bytes with their length).
+ * The row is what the transaction wrote last (rounds of one agent follow
+ * each other). -ENOTSUP outside a round (the caller reads it). */
+int coll_store_round_fits(struct coll_store *s, const char *agent_id, struct coll_db_res *ret);
 
 /* What the caller does with each accepted report inside the ingest
  * transaction, after the report and its findings are stored (the analysis
@@ -307,6 +314,12 @@ int coll_store_partitions_maintain(struct coll_store *s, int64_t now);
  * to 16). Inside the ingest transaction. 0 or -errno. */
 int coll_store_samples_add(struct coll_store *s, const char *agent_id, int64_t ts,
 			   const char *const *series, const double *value, size_t n);
+/* Calls fn once per sample of the agent's series newer than since, as
+ * (series name, ts, value) in that order (by name, then ts), until fn returns
+ * non-zero. The forecasts' update (analysis). 0, fn's value, or -errno
+ * (message in s->err). */
+int coll_store_samples_since(struct coll_store *s, const char *agent_id, int64_t since,
+			     coll_db_row_fn fn, void *ctx);
 /* The retention of samples older than s->keep_samples_days (0: than
  * keep_raw_s; the cut on a whole hour), rolled up by hour first, rollups and score history older
  * than keep_rollup_s: PostgreSQL drops whole partitions once every row in them is past the window

@@ -320,25 +320,59 @@ pg_per_report() {
 		print "" }'
 }
 
+# PG_STATEMENTS=1 loads pg_stat_statements into the bench's PostgreSQL and
+# prints, after each measured load, the statements per report and the
+# PG_STATEMENTS_TOP (12) heaviest by planning + execution time (calls, plans,
+# executor and planner time, WAL bytes per report).
+pg_statements_reset() {
+	[ -n "${PG_STATEMENTS:-}" ] && [ -n "${PG_PID:-}" ] || return 0
+	pg_sql -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+pg_statements() {
+	[ -n "${PG_STATEMENTS:-}" ] && [ -n "${PG_PID:-}" ] || return 0
+	pg_sql -F ' | ' <<-SQL | sed "s/^/stmt    $1 /"
+		WITH s AS (SELECT * FROM pg_stat_statements
+		  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'erpulse_bench'))
+		SELECT 'all' , round(SUM(calls)::numeric / $((AGENTS * REPORTS)), 2),
+		  round(SUM(plans)::numeric / $((AGENTS * REPORTS)), 2),
+		  round(SUM(total_exec_time)::numeric * 1000 / $((AGENTS * REPORTS))),
+		  round(SUM(total_plan_time)::numeric * 1000 / $((AGENTS * REPORTS))),
+		  round(SUM(wal_bytes)::numeric / $((AGENTS * REPORTS))),
+		  'calls / plans / exec us / plan us / WAL B per report'
+		FROM s
+		UNION ALL (SELECT 'top', round(calls::numeric / $((AGENTS * REPORTS)), 2),
+		  round(plans::numeric / $((AGENTS * REPORTS)), 2),
+		  round(total_exec_time::numeric * 1000 / $((AGENTS * REPORTS))),
+		  round(total_plan_time::numeric * 1000 / $((AGENTS * REPORTS))),
+		  round(wal_bytes::numeric / $((AGENTS * REPORTS))),
+		  left(regexp_replace(query, '\s+', ' ', 'g'), 150)
+		FROM s ORDER BY total_exec_time + total_plan_time DESC LIMIT ${PG_STATEMENTS_TOP:-12})
+	SQL
+}
+
 measure() { # LABEL N-COLLECTORS SEED-FUNCTION HISTORY-FUNCTION CONFIG...
 	local label=$1 n=$2 seed=$3 hist=$4 m0
 	shift 4
 	[ "$HISTORY_DAYS" -gt 0 ] || hist=""
 	start "$label" "$n" "$@" || return 1
 	m0=$(pg_mark)
+	pg_statements_reset
 	bench "$label-empty" "$URLS" "$PIDS" || echo "warning: $label-empty: reports not accepted (above)"
 	stop_all
 	pg_per_report "$label-empty" "$m0" "$(pg_mark)"
+	pg_statements "$label-empty"
 	if [ "$GROW_HOSTS" -gt 0 ]; then
 		local t0=$SECONDS
 		"$seed" "$T/$label-1.db" >/dev/null || { echo "seeding $label failed"; return 1; }
 		echo "seed    $label $GROW_HOSTS hosts x $GROW_REPORTS reports in $((SECONDS - t0))s"
 		start "$label" "$n" "$@" || return 1
 		m0=$(pg_mark)
+		pg_statements_reset
 		bench "$label-grown" "$URLS" "$PIDS" "$hist" "$T/$label-1.db" ||
 			echo "warning: $label-grown: reports not accepted (above)"
 		stop_all
 		pg_per_report "$label-grown" "$m0" "$(pg_mark)"
+		pg_statements "$label-grown"
 		ratio "$label"
 	fi
 }
@@ -358,7 +392,12 @@ case " $STORES " in
 	;;
 esac
 case " $STORES " in *" postgresql "*) ;; *) exit 0 ;; esac
-if pg_start "synchronous_commit = on" "fsync = on" "shared_buffers = 256MB" >/dev/null 2>&1; then
+PG_CONF=("synchronous_commit = on" "fsync = on" "shared_buffers = 256MB" ${PG_CONF_EXTRA:+"$PG_CONF_EXTRA"})
+[ -z "${PG_STATEMENTS:-}" ] || PG_CONF+=("shared_preload_libraries = 'pg_stat_statements'"
+	"pg_stat_statements.track = all" "pg_stat_statements.max = 2000"
+	"pg_stat_statements.track_planning = on")
+if pg_start "${PG_CONF[@]}" >/dev/null 2>&1; then
+	[ -z "${PG_STATEMENTS:-}" ] || pg_sql -c "CREATE EXTENSION pg_stat_statements" >/dev/null
 	PG_STORE=("[store]" "url = postgresql://$PG_SUPERUSER:$PG_SUPERPASS@127.0.0.1:$PGPORT/erpulse_bench"
 		"pool = 8")
 	if [ -n "$BASE" ]; then

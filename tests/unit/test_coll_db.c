@@ -1,7 +1,9 @@
 /* The db layer (collector/store/db.h) itself: transactions (on PostgreSQL
  * BEGIN goes with the first statement), cached statements across a lost
  * connection, cached (prepared, generic-plan) statements on the
- * day-partitioned samples table, and array parameters (coll_db_array).
+ * day-partitioned samples table, array parameters (coll_db_array), the
+ * ingest connection's session settings and the forecasts' samples-since
+ * read.
  * Runs on SQLite in a temp file and, when ERPULSE_TEST_PG_URL names a
  * PostgreSQL database (set by tests/integration/41-store-db-pg.sh, which
  * starts a real server), on PostgreSQL with the same cases. */
@@ -76,6 +78,10 @@ static int64_t count(struct coll_store *s, const char *sql)
 
 #define ADD_CUSTOMER "INSERT INTO customers (id, name, created_at) VALUES (?, ?, 1)"
 #define N_CUSTOMERS  "SELECT COUNT(*) FROM customers"
+/* an agent of customer c1 (id, public key) */
+#define ADD_AGENT                                                                                  \
+	"INSERT INTO agents (id, customer_id, hostname, public_key, agent_version, enrolled_at,"   \
+	" interval_s) VALUES (?, 'c1', 'h', ?, 'v', 1, 300)"
 
 static void test_transactions(void **state)
 {
@@ -245,12 +251,7 @@ static void test_partitions_generic(void **state)
 	bool pg = coll_db_kind(s->db) == COLL_DB_PG;
 	assert_int_equal(coll_store_partitions_maintain(s, now), 0);
 	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
-	assert_int_equal(COLL_Q(s,
-				"INSERT INTO agents (id, customer_id, hostname, public_key,"
-				" agent_version, enrolled_at, interval_s) VALUES (?, 'c1', 'h', ?,"
-				" 'v', 1, 300)",
-				NULL, "a1", "k1"),
-			 0);
+	assert_int_equal(COLL_Q(s, ADD_AGENT, NULL, "a1", "k1"), 0);
 	/* day k (now - 1 .. now + 2) gets k + 1 rows, values 1 .. k + 1: 10
 	 * executions of the INSERT, 12 of the SELECT */
 	for (int k = 0; k < 4; k++)
@@ -340,6 +341,119 @@ static void test_array_params(void **state)
 		coll_db_array_free(&a[i]);
 }
 
+/* The ingest connection's session on PostgreSQL (coll_db_tune_writer):
+ * generic plans and lz4 for wide values, set again when the session is
+ * lost and made anew; a connection that is not tuned keeps the server's
+ * settings. */
+static void test_writer_session(void **state)
+{
+	struct coll_store *s = *state;
+	if (coll_db_kind(s->db) != COLL_DB_PG)
+		skip();
+	struct coll_db_res res;
+	const char *show = "SELECT current_setting('plan_cache_mode') || ' ' ||"
+			   " current_setting('default_toast_compression')";
+	bool lz4 = count(s, "SELECT COUNT(*) FROM pg_settings WHERE name ="
+			    " 'default_toast_compression' AND 'lz4' = ANY(enumvals)") == 1;
+	const char *want = lz4 ? "force_generic_plan lz4" : "force_generic_plan pglz";
+	assert_int_equal(coll_db_query(s->db, show, NULL, 0, &res), 0);
+	assert_string_equal(coll_db_val(&res, 0, 0), "auto pglz");
+	coll_db_res_free(&res);
+	/* tuned with a transaction begun (its BEGIN not sent yet): the
+	 * settings stay when that transaction rolls back */
+	assert_int_equal(coll_db_begin(s->db), 0);
+	coll_db_tune_writer(s->db);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c0", "Zero"), 0);
+	coll_db_rollback(s->db);
+	assert_int_equal(count(s, N_CUSTOMERS), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(coll_db_query(s->db, show, NULL, 0, &res), 0);
+		assert_string_equal(coll_db_val(&res, 0, 0), want);
+		coll_db_res_free(&res);
+		kill_session(s);
+		int r = coll_db_query(s->db, show, NULL, 0, &res); /* finds it lost */
+		if (r == 0)
+			coll_db_res_free(&res);
+		else
+			assert_int_equal(r, -ECONNRESET);
+	}
+	/* the findings text, compressed the session's way */
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(COLL_Q(s, ADD_AGENT, NULL, "a1", "k1"), 0);
+	static const char one[] = "{\"rule\":\"disk\",\"severity\":\"warn\"},";
+	char findings[4096];
+	for (size_t i = 0; i + 1 < sizeof(findings); i++)
+		findings[i] = one[i % (sizeof(one) - 1)];
+	findings[sizeof(findings) - 1] = '\0';
+	assert_int_equal(COLL_Q(s,
+				"INSERT INTO current_findings (agent_id, seq, findings, hash)"
+				" VALUES ('a1', 1, ?, 1)",
+				NULL, findings),
+			 0);
+	assert_int_equal(coll_db_query(s->db,
+				       "SELECT pg_column_compression(findings), findings FROM"
+				       " current_findings",
+				       NULL, 0, &res),
+			 0);
+	assert_string_equal(coll_db_val(&res, 0, 0), lz4 ? "lz4" : "pglz");
+	assert_string_equal(coll_db_val(&res, 0, 1), findings);
+	coll_db_res_free(&res);
+}
+
+struct since_rows {
+	char text[512];
+	size_t n;
+};
+
+static int since_row(void *ctx, const struct coll_db_row *row)
+{
+	struct since_rows *c = ctx;
+	size_t len = strlen(c->text);
+	snprintf(c->text + len, sizeof(c->text) - len, "%s@%lld=%g;", coll_db_row_text(row, 0),
+		 (long long)coll_db_row_int(row, 1), coll_db_row_double(row, 2));
+	c->n++;
+	return 0;
+}
+
+/* coll_store_samples_since (the forecasts' update): the agent's samples
+ * newer than since, of every series, by name and then time, across day
+ * partitions; another agent's rows and older ones are not read. Run past
+ * the first executions (PostgreSQL's custom plans) on a tuned connection. */
+static void test_samples_since(void **state)
+{
+	struct coll_store *s = *state;
+	const int64_t day = 86400, now = 1800000000 - 1800000000 % day;
+	assert_int_equal(coll_store_partitions_maintain(s, now), 0);
+	coll_db_tune_writer(s->db);
+	assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c1", "One"), 0);
+	assert_int_equal(COLL_Q(s, ADD_AGENT, NULL, "a1", "k1"), 0);
+	assert_int_equal(COLL_Q(s, ADD_AGENT, NULL, "a2", "k2"), 0);
+	const char *names[] = {"mem", "cpu"};
+	const double a1[] = {1, 2}, a2[] = {7, 8};
+	/* yesterday evening, and today just after midnight */
+	const int64_t ts[] = {now - 1200, now - 600, now + 600};
+	for (size_t k = 0; k < EP_ARRAY_SIZE(ts); k++) {
+		double v1[] = {a1[0] + (double)k * 10, a1[1] + (double)k * 10};
+		assert_int_equal(coll_store_samples_add(s, "a1", ts[k], names, v1, 2), 0);
+		assert_int_equal(coll_store_samples_add(s, "a2", ts[k], names, a2, 2), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		struct since_rows c = {.n = 0};
+		assert_int_equal(coll_store_samples_since(s, "a1", now - 1200, since_row, &c), 0);
+		char want[256];
+		snprintf(want, sizeof(want), "cpu@%lld=12;cpu@%lld=22;mem@%lld=11;mem@%lld=21;",
+			 (long long)(now - 600), (long long)(now + 600), (long long)(now - 600),
+			 (long long)(now + 600));
+		assert_string_equal(c.text, want);
+		assert_int_equal(c.n, 4);
+		c = (struct since_rows){.n = 0};
+		assert_int_equal(coll_store_samples_since(s, "a1", now + 600, since_row, &c), 0);
+		assert_int_equal(c.n, 0);
+		assert_int_equal(coll_store_samples_since(s, "nobody", 0, since_row, &c), 0);
+		assert_int_equal(c.n, 0);
+	}
+}
+
 /* SQLite: a connection whose commits leave the WAL's sync to
  * coll_db_sync_wal (the ingest pipeline); PostgreSQL: not offered. */
 static void test_deferred_sync(void **state)
@@ -378,6 +492,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partitions_generic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_array_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_samples_since, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(
 		getenv("ERPULSE_TEST_PG_URL") ? "coll_db_pg" : "coll_db_sqlite", tests, NULL, NULL);

@@ -497,6 +497,56 @@ static void test_batch_same_agent(void **state)
 	item_free(&x[1]);
 }
 
+/* The fit state read with the round's analysis state
+ * (coll_store_round_fits, PostgreSQL): an agent's reports in consecutive
+ * rounds of one batch each see the row the round before wrote (the first
+ * report refits, the next ones take the cached path: fitted_at stays its
+ * time), the same row as when each report comes in a batch of its own.
+ * Outside a round the caller reads the row itself. */
+static void test_batch_fit_state(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct item x[3];
+	const int64_t t0 = now_s();
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	for (int k = 0; k < 3; k++) {
+		item_init(s, &x[k], a, k + 1, frag("odoo/public.a_idx", 10 + 10 * k), "h");
+		x[k].it.received_at = t0 + 300 * k;
+	}
+	struct coll_ingest *items[] = {&x[0].it, &x[1].it, &x[2].it};
+	assert_int_equal(coll_store_ingest(s, items, 3, &batch_an), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(x[k].it.result, COLL_INGEST_ACCEPTED);
+		item_free(&x[k]);
+	}
+	assert_int_equal(s->ingest_reruns, 0);
+	for (int k = 0; k < 3; k++) { /* b: one report per batch */
+		item_init(s, &x[k], b, k + 1, frag("odoo/public.a_idx", 10 + 10 * k), "h");
+		x[k].it.received_at = t0 + 300 * k;
+		assert_int_equal(coll_store_ingest(s, &items[k], 1, &batch_an), 0);
+		assert_int_equal(x[k].it.result, COLL_INGEST_ACCEPTED);
+		item_free(&x[k]);
+	}
+	const char *sql =
+		"SELECT fitted_at, sampled_at, state FROM forecast_fits WHERE agent_id = ?";
+	struct coll_db_res ra, rb;
+	assert_int_equal(COLL_Q(s, sql, &ra, a), 0);
+	assert_int_equal(COLL_Q(s, sql, &rb, b), 0);
+	assert_int_equal(ra.rows, 1);
+	assert_int_equal(rb.rows, 1);
+	assert_int_equal(coll_s2i(coll_db_val(&ra, 0, 0)), t0);
+	assert_int_equal(coll_s2i(coll_db_val(&rb, 0, 0)), t0);
+	assert_string_equal(coll_db_val(&ra, 0, 1), coll_db_val(&rb, 0, 1));
+	assert_int_equal(coll_db_len(&ra, 0, 2), coll_db_len(&rb, 0, 2));
+	assert_memory_equal(coll_db_val(&ra, 0, 2), coll_db_val(&rb, 0, 2), coll_db_len(&ra, 0, 2));
+	coll_db_res_free(&ra);
+	coll_db_res_free(&rb);
+	assert_int_equal(coll_store_round_fits(s, a, &ra), -ENOTSUP);
+}
+
 /* A resend, a conflict and new reports in one batch: each gets its own
  * result (the set-based seq gate tells them apart per report). */
 static void test_batch_duplicate_conflict(void **state)
@@ -1743,6 +1793,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rerun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_same_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_fit_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_duplicate_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_conn_killed, setup, teardown),
