@@ -73,7 +73,7 @@ const struct ep_option coll_store_options[] = {
 	{"busy_timeout_ms", EP_OPT_INT, "5000", 10, 600000, "SQLite busy timeout"},
 	{"pool", EP_OPT_INT, "4", 1, 64, "store connections for request handlers"},
 	{"writers", EP_OPT_INT, "0", 0, 32,
-	 "ingest transactions in parallel (0 = 1 for SQLite, 4 for PostgreSQL)"},
+	 "ingest transactions in parallel (0 = 1 for SQLite, 2 for PostgreSQL)"},
 	{"pipeline_commits", EP_OPT_BOOL, "yes", 0, 0,
 	 "SQLite: the next ingest transaction runs while another thread syncs the last "
 	 "one's WAL to disk (reports are acknowledged after that sync either way)"},

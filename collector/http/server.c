@@ -528,7 +528,7 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	};
 	srv->n_writers = (size_t)cfg->writers;
 	if (srv->n_writers == 0)
-		srv->n_writers = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE ? 1 : 4;
+		srv->n_writers = coll_db_kind(srv->writer->db) == COLL_DB_SQLITE ? 1 : 2;
 	srv->writers = calloc(srv->n_writers, sizeof(*srv->writers));
 	srv->batchers = calloc(srv->n_writers, sizeof(*srv->batchers));
 	if (!srv->writers || !srv->batchers) {
