@@ -1729,6 +1729,95 @@ static void test_refit_reads_no_history(void **state)
 	assert_true(n >= 6 && n <= 10);
 }
 
+/* The fit state row of aid, damaged in C (both stores: bytes in, bytes
+ * out): how 0 cuts it to its first 20 bytes, 1 flips one bit in its middle,
+ * 2 puts the JSON text of migration 13 in its place. */
+static void damage_state(struct coll_store *s, const char *aid, int how)
+{
+	struct coll_db_res res;
+	const char *id[] = {aid};
+	assert_int_equal(coll_db_query(s->db, "SELECT state FROM forecast_fits WHERE agent_id = ?",
+				       id, 1, &res),
+			 0);
+	assert_int_equal(res.rows, 1);
+	size_t len = coll_db_len(&res, 0, 0);
+	char *b = malloc(len + 64);
+	assert_non_null(b);
+	assert_true(len > 40);
+	memcpy(b, coll_db_val(&res, 0, 0), len);
+	coll_db_res_free(&res);
+	if (how == 0)
+		len = 20;
+	else if (how == 1)
+		b[len / 2] ^= 0x10;
+	else
+		len = (size_t)snprintf(b, len + 64, "{\"v\":2,\"u\":1,\"i\":86400,\"s\":{}}");
+	const char *params[] = {b, aid};
+	const size_t lens[] = {len, COLL_DB_TEXT};
+	assert_int_equal(coll_db_query_bin(s->db,
+					   "UPDATE forecast_fits SET state = ? WHERE agent_id = ?",
+					   params, lens, 2, NULL),
+			 0);
+	free(b);
+}
+
+/* A fit state row that cannot be read (cut short, a bit flipped, the old
+ * JSON text) is refused: the report is accepted, its forecasts are those
+ * of a full refit (agent b, whose row is deleted before every report), the
+ * row is written whole again and the next report is a cached one. */
+static void test_refit_damaged_state(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE], sql[256];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 1500, t0 = start - 30 * DAY, refit_at = 0;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	refit_history(s, a, t0, start);
+	refit_history(s, b, t0, start);
+	for (int j = 0; j < 8; j++) {
+		int64_t t = start + 300 * j;
+		/* reports 1, 3, 5 meet a damaged row; 2, 4, 6, 7 the one the
+		 * refit before wrote */
+		if (j % 2 == 1 && j < 7)
+			damage_state(s, a, j / 2);
+		snprintf(sql, sizeof(sql), "DELETE FROM forecast_fits WHERE agent_id = '%s'", b);
+		assert_int_equal(coll_db_exec(s->db, sql), 0);
+		const char *ids[] = {a, b};
+		for (int k = 0; k < 2; k++) {
+			json_t *r = report(ids[k], j + 1, refit_findings(t0, t, 0), "erp01");
+			assert_int_equal(ingest_rep_at(s, &an, ids[k], r, t, NULL),
+					 COLL_INGEST_ACCEPTED);
+			json_decref(r);
+		}
+		bool damaged = j % 2 == 1 && j < 7;
+		refit_at = j == 0 || damaged ? t : refit_at;
+		assert_int_equal(fitted_at(s, a), refit_at);
+		json_t *fa = host_forecasts(s, a, t), *fb = host_forecasts(s, b, t), *x;
+		const char *key;
+		assert_int_equal(json_object_size(fa), 4);
+		json_object_foreach(fb, key, x)
+		{
+			json_t *y = json_object_get(fa, key);
+			assert_non_null(y);
+			assert_string_equal(json_string_value(json_object_get(y, "status")),
+					    json_string_value(json_object_get(x, "status")));
+			double da = json_number_value(json_object_get(y, "days")),
+			       db = json_number_value(json_object_get(x, "days"));
+			/* a refit's own answer: the same to the last digit */
+			if (damaged)
+				assert_true(da == db || (isnan(da) && isnan(db)));
+			else
+				assert_true(fabs(da - db) <= 0.02 * fabs(db) + 0.05 ||
+					    (isnan(da) && isnan(db)));
+		}
+		json_decref(fa);
+		json_decref(fb);
+	}
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -1759,6 +1848,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_cached_matches_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_reads_no_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_damaged_state, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",
