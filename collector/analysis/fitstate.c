@@ -22,12 +22,12 @@
 #include "collector/store/sql.h"
 #include "erpulse/util.h"
 
-#define FIT_VERSION   3
-#define HEAD_BYTES    24
-#define ENTRY_BYTES   16
-#define SUM_BYTES     8
-#define MAX_ENTRIES   4096
-#define MAX_NAME      1024
+#define FIT_VERSION 3
+#define HEAD_BYTES  24
+#define ENTRY_BYTES 16
+#define SUM_BYTES   8
+#define MAX_ENTRIES 4096
+#define MAX_NAME    1024
 
 void coll_fit_state_free(struct coll_fit_state *fs)
 {
@@ -53,8 +53,7 @@ static int reserve(void **v, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-static struct coll_fit_entry *find(const struct coll_fit_state *fs, const char *series,
-				   size_t len)
+static struct coll_fit_entry *find(const struct coll_fit_state *fs, const char *series, size_t len)
 {
 	for (size_t i = 0; i < fs->n; i++)
 		if (fs->e[i].name_len == len && memcmp(fs->names + fs->e[i].name, series, len) == 0)
