@@ -548,6 +548,16 @@ static int forecast_cached(struct run *run, const char *series, enum coll_foreca
 	if (fk == COLL_FK_ERROR_SPIKE) {
 		struct coll_spike base;
 		r = spike_from_entry(run->old, e, run->it->received_at, &base);
+		if (r == 0 && base.status == COLL_SPIKE_INSUFFICIENT &&
+		    run->old->sampled_at <= run->old->fitted_at && isfinite(value)) {
+			/* too few points for a baseline at the refit and none
+			 * stored since: a refit finds as few (its window only
+			 * moves on), so a new host's error rate does not refit
+			 * every report until it has a baseline */
+			o->spike = base;
+			o->spike.current = value;
+			return 0;
+		}
 		return r ? r : coll_spike_from_baseline(&base, value, NULL, &o->spike);
 	}
 	struct coll_forecast fit;

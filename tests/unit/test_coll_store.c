@@ -1818,6 +1818,57 @@ static void test_refit_damaged_state(void **state)
 	}
 }
 
+/* A new host's error rate has no baseline for its first hour (6 samples,
+ * one per 10 minutes): its reports 60 s apart are answered from the state
+ * (insufficient, what a full refit says) without a refit until a sample
+ * has been stored since the last one; every forecast is agent b's (its
+ * state deleted before each report: a full refit each time). */
+static void test_refit_new_host_error_rate(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE], sql[256];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 60, t0 = start - 30 * DAY;
+	int refits = 0;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	for (int j = 0; j < 25; j++) {
+		int64_t t = start + 60 * j;
+		snprintf(sql, sizeof(sql), "DELETE FROM forecast_fits WHERE agent_id = '%s'", b);
+		assert_int_equal(coll_db_exec(s->db, sql), 0);
+		const char *ids[] = {a, b};
+		for (int k = 0; k < 2; k++) {
+			json_t *r = report(ids[k], j + 1, refit_findings(t0, t, 0), "erp01");
+			assert_int_equal(ingest_rep_at(s, &an, ids[k], r, t, NULL),
+					 COLL_INGEST_ACCEPTED);
+			json_decref(r);
+		}
+		bool refit = fitted_at(s, a) == t;
+		refits += refit;
+		/* samples at 0, 600 and 1200 s: the report after each of the
+		 * later two refits, no other does */
+		assert_true(refit == (j == 0 || j == 11 || j == 21));
+		json_t *fa = host_forecasts(s, a, t), *fb = host_forecasts(s, b, t), *x;
+		const char *key;
+		assert_int_equal(json_object_size(fa), 4);
+		json_object_foreach(fb, key, x)
+		{
+			json_t *y = json_object_get(fa, key);
+			assert_non_null(y);
+			assert_string_equal(json_string_value(json_object_get(y, "status")),
+					    json_string_value(json_object_get(x, "status")));
+		}
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(fa, "error_spike odoo.log"), "status")),
+				    "insufficient");
+		json_decref(fa);
+		json_decref(fb);
+	}
+	assert_int_equal(refits, 3);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -1849,6 +1900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refit_cached_matches_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_reads_no_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_damaged_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_new_host_error_rate, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",

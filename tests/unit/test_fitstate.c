@@ -23,8 +23,8 @@
  * exactly (a NaN, an infinity, a subnormal, -0). */
 static void sample_state(struct coll_fit_state *fs)
 {
-	double lin[COLL_FIT_L_COUNT], spike[3 * COLL_FIT_S_COUNT], sec[COLL_FIT_U_COUNT] = {
-									     1764000000, 12};
+	double lin[COLL_FIT_L_COUNT], spike[3 * COLL_FIT_S_COUNT],
+		sec[COLL_FIT_U_COUNT] = {1764000000, 12};
 	for (size_t i = 0; i < COLL_FIT_L_COUNT; i++)
 		lin[i] = 1.0 / 3 + (double)i * 1e9;
 	lin[COLL_FIT_L_DROP] = NAN;
@@ -52,8 +52,7 @@ static void assert_same(const struct coll_fit_state *a, const struct coll_fit_st
 	assert_int_equal(a->interval, b->interval);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct coll_fit_entry *x = &a->e[i];
-		const struct coll_fit_entry *y =
-			coll_fit_state_get(b, a->names + x->name, x->type);
+		const struct coll_fit_entry *y = coll_fit_state_get(b, a->names + x->name, x->type);
 		assert_non_null(y);
 		assert_int_equal(x->last_t, y->last_t);
 		assert_int_equal(x->n, y->n);
@@ -80,8 +79,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(coll_fit_state_encode(&fs, &b, &len), 0);
 	assert_int_equal(coll_fit_state_decode(b, len, &back), 0);
 	assert_same(&fs, &back);
-	const struct coll_fit_entry *e = coll_fit_state_get(&back, "log_errors:odoo.log",
-							    COLL_FIT_SPIKE);
+	const struct coll_fit_entry *e =
+		coll_fit_state_get(&back, "log_errors:odoo.log", COLL_FIT_SPIKE);
 	assert_int_equal(e->n, COLL_FIT_S_COUNT);
 	assert_int_equal(e->last_t, 7);
 	/* a name is found with its type only */
@@ -93,8 +92,8 @@ static void test_round_trip(void **state)
 	assert_memory_equal(b, b2, len);
 	/* the linear numbers give back the forecast they were made of */
 	struct coll_forecast fc;
-	const struct coll_fit_entry *le = coll_fit_state_get(&back, "disk_usage:/data",
-							     COLL_FIT_LINEAR);
+	const struct coll_fit_entry *le =
+		coll_fit_state_get(&back, "disk_usage:/data", COLL_FIT_LINEAR);
 	coll_fit_nums(&back, le)[COLL_FIT_L_SVV] = 2.5;
 	assert_int_equal(coll_fit_linear_from(&back, le, &fc), 0);
 	double x[COLL_FIT_L_COUNT];
@@ -175,9 +174,9 @@ static void test_bounds_behind_checksum(void **state)
 	unsigned char *b;
 	size_t len;
 	double v[COLL_FIT_L_COUNT] = {90};
-	assert_int_equal(coll_fit_state_put(&fs, "disk_usage:/", COLL_FIT_LINEAR, 1, v,
-					    COLL_FIT_L_COUNT),
-			 0);
+	assert_int_equal(
+		coll_fit_state_put(&fs, "disk_usage:/", COLL_FIT_LINEAR, 1, v, COLL_FIT_L_COUNT),
+		0);
 	assert_int_equal(coll_fit_state_encode(&fs, &b, &len), 0);
 	resum(b, len);
 	assert_int_equal(coll_fit_state_decode(b, len, &back), 0); /* the key matches */
@@ -223,8 +222,8 @@ static void test_bounds_behind_checksum(void **state)
 		size_t slen;
 		coll_fit_state_free(&sp);
 		sp.interval = 3600;
-		assert_int_equal(coll_fit_state_put(&sp, "log_errors:x", COLL_FIT_SPIKE, 1, many, n),
-				 0);
+		assert_int_equal(
+			coll_fit_state_put(&sp, "log_errors:x", COLL_FIT_SPIKE, 1, many, n), 0);
 		assert_int_equal(coll_fit_state_encode(&sp, &s, &slen), 0);
 		bool ok = n > 0 && n <= COLL_FIT_SPIKE_BUCKETS * COLL_FIT_S_COUNT;
 		assert_int_equal(coll_fit_state_decode(s, slen, &back), ok ? 0 : -EINVAL);
