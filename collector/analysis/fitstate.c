@@ -20,6 +20,7 @@
 
 #include "collector/analysis/fitstate.h"
 #include "collector/store/sql.h"
+#include "erpulse/report.h"
 #include "erpulse/util.h"
 
 #define FIT_VERSION 3
@@ -27,7 +28,7 @@
 #define ENTRY_BYTES 16
 #define SUM_BYTES   8
 #define MAX_ENTRIES 4096
-#define MAX_NAME    1024
+#define MAX_NAME    (2 * EP_REPORT_MAX_STRING + 2) /* "kind:object" */
 
 void coll_fit_state_free(struct coll_fit_state *fs)
 {
@@ -284,14 +285,27 @@ int coll_fit_state_load(struct coll_store *s, const char *agent, struct coll_fit
 	return r;
 }
 
-/* The row's parameters: the encoded state, bound as binary. */
+/* Runs sql with params, params[state_at] being fs encoded (bound as
+ * binary); a state too large for a row (entries, a name) deletes the
+ * agent's (params[agent_at]) row instead. */
 static int write_row(struct coll_store *s, const char *sql, const char *const *params,
-		     size_t n_params, size_t state_at, const struct coll_fit_state *fs)
+		     size_t n_params, size_t state_at, size_t agent_at,
+		     const struct coll_fit_state *fs)
 {
 	unsigned char *b;
 	size_t len, lens[4];
 	const char *p[4];
 	int r = coll_fit_state_encode(fs, &b, &len);
+	if (r == -E2BIG) {
+		/* more or longer series than a row holds: no row, so that
+		 * every report of the host refits (as before the state) */
+		const char *agent[] = {params[agent_at]};
+		r = coll_db_query(s->db, "DELETE FROM forecast_fits WHERE agent_id = ?", agent, 1,
+				  NULL);
+		if (r < 0)
+			snprintf(s->err, sizeof(s->err), "%s", coll_db_error(s->db));
+		return r;
+	}
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_params; i++) {
@@ -320,7 +334,7 @@ int coll_fit_state_store(struct coll_store *s, const struct coll_ingest *it,
 		"INSERT INTO forecast_fits (agent_id, fitted_at, sampled_at, state) VALUES"
 		" (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET fitted_at ="
 		" excluded.fitted_at, sampled_at = excluded.sampled_at, state = excluded.state",
-		params, EP_ARRAY_SIZE(params), 3, fs);
+		params, EP_ARRAY_SIZE(params), 3, 0, fs);
 }
 
 int coll_fit_state_save(struct coll_store *s, const char *agent, const struct coll_fit_state *fs,
@@ -329,7 +343,7 @@ int coll_fit_state_save(struct coll_store *s, const char *agent, const struct co
 	struct coll_num sa = coll_i2s(sampled_at);
 	const char *params[] = {sa.s, NULL, agent};
 	return write_row(s, "UPDATE forecast_fits SET sampled_at = ?, state = ? WHERE agent_id = ?",
-			 params, EP_ARRAY_SIZE(params), 1, fs);
+			 params, EP_ARRAY_SIZE(params), 1, 2, fs);
 }
 
 /* ---- the linear entries -------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "collector/analysis/fitstate.h"
+#include "erpulse/report.h"
 #include "erpulse/util.h"
 
 #define HEAD_BYTES 24 /* magic, entries, updated_at, interval */
@@ -103,6 +104,28 @@ static void test_round_trip(void **state)
 	x[COLL_FIT_L_FROM] = coll_fit_nums(&back, le)[COLL_FIT_L_FROM]; /* an integer time */
 	x[COLL_FIT_L_T0] = coll_fit_nums(&back, le)[COLL_FIT_L_T0];
 	assert_memory_equal(x, coll_fit_nums(&back, le), sizeof(x));
+	/* a series named after the longest object a report may carry */
+	size_t long_len = 2 * EP_REPORT_MAX_STRING + 2;
+	char *name = malloc(long_len + 2);
+	assert_non_null(name);
+	memset(name, 'x', long_len + 1);
+	name[long_len] = '\0';
+	double u[COLL_FIT_U_COUNT] = {5, 6};
+	assert_int_equal(coll_fit_state_put(&back, name, COLL_FIT_SECURITY, 3, u, 2), 0);
+	free(b);
+	assert_int_equal(coll_fit_state_encode(&back, &b, &len), 0);
+	assert_int_equal(coll_fit_state_decode(b, len, &again), 0);
+	assert_int_equal(again.n, 4);
+	assert_non_null(coll_fit_state_get(&again, name, COLL_FIT_SECURITY));
+	/* one byte more does not fit a row: the caller keeps none */
+	name[long_len] = 'x';
+	name[long_len + 1] = '\0';
+	assert_int_equal(coll_fit_state_put(&back, name, COLL_FIT_SECURITY, 3, u, 2), 0);
+	free(b2);
+	assert_int_equal(coll_fit_state_encode(&back, &b2, &len2), -E2BIG);
+	b2 = NULL;
+	free(name);
+	coll_fit_state_free(&again);
 	/* an empty state too */
 	struct coll_fit_state empty = {.interval = 3600};
 	free(b);
