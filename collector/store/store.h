@@ -16,7 +16,7 @@
 #include "erpulse/crypto.h"
 
 #define COLL_ID_SIZE        33 /* 32 hex + NUL (agents); customers and users use 16 hex */
-#define COLL_SCHEMA_VERSION 13
+#define COLL_SCHEMA_VERSION 14
 
 struct coll_store {
 	struct coll_db *db;

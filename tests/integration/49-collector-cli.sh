@@ -114,7 +114,7 @@ coll_cli customer add Old >/dev/null
 coll_cli token create Old >/dev/null 2>&1
 tap_like "customer archive" "$(coll_cli customer archive Old)" 'archived Old'
 tap_is "  ... its tokens used up" "$(coll_sql "$DB" "SELECT SUM(uses_left) FROM enroll_tokens t JOIN customers c ON c.id=t.customer_id WHERE c.name='Old'")" 0
-tap_is "the schema is at migration 13" "$(coll_cli migrate)" "store schema version 13"
+tap_is "the schema is at migration 14" "$(coll_cli migrate)" "store schema version 14"
 out=$(coll_cli scores --json)
 tap_is "scores --json works" "$(json_get - 'sorted(j.keys())' <<<"$out")" "['customers', 'hosts']"
 tap_check "an unknown subcommand: usage, exit 2" bash -c "$COLLECTOR --config $COLL_CONF token frobnicate 2>/dev/null; [ \$? = 2 ]"

@@ -1779,6 +1779,133 @@ static void test_refit_reads_no_history(void **state)
 	assert_true(n >= 6 && n <= 10);
 }
 
+/* The fit state row of aid, damaged in C (both stores: bytes in, bytes
+ * out): how 0 cuts it to its first 20 bytes, 1 flips one bit in its middle,
+ * 2 puts the JSON text of migration 13 in its place. */
+static void damage_state(struct coll_store *s, const char *aid, int how)
+{
+	struct coll_db_res res;
+	const char *id[] = {aid};
+	assert_int_equal(coll_db_query(s->db, "SELECT state FROM forecast_fits WHERE agent_id = ?",
+				       id, 1, &res),
+			 0);
+	assert_int_equal(res.rows, 1);
+	size_t len = coll_db_len(&res, 0, 0);
+	char *b = malloc(len + 64);
+	assert_non_null(b);
+	assert_true(len > 40);
+	memcpy(b, coll_db_val(&res, 0, 0), len);
+	coll_db_res_free(&res);
+	if (how == 0)
+		len = 20;
+	else if (how == 1)
+		b[len / 2] ^= 0x10;
+	else
+		len = (size_t)snprintf(b, len + 64, "{\"v\":2,\"u\":1,\"i\":86400,\"s\":{}}");
+	const char *params[] = {b, aid};
+	const size_t lens[] = {len, COLL_DB_TEXT};
+	assert_int_equal(coll_db_query_bin(s->db,
+					   "UPDATE forecast_fits SET state = ? WHERE agent_id = ?",
+					   params, lens, 2, NULL),
+			 0);
+	free(b);
+}
+
+/* Report j (findings of refit_findings at t, scenario step 0) of agents a
+ * and b at t, b's fit state deleted first (a full refit each time); then
+ * a's forecasts are b's: the same statuses, days equal (exact) or within
+ * 2% + 0.05 days. */
+static void refit_pair(struct coll_store *s, const struct coll_analysis *an, const char *a,
+		       const char *b, int j, int64_t t0, int64_t t, bool exact)
+{
+	char sql[256];
+	const char *ids[] = {a, b};
+	snprintf(sql, sizeof(sql), "DELETE FROM forecast_fits WHERE agent_id = '%s'", b);
+	assert_int_equal(coll_db_exec(s->db, sql), 0);
+	for (int k = 0; k < 2; k++) {
+		json_t *r = report(ids[k], j + 1, refit_findings(t0, t, 0), "erp01");
+		assert_int_equal(ingest_rep_at(s, an, ids[k], r, t, NULL), COLL_INGEST_ACCEPTED);
+		json_decref(r);
+	}
+	json_t *fa = host_forecasts(s, a, t), *fb = host_forecasts(s, b, t), *x;
+	const char *key;
+	assert_int_equal(json_object_size(fa), 4);
+	json_object_foreach(fb, key, x)
+	{
+		json_t *y = json_object_get(fa, key);
+		assert_non_null(y);
+		assert_string_equal(json_string_value(json_object_get(y, "status")),
+				    json_string_value(json_object_get(x, "status")));
+		double da = json_number_value(json_object_get(y, "days")),
+		       db = json_number_value(json_object_get(x, "days"));
+		if (!(isnan(da) && isnan(db)))
+			assert_true(exact ? da == db : fabs(da - db) <= 0.02 * fabs(db) + 0.05);
+	}
+	json_decref(fa);
+	json_decref(fb);
+}
+
+/* A fit state row that cannot be read (cut short, a bit flipped, the old
+ * JSON text) is refused: the report is accepted, its forecasts are those
+ * of a full refit (to the last digit), the row is written whole again and
+ * the next report is a cached one. */
+static void test_refit_damaged_state(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 1500, t0 = start - 30 * DAY, refit_at = 0;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	refit_history(s, a, t0, start);
+	refit_history(s, b, t0, start);
+	for (int j = 0; j < 8; j++) {
+		int64_t t = start + 300 * j;
+		/* reports 1, 3, 5 meet a damaged row; 2, 4, 6, 7 the one the
+		 * refit before wrote */
+		bool damaged = j % 2 == 1 && j < 7;
+		if (damaged)
+			damage_state(s, a, j / 2);
+		refit_pair(s, &an, a, b, j, t0, t, damaged);
+		refit_at = j == 0 || damaged ? t : refit_at;
+		assert_int_equal(fitted_at(s, a), refit_at);
+	}
+}
+
+/* A new host's error rate has no baseline for its first hour (6 samples,
+ * one per 10 minutes): its reports 60 s apart are answered from the state
+ * (insufficient, what a full refit says) without a refit until a sample
+ * has been stored since the last one. */
+static void test_refit_new_host_error_rate(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], a[COLL_ID_SIZE], b[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {
+		.forecast_window_s = 30 * DAY, .sample_interval_s = 600, .max_forecasts = 8};
+	int64_t start = now_s() - now_s() % 3600 + 60, t0 = start - 30 * DAY;
+	int refits = 0;
+	make_agent(s, "Acme", cid, a, &kp);
+	make_agent(s, "Acme", cid, b, &kp);
+	for (int j = 0; j < 25; j++) {
+		int64_t t = start + 60 * j;
+		refit_pair(s, &an, a, b, j, t0, t, false);
+		bool refit = fitted_at(s, a) == t;
+		refits += refit;
+		/* samples at 0, 600 and 1200 s: the report after each of the
+		 * later two refits, no other does */
+		assert_true(refit == (j == 0 || j == 11 || j == 21));
+		json_t *fa = host_forecasts(s, a, t);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(fa, "error_spike odoo.log"), "status")),
+				    "insufficient");
+		json_decref(fa);
+	}
+	assert_int_equal(refits, 3);
+}
+
 int main(void)
 {
 	ep_crypto_init();
@@ -1810,6 +1937,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_cached_matches_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_reads_no_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_damaged_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refit_new_host_error_rate, setup, teardown),
 	};
 	return cmocka_run_group_tests_name(getenv("ERPULSE_TEST_PG_URL") ? "coll_store_pg"
 									 : "coll_store_sqlite",
