@@ -220,13 +220,19 @@ int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ct
 				next = until;
 		}
 	}
-	/* triage_at: the breach time, paused ones (none) last; indexed */
+	/* triage_at: the breach time, paused ones (none) last; indexed. Most
+	 * reports of a host with a live incident leave its clock as it was:
+	 * no write then (PostgreSQL: no row version, no WAL) */
 	struct coll_num nn = coll_i2s(next), bn = coll_i2s(breach),
 			tn = coll_i2s(breach ? breach : TRIAGE_LAST);
+	const char *nv = next ? nn.s : NULL, *bv = breach ? bn.s : NULL;
 	r = COLL_Q(
 		s,
-		"UPDATE incidents SET next_event_at = ?, breach_at = ?, triage_at = ? WHERE id = ?",
-		NULL, next ? nn.s : NULL, breach ? bn.s : NULL, tn.s, coll_i2s(id).s);
+		"UPDATE incidents SET next_event_at = ?, breach_at = ?, triage_at = ? WHERE id = ?"
+		" AND (next_event_at IS DISTINCT FROM CAST(? AS BIGINT) OR breach_at IS"
+		" DISTINCT FROM CAST(? AS BIGINT) OR triage_at IS DISTINCT FROM CAST(? AS"
+		" BIGINT))",
+		NULL, nv, bv, tn.s, coll_i2s(id).s, nv, bv, tn.s);
 out:
 	coll_db_res_free(&res);
 	return r;

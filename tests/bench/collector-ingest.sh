@@ -24,7 +24,8 @@
 # build too, in the same run before this one, on a store of its own, and
 # prints both side by side; it runs with CLOCK_STEP=0 (a build whose
 # received_at does not follow the test clock would see the reports' times
-# drift from its own and raise clock-skew alerts).
+# drift from its own and raise clock-skew alerts); BASE_CLOCK_STEP=300 runs it
+# on the stepped clock too (main since session 4 follows the ingest clock).
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/40-collector-ingest.sh"
 
@@ -385,7 +386,7 @@ echo "base: ${BASE:-none}; reports ${CLOCK_STEP}s apart on the collector's clock
 case " $STORES " in
 *" sqlite "*)
 	if [ -n "$BASE" ]; then
-		COLLECTOR=$BASE CLOCK_STEP=0 measure sqlite-main 1 seed_sqlite history_sqlite || exit 1
+		COLLECTOR=$BASE CLOCK_STEP=${BASE_CLOCK_STEP:-0} measure sqlite-main 1 seed_sqlite history_sqlite || exit 1
 	fi
 	measure sqlite 1 seed_sqlite history_sqlite || exit 1
 	compare sqlite
@@ -402,7 +403,7 @@ if pg_start "${PG_CONF[@]}" >/dev/null 2>&1; then
 		"pool = 8")
 	if [ -n "$BASE" ]; then
 		pg_sql -c "CREATE DATABASE erpulse_bench" >/dev/null
-		COLLECTOR=$BASE CLOCK_STEP=0 measure pg2-main 2 seed_pg history_pg "${PG_STORE[@]}"
+		COLLECTOR=$BASE CLOCK_STEP=${BASE_CLOCK_STEP:-0} measure pg2-main 2 seed_pg history_pg "${PG_STORE[@]}"
 		pg_sql -c "DROP DATABASE erpulse_bench" >/dev/null
 	fi
 	pg_sql -c "CREATE DATABASE erpulse_bench" >/dev/null
