@@ -159,6 +159,11 @@ static uint64_t checksum(const unsigned char *p, size_t len)
 	return get_u64(out);
 }
 
+void coll_fit_state_seal(unsigned char *row, size_t len)
+{
+	put_u64(row + len - SUM_BYTES, checksum(row, len - SUM_BYTES));
+}
+
 int coll_fit_state_encode(const struct coll_fit_state *fs, unsigned char **ret, size_t *ret_len)
 {
 	if (fs->n > MAX_ENTRIES)
@@ -194,7 +199,7 @@ int coll_fit_state_encode(const struct coll_fit_state *fs, unsigned char **ret, 
 			put_u64(p, bits);
 		}
 	}
-	put_u64(p, checksum(b, (size_t)(p - b)));
+	coll_fit_state_seal(b, len);
 	*ret = b;
 	*ret_len = len;
 	return 0;

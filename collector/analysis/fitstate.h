@@ -98,6 +98,10 @@ int coll_fit_state_encode(const struct coll_fit_state *fs, unsigned char **ret, 
  * -EINVAL when it is not one of this version or not whole (fs then empty),
  * -ENOMEM. */
 int coll_fit_state_decode(const void *p, size_t len, struct coll_fit_state *fs);
+/* Writes the checksum of row's first len - 8 bytes into its last 8 (what
+ * coll_fit_state_encode ends a row with; tests and the fuzz target seal the
+ * rows they make with it). len >= 8. */
+void coll_fit_state_seal(unsigned char *row, size_t len);
 
 /* The host's row into *fs (fs->row false when it has none or it cannot be
  * used: the caller refits). 0 or -errno (s->err set). */

@@ -30,11 +30,11 @@ if command -v strace >/dev/null; then
 		-e signal=none -o "$T/trace" -p "$COLL_PID" 2>/dev/null &
 	SP=$!
 	# strace is attached once a syscall of the collector shows in its output
-	for ((i = 0; i < 200; i++)); do
+	traced() {
 		curl -s -o /dev/null "$COLL_URL/healthz"
-		[ -s "$T/trace" ] && break
-		sleep 0.05
-	done
+		[ -s "$T/trace" ]
+	}
+	WAIT_STEP=0.05 wait_for 10 traced
 	out=$(coll_send "$T/key0" "$(cat "$T/id0")" "$T"/r0/{1..5}.json | awk '{print $1}' | sort | uniq -c)
 	kill -INT "$SP"
 	wait "$SP" 2>/dev/null
@@ -87,11 +87,11 @@ for ((a = 0; a < AGENTS; a++)); do
 done
 # kill once some reports were acknowledged: the acknowledgements go on
 accepted=0
-for ((i = 0; i < 600; i++)); do
+acked_60() {
 	accepted=$(curl -s "$COLL_URL/metrics" | sed -n 's/^erpulse_reports_accepted_total //p')
-	[ "${accepted:-0}" -ge 60 ] && break
-	sleep 0.05
-done
+	[ "${accepted:-0}" -ge 60 ]
+}
+WAIT_STEP=0.05 wait_for 30 acked_60
 kill -9 "$COLL_PID"
 wait "$COLL_PID" 2>/dev/null
 for p in $(cat "$T/senders"); do wait "$p"; done

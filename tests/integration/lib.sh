@@ -82,13 +82,15 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+# wait_for SECONDS CMD...: polls CMD every 0.1 s (WAIT_STEP seconds if set)
+# until it succeeds, for SECONDS at most.
 wait_for() {
-	local secs=$1 i
+	local secs=$1 step=${WAIT_STEP:-0.1} i n
 	shift
-	for ((i = 0; i < secs * 10; i++)); do
+	n=$(awk -v s="$secs" -v t="$step" 'BEGIN { print int(s / t) }')
+	for ((i = 0; i < n; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
+		sleep "$step"
 	done
 	return 1
 }
