@@ -12,9 +12,15 @@
 #include "collector/store/db_int.h"
 #include "erpulse/util.h"
 
-/* bytes of the SQLite file mapped (shared by every connection; the
- * kernel's page cache, not our heap) */
-#define LITE_MMAP_SIZE "1073741824"
+/* bytes of the SQLite file the writer maps (the kernel's page cache, not
+ * our heap). Only the writer: a connection drops its page cache and its
+ * whole map at the start of a read after another connection committed,
+ * which for a reader under ingest is every read (an munmap, its TLB
+ * shootdown on every core and a page fault per page touched again, more
+ * than the read(2)s it spares); the writer is told of others' commits only
+ * (a notice delivered, a maintenance step), and its forecasts' refits read
+ * a host's 30 days from the map (docs/decisions.md "lite-mmap"). */
+#define LITE_WRITER_MMAP_SIZE "1073741824"
 
 /* SQLite has one writer per file, and its busy handler polls with growing
  * sleeps: a connection that commits back to back (the ingest batcher) would
@@ -93,12 +99,10 @@ int coll_db_lite_open(struct coll_db *db, char *err, size_t errlen)
 	rc = sqlite3_exec(
 		db->lite,
 		"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-		/* every connection: reads of a store larger than the page cache
-		 * come from the mapped file instead of a read(2) and a copy per
-		 * page (issue 16: CPU per report grew x2.1 with the store);
-		 * 16 MiB of page cache rather than SQLite's 2 MiB for the
-		 * B-tree's inner pages; sorts in memory */
-		"PRAGMA mmap_size=" LITE_MMAP_SIZE "; PRAGMA cache_size=-16384;"
+		/* every connection: 16 MiB of page cache rather than SQLite's
+		 * 2 MiB for the B-tree's inner pages; sorts in memory; no map
+		 * (the writer's: coll_db_tune_writer) */
+		"PRAGMA mmap_size=0; PRAGMA cache_size=-16384;"
 		" PRAGMA temp_store=MEMORY;",
 		NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
@@ -252,7 +256,8 @@ void coll_db_tune_writer(struct coll_db *db)
 	if (db->kind != COLL_DB_SQLITE || !db->lite)
 		return;
 	sqlite3_wal_hook(db->lite, wal_hook, NULL); /* replaces wal_autocheckpoint */
-	sqlite3_exec(db->lite, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+	sqlite3_exec(db->lite, "PRAGMA cache_size=-65536; PRAGMA mmap_size=" LITE_WRITER_MMAP_SIZE,
+		     NULL, NULL, NULL);
 }
 
 int coll_db_defer_sync(struct coll_db *db, char **ret_wal)

@@ -20,6 +20,10 @@
 # collector's clock (the load generator moves ERPULSE_TEST_INGEST_CLOCK_FILE on
 # by a round of reports at a time), so that history samples (one per 10
 # minutes) and forecast refits (one per hour) happen at their real rate.
+# TRIGGERS=0 (default 4): no agent's alert raised and cleared every report,
+# so no webhook notice per report (fleet-scale's ingest sends none either:
+# each notice is also a commit of the outbox's connection, after which the
+# batcher's connection drops its page cache).
 # BENCH_BASE=/path/to/erpulse-collector (e.g. main's build) measures that
 # build too, in the same run before this one, on a store of its own, and
 # prints both side by side; it runs with CLOCK_STEP=0 (a build whose
@@ -51,7 +55,7 @@ bench() {
 	local clock=()
 	[ "${CLOCK_STEP:-0}" -gt 0 ] && clock=(--clock-file "$ERPULSE_TEST_INGEST_CLOCK_FILE" --step "$CLOCK_STEP")
 	"$BENCH" --url "$urls" --token "$tok" --agents "$AGENTS" --reports "$REPORTS" \
-		--concurrency "$CONC" --hook-port "$HOOK" --triggers 4 --label "$label" --pid "$pids" \
+		--concurrency "$CONC" --hook-port "$HOOK" --triggers ${TRIGGERS:-4} --label "$label" --pid "$pids" \
 		${hist:+--ids-file "$T/ids" --wait-file "$T/go"} "${clock[@]}" >"$T/bench.out" &
 	bp=$!
 	if [ -n "$hist" ]; then

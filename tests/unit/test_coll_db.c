@@ -341,15 +341,25 @@ static void test_array_params(void **state)
 		coll_db_array_free(&a[i]);
 }
 
-/* The ingest connection's session on PostgreSQL (coll_db_tune_writer):
- * generic plans and lz4 for wide values, set again when the session is
- * lost and made anew; a connection that is not tuned keeps the server's
- * settings. */
+/* The ingest connection's session (coll_db_tune_writer). SQLite: only the
+ * writer maps the file (a reader drops its map at every read after another
+ * connection's commit), with a 64 MiB page cache; PostgreSQL: generic plans
+ * and lz4 for wide values, set again when the session is lost and made
+ * anew; a connection that is not tuned keeps the server's settings. */
 static void test_writer_session(void **state)
 {
 	struct coll_store *s = *state;
-	if (coll_db_kind(s->db) != COLL_DB_PG)
-		skip();
+	if (coll_db_kind(s->db) == COLL_DB_SQLITE) {
+		assert_int_equal(count(s, "PRAGMA mmap_size"), 0);
+		assert_int_equal(count(s, "PRAGMA cache_size"), -16384);
+		coll_db_tune_writer(s->db);
+		assert_int_equal(count(s, "PRAGMA mmap_size"), 1073741824);
+		assert_int_equal(count(s, "PRAGMA cache_size"), -65536);
+		/* what it reads through the map is what was committed */
+		assert_int_equal(COLL_Q(s, ADD_CUSTOMER, NULL, "c0", "Zero"), 0);
+		assert_int_equal(count(s, N_CUSTOMERS), 1);
+		return;
+	}
 	struct coll_db_res res;
 	const char *show = "SELECT current_setting('plan_cache_mode') || ' ' ||"
 			   " current_setting('default_toast_compression')";
