@@ -28,7 +28,7 @@ const struct ep_option coll_server_options[] = {
 	{"threads", EP_OPT_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)"},
 	{"ingest_threads", EP_OPT_INT, "0", 0, 256,
 	 "threads that check the signature of report bodies and parse them (0 = number of "
-	 "CPUs)"},
+	 "CPUs; with SQLite one fewer, at least 1)"},
 	{"memory_limit_kb", EP_OPT_INT, "64", 16, 4096,
 	 "per-connection memory for headers and buffers"},
 	{"enroll_per_minute", EP_OPT_INT, "30", 1, 100000,

@@ -299,6 +299,9 @@ struct batcher_arg {
 void *coll_http_batcher(void *arg);
 /* A checker (api_reports.c), [server] ingest_threads of them; arg: the
  * server. */
+/* The checkers when ingest_threads is 0: one per CPU (ncpu; 2 when not
+ * known), but one CPU is left to SQLite's single batcher. */
+size_t coll_http_default_checkers(long ncpu, bool sqlite);
 void *coll_http_checker(void *arg);
 /* The syncer (api_reports.c), when srv->wal is set; arg: the server. */
 void *coll_http_syncer(void *arg);

@@ -584,8 +584,10 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		srv->n_batchers++;
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nck = cfg->ingest_threads > 0 ? (size_t)cfg->ingest_threads
-					     : (size_t)(ncpu > 0 ? ncpu : 2);
+	size_t nck = cfg->ingest_threads > 0
+			     ? (size_t)cfg->ingest_threads
+			     : coll_http_default_checkers(ncpu, coll_db_kind(srv->writer->db) ==
+									COLL_DB_SQLITE);
 	srv->checkers = calloc(nck, sizeof(*srv->checkers));
 	if (!srv->checkers) {
 		r = -ENOMEM;

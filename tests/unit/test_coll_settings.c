@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/http/http.h"
 #include "collector/settings.h"
 
 static char path[256];
@@ -163,12 +164,27 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/collector.conf"));
 }
 
+/* ingest_threads = 0: a checker per CPU, one CPU left to SQLite's single
+ * batcher, never none */
+static void test_default_checkers(void **state)
+{
+	(void)state;
+	assert_int_equal(coll_http_default_checkers(8, false), 8);
+	assert_int_equal(coll_http_default_checkers(8, true), 7);
+	assert_int_equal(coll_http_default_checkers(2, true), 1);
+	assert_int_equal(coll_http_default_checkers(1, true), 1);
+	assert_int_equal(coll_http_default_checkers(1, false), 1);
+	assert_int_equal(coll_http_default_checkers(-1, true), 2); /* not known */
+	assert_int_equal(coll_http_default_checkers(0, false), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_default_checkers),
 	};
 	return cmocka_run_group_tests_name("coll_settings", tests, NULL, NULL);
 }
