@@ -26,8 +26,10 @@
  * generated at start + k * S + S / 2, so the agent's clock is off by S / 2
  * either way (150 s at S = 300, under the clock-skew alert's 300 s).
  * Several URLs: collectors over one store; agent i enrolls with and reports
- * to URL i mod n, and the collector CPU is the sum over the PIDs. The last
- * line ("result LABEL rps=... cpu_us=...") is for the calling script.
+ * to URL i mod n, over the connections of its URL's slots (slot s: URL s mod
+ * n; --concurrency at least n), and the collector CPU is the sum over the
+ * PIDs. The last line ("result LABEL rps=... cpu_us=...") is for the
+ * calling script.
  * tests/bench/collector-ingest.sh starts the collectors and runs this. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -461,8 +463,8 @@ int main(int argc, char **argv)
 		n_pids = split_list(pid_arg, pid_s);
 	for (int i = 0; i < n_pids; i++)
 		pids[i] = (int)strtol(pid_s[i], NULL, 10);
-	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < 1 || clock_step < 0 ||
-	    (clock_step > 0) != (clock_file != NULL)) {
+	if (n_urls < 1 || !token || n_agents < 1 || n_reports < 1 || conc < n_urls ||
+	    clock_step < 0 || (clock_step > 0) != (clock_file != NULL)) {
 		fprintf(stderr, "usage: collector-ingest --url URL --token TOKEN [--agents N] "
 				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K] "
 				"[--clock-file F --step S]\n");
@@ -543,22 +545,32 @@ int main(int argc, char **argv)
 	double cpu0 = procs_cpu(pids, n_pids), self0 = proc_cpu(getpid());
 	int64_t t_start = now_us();
 	while (done < total) {
-		for (int s = 0; s < conc; s++) {
-			if (slots[s].agent >= 0)
+		bool none[MAX_URLS] = {false}; /* no agent of URL u can send now */
+		int n_none = 0;
+		for (int s = 0; s < conc && n_none < n_urls; s++) {
+			if (slots[s].agent >= 0 || none[s % n_urls])
 				continue;
 			/* next agent with a report left and none in flight (with
 			 * --clock-file: of this round) */
 			int pick = -1, last = clock_step ? round + 1 : n_reports;
 			for (int j = 0; j < n_agents; j++) {
 				int i = (rr + j) % n_agents;
+				/* a slot keeps to one collector (agent i reports to URL
+				 * i mod n): its kept-alive connection is reused, as an
+				 * agent's is, instead of closed for the other URL */
+				if (i % n_urls != s % n_urls)
+					continue;
 				if (!agents[i].busy && agents[i].next < last &&
 				    agents[i].next < n_reports) {
 					pick = i;
 					break;
 				}
 			}
-			if (pick < 0)
-				break;
+			if (pick < 0) {
+				none[s % n_urls] = true;
+				n_none++;
+				continue;
+			}
 			rr = (pick + 1) % n_agents;
 			struct agent *a = &agents[pick];
 			struct slot *sl = &slots[s];
