@@ -38,6 +38,9 @@ endif
 PKGS := libpq odbc libcurl jansson libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih \
         pangocairo cairo-pdf libzstd
 TEST_PKGS := cmocka
+# the collector's allocator (docs/decisions.md "jemalloc"): linked into
+# erpulse-collector only, and not with the sanitizers (they bring their own)
+ALLOC_PKGS := jemalloc
 
 CC       ?= cc
 FUZZ_CC  ?= clang
@@ -57,6 +60,7 @@ DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEP_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+ALLOC_LIBS  = $(if $(filter 1,$(SAN)),,$(shell $(PKG_CONFIG) --libs $(ALLOC_PKGS)))
 
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DEP_VERSION='"$(VERSION)"' \
                -DEP_SYSCONFDIR='"$(SYSCONFDIR)"' -Iinclude -I. $(WARN) -g -MMD -MP
@@ -112,7 +116,7 @@ help:
 
 # One line naming the missing package instead of a wall of compiler errors.
 deps-ok:
-	@missing=""; for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(PKGS) $(ALLOC_PKGS); do $(PKG_CONFIG) --exists $$p || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "erpulse: missing build dependency (pkg-config):$$missing -- run: sudo scripts/install-deps" >&2; exit 1; fi
 
@@ -135,7 +139,7 @@ $(AGENT): $(B)/agent/main.o $(LIBAGENT) $(LIBEP)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(DEP_LIBS)
 $(COLLECTOR): $(B)/collector/main.o $(LIBCOLL) $(LIBEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(ALLOC_LIBS) $(DEP_LIBS)
 
 # erpulse-agentd: the agent daemon's small resident supervisor (docs/agent.md,
 # "Daemon"). Its own sources only (agent/supervisor/*.c, outside the agent/*.c
