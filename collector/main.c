@@ -220,7 +220,8 @@ static int cmd_thresholds(struct coll_store *s, const char *customer)
 
 /* sweep [--now EPOCH] [--retention]: one dead-man sweep; --now stands in
  * for the clock (tests of silence without waiting minutes; docs/testing.md);
- * --retention then runs the hourly retention at that time too. */
+ * --retention then runs the maintenance's hourly step at that time too
+ * (the compression dictionary, retention). */
 static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int argc, char **argv)
 {
 	struct coll_analysis an;
@@ -253,8 +254,12 @@ static int cmd_sweep(const struct coll_settings *cfg, struct coll_store *s, int 
 	printf("%d silent agents alerted\n", r);
 	if (!retention)
 		return 0;
-	/* history first, for its figures; coll_store_retention then finds
+	/* as the maintenance's hourly step: the compression dictionary (trained
+	 * when the newest is a week old or there is none), then retention;
+	 * history first, for its figures; coll_store_retention then finds
 	 * nothing more of it and does the rest */
+	if ((r = coll_store_codec_maintain(s, now)) < 0)
+		return fail_store(s, "compression dictionary", r);
 	struct coll_retention_stats st;
 	s->keep_raw_days = cfg->keep_raw_days;         /* raw bodies' window (store/reports.c) */
 	s->keep_samples_days = cfg->keep_samples_days; /* raw samples' (store/partitions.c) */

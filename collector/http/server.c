@@ -556,6 +556,11 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		else
 			free(wal);
 	}
+	/* the store's compression dictionary from the first report on (the
+	 * maintenance trains and reloads it hourly, its first time a minute
+	 * from now); without one, bodies are compressed without */
+	if (coll_store_codec_load(srv->writers[0], ep_wall_ms() / 1000) < 0)
+		ep_log_warning("compression dictionary: %s", srv->writers[0]->err);
 	r = coll_outbox_start(&oc, &srv->outbox, err, errlen);
 	if (r < 0)
 		goto fail;

@@ -484,6 +484,13 @@ int coll_store_codec_maintain(struct coll_store *s, int64_t now)
 	coll_db_res_free(&res);
 	if (stale && (r = train(s, now)) < 0)
 		return r;
+	return coll_store_codec_load(s, now);
+}
+
+int coll_store_codec_load(struct coll_store *s, int64_t now)
+{
+	struct coll_db_res res;
+	int r;
 	/* the newest, whoever trained it (several collectors share a store) */
 	if ((r = newest_dict(s, now, &res)) < 0)
 		return r;

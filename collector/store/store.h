@@ -297,6 +297,11 @@ int coll_store_decode_bodies(struct coll_store *s, struct coll_db_res *res, size
  * bodies), and makes the newest the process's current one. Hourly, from the
  * maintenance. 0 or -errno. */
 int coll_store_codec_maintain(struct coll_store *s, int64_t now);
+/* Only the second half of it: the newest dictionary as of now becomes the
+ * process's current one (serve, at its start: a restarted collector
+ * compresses with the store's dictionary from its first report). 0 or
+ * -errno. */
+int coll_store_codec_load(struct coll_store *s, int64_t now);
 
 /* ---- time-ordered history (store/partitions.c) ---- */
 

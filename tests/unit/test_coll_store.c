@@ -1456,6 +1456,20 @@ static void test_reports_dict(void **state)
 	/* another process: the dictionary comes from the store */
 	coll_codec_forget_all();
 	assert_body(s, aid, 121, r);
+	/* a collector starting: the store's newest becomes the current one at
+	 * once (serve), without a training */
+	coll_codec_forget_all();
+	assert_null(coll_codec_current());
+	assert_int_equal(coll_store_codec_load(s, now), 0);
+	struct coll_codec_dict *cur = coll_codec_current();
+	assert_non_null(cur);
+	assert_int_equal(coll_codec_dict_id(cur), id);
+	coll_codec_dict_unref(cur);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM codec_dicts"), 1);
+	/* ... and one not yet made as of now is not taken */
+	coll_codec_forget_all();
+	assert_int_equal(coll_store_codec_load(s, now - 7 * DAY), 0);
+	assert_null(coll_codec_current());
 	/* a dictionary gone: a clear error, not a crash */
 	coll_codec_forget_all();
 	assert_int_equal(coll_db_exec(s->db, "DELETE FROM codec_dicts"), 0);
