@@ -74,11 +74,12 @@ int coll_inc_audit(struct coll_store *s, int64_t now, const struct coll_actor *w
 const struct coll_actor coll_inc_system = {SYSTEM_ACTOR, "system", NULL};
 
 /* The pause rows of res (from_at, to_at in columns 0 and 1; a NULL from_at
- * is no row), then the approved maintenance windows of the customer or of
- * this host from opened_at to now + 35 days. */
-static int pauses_from(struct coll_store *s, const struct coll_db_res *res, const char *customer_id,
-		       const char *agent_id, int64_t opened_at, int64_t now,
-		       struct coll_interval **ret, size_t *ret_n)
+ * is no row), then (when windows: the customer has approved ones) the
+ * approved maintenance windows of the customer or of this host from
+ * opened_at to now + 35 days. */
+static int pauses_from(struct coll_store *s, const struct coll_db_res *res, bool windows,
+		       const char *customer_id, const char *agent_id, int64_t opened_at,
+		       int64_t now, struct coll_interval **ret, size_t *ret_n)
 {
 	struct coll_window_set ws = {0};
 	struct coll_interval *v = NULL;
@@ -97,8 +98,8 @@ static int pauses_from(struct coll_store *s, const struct coll_db_res *res, cons
 		v[n].from = coll_s2i(from);
 		v[n++].to = to ? coll_s2i(to) : INT64_MAX;
 	}
-	int r = coll_window_set_load(s, customer_id, &ws);
-	if (r == 0)
+	int r = windows ? coll_window_set_load(s, customer_id, &ws) : 0;
+	if (r == 0 && ws.n)
 		r = coll_window_set_pauses(&ws, customer_id, agent_id, opened_at, now + 35 * 86400,
 					   &v, &n);
 	coll_window_set_free(&ws);
@@ -125,7 +126,7 @@ int coll_inc_pauses(struct coll_store *s, int64_t id, int64_t now, struct coll_i
 	if (r < 0)
 		return r;
 	if (res.rows)
-		r = pauses_from(s, &res, coll_db_val(&res, 0, 2), coll_db_val(&res, 0, 3),
+		r = pauses_from(s, &res, true, coll_db_val(&res, 0, 2), coll_db_val(&res, 0, 3),
 				coll_s2i(coll_db_val(&res, 0, 4)), now, ret, ret_n);
 	coll_db_res_free(&res);
 	return r;
@@ -198,12 +199,18 @@ int coll_inc_one_row(struct coll_store *s, const char *sql, int64_t id, struct c
 }
 
 /* The columns schedule() reads, CLOCK_COLS first: what the clock is
- * computed from, then what it wrote last time. */
+ * computed from, what it wrote last time, and whether the incident has
+ * pause rows and its customer approved maintenance windows (most have
+ * neither: then neither is read). In an UPDATE's RETURNING too. */
 #define SCHEDULE_COLS                                                                              \
 	CLOCK_COLS ", live, snoozed_until, cycle, held_event, customer_id, agent_id,"              \
-		   " next_event_at, breach_at, triage_at"
+		   " next_event_at, breach_at, triage_at, CASE WHEN EXISTS (SELECT 1 FROM"         \
+		   " incident_pauses p WHERE p.incident_id = incidents.id) THEN 1 ELSE 0 END,"     \
+		   " CASE WHEN EXISTS (SELECT 1 FROM maintenance_windows w WHERE w.approved_at"    \
+		   " IS NOT NULL AND (incidents.customer_id IS NULL OR w.customer_id ="            \
+		   " incidents.customer_id)) THEN 1 ELSE 0 END"
 enum { SC_LIVE = 5, SC_SNOOZE, SC_CYCLE, SC_HELD, SC_CUSTOMER, SC_AGENT, SC_NEXT, SC_BREACH,
-       SC_TRIAGE };
+       SC_TRIAGE, SC_PAUSED, SC_WINDOWS, SC_COUNT };
 
 /* stored (a column, NULL for SQL NULL) IS NOT DISTINCT FROM want */
 static bool same_int(const char *stored, const char *want)
@@ -223,17 +230,22 @@ static int schedule(struct coll_store *s, const struct coll_incident_ctx *ctx, i
 	int r;
 	if (coll_s2i(coll_db_val(res, 0, SC_LIVE))) {
 		struct coll_sla_status st;
-		struct coll_db_res pres;
+		struct coll_db_res pres = {0};
 		struct coll_interval *p;
 		size_t n;
-		r = COLL_Q(s, "SELECT from_at, to_at FROM incident_pauses WHERE incident_id = ?",
-			   &pres, coll_i2s(id).s);
-		if (r < 0)
-			return r;
-		r = pauses_from(s, &pres, coll_db_val(res, 0, SC_CUSTOMER),
-				coll_db_val(res, 0, SC_AGENT), coll_s2i(coll_db_val(res, 0, 2)),
-				now, &p, &n);
-		coll_db_res_free(&pres);
+		bool paused = coll_s2i(coll_db_val(res, 0, SC_PAUSED)) != 0;
+		if (paused) {
+			r = COLL_Q(s,
+				   "SELECT from_at, to_at FROM incident_pauses WHERE incident_id = ?",
+				   &pres, coll_i2s(id).s);
+			if (r < 0)
+				return r;
+		}
+		r = pauses_from(s, &pres, coll_s2i(coll_db_val(res, 0, SC_WINDOWS)) != 0,
+				coll_db_val(res, 0, SC_CUSTOMER), coll_db_val(res, 0, SC_AGENT),
+				coll_s2i(coll_db_val(res, 0, 2)), now, &p, &n);
+		if (paused)
+			coll_db_res_free(&pres);
 		if (r < 0)
 			return r;
 		r = evaluate_with(ctx, res, 0, now, p, n, &st, NULL);
@@ -439,7 +451,7 @@ int coll_store_incident_on_alert(struct coll_store *s, const struct coll_inciden
 			return r;
 		/* the row as the UPDATE left it is what coll_inc_reschedule
 		 * would read next: its clock from it, with no second read */
-		id = coll_s2i(coll_db_val(&res, 0, SC_TRIAGE + 1));
+		id = coll_s2i(coll_db_val(&res, 0, SC_COUNT));
 		*ret_id = id;
 		if (id) {
 			*ret_change = COLL_INCIDENT_JOINED;
