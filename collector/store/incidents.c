@@ -209,8 +209,20 @@ int coll_inc_one_row(struct coll_store *s, const char *sql, int64_t id, struct c
 		   " CASE WHEN EXISTS (SELECT 1 FROM maintenance_windows w WHERE w.approved_at"    \
 		   " IS NOT NULL AND (incidents.customer_id IS NULL OR w.customer_id ="            \
 		   " incidents.customer_id)) THEN 1 ELSE 0 END"
-enum { SC_LIVE = 5, SC_SNOOZE, SC_CYCLE, SC_HELD, SC_CUSTOMER, SC_AGENT, SC_NEXT, SC_BREACH,
-       SC_TRIAGE, SC_PAUSED, SC_WINDOWS, SC_COUNT };
+enum {
+	SC_LIVE = 5,
+	SC_SNOOZE,
+	SC_CYCLE,
+	SC_HELD,
+	SC_CUSTOMER,
+	SC_AGENT,
+	SC_NEXT,
+	SC_BREACH,
+	SC_TRIAGE,
+	SC_PAUSED,
+	SC_WINDOWS,
+	SC_ID /* after them: the id an UPDATE returns */
+};
 
 /* stored (a column, NULL for SQL NULL) IS NOT DISTINCT FROM want */
 static bool same_int(const char *stored, const char *want)
@@ -235,9 +247,10 @@ static int schedule(struct coll_store *s, const struct coll_incident_ctx *ctx, i
 		size_t n;
 		bool paused = coll_s2i(coll_db_val(res, 0, SC_PAUSED)) != 0;
 		if (paused) {
-			r = COLL_Q(s,
-				   "SELECT from_at, to_at FROM incident_pauses WHERE incident_id = ?",
-				   &pres, coll_i2s(id).s);
+			r = COLL_Q(
+				s,
+				"SELECT from_at, to_at FROM incident_pauses WHERE incident_id = ?",
+				&pres, coll_i2s(id).s);
 			if (r < 0)
 				return r;
 		}
@@ -451,7 +464,7 @@ int coll_store_incident_on_alert(struct coll_store *s, const struct coll_inciden
 			return r;
 		/* the row as the UPDATE left it is what coll_inc_reschedule
 		 * would read next: its clock from it, with no second read */
-		id = coll_s2i(coll_db_val(&res, 0, SC_COUNT));
+		id = coll_s2i(coll_db_val(&res, 0, SC_ID));
 		*ret_id = id;
 		if (id) {
 			*ret_change = COLL_INCIDENT_JOINED;
