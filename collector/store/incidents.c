@@ -201,14 +201,18 @@ int coll_inc_one_row(struct coll_store *s, const char *sql, int64_t id, struct c
 /* The columns schedule() reads, CLOCK_COLS first: what the clock is
  * computed from, what it wrote last time, and whether the incident has
  * pause rows and its customer approved maintenance windows (most have
- * neither: then neither is read). In an UPDATE's RETURNING too. */
+ * neither: then neither is read; customer_id is NOT NULL, so the windows
+ * coll_window_set_load would read are those of this customer: a search of
+ * maintenance_customer, which SQLite makes in a RETURNING only when the
+ * column is CAST: without, it scanned every window). In an UPDATE's
+ * RETURNING too. */
 #define SCHEDULE_COLS                                                                              \
 	CLOCK_COLS ", live, snoozed_until, cycle, held_event, customer_id, agent_id,"              \
 		   " next_event_at, breach_at, triage_at, CASE WHEN EXISTS (SELECT 1 FROM"         \
 		   " incident_pauses p WHERE p.incident_id = incidents.id) THEN 1 ELSE 0 END,"     \
 		   " CASE WHEN EXISTS (SELECT 1 FROM maintenance_windows w WHERE w.approved_at"    \
-		   " IS NOT NULL AND (incidents.customer_id IS NULL OR w.customer_id ="            \
-		   " incidents.customer_id)) THEN 1 ELSE 0 END"
+		   " IS NOT NULL AND w.customer_id = CAST(incidents.customer_id AS TEXT)) THEN 1"  \
+		   " ELSE 0 END"
 enum {
 	SC_LIVE = 5,
 	SC_SNOOZE,
