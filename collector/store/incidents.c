@@ -73,13 +73,49 @@ int coll_inc_audit(struct coll_store *s, int64_t now, const struct coll_actor *w
 
 const struct coll_actor coll_inc_system = {SYSTEM_ACTOR, "system", NULL};
 
+/* The pause rows of res (from_at, to_at in columns 0 and 1; a NULL from_at
+ * is no row), then (when windows: the customer has approved ones) the
+ * approved maintenance windows of the customer or of this host from
+ * opened_at to now + 35 days. */
+static int pauses_from(struct coll_store *s, const struct coll_db_res *res, bool windows,
+		       const char *customer_id, const char *agent_id, int64_t opened_at,
+		       int64_t now, struct coll_interval **ret, size_t *ret_n)
+{
+	struct coll_window_set ws = {0};
+	struct coll_interval *v = NULL;
+	size_t n = 0;
+	*ret = NULL;
+	*ret_n = 0;
+	if (res->rows) {
+		v = calloc(res->rows, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < res->rows; i++) {
+		const char *from = coll_db_val(res, i, 0), *to = coll_db_val(res, i, 1);
+		if (!from)
+			continue; /* no pause rows: the LEFT JOIN's NULLs */
+		v[n].from = coll_s2i(from);
+		v[n++].to = to ? coll_s2i(to) : INT64_MAX;
+	}
+	int r = windows ? coll_window_set_load(s, customer_id, &ws) : 0;
+	if (r == 0 && ws.n)
+		r = coll_window_set_pauses(&ws, customer_id, agent_id, opened_at, now + 35 * 86400,
+					   &v, &n);
+	coll_window_set_free(&ws);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 int coll_inc_pauses(struct coll_store *s, int64_t id, int64_t now, struct coll_interval **ret,
 		    size_t *ret_n)
 {
 	struct coll_db_res res;
-	struct coll_window_set ws = {0};
-	struct coll_interval *v = NULL;
-	size_t n = 0;
 	*ret = NULL;
 	*ret_n = 0;
 	int r = COLL_Q(s,
@@ -89,36 +125,31 @@ int coll_inc_pauses(struct coll_store *s, int64_t id, int64_t now, struct coll_i
 		       &res, coll_i2s(id).s);
 	if (r < 0)
 		return r;
-	if (res.rows == 0)
-		goto out;
-	v = calloc(res.rows, sizeof(*v));
-	if (!v) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < res.rows; i++) {
-		const char *from = coll_db_val(&res, i, 0), *to = coll_db_val(&res, i, 1);
-		if (!from)
-			continue; /* no pause rows: the LEFT JOIN's NULLs */
-		v[n].from = coll_s2i(from);
-		v[n++].to = to ? coll_s2i(to) : INT64_MAX;
-	}
-	/* approved maintenance windows of the customer or of this host */
-	r = coll_window_set_load(s, coll_db_val(&res, 0, 2), &ws);
-	if (r == 0)
-		r = coll_window_set_pauses(&ws, coll_db_val(&res, 0, 2), coll_db_val(&res, 0, 3),
-					   coll_s2i(coll_db_val(&res, 0, 4)), now + 35 * 86400, &v,
-					   &n);
-	coll_window_set_free(&ws);
-	if (r < 0) {
-		free(v);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-out:
+	if (res.rows)
+		r = pauses_from(s, &res, true, coll_db_val(&res, 0, 2), coll_db_val(&res, 0, 3),
+				coll_s2i(coll_db_val(&res, 0, 4)), now, ret, ret_n);
 	coll_db_res_free(&res);
 	return r;
+}
+
+/* The SLA clock of incident row res[row] (CLOCK_COLS first) with its pauses. */
+static int evaluate_with(const struct coll_incident_ctx *ctx, const struct coll_db_res *res,
+			 size_t row, int64_t now, const struct coll_interval *p, size_t n,
+			 struct coll_sla_status *ret, const struct coll_tier **ret_tier)
+{
+	const struct coll_tier *t = coll_inc_tier(ctx, coll_db_val(res, row, 0), NULL);
+	struct coll_sla_target tgt;
+	coll_inc_target(t, coll_db_val(res, row, 1), &tgt);
+	struct coll_sla_clock clk = {
+		.opened_at = coll_s2i(coll_db_val(res, row, 2)),
+		.responded_at = coll_s2i(coll_db_val(res, row, 3)),
+		.resolved_at = coll_s2i(coll_db_val(res, row, 4)),
+		.pauses = p,
+		.n_pauses = n,
+	};
+	if (ret_tier)
+		*ret_tier = t;
+	return coll_sla_evaluate(&t->cal, &tgt, &clk, now, ret);
 }
 
 /* The SLA clock of incident row res[row] with columns
@@ -132,20 +163,8 @@ int coll_inc_evaluate(struct coll_store *s, const struct coll_incident_ctx *ctx,
 	int r = coll_inc_pauses(s, id, now, &p, &n);
 	if (r < 0)
 		return r;
-	const struct coll_tier *t = coll_inc_tier(ctx, coll_db_val(res, row, 0), NULL);
-	struct coll_sla_target tgt;
-	coll_inc_target(t, coll_db_val(res, row, 1), &tgt);
-	struct coll_sla_clock clk = {
-		.opened_at = coll_s2i(coll_db_val(res, row, 2)),
-		.responded_at = coll_s2i(coll_db_val(res, row, 3)),
-		.resolved_at = coll_s2i(coll_db_val(res, row, 4)),
-		.pauses = p,
-		.n_pauses = n,
-	};
-	r = coll_sla_evaluate(&t->cal, &tgt, &clk, now, ret);
+	r = evaluate_with(ctx, res, row, now, p, n, ret, ret_tier);
 	free(p);
-	if (ret_tier)
-		*ret_tier = t;
 	return r;
 }
 
@@ -179,41 +198,96 @@ int coll_inc_one_row(struct coll_store *s, const char *sql, int64_t id, struct c
 	return r;
 }
 
-int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ctx, int64_t id,
-			int64_t now)
+/* The columns schedule() reads, CLOCK_COLS first: what the clock is
+ * computed from, what it wrote last time, and whether the incident has
+ * pause rows and its customer approved maintenance windows (most have
+ * neither: then neither is read; customer_id is NOT NULL, so the windows
+ * coll_window_set_load would read are those of this customer: a search of
+ * maintenance_customer, which SQLite makes in a RETURNING only when the
+ * column is CAST: without, it scanned every window). In an UPDATE's
+ * RETURNING too. */
+#define SCHEDULE_COLS                                                                              \
+	CLOCK_COLS ", live, snoozed_until, cycle, held_event, customer_id, agent_id,"              \
+		   " next_event_at, breach_at, triage_at, CASE WHEN EXISTS (SELECT 1 FROM"         \
+		   " incident_pauses p WHERE p.incident_id = incidents.id) THEN 1 ELSE 0 END,"     \
+		   " CASE WHEN EXISTS (SELECT 1 FROM maintenance_windows w WHERE w.approved_at"    \
+		   " IS NOT NULL AND w.customer_id = CAST(incidents.customer_id AS TEXT)) THEN 1"  \
+		   " ELSE 0 END"
+enum {
+	SC_LIVE = 5,
+	SC_SNOOZE,
+	SC_CYCLE,
+	SC_HELD,
+	SC_CUSTOMER,
+	SC_AGENT,
+	SC_NEXT,
+	SC_BREACH,
+	SC_TRIAGE,
+	SC_PAUSED,
+	SC_WINDOWS,
+	SC_ID /* after them: the id an UPDATE returns */
+};
+
+/* stored (a column, NULL for SQL NULL) IS NOT DISTINCT FROM want */
+static bool same_int(const char *stored, const char *want)
 {
-	struct coll_db_res res;
-	int r = coll_inc_one_row(s,
-				 "SELECT " CLOCK_COLS ", live, snoozed_until, cycle, held_event,"
-				 " customer_id, agent_id FROM incidents WHERE id = ?",
-				 id, &res);
-	if (r < 0)
-		return r;
+	if (!stored || !want)
+		return !stored && !want;
+	return coll_s2i(stored) == coll_s2i(want);
+}
+
+/* coll_inc_reschedule of the incident row res[0] (SCHEDULE_COLS), read
+ * after the change: the one read serves both the clock and the test
+ * whether its columns move. */
+static int schedule(struct coll_store *s, const struct coll_incident_ctx *ctx, int64_t id,
+		    const struct coll_db_res *res, int64_t now)
+{
 	int64_t next = 0, breach = 0;
-	if (coll_s2i(coll_db_val(&res, 0, 5))) {
+	int r;
+	if (coll_s2i(coll_db_val(res, 0, SC_LIVE))) {
 		struct coll_sla_status st;
-		r = coll_inc_evaluate(s, ctx, id, &res, 0, now, &st, NULL);
+		struct coll_db_res pres = {0};
+		struct coll_interval *p;
+		size_t n;
+		bool paused = coll_s2i(coll_db_val(res, 0, SC_PAUSED)) != 0;
+		if (paused) {
+			r = COLL_Q(
+				s,
+				"SELECT from_at, to_at FROM incident_pauses WHERE incident_id = ?",
+				&pres, coll_i2s(id).s);
+			if (r < 0)
+				return r;
+		}
+		r = pauses_from(s, &pres, coll_s2i(coll_db_val(res, 0, SC_WINDOWS)) != 0,
+				coll_db_val(res, 0, SC_CUSTOMER), coll_db_val(res, 0, SC_AGENT),
+				coll_s2i(coll_db_val(res, 0, 2)), now, &p, &n);
+		if (paused)
+			coll_db_res_free(&pres);
 		if (r < 0)
-			goto out;
+			return r;
+		r = evaluate_with(ctx, res, 0, now, p, n, &st, NULL);
+		free(p);
+		if (r < 0)
+			return r;
 		next = st.next_event_at;
 		breach = st.breach_at;
 		if (st.crossed) {
 			unsigned done;
-			r = recorded_events(s, id, coll_s2i(coll_db_val(&res, 0, 7)), &done);
+			r = recorded_events(s, id, coll_s2i(coll_db_val(res, 0, SC_CYCLE)), &done);
 			if (r < 0)
-				goto out;
+				return r;
 			if (st.crossed & ~done)
 				next = now; /* owed now (e.g. a severity with a shorter target) */
 		}
-		int64_t snooze = coll_s2i(coll_db_val(&res, 0, 6));
+		int64_t snooze = coll_s2i(coll_db_val(res, 0, SC_SNOOZE));
 		if (snooze > now && next && next < snooze)
 			next = snooze;
-		if (coll_db_val(&res, 0, 8)) { /* a held notice: due when its window ends */
+		if (coll_db_val(res, 0, SC_HELD)) { /* a held notice: due when its window ends */
 			int64_t until;
-			r = coll_inc_window_until(s, coll_db_val(&res, 0, 9),
-						  coll_db_val(&res, 0, 10), now, &until);
+			r = coll_inc_window_until(s, coll_db_val(res, 0, SC_CUSTOMER),
+						  coll_db_val(res, 0, SC_AGENT), now, &until);
 			if (r < 0)
-				goto out;
+				return r;
 			if (!until)
 				until = now;
 			if (!next || until < next)
@@ -222,18 +296,33 @@ int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ct
 	}
 	/* triage_at: the breach time, paused ones (none) last; indexed. Most
 	 * reports of a host with a live incident leave its clock as it was:
-	 * no write then (PostgreSQL: no row version, no WAL) */
+	 * no statement then, as the row read says (the UPDATE's own test stays
+	 * for a row another transaction changed since) */
 	struct coll_num nn = coll_i2s(next), bn = coll_i2s(breach),
 			tn = coll_i2s(breach ? breach : TRIAGE_LAST);
 	const char *nv = next ? nn.s : NULL, *bv = breach ? bn.s : NULL;
-	r = COLL_Q(
+	if (same_int(coll_db_val(res, 0, SC_NEXT), nv) &&
+	    same_int(coll_db_val(res, 0, SC_BREACH), bv) &&
+	    same_int(coll_db_val(res, 0, SC_TRIAGE), tn.s))
+		return 0;
+	return COLL_Q(
 		s,
 		"UPDATE incidents SET next_event_at = ?, breach_at = ?, triage_at = ? WHERE id = ?"
 		" AND (next_event_at IS DISTINCT FROM CAST(? AS BIGINT) OR breach_at IS"
 		" DISTINCT FROM CAST(? AS BIGINT) OR triage_at IS DISTINCT FROM CAST(? AS"
 		" BIGINT))",
 		NULL, nv, bv, tn.s, coll_i2s(id).s, nv, bv, tn.s);
-out:
+}
+
+int coll_inc_reschedule(struct coll_store *s, const struct coll_incident_ctx *ctx, int64_t id,
+			int64_t now)
+{
+	struct coll_db_res res;
+	int r = coll_inc_one_row(s, "SELECT " SCHEDULE_COLS " FROM incidents WHERE id = ?", id,
+				 &res);
+	if (r < 0)
+		return r;
+	r = schedule(s, ctx, id, &res, now);
 	coll_db_res_free(&res);
 	return r;
 }
@@ -372,16 +461,21 @@ int coll_store_incident_on_alert(struct coll_store *s, const struct coll_inciden
 			   "UPDATE incidents SET severity = ?, before_value = ?, updated_at = ?"
 			   " WHERE agent_id = ? AND rule = ? AND object = ? AND live = 1 AND"
 			   " (severity <> ? OR before_value IS NULL OR before_value <> CAST(? AS"
-			   " DOUBLE PRECISION)) RETURNING id",
+			   " DOUBLE PRECISION)) RETURNING " SCHEDULE_COLS ", id",
 			   &res, e->severity, opt(&v), now.s, e->agent_id, e->rule, e->object,
 			   e->severity, opt(&v));
 		if (r < 0)
 			return r;
-		id = coll_s2i(coll_db_val(&res, 0, 0));
-		coll_db_res_free(&res);
-		if (id)
+		/* the row as the UPDATE left it is what coll_inc_reschedule
+		 * would read next: its clock from it, with no second read */
+		id = coll_s2i(coll_db_val(&res, 0, SC_ID));
+		*ret_id = id;
+		if (id) {
 			*ret_change = COLL_INCIDENT_JOINED;
-		break;
+			r = schedule(s, ctx, id, &res, e->now);
+		}
+		coll_db_res_free(&res);
+		return r;
 	case COLL_ALERT_CLEARED:
 		r = COLL_Q(s,
 			   "UPDATE incidents SET state = 'resolved', live = 0, resolved_at = ?,"

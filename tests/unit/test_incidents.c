@@ -19,7 +19,9 @@
 
 #include "collector/service/incident.h"
 #include "collector/service/texts.h"
+#include "collector/store/db_int.h"
 #include "collector/store/incidents.h"
+#include "collector/store/incidents_int.h"
 #include "collector/store/sql.h"
 #include "erpulse/crypto.h"
 #include "erpulse/util.h"
@@ -683,6 +685,151 @@ static void test_store_windows(void **state)
 	json_decref(m);
 }
 
+/* ---- an open alert's value moving ------------------------------------------------ */
+
+/* SQLite: the statements run since the last call (SQLITE_TRACE_STMT, not
+ * the trigger lines); -1 on PostgreSQL, which has no such hook here. */
+static int n_statements;
+
+static int count_stmt(unsigned what, void *ctx, void *p, void *x)
+{
+	(void)what;
+	(void)ctx;
+	(void)p;
+	if (strncmp((const char *)x, "--", 2) != 0)
+		n_statements++;
+	return 0;
+}
+
+static int statements_since(struct fixture *f)
+{
+	if (!f->s->db->lite)
+		return -1;
+	int n = n_statements;
+	n_statements = 0;
+	sqlite3_trace_v2(f->s->db->lite, SQLITE_TRACE_STMT, count_stmt, NULL);
+	return n;
+}
+
+struct clock_cols {
+	char v[4][32]; /* before_value, next_event_at, breach_at, triage_at; "-" for NULL */
+};
+
+static struct clock_cols clock_of(struct fixture *f, int64_t id)
+{
+	struct coll_db_res res;
+	struct clock_cols c;
+	assert_int_equal(COLL_Q(f->s,
+				"SELECT before_value, next_event_at, breach_at, triage_at FROM"
+				" incidents WHERE id = ?",
+				&res, coll_i2s(id).s),
+			 0);
+	assert_int_equal(res.rows, 1);
+	for (int i = 0; i < 4; i++)
+		snprintf(c.v[i], sizeof(c.v[i]), "%s",
+			 coll_db_val(&res, 0, (size_t)i) ? coll_db_val(&res, 0, (size_t)i) : "-");
+	coll_db_res_free(&res);
+	return c;
+}
+
+/* One value update of the live incident id at now; asserts that its clock
+ * columns are what a reschedule from a fresh read of the row leaves (the
+ * clock the update computed from its own RETURNING row), and returns them. */
+static struct clock_cols value_update(struct fixture *f, int64_t id, const char *severity,
+				      double value, int64_t now, int *ret_statements)
+{
+	statements_since(f);
+	assert_int_equal(alert(f, f->acme_host, f->acme, COLL_ALERT_UPDATED, severity, value, 7,
+			       now, COLL_INCIDENT_JOINED),
+			 id);
+	*ret_statements = statements_since(f);
+	struct clock_cols c = clock_of(f, id);
+	assert_true(fabs(strtod(c.v[0], NULL) - value) < 1e-9); /* the "before" of its fix */
+	assert_int_equal(coll_inc_reschedule(f->s, &f->ctx, id, now), 0);
+	struct clock_cols again = clock_of(f, id);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(c.v[i], again.v[i]);
+	return c;
+}
+
+/* A report that moves an open alert's value and nothing else: the incident
+ * keeps the value as the "before" of its fix, and its clock is computed
+ * from the row the UPDATE returned (no second read; no read of pauses or
+ * maintenance windows when it has none) and not written when it did not
+ * move: one statement, where it took five. A severity change, a pause, a
+ * crossed threshold and an approved window still move the clock exactly
+ * as a reschedule does. */
+static void test_store_value_update(void **state)
+{
+	struct fixture *f = *state;
+	char ev[512];
+	int n;
+	assert_int_equal(coll_store_customer_tier(f->s, &f->ctx, f->acme, "gold"), 0);
+	/* gold: 30 min to answer a critical incident; a warning one 1 h here */
+	const struct coll_tier *gold = coll_tiers_find(&f->tiers, "gold");
+	assert_non_null(gold);
+	f->tiers.v[gold - f->tiers.v].response_s[COLL_SEV_WARNING] = HOUR;
+	int64_t id = alert(f, f->acme_host, f->acme, COLL_ALERT_RAISED, "warning", 38.5, 1, T0,
+			   COLL_INCIDENT_OPENED);
+	struct clock_cols c0 = clock_of(f, id), c;
+	c = value_update(f, id, "warning", 38.75, T0 + 300, &n);
+	if (n >= 0)
+		assert_int_equal(n, 1);
+	for (int i = 1; i < 4; i++) /* the clock did not move */
+		assert_string_equal(c.v[i], c0.v[i]);
+	/* the same value: nothing at all */
+	statements_since(f);
+	alert(f, f->acme_host, f->acme, COLL_ALERT_UPDATED, "warning", 38.75, 8, T0 + 600,
+	      COLL_INCIDENT_NONE);
+	n = statements_since(f);
+	if (n >= 0)
+		assert_int_equal(n, 1);
+	/* a severity with a shorter target: the breach comes sooner (written) */
+	c = value_update(f, id, "critical", 39, T0 + 900, &n);
+	assert_true(coll_s2i(c.v[2]) < coll_s2i(c0.v[2]));
+	if (n >= 0)
+		assert_int_equal(n, 2);
+	/* past the response warning (24 min of gold's 30), before the sweep:
+	 * the event is owed now, as the reschedule says */
+	c = value_update(f, id, "critical", 39.5, T0 + 25 * MIN, &n);
+	assert_int_equal(coll_s2i(c.v[1]), T0 + 25 * MIN);
+	escalate(f, T0 + 25 * MIN, ev, sizeof(ev));
+	assert_string_equal(ev, "response_warning@L1");
+	c = value_update(f, id, "critical", 39.75, T0 + 26 * MIN, &n);
+	assert_int_equal(coll_s2i(c.v[1]), T0 + 30 * MIN);
+	/* waiting for the customer: paused, the breach with no known time */
+	assert_int_equal(act(f, NULL, "support", id,
+			     (struct coll_action_request){.action = COLL_ACT_WAIT}, T0 + 27 * MIN),
+			 0);
+	c = value_update(f, id, "critical", 40, T0 + 28 * MIN, &n);
+	assert_string_equal(c.v[2], "-");
+	assert_int_equal(act(f, NULL, "support", id,
+			     (struct coll_action_request){.action = COLL_ACT_RESUME},
+			     T0 + 40 * MIN),
+			 0);
+	c = value_update(f, id, "critical", 40.25, T0 + 41 * MIN, &n);
+	/* answered (the wait): 4 h to resolve, plus the 13 min paused */
+	assert_int_equal(coll_s2i(c.v[2]), T0 + 4 * HOUR + 13 * MIN);
+	/* a window approved since: the next value update reads it (and the
+	 * pause rows) and moves the breach by its 20 min */
+	struct coll_actor vera = {"vera", "vendor", "cli"};
+	struct coll_window_req w = {.customer_id = f->acme,
+				    .once_from = T0 + 50 * MIN,
+				    .once_to = T0 + 70 * MIN,
+				    .reason = "VACUUM FULL"};
+	struct coll_scope acme = {.customer_id = f->acme};
+	int64_t wid;
+	assert_int_equal(coll_store_window_add(f->s, &w, &vera, T0 + 42 * MIN, &wid), 0);
+	assert_int_equal(coll_store_window_approve(f->s, &acme, wid, &vera, T0 + 43 * MIN), 0);
+	c = value_update(f, id, "critical", 40.5, T0 + 44 * MIN, &n);
+	assert_int_equal(coll_s2i(c.v[2]), T0 + 4 * HOUR + 33 * MIN);
+	if (n >= 0)
+		assert_int_equal(n, 4); /* the UPDATE, pauses, windows, the clock's UPDATE */
+	c = value_update(f, id, "critical", 40.75, T0 + 45 * MIN, &n);
+	if (n >= 0)
+		assert_int_equal(n, 3);
+}
+
 /* The triage queue: soonest breach first, then severity, then tier. */
 static void test_store_triage(void **state)
 {
@@ -716,6 +863,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_sla_month, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_store_triage, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_store_windows, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_store_value_update, store_setup,
+						store_teardown),
 	};
 	ep_crypto_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
