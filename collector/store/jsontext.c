@@ -392,6 +392,53 @@ int coll_json_compact_append(struct ep_buf *b, const json_t *j)
 	return r == 0 ? jb_char(b, '\0') : r;
 }
 
+/* ---- the same text without a tree ------------------------------------------- */
+
+void coll_jw_raw(struct coll_json_writer *w, const char *s)
+{
+	size_t n = strlen(s);
+	if (w->r < 0 || (w->r = jb_reserve(w->b, n)) < 0)
+		return;
+	memcpy(w->b->data + w->b->len, s, n);
+	w->b->len += n;
+	w->b->data[w->b->len] = '\0';
+}
+
+void coll_jw_str(struct coll_json_writer *w, const char *s)
+{
+	if (w->r < 0)
+		return;
+	size_t n = s ? strlen(s) : 0;
+	/* json_string(s) is NULL for these: the tree could not be built */
+	w->r = s && ep_utf8_valid(s, n) ? jd_string(w->b, s, n) : -EINVAL;
+}
+
+void coll_jw_str_or_null(struct coll_json_writer *w, const char *s)
+{
+	if (s)
+		coll_jw_str(w, s);
+	else
+		coll_jw_raw(w, "null");
+}
+
+void coll_jw_real_or_null(struct coll_json_writer *w, double v)
+{
+	if (!isfinite(v))
+		coll_jw_raw(w, "null");
+	else if (w->r == 0)
+		w->r = jd_real(w->b, v);
+}
+
+void coll_jw_int(struct coll_json_writer *w, int64_t v)
+{
+	coll_jw_raw(w, coll_i2s(v).s);
+}
+
+void coll_jw_bool(struct coll_json_writer *w, bool v)
+{
+	coll_jw_raw(w, v ? "true" : "false");
+}
+
 char *coll_json_compact(const json_t *j)
 {
 	struct ep_buf b;

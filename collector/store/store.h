@@ -253,6 +253,25 @@ char *coll_json_compact(const json_t *j);
 struct ep_buf;
 int coll_json_compact_append(struct ep_buf *b, const json_t *j);
 
+/* The same text written without a json_t tree (the score and forecasts
+ * texts of every report): each coll_jw_* appends to w->b exactly what
+ * coll_json_compact writes for the value json_string(s), json_real(v) or
+ * json_null(), json_integer(v), json_boolean(v) would make; coll_jw_raw
+ * appends s as it is (punctuation and keys). The first error sticks in
+ * w->r and makes the later calls do nothing: -EINVAL where the tree could
+ * not have been built (s NULL, or not valid UTF-8: json_string refuses
+ * it), -ENOMEM or -E2BIG. */
+struct coll_json_writer {
+	struct ep_buf *b;
+	int r;
+};
+void coll_jw_raw(struct coll_json_writer *w, const char *s);
+void coll_jw_str(struct coll_json_writer *w, const char *s);
+void coll_jw_str_or_null(struct coll_json_writer *w, const char *s); /* NULL: null */
+void coll_jw_real_or_null(struct coll_json_writer *w, double v);     /* not finite: null */
+void coll_jw_int(struct coll_json_writer *w, int64_t v);
+void coll_jw_bool(struct coll_json_writer *w, bool v);
+
 /* A 64-bit hash of text (SipHash-2-4, a fixed key), never 0: what ingest
  * keeps beside a stored text to tell whether a new one differs. */
 int64_t coll_text_hash(const char *text);
