@@ -394,14 +394,28 @@ int coll_json_compact_append(struct ep_buf *b, const json_t *j)
 
 /* ---- the same text without a tree ------------------------------------------- */
 
-void coll_jw_raw(struct coll_json_writer *w, const char *s)
+void coll_jw_put(struct coll_json_writer *w, const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	if (w->r < 0 || (w->r = jb_reserve(w->b, n)) < 0)
 		return;
 	memcpy(w->b->data + w->b->len, s, n);
 	w->b->len += n;
 	w->b->data[w->b->len] = '\0';
+}
+
+/* no byte of s[0..n) above 0x7F, eight at a time: such a C string is valid
+ * UTF-8 without a look at each sequence */
+static bool all_ascii(const char *s, size_t n)
+{
+	uint64_t any = 0, x;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		memcpy(&x, s + i, 8);
+		any |= x;
+	}
+	for (; i < n; i++)
+		any |= (unsigned char)s[i];
+	return !(any & 0x8080808080808080u);
 }
 
 void coll_jw_str(struct coll_json_writer *w, const char *s)
@@ -410,7 +424,7 @@ void coll_jw_str(struct coll_json_writer *w, const char *s)
 		return;
 	size_t n = s ? strlen(s) : 0;
 	/* json_string(s) is NULL for these: the tree could not be built */
-	w->r = s && ep_utf8_valid(s, n) ? jd_string(w->b, s, n) : -EINVAL;
+	w->r = s && (all_ascii(s, n) || ep_utf8_valid(s, n)) ? jd_string(w->b, s, n) : -EINVAL;
 }
 
 void coll_jw_str_or_null(struct coll_json_writer *w, const char *s)
