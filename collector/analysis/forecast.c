@@ -571,6 +571,20 @@ int coll_spike_from_baseline(const struct coll_spike *base, double current,
 	return 0;
 }
 
+/* a run of keys with real values (null when not finite), in order */
+struct key_real {
+	const char *key; /* with its leading comma and colon */
+	double v;
+};
+
+static void put_reals(struct coll_json_writer *w, const struct key_real *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		coll_jw_raw(w, kv[i].key);
+		coll_jw_real_or_null(w, kv[i].v);
+	}
+}
+
 int coll_object_forecast_text(struct ep_buf *b, const struct coll_object_forecast *f)
 {
 	struct coll_json_writer w = {.b = b, .r = f ? 0 : -EINVAL};
@@ -583,42 +597,34 @@ int coll_object_forecast_text(struct ep_buf *b, const struct coll_object_forecas
 	coll_jw_str_or_null(&w, f->object);
 	if (f->kind == COLL_FK_ERROR_SPIKE) {
 		const struct coll_spike *s = &f->spike;
+		const struct key_real reals[] = {{",\"current\":", s->current},
+						 {",\"baseline\":", s->baseline},
+						 {",\"spread\":", s->spread},
+						 {",\"z\":", s->z}};
 		coll_jw_raw(&w, ",\"status\":");
 		coll_jw_str(&w, coll_spike_status_name(s->status));
 		coll_jw_raw(&w, ",\"method\":");
 		coll_jw_str(&w, coll_baseline_method_name(s->method));
-		coll_jw_raw(&w, ",\"current\":");
-		coll_jw_real_or_null(&w, s->current);
-		coll_jw_raw(&w, ",\"baseline\":");
-		coll_jw_real_or_null(&w, s->baseline);
-		coll_jw_raw(&w, ",\"spread\":");
-		coll_jw_real_or_null(&w, s->spread);
-		coll_jw_raw(&w, ",\"z\":");
-		coll_jw_real_or_null(&w, s->z);
+		put_reals(&w, reals, sizeof(reals) / sizeof(reals[0]));
 		coll_jw_raw(&w, ",\"n_baseline\":");
 		coll_jw_int(&w, (int64_t)s->n_baseline);
 	} else {
 		const struct coll_forecast *c = &f->fc;
+		const struct key_real reals[] = {
+			{",\"days\":", c->days},
+			{",\"days_low\":", c->days_low},
+			{",\"days_high\":", c->days_high},
+			{",\"slope_per_day\":", c->slope_per_day},
+			{",\"r2\":", c->r2},
+			{",\"resid_sd\":", c->resid_sd},
+			{",\"last_value\":", c->last_value},
+			{",\"limit\":", c->limit},
+		};
 		coll_jw_raw(&w, ",\"status\":");
 		coll_jw_str(&w, coll_forecast_status_name(c->status));
 		coll_jw_raw(&w, ",\"confidence\":");
 		coll_jw_str(&w, coll_confidence_name(c->confidence));
-		coll_jw_raw(&w, ",\"days\":");
-		coll_jw_real_or_null(&w, c->days);
-		coll_jw_raw(&w, ",\"days_low\":");
-		coll_jw_real_or_null(&w, c->days_low);
-		coll_jw_raw(&w, ",\"days_high\":");
-		coll_jw_real_or_null(&w, c->days_high);
-		coll_jw_raw(&w, ",\"slope_per_day\":");
-		coll_jw_real_or_null(&w, c->slope_per_day);
-		coll_jw_raw(&w, ",\"r2\":");
-		coll_jw_real_or_null(&w, c->r2);
-		coll_jw_raw(&w, ",\"resid_sd\":");
-		coll_jw_real_or_null(&w, c->resid_sd);
-		coll_jw_raw(&w, ",\"last_value\":");
-		coll_jw_real_or_null(&w, c->last_value);
-		coll_jw_raw(&w, ",\"limit\":");
-		coll_jw_real_or_null(&w, c->limit);
+		put_reals(&w, reals, sizeof(reals) / sizeof(reals[0]));
 		coll_jw_raw(&w, ",\"n_used\":");
 		coll_jw_int(&w, (int64_t)c->n_used);
 		coll_jw_raw(&w, ",\"fit_from\":");
@@ -633,11 +639,7 @@ int coll_object_forecast_text(struct ep_buf *b, const struct coll_object_forecas
 json_t *coll_object_forecast_json(const struct coll_object_forecast *f)
 {
 	struct ep_buf b;
-	json_t *j = NULL;
 
 	ep_buf_init(&b, (size_t)1 << 20);
-	if (coll_object_forecast_text(&b, f) == 0)
-		j = json_loadb(b.data, b.len, 0, NULL);
-	ep_buf_free(&b);
-	return j;
+	return coll_json_text_tree(&b, coll_object_forecast_text(&b, f));
 }

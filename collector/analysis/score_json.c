@@ -130,13 +130,9 @@ int coll_score_text(struct ep_buf *b, const struct coll_score *s)
 json_t *coll_score_json(const struct coll_score *s)
 {
 	struct ep_buf b;
-	json_t *j = NULL;
 
 	ep_buf_init(&b, (size_t)1 << 30);
-	if (coll_score_text(&b, s) == 0)
-		j = json_loadb(b.data, b.len, 0, NULL);
-	ep_buf_free(&b);
-	return j;
+	return coll_json_text_tree(&b, coll_score_text(&b, s));
 }
 
 const char *coll_score_top_reason(const struct coll_score *s)

@@ -453,6 +453,13 @@ void coll_jw_bool(struct coll_json_writer *w, bool v)
 	coll_jw_raw(w, v ? "true" : "false");
 }
 
+json_t *coll_json_text_tree(struct ep_buf *b, int r)
+{
+	json_t *j = r == 0 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+	ep_buf_free(b);
+	return j;
+}
+
 char *coll_json_compact(const json_t *j)
 {
 	struct ep_buf b;

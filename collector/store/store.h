@@ -276,6 +276,9 @@ void coll_jw_str_or_null(struct coll_json_writer *w, const char *s); /* NULL: nu
 void coll_jw_real_or_null(struct coll_json_writer *w, double v);     /* not finite: null */
 void coll_jw_int(struct coll_json_writer *w, int64_t v);
 void coll_jw_bool(struct coll_json_writer *w, bool v);
+/* The tree of the text a writer left in b when r (what it answered) is 0,
+ * NULL otherwise or when out of memory; b is freed either way. */
+json_t *coll_json_text_tree(struct ep_buf *b, int r);
 
 /* A 64-bit hash of text (SipHash-2-4, a fixed key), never 0: what ingest
  * keeps beside a stored text to tell whether a new one differs. */

@@ -1003,12 +1003,13 @@ static void test_text_as_tree(void **state)
 			char *k = rnd_string(str[4], sizeof(str[4]));
 			char *o = rnd_string(str[5], sizeof(str[5]));
 			char *why = rnd_string(str[6], sizeof(str[6]));
+			static char kind[] = "kind", none[] = "", why_lit[] = "why";
 			if (!k && rnd() % 4)
-				k = strcpy(str[4], "kind");
+				k = kind;
 			if (!o && rnd() % 4)
-				o = strcpy(str[5], "");
+				o = none;
 			if (!why && rnd() % 4)
-				why = strcpy(str[6], "why");
+				why = why_lit;
 			d[i] = (struct coll_deduction){
 				.category = (enum coll_category)(rnd() % COLL_CAT_COUNT),
 				.points = rnd_int(),
