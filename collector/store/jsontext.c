@@ -514,43 +514,39 @@ static int jd_with_probe(struct ep_buf *b, const json_t *obj, const json_t *prob
 	return r == 0 ? jb_char(b, '}') : r;
 }
 
-/* The findings text is written into one buffer per thread, kept between
- * reports, and copied out at its size: one malloc per report of the text's
- * length instead of 8 KiB grown by doubling (a 5.9 KB report's findings are
- * ~12 KB: a realloc and its copy each). A buffer grown past this is let go. */
-#define FINDINGS_SCRATCH_KEEP ((size_t)256 * 1024)
-
 char *coll_store_findings_json(const json_t *report)
 {
-	static _Thread_local struct ep_buf scratch;
 	const json_t *probes = json_object_get(report, "probes");
 	const json_t *p, *f;
 	size_t i, k;
 	bool first = true;
-	char *text = NULL;
-	if (!scratch.max)
-		ep_buf_init(&scratch, (size_t)1 << 30);
-	ep_buf_reset(&scratch);
-	int r = jb_char(&scratch, '[');
+	struct ep_buf b;
+	ep_buf_init(&b, (size_t)1 << 30);
+	b.data = malloc(8192);
+	if (b.data) {
+		b.data[0] = '\0';
+		b.cap = 8192;
+	}
+	int r = jb_char(&b, '[');
 	json_array_foreach(probes, i, p)
 	{
 		const json_t *probe = json_object_get(p, "name");
 		json_array_foreach(json_object_get(p, "findings"), k, f)
 		{
 			if (r == 0 && !first)
-				r = jb_char(&scratch, ',');
+				r = jb_char(&b, ',');
 			first = false;
 			/* json_object_set would refuse a non-object or a missing name */
 			if (r == 0)
-				r = json_is_object(f) && probe ? jd_with_probe(&scratch, f, probe)
+				r = json_is_object(f) && probe ? jd_with_probe(&b, f, probe)
 							       : -EINVAL;
 		}
 	}
 	if (r == 0)
-		r = jb_char(&scratch, ']');
-	if (r == 0 && (text = malloc(scratch.len + 1)))
-		memcpy(text, scratch.data, scratch.len + 1);
-	if (scratch.cap > FINDINGS_SCRATCH_KEEP)
-		ep_buf_free(&scratch);
-	return text;
+		r = jb_char(&b, ']');
+	if (r < 0) {
+		ep_buf_free(&b);
+		return NULL;
+	}
+	return ep_buf_steal(&b);
 }

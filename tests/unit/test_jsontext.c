@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,55 +103,11 @@ static void test_findings_text(void **state)
 	json_decref(j);
 }
 
-/* The text is written into a buffer kept per thread and copied out: each
- * call's text is its own (a shorter one after a longer one, one past the
- * 256 KiB the buffer keeps), and stays what it was after the next call. */
-static void test_findings_text_reused(void **state)
-{
-	size_t sizes[] = {3000, 10, 300000, 0, 50};
-	char *prev = NULL, *prev_want = NULL;
-	(void)state;
-
-	for (size_t n = 0; n < sizeof(sizes) / sizeof(sizes[0]); n++) {
-		json_t *findings = json_array(), *want = json_array();
-		for (size_t i = 0; i < sizes[n] / 100 + (sizes[n] ? 1 : 0); i++) {
-			char msg[128];
-			snprintf(msg, sizeof(msg), "finding %zu of report %zu: \"%.60s\"", i, n,
-				 "a text long enough to grow the buffer past its first size");
-			assert_int_equal(json_array_append_new(
-						 findings, json_pack("{s:s, s:f}", "message", msg,
-								     "value", (double)i / 3.0)),
-					 0);
-			assert_int_equal(
-				json_array_append_new(want, json_pack("{s:s, s:f, s:s}", "message",
-								      msg, "value", (double)i / 3.0,
-								      "probe", "disk")),
-				0);
-		}
-		json_t *report = json_pack("{s:[{s:s, s:o}]}", "probes", "name", "disk", "findings",
-					   findings);
-		char *w = json_dumps(want, JSON_COMPACT), *got = coll_store_findings_json(report);
-		assert_non_null(got);
-		assert_string_equal(got, w);
-		if (prev)
-			assert_string_equal(prev, prev_want);
-		free(prev);
-		free(prev_want);
-		prev = got;
-		prev_want = w;
-		json_decref(want);
-		json_decref(report);
-	}
-	free(prev);
-	free(prev_want);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compact_values),
 		cmocka_unit_test(test_findings_text),
-		cmocka_unit_test(test_findings_text_reused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
