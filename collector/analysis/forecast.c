@@ -640,6 +640,6 @@ json_t *coll_object_forecast_json(const struct coll_object_forecast *f)
 {
 	struct ep_buf b;
 
-	ep_buf_init(&b, (size_t)1 << 20);
+	ep_buf_init(&b, (size_t)1 << 30);
 	return coll_json_text_tree(&b, coll_object_forecast_text(&b, f));
 }
