@@ -374,30 +374,48 @@ static int store_analysis(struct coll_store *s, const struct coll_ingest *it,
  * let go after the report. */
 #define TEXT_SCRATCH_KEEP ((size_t)256 * 1024)
 
+/* The forecasts text: an array of coll_object_forecast_text, as
+ * coll_json_compact wrote the array of coll_object_forecast_json. */
+static int forecasts_text(struct ep_buf *b, const struct fc_set *set)
+{
+	int r = ep_buf_append(b, "[", 1);
+	for (size_t i = 0; r == 0 && i < set->n; i++) {
+		r = i ? ep_buf_append(b, ",", 1) : 0;
+		if (r == 0)
+			r = coll_object_forecast_text(b, &set->v[i]);
+	}
+	return r == 0 ? ep_buf_append(b, "]", 1) : r;
+}
+
 static int store_score(struct coll_store *s, const struct coll_ingest *it,
 		       const struct host_state *hs, const struct coll_score *sc,
 		       const struct fc_set *set, const struct coll_coverage *cov)
 {
 	static _Thread_local struct ep_buf scratch;
-	json_t *sj = coll_score_json(sc), *fj = json_array();
 	char *text[3] = {NULL, NULL, NULL}; /* score, forecasts, instances */
 	size_t at[3];
 	int64_t hash[3];
-	int r = sj && fj ? 0 : -ENOMEM;
+	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < set->n; i++)
-		r = json_array_append_new(fj, coll_object_forecast_json(&set->v[i])) < 0 ? -ENOMEM
-											 : 0;
 	if (!scratch.max)
 		ep_buf_init(&scratch, (size_t)1 << 30);
 	ep_buf_reset(&scratch);
-	const json_t *part[3] = {sj, fj, cov->instances};
-	for (size_t i = 0; r == 0 && i < 3; i++) {
-		at[i] = scratch.len;
-		r = coll_json_compact_append(&scratch, part[i]);
-		if (r == -EINVAL || r == -E2BIG)
-			r = -ENOMEM; /* as a failed coll_json_compact answered */
-	}
+	/* each text with its NUL, written without a json_t tree but byte for
+	 * byte what coll_json_compact wrote of the tree (test_score) */
+	at[0] = scratch.len;
+	r = coll_score_text(&scratch, sc);
+	if (r == 0)
+		r = ep_buf_append(&scratch, "", 1);
+	at[1] = scratch.len;
+	if (r == 0)
+		r = forecasts_text(&scratch, set);
+	if (r == 0)
+		r = ep_buf_append(&scratch, "", 1);
+	at[2] = scratch.len;
+	if (r == 0)
+		r = coll_json_compact_append(&scratch, cov->instances);
+	if (r < 0)
+		r = -ENOMEM; /* as a tree or text that could not be made answered */
 	if (r == 0) {
 		for (size_t i = 0; i < 3; i++) {
 			text[i] = scratch.data + at[i];
@@ -425,8 +443,6 @@ static int store_score(struct coll_store *s, const struct coll_ingest *it,
 		      : -ENOMEM;
 		free(f);
 	}
-	json_decref(sj);
-	json_decref(fj);
 	if (scratch.cap > TEXT_SCRATCH_KEEP)
 		ep_buf_free(&scratch);
 	return r;

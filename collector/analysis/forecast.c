@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "collector/analysis/forecast.h"
+#include "collector/store/store.h"
+#include "erpulse/util.h"
 
 #define SECONDS_PER_DAY  86400.0
 #define SECONDS_PER_WEEK 604800
@@ -569,53 +571,75 @@ int coll_spike_from_baseline(const struct coll_spike *base, double current,
 	return 0;
 }
 
-static json_t *num_or_null(double v)
+/* a run of keys with real values (null when not finite), in order */
+struct key_real {
+	const char *key; /* with its leading comma and colon */
+	double v;
+};
+
+static void put_reals(struct coll_json_writer *w, const struct key_real *kv, size_t n)
 {
-	return isfinite(v) ? json_real(v) : json_null();
+	for (size_t i = 0; i < n; i++) {
+		coll_jw_raw(w, kv[i].key);
+		coll_jw_real_or_null(w, kv[i].v);
+	}
+}
+
+int coll_object_forecast_text(struct ep_buf *b, const struct coll_object_forecast *f)
+{
+	struct coll_json_writer w = {.b = b, .r = f ? 0 : -EINVAL};
+
+	if (w.r < 0)
+		return w.r;
+	coll_jw_raw(&w, "{\"kind\":");
+	coll_jw_str(&w, coll_forecast_kind_name(f->kind));
+	coll_jw_raw(&w, ",\"object\":");
+	coll_jw_str_or_null(&w, f->object);
+	if (f->kind == COLL_FK_ERROR_SPIKE) {
+		const struct coll_spike *s = &f->spike;
+		const struct key_real reals[] = {{",\"current\":", s->current},
+						 {",\"baseline\":", s->baseline},
+						 {",\"spread\":", s->spread},
+						 {",\"z\":", s->z}};
+		coll_jw_raw(&w, ",\"status\":");
+		coll_jw_str(&w, coll_spike_status_name(s->status));
+		coll_jw_raw(&w, ",\"method\":");
+		coll_jw_str(&w, coll_baseline_method_name(s->method));
+		put_reals(&w, reals, sizeof(reals) / sizeof(reals[0]));
+		coll_jw_raw(&w, ",\"n_baseline\":");
+		coll_jw_int(&w, (int64_t)s->n_baseline);
+	} else {
+		const struct coll_forecast *c = &f->fc;
+		const struct key_real reals[] = {
+			{",\"days\":", c->days},
+			{",\"days_low\":", c->days_low},
+			{",\"days_high\":", c->days_high},
+			{",\"slope_per_day\":", c->slope_per_day},
+			{",\"r2\":", c->r2},
+			{",\"resid_sd\":", c->resid_sd},
+			{",\"last_value\":", c->last_value},
+			{",\"limit\":", c->limit},
+		};
+		coll_jw_raw(&w, ",\"status\":");
+		coll_jw_str(&w, coll_forecast_status_name(c->status));
+		coll_jw_raw(&w, ",\"confidence\":");
+		coll_jw_str(&w, coll_confidence_name(c->confidence));
+		put_reals(&w, reals, sizeof(reals) / sizeof(reals[0]));
+		coll_jw_raw(&w, ",\"n_used\":");
+		coll_jw_int(&w, (int64_t)c->n_used);
+		coll_jw_raw(&w, ",\"fit_from\":");
+		coll_jw_int(&w, (int64_t)c->fit_from);
+		coll_jw_raw(&w, ",\"step_detected\":");
+		coll_jw_bool(&w, c->step_detected);
+	}
+	coll_jw_raw(&w, "}");
+	return w.r;
 }
 
 json_t *coll_object_forecast_json(const struct coll_object_forecast *f)
 {
-	json_t *o = json_object();
-	int r = 0;
+	struct ep_buf b;
 
-	if (!o || !f)
-		goto fail;
-	r |= json_object_set_new(o, "kind", json_string(coll_forecast_kind_name(f->kind)));
-	r |= json_object_set_new(o, "object", f->object ? json_string(f->object) : json_null());
-	if (f->kind == COLL_FK_ERROR_SPIKE) {
-		const struct coll_spike *s = &f->spike;
-		r |= json_object_set_new(o, "status",
-					 json_string(coll_spike_status_name(s->status)));
-		r |= json_object_set_new(o, "method",
-					 json_string(coll_baseline_method_name(s->method)));
-		r |= json_object_set_new(o, "current", num_or_null(s->current));
-		r |= json_object_set_new(o, "baseline", num_or_null(s->baseline));
-		r |= json_object_set_new(o, "spread", num_or_null(s->spread));
-		r |= json_object_set_new(o, "z", num_or_null(s->z));
-		r |= json_object_set_new(o, "n_baseline", json_integer((json_int_t)s->n_baseline));
-	} else {
-		const struct coll_forecast *c = &f->fc;
-		r |= json_object_set_new(o, "status",
-					 json_string(coll_forecast_status_name(c->status)));
-		r |= json_object_set_new(o, "confidence",
-					 json_string(coll_confidence_name(c->confidence)));
-		r |= json_object_set_new(o, "days", num_or_null(c->days));
-		r |= json_object_set_new(o, "days_low", num_or_null(c->days_low));
-		r |= json_object_set_new(o, "days_high", num_or_null(c->days_high));
-		r |= json_object_set_new(o, "slope_per_day", num_or_null(c->slope_per_day));
-		r |= json_object_set_new(o, "r2", num_or_null(c->r2));
-		r |= json_object_set_new(o, "resid_sd", num_or_null(c->resid_sd));
-		r |= json_object_set_new(o, "last_value", num_or_null(c->last_value));
-		r |= json_object_set_new(o, "limit", num_or_null(c->limit));
-		r |= json_object_set_new(o, "n_used", json_integer((json_int_t)c->n_used));
-		r |= json_object_set_new(o, "fit_from", json_integer((json_int_t)c->fit_from));
-		r |= json_object_set_new(o, "step_detected", json_boolean(c->step_detected));
-	}
-	if (r)
-		goto fail;
-	return o;
-fail:
-	json_decref(o);
-	return NULL;
+	ep_buf_init(&b, (size_t)1 << 30);
+	return coll_json_text_tree(&b, coll_object_forecast_text(&b, f));
 }

@@ -181,4 +181,11 @@ struct coll_object_forecast {
  * become null). New reference or NULL on ENOMEM. */
 json_t *coll_object_forecast_json(const struct coll_object_forecast *f);
 
+/* That object's compact text (coll_json_compact of it, byte for byte)
+ * appended to b without a tree: what ingest stores for every report. 0,
+ * -EINVAL (f NULL, a name that is not valid UTF-8), -ENOMEM or -E2BIG (b is
+ * then partly written). */
+struct ep_buf;
+int coll_object_forecast_text(struct ep_buf *b, const struct coll_object_forecast *f);
+
 #endif

@@ -121,6 +121,12 @@ void coll_score_free(struct coll_score *s);
  *  object, reason, remediation, stale, stale_since}], omitted}.
  * New reference or NULL on ENOMEM. */
 json_t *coll_score_json(const struct coll_score *s);
+/* That object's compact text (coll_json_compact of it, byte for byte)
+ * appended to b without a tree: what ingest stores for every report. 0,
+ * -EINVAL (s NULL, a deduction without kind, object or reason, a text that
+ * is not valid UTF-8), -ENOMEM or -E2BIG (b is then partly written). */
+struct ep_buf;
+int coll_score_text(struct ep_buf *b, const struct coll_score *s);
 /* The host's top reason: why unknown, else the worst deduction's reason
  * (worst by severity, then points, then value). Borrowed; NULL = none. */
 const char *coll_score_top_reason(const struct coll_score *s);

@@ -7,6 +7,7 @@
 
 #include "collector/analysis/json_field.h"
 #include "collector/analysis/score.h"
+#include "collector/store/store.h"
 #include "erpulse/util.h"
 
 static json_t *time_or_null(int64_t t)
@@ -18,97 +19,120 @@ static json_t *time_or_null(int64_t t)
 	return json_string(when);
 }
 
-static json_t *str_or_null(const char *s)
+/* a time as the score's texts hold it: ep_time_format's text, or null */
+static void put_time_or_null(struct coll_json_writer *w, int64_t t)
 {
-	return s ? json_string(s) : json_null();
+	char when[32];
+
+	if (t <= 0 || ep_time_format((time_t)t, when, sizeof(when)) < 0)
+		coll_jw_raw(w, "null");
+	else
+		coll_jw_str(w, when);
 }
 
-/* o (NULL on failure) with key set to v; consumes v either way, as
- * json_object_set_new does. Builds what json_pack built, in its key order,
- * without parsing a format for every deduction of every report. */
-static json_t *with(json_t *o, const char *key, json_t *v)
+static void put_category(struct coll_json_writer *w, const struct coll_score *s, int c)
 {
-	if (o && json_object_set_new(o, key, v) == 0)
-		return o;
-	if (!o)
-		json_decref(v);
-	json_decref(o);
-	return NULL;
+	coll_jw_raw(w, "{\"weight\":");
+	coll_jw_int(w, coll_category_weight((enum coll_category)c));
+	coll_jw_raw(w, ",\"lost\":");
+	coll_jw_int(w, s->category_lost[c]);
+	coll_jw_raw(w, ",\"score\":");
+	coll_jw_int(w, s->category_score[c]);
+	coll_jw_raw(w, ",\"state\":");
+	coll_jw_str(w, coll_cat_state_name(s->category_state[c]));
+	coll_jw_raw(w, ",\"stale_since\":");
+	put_time_or_null(w, s->category_stale_since[c]);
+	coll_jw_raw(w, "}");
 }
 
-static json_t *category_json(const struct coll_score *s, int c)
+/* kind, object and reason are required (NULL: -EINVAL, as the tree form
+ * failed), remediation may be null */
+static void put_deduction(struct coll_json_writer *w, const struct coll_deduction *d)
 {
-	json_t *o = json_object();
-	o = with(o, "weight", json_integer(coll_category_weight((enum coll_category)c)));
-	o = with(o, "lost", json_integer(s->category_lost[c]));
-	o = with(o, "score", json_integer(s->category_score[c]));
-	o = with(o, "state", json_string(coll_cat_state_name(s->category_state[c])));
-	return with(o, "stale_since", time_or_null(s->category_stale_since[c]));
+	coll_jw_raw(w, "{\"category\":");
+	coll_jw_str(w, coll_category_name(d->category));
+	coll_jw_raw(w, ",\"points\":");
+	coll_jw_int(w, d->points);
+	coll_jw_raw(w, ",\"full_points\":");
+	coll_jw_int(w, d->full_points);
+	coll_jw_raw(w, ",\"capped\":");
+	coll_jw_bool(w, d->capped);
+	coll_jw_raw(w, d->severity == 2 ? ",\"severity\":\"critical\",\"value\":"
+					: ",\"severity\":\"warning\",\"value\":");
+	coll_jw_real_or_null(w, d->value);
+	coll_jw_raw(w, ",\"kind\":");
+	coll_jw_str(w, d->kind);
+	coll_jw_raw(w, ",\"object\":");
+	coll_jw_str(w, d->object);
+	coll_jw_raw(w, ",\"reason\":");
+	coll_jw_str(w, d->reason);
+	coll_jw_raw(w, ",\"remediation\":");
+	coll_jw_str_or_null(w, d->remediation);
+	coll_jw_raw(w, ",\"stale\":");
+	coll_jw_bool(w, d->stale);
+	coll_jw_raw(w, ",\"stale_since\":");
+	put_time_or_null(w, d->stale_since);
+	coll_jw_raw(w, "}");
 }
 
-static json_t *deduction_json(const struct coll_deduction *d)
+int coll_score_text(struct ep_buf *b, const struct coll_score *s)
 {
-	json_t *o = json_object();
-	o = with(o, "category", json_string(coll_category_name(d->category)));
-	o = with(o, "points", json_integer(d->points));
-	o = with(o, "full_points", json_integer(d->full_points));
-	o = with(o, "capped", json_boolean(d->capped));
-	o = with(o, "severity", json_string(d->severity == 2 ? "critical" : "warning"));
-	o = with(o, "value", isfinite(d->value) ? json_real(d->value) : json_null());
-	o = with(o, "kind", d->kind ? json_string(d->kind) : NULL);
-	o = with(o, "object", d->object ? json_string(d->object) : NULL);
-	o = with(o, "reason", d->reason ? json_string(d->reason) : NULL);
-	o = with(o, "remediation", str_or_null(d->remediation));
-	o = with(o, "stale", json_boolean(d->stale));
-	return with(o, "stale_since", time_or_null(d->stale_since));
+	struct coll_json_writer w = {.b = b, .r = s ? 0 : -EINVAL};
+
+	if (w.r < 0)
+		return w.r;
+	coll_jw_raw(&w, "{\"score\":");
+	coll_jw_int(&w, s->score);
+	coll_jw_raw(&w, ",\"band\":");
+	coll_jw_str(&w, coll_band_name(s->band));
+	coll_jw_raw(&w, ",\"uncapped_score\":");
+	coll_jw_int(&w, s->uncapped);
+	coll_jw_raw(&w, ",\"cap\":");
+	if (s->cap < 100) {
+		coll_jw_raw(&w, "{\"score\":");
+		coll_jw_int(&w, s->cap);
+		coll_jw_raw(&w, ",\"kind\":");
+		coll_jw_str_or_null(&w, s->cap_kind);
+		coll_jw_raw(&w, ",\"object\":");
+		coll_jw_str_or_null(&w, s->cap_object);
+		coll_jw_raw(&w, ",\"reason\":");
+		coll_jw_str_or_null(&w, s->cap_reason);
+		coll_jw_raw(&w, "}");
+	} else {
+		coll_jw_raw(&w, "null");
+	}
+	coll_jw_raw(&w, ",\"unknown_reason\":");
+	coll_jw_str_or_null(&w, s->unknown_reason);
+	coll_jw_raw(&w, ",\"stale_since\":");
+	put_time_or_null(&w, s->stale_since);
+	coll_jw_raw(&w, ",\"top_reason\":");
+	coll_jw_str_or_null(&w, coll_score_top_reason(s));
+	coll_jw_raw(&w, ",\"categories\":{");
+	for (int c = 0; c < COLL_CAT_COUNT; c++) {
+		if (c)
+			coll_jw_raw(&w, ",");
+		coll_jw_str(&w, coll_category_name((enum coll_category)c));
+		coll_jw_raw(&w, ":");
+		put_category(&w, s, c);
+	}
+	coll_jw_raw(&w, "},\"deductions\":[");
+	for (size_t i = 0; i < s->n_deductions; i++) {
+		if (i)
+			coll_jw_raw(&w, ",");
+		put_deduction(&w, &s->deductions[i]);
+	}
+	coll_jw_raw(&w, "],\"omitted\":");
+	coll_jw_int(&w, (int64_t)s->omitted);
+	coll_jw_raw(&w, "}");
+	return w.r;
 }
 
 json_t *coll_score_json(const struct coll_score *s)
 {
-	json_t *o = json_object(), *cats = json_object(), *list = json_array(), *cap = NULL;
-	int r = 0;
+	struct ep_buf b;
 
-	if (!o || !cats || !list || !s)
-		goto fail;
-	for (int c = 0; c < COLL_CAT_COUNT; c++) {
-		json_t *cat = category_json(s, c);
-		if (!cat ||
-		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < s->n_deductions; i++) {
-		json_t *e = deduction_json(&s->deductions[i]);
-		if (!e || json_array_append_new(list, e) < 0)
-			goto fail;
-	}
-	if (s->cap < 100) {
-		cap = with(json_object(), "score", json_integer(s->cap));
-		cap = with(cap, "kind", str_or_null(s->cap_kind));
-		cap = with(cap, "object", str_or_null(s->cap_object));
-		cap = with(cap, "reason", str_or_null(s->cap_reason));
-		if (!cap)
-			goto fail;
-	}
-	r |= json_object_set_new(o, "score", json_integer(s->score));
-	r |= json_object_set_new(o, "band", json_string(coll_band_name(s->band)));
-	r |= json_object_set_new(o, "uncapped_score", json_integer(s->uncapped));
-	r |= json_object_set_new(o, "cap", cap ? cap : json_null());
-	r |= json_object_set_new(o, "unknown_reason", str_or_null(s->unknown_reason));
-	r |= json_object_set_new(o, "stale_since", time_or_null(s->stale_since));
-	r |= json_object_set_new(o, "top_reason", str_or_null(coll_score_top_reason(s)));
-	r |= json_object_set_new(o, "categories", cats);
-	cats = NULL;
-	r |= json_object_set_new(o, "deductions", list);
-	list = NULL;
-	r |= json_object_set_new(o, "omitted", json_integer((json_int_t)s->omitted));
-	if (r)
-		goto fail;
-	return o;
-fail:
-	json_decref(cats);
-	json_decref(list);
-	json_decref(o);
-	return NULL;
+	ep_buf_init(&b, (size_t)1 << 30);
+	return coll_json_text_tree(&b, coll_score_text(&b, s));
 }
 
 const char *coll_score_top_reason(const struct coll_score *s)

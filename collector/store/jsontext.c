@@ -161,17 +161,29 @@ static const uint64_t pow5_hi[33] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u,  0u,  0u,  
 				     0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u,  0u,  0u,   0u,
 				     0u, 0u, 0u, 0u, 0u, 0u, 2u, 10u, 50u, 252u, 1262u};
 
+/* 1e-17 .. 1e17 as doubles (the negative ones rounded: an estimate only) */
+static const double pow10_from_m17[35] = {
+	1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6,
+	1e-5,  1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,  1e4,  1e5,  1e6,
+	1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13,  1e14,  1e15, 1e16, 1e17};
+
 static bool g17(double v, char *t, size_t *ret_len)
 {
 	static const uint64_t p10_16 = 10000000000000000u, p10_17 = 100000000000000000u;
 	double a = fabs(v);
 	if (!(a >= 1e-16 && a < 1e17))
 		return false;
-	int e2;
-	double fr = frexp(a, &e2);            /* a = fr * 2^e2, fr in [0.5, 1) */
-	uint64_t m = (uint64_t)ldexp(fr, 53); /* exact: 53 bits */
-	int e = e2 - 53;                      /* a = m * 2^e */
-	int p = (int)floor(log10(a));
+	/* a is normal here: a = m * 2^e, m the 53 bits with the implicit one */
+	uint64_t bits;
+	memcpy(&bits, &a, sizeof(bits));
+	uint64_t m = (bits & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+	int e = (int)(bits >> 52) - 1075;
+	/* p = floor(log10(a)) estimated from the leading bit's exponent
+	 * (1233 / 4096 ~ log10(2)) and one compare, without log10; the loop
+	 * below settles it from the exact value as it did log10's rounding */
+	int lead = e + 52, p = lead >= 0 ? lead * 1233 / 4096 : -((-lead * 1233 + 4095) / 4096);
+	if (p >= -17 && p <= 16 && a >= pow10_from_m17[p + 1 + 17])
+		p++;
 	uint64_t d = 0;
 	for (int tries = 0; tries < 3; tries++) {
 		int k = 16 - p;
@@ -390,6 +402,74 @@ int coll_json_compact_append(struct ep_buf *b, const json_t *j)
 {
 	int r = j ? jd(b, j, 0) : -EINVAL;
 	return r == 0 ? jb_char(b, '\0') : r;
+}
+
+/* ---- the same text without a tree ------------------------------------------- */
+
+void coll_jw_put(struct coll_json_writer *w, const char *s, size_t n)
+{
+	if (w->r < 0 || (w->r = jb_reserve(w->b, n)) < 0)
+		return;
+	memcpy(w->b->data + w->b->len, s, n);
+	w->b->len += n;
+	w->b->data[w->b->len] = '\0';
+}
+
+/* no byte of s[0..n) above 0x7F, eight at a time: such a C string is valid
+ * UTF-8 without a look at each sequence */
+static bool all_ascii(const char *s, size_t n)
+{
+	uint64_t any = 0, x;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		memcpy(&x, s + i, 8);
+		any |= x;
+	}
+	for (; i < n; i++)
+		any |= (unsigned char)s[i];
+	return !(any & 0x8080808080808080u);
+}
+
+void coll_jw_str(struct coll_json_writer *w, const char *s)
+{
+	if (w->r < 0)
+		return;
+	size_t n = s ? strlen(s) : 0;
+	/* json_string(s) is NULL for these: the tree could not be built */
+	w->r = s && (all_ascii(s, n) || ep_utf8_valid(s, n)) ? jd_string(w->b, s, n) : -EINVAL;
+}
+
+void coll_jw_str_or_null(struct coll_json_writer *w, const char *s)
+{
+	if (s)
+		coll_jw_str(w, s);
+	else
+		coll_jw_raw(w, "null");
+}
+
+void coll_jw_real_or_null(struct coll_json_writer *w, double v)
+{
+	if (!isfinite(v))
+		coll_jw_raw(w, "null");
+	else if (w->r == 0)
+		w->r = jd_real(w->b, v);
+}
+
+void coll_jw_int(struct coll_json_writer *w, int64_t v)
+{
+	coll_jw_raw(w, coll_i2s(v).s);
+}
+
+void coll_jw_bool(struct coll_json_writer *w, bool v)
+{
+	coll_jw_raw(w, v ? "true" : "false");
+}
+
+json_t *coll_json_text_tree(struct ep_buf *b, int r)
+{
+	json_t *j = r == 0 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+	ep_buf_free(b);
+	return j;
 }
 
 char *coll_json_compact(const json_t *j)

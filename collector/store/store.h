@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "collector/store/db.h"
 #include "erpulse/crypto.h"
@@ -252,6 +253,32 @@ char *coll_json_compact(const json_t *j);
  * -E2BIG (b is then partly written). */
 struct ep_buf;
 int coll_json_compact_append(struct ep_buf *b, const json_t *j);
+
+/* The same text written without a json_t tree (the score and forecasts
+ * texts of every report): each coll_jw_* appends to w->b exactly what
+ * coll_json_compact writes for the value json_string(s), json_real(v) or
+ * json_null(), json_integer(v), json_boolean(v) would make; coll_jw_put
+ * appends n bytes of s as they are (punctuation and keys), coll_jw_raw a C
+ * string. The first error sticks in w->r and makes the later calls do
+ * nothing: -EINVAL where the tree could not have been built (s NULL, or not
+ * valid UTF-8: json_string refuses it), -ENOMEM or -E2BIG. */
+struct coll_json_writer {
+	struct ep_buf *b;
+	int r;
+};
+void coll_jw_put(struct coll_json_writer *w, const char *s, size_t n);
+static inline void coll_jw_raw(struct coll_json_writer *w, const char *s)
+{
+	coll_jw_put(w, s, strlen(s)); /* a literal's length is known when compiled */
+}
+void coll_jw_str(struct coll_json_writer *w, const char *s);
+void coll_jw_str_or_null(struct coll_json_writer *w, const char *s); /* NULL: null */
+void coll_jw_real_or_null(struct coll_json_writer *w, double v);     /* not finite: null */
+void coll_jw_int(struct coll_json_writer *w, int64_t v);
+void coll_jw_bool(struct coll_json_writer *w, bool v);
+/* The tree of the text a writer left in b when r (what it answered) is 0,
+ * NULL otherwise or when out of memory; b is freed either way. */
+json_t *coll_json_text_tree(struct ep_buf *b, int r);
 
 /* A 64-bit hash of text (SipHash-2-4, a fixed key), never 0: what ingest
  * keeps beside a stored text to tell whether a new one differs. */

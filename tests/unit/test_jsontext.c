@@ -66,6 +66,40 @@ static void test_compact_values(void **state)
 	}
 }
 
+/* The reals %.17g is written for without printf (1e-16 <= |v| < 1e17):
+ * every binary exponent of that range, and the doubles next to each power
+ * of ten, where the decimal exponent is decided (json_dumps prints them
+ * with %.17g: the reference) */
+static void test_real_digits(void **state)
+{
+	uint64_t x = 0x2545F4914F6CDD1Du;
+	(void)state;
+
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int lead = (int)(x % 112) - 54; /* 2^-54 .. 2^57 */
+		uint64_t bits = ((uint64_t)(lead + 1023) << 52) | (x >> 12);
+		double d;
+		memcpy(&d, &bits, sizeof(d));
+		json_t *r = json_real(i % 2 ? -d : d);
+		assert_same_text(r);
+		json_decref(r);
+	}
+	for (int k = -17; k <= 17; k++) {
+		double p = pow(10, k);
+		for (int n = -64; n <= 64; n++) {
+			double d = p;
+			for (int step = 0; step < (n < 0 ? -n : n); step++)
+				d = nextafter(d, n < 0 ? 0 : INFINITY);
+			json_t *r = json_real(d);
+			assert_same_text(r);
+			json_decref(r);
+		}
+	}
+}
+
 static void test_findings_text(void **state)
 {
 	static const char report[] =
@@ -107,6 +141,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compact_values),
+		cmocka_unit_test(test_real_digits),
 		cmocka_unit_test(test_findings_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
+#include "collector/analysis/forecast.h"
 #include "collector/analysis/score.h"
+#include "collector/store/store.h"
 #include "erpulse/util.h"
 
 #define NOW 1795420800 /* 2026-11-23T08:00:00Z */
@@ -678,6 +680,398 @@ static void test_json_text(void **state)
 	assert_null(coll_score_json(&s));
 }
 
+/* ---- the texts written without a tree, against the tree forms they replaced --- */
+
+/* The tree forms of coll_score_json and coll_object_forecast_json as
+ * session 5 built them (json_object_set_new, key by key); what ingest
+ * stored was coll_json_compact of these trees. */
+static json_t *tree_time_or_null(int64_t t)
+{
+	char when[32];
+
+	if (t <= 0 || ep_time_format((time_t)t, when, sizeof(when)) < 0)
+		return json_null();
+	return json_string(when);
+}
+
+static json_t *tree_str_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
+static json_t *tree_with(json_t *o, const char *key, json_t *v)
+{
+	if (o && json_object_set_new(o, key, v) == 0)
+		return o;
+	if (!o)
+		json_decref(v);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *tree_category(const struct coll_score *s, int c)
+{
+	json_t *o = json_object();
+	o = tree_with(o, "weight", json_integer(coll_category_weight((enum coll_category)c)));
+	o = tree_with(o, "lost", json_integer(s->category_lost[c]));
+	o = tree_with(o, "score", json_integer(s->category_score[c]));
+	o = tree_with(o, "state", json_string(coll_cat_state_name(s->category_state[c])));
+	return tree_with(o, "stale_since", tree_time_or_null(s->category_stale_since[c]));
+}
+
+static json_t *tree_deduction(const struct coll_deduction *d)
+{
+	json_t *o = json_object();
+	o = tree_with(o, "category", json_string(coll_category_name(d->category)));
+	o = tree_with(o, "points", json_integer(d->points));
+	o = tree_with(o, "full_points", json_integer(d->full_points));
+	o = tree_with(o, "capped", json_boolean(d->capped));
+	o = tree_with(o, "severity", json_string(d->severity == 2 ? "critical" : "warning"));
+	o = tree_with(o, "value", isfinite(d->value) ? json_real(d->value) : json_null());
+	o = tree_with(o, "kind", d->kind ? json_string(d->kind) : NULL);
+	o = tree_with(o, "object", d->object ? json_string(d->object) : NULL);
+	o = tree_with(o, "reason", d->reason ? json_string(d->reason) : NULL);
+	o = tree_with(o, "remediation", tree_str_or_null(d->remediation));
+	o = tree_with(o, "stale", json_boolean(d->stale));
+	return tree_with(o, "stale_since", tree_time_or_null(d->stale_since));
+}
+
+static json_t *tree_score(const struct coll_score *s)
+{
+	json_t *o = json_object(), *cats = json_object(), *list = json_array(), *cap = NULL;
+	int r = 0;
+
+	for (int c = 0; c < COLL_CAT_COUNT; c++) {
+		json_t *cat = tree_category(s, c);
+		if (!cat ||
+		    json_object_set_new(cats, coll_category_name((enum coll_category)c), cat) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < s->n_deductions; i++) {
+		json_t *e = tree_deduction(&s->deductions[i]);
+		if (!e || json_array_append_new(list, e) < 0)
+			goto fail;
+	}
+	if (s->cap < 100) {
+		cap = tree_with(json_object(), "score", json_integer(s->cap));
+		cap = tree_with(cap, "kind", tree_str_or_null(s->cap_kind));
+		cap = tree_with(cap, "object", tree_str_or_null(s->cap_object));
+		cap = tree_with(cap, "reason", tree_str_or_null(s->cap_reason));
+		if (!cap)
+			goto fail;
+	}
+	r |= json_object_set_new(o, "score", json_integer(s->score));
+	r |= json_object_set_new(o, "band", json_string(coll_band_name(s->band)));
+	r |= json_object_set_new(o, "uncapped_score", json_integer(s->uncapped));
+	r |= json_object_set_new(o, "cap", cap ? cap : json_null());
+	r |= json_object_set_new(o, "unknown_reason", tree_str_or_null(s->unknown_reason));
+	r |= json_object_set_new(o, "stale_since", tree_time_or_null(s->stale_since));
+	r |= json_object_set_new(o, "top_reason", tree_str_or_null(coll_score_top_reason(s)));
+	r |= json_object_set_new(o, "categories", cats);
+	cats = NULL;
+	r |= json_object_set_new(o, "deductions", list);
+	list = NULL;
+	r |= json_object_set_new(o, "omitted", json_integer((json_int_t)s->omitted));
+	if (r)
+		goto fail;
+	return o;
+fail:
+	json_decref(cats);
+	json_decref(list);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *tree_num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *tree_forecast(const struct coll_object_forecast *f)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	r |= json_object_set_new(o, "kind", json_string(coll_forecast_kind_name(f->kind)));
+	r |= json_object_set_new(o, "object", f->object ? json_string(f->object) : json_null());
+	if (f->kind == COLL_FK_ERROR_SPIKE) {
+		const struct coll_spike *p = &f->spike;
+		r |= json_object_set_new(o, "status",
+					 json_string(coll_spike_status_name(p->status)));
+		r |= json_object_set_new(o, "method",
+					 json_string(coll_baseline_method_name(p->method)));
+		r |= json_object_set_new(o, "current", tree_num_or_null(p->current));
+		r |= json_object_set_new(o, "baseline", tree_num_or_null(p->baseline));
+		r |= json_object_set_new(o, "spread", tree_num_or_null(p->spread));
+		r |= json_object_set_new(o, "z", tree_num_or_null(p->z));
+		r |= json_object_set_new(o, "n_baseline", json_integer((json_int_t)p->n_baseline));
+	} else {
+		const struct coll_forecast *c = &f->fc;
+		r |= json_object_set_new(o, "status",
+					 json_string(coll_forecast_status_name(c->status)));
+		r |= json_object_set_new(o, "confidence",
+					 json_string(coll_confidence_name(c->confidence)));
+		r |= json_object_set_new(o, "days", tree_num_or_null(c->days));
+		r |= json_object_set_new(o, "days_low", tree_num_or_null(c->days_low));
+		r |= json_object_set_new(o, "days_high", tree_num_or_null(c->days_high));
+		r |= json_object_set_new(o, "slope_per_day", tree_num_or_null(c->slope_per_day));
+		r |= json_object_set_new(o, "r2", tree_num_or_null(c->r2));
+		r |= json_object_set_new(o, "resid_sd", tree_num_or_null(c->resid_sd));
+		r |= json_object_set_new(o, "last_value", tree_num_or_null(c->last_value));
+		r |= json_object_set_new(o, "limit", tree_num_or_null(c->limit));
+		r |= json_object_set_new(o, "n_used", json_integer((json_int_t)c->n_used));
+		r |= json_object_set_new(o, "fit_from", json_integer((json_int_t)c->fit_from));
+		r |= json_object_set_new(o, "step_detected", json_boolean(c->step_detected));
+	}
+	if (r) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* NaN, infinities, -0, huge, tiny, subnormal, %.17g's and the shortcut's
+ * edges, multiples of 1/16, and any bit pattern */
+static double rnd_double(void)
+{
+	static const double edge[] = {
+		0.0,
+		-0.0,
+		1.0,
+		-1.0,
+		0.5,
+		12.5,
+		1e-16,
+		9.9e-17,
+		1e17,
+		9.99999999999999e16,
+		1e12,
+		1e12 - 0.0625,
+		-1e12,
+		1e300,
+		-1e-300,
+		5e-324,
+		2.2250738585072014e-308,
+		1.7976931348623157e308,
+		0.1,
+		1.0 / 3.0,
+		123456789.123456789,
+		1e21,
+		1e-5,
+		0.0001,
+		99999999999999999.0,
+		4503599627370496.5,
+	};
+	switch (rnd() % 8) {
+	case 0:
+		return NAN;
+	case 1:
+		return rnd() % 2 ? INFINITY : -INFINITY;
+	case 2:
+		return edge[rnd() % (sizeof(edge) / sizeof(edge[0]))];
+	case 3:
+		return (double)(int64_t)(rnd() % 200000 - 100000) / 16.0;
+	case 4: {
+		uint64_t u = rnd();
+		double d;
+		memcpy(&d, &u, sizeof(d));
+		return d;
+	}
+	case 5:
+		return ldexp((double)(rnd() >> 11), (int)(rnd() % 200) - 150);
+	default:
+		return (double)(rnd() % 1000000) / 1000.0 * (rnd() % 2 ? 1 : -1);
+	}
+}
+
+/* NULL, empty, escapes and controls, UTF-8 of 1-4 bytes; one string in
+ * 32 with a piece of invalid UTF-8 */
+static char *rnd_string(char *buf, size_t cap)
+{
+	static const char *const piece[] = {
+		"a", "/var", "\"", "\\",  "\n", "\t", "\x01", "\x1f",   "\x7f",
+		"é", "€",    "😀",  "ü/x", " ",  "/",  "<>&'", "\b\f\r", "odoo/public.x_idx",
+	};
+	static const char *const bad[] = {"\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+					  "\xff"};
+	unsigned k = (unsigned)(rnd() % 16);
+	size_t n = 0;
+
+	if (k == 0)
+		return NULL;
+	buf[0] = '\0';
+	for (unsigned i = 1; i < k; i++) {
+		const char *pc = rnd() % 512 ? piece[rnd() % (sizeof(piece) / sizeof(piece[0]))]
+					     : bad[rnd() % (sizeof(bad) / sizeof(bad[0]))];
+		size_t l = strlen(pc);
+		if (n + l + 1 > cap)
+			break;
+		memcpy(buf + n, pc, l + 1);
+		n += l;
+	}
+	return buf;
+}
+
+/* an enum's value, out of its range once in 64 */
+static unsigned rnd_enum(unsigned count)
+{
+	return rnd() % 64 ? (unsigned)(rnd() % count) : count;
+}
+
+static int64_t rnd_time(void)
+{
+	switch (rnd() % 4) {
+	case 0:
+		return 0;
+	case 1:
+		return -(int64_t)(rnd() % 1000);
+	case 2:
+		return (int64_t)(rnd() >> 1); /* past what ep_time_format writes */
+	default:
+		return 1700000000 + (int64_t)(rnd() % 100000000);
+	}
+}
+
+static int rnd_int(void)
+{
+	static const int edge[] = {0, 1, -1, 100, INT32_MAX, INT32_MIN};
+	return rnd() % 4 ? (int)(rnd() % 201) - 100 : edge[rnd() % 6];
+}
+
+/* text is NULL when making it failed, malloc'd otherwise */
+static void same_text(json_t *tree, int r, const struct ep_buf *b)
+{
+	char *old = tree ? coll_json_compact(tree) : NULL;
+	char *dumped = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
+
+	if (!old) {
+		assert_true(r < 0);
+	} else {
+		assert_int_equal(r, 0);
+		assert_string_equal(b->data, old);
+		assert_string_equal(b->data, dumped);
+	}
+	free(old);
+	free(dumped);
+	json_decref(tree);
+}
+
+/* coll_score_text and coll_object_forecast_text write, byte for byte, what
+ * coll_json_compact (and json_dumps) wrote of the trees they replaced, and
+ * fail where building the tree failed (a NULL required text, invalid UTF-8) */
+static void test_text_as_tree(void **state)
+{
+	struct ep_buf b;
+	char str[8][96];
+	size_t same = 0;
+	(void)state;
+
+	ep_buf_init(&b, (size_t)1 << 20);
+	for (int iter = 0; iter < 20000; iter++) {
+		struct coll_deduction d[4];
+		struct coll_score s = {0};
+		s.score = rnd_int();
+		s.uncapped = rnd_int();
+		s.cap = rnd() % 2 ? 100 : rnd_int();
+		s.cap_kind = rnd_string(str[0], sizeof(str[0]));
+		s.cap_object = rnd_string(str[1], sizeof(str[1]));
+		s.cap_reason = rnd_string(str[2], sizeof(str[2]));
+		s.band = (enum coll_band)rnd_enum(4);
+		s.unknown_reason = rnd_string(str[3], sizeof(str[3]));
+		s.stale_since = rnd_time();
+		for (int c = 0; c < COLL_CAT_COUNT; c++) {
+			s.category_lost[c] = rnd_int();
+			s.category_score[c] = rnd_int();
+			s.category_state[c] = (enum coll_cat_state)(rnd() % 256 ? rnd() % 4 : 4);
+			s.category_stale_since[c] = rnd_time();
+		}
+		s.n_deductions = rnd() % 5;
+		s.deductions = d;
+		s.omitted = rnd() % 3 ? rnd() % 10 : (size_t)INT64_MAX;
+		for (size_t i = 0; i < s.n_deductions; i++) {
+			/* required texts mostly present: the whole text gets compared */
+			char *k = rnd_string(str[4], sizeof(str[4]));
+			char *o = rnd_string(str[5], sizeof(str[5]));
+			char *why = rnd_string(str[6], sizeof(str[6]));
+			static char kind[] = "kind", none[] = "", why_lit[] = "why";
+			if (!k && rnd() % 4)
+				k = kind;
+			if (!o && rnd() % 4)
+				o = none;
+			if (!why && rnd() % 4)
+				why = why_lit;
+			d[i] = (struct coll_deduction){
+				.category = (enum coll_category)(rnd() % COLL_CAT_COUNT),
+				.points = rnd_int(),
+				.full_points = rnd_int(),
+				.capped = rnd() % 2,
+				.severity = (int)(rnd() % 3),
+				.value = rnd_double(),
+				.stale = rnd() % 2,
+				.stale_since = rnd_time(),
+				.kind = k,
+				.object = o,
+				.reason = why,
+				.remediation = rnd_string(str[7], sizeof(str[7])),
+			};
+		}
+		ep_buf_reset(&b);
+		json_t *tree = tree_score(&s);
+		same += tree != NULL;
+		same_text(tree, coll_score_text(&b, &s), &b);
+	}
+	assert_true(same > 10000); /* most of them compared as texts */
+	same = 0;
+	for (int iter = 0; iter < 100000; iter++) {
+		struct coll_object_forecast f = {
+			.kind = (enum coll_forecast_kind)rnd_enum(4),
+			.object = rnd_string(str[0], sizeof(str[0])),
+		};
+		f.fc = (struct coll_forecast){
+			.status = (enum coll_forecast_status)rnd_enum(4),
+			.confidence = (enum coll_confidence)rnd_enum(3),
+			.days = rnd_double(),
+			.days_low = rnd_double(),
+			.days_high = rnd_double(),
+			.slope_per_day = rnd_double(),
+			.r2 = rnd_double(),
+			.resid_sd = rnd_double(),
+			.last_value = rnd_double(),
+			.limit = rnd_double(),
+			.n_used = rnd() % 2 ? rnd() % 9000 : (size_t)rnd() >> 1,
+			.fit_from = (int64_t)rnd(),
+			.step_detected = rnd() % 2,
+		};
+		f.spike = (struct coll_spike){
+			.status = (enum coll_spike_status)rnd_enum(3),
+			.method = (enum coll_baseline_method)rnd_enum(3),
+			.current = rnd_double(),
+			.baseline = rnd_double(),
+			.spread = rnd_double(),
+			.z = rnd_double(),
+			.n_baseline = rnd() % 2 ? rnd() % 9000 : (size_t)rnd() >> 1,
+		};
+		ep_buf_reset(&b);
+		json_t *tree = tree_forecast(&f);
+		same += tree != NULL;
+		same_text(tree, coll_object_forecast_text(&b, &f), &b);
+	}
+	assert_true(same > 80000);
+	assert_int_equal(coll_object_forecast_text(&b, NULL), -EINVAL);
+	assert_int_equal(coll_score_text(&b, NULL), -EINVAL);
+	ep_buf_free(&b);
+}
+
 /* The dead-man view: liveness all lost, band unknown, stale_since. */
 static void test_silent_json(void **state)
 {
@@ -744,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_explanation_worst_first),
 		cmocka_unit_test(test_stale_and_unknown),
 		cmocka_unit_test(test_json_text),
+		cmocka_unit_test(test_text_as_tree),
 		cmocka_unit_test(test_silent_json),
 		cmocka_unit_test(test_customer_band),
 	};
