@@ -246,6 +246,7 @@ static void check_one(struct coll_server *srv, struct req *rq)
 	/* rendered here rather than by the batcher under the write lock
 	 * (NULL: the store renders it) */
 	rq->findings = coll_store_findings_json(report);
+	int64_t findings_hash = rq->findings ? coll_text_hash(rq->findings) : 0;
 	size_t stored_len = 0;
 	if (coll_codec_compress(body, rq->body.len, &rq->stored, &stored_len) < 0)
 		rq->stored = NULL; /* the store compresses it */
@@ -260,6 +261,8 @@ static void check_one(struct coll_server *srv, struct req *rq)
 	rq->report = report;
 	rq->item = (struct coll_ingest){
 		.findings_json = rq->findings,
+		.findings_hash = findings_hash,
+		.has_findings_hash = rq->findings != NULL,
 		.stored = rq->stored,
 		.stored_len = stored_len,
 		.agent = *agent,

@@ -21,6 +21,13 @@
  * The comparison is the upsert's own, on the row it locks, so a collector
  * that waited for another's report of the same agent compares with what
  * that one committed. */
+/* The hash of the findings text: the checker's when it made the text. */
+static int64_t findings_hash(const struct coll_ingest *it, const char *text)
+{
+	return text == it->findings_json && it->has_findings_hash ? it->findings_hash
+								  : coll_text_hash(text);
+}
+
 static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 {
 	char *owned = NULL;
@@ -36,7 +43,7 @@ static int store_findings(struct coll_store *s, const struct coll_ingest *it)
 		" ?) ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq, findings ="
 		" excluded.findings, hash = excluded.hash WHERE current_findings.hash <>"
 		" excluded.hash",
-		NULL, it->agent.id, coll_i2s(it->seq).s, text, coll_i2s(coll_text_hash(text)).s);
+		NULL, it->agent.id, coll_i2s(it->seq).s, text, coll_i2s(findings_hash(it, text)).s);
 	free(owned);
 	return r;
 }
@@ -312,7 +319,7 @@ static int store_round(struct coll_store *s, struct coll_ingest *const *items,
 		coll_db_array_add_text(&f[0], it->agent.id);
 		coll_db_array_add_int(&f[1], it->seq);
 		coll_db_array_add_text(&f[2], text);
-		coll_db_array_add_int(&f[3], coll_text_hash(text));
+		coll_db_array_add_int(&f[3], findings_hash(it, text));
 		n++;
 	}
 	/* no conflict target: on PostgreSQL the key also holds received_at */

@@ -187,6 +187,10 @@ struct coll_ingest {
 	/* optional: coll_store_findings_json(report), computed before the batch
 	 * (off the write lock); NULL = computed inside coll_store_ingest */
 	const char *findings_json;
+	/* with findings_json: coll_text_hash(findings_json) when has_findings_hash
+	 * (also off the write lock; a ~12 KB text hashed per report) */
+	int64_t findings_hash;
+	bool has_findings_hash;
 	/* optional: the body as stored (coll_codec_compress), compressed before
 	 * the batch (off the write lock); NULL = compressed by the store */
 	const void *stored;

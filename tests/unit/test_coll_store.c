@@ -1532,6 +1532,70 @@ static void test_unchanged_not_rewritten(void **state)
 			 1);
 }
 
+/* The findings text and its hash made by the checker (off the write lock)
+ * are what the store writes: the same hash the store computes, and a
+ * report whose findings did not change leaves the row as it was. */
+static void test_findings_hash_from_checker(void **state)
+{
+	struct coll_store *s = *state;
+	char cid[COLL_ID_SIZE], aid[COLL_ID_SIZE];
+	struct ep_keypair kp;
+	struct coll_analysis an = {.forecast_window_s = 86400, .max_forecasts = 8};
+	make_agent(s, "Acme", cid, aid, &kp);
+	for (int seq = 1; seq <= 3; seq++) {
+		json_t *r = report(aid, seq, frag("odoo/public.idx", seq == 3 ? 45 : 40), "erp01");
+		struct coll_ingest it = {0};
+		size_t len;
+		char *body = ep_report_serialize(r, &len);
+		assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
+		char *text = coll_store_findings_json(r);
+		assert_non_null(text);
+		it.report = r;
+		it.body = body;
+		it.len = len;
+		it.seq = seq;
+		it.received_at = now_s();
+		it.findings_json = text;
+		it.findings_hash = coll_text_hash(text);
+		it.has_findings_hash = true;
+		struct coll_ingest *items[] = {&it};
+		assert_int_equal(coll_store_ingest(s, items, 1, &an), 0);
+		assert_int_equal(it.result, COLL_INGEST_ACCEPTED);
+		char sql[160];
+		snprintf(sql, sizeof(sql),
+			 "SELECT COUNT(*) FROM current_findings WHERE hash = %lld",
+			 (long long)coll_text_hash(text));
+		assert_int_equal(count(s, sql), 1);
+		/* unchanged at seq 2: the row of seq 1 stays */
+		snprintf(sql, sizeof(sql), "SELECT seq FROM current_findings WHERE agent_id = '%s'",
+			 aid);
+		assert_int_equal(count(s, sql), seq == 2 ? 1 : seq);
+		free(text);
+		free(body);
+		json_decref(r);
+	}
+	/* the hand-off is taken as given (the batcher does not hash again):
+	 * a marked hash is what the row gets */
+	json_t *r = report(aid, 4, frag("odoo/public.idx", 50), "erp01");
+	struct coll_ingest it = {.report = r, .seq = 4, .received_at = now_s()};
+	size_t len;
+	char *body = ep_report_serialize(r, &len), *text = coll_store_findings_json(r);
+	assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
+	it.body = body;
+	it.len = len;
+	it.findings_json = text;
+	it.findings_hash = 12345;
+	it.has_findings_hash = true;
+	struct coll_ingest *items[] = {&it};
+	assert_int_equal(coll_store_ingest(s, items, 1, &an), 0);
+	assert_int_equal(count(s, "SELECT COUNT(*) FROM current_findings WHERE hash = 12345 AND"
+				  " seq = 4"),
+			 1);
+	free(text);
+	free(body);
+	json_decref(r);
+}
+
 /* ---- refit and the cached path (docs/forecasts.md "Refit and the cached
  * path", analysis/history.c) ----------------------------------------------- */
 
@@ -1949,6 +2013,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reports_legacy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_dict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged_not_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_findings_hash_from_checker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_cached_matches_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_reads_no_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refit_damaged_state, setup, teardown),
