@@ -66,10 +66,13 @@ static int walk(struct coll_store *s, struct walk *w)
 	int r = p && (cursor || !w->after) ? 0 : -ENOMEM;
 	w->n = 0;
 	w->next[0] = '\0';
+	/* the whole list: a first page of 50 (on the screen in the time of
+	 * `--limit 50`), then four times larger ones up to COLL_PAGE_MAX */
+	int64_t page = w->limit ? COLL_PAGE_MAX : 50;
 	while (r == 0) {
 		json_t *items = NULL, *row;
 		size_t i;
-		int64_t left = w->limit ? w->limit - (int64_t)w->n : COLL_PAGE_MAX;
+		int64_t left = w->limit ? w->limit - (int64_t)w->n : page;
 		memset(p, 0, sizeof(*p));
 		p->sort = "score";
 		p->state = w->state;
@@ -89,6 +92,8 @@ static int walk(struct coll_store *s, struct walk *w)
 		}
 		w->n += json_array_size(items);
 		json_decref(items);
+		fflush(stdout); /* a page at a time, also into a pipe */
+		page = page * 4 < COLL_PAGE_MAX ? page * 4 : COLL_PAGE_MAX;
 		if (!p->next[0])
 			break;
 		if (w->limit && (int64_t)w->n >= w->limit) {

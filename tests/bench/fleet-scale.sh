@@ -361,8 +361,15 @@ bench_store() {
 		"$(verdict "${R[cpu_big]}" "<" "$(awk -v e="${R[cpu_empty]}" 'BEGIN { print e * 1.2 + 0.001 }')")"
 	row "  zstd dictionary: empty / big store" "none / ${R[dicts]:-0} trained" "-" "-" "-"
 	row "  ratio big / empty" "x$(awk -v a="${R[cpu_big]}" -v b="${R[cpu_empty]}" 'BEGIN { printf "%.2f", a / b }')" "<= x1.20" "${BEFORE[ratio]}" "-"
-	row "reports/s, one collector, big store" "${R[rate_big]}/s (empty: ${R[rate_empty]}$( ((R[other_big] > 0)) && echo ", ${R[other_big]} not 200"))" ">= 3,300/s" "${BEFORE[rate_$kind]:-${BEFORE[rate_sqlite]}}" \
-		"$(verdict "${R[rate_big]}" ">=" 3300)"
+	# the issue's targets: SQLite with one collector, PostgreSQL with two
+	# collectors over one database (the next row); one PostgreSQL collector
+	# is printed for what it is
+	if [ "$kind" = pg ]; then
+		row "reports/s, one collector, big store" "${R[rate_big]}/s (empty: ${R[rate_empty]}$( ((R[other_big] > 0)) && echo ", ${R[other_big]} not 200"))" "- (two: below)" "${BEFORE[rate_pg]}" "-"
+	else
+		row "reports/s, one collector, big store" "${R[rate_big]}/s (empty: ${R[rate_empty]}$( ((R[other_big] > 0)) && echo ", ${R[other_big]} not 200"))" ">= 3,300/s" "${BEFORE[rate_$kind]:-${BEFORE[rate_sqlite]}}" \
+			"$(verdict "${R[rate_big]}" ">=" 3300)"
+	fi
 	[ "$kind" = pg ] && row "reports/s, two collectors, one PostgreSQL" "${R[rate_two]}/s (${R[cpu_two]} us/report)" ">= 3,300/s" "${BEFORE[rate_pg]}" \
 		"$(verdict "${R[rate_two]}" ">=" 3300)"
 	[ "$kind" = pg ] && row "  PostgreSQL server CPU, WAL per report" "${R[pg_cpu]} us, $((R[pg_wal] / 1024)) KiB" "-" "-" "-"
