@@ -289,9 +289,9 @@ size_t coll_http_default_checkers(long ncpu, bool sqlite)
 	if (ncpu < 1)
 		return 2;
 	/* SQLite's one batcher is the serial stage: checkers on every core
-	 * make it wait for a core behind them (measured on 2 cores: 1
-	 * checker carried 7-13% more reports/s than 2, docs/decisions.md
-	 * "lite-mmap") */
+	 * make it wait for a core behind them (2 cores: 1 checker carried
+	 * 7-13% more reports/s than 2 with session 5's batcher, the same
+	 * with session 6's; docs/store.md "Session 6 (integrator)") */
 	if (sqlite && ncpu > 1)
 		return (size_t)(ncpu - 1);
 	return (size_t)ncpu;
