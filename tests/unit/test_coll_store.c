@@ -136,19 +136,29 @@ static json_t *frag(const char *object, double value)
 
 /* ingest one report received at `at` (its own batch); returns the item's
  * result */
+/* An ingest item for rep of agent aid received at at; its body (*ret_body)
+ * is the caller's to free. */
+static void item_of(struct coll_store *s, const char *aid, json_t *rep, int64_t at,
+		    struct coll_ingest *it, char **ret_body)
+{
+	size_t len;
+	*it = (struct coll_ingest){0};
+	*ret_body = ep_report_serialize(rep, &len);
+	assert_int_equal(coll_store_agent_get(s, aid, &it->agent), 0);
+	it->report = rep;
+	it->body = *ret_body;
+	it->len = len;
+	it->seq = json_integer_value(json_object_get(rep, "seq"));
+	it->received_at = at;
+}
+
 static enum coll_ingest_result ingest_rep_at(struct coll_store *s, const struct coll_analysis *an,
 					     const char *aid, json_t *rep, int64_t at,
 					     int64_t *ret_last)
 {
-	struct coll_ingest it = {0};
-	size_t len;
-	char *body = ep_report_serialize(rep, &len);
-	assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
-	it.report = rep;
-	it.body = body;
-	it.len = len;
-	it.seq = json_integer_value(json_object_get(rep, "seq"));
-	it.received_at = at;
+	struct coll_ingest it;
+	char *body;
+	item_of(s, aid, rep, at, &it, &body);
 	struct coll_ingest *items[] = {&it};
 	assert_int_equal(coll_store_ingest(s, items, 1, an), 0);
 	free(body);
@@ -1544,17 +1554,10 @@ static void test_findings_hash_from_checker(void **state)
 	make_agent(s, "Acme", cid, aid, &kp);
 	for (int seq = 1; seq <= 3; seq++) {
 		json_t *r = report(aid, seq, frag("odoo/public.idx", seq == 3 ? 45 : 40), "erp01");
-		struct coll_ingest it = {0};
-		size_t len;
-		char *body = ep_report_serialize(r, &len);
-		assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
-		char *text = coll_store_findings_json(r);
+		struct coll_ingest it;
+		char *body, *text = coll_store_findings_json(r);
 		assert_non_null(text);
-		it.report = r;
-		it.body = body;
-		it.len = len;
-		it.seq = seq;
-		it.received_at = now_s();
+		item_of(s, aid, r, now_s(), &it, &body);
 		it.findings_json = text;
 		it.findings_hash = coll_text_hash(text);
 		it.has_findings_hash = true;
@@ -1577,12 +1580,9 @@ static void test_findings_hash_from_checker(void **state)
 	/* the hand-off is taken as given (the batcher does not hash again):
 	 * a marked hash is what the row gets */
 	json_t *r = report(aid, 4, frag("odoo/public.idx", 50), "erp01");
-	struct coll_ingest it = {.report = r, .seq = 4, .received_at = now_s()};
-	size_t len;
-	char *body = ep_report_serialize(r, &len), *text = coll_store_findings_json(r);
-	assert_int_equal(coll_store_agent_get(s, aid, &it.agent), 0);
-	it.body = body;
-	it.len = len;
+	struct coll_ingest it;
+	char *body, *text = coll_store_findings_json(r);
+	item_of(s, aid, r, now_s(), &it, &body);
 	it.findings_json = text;
 	it.findings_hash = 12345;
 	it.has_findings_hash = true;
