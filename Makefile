@@ -35,7 +35,7 @@ BIN      := $(O)/bin
 endif
 
 # pkg-config name -> Debian package (for the one-line "missing" message)
-PKGS := libpq odbc libcurl jansson libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih \
+PKGS := libpq odbc libcurl jansson yajl libsystemd libsodium libmicrohttpd gnutls sqlite3 libpcre2-8 inih \
         pangocairo cairo-pdf libzstd
 TEST_PKGS := cmocka
 # the collector's allocator (docs/decisions.md "jemalloc"): linked into

@@ -566,6 +566,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		goto fail;
 	if (srv->wal) {
 		r = -pthread_create(&srv->syncer, NULL, coll_http_syncer, srv);
+		if (r == 0)
+			pthread_setname_np(srv->syncer, "ep-syncer");
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the syncer: %s", strerror(-r));
 			goto fail_batcher;
@@ -581,6 +583,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 			r = -pthread_create(&srv->batchers[i], NULL, coll_http_batcher, ba);
 			if (r < 0)
 				free(ba);
+			else
+				pthread_setname_np(srv->batchers[i], "ep-batcher");
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the batcher: %s", strerror(-r));
@@ -600,6 +604,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	}
 	for (size_t i = 0; i < nck; i++) {
 		r = -pthread_create(&srv->checkers[i], NULL, coll_http_checker, srv);
+		if (r == 0)
+			pthread_setname_np(srv->checkers[i], "ep-checker");
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the checkers: %s", strerror(-r));
 			goto fail_batcher;
@@ -607,6 +613,8 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		srv->n_checkers++;
 	}
 	r = -pthread_create(&srv->maint, NULL, coll_http_maint, srv);
+	if (r == 0)
+		pthread_setname_np(srv->maint, "ep-maint");
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the maintenance thread: %s", strerror(-r));
 		goto fail_batcher;

@@ -90,6 +90,12 @@ char *ep_report_serialize(const json_t *report, size_t *ret_len);
 int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t **ret, char *err,
 			 size_t errlen);
 
+/* ep_json_parse_strict's accept path alone (yajl's parse building jansson's
+ * values), for the tests and the fuzz target that hold it to jansson's: 0
+ * with *ret owned by the caller, or -EAGAIN when the body is not plain or
+ * yajl refused it (ep_json_parse_strict then asks jansson). */
+int ep_json_parse_fast(const char *data, size_t len, json_t **ret);
+
 /* Validates a parsed document against erpulse.report.v1: required fields and
  * types, schema string, seq >= 1, generated_at RFC 3339, status names,
  * severities, limits on probes and findings, the optional "configured" list. 0 or -EINVAL with err

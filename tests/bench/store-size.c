@@ -5,7 +5,7 @@
  * template (a real report, e.g. `erpulse-agent once --print`) with its
  * agent_id, seq, generated_at and hostname set and its measurements moved a
  * little (every real number, rounded to 2 decimals as the probes do, and
- * every integer above 1000, by up to +-2 %),
+ * every integer above 1000, by up to +-2 %; not a finding's threshold),
  * as consecutive reports of one host differ. The maintenance (compression
  * dictionary, retention) runs at the end of every simulated day.
  * Prints the reports stored and the collector CPU per report; the store's
@@ -59,6 +59,11 @@ static void jitter(json_t *j)
 	if (json_is_object(j)) {
 		json_object_foreach(j, k, v)
 		{
+			/* a finding's threshold is the agent's setting, not a
+			 * measurement: moving it made every report refit its
+			 * forecasts (a changed limit does) */
+			if (strcmp(k, "threshold") == 0)
+				continue;
 			if (json_is_real(v)) /* agents send rounded measurements */
 				json_real_set(v, round(json_real_value(v) * (1 + noise()) * 100) /
 							 100);

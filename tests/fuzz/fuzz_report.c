@@ -1,7 +1,10 @@
 /* libFuzzer target: ep_report_parse (strict JSON + schema) and
  * ep_json_parse_strict on arbitrary bytes. Whatever is accepted must
  * serialize, parse again, compare equal and serialize to the same bytes,
- * which is what the agent's "serialize once, sign, send" relies on. */
+ * which is what the agent's "serialize once, sign, send" relies on. The
+ * accept path (yajl, ep_json_parse_fast) must take nothing jansson's parse
+ * refuses and build what jansson builds, key order and number types
+ * included. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,26 @@ static void check_findings_text(const json_t *report)
 	json_decref(want);
 }
 
+/* ep_json_parse_fast against jansson's own parse with the strict flags. */
+static void check_fast(const char *in, size_t size)
+{
+	json_t *f = NULL;
+	if (ep_json_parse_fast(in, size, &f) != 0)
+		return;
+	json_t *j =
+		json_loadb(size ? in : "", size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	if (!j)
+		abort(); /* yajl's path took what jansson refuses */
+	char *a = json_dumps(f, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)),
+	     *b = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	if (!a || !b || strcmp(a, b) != 0)
+		abort();
+	free(a);
+	free(b);
+	json_decref(f);
+	json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
@@ -104,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_compact(j);
 		json_decref(j);
 	}
+	check_fast(in, size);
 	/* the date parser the validator uses, on a NUL-terminated copy */
 	str = malloc(size + 1);
 	if (!str)

@@ -1,6 +1,7 @@
-/* lib/report.c: the builder over fixture roots (tests/fixtures/report/),
- * serialize -> strict parse -> validate round trips, every schema rule, the
- * parser's limits, and the whole JSONTestSuite corpus
+/* lib/report.c and lib/report_parse.c: the builder over fixture roots
+ * (tests/fixtures/report/), serialize -> strict parse -> validate round
+ * trips, every schema rule, the parser's limits, the accept path (yajl)
+ * held to jansson's parse, and the whole JSONTestSuite corpus
  * (../shared/testdata/JSONTestSuite relative to the repository). */
 #include <dirent.h>
 #include <errno.h>
@@ -1027,6 +1028,218 @@ static void test_report_parse_invalid(void **state)
 	assert_ptr_equal(j, sentinel);
 }
 
+/* ---- the accept path (yajl) against jansson's parse ---- */
+
+/* jansson's own parse of data with ep_json_parse_strict's flags, written
+ * with the key order and number types it built; NULL when it refuses. */
+static char *jansson_text(const char *data, size_t len)
+{
+	json_t *j =
+		json_loadb(len ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	char *s = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/* Whatever the accept path takes, jansson takes and builds the same value
+ * (keys in the same order, integers and reals as jansson has them); and
+ * ep_json_parse_strict answers as jansson does. True when yajl took it. */
+static bool fast_agrees(const char *what, const char *data, size_t len)
+{
+	json_t *f = NULL, *j = NULL;
+	char err[256];
+	char *want = jansson_text(data, len);
+	int r = ep_json_parse_fast(data, len, &f);
+	if (r == 0) {
+		char *got = json_dumps(f, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+		if (!want)
+			fail_msg("%s: yajl's path accepted what jansson refuses", what);
+		if (!got || strcmp(got, want) != 0)
+			fail_msg("%s: yajl's path built %s, jansson %s", what, got ? got : "-",
+				 want);
+		free(got);
+		json_decref(f);
+	} else {
+		assert_int_equal(r, -EAGAIN);
+		assert_null(f);
+	}
+	/* the strict parse adds its own refusals (NUL, depth, length) only */
+	if (ep_json_parse_strict(data, len, EP_REPORT_MAX_BYTES, &j, err, sizeof(err)) == 0) {
+		char *got = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+		if (!want || !got || strcmp(got, want) != 0)
+			fail_msg("%s: the strict parse built %s, jansson %s", what, got ? got : "-",
+				 want ? want : "(refused)");
+		free(got);
+		json_decref(j);
+	}
+	free(want);
+	return r == 0;
+}
+
+static void test_parse_fast(void **state)
+{
+	(void)state;
+	/* taken by yajl, built as jansson builds them */
+	static const char *const taken[] = {
+		"{}",
+		"[]",
+		"0",
+		"-0",
+		"1",
+		"-1",
+		"9223372036854775807",
+		"-9223372036854775808",
+		"0.0",
+		"-0.0",
+		"1.5",
+		"1e2",
+		"1E2",
+		"1e+2",
+		"1E-2",
+		"-1.25e-3",
+		"1e308",
+		"2.2250738585072014e-308",
+		"4.9e-324",
+		"1e-400",
+		"0.1",
+		"123456789.123456789",
+		"true",
+		"false",
+		"null",
+		"\"\"",
+		"\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+		" \t\r\n{ \"a\" : [ 1 , 2.5 , \"x\" , null , true , false , { } , [ ] ] } \n",
+		"{\"b\":1,\"a\":2,\"c\":{\"z\":[],\"y\":{}}}",
+		"[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]",
+		"\"\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\"",
+		"{\"\xe9\x94\xae\":\"\xe5\x80\xbc\"}",
+		"{\"a\\nb\":1,\"a\\tb\":2}"};
+	/* jansson's: a refusal of either, or not plain (scan_ok) */
+	static const char *const jansson[] = {
+		"",
+		" ",
+		"{",
+		"[1,]",
+		"[1 2]",
+		"{\"a\":1,}",
+		"{\"a\" 1}",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":{},\"a\":[]}",
+		"01",
+		"-",
+		"1.",
+		".5",
+		"+1",
+		"1e",
+		"1e+",
+		"0x10",
+		"NaN",
+		"Infinity",
+		"-Infinity",
+		"1e309",
+		"-1e309",
+		"9223372036854775808",
+		"-9223372036854775809",
+		"123456789012345678901234567890",
+		"tru",
+		"nul",
+		"[true x]",
+		"[1] [2]",
+		"[1] x",
+		"{} {}",
+		"\"\\u0041\"",
+		"\"\\u00e9\"",
+		"\"\\ud83d\\ude00\"",
+		"\"\\ud800\"",
+		"\"\\u0000\"",
+		"\"a\tb\"",
+		"\"a\x01"
+		"b\"",
+		"[\f1]",
+		"[\v1]",
+		"[1]\f",
+		"\xef\xbb\xbf[1]",
+		"'a'",
+		"[\"a\\x\"]",
+		"[\"a\\'\"]",
+		"/* c */ [1]",
+		"[1] // c",
+		"{\"a\":1 /* c */}",
+		"\"abc",
+		"[\"\\\"]",
+		"[0.000000000000000000000000000000000000000000000000000000000000001]"};
+	size_t n_taken = 0;
+	for (size_t i = 0; i < EP_ARRAY_SIZE(taken); i++) {
+		if (!fast_agrees(taken[i], taken[i], strlen(taken[i])))
+			fail_msg("%s: not taken by yajl's path", taken[i]);
+		n_taken++;
+	}
+	for (size_t i = 0; i < EP_ARRAY_SIZE(jansson); i++)
+		if (fast_agrees(jansson[i], jansson[i], strlen(jansson[i])))
+			fail_msg("%s: taken by yajl's path", jansson[i]);
+	assert_int_equal(n_taken, EP_ARRAY_SIZE(taken));
+
+	/* generated: every report-like value the random walk below builds, in
+	 * compact and indented form, then each of its bytes changed in turn
+	 * (most changes are refusals, some are other valid JSON) */
+	uint64_t rng = 0x9e3779b97f4a7c15u;
+	size_t fast = 0, total = 0;
+	for (int round = 0; round < 300; round++) {
+		json_t *root = json_object();
+		for (int k = 0; k < 6; k++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			char key[32];
+			snprintf(key, sizeof(key), "k%d_%u", k, (unsigned)(rng % 1000));
+			json_t *v;
+			switch (rng % 7) {
+			case 0:
+				v = json_integer((json_int_t)(rng >> 1) * ((rng & 2) ? -1 : 1));
+				break;
+			case 1:
+				v = json_real((double)(int64_t)(rng % 2000001 - 1000000) / 1000.0);
+				break;
+			case 2:
+				v = json_real(
+					ldexp((double)(rng % 1000003), (int)(rng % 200) - 100));
+				break;
+			case 3:
+				v = json_string((rng & 8) ? "l\xc3\xb6g \"x\"\n\t\\ \xe4\xb8\xad"
+							  : "odoo/public.sm_state");
+				break;
+			case 4:
+				v = json_pack("[i,f,s,n,b]", (int)(rng % 100), 0.25, "a/b", 0);
+				break;
+			case 5:
+				v = json_pack("{s:{s:[i,i]},s:o}", "x", "y", 1, 2, "z",
+					      json_boolean(rng & 16));
+				break;
+			default:
+				v = json_null();
+				break;
+			}
+			json_object_set_new(root, key, v);
+		}
+		for (int form = 0; form < 2; form++) {
+			char *text = json_dumps(root, form ? JSON_INDENT(2) : JSON_COMPACT);
+			size_t len = strlen(text);
+			total++;
+			fast += fast_agrees(text, text, len);
+			for (size_t at = 0; at < len && round < 40; at += 1 + len / 60) {
+				char saved = text[at];
+				static const char subst[] = "0-.eE\"\\{}[],: \f\ta1u";
+				text[at] = subst[(at + (size_t)round) % (sizeof(subst) - 1)];
+				total++;
+				fast += fast_agrees(text, text, len);
+				text[at] = saved;
+			}
+			free(text);
+		}
+		json_decref(root);
+	}
+	print_message("# yajl's path took %zu of %zu generated bodies\n", fast, total);
+	assert_true(fast >= 600); /* every unchanged body at least */
+}
+
 /* ---- JSONTestSuite ---- */
 
 /* y_ files we reject on purpose, because docs/protocol.md is stricter than
@@ -1077,7 +1290,7 @@ static bool find_suite(char *out, size_t size)
 static void test_json_test_suite(void **state)
 {
 	char dir[1200], path[1600], err[256];
-	int ny = 0, nn = 0, ni = 0, y_ok = 0, y_rejected = 0, n_rejected = 0, i_ok = 0;
+	int ny = 0, nn = 0, ni = 0, y_ok = 0, y_rejected = 0, n_rejected = 0, i_ok = 0, fast = 0;
 	DIR *d;
 	struct dirent *e;
 
@@ -1103,6 +1316,7 @@ static void test_json_test_suite(void **state)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		assert_int_equal(ep_read_file(path, 4 << 20, &data, &len), 0);
+		fast += fast_agrees(name, data, len);
 		r = ep_json_parse_strict(data, len, EP_REPORT_MAX_BYTES, &j, err, sizeof(err));
 		if (r == 0) {
 			/* whatever we accept serializes and parses again */
@@ -1151,8 +1365,8 @@ static void test_json_test_suite(void **state)
 	}
 	closedir(d);
 	print_message("# JSONTestSuite %s: y %d (accepted %d, deliberately rejected %d), "
-		      "n %d (all rejected), i %d (accepted %d)\n",
-		      dir, ny, y_ok, y_rejected, nn, ni, i_ok);
+		      "n %d (all rejected), i %d (accepted %d); yajl's path took %d\n",
+		      dir, ny, y_ok, y_rejected, nn, ni, i_ok, fast);
 	/* the suite has 95 y_, 188 n_, 35 i_ files; a much smaller count means a
 	 * broken checkout, not a passing test */
 	assert_true(ny >= 90);
@@ -1160,6 +1374,7 @@ static void test_json_test_suite(void **state)
 	assert_true(ni >= 30);
 	assert_int_equal(y_rejected, (int)EP_ARRAY_SIZE(deliberate));
 	assert_int_equal(n_rejected, nn);
+	assert_true(fast >= 50); /* the plain y_ files: the accept path is in use */
 }
 
 int main(void)
@@ -1173,7 +1388,7 @@ int main(void)
 		cmocka_unit_test(test_configured),      cmocka_unit_test(test_parse_depth),
 		cmocka_unit_test(test_parse_numbers),   cmocka_unit_test(test_parse_bytes),
 		cmocka_unit_test(test_parse_sizes),     cmocka_unit_test(test_report_parse_invalid),
-		cmocka_unit_test(test_json_test_suite),
+		cmocka_unit_test(test_parse_fast),      cmocka_unit_test(test_json_test_suite),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
