@@ -257,24 +257,25 @@ struct fast {
  * parse is; false stops it. */
 static bool fast_add(struct fast *f, json_t *v)
 {
+	int r = -1;
 	if (!v) {
 		f->failed = true;
 		return false;
 	}
-	if (f->n == 0) {
+	if (f->n == 0 && !f->root) {
 		f->root = v;
-		return true;
+		r = 0;
+	} else if (f->n == 0) {
+		json_decref(v); /* yajl takes one value only: never a second */
+	} else if (json_is_array(f->stack[f->n - 1])) {
+		r = json_array_append_new(f->stack[f->n - 1], v);
+	} else if (json_object_getn(f->stack[f->n - 1], f->key, f->klen)) {
+		json_decref(v); /* a duplicate key: jansson refuses it and says which */
+	} else {
+		r = json_object_setn_new_nocheck(f->stack[f->n - 1], f->key, f->klen, v);
 	}
-	json_t *top = f->stack[f->n - 1];
-	if (json_is_array(top))
-		return json_array_append_new(top, v) == 0 || !(f->failed = true);
-	/* a duplicate key: jansson refuses it and says which */
-	if (json_object_getn(top, f->key, f->klen)) {
-		json_decref(v);
-		f->failed = true;
-		return false;
-	}
-	return json_object_setn_new_nocheck(top, f->key, f->klen, v) == 0 || !(f->failed = true);
+	f->failed = f->failed || r < 0;
+	return r == 0;
 }
 
 static int fast_null(void *ctx)
