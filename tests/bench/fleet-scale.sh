@@ -268,19 +268,31 @@ bench_store() {
 	if [ "$kind" = pg ]; then
 		step "ingest, big store, two collectors over one PostgreSQL"
 		coll_start "$kind-3" "${COMMON[@]}" "${store_lines[@]}" || return 1
-		local c3_url=$COLL_URL c3_pid=$COLL_PID tok1 tok2
+		local c3_url=$COLL_URL c3_pid=$COLL_PID tok1 tok2 run two=()
 		COLL_CONF=$c2_conf
-		tok1=$(coll_cli token create Bench --uses $((AGENTS * 4)) 2>/dev/null)
-		tok2=$(coll_cli token create Bench --uses $((AGENTS * 4)) 2>/dev/null)
-		(ingest pg-big-c1 "$c2_url" "$tok1" "$c2_pid" wall >"$T/two-1" && echo "$ING_RATE $ING_CPU" >"$T/two-1.r") &
-		local w1=$!
-		(ingest pg-big-c2 "$c3_url" "$tok2" "$c3_pid" wall >"$T/two-2" && echo "$ING_RATE $ING_CPU" >"$T/two-2.r") &
-		wait "$w1" $!
-		cat "$T/two-1" "$T/two-2"
-		# reports/s: each generator's own rate over its own window, summed
-		# (the two windows overlap but for the few seconds of enrollment)
-		R[rate_two]=$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
-		R[cpu_two]=$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null | awk '{ s += $2; n++ } END { print n ? int(s / n) : 0 }')
+		# ING_RUNS runs as for one collector, the median of their sums
+		for ((run = 1; run <= ING_RUNS; run++)); do
+			[ "$ING_RUNS" -gt 1 ] && printf '        run %d of %d\n' "$run" "$ING_RUNS"
+			rm -f "$T/two-1.r" "$T/two-2.r"
+			tok1=$(coll_cli token create Bench --uses $((AGENTS * 2)) 2>/dev/null)
+			tok2=$(coll_cli token create Bench --uses $((AGENTS * 2)) 2>/dev/null)
+			(ingest pg-big-c1 "$c2_url" "$tok1" "$c2_pid" wall >"$T/two-1" &&
+				echo "$ING_RATE $ING_CPU" >"$T/two-1.r") &
+			local w1=$!
+			(ingest pg-big-c2 "$c3_url" "$tok2" "$c3_pid" wall >"$T/two-2" &&
+				echo "$ING_RATE $ING_CPU" >"$T/two-2.r") &
+			wait "$w1" $!
+			cat "$T/two-1" "$T/two-2"
+			# reports/s: each generator's own rate over its own window,
+			# summed (the two windows overlap but for the few seconds of
+			# enrollment); CPU per report: the two collectors' mean
+			two+=("$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null |
+				awk '{ s += $1; c += $2; n++ } END { printf "%d %d", s, n ? c / n : 0 }')")
+		done
+		R[rate_two]=$(printf '%s\n' "${two[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		R[cpu_two]=$(printf '%s\n' "${two[@]}" | sort -n -k2 | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
+		[ "$ING_RUNS" -gt 1 ] && printf '        median of %d runs: %s reports/s (%s)\n' "$ING_RUNS" \
+			"${R[rate_two]}" "$(printf '%s\n' "${two[@]}" | awk '{ printf "%s%d", (NR > 1 ? " " : ""), $1 }')"
 		kill "$c3_pid" 2>/dev/null
 		wait "$c3_pid" 2>/dev/null
 		COLL_URL=$c2_url COLL_PID=$c2_pid
