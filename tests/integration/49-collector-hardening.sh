@@ -21,6 +21,11 @@ A2=$(coll_enroll Acme "$T/k2" erp02)
 [ -n "$A1" ] && [ -n "$A2" ] || bail "cannot enroll"
 coll_cli agent revoke "$A2" >/dev/null 2>&1
 
+# the threads by name, for an operator's top -H (docs/collector.md "Threads")
+tap_is "the collector's threads are named" \
+	"$(cat /proc/"$COLL_PID"/task/*/comm | grep '^ep-' | sort -u | tr '\n' ' ')" \
+	"ep-batcher ep-checker ep-maint ep-outbox ep-syncer "
+
 # raw HTTP: sends the text, prints the status line (or "closed") and, when
 # the server then closed the connection, " +closed". raw TEXT all: every
 # status code answered on the connection, then "closed" or "timeout"
