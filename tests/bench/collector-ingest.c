@@ -25,6 +25,10 @@
  * in flight when the clock moves is received up to S later; each report is
  * generated at start + k * S + S / 2, so the agent's clock is off by S / 2
  * either way (150 s at S = 300, under the clock-skew alert's 300 s).
+ * --template FILE: every report is FILE (a real report, e.g. `erpulse-agent
+ * once --print`: tests/bench/real-report.json is one of an Odoo host, 19 KB)
+ * with the agent's id, seq, generated_at and host set, instead of the
+ * built-in ~4 KiB body (--triggers then does nothing).
  * Several URLs: collectors over one store; agent i enrolls with and reports
  * to URL i mod n, over the connections of its URL's slots (slot s: URL s mod
  * n; --concurrency at least n), and the collector CPU is the sum over the
@@ -194,6 +198,7 @@ static json_t *findings_for(const struct agent *a, int k)
 
 /* --clock-file: the collector's clock for report k (0: the wall clock) */
 static int64_t clock_start, clock_step;
+static json_t *template_report; /* --template */
 
 /* Writes the collector's clock t to path (replaced at once: the collector
  * reads it per report). 0 or -1. */
@@ -208,6 +213,39 @@ static int clock_set(const char *path, int64_t t)
 		return -1;
 	}
 	return 0;
+}
+
+/* The agent's k-th report: the built-in body (r, its header made by
+ * ep_report_new) with its probes, or --template's with r's header. */
+static json_t *report_body(struct agent *a, int k, json_t *r)
+{
+	if (template_report) {
+		json_t *t = json_deep_copy(template_report);
+		static const char *const own[] = {"agent_id", "seq", "generated_at", "host"};
+		for (size_t i = 0; t && i < sizeof(own) / sizeof(own[0]); i++)
+			if (json_object_set(t, own[i], json_object_get(r, own[i])) < 0) {
+				json_decref(t);
+				t = NULL;
+			}
+		json_decref(r);
+		return t;
+	}
+	json_t *m = json_pack("{s:I,s:I,s:I}", "indexes_checked", (json_int_t)140,
+			      "exact_measurements", (json_int_t)7, "io_budget_mb", (json_int_t)512);
+	ep_report_add_probe(r, "postgres", "odoo@/run/postgresql", EP_STATUS_OK, NULL, 812, m,
+			    findings_for(a, k));
+	struct ep_finding d = {.kind = "disk_usage",
+			       .object = "/var/lib/postgresql",
+			       .value = 41.0 + 0.01 * k,
+			       .unit = "%",
+			       .threshold = 90,
+			       .severity = EP_SEV_INFO,
+			       .method = "statvfs"};
+	ep_report_add_probe(r, "disk", "/", EP_STATUS_OK, NULL, 3,
+			    json_pack("{s:I,s:I}", "bytes_total", (json_int_t)100000000000,
+				      "bytes_used", (json_int_t)41000000000),
+			    json_pack("[o]", ep_finding_json(&d)));
+	return r;
 }
 
 static int build(struct agent *a, int n)
@@ -225,23 +263,9 @@ static int build(struct agent *a, int n)
 					 "6.1.0-26-amd64", "uptime_s", (json_int_t)123456);
 		time_t gen = clock_step ? (time_t)(clock_start + k * clock_step + clock_step / 2)
 					: time(NULL);
-		json_t *r = ep_report_new(a->id, k + 1, gen, 300, host, 0);
-		json_t *m = json_pack("{s:I,s:I,s:I}", "indexes_checked", (json_int_t)140,
-				      "exact_measurements", (json_int_t)7, "io_budget_mb",
-				      (json_int_t)512);
-		ep_report_add_probe(r, "postgres", "odoo@/run/postgresql", EP_STATUS_OK, NULL, 812,
-				    m, findings_for(a, k));
-		struct ep_finding d = {.kind = "disk_usage",
-				       .object = "/var/lib/postgresql",
-				       .value = 41.0 + 0.01 * k,
-				       .unit = "%",
-				       .threshold = 90,
-				       .severity = EP_SEV_INFO,
-				       .method = "statvfs"};
-		ep_report_add_probe(r, "disk", "/", EP_STATUS_OK, NULL, 3,
-				    json_pack("{s:I,s:I}", "bytes_total", (json_int_t)100000000000,
-					      "bytes_used", (json_int_t)41000000000),
-				    json_pack("[o]", ep_finding_json(&d)));
+		json_t *r = report_body(a, k, ep_report_new(a->id, k + 1, gen, 300, host, 0));
+		if (!r)
+			return -ENOMEM;
 		a->bodies[k] = ep_report_serialize(r, &a->lens[k]);
 		json_decref(r);
 		unsigned char sig[EP_SIGNATURE_BYTES];
@@ -419,7 +443,7 @@ int main(int argc, char **argv)
 {
 	const char *token = NULL, *label = "collector";
 	const char *url_opt = NULL, *pid_opt = NULL, *ids_file = NULL, *wait_file = NULL,
-		   *clock_file = NULL;
+		   *clock_file = NULL, *template_path = NULL;
 	char *url_arg = NULL, *pid_arg = NULL, *urls[MAX_URLS], *pid_s[MAX_URLS];
 	int n_agents = 256, n_reports = 40, conc = 64, hook_port = 0, triggers = 4;
 	int n_urls = 0, n_pids = 0, pids[MAX_URLS];
@@ -453,6 +477,8 @@ int main(int argc, char **argv)
 			clock_file = v;
 		else if (!strcmp(argv[i], "--step"))
 			clock_step = strtol(v, NULL, 10);
+		else if (!strcmp(argv[i], "--template"))
+			template_path = v;
 		else
 			continue;
 		i++;
@@ -467,11 +493,25 @@ int main(int argc, char **argv)
 	    clock_step < 0 || (clock_step > 0) != (clock_file != NULL)) {
 		fprintf(stderr, "usage: collector-ingest --url URL --token TOKEN [--agents N] "
 				"[--reports M] [--concurrency C] [--hook-port P] [--triggers K] "
-				"[--clock-file F --step S]\n");
+				"[--clock-file F --step S] [--template REPORT.json]\n");
 		return 2;
 	}
 	if (hook_port == 0)
 		triggers = 0;
+	if (template_path) {
+		char err[256];
+		json_error_t jerr;
+		template_report = json_load_file(template_path, 0, &jerr);
+		if (!template_report) {
+			fprintf(stderr, "%s: line %d: %s\n", template_path, jerr.line, jerr.text);
+			return 2;
+		}
+		if (ep_report_validate(template_report, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: not a report: %s\n", template_path, err);
+			return 2;
+		}
+		triggers = 0;
+	}
 	ep_crypto_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 

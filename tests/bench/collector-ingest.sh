@@ -24,6 +24,9 @@
 # so no webhook notice per report (fleet-scale's ingest sends none either:
 # each notice is also a commit of the outbox's connection, after which the
 # batcher's connection drops its page cache).
+# TEMPLATE=tests/bench/real-report.json: every report is that real one (19 KB,
+# an Odoo host's `erpulse-agent once --print`) with the agent's id, seq, time
+# and host, instead of the built-in ~4 KiB body (no triggers then).
 # BENCH_BASE=/path/to/erpulse-collector (e.g. main's build) measures that
 # build too, in the same run before this one, on a store of its own, and
 # prints both side by side; it runs with CLOCK_STEP=0 (a build whose
@@ -56,6 +59,7 @@ bench() {
 	[ "${CLOCK_STEP:-0}" -gt 0 ] && clock=(--clock-file "$ERPULSE_TEST_INGEST_CLOCK_FILE" --step "$CLOCK_STEP")
 	"$BENCH" --url "$urls" --token "$tok" --agents "$AGENTS" --reports "$REPORTS" \
 		--concurrency "$CONC" --hook-port "$HOOK" --triggers ${TRIGGERS:-4} --label "$label" --pid "$pids" \
+		${TEMPLATE:+--template "$TEMPLATE"} \
 		${hist:+--ids-file "$T/ids" --wait-file "$T/go"} "${clock[@]}" >"$T/bench.out" &
 	bp=$!
 	if [ -n "$hist" ]; then
