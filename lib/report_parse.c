@@ -309,7 +309,7 @@ static int fast_number(void *ctx, const char *s, size_t len)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	errno = 0;
-	if (memchr(buf, '.', len) || memchr(buf, 'e', len) || memchr(buf, 'E', len)) {
+	if (strpbrk(buf, ".eE")) {
 		double d = strtod_l(buf, NULL, c_locale);
 		if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) {
 			f->failed = true;
@@ -434,7 +434,7 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 	size_t off = 0, longest = 0;
 	bool plain = false;
 	json_error_t jerr;
-	json_t *j;
+	json_t *j = NULL;
 	char path[512] = "";
 	int r;
 
@@ -449,8 +449,6 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 	}
 	if (scan_ok(data, len, EP_REPORT_MAX_DEPTH, &longest, &plain)) {
 		j = plain ? fast_parse(data, len) : NULL;
-		if (j)
-			goto check;
 		goto parse;
 	}
 	nul = len ? memchr(data, '\0', len) : NULL;
@@ -469,14 +467,16 @@ int ep_json_parse_strict(const char *data, size_t len, size_t max_bytes, json_t 
 	}
 	longest = len;
 parse:
-	/* no JSON_ALLOW_NUL: "\u0000" is refused like a raw NUL byte */
-	j = json_loadb(len ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	/* jansson's unless yajl took it; no JSON_ALLOW_NUL: "\u0000" is
+	 * refused like a raw NUL byte */
+	if (!j)
+		j = json_loadb(len ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			       &jerr);
 	if (!j) {
 		ep_snprintf(err, errlen, "line %d column %d (offset %d): %s", jerr.line,
 			    jerr.column, jerr.position, jerr.text);
 		return -EINVAL;
 	}
-check:
 	/* a body whose strings are all short in their raw form needs no walk */
 	r = longest <= EP_REPORT_MAX_STRING || strings_ok(j)
 		    ? 0

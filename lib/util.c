@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,14 @@ static int64_t clock_ms(clockid_t id)
 	if (clock_gettime(id, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ep_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
+	int r = -pthread_create(t, NULL, fn, arg);
+	if (r == 0)
+		pthread_setname_np(*t, name);
+	return r;
 }
 
 int64_t ep_mono_ms(void)

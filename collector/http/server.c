@@ -565,9 +565,7 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 	if (r < 0)
 		goto fail;
 	if (srv->wal) {
-		r = -pthread_create(&srv->syncer, NULL, coll_http_syncer, srv);
-		if (r == 0)
-			pthread_setname_np(srv->syncer, "ep-syncer");
+		r = ep_thread_start(&srv->syncer, coll_http_syncer, srv, "ep-syncer");
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the syncer: %s", strerror(-r));
 			goto fail_batcher;
@@ -580,11 +578,9 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		if (ba) {
 			ba->srv = srv;
 			ba->w = srv->writers[i];
-			r = -pthread_create(&srv->batchers[i], NULL, coll_http_batcher, ba);
+			r = ep_thread_start(&srv->batchers[i], coll_http_batcher, ba, "ep-batcher");
 			if (r < 0)
 				free(ba);
-			else
-				pthread_setname_np(srv->batchers[i], "ep-batcher");
 		}
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the batcher: %s", strerror(-r));
@@ -603,18 +599,14 @@ int coll_server_start(const struct coll_settings *cfg, struct coll_server **ret,
 		goto fail_batcher;
 	}
 	for (size_t i = 0; i < nck; i++) {
-		r = -pthread_create(&srv->checkers[i], NULL, coll_http_checker, srv);
-		if (r == 0)
-			pthread_setname_np(srv->checkers[i], "ep-checker");
+		r = ep_thread_start(&srv->checkers[i], coll_http_checker, srv, "ep-checker");
 		if (r < 0) {
 			snprintf(err, errlen, "cannot start the checkers: %s", strerror(-r));
 			goto fail_batcher;
 		}
 		srv->n_checkers++;
 	}
-	r = -pthread_create(&srv->maint, NULL, coll_http_maint, srv);
-	if (r == 0)
-		pthread_setname_np(srv->maint, "ep-maint");
+	r = ep_thread_start(&srv->maint, coll_http_maint, srv, "ep-maint");
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the maintenance thread: %s", strerror(-r));
 		goto fail_batcher;

@@ -153,9 +153,7 @@ int coll_outbox_start(const struct coll_outbox_cfg *cfg, struct coll_outbox **re
 	}
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
-	r = -pthread_create(&o->thread, NULL, run, o);
-	if (r == 0)
-		pthread_setname_np(o->thread, "ep-outbox");
+	r = ep_thread_start(&o->thread, run, o, "ep-outbox");
 	if (r < 0) {
 		snprintf(err, errlen, "cannot start the outbox thread: %s", strerror(-r));
 		coll_store_close(o->store);

@@ -13,6 +13,10 @@
 
 #define EP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* pthread_create with default attributes, then the thread's name (what
+ * top -H and /proc/PID/task/TID/comm show; at most 15 bytes). 0 or -errno. */
+int ep_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, const char *name);
+
 /* Monotonic clock in milliseconds (CLOCK_MONOTONIC). */
 int64_t ep_mono_ms(void);
 /* Wall clock in milliseconds since the epoch (CLOCK_REALTIME). */

@@ -153,6 +153,8 @@ ingest() {
 # same tree: 3,078 and 3,817 reports/s on the big store, with the same
 # verify rate): the median of three is what the table shows, every run
 # above it.
+# med N...: the median of the numbers (the lower of the middle two)
+med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ingest_median() {
 	local i rates=() cpus=() verifies=() other=0
 	for ((i = 1; i <= ING_RUNS; i++)); do
@@ -160,7 +162,6 @@ ingest_median() {
 		ingest "$@" || return 1
 		rates+=("$ING_RATE") cpus+=("$ING_CPU") verifies+=("$ING_VERIFY") other=$((other + ${ING_OTHER:-0}))
 	done
-	med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 	ING_RATE=$(med "${rates[@]}") ING_CPU=$(med "${cpus[@]}") ING_VERIFY=$(med "${verifies[@]}") ING_OTHER=$other
 	[ "$ING_RUNS" -gt 1 ] && printf '        median of %d runs: %s reports/s (%s), %s us per report (%s)\n' \
 		"$ING_RUNS" "$ING_RATE" "${rates[*]}" "$ING_CPU" "${cpus[*]}"
@@ -268,7 +269,7 @@ bench_store() {
 	if [ "$kind" = pg ]; then
 		step "ingest, big store, two collectors over one PostgreSQL"
 		coll_start "$kind-3" "${COMMON[@]}" "${store_lines[@]}" || return 1
-		local c3_url=$COLL_URL c3_pid=$COLL_PID tok1 tok2 run two=()
+		local c3_url=$COLL_URL c3_pid=$COLL_PID tok1 tok2 run rates=() cpus=()
 		COLL_CONF=$c2_conf
 		# ING_RUNS runs as for one collector, the median of their sums
 		for ((run = 1; run <= ING_RUNS; run++)); do
@@ -286,13 +287,13 @@ bench_store() {
 			# reports/s: each generator's own rate over its own window,
 			# summed (the two windows overlap but for the few seconds of
 			# enrollment); CPU per report: the two collectors' mean
-			two+=("$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null |
-				awk '{ s += $1; c += $2; n++ } END { printf "%d %d", s, n ? c / n : 0 }')")
+			rates+=("$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')")
+			cpus+=("$(cat "$T/two-1.r" "$T/two-2.r" 2>/dev/null |
+				awk '{ c += $2; n++ } END { print n ? int(c / n) : 0 }')")
 		done
-		R[rate_two]=$(printf '%s\n' "${two[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-		R[cpu_two]=$(printf '%s\n' "${two[@]}" | sort -n -k2 | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
+		R[rate_two]=$(med "${rates[@]}") R[cpu_two]=$(med "${cpus[@]}")
 		[ "$ING_RUNS" -gt 1 ] && printf '        median of %d runs: %s reports/s (%s)\n' "$ING_RUNS" \
-			"${R[rate_two]}" "$(printf '%s\n' "${two[@]}" | awk '{ printf "%s%d", (NR > 1 ? " " : ""), $1 }')"
+			"${R[rate_two]}" "${rates[*]}"
 		kill "$c3_pid" 2>/dev/null
 		wait "$c3_pid" 2>/dev/null
 		COLL_URL=$c2_url COLL_PID=$c2_pid
